@@ -1,0 +1,95 @@
+"""statetrail: state that remembers where it came from.
+
+Every change to a value is recorded with when, by whom, why and from which line
+of code, in an append-only, branching history that can be read, compared,
+restored or branched from.
+"""
+
+from statetrail._version import __version__
+from statetrail.context import (
+    Metadata,
+    context,
+    current_context,
+    origin_capture,
+    set_origin_capture,
+)
+from statetrail.diff import (
+    apply_changes,
+    apply_json_patch,
+    diff,
+    invert,
+    to_json_patch,
+)
+from statetrail.errors import (
+    ConflictError,
+    CorruptHistoryError,
+    FrozenError,
+    PatchError,
+    PathError,
+    ReentrancyError,
+    RevisionNotFoundError,
+    RollbackError,
+    StatetrailError,
+    StorageError,
+    SyncError,
+)
+from statetrail.frozen import (
+    MISSING,
+    FrozenDict,
+    FrozenList,
+    FrozenSet,
+    edit,
+    freeze,
+    register_immutable,
+    thaw,
+)
+from statetrail.revision import Change, Origin, Revision, RevisionKind, Trim
+from statetrail.timeline import MAX_LISTENER_DEPTH, Retention, Timeline
+from statetrail.var import Namespace, Registry, Var, get_registry, reset_registry, watch
+
+__all__ = [
+    "MAX_LISTENER_DEPTH",
+    "MISSING",
+    "Change",
+    "ConflictError",
+    "CorruptHistoryError",
+    "FrozenDict",
+    "FrozenError",
+    "FrozenList",
+    "FrozenSet",
+    "Metadata",
+    "Namespace",
+    "Origin",
+    "PatchError",
+    "PathError",
+    "ReentrancyError",
+    "Registry",
+    "Retention",
+    "Revision",
+    "RevisionKind",
+    "RevisionNotFoundError",
+    "RollbackError",
+    "StatetrailError",
+    "StorageError",
+    "SyncError",
+    "Timeline",
+    "Trim",
+    "Var",
+    "__version__",
+    "apply_changes",
+    "apply_json_patch",
+    "context",
+    "current_context",
+    "diff",
+    "edit",
+    "freeze",
+    "get_registry",
+    "invert",
+    "origin_capture",
+    "register_immutable",
+    "reset_registry",
+    "set_origin_capture",
+    "thaw",
+    "to_json_patch",
+    "watch",
+]

@@ -1,0 +1,4 @@
+"""Drop-in replacements for the packages statetrail grew from.
+
+- ``statetrail.compat.alma`` for ``alma`` (alma-framework)
+"""

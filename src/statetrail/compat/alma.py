@@ -1,0 +1,294 @@
+"""A drop-in for ``alma`` (alma-framework 0.1.0), on statetrail's engine.
+
+Change ``import alma`` to ``import statetrail.compat.alma as alma`` and the first
+seed's documented examples run unchanged, with the documented results. Values go
+in and come out as plain Python objects, as alma's do.
+
+What differs, on purpose, because alma's own code loses or corrupts history:
+
+- A listener that raises is logged (logger ``"statetrail"``), not silently
+  swallowed; it still never breaks the caller or the other listeners.
+- ``get()`` and the records' values are copies: changing them cannot alter
+  recorded history (in alma, with ``deep_copy=True``, it can).
+- A value that cannot be deep-copied raises ``TypeError`` instead of being kept by
+  reference behind the caller's back; pass ``deep_copy=False`` for such values.
+- History is statetrail's: every revision also carries its author, comment and
+  origin, reachable as ``record.revision``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from statetrail import errors
+from statetrail.frozen import thaw
+from statetrail.revision import Revision
+from statetrail.timeline import Validator
+from statetrail.var import Registry, Var
+
+__version__ = "0.1.0"
+__all__ = [
+    "AlmaError",
+    "AlmaRegistry",
+    "AlmaVar",
+    "ChangeRecord",
+    "FrozenError",
+    "RollbackError",
+    "get_registry",
+    "watch",
+]
+
+T = TypeVar("T")
+
+
+class AlmaError(errors.StatetrailError):
+    """Base exception for all Alma errors."""
+
+
+class RollbackError(AlmaError, errors.RollbackError):
+    """Raised when a rollback cannot be completed."""
+
+
+class FrozenError(AlmaError, errors.FrozenError):
+    """Raised when a frozen variable is mutated."""
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    """An immutable snapshot of a single value change.
+
+    ``index`` is the revision number (0 is the initial value), ``value`` a plain
+    copy of the value, ``timestamp`` the UTC time and ``label`` the annotation.
+    ``revision`` is statetrail's full record (author, comment, origin, changes).
+    """
+
+    index: int
+    value: Any
+    timestamp: datetime
+    label: str | None = None
+    revision: Revision | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def _of(cls, rev: Revision) -> ChangeRecord:
+        return cls(rev.index, thaw(rev.value), rev.timestamp, rev.label, rev)
+
+    def __repr__(self) -> str:
+        ts = self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        tag = f" [{self.label}]" if self.label else ""
+        return f"ChangeRecord(index={self.index}, value={self.value!r}, at={ts}{tag})"
+
+
+AlmaListener = Callable[["AlmaVar[Any]", ChangeRecord], object]
+
+
+class AlmaVar(Var[T]):
+    """A watched variable with alma's interface (see :class:`statetrail.Var`)."""
+
+    def __init__(
+        self,
+        name: str,
+        initial_value: T,
+        *,
+        deep_copy: bool = True,
+        validators: Iterable[Validator] | None = None,
+        on_change: Iterable[AlmaListener] | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            name,
+            initial_value,
+            deep_copy=deep_copy,
+            validators=validators,
+            on_change=None,
+            **options,
+        )
+        for fn in on_change or ():
+            self.add_listener(fn)
+
+    def get(self) -> T:
+        """Return the current value (a plain copy: changing it changes nothing)."""
+        return thaw(self.timeline.value)  # type: ignore[no-any-return]
+
+    def set(
+        self,
+        value: T,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> AlmaVar[T]:
+        """Update the current value and append a record; returns self."""
+        try:
+            if self._interceptors:
+                value = self._intercept(value)
+            self._set(value, label, author, comment, None, None, 2)
+        except errors.FrozenError:
+            raise FrozenError(
+                f"Variable '{self.name}' is frozen and cannot be mutated."
+            ) from None
+        return self
+
+    def history(self) -> list[ChangeRecord]:  # type: ignore[override]
+        """Return the full change history as ChangeRecords."""
+        return [ChangeRecord._of(rev) for rev in self.timeline.history()]
+
+    def last_change(self) -> ChangeRecord:  # type: ignore[override]
+        """Return the most recent ChangeRecord."""
+        return ChangeRecord._of(self.timeline.head)
+
+    def rollback(
+        self,
+        index: int,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> AlmaVar[T]:
+        """Restore the value at ``index``; appends a new record."""
+        if self.is_frozen:
+            raise FrozenError(
+                f"Variable '{self.name}' is frozen and cannot be rolled back."
+            )
+        try:
+            super().rollback(index, label=label, author=author, comment=comment)
+        except errors.RollbackError as exc:
+            count = len(self.timeline)
+            raise RollbackError(
+                f"Rollback index {index} is out of range [0, {count - 1}] for variable "
+                f"'{self.name}'."
+            ) from exc
+        return self
+
+    def reset(self) -> AlmaVar[T]:
+        """Shorthand for ``rollback(0)``: restore the initial value."""
+        return self.rollback(0, label="reset to initial")
+
+    def diff(self, a: int | None = None, b: int | None = None) -> Any:
+        """Consecutive-change diffs with ``elapsed_ms``; values are plain copies."""
+        if a is not None:
+            return super().diff(a, b)
+        return [
+            {
+                **entry,
+                "from_value": thaw(entry["from_value"]),
+                "to_value": thaw(entry["to_value"]),
+            }
+            for entry in super().diff()
+        ]
+
+    def add_listener(self, fn: AlmaListener) -> AlmaVar[T]:  # type: ignore[override]
+        """Register ``fn(alma_var, change_record)``, called after every set."""
+
+        def deliver(var: Var[Any], rev: Revision) -> None:
+            fn(self, ChangeRecord._of(rev))
+
+        deliver.__qualname__ = getattr(fn, "__qualname__", repr(fn))
+        super().add_listener(deliver)
+        return self
+
+    def __repr__(self) -> str:
+        frozen_tag = " [frozen]" if self.is_frozen else ""
+        return (
+            f"AlmaVar(name={self.name!r}, value={self.get()!r}, "
+            f"history_len={len(self.timeline)}{frozen_tag})"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AlmaVar):
+            return bool(self.get() == other.get())
+        return bool(self.get() == other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class AlmaRegistry(Registry):
+    """A thread-safe registry of AlmaVars, with alma's errors."""
+
+    def watch(  # type: ignore[override]
+        self,
+        name: str,
+        initial_value: T,
+        *,
+        deep_copy: bool = True,
+        validators: Iterable[Validator] | None = None,
+        on_change: Iterable[AlmaListener] | None = None,
+        overwrite: bool = False,
+        **options: Any,
+    ) -> AlmaVar[T]:
+        """Create and register a watched variable.
+
+        Raises ``AlmaError`` if the name is taken and ``overwrite`` is false.
+        """
+        if name in self and not overwrite:
+            raise AlmaError(
+                f"Variable '{name}' is already registered. "
+                "Use overwrite=True to replace it."
+            )
+        var: AlmaVar[T] = AlmaVar(
+            name,
+            initial_value,
+            deep_copy=deep_copy,
+            validators=validators,
+            on_change=on_change,
+            **options,
+        )
+        self.register(var, overwrite=True)
+        return var
+
+    def get_var(self, name: str) -> AlmaVar[Any]:
+        """Retrieve a registered variable by name."""
+        try:
+            return super().get_var(name)  # type: ignore[return-value]
+        except KeyError:
+            raise AlmaError(f"No variable named '{name}' is registered.") from None
+
+    def unregister(self, name: str) -> None:
+        """Remove a variable from the registry."""
+        try:
+            super().unregister(name)
+        except KeyError:
+            raise AlmaError(f"No variable named '{name}' is registered.") from None
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each variable's name and current value (plain copies)."""
+        return {name: thaw(value) for name, value in super().snapshot().items()}
+
+    def __repr__(self) -> str:
+        return f"AlmaRegistry({list(self.all_vars())!r})"
+
+
+_default_registry = AlmaRegistry()
+
+
+def get_registry() -> AlmaRegistry:
+    """Return the default global AlmaRegistry."""
+    return _default_registry
+
+
+def watch(
+    name: str,
+    initial_value: T,
+    *,
+    deep_copy: bool = True,
+    validators: Iterable[Validator] | None = None,
+    on_change: Iterable[AlmaListener] | None = None,
+    overwrite: bool = False,
+) -> AlmaVar[T]:
+    """Create a watched variable in the default global registry."""
+    return _default_registry.watch(
+        name,
+        initial_value,
+        deep_copy=deep_copy,
+        validators=validators,
+        on_change=on_change,
+        overwrite=overwrite,
+    )
+
+
+def _reset() -> None:
+    """Empty the default registry (for tests)."""
+    global _default_registry
+    _default_registry = AlmaRegistry()

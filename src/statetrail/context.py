@@ -1,0 +1,179 @@
+"""Who and why: revision metadata for a block of code, and where a change came from.
+
+:func:`context` sets the author, comment and label of every revision recorded inside
+it. It is per thread and per asyncio task (a :class:`~contextvars.ContextVar`), and
+nested blocks override only what they name.
+
+:func:`capture_origin` finds the caller's line, skipping statetrail's own frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from types import FrameType
+from typing import Any, NamedTuple
+
+from statetrail.revision import Origin
+
+__all__ = [
+    "Metadata",
+    "capture_origin",
+    "context",
+    "current_context",
+    "origin_capture",
+    "set_origin_capture",
+]
+
+
+class Metadata(NamedTuple):
+    """The revision metadata in force: author, comment and label."""
+
+    author: str | None = None
+    comment: str | None = None
+    label: str | None = None
+
+
+_EMPTY = Metadata()
+_META: ContextVar[Metadata] = ContextVar("statetrail_metadata", default=_EMPTY)
+_KEEP: Any = object()
+
+
+def current_context() -> Metadata:
+    """The metadata set by the innermost enclosing :func:`context` blocks."""
+    return _META.get()
+
+
+@contextlib.contextmanager
+def context(
+    *,
+    author: str | None = _KEEP,
+    comment: str | None = _KEEP,
+    label: str | None = _KEEP,
+) -> Iterator[Metadata]:
+    """Record every change inside the block with this author, comment and label.
+
+    Only the names given change; an enclosing block's others stay in force. An
+    argument given to a write itself wins over the block.
+
+    >>> import statetrail
+    >>> price = statetrail.Timeline(9.99)
+    >>> with statetrail.context(author="alice", comment="spring sale"):
+    ...     rev = price.set(7.99)
+    >>> rev.author, rev.comment
+    ('alice', 'spring sale')
+    """
+    for name, value in (("author", author), ("comment", comment), ("label", label)):
+        if value is not _KEEP and value is not None and not isinstance(value, str):
+            raise TypeError(
+                f"{name} must be a string or None, not {type(value).__name__}"
+            )
+    outer = _META.get()
+    meta = Metadata(
+        outer.author if author is _KEEP else author,
+        outer.comment if comment is _KEEP else comment,
+        outer.label if label is _KEEP else label,
+    )
+    token = _META.set(meta)
+    try:
+        yield meta
+    finally:
+        _META.reset(token)
+
+
+# -- origin capture -------------------------------------------------------------
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+#: Frames from these files are statetrail's own (or contextlib's, between a
+#: ``with`` block and statetrail's context managers) and are skipped.
+_INTERNAL = (_PACKAGE_DIR, contextlib.__file__)
+_threads = threading.local()
+
+
+class _Switch:
+    """Origin capture on or off: one object the engine reads on every write."""
+
+    __slots__ = ("on",)
+
+    def __init__(self) -> None:
+        self.on = True
+
+
+CAPTURE = _Switch()
+
+#: What a revision keeps of its origin until someone asks: the code object, the
+#: instruction offset, the thread and the task name. An :class:`Origin` (with the
+#: line number looked up from the offset) is built on first use.
+RawOrigin = tuple[Any, int, threading.Thread, "str | None"]
+
+
+def set_origin_capture(enabled: bool) -> None:
+    """Turn origin capture on or off for timelines that do not choose for themselves.
+
+    Capture costs one frame lookup per write (the benchmarks give the figure);
+    turning it off records ``origin=None``.
+    """
+    CAPTURE.on = bool(enabled)
+
+
+def origin_capture() -> bool:
+    """Whether origin capture is on by default."""
+    return CAPTURE.on
+
+
+def _task_name(loop: asyncio.AbstractEventLoop) -> str | None:
+    task = asyncio.current_task(loop)
+    return task.get_name() if task is not None else None
+
+
+def capture_raw(depth: int = 1) -> RawOrigin | None:
+    """What a revision keeps of the frame ``depth`` levels above the caller.
+
+    Entry points pass how many of statetrail's frames lie between them and the
+    user's code, so this is a single frame lookup with no walk (the engine's hot
+    path inlines the same steps).
+    """
+    try:
+        frame = sys._getframe(depth + 1)
+    except ValueError:  # fewer frames than that
+        return None
+    try:
+        thread = _threads.thread
+    except AttributeError:
+        thread = _threads.thread = threading.current_thread()
+    loop = asyncio._get_running_loop()
+    return (
+        frame.f_code,
+        frame.f_lasti,
+        thread,
+        None if loop is None else _task_name(loop),
+    )
+
+
+def capture_origin(
+    _getframe: Callable[[int], FrameType] = sys._getframe,
+) -> Origin | None:
+    """The Origin of the first caller frame outside statetrail and contextlib.
+
+    It walks up from the caller, so it works at any depth.
+
+    ``_getframe`` is the seam tests use to hand in frames of their own.
+    """
+    frame: FrameType | None = _getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    loop = asyncio._get_running_loop()
+    return Origin(
+        frame.f_code.co_filename,
+        frame.f_lineno,
+        frame.f_code.co_name,
+        threading.current_thread().name,
+        None if loop is None else _task_name(loop),
+    )

@@ -1,0 +1,399 @@
+"""Structural diff of frozen trees, applying and inverting changes, and JSON Patch.
+
+:func:`diff` compares two values and returns the :class:`~statetrail.Change` list
+that turns the first into the second. Subtrees the two values share are skipped by
+identity, so comparing two versions of a large state that differ in one leaf costs
+the size of that change, not of the state. Inside lists, insertions and removals
+are found with Myers' O(ND) algorithm, so a list that gained one item in the middle
+diffs to one ``add``, not a ``replace`` for every shifted index.
+
+>>> from statetrail.frozen import freeze
+>>> a = freeze({"job": {"bins": [1, 2, 3], "state": "idle"}})
+>>> b = freeze({"job": {"bins": [1, 9, 2, 3], "state": "busy"}})
+>>> for change in diff(a, b):
+...     print(change)
+Change('job.bins.1', MISSING, 9)
+Change('job.state', 'idle', 'busy')
+>>> apply_changes(a, diff(a, b)) == b
+True
+>>> to_json_patch(diff(a, b))[0]
+{'op': 'add', 'path': '/job/bins/1', 'value': 9}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from statetrail._change import Change
+from statetrail.errors import PatchError, PathError
+from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
+from statetrail.frozen._freeze import freeze_value
+from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
+
+__all__ = [
+    "apply_changes",
+    "apply_json_patch",
+    "diff",
+    "format_json_pointer",
+    "invert",
+    "parse_json_pointer",
+    "to_json_patch",
+]
+
+#: Beyond this many edits inside one list, Myers' search (whose trace grows with
+#: the square of the edits) stops, and the differing stretch is reported item by
+#: item instead: still correct, less minimal.
+_MAX_EDITS = 400
+
+
+def _same(a: Any, b: Any) -> bool:
+    # Equal and of the same type: 1, 1.0 and True are different values to record.
+    return a is b or (type(a) is type(b) and bool(a == b))
+
+
+def diff(a: Any, b: Any) -> list[Change]:
+    """The changes that turn ``a`` into ``b`` (both frozen first, if they are not).
+
+    Dicts are compared key by key and lists item by item, recursively; anything
+    else that differs (a scalar, a set, a change of type) is one ``replace``.
+    """
+    out: list[Change] = []
+    try:
+        _diff(freeze_value(a), freeze_value(b), (), out)
+    except RecursionError:
+        raise ValueError("values nested too deeply to compare") from None
+    return out
+
+
+def diff_values(a: Any, b: Any) -> tuple[Change, ...]:
+    """:func:`diff` of two frozen values; ``()`` when ``a`` is MISSING."""
+    if a is MISSING:
+        return ()
+    out: list[Change] = []
+    _diff(a, b, (), out)
+    return tuple(out)
+
+
+def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
+    if a is b:
+        return
+    ta = type(a)
+    if ta is type(b):
+        if ta is FrozenDict:
+            _diff_dict(a, b, path, out)
+            return
+        if ta is FrozenList:
+            _diff_list(a, b, path, out)
+            return
+        if a == b:
+            return
+    out.append(Change(path, a, b))
+
+
+def _diff_dict(
+    a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], path: Path, out: list[Change]
+) -> None:
+    found: list[tuple[Any, Any, Any]] = []
+    if a._small is None and b._small is None:
+        _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
+    else:
+        aa = dict(a._raw_items())
+        bb = dict(b._raw_items())
+        for k, av in aa.items():
+            bv = bb.get(k, MISSING)
+            if bv is MISSING or not _same(av, bv):
+                found.append((k, av, bv))
+        for k, bv in bb.items():
+            if k not in aa:
+                found.append((k, MISSING, bv))
+    for k, av, bv in found:
+        if av is MISSING or bv is MISSING:
+            out.append(Change((*path, k), av, bv))
+        else:
+            _diff(av, bv, (*path, k), out)
+
+
+def _diff_list(
+    a: FrozenList[Any], b: FrozenList[Any], path: Path, out: list[Change]
+) -> None:
+    va, vb = a._vec, b._vec
+    na, nb = va.size, vb.size
+    if na == nb:
+        # Same length: first look for items changed in place, skipping shared leaves.
+        changed = [
+            k
+            for k in _vector.changed_indices(va, vb)
+            if not _same(_vector.get(va, k), _vector.get(vb, k))
+        ]
+        if len(changed) <= max(8, na // 8):
+            for k in changed:
+                _diff(_vector.get(va, k), _vector.get(vb, k), (*path, k), out)
+            return
+    prefix = min(na, nb)
+    for k in _vector.changed_indices(va, vb):
+        if not _same(_vector.get(va, k), _vector.get(vb, k)):
+            prefix = k
+            break
+    suffix = 0
+    limit = min(na, nb) - prefix
+    while suffix < limit and _same(
+        _vector.get(va, na - 1 - suffix), _vector.get(vb, nb - 1 - suffix)
+    ):
+        suffix += 1
+    xs = tuple(a._raw_iter())[prefix : na - suffix]
+    ys = tuple(b._raw_iter())[prefix : nb - suffix]
+    _emit_script(xs, ys, _edit_script(xs, ys), prefix, path, out)
+
+
+def _edit_script(xs: Sequence[Any], ys: Sequence[Any]) -> list[tuple[str, int, int]]:
+    """Myers' shortest edit script, as ``("=" | "-" | "+", i, j)`` steps."""
+    n, m = len(xs), len(ys)
+    if not n or not m:
+        return [("-", i, 0) for i in range(n)] + [("+", 0, j) for j in range(m)]
+    v: dict[int, int] = {1: 0}
+    trace: list[dict[int, int]] = []
+    for d in range(min(n + m, _MAX_EDITS) + 1):
+        trace.append(v.copy())
+        for k in range(-d, d + 1, 2):
+            down = k == -d or (k != d and v[k - 1] < v[k + 1])
+            x = v[k + 1] if down else v[k - 1] + 1
+            y = x - k
+            while x < n and y < m and _same(xs[x], ys[y]):
+                x += 1
+                y += 1
+            v[k] = x
+            if x >= n and y >= m:
+                return _backtrack(trace, n, m, xs, ys)
+    # Too many edits for a minimal script: pair items up, then add or remove the rest.
+    script = [("=" if _same(xs[i], ys[i]) else "~", i, i) for i in range(min(n, m))]
+    script += [("-", i, m) for i in range(m, n)]
+    script += [("+", n, j) for j in range(n, m)]
+    return script
+
+
+def _backtrack(
+    trace: list[dict[int, int]], n: int, m: int, xs: Sequence[Any], ys: Sequence[Any]
+) -> list[tuple[str, int, int]]:
+    script: list[tuple[str, int, int]] = []
+    x, y = n, m
+    for d in range(len(trace) - 1, -1, -1):
+        v = trace[d]
+        k = x - y
+        if k == -d or (k != d and v.get(k - 1, -1) < v.get(k + 1, -1)):
+            prev_k = k + 1
+        else:
+            prev_k = k - 1
+        prev_x = v.get(prev_k, 0)
+        prev_y = prev_x - prev_k
+        while x > prev_x and y > prev_y:
+            x -= 1
+            y -= 1
+            script.append(("=", x, y))
+        if d > 0:
+            if x == prev_x:
+                script.append(("+", x, prev_y))
+            else:
+                script.append(("-", prev_x, y))
+        x, y = prev_x, prev_y
+    script.reverse()
+    return script
+
+
+def _emit_script(
+    xs: Sequence[Any],
+    ys: Sequence[Any],
+    script: list[tuple[str, int, int]],
+    start: int,
+    path: Path,
+    out: list[Change],
+) -> None:
+    k = start
+    i = 0
+    while i < len(script):
+        op, x, y = script[i]
+        nxt = script[i + 1] if i + 1 < len(script) else None
+        if op == "=":
+            k += 1
+        elif op == "~":
+            _diff(xs[x], ys[y], (*path, k), out)
+            k += 1
+        elif nxt is not None and {op, nxt[0]} == {"-", "+"}:
+            # A removal next to an insertion at the same place is a replacement.
+            old = xs[x] if op == "-" else xs[nxt[1]]
+            new = ys[nxt[2]] if op == "-" else ys[y]
+            _diff(old, new, (*path, k), out)
+            k += 1
+            i += 1
+        elif op == "-":
+            out.append(Change((*path, k), xs[x], MISSING))
+        else:
+            out.append(Change((*path, k), MISSING, ys[y]))
+            k += 1
+        i += 1
+
+
+# -- applying and inverting ----------------------------------------------------
+
+
+def apply_changes(value: Any, changes: Iterable[Change]) -> Any:
+    """Apply ``changes`` in order to (a frozen copy of) ``value``.
+
+    Raises :class:`~statetrail.PathError` when a change does not fit the value.
+    """
+    result = freeze_value(value)
+    for change in changes:
+        path = change.path
+        if change.old is MISSING:
+            result = insert_in(result, path, change.new)
+        elif change.new is MISSING:
+            result = delete_in(result, path)
+        elif not path:
+            result = freeze_value(change.new)
+        else:
+            result = set_in(result, path, change.new, create=False)
+    return result
+
+
+def invert(changes: Sequence[Change]) -> list[Change]:
+    """The changes that undo ``changes``: each inverted, in reverse order."""
+    return [change.inverse() for change in reversed(changes)]
+
+
+# -- JSON Patch (RFC 6902) and JSON Pointer (RFC 6901) ---------------------------
+
+
+def format_json_pointer(path: Path) -> str:
+    """The JSON Pointer for a path (``()`` is ``""``).
+
+    >>> format_json_pointer(("a/b", "m~n", 0))
+    '/a~1b/m~0n/0'
+    """
+    return "".join(
+        "/" + str(step).replace("~", "~0").replace("/", "~1") for step in path
+    )
+
+
+def parse_json_pointer(pointer: str) -> tuple[str, ...]:
+    """The steps of a JSON Pointer, unescaped; :class:`PatchError` if malformed."""
+    if not isinstance(pointer, str):
+        raise PatchError(f"a JSON Pointer is a string, not {type(pointer).__name__}")
+    if pointer == "":
+        return ()
+    if not pointer.startswith("/"):
+        raise PatchError(f"JSON Pointer {pointer!r} must start with '/'")
+    steps = []
+    for raw in pointer[1:].split("/"):
+        if "~" in raw.replace("~0", "").replace("~1", ""):
+            raise PatchError(f"bad escape in JSON Pointer {pointer!r}")
+        steps.append(raw.replace("~1", "/").replace("~0", "~"))
+    return tuple(steps)
+
+
+def to_json_patch(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """The JSON Patch operations for ``changes``, values thawed to plain types."""
+    patch: list[dict[str, Any]] = []
+    for change in changes:
+        pointer = format_json_pointer(change.path)
+        if change.old is MISSING:
+            patch.append({"op": "add", "path": pointer, "value": thaw(change.new)})
+        elif change.new is MISSING:
+            patch.append({"op": "remove", "path": pointer})
+        else:
+            patch.append({"op": "replace", "path": pointer, "value": thaw(change.new)})
+    return patch
+
+
+def _resolve(doc: Any, pointer: str, *, for_add: bool = False) -> Path:
+    """Steps of ``pointer`` with list steps turned into indices, checked on ``doc``."""
+    steps = parse_json_pointer(pointer)
+    resolved: list[Any] = []
+    node = doc
+    for n, step in enumerate(steps):
+        last = n == len(steps) - 1
+        if isinstance(node, FrozenList):
+            if step == "-" and last and for_add:
+                index = len(node)
+            elif step.isascii() and step.isdigit() and (step == "0" or step[0] != "0"):
+                index = int(step)
+            else:
+                raise PatchError(f"{step!r} is not an array index, in {pointer!r}")
+            bound = len(node) + (1 if last and for_add else 0)
+            if index >= bound:
+                raise PatchError(f"index {index} out of range, in {pointer!r}")
+            resolved.append(index)
+            if not last:
+                node = node._raw(index)
+        elif isinstance(node, FrozenDict):
+            resolved.append(step)
+            if not last:
+                node = node._raw(step)
+                if node is MISSING:
+                    raise PatchError(f"no member {step!r}, in {pointer!r}")
+        else:
+            raise PatchError(f"cannot step into {type(node).__name__}, in {pointer!r}")
+    return tuple(resolved)
+
+
+def _operand(op: Mapping[str, Any], name: str) -> Any:
+    if name not in op:
+        raise PatchError(f"operation {dict(op)!r} has no {name!r}")
+    return op[name]
+
+
+def apply_json_patch(doc: Any, patch: Iterable[Mapping[str, Any]]) -> Any:
+    """Apply a JSON Patch to (a frozen copy of) ``doc`` and return the result.
+
+    All six operations are supported. The patch applies entirely or not at all:
+    on any error a :class:`PatchError` is raised and ``doc`` is untouched (it is
+    frozen).
+    """
+    result = freeze_value(doc)
+    for op in patch:
+        if not isinstance(op, Mapping):
+            raise PatchError(f"a patch operation is an object, not {op!r}")
+        kind = _operand(op, "op")
+        pointer = _operand(op, "path")
+        try:
+            if kind == "add":
+                result = insert_in(
+                    result,
+                    _resolve(result, pointer, for_add=True),
+                    _operand(op, "value"),
+                )
+            elif kind == "remove":
+                result = _remove(result, pointer)
+            elif kind == "replace":
+                path = _resolve(result, pointer)
+                get_in(result, path)
+                result = (
+                    freeze_value(_operand(op, "value"))
+                    if not path
+                    else set_in(result, path, _operand(op, "value"), create=False)
+                )
+            elif kind in ("move", "copy"):
+                source = _operand(op, "from")
+                value = get_in(result, _resolve(result, source))
+                if kind == "move":
+                    if pointer != source and pointer.startswith(source + "/"):
+                        raise PatchError(f"cannot move {source!r} into its own child")
+                    result = _remove(result, source)
+                result = insert_in(
+                    result, _resolve(result, pointer, for_add=True), value
+                )
+            elif kind == "test":
+                actual = get_in(result, _resolve(result, pointer))
+                if actual != _operand(op, "value"):
+                    raise PatchError(f"test failed at {pointer!r}")
+            else:
+                raise PatchError(f"unknown patch operation {kind!r}")
+        except PathError as exc:
+            raise PatchError(f"{kind} at {pointer!r} does not apply: {exc}") from exc
+    return result
+
+
+def _remove(doc: Any, pointer: str) -> Any:
+    path = _resolve(doc, pointer)
+    if not path:
+        raise PatchError("cannot remove the whole document")
+    return delete_in(doc, path)

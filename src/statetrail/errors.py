@@ -1,0 +1,102 @@
+"""The exceptions statetrail raises.
+
+Every error is a :class:`StatetrailError`, and where Python code already catches a
+builtin for the same situation, it is that builtin too::
+
+    StatetrailError
+    ├── FrozenError (AttributeError)      a write to a frozen Var or locked immutable
+    ├── RevisionNotFoundError (LookupError)   no such revision or branch
+    │   └── RollbackError                 a rollback to a revision not there
+    ├── PathError (LookupError)           a path that cannot be read or written
+    ├── PatchError (ValueError)           a JSON Patch malformed or not applying
+    ├── ConflictError                     the head moved under an expected-head
+    │                                     write, or a revert meets later changes
+    ├── ReentrancyError (RuntimeError)    writes re-entering without end
+    ├── StorageError                      a backend failed (driver error: __cause__)
+    │   └── CorruptHistoryError           stored history fails to parse or verify
+    └── SyncError                         publishing or following over Redis failed
+
+Plain bad arguments raise :class:`ValueError` or :class:`TypeError`, as Python's own
+functions do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "ConflictError",
+    "CorruptHistoryError",
+    "FrozenError",
+    "PatchError",
+    "PathError",
+    "ReentrancyError",
+    "RevisionNotFoundError",
+    "RollbackError",
+    "StatetrailError",
+    "StorageError",
+    "SyncError",
+]
+
+
+class StatetrailError(Exception):
+    """The base of every error statetrail raises."""
+
+
+class FrozenError(StatetrailError, AttributeError):
+    """A write to something frozen: a frozen ``Var`` or a locked immutable."""
+
+
+class RevisionNotFoundError(StatetrailError, LookupError):
+    """No revision with that number (or no branch with that name) is held."""
+
+
+class RollbackError(RevisionNotFoundError):
+    """A rollback names a revision that is not there (out of range or trimmed)."""
+
+
+class PathError(StatetrailError, LookupError):
+    """A path that cannot be followed.
+
+    A missing key, an index out of range, or a step into something that is not a
+    container.
+    """
+
+
+class PatchError(StatetrailError, ValueError):
+    """A JSON Patch that is malformed or does not apply to the document."""
+
+
+class ConflictError(StatetrailError):
+    """A write that would silently overwrite or undo someone else's change.
+
+    Raised when the head moved under a write that expected it at a given revision,
+    and when :meth:`~statetrail.Timeline.revert` meets later changes to the same
+    paths. ``conflicts`` lists what collided, for a report.
+    """
+
+    def __init__(self, message: str, conflicts: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.conflicts: tuple[Any, ...] = tuple(conflicts)
+
+
+class ReentrancyError(StatetrailError, RuntimeError):
+    """A write that re-enters a timeline where that cannot end well.
+
+    Listeners kept writing back past the allowed depth, or a validator, an
+    ``update()`` function or another task tried to write while a write was in
+    progress.
+    """
+
+
+class StorageError(StatetrailError):
+    """A storage backend failed; the driver's own error is ``__cause__``."""
+
+
+class CorruptHistoryError(StorageError):
+    """Stored history fails to parse or its hash chain does not verify."""
+
+
+class SyncError(StatetrailError):
+    """Publishing revisions to Redis, or following them from it, failed."""

@@ -1,0 +1,208 @@
+"""freeze() and thaw(): between plain Python values and frozen trees."""
+
+from __future__ import annotations
+
+import copy
+import datetime
+import decimal
+import enum
+import fractions
+import pathlib
+import uuid
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from statetrail.frozen import _hooks
+from statetrail.frozen._dict import FrozenDict as _FrozenDict
+from statetrail.frozen._list import FrozenList as _FrozenList
+from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._set import FrozenSet as _FrozenSet
+
+__all__ = ["freeze", "freeze_value", "is_frozen", "register_immutable", "thaw"]
+
+#: Types whose instances never change: recorded as they are, never copied.
+_IMMUTABLE: set[type] = {
+    type(None),
+    bool,
+    int,
+    float,
+    complex,
+    str,
+    bytes,
+    range,
+    slice,
+    type(Ellipsis),
+    decimal.Decimal,
+    fractions.Fraction,
+    datetime.datetime,
+    datetime.date,
+    datetime.time,
+    datetime.timedelta,
+    datetime.timezone,
+    uuid.UUID,
+    pathlib.PurePath,
+    pathlib.PurePosixPath,
+    pathlib.PureWindowsPath,
+    pathlib.Path,
+    pathlib.PosixPath,
+    pathlib.WindowsPath,
+}
+
+
+def register_immutable(cls: type) -> type:
+    """Declare that instances of ``cls`` never change, so they are kept as they are.
+
+    By default an object of a type statetrail does not know is deep-copied when it
+    is recorded and again when it is read. Registering a type you know to be
+    immutable (a frozen dataclass of scalars, say) skips both copies. Usable as a
+    class decorator.
+    """
+    if not isinstance(cls, type):
+        raise TypeError(f"register_immutable() takes a class, not {cls!r}")
+    _IMMUTABLE.add(cls)
+    return cls
+
+
+def freeze_value(obj: Any) -> Any:
+    """Freeze ``obj`` for storage inside a frozen tree.
+
+    Dicts, lists and sets (nested, any depth) become frozen containers, tuples get
+    frozen items, immutable scalars stay as they are, and any other object is
+    deep-copied into an :class:`Opaque` box that hands out copies.
+    """
+    t = type(obj)
+    if t in _IMMUTABLE or t in _FROZEN:
+        return obj
+    handler = _HANDLERS.get(t)
+    if handler is not None:
+        return handler(obj)
+    return _freeze_other(obj)
+
+
+def _freeze_dict(obj: Mapping[Any, Any]) -> Any:
+    return _FrozenDict._of({k: freeze_value(v) for k, v in obj.items()})
+
+
+def _freeze_list(obj: Any) -> Any:
+    return _FrozenList._of_frozen(tuple(freeze_value(x) for x in obj))
+
+
+def _freeze_set(obj: Any) -> Any:
+    return _FrozenSet._of(frozenset(freeze_value(x) for x in obj))
+
+
+def _freeze_tuple(obj: tuple[Any, ...]) -> Any:
+    items = tuple(freeze_value(x) for x in obj)
+    if all(a is b for a, b in zip(items, obj, strict=True)):
+        return obj
+    if type(obj) is tuple:
+        return items
+    # A named tuple keeps its class.
+    return type(obj)(*items)
+
+
+def _freeze_frozenset(obj: frozenset[Any]) -> Any:
+    items = [freeze_value(x) for x in obj]
+    if all(a is b for a, b in zip(items, obj, strict=True)):
+        return obj
+    return frozenset(items)
+
+
+def _freeze_other(obj: Any) -> Any:
+    if type(obj) is Opaque:
+        return obj
+    if isinstance(obj, enum.Enum):
+        return obj
+    if isinstance(obj, tuple):
+        return _freeze_tuple(obj)
+    if isinstance(obj, Mapping):
+        return _freeze_dict(obj)
+    if isinstance(obj, list):
+        return _freeze_list(obj)
+    if isinstance(obj, frozenset):
+        return _freeze_frozenset(obj)
+    if isinstance(obj, AbstractSet):
+        return _freeze_set(obj)
+    try:
+        return Opaque(copy.deepcopy(obj))
+    except Exception as exc:
+        raise TypeError(
+            f"cannot record a {type(obj).__qualname__}: it can be neither frozen nor "
+            f"deep-copied ({exc}); pass deep_copy=False to keep it by reference, or "
+            "register_immutable() its type if it never changes"
+        ) from exc
+
+
+def freeze(obj: Any) -> Any:
+    """Return an immutable version of ``obj``, sharing whatever is already frozen.
+
+    Dicts, lists and sets, nested to any depth, become :class:`FrozenDict`,
+    :class:`FrozenList` and :class:`FrozenSet`; tuples (named tuples too) keep
+    their type with frozen items; numbers, strings, datetimes and other immutable
+    scalars stay as they are. Any other object is deep-copied.
+
+    >>> from statetrail.frozen import freeze
+    >>> state = freeze({"job": {"bins": [1, 2]}})
+    >>> state
+    FrozenDict({'job': FrozenDict({'bins': FrozenList([1, 2])})})
+    >>> state == {"job": {"bins": [1, 2]}}
+    True
+    >>> freeze(state) is state
+    True
+    """
+    value = freeze_value(obj)
+    if type(value) is Opaque:
+        return value.copy()
+    return value
+
+
+def is_frozen(obj: Any) -> bool:
+    """Whether ``obj`` is a frozen container or an immutable scalar."""
+    t = type(obj)
+    if t in _IMMUTABLE or t in _FROZEN or isinstance(obj, enum.Enum):
+        return True
+    if isinstance(obj, (tuple, frozenset)):
+        return all(is_frozen(x) for x in obj)
+    return False
+
+
+def thaw(obj: Any) -> Any:
+    """Return plain, mutable copies of frozen containers, recursively.
+
+    >>> from statetrail.frozen import freeze, thaw
+    >>> thaw(freeze({"a": [1, {2}]}))
+    {'a': [1, {2}]}
+    """
+    t = type(obj)
+    if t in _IMMUTABLE:
+        return obj
+    if t is _FrozenDict:
+        return {k: thaw(v) for k, v in obj._raw_items()}
+    if t is _FrozenList:
+        return [thaw(x) for x in obj._raw_iter()]
+    if t is _FrozenSet:
+        return {thaw(x) for x in obj}
+    if t is Opaque:
+        return obj.copy()
+    if isinstance(obj, tuple):
+        items = tuple(thaw(x) for x in obj)
+        return items if t is tuple else t(*items)
+    if isinstance(obj, _FrozenDict):
+        return {k: thaw(v) for k, v in obj._raw_items()}
+    if isinstance(obj, _FrozenList):
+        return [thaw(x) for x in obj._raw_iter()]
+    if isinstance(obj, _FrozenSet):
+        return {thaw(x) for x in obj}
+    return obj
+
+
+_FROZEN: set[type] = {_FrozenDict, _FrozenList, _FrozenSet}
+_HANDLERS: dict[type, Callable[[Any], Any]] = {
+    dict: _freeze_dict,
+    list: _freeze_list,
+    set: _freeze_set,
+    tuple: _freeze_tuple,
+    frozenset: _freeze_frozenset,
+}
+_hooks.freeze_value = freeze_value
