@@ -83,6 +83,9 @@ Listener = Callable[[Revision], object]
 MAX_LISTENER_DEPTH = 100
 
 _local = threading.local()
+# "Capture the origin here": a front end that captured it earlier (an asyncio
+# store, at dispatch) passes what it captured instead.
+_UNSET: Any = object()
 # Threads now delivering to listeners: only they need the thread-local depth, so
 # a write elsewhere skips that lookup.
 _delivering: set[int] = set()
@@ -717,12 +720,19 @@ class Timeline(Generic[T]):
         expect: int | None,
         depth: int,
         extra: Any = None,
+        origin: Any = _UNSET,
     ) -> Revision:
-        origin = self._capture(depth + 1)
+        if origin is _UNSET:
+            origin = self._capture(depth + 1)
         info = self._info(kind, target, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            rev = self._commit(compute(self._head._value), info, origin, expect)
+            rev = self._commit(
+                compute(self._head._value),
+                info,
+                origin,
+                expect,
+            )
         if self._pending:
             self._dispatch()
         return rev
@@ -822,6 +832,7 @@ class Timeline(Generic[T]):
         extra: Any = None,
         expect: int | None = None,
         _depth: int = 1,
+        _origin: Any = _UNSET,
     ) -> Revision:
         """Record a new revision with ``value`` at ``path``; only that path is copied.
 
@@ -839,6 +850,7 @@ class Timeline(Generic[T]):
             expect,
             _depth,
             extra,
+            _origin,
         )
 
     def delete_in(
@@ -851,6 +863,7 @@ class Timeline(Generic[T]):
         extra: Any = None,
         expect: int | None = None,
         _depth: int = 1,
+        _origin: Any = _UNSET,
     ) -> Revision:
         """Record a new revision without the key or list item at ``path``."""
         steps = parse_path(path)
@@ -864,6 +877,7 @@ class Timeline(Generic[T]):
             expect,
             _depth,
             extra,
+            _origin,
         )
 
     def update(
@@ -875,6 +889,7 @@ class Timeline(Generic[T]):
         comment: str | None = None,
         extra: Any = None,
         _depth: int = 1,
+        _origin: Any = _UNSET,
     ) -> Revision:
         """Atomically record ``fn(current value)``.
 
@@ -891,7 +906,16 @@ class Timeline(Generic[T]):
             return self._freeze(result)
 
         return self._write(
-            compute, RevisionKind.SET, None, label, author, comment, None, _depth, extra
+            compute,
+            RevisionKind.SET,
+            None,
+            label,
+            author,
+            comment,
+            None,
+            _depth,
+            extra,
+            _origin,
         )
 
     @contextlib.contextmanager
@@ -902,6 +926,7 @@ class Timeline(Generic[T]):
         author: str | None = None,
         comment: str | None = None,
         extra: Any = None,
+        _origin: Any = _UNSET,
     ) -> Iterator[Any]:
         """Change the value through a mutable draft; all of it becomes one revision.
 
@@ -919,7 +944,7 @@ class Timeline(Generic[T]):
         (FrozenDict({'bins': 9, 'sorted': 1}), 'card sorted')
         """
         # Above this generator's frame: contextlib's __enter__, then the caller.
-        origin = self._capture(2)
+        origin = self._capture(2) if _origin is _UNSET else _origin
         info = self._info(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
