@@ -1,4 +1,4 @@
-"""Shared fixtures: a clean registry and context per test, hypothesis profiles, scale.
+"""Shared test settings: hypothesis profiles and the scale factor.
 
 ``STATETRAIL_SCALE`` (default 1) multiplies the sizes of the load and reliability
 tests; ``make soak`` runs them at 10. Hypothesis uses the ``ci`` profile, or
@@ -8,13 +8,8 @@ tests; ``make soak`` runs them at 10. Hypothesis uses the ``ci`` profile, or
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, settings
-
-import statetrail
-from statetrail.compat import alma
 
 SCALE = max(1, int(os.environ.get("STATETRAIL_SCALE", "1")))
 
@@ -37,15 +32,3 @@ settings.load_profile("soak" if SCALE > 1 else "ci")
 def scaled(n: int) -> int:
     """``n`` times the suite's scale factor."""
     return n * SCALE
-
-
-@pytest.fixture(autouse=True)
-def _clean_globals() -> Iterator[None]:
-    """Every test starts with empty default registries and origin capture on."""
-    statetrail.reset_registry()
-    alma._reset()
-    statetrail.set_origin_capture(True)
-    yield
-    statetrail.reset_registry()
-    alma._reset()
-    statetrail.set_origin_capture(True)

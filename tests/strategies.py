@@ -24,7 +24,9 @@ scalars = st.one_of(
 json_keys = st.text(max_size=6)
 
 
-def trees(leaves: st.SearchStrategy[Any] = scalars, key_strategy: Any = json_keys) -> Any:
+def trees(
+    leaves: st.SearchStrategy[Any] = scalars, key_strategy: Any = json_keys
+) -> Any:
     """Nested dicts and lists of ``leaves``."""
     return st.recursive(
         leaves,

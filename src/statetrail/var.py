@@ -174,7 +174,7 @@ class Var(Generic[T]):
         """
         if a is not None:
             return self._timeline.diff(a, b)
-        records = self.history()
+        records = self._timeline.history()
         return [
             {
                 "from_index": prev.index,
@@ -191,7 +191,7 @@ class Var(Generic[T]):
 
         For deterministic tests: feed a recorded history to the code under test.
         """
-        return [fn(rev.value) for rev in self.history()]
+        return [fn(rev.value) for rev in self._timeline.history()]
 
     # -- writing -------------------------------------------------------------------
 
