@@ -108,6 +108,7 @@ class TestWriting:
     def test_edit_that_raises_records_nothing(self) -> None:
         """An exception inside edit() leaves no trace."""
         t = Timeline({"n": 1})
+
         def abort() -> None:
             with t.edit() as state:
                 state["n"] = 2

@@ -2,3 +2,5 @@
 
 - ``statetrail.compat.alma`` for ``alma`` (alma-framework)
 """
+
+__all__: list[str] = []

@@ -1,0 +1,35 @@
+"""statetrail.__all__ lists exactly the public names (httpx's test of the same)."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import types
+
+import statetrail
+
+
+def test_all_lists_every_public_name() -> None:
+    """Every public attribute of the package is in __all__ and vice versa."""
+    public = {
+        name
+        for name, value in vars(statetrail).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    # The function statetrail.context and statetrail.diff shadow their modules.
+    assert public == set(statetrail.__all__) - {"__version__"}
+
+
+def test_every_module_declares_all_and_documents_its_names() -> None:
+    """Each public module declares __all__, and every name in it has a docstring."""
+    for info in pkgutil.walk_packages(statetrail.__path__, "statetrail."):
+        module = importlib.import_module(info.name)
+        assert module.__doc__, info.name
+        if info.name.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        names = getattr(module, "__all__", None)
+        assert names is not None, f"{info.name} has no __all__"
+        for name in names:
+            obj = getattr(module, name)
+            if callable(obj) or isinstance(obj, type):
+                assert obj.__doc__, f"{info.name}.{name} has no docstring"

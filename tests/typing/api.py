@@ -1,0 +1,38 @@
+"""Typed usage of the public API, checked by mypy --strict (not run by pytest)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import statetrail
+from statetrail import Change, FrozenDict, Revision, Timeline, Var
+
+
+def timeline_api() -> None:
+    t: Timeline[int] = Timeline(0, name="counter")
+    rev: Revision = t.set(1, author="alice")
+    number: int = rev.number
+    value: int = t.value
+    t.update(lambda n: n + 1)
+    changes: list[Change] = t.diff(0, number)
+    blamed: Revision | None = t.blame()
+    with statetrail.context(author="bob", comment="why"):
+        t.rollback(0)
+    history: list[Revision] = t.log(author="bob", reverse=True, limit=10)
+    print(value, changes, blamed, history)
+
+
+def var_api() -> None:
+    v: Var[dict[str, Any]] = statetrail.watch("config", {"debug": True})
+    v.set({"debug": False}).set({"debug": True}, label="back")
+    current: dict[str, Any] = v.get()
+    steps: list[dict[str, Any]] = v.diff()
+    structural: list[Change] = v.diff(0, 1)
+    print(current, steps, structural)
+
+
+def frozen_api() -> None:
+    d: FrozenDict[str, int] = FrozenDict({"a": 1})
+    d2: FrozenDict[str, int] = d.set("b", 2).discard("a")
+    plain: Any = statetrail.thaw(d2)
+    print(plain, statetrail.freeze([1, 2]))
