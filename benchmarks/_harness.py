@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Figure", "interleaved", "per_call"]
+__all__ = ["Figure", "interleaved", "paired", "per_call"]
 
 
 @dataclass
@@ -32,9 +32,18 @@ class Figure:
     unit: str = "s/op"
     extra: dict[str, Any] = field(default_factory=dict)
 
+    paired_ratio: float | None = None
+
     @property
     def ratio(self) -> float | None:
-        """How many times faster statetrail is than the peer (theirs / ours)."""
+        """How many times faster statetrail is than the peer.
+
+        The median of the per-round ratios when the rounds were paired (each
+        round timed both sides back to back, so a slow spell on the machine
+        affects both), else theirs / ours of the medians.
+        """
+        if self.paired_ratio is not None:
+            return self.paired_ratio
         if self.theirs is None or not self.ours:
             return None
         return self.theirs / self.ours
@@ -47,8 +56,13 @@ class Figure:
 
 
 def per_call(fn: Callable[[], object], number: int) -> float:
-    """Seconds per call of ``fn`` over ``number`` calls, the collector left on."""
+    """Seconds per call of ``fn`` over ``number`` calls, the collector left on.
+
+    Garbage left by the previous measurement is collected first, so one side's
+    collections do not land in the other's time.
+    """
     assert gc.isenabled(), "benchmarks measure with the garbage collector on"
+    gc.collect()
     start = time.perf_counter()
     for _ in range(number):
         fn()
@@ -78,3 +92,31 @@ def interleaved(
         if theirs is not None:
             peer.append(per_call(theirs, number))
     return statistics.median(mine), (statistics.median(peer) if peer else None)
+
+
+def paired(
+    fresh: Callable[[], tuple[Callable[[], object], Callable[[], object]]],
+    *,
+    number: int,
+    rounds: int = 21,
+) -> tuple[float, float, float]:
+    """Medians of ours and theirs, and the median of the per-round ratios.
+
+    Each round makes fresh objects and times ours then theirs back to back; the
+    order alternates between rounds.
+    """
+    mine: list[float] = []
+    peer: list[float] = []
+    ratios: list[float] = []
+    for i in range(rounds):
+        ours, theirs = fresh()
+        if i % 2:
+            t_theirs = per_call(theirs, number)
+            t_ours = per_call(ours, number)
+        else:
+            t_ours = per_call(ours, number)
+            t_theirs = per_call(theirs, number)
+        mine.append(t_ours)
+        peer.append(t_theirs)
+        ratios.append(t_theirs / t_ours)
+    return statistics.median(mine), statistics.median(peer), statistics.median(ratios)

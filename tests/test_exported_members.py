@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 import pkgutil
 import types
 
@@ -31,5 +32,5 @@ def test_every_module_declares_all_and_documents_its_names() -> None:
         assert names is not None, f"{info.name} has no __all__"
         for name in names:
             obj = getattr(module, name)
-            if callable(obj) or isinstance(obj, type):
+            if inspect.isfunction(obj) or inspect.isclass(obj):
                 assert obj.__doc__, f"{info.name}.{name} has no docstring"

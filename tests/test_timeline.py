@@ -48,7 +48,8 @@ class TestWriting:
         assert (r1.number, r1.parent, r1.kind) == (1, 0, "set")
         assert (r2.number, r2.parent) == (2, 1)
         assert t.value == 2
-        assert t.head is r2
+        assert t.head == r2
+        assert t.head is not r2  # views: equal, made on each read
         assert len(t) == 3
         assert t.revision(0).kind == "initial"
 

@@ -107,9 +107,9 @@ class _Switch:
 CAPTURE = _Switch()
 
 #: What a revision keeps of its origin until someone asks: the code object, the
-#: instruction offset, the thread and the task name. An :class:`Origin` (with the
-#: line number looked up from the offset) is built on first use.
-RawOrigin = tuple[Any, int, threading.Thread, "str | None"]
+#: instruction offset, the thread's name and the task's name. An :class:`Origin`
+#: (with the line number looked up from the offset) is built on first use.
+RawOrigin = tuple[Any, int, str, "str | None"]
 
 
 def set_origin_capture(enabled: bool) -> None:

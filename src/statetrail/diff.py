@@ -95,7 +95,7 @@ def _diff_dict(
     a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], path: Path, out: list[Change]
 ) -> None:
     found: list[tuple[Any, Any, Any]] = []
-    if a._small is None and b._small is None:
+    if a._keys is None and b._keys is None:
         _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
     else:
         aa = dict(a._raw_items())

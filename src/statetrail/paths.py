@@ -185,20 +185,50 @@ def set_in(tree: Any, path: PathLike, value: Any, *, create: bool = True) -> Any
     value = freeze_value(value)
     if not steps:
         return value
-    tree = freeze_value(tree)
-    trail, parent = _descend(tree, steps, create=create)
-    if isinstance(parent, FrozenList):
-        index = _index(parent, steps[-1], steps, end_ok=False)
-        return _rebuild(trail, parent._set(index, value))
-    if isinstance(parent, FrozenDict):
-        if not create and steps[-1] not in parent:
-            raise PathError(f"no key {steps[-1]!r}, in path {format_path(steps)!r}")
-        try:
-            return _rebuild(trail, parent._set(steps[-1], value))
-        except TypeError:
-            raise PathError(f"unhashable key {steps[-1]!r}") from None
-    _child(parent, steps[-1], steps)  # raises the PathError for a non-container
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _set_frozen(freeze_value(tree), steps, value, create)
+
+
+def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
+    """:func:`set_in` for a frozen tree, parsed steps and a frozen value.
+
+    One loop down the path, then the changed containers are rebuilt bottom-up;
+    the engine's writes come through here, so it avoids per-step calls.
+    """
+    trail: list[tuple[Any, Any]] = []
+    node = tree
+    last = len(steps) - 1
+    for i, step in enumerate(steps):
+        kind = type(node)
+        if kind is FrozenDict or (
+            kind is not FrozenList and isinstance(node, FrozenDict)
+        ):
+            if i == last:
+                if not create and step not in node:
+                    raise PathError(f"no key {step!r}, in path {format_path(steps)!r}")
+                try:
+                    value = node._set(step, value)
+                except TypeError:
+                    raise PathError(f"unhashable key {step!r}") from None
+                break
+            child = node._raw(step)
+            if child is MISSING:
+                if not create:
+                    raise PathError(f"no key {step!r}, in path {format_path(steps)!r}")
+                child = _EMPTY_DICT
+        elif kind is FrozenList or isinstance(node, FrozenList):
+            step = _index(node, step, steps, end_ok=False)
+            if i == last:
+                value = node._set(step, value)
+                break
+            child = node._raw(step)
+        else:
+            _child(node, step, steps)  # raises the PathError for a non-container
+            raise AssertionError("unreachable")  # pragma: no cover
+        trail.append((node, step))
+        node = child
+    for container, key in reversed(trail):
+        value = container._set(key, value)
+    return value
 
 
 def insert_in(tree: Any, path: PathLike, value: Any) -> Any:

@@ -4,19 +4,30 @@ All four are immutable. A :class:`Revision` is one recorded version of a timelin
 value with everything known about how it came to be. Its :attr:`~Revision.changes`
 are worked out from the parent's value on first use, by a structural diff that
 skips shared subtrees, so recording a write never pays for a diff nobody reads.
+
+Underneath, a timeline keeps each revision as a plain tuple (a record, fields
+below); a Revision is a view of one.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from types import CodeType
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from statetrail._change import Change
-from statetrail.diff import diff_values
 from statetrail.frozen._opaque import Opaque
 
-__all__ = ["PLAIN", "Change", "Origin", "Revision", "RevisionKind", "Trim"]
+__all__ = [
+    "PLAIN",
+    "Change",
+    "Origin",
+    "Record",
+    "Revision",
+    "RevisionKind",
+    "Trim",
+    "origin_of",
+]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -69,17 +80,6 @@ class Origin:
         """The name of the asyncio task that made the change, if any."""
         return self._task
 
-    @classmethod
-    def _from_raw(cls, raw: tuple[Any, ...]) -> Origin:
-        """Build from what capture keeps: code object, offset, thread, task name.
-
-        The line is looked up only now, since that costs more than the capture.
-        """
-        code, lasti, thread, task = raw
-        return cls(
-            code.co_filename, _line_of(code, lasti), code.co_name, thread.name, task
-        )
-
     def _key(self) -> tuple[str, int, str, str, str | None]:
         return (self._file, self._line, self._function, self._thread, self._task)
 
@@ -120,74 +120,70 @@ class RevisionKind:
     REDO: Final = "redo"
 
 
-#: The ``_info`` of a plain write with no metadata: shared, so most revisions
-#: carry one pointer for their kind, target, label, author, comment and extra.
+#: The info of a plain write with no metadata: shared, so most revisions carry one
+#: pointer for their kind, target, label, author, comment and extra.
 PLAIN: Final = (RevisionKind.SET, None, None, None, None, None)
+
+# A timeline keeps each revision as a plain tuple, a *record*, with these fields.
+# A tuple of strings, ints, code objects and a scalar value is untracked by the
+# garbage collector, so a long history of scalars costs the collector nothing, and
+# a tuple is cheaper to make than an object. Revision is a read-only view of one.
+NUMBER: Final = 0  # int: the revision number
+PARENT: Final = 1  # int | None: the parent's number
+BRANCH: Final = 2  # str
+VALUE: Final = 3  # the frozen value (an Opaque box for unknown types)
+TIME: Final = 4  # int: nanoseconds since the epoch, UTC
+INFO: Final = 5  # (kind, target, label, author, comment, extra)
+CODE: Final = 6  # the caller's code object, an Origin, or None (no capture)
+LASTI: Final = 7  # int: the caller's instruction offset (with a code object)
+THREAD: Final = 8  # str | None: the thread's name
+TASK: Final = 9  # str | None: the asyncio task's name
+
+Record = tuple[Any, ...]
+
+
+class _Changes(Protocol):
+    def _changes_of(self, record: Record) -> tuple[Change, ...]: ...
 
 
 class Revision:
     """One recorded version of a timeline's value, and how it came to be.
 
-    Revisions are made by a :class:`~statetrail.Timeline`, never by hand. Every
-    attribute is read-only.
+    A read-only view of what the timeline keeps; timelines hand them out, they
+    are not made by hand. Two views of the same revision are equal.
     """
 
-    # ``_parent`` is the parent revision itself until the changes are first read
-    # (they are a diff against the parent's value, worked out lazily), then the pair
-    # ``(parent number, changes)``; ``None`` for a first revision, whose changes are
-    # empty. One slot for both keeps a revision small and quick to make.
-    __slots__ = (
-        "_branch",
-        "_info",
-        "_number",
-        "_origin",
-        "_parent",
-        "_time_ns",
-        "_value",
-    )
+    __slots__ = ("_changes", "_rec", "_source")
 
     def __init__(
         self,
-        number: int,
-        parent: Revision | tuple[int, tuple[Change, ...]] | None,
-        branch: str,
-        value: Any,
-        time_ns: int,
-        info: tuple[str, int | None, str | None, str | None, str | None, Any],
-        origin: Origin | tuple[Any, ...] | None,
+        record: Record,
+        source: _Changes | None = None,
+        changes: tuple[Change, ...] | None = None,
     ) -> None:
-        self._number = number
-        self._parent = parent
-        self._branch = branch
-        self._value = value
-        self._time_ns = time_ns
-        self._info = info
-        self._origin = origin
+        self._rec = record
+        self._source = source
+        self._changes = changes
 
     @property
     def number(self) -> int:
         """Its place in the timeline, from 0, counting every branch."""
-        return self._number
+        return self._rec[NUMBER]  # type: ignore[no-any-return]
 
     @property
     def index(self) -> int:
         """The revision number, under the name the first seed's ChangeRecord uses."""
-        return self._number
+        return self._rec[NUMBER]  # type: ignore[no-any-return]
 
     @property
     def parent(self) -> int | None:
         """The number of the revision this one was made from (``None``: first)."""
-        parent = self._parent
-        if parent is None:
-            return None
-        if type(parent) is tuple:
-            return parent[0]
-        return parent._number  # type: ignore[union-attr]
+        return self._rec[PARENT]  # type: ignore[no-any-return]
 
     @property
     def branch(self) -> str:
         """The branch it was recorded on."""
-        return self._branch
+        return self._rec[BRANCH]  # type: ignore[no-any-return]
 
     @property
     def value(self) -> Any:
@@ -195,7 +191,7 @@ class Revision:
 
         An object of a type statetrail cannot freeze is handed out as a fresh copy.
         """
-        value = self._value
+        value = self._rec[VALUE]
         if type(value) is Opaque:
             return value.copy()
         return value
@@ -203,37 +199,37 @@ class Revision:
     @property
     def time_ns(self) -> int:
         """UTC time of recording, in nanoseconds since the epoch."""
-        return self._time_ns
+        return self._rec[TIME]  # type: ignore[no-any-return]
 
     @property
     def timestamp(self) -> datetime:
         """UTC time of recording, as an aware datetime."""
-        return _utc(self._time_ns)
+        return _utc(self._rec[TIME])
 
     @property
     def kind(self) -> str:
         """One of :class:`RevisionKind`: how the revision came to be."""
-        return self._info[0]
+        return self._rec[INFO][0]  # type: ignore[no-any-return]
 
     @property
     def target(self) -> int | None:
         """The revision a rollback, revert, undo or redo refers to."""
-        return self._info[1]
+        return self._rec[INFO][1]  # type: ignore[no-any-return]
 
     @property
     def label(self) -> str | None:
         """A short tag for the change, if given."""
-        return self._info[2]
+        return self._rec[INFO][2]  # type: ignore[no-any-return]
 
     @property
     def author(self) -> str | None:
         """Who made the change, if known."""
-        return self._info[3]
+        return self._rec[INFO][3]  # type: ignore[no-any-return]
 
     @property
     def comment(self) -> str | None:
         """Why the change was made, if given."""
-        return self._info[4]
+        return self._rec[INFO][4]  # type: ignore[no-any-return]
 
     @property
     def extra(self) -> Any:
@@ -242,64 +238,65 @@ class Revision:
         A Store notes the path that was set, an asyncio store the action that was
         dispatched; it is kept, and stored, with the revision.
         """
-        return self._info[5]
+        return self._rec[INFO][5]
 
     @property
     def origin(self) -> Origin | None:
         """The line of code that made the change (``None`` when capture is off)."""
-        origin = self._origin
-        if type(origin) is tuple:
-            origin = self._origin = Origin._from_raw(origin)
-        return origin  # type: ignore[return-value]
+        return origin_of(self._rec)
 
     @property
     def changes(self) -> tuple[Change, ...]:
         """What changed from the parent revision (``()`` for a first revision)."""
-        parent = self._parent
-        if parent is None:
-            return ()
-        if type(parent) is not tuple:
-            self._settle()
-            parent = self._parent
-        return parent[1]  # type: ignore[index]
+        changes = self._changes
+        if changes is None:
+            source = self._source
+            changes = () if source is None else source._changes_of(self._rec)
+            self._changes = changes
+        return changes
 
-    def _settle(self) -> None:
-        """Work out the changes now and keep only the parent's number.
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Revision):
+            return NotImplemented
+        return self._rec is other._rec
 
-        Retention calls this before it drops the parent.
-        """
-        parent = self._parent
-        if parent is not None and type(parent) is not tuple:
-            self._parent = (parent._number, diff_values(parent._value, self._value))  # type: ignore[union-attr]
+    def __hash__(self) -> int:
+        return id(self._rec)
 
     def __repr__(self) -> str:
-        parts = [f"{self._number}", f"value={_short(self._value)}"]
+        rec = self._rec
+        parts = [f"{rec[NUMBER]}", f"value={_short(rec[VALUE])}"]
         parts.append(f"at={self.timestamp.isoformat(timespec='microseconds')}")
-        if self._branch != "main":
-            parts.append(f"branch={self._branch!r}")
-        kind = self._info[0]
-        if kind not in (RevisionKind.SET, RevisionKind.INITIAL):
-            parts.append(f"kind={kind!r}")
-        for name, value in zip(
-            ("label", "author", "comment"), self._info[2:5], strict=True
-        ):
+        if rec[BRANCH] != "main":
+            parts.append(f"branch={rec[BRANCH]!r}")
+        info = rec[INFO]
+        if info[0] not in (RevisionKind.SET, RevisionKind.INITIAL):
+            parts.append(f"kind={info[0]!r}")
+        for name, value in zip(("label", "author", "comment"), info[2:5], strict=True):
             if value is not None:
                 parts.append(f"{name}={value!r}")
         return f"Revision({', '.join(parts)})"
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        return (
-            Revision,
-            (
-                self._number,
-                None if self._parent is None else (self.parent, self.changes),
-                self._branch,
-                self._value,
-                self._time_ns,
-                self._info,
-                self.origin,
-            ),
-        )
+        # A pickled revision stands alone: its origin resolved, its changes known.
+        rec = self._rec
+        origin = origin_of(rec)
+        detached = (*rec[:CODE], origin, None, None, None)
+        return (Revision, (detached, None, self.changes))
+
+
+def origin_of(record: Record) -> Origin | None:
+    """The :class:`Origin` of a record (built from a raw capture on demand)."""
+    code = record[CODE]
+    if code is None or type(code) is Origin:
+        return code
+    return Origin(
+        code.co_filename,
+        _line_of(code, record[LASTI]),
+        code.co_name,
+        record[THREAD],
+        record[TASK],
+    )
 
 
 def _short(value: Any) -> str:

@@ -1,9 +1,9 @@
 """Timeline: the engine. An append-only, branching history of one value.
 
 Every write appends a :class:`~statetrail.Revision`; nothing recorded is ever
-rewritten. Rolling back appends a revision equal to an earlier one. Moving the
-cursor back (:meth:`Timeline.checkout`, :meth:`Timeline.undo` is not that: it
-appends) and writing again starts a new branch, so the forward path is kept.
+rewritten. Rolling back appends a revision equal to an earlier one; so do undo and
+redo. Moving the cursor back (:meth:`Timeline.checkout`) and writing again starts a
+new branch, so the forward path is kept.
 
 Concurrency. One lock orders writes, so revision numbers increase without gaps and
 no write is lost. Reads of the current value take no lock. Validators run under
@@ -29,7 +29,6 @@ FrozenDict({'bins': 12, 'sorted': 1})
 from __future__ import annotations
 
 import contextlib
-import heapq
 import logging
 import sys
 import threading
@@ -42,6 +41,8 @@ from time import time_ns as _time_ns
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from statetrail import paths
+from statetrail._history import History
+from statetrail._pathindex import index_path
 from statetrail.context import (
     _EMPTY,
     _META,
@@ -49,25 +50,36 @@ from statetrail.context import (
     RawOrigin,
     _task_name,
     _threads,
-    capture_raw,
 )
-from statetrail.diff import apply_changes, diff_values, invert
+from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
     ConflictError,
     FrozenError,
     ReentrancyError,
     RevisionNotFoundError,
 )
-from statetrail.frozen import MISSING, Draft
+from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
 from statetrail.frozen._freeze import freeze_value
-from statetrail.paths import Path, PathLike, format_path, parse_path
-from statetrail.revision import PLAIN, Change, Revision, RevisionKind, Trim
+from statetrail.frozen._opaque import unbox
+from statetrail.paths import PathLike, format_path, parse_path
+from statetrail.revision import (
+    BRANCH,
+    INFO,
+    NUMBER,
+    PARENT,
+    PLAIN,
+    TIME,
+    VALUE,
+    Record,
+    Revision,
+    RevisionKind,
+    Trim,
+    _short,
+)
 
-_getframe = sys._getframe
-
-__all__ = ["MAX_LISTENER_DEPTH", "Retention", "Timeline"]
+__all__ = ["MAX_LISTENER_DEPTH", "Listener", "Retention", "Timeline", "Validator"]
 
 logger = logging.getLogger("statetrail")
 logger.addHandler(logging.NullHandler())
@@ -76,121 +88,37 @@ T = TypeVar("T")
 
 Validator = Callable[[Any], object]
 Listener = Callable[[Revision], object]
+Info = tuple[str, "int | None", "str | None", "str | None", "str | None", Any]
 
 #: How many generations of listener write-backs are allowed before a write raises
 #: :class:`~statetrail.ReentrancyError` (a listener writing, whose revision's
 #: listener writes, and so on, across timelines too).
 MAX_LISTENER_DEPTH = 100
 
+_getframe = sys._getframe
 _local = threading.local()
+# Threads now delivering to listeners: only they need the thread-local depth, so a
+# write elsewhere skips that lookup.
+_delivering: set[int] = set()
 # "Capture the origin here": a front end that captured it earlier (an asyncio
 # store, at dispatch) passes what it captured instead.
 _UNSET: Any = object()
-# Threads now delivering to listeners: only they need the thread-local depth, so
-# a write elsewhere skips that lookup.
-_delivering: set[int] = set()
-
-Info = tuple[str, "int | None", "str | None", "str | None", "str | None", Any]
+_NO_ORIGIN = (None, None, None, None)
 
 
 class Retention(NamedTuple):
     """Which revisions a timeline keeps.
 
     The last ``keep_last``, and/or those younger than ``max_age``. Older ones are
-    trimmed after each write, leaving a
-    :class:`~statetrail.revision.Trim` tombstone; branch tips and the current
-    revision are always kept.
+    trimmed after each write, leaving a :class:`~statetrail.revision.Trim`
+    tombstone; branch tips and the current revision are always kept.
     """
 
     keep_last: int | None = None
     max_age: timedelta | None = None
 
 
-class _PathNode:
-    __slots__ = ("children", "here", "under")
-
-    def __init__(self) -> None:
-        self.children: dict[Any, _PathNode] = {}
-        self.here: list[int] = []  # revisions that changed exactly this path
-        self.under: list[int] = []  # revisions that changed this path or below it
-
-
-def _index_path(change: Change) -> Path:
-    # An insertion or removal in a list shifts every later item: index it at the
-    # list itself, so it counts as a change to each item's path.
-    path = change.path
-    if path and change.kind != "replace" and isinstance(path[-1], int):
-        return path[:-1]
-    return path
-
-
-class _PathIndex:
-    """For each path, the revisions that touched it.
-
-    Blame and path history cost the number of those revisions, not the length of
-    the history.
-    """
-
-    __slots__ = ("root",)
-
-    def __init__(self) -> None:
-        self.root = _PathNode()
-
-    def add(self, rev: Revision) -> None:
-        n = rev._number
-        for change in rev.changes:
-            node = self.root
-            if not node.under or node.under[-1] != n:
-                node.under.append(n)
-            for step in _index_path(change):
-                child = node.children.get(step)
-                if child is None:
-                    child = node.children[step] = _PathNode()
-                node = child
-                if not node.under or node.under[-1] != n:
-                    node.under.append(n)
-            if not node.here or node.here[-1] != n:
-                node.here.append(n)
-
-    def remove(self, rev: Revision) -> None:
-        n = rev._number
-        for change in rev.changes:
-            node: _PathNode | None = self.root
-            trail = [self.root]
-            for step in _index_path(change):
-                node = node.children.get(step) if node is not None else None
-                if node is None:
-                    break
-                trail.append(node)
-            for each in trail:
-                if n in each.under:
-                    each.under.remove(n)
-            if node is not None and n in node.here:
-                node.here.remove(n)
-
-    def touching(self, path: Path) -> Iterator[int]:
-        """Revision numbers that changed ``path``, under it, or an ancestor of it.
-
-        In increasing order, without repeats.
-        """
-        lists: list[list[int]] = []
-        node: _PathNode | None = self.root
-        for step in path:
-            assert node is not None
-            lists.append(node.here)
-            node = node.children.get(step)
-            if node is None:
-                break
-        if node is not None:
-            lists.append(node.under)
-        last = -1
-        for n in heapq.merge(*lists):
-            if n != last:
-                yield n
-                last = n
-
-
-class Timeline(Generic[T]):
+class Timeline(History, Generic[T]):
     """The history of one value: append-only, branching, thread-safe.
 
     Args:
@@ -235,35 +163,35 @@ class Timeline(Generic[T]):
         self._frozen = False
         self._validators: list[Validator] = list(validators)
         self._listeners: tuple[Listener, ...] = tuple(listeners)
-        self._pending: deque[tuple[Revision, int]] = deque()
+        self._pending: deque[tuple[Record, int]] = deque()
         self._dispatch_lock = threading.Lock()
-        self._path_index: _PathIndex | None = None
+        self._path_index = None
         self._undo: tuple[str, int, list[int], list[int]] | None = None
         self._retention = _check_retention(retention)
         self._tombstones: list[Trim] = []
         self._forks: dict[int, list[int]] = {}
-        value = self._freeze(initial)
-        rev = Revision(
+        self._settled = {}
+        record = (
             0,
             None,
             branch,
-            value,
+            self._freeze(initial),
             time.time_ns(),
             self._info(RevisionKind.INITIAL, None, label, author, comment),
-            self._capture(1),
+            *self._capture(1),
         )
-        # Revisions numbered _offset and up, in order; older ones retention had to
+        # Records numbered _offset and up, in order; older ones retention had to
         # keep (branch tips, the cursor) wait in _old.
-        self._revs: list[Revision] = [rev]
+        self._revs = [record]
         self._offset = 0
-        self._old: dict[int, Revision] = {}
+        self._old = {}
         self._next = 1
-        # The cursor (_head) on its branch (_head_branch), whose newest revision is
+        # The cursor (_head) on its branch (_head_branch), whose newest record is
         # _tip; _tips keeps the other branches' newest revision numbers.
-        self._tips: dict[str, int] = {}
-        self._first: dict[str, int] = {branch: 0}
-        self._head = rev
-        self._tip = rev
+        self._tips = {}
+        self._first = {branch: 0}
+        self._head = record
+        self._tip = record
         self._head_branch = branch
         self._refresh()
 
@@ -275,8 +203,8 @@ class Timeline(Generic[T]):
         head = self._head
         self._plain = not (
             head is not self._tip
-            or head._number + 1 != self._next
-            or head._branch != self._head_branch
+            or head[NUMBER] + 1 != self._next
+            or head[BRANCH] != self._head_branch
             or self._frozen
             or self._writing
             or self._validators
@@ -286,7 +214,7 @@ class Timeline(Generic[T]):
             or self._undo is not None
         )
 
-    # -- helpers -----------------------------------------------------------------
+    # -- helpers -------------------------------------------------------------------
 
     def _freeze(self, value: Any) -> Any:
         if not self._deep_copy:
@@ -296,12 +224,28 @@ class Timeline(Generic[T]):
         except RecursionError:
             raise ValueError("value nested too deeply to record") from None
 
-    def _capture(self, depth: int) -> RawOrigin | None:
-        # ``depth``: frames between the caller of this method and the user's code.
+    def _capture(self, depth: int) -> RawOrigin | tuple[None, None, None, None]:
+        """The raw origin ``depth`` frames above the caller (all None when off)."""
         enabled = self._origin
         if enabled is None:
             enabled = CAPTURE.on
-        return capture_raw(depth + 1) if enabled else None
+        if not enabled:
+            return _NO_ORIGIN
+        try:
+            frame = _getframe(depth + 1)
+        except ValueError:  # fewer frames than that
+            return _NO_ORIGIN
+        try:
+            thread = _threads.thread
+        except AttributeError:
+            thread = _threads.thread = threading.current_thread()
+        loop = _get_running_loop()
+        return (
+            frame.f_code,
+            frame.f_lasti,
+            thread.name,
+            None if loop is None else _task_name(loop),
+        )
 
     @staticmethod
     def _info(
@@ -334,58 +278,12 @@ class Timeline(Generic[T]):
             return PLAIN
         return (kind, target, label, author, comment, extra)
 
-    def _find(self, number: int) -> Revision | None:
-        i = number - self._offset
-        if i >= 0:
-            revs = self._revs
-            return revs[i] if i < len(revs) else None
-        return self._old.get(number)
-
-    def _get(self, number: int) -> Revision:
-        if isinstance(number, bool) or not isinstance(number, int):
-            raise TypeError(f"a revision number is an int, not {type(number).__name__}")
-        rev = self._find(number)
-        if rev is None:
-            if 0 <= number < self._next:
-                raise RevisionNotFoundError(
-                    f"revision {number} of {self._label()} was trimmed by retention"
-                )
-            raise RevisionNotFoundError(
-                f"{self._label()} has no revision {number} "
-                f"(revisions 0..{self._next - 1})"
-            )
-        return rev
-
-    def _parent_of(self, rev: Revision) -> Revision | None:
-        parent = rev._parent
-        if parent is None or type(parent) is Revision:
-            return parent
-        return self._find(parent[0])  # type: ignore[index]
-
-    def _all(self) -> list[Revision]:
-        if self._old:
-            return sorted(self._old.values(), key=_number) + self._revs
-        return list(self._revs)
-
-    def _label(self) -> str:
-        return f"timeline {self.name!r}" if self.name else "the timeline"
-
     # -- reading -------------------------------------------------------------------
 
     @property
     def value(self) -> T:
         """The value at the cursor (normally the newest revision of the branch)."""
-        return self._head.value  # type: ignore[no-any-return]
-
-    @property
-    def head(self) -> Revision:
-        """The revision at the cursor."""
-        return self._head
-
-    @property
-    def current_branch(self) -> str:
-        """The branch the cursor is on."""
-        return self._head_branch
+        return unbox(self._head[VALUE])  # type: ignore[no-any-return]
 
     @property
     def frozen(self) -> bool:
@@ -397,236 +295,6 @@ class Timeline(Generic[T]):
         """What retention and :meth:`trim` removed, oldest first."""
         with self._lock:
             return list(self._tombstones)
-
-    def __len__(self) -> int:
-        """How many revisions are held (trimmed ones are not)."""
-        return len(self._revs) + len(self._old)
-
-    def revision(self, number: int) -> Revision:
-        """The revision with this number.
-
-        Raises :class:`~statetrail.RevisionNotFoundError` if there is none (or it
-        was trimmed).
-        """
-        return self._get(number)
-
-    def value_at(self, number: int) -> T:
-        """The value recorded at revision ``number``."""
-        return self._get(number).value  # type: ignore[no-any-return]
-
-    def revisions(self) -> list[Revision]:
-        """Every held revision, on every branch, in number order."""
-        with self._lock:
-            return self._all()
-
-    def branches(self) -> dict[str, int]:
-        """Each branch name and the number of its newest revision."""
-        with self._lock:
-            return self._all_tips()
-
-    def _all_tips(self) -> dict[str, int]:
-        tips = dict(self._tips)
-        tips[self._head_branch] = self._tip._number
-        return tips
-
-    def _lineage_from(self, number: int) -> Iterator[Revision]:
-        """The revisions from ``number`` back to the oldest held ancestor."""
-        rev = self._find(number)
-        while rev is not None:
-            yield rev
-            rev = self._parent_of(rev)
-
-    def _segments(self, number: int) -> dict[str, tuple[int, int]]:
-        """The lineage of ``number`` as (branch -> lowest, highest number) spans.
-
-        Each branch is one chain, so a revision is an ancestor exactly when its
-        branch and number fall in a span: a membership test without a walk.
-        """
-        spans: dict[str, tuple[int, int]] = {}
-        rev = self._find(number)
-        while rev is not None:
-            high = rev._number
-            start = self._find(self._first.get(rev._branch, high))
-            if start is None or start._branch != rev._branch:
-                # The branch's first revisions were trimmed: walk to the oldest held.
-                low = rev
-                for low in self._lineage_from(high):
-                    if low._branch != rev._branch:
-                        break
-                    start = low
-                assert start is not None
-            spans[rev._branch] = (start._number, high)
-            rev = self._parent_of(start)
-        return spans
-
-    def _tip_of(self, branch: str | None) -> int:
-        if branch is None:
-            return self._head._number
-        if branch == self._head_branch:
-            return self._tip._number
-        tip = self._tips.get(branch)
-        if tip is None:
-            raise RevisionNotFoundError(f"{self._label()} has no branch {branch!r}")
-        return tip
-
-    def history(self, branch: str | None = None) -> list[Revision]:
-        """The revisions that led to the cursor (or a branch's tip), oldest first."""
-        with self._lock:
-            revs = list(self._lineage_from(self._tip_of(branch)))
-        revs.reverse()
-        return revs
-
-    def log(
-        self,
-        *,
-        branch: str | None = None,
-        all_branches: bool = False,
-        author: str | None = None,
-        comment: str | None = None,
-        label: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        path: PathLike | None = None,
-        kind: str | None = None,
-        reverse: bool = False,
-        start: int = 0,
-        limit: int | None = None,
-    ) -> list[Revision]:
-        """Revisions matching every filter given, oldest first.
-
-        Args:
-            branch: Follow this branch's lineage instead of the cursor's.
-            all_branches: Every held revision of every branch, in number order.
-            author: Exactly this author.
-            comment: Comments containing this text.
-            label: Exactly this label.
-            since: Recorded at or after this time (a naive datetime is local time,
-                as :meth:`datetime.timestamp` reads it).
-            until: Recorded before this time.
-            path: Revisions that changed this path, something under it, or an
-                ancestor of it (from the path index, not a scan).
-            kind: Exactly this :class:`~statetrail.revision.RevisionKind`.
-            reverse: Newest first.
-            start: Skip this many matches (for batching).
-            limit: Return at most this many.
-        """
-        if start < 0 or (limit is not None and limit < 0):
-            raise ValueError("start and limit must not be negative")
-        since_ns = None if since is None else int(since.timestamp() * 1e9)
-        until_ns = None if until is None else int(until.timestamp() * 1e9)
-        with self._lock:
-            if all_branches:
-                every = self._all()
-                source: Iterable[Revision] = reversed(every) if reverse else every
-                if path is not None:
-                    wanted = set(self._path_candidates(parse_path(path)))
-                    source = (r for r in source if r._number in wanted)
-            elif path is not None:
-                revs = self._path_revisions(parse_path(path), self._tip_of(branch))
-                source = reversed(revs) if reverse else revs
-            else:
-                lineage = self._lineage_from(self._tip_of(branch))
-                source = lineage if reverse else reversed(list(lineage))
-            out: list[Revision] = []
-            skipped = 0
-            for rev in source:
-                rev_kind, _, rev_label, rev_author, rev_comment, _ = rev._info
-                if author is not None and rev_author != author:
-                    continue
-                if comment is not None and (
-                    rev_comment is None or comment not in rev_comment
-                ):
-                    continue
-                if label is not None and rev_label != label:
-                    continue
-                if kind is not None and rev_kind != kind:
-                    continue
-                if since_ns is not None and rev._time_ns < since_ns:
-                    continue
-                if until_ns is not None and rev._time_ns >= until_ns:
-                    continue
-                if skipped < start:
-                    skipped += 1
-                    continue
-                out.append(rev)
-                if limit is not None and len(out) >= limit:
-                    break
-            return out
-
-    def _index(self) -> _PathIndex:
-        index = self._path_index
-        if index is None:
-            index = _PathIndex()
-            for rev in self._all():
-                index.add(rev)
-            self._path_index = index
-            self._refresh()
-        return index
-
-    def _path_candidates(self, path: Path) -> Iterator[int]:
-        return self._index().touching(path)
-
-    def _path_revisions(self, path: Path, tip: int) -> list[Revision]:
-        spans = self._segments(tip)
-        out = []
-        for n in self._path_candidates(path):
-            rev = self._get(n)
-            span = spans.get(rev._branch)
-            if span is not None and span[0] <= n <= span[1]:
-                out.append(rev)
-        return out
-
-    def path_history(
-        self, path: PathLike, *, branch: str | None = None
-    ) -> list[Revision]:
-        """The revisions on the cursor's lineage that changed ``path``, oldest first.
-
-        A change to something under the path, or to an ancestor of it, counts.
-
-        The cost is the number of revisions that touched the path, not the length of
-        the history: a path index is built on first use and kept up to date.
-        """
-        with self._lock:
-            return self._path_revisions(parse_path(path), self._tip_of(branch))
-
-    def blame(
-        self, path: PathLike = (), *, branch: str | None = None
-    ) -> Revision | None:
-        """The newest revision on the lineage that changed ``path``.
-
-        A change to something under the path or to an ancestor of it counts. When
-        no revision changed it since the oldest held one, that oldest revision is
-        the answer if the path exists there; ``None`` if the path does not exist.
-        """
-        steps = parse_path(path)
-        with self._lock:
-            tip = self._tip_of(branch)
-            spans = self._segments(tip)
-            candidates = list(self._path_candidates(steps))
-            for n in reversed(candidates):
-                rev = self._get(n)
-                span = spans.get(rev._branch)
-                if span is not None and span[0] <= n <= span[1]:
-                    return rev
-            oldest = None
-            for rev in self._lineage_from(tip):
-                oldest = rev
-            if (
-                oldest is not None
-                and paths.lookup_in(oldest._value, steps, MISSING) is not MISSING
-            ):
-                return oldest
-            return None
-
-    def diff(self, a: int, b: int | None = None) -> list[Change]:
-        """The changes from revision ``a`` to revision ``b`` (default: the cursor).
-
-        Subtrees the two values share are skipped, so the cost is the size of the
-        difference, not of the value.
-        """
-        va = self._get(a)._value
-        vb = self._head._value if b is None else self._get(b)._value
-        return list(diff_values(va, vb))
 
     # -- writing -------------------------------------------------------------------
 
@@ -655,21 +323,37 @@ class Timeline(Generic[T]):
             )
 
     def _commit(
-        self,
-        value: Any,
-        info: Info,
-        origin: RawOrigin | None,
-        expect: int | None,
-    ) -> Revision:
-        # Called with the lock held.
+        self, value: Any, info: Info, origin: Sequence[Any], expect: int | None
+    ) -> Record:
+        """Record ``value`` (frozen) after the cursor; the general path.
+
+        Called with the lock held. ``origin`` is the four raw-origin fields.
+        """
+        if self._plain and expect is None:
+            # Nothing to check or keep up to date: append (as _set does inline).
+            number = self._next
+            record = (
+                number,
+                number - 1,
+                self._head_branch,
+                value,
+                _time_ns(),
+                info,
+                *origin,
+            )
+            self._revs.append(record)
+            self._next = number + 1
+            self._head = self._tip = record
+            return record
         if self._frozen:
             raise FrozenError(f"{self._label()} is frozen and cannot be changed")
         head = self._head
-        if expect is not None and head._number != expect:
+        parent = head[NUMBER]
+        if expect is not None and parent != expect:
             raise ConflictError(
                 f"{self._label()} moved: expected revision {expect} at the head, "
-                f"found {head._number}",
-                [(expect, head._number)],
+                f"found {parent}",
+                [(expect, parent)],
             )
         depth = getattr(_local, "depth", 0) if _delivering else 0
         if depth >= MAX_LISTENER_DEPTH:
@@ -682,32 +366,31 @@ class Timeline(Generic[T]):
                 for validate in self._validators:
                     validate(value)
         number = self._next
-        parent = head._number
         branch = self._head_branch
         if head is not self._tip:
             # Writing from behind the branch's newest revision: keep that forward
             # path on its branch and start a new one here.
-            self._tips[branch] = self._tip._number
+            self._tips[branch] = self._tip[NUMBER]
             branch = f"branch-{number}"
-        if head._branch != branch:
+        if head[BRANCH] != branch:
             self._first.setdefault(branch, number)
         if parent != number - 1:
             self._forks.setdefault(parent, []).append(number)
-        rev = Revision(number, head, branch, value, _time_ns(), info, origin)
-        self._revs.append(rev)
+        record = (number, parent, branch, value, _time_ns(), info, *origin)
+        self._revs.append(record)
         self._next = number + 1
-        self._head = self._tip = rev
+        self._head = self._tip = record
         self._head_branch = branch
         if self._path_index is not None:
-            self._path_index.add(rev)
+            self._path_index.add(number, self._changes_of(record))
         if self._undo is not None:
-            self._track_undo(rev)
+            self._track_undo(record)
         if self._retention is not None:
             self._retain()
         if self._listeners:
-            self._pending.append((rev, depth + 1))
+            self._pending.append((record, depth + 1))
         self._refresh()
-        return rev
+        return record
 
     def _write(
         self,
@@ -722,20 +405,24 @@ class Timeline(Generic[T]):
         extra: Any = None,
         origin: Any = _UNSET,
     ) -> Revision:
-        if origin is _UNSET:
-            origin = self._capture(depth + 1)
-        info = self._info(kind, target, label, author, comment, extra)
+        raw = self._capture(depth + 1) if origin is _UNSET else (origin or _NO_ORIGIN)
+        if (
+            kind is RevisionKind.SET
+            and label is None
+            and author is None
+            and comment is None
+            and extra is None
+            and _META.get() is _EMPTY
+        ):
+            info: Info = PLAIN
+        else:
+            info = self._info(kind, target, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            rev = self._commit(
-                compute(self._head._value),
-                info,
-                origin,
-                expect,
-            )
+            record = self._commit(compute(self._head[VALUE]), info, raw, expect)
         if self._pending:
             self._dispatch()
-        return rev
+        return Revision(record, self)
 
     def set(
         self,
@@ -755,7 +442,9 @@ class Timeline(Generic[T]):
         :class:`~statetrail.ConflictError` unless the cursor is at that revision
         (optimistic concurrency).
         """
-        return self._set(value, label, author, comment, extra, expect, _depth + 1)
+        return Revision(
+            self._set(value, label, author, comment, extra, expect, _depth + 1), self
+        )
 
     def _set(
         self,
@@ -766,31 +455,32 @@ class Timeline(Generic[T]):
         extra: Any,
         expect: int | None,
         depth: int,
-    ) -> Revision:
+    ) -> Record:
         # The hot path of every front end, kept flat on purpose: what _freeze,
         # _capture, _info and _commit do, for the common case of a plain append.
+        # It returns the record; front ends that want a Revision wrap it.
         if self._deep_copy and type(value) not in _SCALARS:
             value = self._freeze(value)
         origin = self._origin
         if origin is None:
             origin = CAPTURE.on
+        code: Any
+        lasti: int | None
+        thread_name: str | None
+        task: str | None
         if origin:
-            # capture_raw(depth), inlined: one frame lookup, no walk, since every
-            # entry point passes its exact depth.
             frame = _getframe(depth)
             try:
                 thread = _threads.thread
             except AttributeError:
                 thread = _threads.thread = threading.current_thread()
             loop = _get_running_loop()
-            raw: RawOrigin | None = (
-                frame.f_code,
-                frame.f_lasti,
-                thread,
-                None if loop is None else _task_name(loop),
-            )
+            code = frame.f_code
+            lasti = frame.f_lasti
+            thread_name = thread.name
+            task = None if loop is None else _task_name(loop)
         else:
-            raw = None
+            code = lasti = thread_name = task = None
         if (
             label is None
             and author is None
@@ -805,21 +495,31 @@ class Timeline(Generic[T]):
         lock.acquire()
         try:
             if self._plain and expect is None:
-                head = self._head
                 number = self._next
-                rev = Revision(number, head, head._branch, value, _time_ns(), info, raw)
-                self._revs.append(rev)
+                record = (
+                    number,
+                    number - 1,
+                    self._head_branch,
+                    value,
+                    _time_ns(),
+                    info,
+                    code,
+                    lasti,
+                    thread_name,
+                    task,
+                )
+                self._revs.append(record)
                 self._next = number + 1
-                self._head = self._tip = rev
-                return rev
+                self._head = self._tip = record
+                return record
             if self._writing:
                 self._check_writable()
-            rev = self._commit(value, info, raw, expect)
+            record = self._commit(value, info, (code, lasti, thread_name, task), expect)
         finally:
             lock.release()
         if self._pending:
             self._dispatch()
-        return rev
+        return record
 
     def set_in(
         self,
@@ -840,8 +540,25 @@ class Timeline(Generic[T]):
         """
         steps = parse_path(path)
         frozen = self._freeze(value)
+        if not steps:
+            return self._write(
+                lambda current: frozen,
+                RevisionKind.SET,
+                None,
+                label,
+                author,
+                comment,
+                expect,
+                _depth,
+                extra,
+                _origin,
+            )
+        if not self._deep_copy:
+            raise TypeError(
+                "set_in() needs frozen values (a timeline with deep_copy=True)"
+            )
         return self._write(
-            lambda current: paths.set_in(current, steps, frozen),
+            lambda current: paths._set_frozen(current, steps, frozen, True),
             RevisionKind.SET,
             None,
             label,
@@ -894,15 +611,13 @@ class Timeline(Generic[T]):
         """Atomically record ``fn(current value)``.
 
         No other write can come between the read and the write, so
-        ``update(lambda n: n + 1)`` never loses a count.
-
-        ``fn`` runs under the timeline's lock: keep it short, and do not write to
-        this timeline from it.
+        ``update(lambda n: n + 1)`` never loses a count. ``fn`` runs under the
+        timeline's lock: keep it short, and do not write to this timeline from it.
         """
 
         def compute(current: Any) -> Any:
             with self._user_code():
-                result = fn(current)
+                result = fn(unbox(current))
             return self._freeze(result)
 
         return self._write(
@@ -932,8 +647,7 @@ class Timeline(Generic[T]):
 
         The block holds the timeline's lock, so it is atomic. An exception inside it
         records nothing; a block that changes nothing records nothing. For a value
-        that is not a dict, list or set, the draft is the value itself and only
-        :meth:`set` can change it.
+        that is not a dict, list or set, use :meth:`set` or :meth:`update`.
 
         >>> from statetrail import Timeline
         >>> t = Timeline({"job": {"bins": 10, "sorted": 0}})
@@ -944,22 +658,22 @@ class Timeline(Generic[T]):
         (FrozenDict({'bins': 9, 'sorted': 1}), 'card sorted')
         """
         # Above this generator's frame: contextlib's __enter__, then the caller.
-        origin = self._capture(2) if _origin is _UNSET else _origin
+        raw = self._capture(2) if _origin is _UNSET else (_origin or _NO_ORIGIN)
         info = self._info(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            base = self._head
-            draft = draft_of(base._value)
+            base = self._head[VALUE]
+            draft = draft_of(base)
             if not isinstance(draft, Draft):
                 raise TypeError(
                     "edit() needs a dict, list or set value, "
-                    f"not {type(base.value).__name__}"
+                    f"not {type(self.value).__name__}"
                 )
             with self._user_code():
                 yield draft
             value = draft.finish()
-            if value is not base._value:
-                self._commit(value, info, origin, None)
+            if value is not base:
+                self._commit(value, info, raw, None)
         if self._pending:
             self._dispatch()
 
@@ -973,9 +687,9 @@ class Timeline(Generic[T]):
         _depth: int = 1,
     ) -> Revision:
         """Append a revision equal to revision ``number``; nothing is removed."""
-        target = self._get(number)
+        target = self._get(number)[VALUE]
         return self._write(
-            lambda _: target._value,
+            lambda _: target,
             RevisionKind.ROLLBACK,
             number,
             label,
@@ -1003,36 +717,36 @@ class Timeline(Generic[T]):
         target = self._get(number)
 
         def compute(current: Any) -> Any:
-            later: list[Revision] = []
-            for rev in self._lineage_from(self._head._number):
-                if rev._number == number:
+            later: list[Record] = []
+            for record in self._lineage_from(self._head[NUMBER]):
+                if record[NUMBER] == number:
                     break
-                later.append(rev)
+                later.append(record)
             else:
                 raise ValueError(
                     f"revision {number} is not on the current lineage of "
                     f"{self._label()}"
                 )
-            touched = [_index_path(c) for c in target.changes]
+            undone = self._changes_of(target)
+            touched = [index_path(c) for c in undone]
             conflicts = [
-                (format_path(p), rev._number)
-                for rev in reversed(later)
-                for c in rev.changes
+                (format_path(p), record[NUMBER])
+                for record in reversed(later)
+                for c in self._changes_of(record)
                 for p in touched
-                if paths.is_prefix(p, _index_path(c))
-                or paths.is_prefix(_index_path(c), p)
+                if paths.is_prefix(p, index_path(c))
+                or paths.is_prefix(index_path(c), p)
             ]
             if conflicts:
                 raise ConflictError(
                     f"cannot revert revision {number}: later revisions changed "
-                    "the same "
-                    "paths: "
+                    "the same paths: "
                     + ", ".join(
                         f"{p or '<root>'} (revision {n})" for p, n in conflicts
                     ),
                     conflicts,
                 )
-            return apply_changes(current, invert(target.changes))
+            return apply_changes(current, invert(undone))
 
         return self._write(
             compute, RevisionKind.REVERT, number, label, author, comment, None, _depth
@@ -1043,21 +757,21 @@ class Timeline(Generic[T]):
     def _undo_state(self) -> tuple[str, int, list[int], list[int]]:
         state = self._undo
         head = self._head
-        if state is None or state[0] != self._head_branch or state[1] != head._number:
+        if state is None or state[0] != self._head_branch or state[1] != head[NUMBER]:
             undo: list[int] = []
             redo: list[int] = []
-            lineage = list(self._lineage_from(head._number))
+            lineage = list(self._lineage_from(head[NUMBER]))
             lineage.reverse()
-            for rev in lineage[1:]:
-                self._replay(rev, undo, redo)
-            state = (self._head_branch, head._number, undo, redo)
+            for record in lineage[1:]:
+                self._replay(record, undo, redo)
+            state = (self._head_branch, head[NUMBER], undo, redo)
             self._undo = state
             self._refresh()
         return state
 
     @staticmethod
-    def _replay(rev: Revision, undo: list[int], redo: list[int]) -> None:
-        kind = rev._info[0]
+    def _replay(record: Record, undo: list[int], redo: list[int]) -> None:
+        kind = record[INFO][0]
         if kind == RevisionKind.UNDO:
             if undo:
                 redo.append(undo.pop())
@@ -1065,18 +779,17 @@ class Timeline(Generic[T]):
             if redo:
                 undo.append(redo.pop())
         else:
-            undo.append(rev._number)
+            undo.append(record[NUMBER])
             redo.clear()
 
-    def _track_undo(self, rev: Revision) -> None:
+    def _track_undo(self, record: Record) -> None:
         state = self._undo
         assert state is not None
-        if state[0] != rev._branch:
+        if state[0] != record[BRANCH]:
             self._undo = None
-            self._refresh()
             return
-        self._replay(rev, state[2], state[3])
-        self._undo = (state[0], rev._number, state[2], state[3])
+        self._replay(record, state[2], state[3])
+        self._undo = (state[0], record[NUMBER], state[2], state[3])
 
     def undo(
         self, *, author: str | None = None, comment: str | None = None, _depth: int = 1
@@ -1094,13 +807,13 @@ class Timeline(Generic[T]):
             parent = self._parent_of(undone)
             if parent is None:
                 raise RevisionNotFoundError(
-                    f"cannot undo revision {undone._number}: its parent was trimmed"
+                    f"cannot undo revision {undone[NUMBER]}: its parent was trimmed"
                 )
-            before = parent._value
+            before = parent[VALUE]
             return self._write(
                 lambda _: before,
                 RevisionKind.UNDO,
-                undone._number,
+                undone[NUMBER],
                 None,
                 author,
                 comment,
@@ -1123,11 +836,11 @@ class Timeline(Generic[T]):
             again = self._find(redo[-1])
             if again is None:
                 raise RevisionNotFoundError("cannot redo a trimmed revision")
-            value = again._value
+            value = again[VALUE]
             return self._write(
                 lambda _: value,
                 RevisionKind.REDO,
-                again._number,
+                again[NUMBER],
                 None,
                 author,
                 comment,
@@ -1137,16 +850,16 @@ class Timeline(Generic[T]):
 
     # -- branches and the cursor ---------------------------------------------------
 
-    def _move(self, rev: Revision, branch: str) -> None:
-        """Put the cursor at ``rev`` on ``branch`` (called with the lock held)."""
+    def _move(self, record: Record, branch: str) -> None:
+        """Put the cursor at ``record`` on ``branch`` (called with the lock held)."""
         if self._writing:
             raise ReentrancyError(
                 f"the cursor of {self._label()} moved inside a write to it"
             )
-        self._tips[self._head_branch] = self._tip._number
+        self._tips[self._head_branch] = self._tip[NUMBER]
         tip = self._tips.pop(branch)
-        self._tip = rev if tip == rev._number else self._get(tip)
-        self._head = rev
+        self._tip = record if tip == record[NUMBER] else self._get(tip)
+        self._head = record
         self._head_branch = branch
         self._undo = None
         self._refresh()
@@ -1161,16 +874,16 @@ class Timeline(Generic[T]):
         if isinstance(target, str):
             return self.switch(target)
         with self._lock:
-            rev = self._get(target)
-            self._move(rev, rev._branch)
-            return rev
+            record = self._get(target)
+            self._move(record, record[BRANCH])
+            return Revision(record, self)
 
     def switch(self, branch: str) -> Revision:
         """Move the cursor to the newest revision of ``branch``."""
         with self._lock:
-            rev = self._get(self._tip_of(branch))
-            self._move(rev, branch)
-            return rev
+            record = self._get(self._tip_of(branch))
+            self._move(record, branch)
+            return Revision(record, self)
 
     def branch(self, name: str, at: int | None = None) -> Revision:
         """Create branch ``name`` at revision ``at`` (default: the cursor), switch.
@@ -1182,10 +895,10 @@ class Timeline(Generic[T]):
         with self._lock:
             if name in self._tips or name == self._head_branch:
                 raise ValueError(f"{self._label()} already has a branch {name!r}")
-            rev = self._head if at is None else self._get(at)
-            self._tips[name] = rev._number
-            self._move(rev, name)
-            return rev
+            record = self._head if at is None else self._get(at)
+            self._tips[name] = record[NUMBER]
+            self._move(record, name)
+            return Revision(record, self)
 
     # -- freezing ------------------------------------------------------------------
 
@@ -1237,12 +950,10 @@ class Timeline(Generic[T]):
     ) -> Trim | None:
         """Remove old revisions now, leaving a tombstone, and return it.
 
-        Returns ``None`` if nothing was removed.
-
-        ``keep_last`` keeps that many of the newest revisions; ``older_than`` removes
-        those recorded before a moment (a datetime) or longer ago than a timedelta.
-        Branch tips and the current revision are always kept, so the value never
-        changes.
+        Returns ``None`` if nothing was removed. ``keep_last`` keeps that many of the
+        newest revisions; ``older_than`` removes those recorded before a moment (a
+        datetime) or longer ago than a timedelta. Branch tips and the current
+        revision are always kept, so the value never changes.
         """
         if keep_last is None and older_than is None:
             raise ValueError("trim() needs keep_last or older_than")
@@ -1281,47 +992,45 @@ class Timeline(Generic[T]):
         """Remove revisions numbered below ``cutoff``, oldest first.
 
         With ``before_ns``, only those recorded before it. Branch tips and the
-        cursor are kept.
+        cursor are kept; so is the newest revision.
         """
         protected = set(self._all_tips().values())
-        protected.add(self._head._number)
-        removed: list[Revision] = []
+        protected.add(self._head[NUMBER])
+        removed: list[Record] = []
         for n in sorted(self._old):
-            rev = self._old[n]
+            record = self._old[n]
             if (
                 n < cutoff
                 and n not in protected
-                and (before_ns is None or rev._time_ns < before_ns)
+                and (before_ns is None or record[TIME] < before_ns)
             ):
                 removed.append(self._old.pop(n))
         revs = self._revs
         k = 0
-        while k < len(revs) - 1:  # the newest revision always stays
-            rev = revs[k]
-            if rev._number >= cutoff or (
-                before_ns is not None and rev._time_ns >= before_ns
+        while k < len(revs) - 1:
+            record = revs[k]
+            if record[NUMBER] >= cutoff or (
+                before_ns is not None and record[TIME] >= before_ns
             ):
                 break
-            if rev._number in protected:
-                self._old[rev._number] = rev
+            if record[NUMBER] in protected:
+                self._old[record[NUMBER]] = record
             else:
-                removed.append(rev)
+                removed.append(record)
             k += 1
+        for record in removed:
+            self._drop(record)
+        if k:
+            del revs[:k]
+            self._offset += k
         if not removed:
-            if k:
-                del revs[:k]
-                self._offset += k
             return None
-        for rev in removed:
-            self._drop(rev)
-        del revs[:k]
-        self._offset += k
-        numbers = [rev._number for rev in removed]
+        numbers = [record[NUMBER] for record in removed]
         first, last = min(numbers), max(numbers)
         trim = Trim(first, last, len(numbers), reason, time.time_ns(), author)
         previous = self._tombstones[-1] if self._tombstones else None
         if not explicit and previous is not None and previous.reason == reason:
-            trim = previous._extended(last, len(numbers), trim._time_ns)
+            trim = previous._extended(last, len(numbers), time.time_ns())
             self._tombstones[-1] = trim
         else:
             self._tombstones.append(trim)
@@ -1336,18 +1045,20 @@ class Timeline(Generic[T]):
         )
         return trim
 
-    def _drop(self, rev: Revision) -> None:
-        n = rev._number
-        # Children keep their changes: work them out before the parent goes.
-        child = self._find(n + 1)
-        if child is not None and child._parent is rev:
-            child._settle()
-        for fork in self._forks.pop(n, ()):
-            forked = self._find(fork)
-            if forked is not None:
-                forked._settle()
+    def _drop(self, record: Record) -> None:
+        """Forget a record; its children keep their changes (settled first)."""
+        n = record[NUMBER]
+        children = [self._find(n + 1), *(self._find(f) for f in self._forks.pop(n, ()))]
+        for child in children:
+            if (
+                child is not None
+                and child[PARENT] == n
+                and child[NUMBER] not in self._settled
+            ):
+                self._settled[child[NUMBER]] = self._changes_of(child)
         if self._path_index is not None:
-            self._path_index.remove(rev)
+            self._path_index.remove(n, self._changes_of(record))
+        self._settled.pop(n, None)
         if self._undo is not None and n in self._undo[2]:
             self._undo[2].remove(n)
 
@@ -1406,9 +1117,9 @@ class Timeline(Generic[T]):
                     with self._lock:
                         if not self._pending:
                             break
-                        rev, depth = self._pending.popleft()
+                        record, depth = self._pending.popleft()
                         listeners = self._listeners
-                    self._deliver(rev, depth, listeners)
+                    self._deliver(Revision(record, self), depth, listeners)
             finally:
                 self._dispatch_lock.release()
 
@@ -1427,7 +1138,7 @@ class Timeline(Generic[T]):
                     logger.exception(
                         "listener %r failed on revision %d of %s",
                         fn,
-                        rev._number,
+                        rev.number,
                         self._label(),
                     )
         finally:
@@ -1438,14 +1149,10 @@ class Timeline(Generic[T]):
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
         return (
-            f"Timeline({name}value={self._head._value!r}, "
-            f"revision={self._head._number}, "
-            f"branch={self._head_branch!r}, revisions={len(self._revs)})"
+            f"Timeline({name}value={_short(self._head[VALUE])}, "
+            f"revision={self._head[NUMBER]}, "
+            f"branch={self._head_branch!r}, revisions={len(self)})"
         )
-
-
-def _number(rev: Revision) -> int:
-    return rev._number
 
 
 def _check_retention(rule: Retention | None) -> Retention | None:

@@ -30,7 +30,7 @@ from typing import Any, Generic, TypeVar, overload
 
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
-from statetrail.revision import Change, Revision
+from statetrail.revision import Change, Revision, _short
 from statetrail.timeline import Retention, Timeline, Validator
 
 __all__ = ["Namespace", "Registry", "Var", "get_registry", "reset_registry", "watch"]
@@ -136,7 +136,7 @@ class Var(Generic[T]):
 
     def at(self, index: int) -> T:
         """The value recorded at revision ``index``."""
-        return self._timeline.value_at(index)
+        return self._timeline.value_at(index)  # type: ignore[no-any-return]
 
     def log(self, **filters: Any) -> list[Revision]:
         """Filtered revisions; see :meth:`Timeline.log <statetrail.Timeline.log>`."""
@@ -436,7 +436,7 @@ class Var(Generic[T]):
     def __repr__(self) -> str:
         frozen = ", frozen" if self.is_frozen else ""
         return (
-            f"Var({self._name!r}, value={self._timeline.head._value!r}, "
+            f"Var({self._name!r}, value={_short(self._timeline.head.value)}, "
             f"revision={self._timeline.head.number}{frozen})"
         )
 

@@ -25,9 +25,10 @@ K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
 
-#: Maps with at most this many keys keep a plain dict (copied on write): reads run
-#: at dict speed and insertion order is kept, as in Clojure's array maps. Larger
-#: maps live in a hash trie, where a write copies O(log32 n) and order is by hash.
+#: Maps with at most this many keys keep two tuples, keys and values (Clojure's
+#: array maps): lookups run in C, insertion order is kept, and changing a value
+#: copies only the values while sharing the keys. Larger maps live in a hash trie,
+#: where a write copies O(log32 n) and order is by hash.
 SMALL = 8
 
 
@@ -50,9 +51,10 @@ class FrozenDict(Mapping[K, V]):
     Up to eight keys keep insertion order; larger maps iterate in hash order.
     """
 
-    __slots__ = ("__weakref__", "_hashed", "_len", "_root", "_small")
+    __slots__ = ("_hashed", "_keys", "_len", "_root", "_vals")
 
-    _small: dict[Any, Any] | None
+    _keys: tuple[Any, ...] | None
+    _vals: tuple[Any, ...]
     _root: _hamt.Node
     _len: int
     _hashed: int | None
@@ -63,18 +65,19 @@ class FrozenDict(Mapping[K, V]):
         source: dict[Any, Any] = dict(items)
         source.update(kwargs)
         freeze_value = _hooks.freeze_value
-        frozen = {k: freeze_value(v) for k, v in source.items()}
-        self._init(frozen)
+        self._init({k: freeze_value(v) for k, v in source.items()})
 
     def _init(self, plain: dict[Any, Any]) -> None:
-        # ``plain`` holds frozen values already and is owned by this object.
+        # ``plain`` holds frozen values already.
         self._hashed = None
-        self._len = len(plain)
-        if self._len <= SMALL:
-            self._small = plain
+        self._len = n = len(plain)
+        if n <= SMALL:
+            self._keys = tuple(plain)
+            self._vals = tuple(plain.values())
             self._root = _hamt.EMPTY
         else:
-            self._small = None
+            self._keys = None
+            self._vals = ()
             self._root = _hamt.build([(hash(k), k, v) for k, v in plain.items()])
 
     @classmethod
@@ -84,11 +87,24 @@ class FrozenDict(Mapping[K, V]):
         return new
 
     @classmethod
+    def _of_small(
+        cls, keys: tuple[Any, ...], vals: tuple[Any, ...]
+    ) -> FrozenDict[Any, Any]:
+        new = object.__new__(cls)
+        new._keys = keys
+        new._vals = vals
+        new._root = _hamt.EMPTY
+        new._len = len(keys)
+        new._hashed = None
+        return new
+
+    @classmethod
     def _of_root(cls, root: _hamt.Node, length: int) -> FrozenDict[Any, Any]:
         if length <= SMALL:
             return cls._of(dict(_hamt.iter_items(root)))
         new = object.__new__(cls)
-        new._small = None
+        new._keys = None
+        new._vals = ()
         new._root = root
         new._len = length
         new._hashed = None
@@ -96,14 +112,20 @@ class FrozenDict(Mapping[K, V]):
 
     # -- reading ---------------------------------------------------------------
 
+    def _raw(self, key: Any, default: Any = MISSING) -> Any:
+        """The stored value (an :class:`Opaque` box is not opened)."""
+        keys = self._keys
+        if keys is None:
+            return _hamt.lookup(self._root, hash(key), key, default)
+        if key in keys:
+            return self._vals[keys.index(key)]
+        hash(key)  # an unhashable key is a TypeError, as in a dict
+        return default
+
     def __getitem__(self, key: K) -> V:
-        small = self._small
-        if small is not None:
-            value = small[key]
-        else:
-            value = _hamt.lookup(self._root, hash(key), key, MISSING)
-            if value is MISSING:
-                raise KeyError(key)
+        value = self._raw(key)
+        if value is MISSING:
+            raise KeyError(key)
         if type(value) is Opaque:
             return value.copy()  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
@@ -115,43 +137,29 @@ class FrozenDict(Mapping[K, V]):
 
     def get(self, key: K, default: Any = None, /) -> Any:
         """The value for ``key``, or ``default``."""
-        small = self._small
-        if small is not None:
-            value = small.get(key, MISSING)
-        else:
-            value = _hamt.lookup(self._root, hash(key), key, MISSING)
+        value = self._raw(key)
         if value is MISSING:
             return default
         if type(value) is Opaque:
             return value.copy()
         return value
 
-    def _raw(self, key: Any, default: Any = MISSING) -> Any:
-        """The stored value (an :class:`Opaque` box is not opened)."""
-        small = self._small
-        if small is not None:
-            return small.get(key, default)
-        return _hamt.lookup(self._root, hash(key), key, default)
-
     def __contains__(self, key: object) -> bool:
-        small = self._small
-        if small is not None:
-            return key in small
-        return _hamt.lookup(self._root, hash(key), key, MISSING) is not MISSING
+        return self._raw(key) is not MISSING
 
     def __len__(self) -> int:
         return self._len
 
     def __iter__(self) -> Iterator[K]:
-        small = self._small
-        if small is not None:
-            return iter(small)
+        keys = self._keys
+        if keys is not None:
+            return iter(keys)
         return _hamt.iter_keys(self._root)
 
     def _raw_items(self) -> Iterator[tuple[Any, Any]]:
-        small = self._small
-        if small is not None:
-            return iter(small.items())
+        keys = self._keys
+        if keys is not None:
+            return zip(keys, self._vals, strict=True)
         return _hamt.iter_items(self._root)
 
     def keys(self) -> KeysView[K]:
@@ -176,17 +184,21 @@ class FrozenDict(Mapping[K, V]):
         return self._set(key, _hooks.freeze_value(value))
 
     def _set(self, key: Any, value: Any) -> FrozenDict[Any, Any]:
-        small = self._small
-        if small is not None:
-            old = small.get(key, MISSING)
-            if old is value:
-                return self
-            if old is not MISSING or len(small) < SMALL:
-                plain = small.copy()
-                plain[key] = value
-                return self._of(plain)
+        keys = self._keys
+        if keys is not None:
+            if key in keys:
+                i = keys.index(key)
+                vals = self._vals
+                if vals[i] is value:
+                    return self
+                items = list(vals)
+                items[i] = value
+                return self._of_small(keys, tuple(items))
+            hash(key)  # an unhashable key is a TypeError, as in a dict
+            if len(keys) < SMALL:
+                return self._of_small((*keys, key), (*self._vals, value))
             # Growing past SMALL: move to the trie.
-            pairs = [(hash(k), k, v) for k, v in small.items()]
+            pairs = [(hash(k), k, v) for k, v in zip(keys, self._vals, strict=True)]
             pairs.append((hash(key), key, value))
             return self._of_root(_hamt.build(pairs), len(pairs))
         root, added = _hamt.assoc(self._root, 0, hash(key), key, value)
@@ -202,13 +214,15 @@ class FrozenDict(Mapping[K, V]):
 
     def discard(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; this very map when ``key`` is absent."""
-        small = self._small
-        if small is not None:
-            if key not in small:
+        keys = self._keys
+        if keys is not None:
+            if key not in keys:
                 return self
-            plain = small.copy()
-            del plain[key]
-            return self._of(plain)
+            i = keys.index(key)
+            vals = self._vals
+            return self._of_small(
+                (*keys[:i], *keys[i + 1 :]), (*vals[:i], *vals[i + 1 :])
+            )
         root = _hamt.dissoc(self._root, 0, hash(key), key)
         if root is self._root:
             return self
@@ -240,10 +254,11 @@ class FrozenDict(Mapping[K, V]):
         if isinstance(other, FrozenDict):
             if self._len != other._len:
                 return False
-            a, b = self._small, other._small
+            a, b = self._keys, other._keys
             if a is not None and b is not None:
-                return a == b
-            if a is None and b is None:
+                if a is b or a == b:
+                    return self._vals == other._vals
+            elif a is None and b is None:
                 return _hamt.equal_nodes(self._root, other._root)
         elif not isinstance(other, Mapping):
             return NotImplemented

@@ -109,6 +109,13 @@ def _collision_lookup(node: Node, key: Any, default: Any) -> Any:
     return default
 
 
+def _replaced(node: Node, i: int, value: Any) -> Node:
+    # list() and tuple() copy in C: faster than slicing and concatenating.
+    items = list(node)
+    items[i] = value
+    return tuple(items)
+
+
 def assoc(node: Node, shift: int, h: int, key: Any, value: Any) -> tuple[Node, bool]:
     """Return ``(new_node, added)`` with ``key`` bound to ``value``.
 
@@ -125,15 +132,17 @@ def assoc(node: Node, shift: int, h: int, key: Any, value: Any) -> tuple[Node, b
         if k is key or k == key:
             if node[i + 1] is value:
                 return node, False
-            return (*node[: i + 1], value, *node[i + 2 :]), False
+            return _replaced(node, i + 1, value), False
         # Two keys share this fragment: push both into a new sub-node.
         sub = _pair(shift + _BITS, hash(k), k, node[i + 1], h, key, value)
         nodemap = node[1]
-        nodes_at = 2 + 2 * datamap.bit_count()
-        j = nodes_at + (nodemap & (bit - 1)).bit_count()
-        return (
-            (datamap ^ bit, nodemap | bit, *node[2:i], *node[i + 2 : j], sub, *node[j:])
-        ), True
+        j = 2 + 2 * datamap.bit_count() + (nodemap & (bit - 1)).bit_count()
+        items = list(node)
+        items[0] = datamap ^ bit
+        items[1] = nodemap | bit
+        items.insert(j, sub)
+        del items[i : i + 2]
+        return tuple(items), True
     nodemap = node[1]
     if nodemap & bit:
         j = 2 + 2 * datamap.bit_count() + (nodemap & (bit - 1)).bit_count()
@@ -141,9 +150,12 @@ def assoc(node: Node, shift: int, h: int, key: Any, value: Any) -> tuple[Node, b
         new_sub, added = assoc(sub, shift + _BITS, h, key, value)
         if new_sub is sub:
             return node, False
-        return (*node[:j], new_sub, *node[j + 1 :]), added
+        return _replaced(node, j, new_sub), added
     i = 2 + 2 * (datamap & (bit - 1)).bit_count()
-    return (datamap | bit, nodemap, *node[2:i], key, value, *node[i:]), True
+    items = list(node)
+    items[0] = datamap | bit
+    items[i:i] = (key, value)
+    return tuple(items), True
 
 
 def _pair(shift: int, h1: int, k1: Any, v1: Any, h2: int, k2: Any, v2: Any) -> Node:
@@ -164,7 +176,7 @@ def _collision_assoc(node: Node, h: int, key: Any, value: Any) -> tuple[Node, bo
         if k is key or k == key:
             if node[i + 1] is value:
                 return node, False
-            return (*node[: i + 1], value, *node[i + 2 :]), False
+            return _replaced(node, i + 1, value), False
     return (*node, key, value), True
 
 
@@ -182,7 +194,10 @@ def dissoc(node: Node, shift: int, h: int, key: Any) -> Node:
         i = 2 + 2 * (datamap & (bit - 1)).bit_count()
         k = node[i]
         if k is key or k == key:
-            return (datamap ^ bit, node[1], *node[2:i], *node[i + 2 :])
+            items = list(node)
+            items[0] = datamap ^ bit
+            del items[i : i + 2]
+            return tuple(items)
         return node
     nodemap = node[1]
     if not nodemap & bit:
@@ -194,11 +209,16 @@ def dissoc(node: Node, shift: int, h: int, key: Any) -> Node:
         return node
     single = _single_pair(new_sub, shift + _BITS)
     if single is None:
-        return (*node[:j], new_sub, *node[j + 1 :])
+        return _replaced(node, j, new_sub)
     # Canonical form: a sub-node with one pair left moves into this node.
     k, v = single
     i = 2 + 2 * (datamap & (bit - 1)).bit_count()
-    return (datamap | bit, nodemap ^ bit, *node[2:i], k, v, *node[i:j], *node[j + 1 :])
+    items = list(node)
+    items[0] = datamap | bit
+    items[1] = nodemap ^ bit
+    del items[j]
+    items[i:i] = (k, v)
+    return tuple(items)
 
 
 def _single_pair(node: Node, shift: int) -> tuple[Any, Any] | None:

@@ -34,7 +34,7 @@ class FrozenList(Sequence[T]):
     True
     """
 
-    __slots__ = ("__weakref__", "_hashed", "_vec")
+    __slots__ = ("_hashed", "_vec")
 
     _vec: Vec
     _hashed: int | None

@@ -31,7 +31,7 @@ class FrozenSet(Set[T]):
     True
     """
 
-    __slots__ = ("__weakref__", "_hashed", "_len", "_root", "_small")
+    __slots__ = ("_hashed", "_len", "_root", "_small")
 
     _small: frozenset[Any] | None
     _root: _hamt.Node

@@ -72,7 +72,9 @@ def put(v: Vec, i: int, value: Any) -> Vec:
         j = i - off
         if v.tail[j] is value:
             return v
-        return Vec(v.size, v.shift, v.root, (*v.tail[:j], value, *v.tail[j + 1 :]))
+        tail = list(v.tail)
+        tail[j] = value
+        return Vec(v.size, v.shift, v.root, tuple(tail))
     root = _put(v.root, v.shift, i, value)
     if root is v.root:
         return v
@@ -84,12 +86,16 @@ def _put(node: tuple[Any, ...], level: int, i: int, value: Any) -> tuple[Any, ..
     if level == 0:
         if node[j] is value:
             return node
-        return (*node[:j], value, *node[j + 1 :])
+        items = list(node)
+        items[j] = value
+        return tuple(items)
     child = node[j]
     new = _put(child, level - _BITS, i, value)
     if new is child:
         return node
-    return (*node[:j], new, *node[j + 1 :])
+    items = list(node)
+    items[j] = new
+    return tuple(items)
 
 
 def append(v: Vec, value: Any) -> Vec:

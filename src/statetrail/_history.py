@@ -1,0 +1,360 @@
+"""The read side of a Timeline: finding records, lineage, log, blame and diff.
+
+A base class of :class:`~statetrail.Timeline`, which owns the state these methods
+read: the records (``_revs`` from number ``_offset`` on, older kept ones in
+``_old``), the cursor (``_head`` on ``_head_branch``, whose newest record is
+``_tip``), the other branches' tips (``_tips``), each branch's first number
+(``_first``), changes settled before a parent was trimmed (``_settled``) and the
+path index, built on first use.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from typing import Any
+
+from statetrail import paths
+from statetrail._change import Change
+from statetrail._pathindex import PathIndex
+from statetrail.diff import diff_values
+from statetrail.errors import RevisionNotFoundError
+from statetrail.frozen import MISSING
+from statetrail.frozen._opaque import unbox
+from statetrail.paths import Path, PathLike, parse_path
+from statetrail.revision import (
+    BRANCH,
+    INFO,
+    NUMBER,
+    PARENT,
+    TIME,
+    VALUE,
+    Record,
+    Revision,
+)
+
+__all__: list[str] = []
+
+
+def _number(record: Record) -> int:
+    return record[NUMBER]  # type: ignore[no-any-return]
+
+
+class History:
+    """Read-only queries over a timeline's records (see :class:`Timeline`)."""
+
+    name: str
+    _lock: threading.RLock
+    _revs: list[Record]
+    _offset: int
+    _old: dict[int, Record]
+    _next: int
+    _head: Record
+    _tip: Record
+    _head_branch: str
+    _tips: dict[str, int]
+    _first: dict[str, int]
+    _settled: dict[int, tuple[Change, ...]]
+    _path_index: PathIndex | None
+
+    def _refresh(self) -> None:
+        raise NotImplementedError  # pragma: no cover - Timeline defines it
+
+    # -- records -------------------------------------------------------------------
+
+    def _label(self) -> str:
+        return f"timeline {self.name!r}" if self.name else "the timeline"
+
+    def _find(self, number: int) -> Record | None:
+        i = number - self._offset
+        if i >= 0:
+            revs = self._revs
+            return revs[i] if i < len(revs) else None
+        return self._old.get(number)
+
+    def _get(self, number: int) -> Record:
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"a revision number is an int, not {type(number).__name__}")
+        record = self._find(number)
+        if record is None:
+            if 0 <= number < self._next:
+                raise RevisionNotFoundError(
+                    f"revision {number} of {self._label()} was trimmed by retention"
+                )
+            raise RevisionNotFoundError(
+                f"{self._label()} has no revision {number} "
+                f"(revisions 0..{self._next - 1})"
+            )
+        return record
+
+    def _parent_of(self, record: Record) -> Record | None:
+        parent = record[PARENT]
+        return None if parent is None else self._find(parent)
+
+    def _all(self) -> list[Record]:
+        if self._old:
+            return sorted(self._old.values(), key=_number) + self._revs
+        return list(self._revs)
+
+    def _view(self, record: Record) -> Revision:
+        return Revision(record, self)
+
+    def _changes_of(self, record: Record) -> tuple[Change, ...]:
+        """A record's changes from its parent: a diff, or settled at a trim."""
+        settled = self._settled.get(record[NUMBER])
+        if settled is not None:
+            return settled
+        parent = self._parent_of(record)
+        if parent is None:
+            return ()
+        return diff_values(parent[VALUE], record[VALUE])
+
+    # -- the cursor and branches ---------------------------------------------------
+
+    @property
+    def head(self) -> Revision:
+        """The revision at the cursor."""
+        return Revision(self._head, self)
+
+    @property
+    def current_branch(self) -> str:
+        """The branch the cursor is on."""
+        return self._head_branch
+
+    def __len__(self) -> int:
+        """How many revisions are held (trimmed ones are not)."""
+        return len(self._revs) + len(self._old)
+
+    def _all_tips(self) -> dict[str, int]:
+        tips = dict(self._tips)
+        tips[self._head_branch] = self._tip[NUMBER]
+        return tips
+
+    def branches(self) -> dict[str, int]:
+        """Each branch name and the number of its newest revision."""
+        with self._lock:
+            return self._all_tips()
+
+    def _tip_of(self, branch: str | None) -> int:
+        if branch is None:
+            return self._head[NUMBER]  # type: ignore[no-any-return]
+        if branch == self._head_branch:
+            return self._tip[NUMBER]  # type: ignore[no-any-return]
+        tip = self._tips.get(branch)
+        if tip is None:
+            raise RevisionNotFoundError(f"{self._label()} has no branch {branch!r}")
+        return tip
+
+    # -- single revisions ----------------------------------------------------------
+
+    def revision(self, number: int) -> Revision:
+        """The revision with this number.
+
+        Raises :class:`~statetrail.RevisionNotFoundError` if there is none (or it
+        was trimmed).
+        """
+        return Revision(self._get(number), self)
+
+    def value_at(self, number: int) -> Any:
+        """The value recorded at revision ``number``."""
+        return unbox(self._get(number)[VALUE])
+
+    def revisions(self) -> list[Revision]:
+        """Every held revision, on every branch, in number order."""
+        with self._lock:
+            return [Revision(r, self) for r in self._all()]
+
+    # -- lineage -------------------------------------------------------------------
+
+    def _lineage_from(self, number: int) -> Iterator[Record]:
+        """The records from ``number`` back to the oldest held ancestor."""
+        record = self._find(number)
+        while record is not None:
+            yield record
+            record = self._parent_of(record)
+
+    def _segments(self, number: int) -> dict[str, tuple[int, int]]:
+        """The lineage of ``number`` as (branch -> lowest, highest number) spans.
+
+        Each branch is one chain, so a revision is an ancestor exactly when its
+        branch and number fall in a span: a membership test without a walk.
+        """
+        spans: dict[str, tuple[int, int]] = {}
+        record = self._find(number)
+        while record is not None:
+            branch = record[BRANCH]
+            high = record[NUMBER]
+            first = self._first.get(branch)
+            start = self._find(high if first is None else first)
+            if start is None or start[BRANCH] != branch:
+                # The branch's first revisions were trimmed: walk to the oldest held.
+                for each in self._lineage_from(high):
+                    if each[BRANCH] != branch:
+                        break
+                    start = each
+            assert start is not None
+            spans[branch] = (start[NUMBER], high)
+            record = self._parent_of(start)
+        return spans
+
+    def history(self, branch: str | None = None) -> list[Revision]:
+        """The revisions that led to the cursor (or a branch's tip), oldest first."""
+        with self._lock:
+            records = list(self._lineage_from(self._tip_of(branch)))
+        records.reverse()
+        return [Revision(r, self) for r in records]
+
+    # -- the path index ------------------------------------------------------------
+
+    def _index(self) -> PathIndex:
+        index = self._path_index
+        if index is None:
+            index = PathIndex()
+            for record in self._all():
+                index.add(record[NUMBER], self._changes_of(record))
+            self._path_index = index
+            self._refresh()
+        return index
+
+    def _path_records(self, path: Path, tip: int) -> list[Record]:
+        spans = self._segments(tip)
+        out = []
+        for n in self._index().touching(path):
+            record = self._get(n)
+            span = spans.get(record[BRANCH])
+            if span is not None and span[0] <= n <= span[1]:
+                out.append(record)
+        return out
+
+    def path_history(
+        self, path: PathLike, *, branch: str | None = None
+    ) -> list[Revision]:
+        """The revisions on the cursor's lineage that changed ``path``, oldest first.
+
+        A change to something under the path, or to an ancestor of it, counts.
+
+        The cost is the number of revisions that touched the path, not the length of
+        the history: a path index is built on first use and kept up to date.
+        """
+        with self._lock:
+            records = self._path_records(parse_path(path), self._tip_of(branch))
+        return [Revision(r, self) for r in records]
+
+    def blame(
+        self, path: PathLike = (), *, branch: str | None = None
+    ) -> Revision | None:
+        """The newest revision on the lineage that changed ``path``.
+
+        A change to something under the path or to an ancestor of it counts. When
+        no revision changed it since the oldest held one, that oldest revision is
+        the answer if the path exists there; ``None`` if the path does not exist.
+        """
+        steps = parse_path(path)
+        with self._lock:
+            tip = self._tip_of(branch)
+            spans = self._segments(tip)
+            for n in reversed(list(self._index().touching(steps))):
+                record = self._get(n)
+                span = spans.get(record[BRANCH])
+                if span is not None and span[0] <= n <= span[1]:
+                    return Revision(record, self)
+            oldest = None
+            for record in self._lineage_from(tip):
+                oldest = record
+            if (
+                oldest is not None
+                and paths.lookup_in(oldest[VALUE], steps, MISSING) is not MISSING
+            ):
+                return Revision(oldest, self)
+            return None
+
+    def diff(self, a: int, b: int | None = None) -> list[Change]:
+        """The changes from revision ``a`` to revision ``b`` (default: the cursor).
+
+        Subtrees the two values share are skipped, so the cost is the size of the
+        difference, not of the value.
+        """
+        va = self._get(a)[VALUE]
+        vb = self._head[VALUE] if b is None else self._get(b)[VALUE]
+        return list(diff_values(va, vb))
+
+    # -- the log -------------------------------------------------------------------
+
+    def log(
+        self,
+        *,
+        branch: str | None = None,
+        all_branches: bool = False,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        path: PathLike | None = None,
+        kind: str | None = None,
+        reverse: bool = False,
+        start: int = 0,
+        limit: int | None = None,
+    ) -> list[Revision]:
+        """Revisions matching every filter given, oldest first.
+
+        Args:
+            branch: Follow this branch's lineage instead of the cursor's.
+            all_branches: Every held revision of every branch, in number order.
+            author: Exactly this author.
+            comment: Comments containing this text.
+            label: Exactly this label.
+            since: Recorded at or after this time (a naive datetime is local time,
+                as :meth:`datetime.timestamp` reads it).
+            until: Recorded before this time.
+            path: Revisions that changed this path, something under it, or an
+                ancestor of it (from the path index, not a scan).
+            kind: Exactly this :class:`~statetrail.revision.RevisionKind`.
+            reverse: Newest first.
+            start: Skip this many matches (for batching).
+            limit: Return at most this many.
+        """
+        if start < 0 or (limit is not None and limit < 0):
+            raise ValueError("start and limit must not be negative")
+        since_ns = None if since is None else int(since.timestamp() * 1e9)
+        until_ns = None if until is None else int(until.timestamp() * 1e9)
+        with self._lock:
+            source: Iterable[Record]
+            if all_branches:
+                every = self._all()
+                source = reversed(every) if reverse else every
+                if path is not None:
+                    wanted = set(self._index().touching(parse_path(path)))
+                    source = (r for r in source if r[NUMBER] in wanted)
+            elif path is not None:
+                found = self._path_records(parse_path(path), self._tip_of(branch))
+                source = reversed(found) if reverse else found
+            else:
+                lineage = self._lineage_from(self._tip_of(branch))
+                source = lineage if reverse else reversed(list(lineage))
+            out: list[Revision] = []
+            skipped = 0
+            for record in source:
+                rev_kind, _, rev_label, rev_author, rev_comment, _ = record[INFO]
+                if author is not None and rev_author != author:
+                    continue
+                if comment is not None and (
+                    rev_comment is None or comment not in rev_comment
+                ):
+                    continue
+                if label is not None and rev_label != label:
+                    continue
+                if kind is not None and rev_kind != kind:
+                    continue
+                if since_ns is not None and record[TIME] < since_ns:
+                    continue
+                if until_ns is not None and record[TIME] >= until_ns:
+                    continue
+                if skipped < start:
+                    skipped += 1
+                    continue
+                out.append(Revision(record, self))
+                if limit is not None and len(out) >= limit:
+                    break
+            return out
