@@ -215,6 +215,15 @@ class TestVar:
             assert rev.origin.file == __file__
             assert rev.origin.function == "test_origin_of_var_writes"
 
+    def test_the_first_revision_records_the_callers_line(self) -> None:
+        """watch() reaches the engine through several constructors; revision 0
+        still records the caller."""
+        v = statetrail.watch("v", 0)
+        origin = v.history()[0].origin
+        assert origin is not None
+        assert origin.file == __file__
+        assert origin.function == "test_the_first_revision_records_the_callers_line"
+
     def test_name_must_be_a_string(self) -> None:
         """A Var's name is a string."""
         with pytest.raises(TypeError):

@@ -93,6 +93,13 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 #: ``with`` block and statetrail's context managers) and are skipped.
 _INTERNAL = (_PACKAGE_DIR, contextlib.__file__)
 _threads = threading.local()
+#: Files inside the package that are applications, not library code: their frames
+#: are the origin (``statetrail demo`` registers itself).
+_APPLICATION_FILES: set[str] = set()
+
+
+def _internal(filename: str) -> bool:
+    return filename.startswith(_INTERNAL) and filename not in _APPLICATION_FILES
 
 
 class _Switch:
@@ -155,6 +162,28 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
     )
 
 
+def capture_raw_walk(
+    _getframe: Callable[[int], FrameType] = sys._getframe,
+) -> RawOrigin | tuple[None, None, None, None]:
+    """The raw origin of the first caller frame outside statetrail and contextlib.
+
+    For writes whose depth is not known in advance (a timeline's first revision,
+    made through however many constructors); all ``None`` at the top level.
+    """
+    frame: FrameType | None = _getframe(1)
+    while frame is not None and _internal(frame.f_code.co_filename):
+        frame = frame.f_back
+    if frame is None:
+        return (None, None, None, None)
+    loop = asyncio._get_running_loop()
+    return (
+        frame.f_code,
+        frame.f_lasti,
+        threading.current_thread().name,
+        None if loop is None else _task_name(loop),
+    )
+
+
 def capture_origin(
     _getframe: Callable[[int], FrameType] = sys._getframe,
 ) -> Origin | None:
@@ -165,7 +194,7 @@ def capture_origin(
     ``_getframe`` is the seam tests use to hand in frames of their own.
     """
     frame: FrameType | None = _getframe(1)
-    while frame is not None and frame.f_code.co_filename.startswith(_INTERNAL):
+    while frame is not None and _internal(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return None

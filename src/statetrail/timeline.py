@@ -50,6 +50,7 @@ from statetrail.context import (
     RawOrigin,
     _task_name,
     _threads,
+    capture_raw_walk,
 )
 from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
@@ -178,7 +179,7 @@ class Timeline(History, Generic[T]):
             self._freeze(initial),
             time.time_ns(),
             self._info(RevisionKind.INITIAL, None, label, author, comment),
-            *self._capture(1),
+            *(self._capture_first()),
         )
         # Records numbered _offset and up, in order; older ones retention had to
         # keep (branch tips, the cursor) wait in _old.
@@ -223,6 +224,13 @@ class Timeline(History, Generic[T]):
             return freeze_value(value)
         except RecursionError:
             raise ValueError("value nested too deeply to record") from None
+
+    def _capture_first(self) -> RawOrigin | tuple[None, None, None, None]:
+        # Revision 0 may be made through any number of constructors: walk out.
+        enabled = self._origin
+        if enabled is None:
+            enabled = CAPTURE.on
+        return capture_raw_walk() if enabled else _NO_ORIGIN
 
     def _capture(self, depth: int) -> RawOrigin | tuple[None, None, None, None]:
         """The raw origin ``depth`` frames above the caller (all None when off)."""

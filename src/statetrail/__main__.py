@@ -1,0 +1,5 @@
+"""``python -m statetrail``: the statetrail command."""
+
+from statetrail.cli import main
+
+raise SystemExit(main())
