@@ -37,8 +37,13 @@ def scalar_set(quick: bool) -> Figure:
 
     mine, peer, ratio = paired(fresh, number=number)
     return Figure(
-        2, "scalar set() with history and origin capture", mine,
-        ">= 2x faster than alma", ratio >= 2, "alma-framework 0.1.0", peer,
+        2,
+        "scalar set() with history and origin capture",
+        mine,
+        ">= 2x faster than alma",
+        ratio >= 2,
+        "alma-framework 0.1.0",
+        peer,
         paired_ratio=ratio,
     )
 
@@ -54,8 +59,13 @@ def origin_cost(quick: bool) -> Figure:
     with_origin, without = interleaved(None, None, number=number, fresh=fresh)  # type: ignore[arg-type]
     assert without is not None
     return Figure(
-        2, "origin capture: set() with it on (theirs = with it off)", with_origin,
-        "reported", True, "statetrail, origin off", without,
+        2,
+        "origin capture: set() with it on (theirs = with it off)",
+        with_origin,
+        "reported",
+        True,
+        "statetrail, origin off",
+        without,
         extra={"origin_cost_ns": (with_origin - without) * 1e9},
     )
 
@@ -82,13 +92,21 @@ def leaf_change(quick: bool, entries: int = 10_000) -> tuple[Figure, float]:
 
     mine, _ = interleaved(None, None, number=number, fresh=lambda: (fresh()[0], None))  # type: ignore[arg-type]
     _, peer = interleaved(
-        None, None, number=3 if quick else 10, rounds=3, fresh=lambda: (lambda: None, fresh()[1])  # type: ignore[arg-type]
+        None,
+        None,
+        number=3 if quick else 10,
+        rounds=3,
+        fresh=lambda: (lambda: None, fresh()[1]),  # type: ignore[arg-type]
     )
     assert peer is not None
     fig = Figure(
-        2, f"change one leaf of a {entries:,}-entry nested state, old version kept",
-        mine, ">= 2000x faster than alma", peer / mine >= 2000,
-        "alma-framework 0.1.0", peer,
+        2,
+        f"change one leaf of a {entries:,}-entry nested state, old version kept",
+        mine,
+        ">= 2000x faster than alma",
+        peer / mine >= 2000,
+        "alma-framework 0.1.0",
+        peer,
     )
     return fig, mine
 
@@ -106,8 +124,12 @@ def leaf_scaling(quick: bool) -> Figure:
         )
     ratio = costs[100_000] / costs[1_000]
     return Figure(
-        2, "leaf change cost at 100,000 entries / at 1,000 entries", ratio,
-        "<= 3x", ratio <= 3, unit="x",
+        2,
+        "leaf change cost at 100,000 entries / at 1,000 entries",
+        ratio,
+        "<= 3x",
+        ratio <= 3,
+        unit="x",
         extra={"cost_1k_s": costs[1_000], "cost_100k_s": costs[100_000]},
     )
 
@@ -138,8 +160,14 @@ def history_memory(quick: bool) -> list[Figure]:
     tracemalloc.stop()
     return [
         Figure(
-            2, "history memory per revision, one leaf of a 10,000-entry state", ours,
-            "<= 1,500 bytes", ours <= 1500, "alma-framework 0.1.0", theirs, unit="bytes",
+            2,
+            "history memory per revision, one leaf of a 10,000-entry state",
+            ours,
+            "<= 1,500 bytes",
+            ours <= 1500,
+            "alma-framework 0.1.0",
+            theirs,
+            unit="bytes",
         )
     ]
 
@@ -151,8 +179,11 @@ def read_old_revision(quick: bool) -> Figure:
     timeline = var.timeline
     mine, _ = interleaved(lambda: timeline.value_at(500), None, number=200_000)
     return Figure(
-        2, "read the full state at an old revision (value_at)", mine,
-        "<= 1 microsecond", mine <= 1e-6,
+        2,
+        "read the full state at an old revision (value_at)",
+        mine,
+        "<= 1 microsecond",
+        mine <= 1e-6,
     )
 
 
@@ -163,11 +194,18 @@ def diff_one_leaf(quick: bool) -> Figure:
     a = statetrail.thaw(timeline.value_at(0))
     b = statetrail.thaw(timeline.value_at(1))
     mine, _ = interleaved(lambda: timeline.diff(0, 1), None, number=2_000)
-    _, peer = interleaved(lambda: None, lambda: deepdiff.DeepDiff(a, b), number=1, rounds=3)
+    _, peer = interleaved(
+        lambda: None, lambda: deepdiff.DeepDiff(a, b), number=1, rounds=3
+    )
     assert peer is not None
     return Figure(
-        2, "diff of two revisions differing in one leaf of a 10,000-entry state", mine,
-        ">= 1000x faster than DeepDiff", peer / mine >= 1000, "deepdiff", peer,
+        2,
+        "diff of two revisions differing in one leaf of a 10,000-entry state",
+        mine,
+        ">= 1000x faster than DeepDiff",
+        peer / mine >= 1000,
+        "deepdiff",
+        peer,
     )
 
 
@@ -183,9 +221,14 @@ def long_history(quick: bool) -> Figure:
         lambda: ((lambda: ours.set(1)), (lambda: theirs.set(1))), number=number
     )
     return Figure(
-        2, f"scalar set() after {retained:,} retained revisions", mine,
-        ">= 2x faster than alma (same history)", ratio >= 2,
-        "alma-framework 0.1.0", peer, paired_ratio=ratio,
+        2,
+        f"scalar set() after {retained:,} retained revisions",
+        mine,
+        ">= 2x faster than alma (same history)",
+        ratio >= 2,
+        "alma-framework 0.1.0",
+        peer,
+        paired_ratio=ratio,
     )
 
 
