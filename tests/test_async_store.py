@@ -238,6 +238,8 @@ class TestSubscribers:
     def test_queue_bounds(self) -> None:
         """A queue holds at least two events, or is unbounded (0)."""
         with pytest.raises(ValueError, match="at least 2"):
+            AsyncStore(event_queue_size=1)
+        with pytest.raises(ValueError, match="at least 2"):
             EventQueue(1, None)
         with pytest.raises(ValueError, match="at least 2"):
             EventQueue(-5, None)
@@ -383,12 +385,20 @@ class TestReducersAndMiddleware:
                 return {**action, "path": "seen." + action["path"]}
             return action
 
+        @store.middleware
+        def broken(action: Any) -> Any:
+            return (
+                ["not", "an", "action"] if action.get("path") == "seen.bad" else action
+            )
+
         store.start_processing()
+        with pytest.raises(TypeError, match="not an action"):
+            await store.dispatch_and_wait(set_state("bad", 1))
         assert await store.dispatch_and_wait(set_state("secret", 1)) is None
         rev = await store.dispatch_and_wait(set_state("a", 1))
         assert await store.dispatch_and_wait({"type": "UNKNOWN"}) is None
         await store.stop_processing()
-        assert seen == ["SET_STATE", "SET_STATE", "UNKNOWN"]
+        assert seen == ["SET_STATE", "SET_STATE", "SET_STATE", "UNKNOWN"]
         assert store.get_current_state() == {"seen": {"a": 1}}
         assert rev is not None
         assert rev.extra["action"] == set_state("seen.a", 1)

@@ -10,180 +10,56 @@ the commit, outside the lock, in commit order, each isolated from the others.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import os
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from statetrail._store_events import (
+    EVENT_TYPE_STATE_CHANGED,
+    Event,
+    concerns,
+    make_event,
+)
 from statetrail._store_file import dump_state, read_state, write_atomic
 from statetrail._store_paths import (
     Refused,
     assoc,
-    check_keys,
     dissoc,
     engine_paths,
+    freeze_checked,
     lookup,
+    split_or_warn,
     split_path,
 )
+from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
-from statetrail.errors import ConflictError
-from statetrail.frozen import MISSING, DictDraft, FrozenDict, thaw
-from statetrail.frozen._freeze import freeze_value
+from statetrail.errors import ConflictError, RevisionNotFoundError
+from statetrail.frozen import FrozenDict, thaw
 from statetrail.revision import Change, Revision
 from statetrail.timeline import Timeline, Validator
 
-__all__ = ["EVENT_TYPE_STATE_CHANGED", "StoreBase", "Transaction"]
+__all__ = ["StoreBase", "capture", "root_of"]
 
 logger = logging.getLogger("statetrail.store")
 
-EVENT_TYPE_STATE_CHANGED = "STATE_CHANGED"
-
 State = FrozenDict[str, Any]
-Event = dict[str, Any]
 # "Capture the origin from the frames": the writer is the caller's own code.
 _FROM_FRAMES: Any = object()
 
 
-def _capture(depth: int) -> RawOrigin | None:
+def capture(depth: int) -> RawOrigin | None:
     """The origin ``depth`` frames above the caller, when origin capture is on."""
     return capture_raw(depth + 1) if CAPTURE.on else None
 
 
-def _owner() -> tuple[int, object]:
-    """The thread and the asyncio task (if any) running now."""
-    loop = asyncio._get_running_loop()
-    return threading.get_ident(), (None if loop is None else asyncio.current_task(loop))
-
-
-def _freeze(value: Any) -> Any:
-    """``value`` frozen for the state, its dict keys checked to be strings."""
-    check_keys(value)
-    try:
-        return freeze_value(value)
-    except RecursionError:
-        raise ValueError("value nested too deeply to record") from None
-
-
-def _root_of(value: Any) -> State:
+def root_of(value: Any) -> State:
+    """A whole state, frozen: a dict with string keys."""
     if not isinstance(value, Mapping):
         raise TypeError(f"a store's state is a dict, not {type(value).__name__}")
-    root: State = _freeze(value)
+    root: State = freeze_checked(value)
     return root
-
-
-def _related(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
-    """Whether one path is the other or an ancestor of it."""
-    n = min(len(a), len(b))
-    return a[:n] == b[:n]
-
-
-def _change_steps(change: Change) -> tuple[str, ...]:
-    path = change.path
-    # An insertion or removal in a list moves every later item: it concerns the list.
-    if change.kind != "replace" and path and isinstance(path[-1], int):
-        path = path[:-1]
-    return tuple(str(step) for step in path)
-
-
-def _common_prefix(changes: tuple[Change, ...]) -> tuple[str, ...]:
-    paths = [_change_steps(c) for c in changes]
-    if not paths:
-        return ()
-    prefix = paths[0]
-    for path in paths[1:]:
-        n = 0
-        while n < min(len(prefix), len(path)) and prefix[n] == path[n]:
-            n += 1
-        prefix = prefix[:n]
-    return prefix
-
-
-def _requested(rev: Revision) -> str | None:
-    """The dot-path a set or delete asked for, as noted with the revision."""
-    extra = rev.extra
-    if isinstance(extra, FrozenDict):
-        path = extra.get("path")
-        if isinstance(path, str):
-            return path
-    return None
-
-
-class Transaction:
-    """The working state of an open :meth:`StoreBase.transaction` block.
-
-    Writes go to it, reads see them; nothing reaches the store until the block
-    ends without an exception, and then all of it is one revision.
-    """
-
-    __slots__ = ("_base", "_owner", "_root", "_store", "_touched", "revision")
-
-    def __init__(self, store: StoreBase, base: State) -> None:
-        self._store = store
-        self._base = base
-        self._root = base
-        self._touched: set[str] = set()
-        self._owner = _owner()
-        #: The revision the transaction recorded, once it has ended (``None`` while
-        #: open, after an exception, or when it changed nothing).
-        self.revision: Revision | None = None
-
-    def _owned(self) -> bool:
-        return self._owner == _owner()
-
-    def get(self, path: str, default: Any = None) -> Any:
-        """The value at ``path`` in the working state, or ``default``."""
-        return self._store._read(self._root, path, default)
-
-    def snapshot(self) -> State:
-        """The working state, frozen."""
-        return self._root
-
-    def set(self, path: str, value: Any) -> bool:
-        """Set ``value`` at ``path`` in the working state; ``False`` if it cannot."""
-        steps = self._store._steps(path, "set")
-        if steps is None:
-            return False
-        return self._change(steps, "set", path, assoc, _freeze(value))
-
-    def delete(self, path: str) -> bool:
-        """Remove the key or list item at ``path``; ``False`` if there is none."""
-        steps = self._store._steps(path, "delete")
-        if steps is None:
-            return False
-        return self._change(steps, "delete", path, lambda root, s, _: dissoc(root, s))
-
-    def _change(
-        self,
-        steps: tuple[str, ...],
-        verb: str,
-        path: str,
-        fn: Callable[[State, tuple[str, ...], Any], State],
-        value: Any = None,
-    ) -> bool:
-        try:
-            self._root = fn(self._root, steps, value)
-        except Refused as exc:
-            logger.warning("cannot %s %r: %s", verb, path, exc)
-            return False
-        self._touched.add(steps[0])
-        return True
-
-    def _apply_to(self, draft: DictDraft) -> bool:
-        """Put the changed top-level keys into ``draft``; whether anything changed."""
-        changed = False
-        for key in self._touched:
-            new = self._root._raw(key, MISSING)
-            if new is self._base._raw(key, MISSING):
-                continue
-            changed = True
-            if new is MISSING:
-                del draft[key]
-            else:
-                draft[key] = new
-        return changed
 
 
 class StoreBase:
@@ -203,13 +79,13 @@ class StoreBase:
         name: str = "",
     ) -> None:
         self._state_file = None if state_file is None else os.fspath(state_file)
-        self._default: State = _root_of({} if initial_state is None else initial_state)
+        self._default = root_of({} if initial_state is None else initial_state)
         root = self._default
         comment = None
         if self._state_file is not None:
             loaded = read_state(self._state_file)
             if loaded is not None:
-                root = _root_of(loaded)
+                root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
         self._timeline: Timeline[State] = Timeline(
             root, name=name, label="initial", comment=comment
@@ -222,27 +98,12 @@ class StoreBase:
         """A value as handed to callers: frozen here; the compat module thaws it."""
         return value
 
-    def _steps(self, path: str, verb: str) -> tuple[str, ...] | None:
-        """The segments of ``path``; ``None`` (logged) when it is malformed."""
-        try:
-            return split_path(path)
-        except ValueError as exc:
-            logger.warning("cannot %s %r: %s", verb, path, exc)
-            return None
-
     def _root(self) -> State:
+        """The state this thread or task sees: its open transaction's, or the head's."""
         tx = self._tx
         if tx is not None and tx._owned():
             return tx._root
         return self._timeline.value
-
-    def _read(self, root: State, path: str, default: Any) -> Any:
-        try:
-            steps = split_path(path)
-        except ValueError:
-            return default
-        value = lookup(root, steps)
-        return default if value is None else self._out(value)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -267,7 +128,11 @@ class StoreBase:
         A stored ``None`` also gives ``default``. Dicts and lists come back frozen
         (equal to plain ones); :meth:`get_state` gives a mutable copy.
         """
-        return self._read(self._root(), path, default)
+        try:
+            value = lookup(self._root(), split_path(path))
+        except ValueError:
+            return default
+        return default if value is None else self._out(value)
 
     def snapshot(self) -> State:
         """The whole state, frozen, in O(1)."""
@@ -338,10 +203,10 @@ class StoreBase:
         origin: Any,
         depth: int,
     ) -> Revision | None:
-        steps = self._steps(path, "set")
+        steps = split_or_warn(path, "set")
         if steps is None:
             return None
-        frozen = _freeze(value)
+        frozen = freeze_checked(value)
         try:
             return self._apply(
                 lambda root: assoc(root, steps, frozen),
@@ -393,7 +258,7 @@ class StoreBase:
         tx = self._tx
         if tx is not None and tx._owned():
             return tx.delete(path)
-        steps = self._steps(path, "delete")
+        steps = split_or_warn(path, "delete")
         if steps is None:
             return False
         extra = FrozenDict._of({"op": "delete", "path": path})
@@ -455,7 +320,7 @@ class StoreBase:
         >>> store.head.comment, store.get("job.bins")
         ('card sorted', 9)
         """
-        return self._transaction(label, author, comment, None, _capture(1))
+        return self._transaction(label, author, comment, None, capture(1))
 
     @contextlib.contextmanager
     def _transaction(
@@ -479,7 +344,7 @@ class StoreBase:
         with timeline.edit(
             label=label, author=author, comment=comment, extra=extra, _origin=origin
         ) as draft:
-            tx = Transaction(self, timeline.value)
+            tx = Transaction(timeline.value, self._out)
             # The revision the block will record, if it changes anything: the lock
             # is held, so nothing else can take the number.
             number = max(timeline.branches().values()) + 1
@@ -505,26 +370,12 @@ class StoreBase:
     # -- events ----------------------------------------------------------------------
 
     def _event(self, rev: Revision) -> Event:
-        """The ``STATE_CHANGED`` event of a revision.
-
-        ``path`` is the one a set or delete asked for; otherwise the deepest path
-        under which everything changed (``""``: the whole state).
-        """
-        path = _requested(rev)
-        if path is not None:
-            steps = split_path(path)
-        else:
-            steps = _common_prefix(rev.changes)
-            path = ".".join(steps)
-        parent = rev.parent
-        before = None if parent is None else self._timeline.value_at(parent)
-        return {
-            "type": EVENT_TYPE_STATE_CHANGED,
-            "path": path,
-            "old_value": self._out(lookup(before, steps)),
-            "new_value": self._out(lookup(rev.value, steps)),
-            "revision": rev.number,
-        }
+        """The ``STATE_CHANGED`` event of a revision (see ``_store_events``)."""
+        try:
+            before = None if rev.parent is None else self._timeline.value_at(rev.parent)
+        except RevisionNotFoundError:  # trimmed by a retention rule set on the timeline
+            before = None
+        return make_event(rev, before, self._out)
 
     def _listen(
         self, send: Callable[[Event], object], path: str | None, name: str
@@ -536,25 +387,11 @@ class StoreBase:
         prefix = None if path is None else split_path(path)
 
         def deliver(rev: Revision) -> None:
-            if prefix is None or self._concerns(rev, prefix):
+            if prefix is None or concerns(rev, prefix):
                 send(self._event(rev))
 
         deliver.__qualname__ = name
         return self._timeline.add_listener(deliver)
-
-    @staticmethod
-    def _concerns(rev: Revision, prefix: tuple[str, ...]) -> bool:
-        """Whether a revision set something at or under ``prefix``, or changed it.
-
-        A set at the path counts even when the value stayed the same; a change
-        above it counts only when it reached the path.
-        """
-        requested = _requested(rev)
-        if requested is not None:
-            steps = split_path(requested)
-            if steps[: len(prefix)] == prefix:
-                return True
-        return any(_related(_change_steps(c), prefix) for c in rev.changes)
 
     def subscribe(
         self, callback: Callable[[Event], object], path: str | None = None
@@ -562,8 +399,9 @@ class StoreBase:
         """Call ``callback(event)`` after every change; returns an unsubscribe function.
 
         The event is a dict: ``type`` (``"STATE_CHANGED"``), ``path``,
-        ``old_value``, ``new_value`` and ``revision``. With ``path``, only changes
-        at, under or above that path are delivered. Callbacks run after the change
+        ``old_value``, ``new_value`` and ``revision``. With ``path``, only the
+        sets at or under that path, and the changes above it that reach it, are
+        delivered. Callbacks run after the change
         is recorded, in commit order; one that raises is logged (logger
         ``"statetrail"``) and the others still run.
         """
@@ -632,7 +470,7 @@ class StoreBase:
         """
         target = os.fspath(path)
         loaded = read_state(target)
-        root = _root_of({} if loaded is None else loaded)
+        root = root_of({} if loaded is None else loaded)
         self._apply(
             lambda _: root,
             FrozenDict._of({"op": "load", "file": target}),

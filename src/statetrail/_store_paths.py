@@ -34,6 +34,7 @@ from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
+from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._opaque import unbox
 
 __all__ = [
@@ -43,9 +44,11 @@ __all__ = [
     "check_keys",
     "dissoc",
     "engine_paths",
+    "freeze_checked",
     "get_nested_value",
     "lookup",
     "set_nested_value",
+    "split_or_warn",
     "split_path",
 ]
 
@@ -87,6 +90,18 @@ def split_path(path: str) -> tuple[str, ...]:
             f"dot-path of {len(steps)} segments; at most {MAX_PATH_DEPTH} are allowed"
         )
     return steps
+
+
+def split_or_warn(path: str, verb: str) -> tuple[str, ...] | None:
+    """The segments of ``path``, or ``None`` (with a warning) when it is malformed.
+
+    For writes, which refuse a malformed path by returning ``False``.
+    """
+    try:
+        return split_path(path)
+    except ValueError as exc:
+        logger.warning("cannot %s %r: %s", verb, path, exc)
+        return None
 
 
 def _index(step: str, length: int) -> int | None:
@@ -140,10 +155,8 @@ def set_nested_value(path: str, value: Any, data: Any) -> bool:
     was, when the write cannot be applied: a list index out of range, a step into a
     scalar, or a malformed path. ``value`` is stored as it is, not copied.
     """
-    try:
-        steps = split_path(path)
-    except ValueError as exc:
-        logger.warning("cannot set %s", exc)
+    steps = split_or_warn(path, "set")
+    if steps is None:
         return False
     node = data
     last = len(steps) - 1
@@ -311,6 +324,19 @@ def check_keys(value: Any) -> None:
                     f"not {type(key).__name__}: {key!r}"
                 )
             stack.append(child)
+
+
+def freeze_checked(value: Any) -> Any:
+    """``value`` frozen for a store's state, its dict keys checked to be strings.
+
+    Raises :class:`TypeError` for another key, :class:`ValueError` for a value too
+    deeply nested to record.
+    """
+    check_keys(value)
+    try:
+        return freeze_value(value)
+    except RecursionError:
+        raise ValueError("value nested too deeply to record") from None
 
 
 def engine_paths(root: Any, steps: tuple[str, ...]) -> set[tuple[Any, ...]]:

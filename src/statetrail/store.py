@@ -30,16 +30,11 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from statetrail._store_core import (
-    EVENT_TYPE_STATE_CHANGED,
-    Event,
-    StoreBase,
-    Transaction,
-    _capture,
-    _root_of,
-)
+from statetrail._store_core import StoreBase, capture, root_of
+from statetrail._store_events import EVENT_TYPE_STATE_CHANGED, Event
 from statetrail._store_file import read_state
 from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
+from statetrail._store_transaction import Transaction
 from statetrail.context import Metadata, RawOrigin, current_context
 from statetrail.frozen import FrozenDict, freeze
 from statetrail.revision import Revision
@@ -206,6 +201,8 @@ class AsyncStore(StoreBase):
         self._queue_size = (
             self.EVENT_QUEUE_SIZE if event_queue_size is None else event_queue_size
         )
+        if self._queue_size == 1 or self._queue_size < 0:
+            raise ValueError("an event queue holds at least 2 events (0: unbounded)")
         self._actions: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._reducers: dict[str, Reducer] = {}
@@ -226,12 +223,12 @@ class AsyncStore(StoreBase):
         A missing or malformed file (copied aside first) gives the initial state,
         with a warning; nothing is recorded when that is the state already.
         """
-        origin = _capture(1)
+        origin = capture(1)
         path = self._initial_state_file_path
         if path is None:
             return
         loaded = await asyncio.to_thread(read_state, path)
-        root = self._default if loaded is None else _root_of(loaded)
+        root = self._default if loaded is None else root_of(loaded)
         if root == self._timeline.value:
             return
         extra = FrozenDict._of({"op": "load", "file": path})
@@ -271,8 +268,9 @@ class AsyncStore(StoreBase):
     def middleware(self, fn: M) -> M:
         """Let ``fn(action)`` see every action, in order, before it is applied.
 
-        It returns the action to apply (the same or another), or ``None`` to drop
-        it; it may be a coroutine function. Usable as a decorator.
+        ``action`` is frozen; ``fn`` returns the action to apply (the same, or a
+        new dict), or ``None`` to drop it. It may be a coroutine function. Usable
+        as a decorator.
         """
         if not callable(fn):
             raise TypeError(f"middleware must be callable, not {fn!r}")
@@ -319,12 +317,12 @@ class AsyncStore(StoreBase):
         return freeze(action), origin, current_context(), done
 
     async def dispatch(self, action: Action) -> None:
-        """Queue ``action`` to be applied.
+        """Queue ``action`` to be applied (once the processor runs).
 
         The action is copied now, and the line that dispatched it, and the
         :func:`statetrail.context` in force, are kept for its revision.
         """
-        await self._actions.put(self._pending(action, _capture(1), None))
+        await self._actions.put(self._pending(action, capture(1), None))
 
     async def dispatch_and_wait(self, action: Action) -> Revision | None:
         """Dispatch ``action`` and wait until it is applied; return its revision.
@@ -339,7 +337,7 @@ class AsyncStore(StoreBase):
                 "the action processor is not running: start_processing()"
             )
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self._actions.put(self._pending(action, _capture(1), done))
+        await self._actions.put(self._pending(action, capture(1), done))
         result: Revision | None = await done
         return result
 
@@ -378,6 +376,11 @@ class AsyncStore(StoreBase):
             if result is None:
                 logger.info("action %r dropped by middleware %r", dict(action), fn)
                 return None
+            if not isinstance(result, Mapping):
+                raise TypeError(
+                    f"middleware {fn!r} returned a {type(result).__name__}, "
+                    "not an action (a dict) or None"
+                )
             action = freeze(result)
         await self._no_transaction_here()
         kind = action.get("type")
@@ -394,7 +397,7 @@ class AsyncStore(StoreBase):
             return self._set_path(
                 path, action.get("value"), extra, label, author, comment, origin, 1
             )
-        reducer = self._reducers.get(kind)  # type: ignore[arg-type]
+        reducer = self._reducers.get(kind) if isinstance(kind, str) else None
         if reducer is None:
             logger.warning("unknown action type %r: %r", kind, dict(action))
             return None
@@ -406,7 +409,7 @@ class AsyncStore(StoreBase):
     async def _no_transaction_here(self) -> None:
         # A transaction block open in another task of this thread holds the lock
         # while it awaits; writing now would collide with it, so wait for its end.
-        while (tx := self._tx) is not None and tx._owner[0] == threading.get_ident():
+        while (tx := self._tx) is not None and tx._opened_on_this_thread():
             await asyncio.sleep(0.001)
 
     # -- events ------------------------------------------------------------------------
@@ -419,8 +422,9 @@ class AsyncStore(StoreBase):
         Each call gives its own queue, so several consumers each see every event;
         ``queue.unsubscribe()`` stops it. Events carry ``type``, ``path``,
         ``old_value``, ``new_value``, ``revision`` and ``action_source`` (the action
-        applied, or ``None`` for a change made otherwise). With ``path``, only
-        changes at, under or above that path arrive. See :class:`EventQueue` for
+        applied, or ``None`` for a change made otherwise). With ``path``, only the
+        sets at or under that path, and the changes above it that reach it,
+        arrive. See :class:`EventQueue` for
         what happens when a consumer falls behind. Call it from the event loop
         that reads the queue.
         """
