@@ -484,6 +484,17 @@ class TestDispatching:
         assert (rev.origin.line, rev.author) == (wait_line, None)
 
     @pytest.mark.asyncio
+    async def test_no_origin_when_capture_is_off(self) -> None:
+        """With origin capture off, actions record no origin."""
+        statetrail.set_origin_capture(False)
+        store = AsyncStore()
+        store.start_processing()
+        rev = await store.dispatch_and_wait(set_state("a", 1))
+        await store.stop_processing()
+        assert rev is not None
+        assert rev.origin is None
+
+    @pytest.mark.asyncio
     async def test_load_origin_is_the_callers_line(self, tmp_path: Path) -> None:
         """load_initial_state records the awaiting line."""
         initial = tmp_path / "i.json"

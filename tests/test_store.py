@@ -624,6 +624,16 @@ class TestHistory:
             (__file__, line) for line in lines
         ]
 
+    def test_origin_capture_can_be_off(self) -> None:
+        """With origin capture off, writes record no origin."""
+        statetrail.set_origin_capture(False)
+        store = Store()
+        store.set("a", 1)
+        with store.transaction():
+            store.set("b", 2)
+        store.delete("a")
+        assert [r.origin for r in store.history()[1:]] == [None, None, None]
+
     def test_the_same_value_set_again_is_still_recorded(self) -> None:
         """A set is a revision even when the value does not change (who set it,
         and when, is history too)."""
