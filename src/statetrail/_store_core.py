@@ -1,0 +1,486 @@
+"""What Store and AsyncStore share: a dot-path face over one Timeline.
+
+The state is a frozen dict held by a :class:`~statetrail.Timeline`. A write
+works out the new state from the current one (copying only the path it touches)
+and records it as a revision; subscribers are timeline listeners, so they run after
+the commit, outside the lock, in commit order, each isolated from the others.
+:class:`StoreBase` holds all of it; :class:`~statetrail.store.Store` and
+:class:`~statetrail.store.AsyncStore` add only their way of being called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from statetrail._store_events import (
+    EVENT_TYPE_STATE_CHANGED,
+    Event,
+    concerns,
+    make_event,
+)
+from statetrail._store_file import dump_state, read_state, write_atomic
+from statetrail._store_paths import (
+    Refused,
+    assoc,
+    dissoc,
+    engine_paths,
+    freeze_checked,
+    lookup,
+    split_or_warn,
+    split_path,
+)
+from statetrail._store_transaction import Transaction
+from statetrail.context import CAPTURE, RawOrigin, capture_raw
+from statetrail.errors import ConflictError, RevisionNotFoundError
+from statetrail.frozen import FrozenDict, thaw
+from statetrail.revision import Change, Revision
+from statetrail.timeline import Timeline, Validator
+
+__all__ = ["StoreBase", "capture", "root_of"]
+
+logger = logging.getLogger("statetrail.store")
+
+State = FrozenDict[str, Any]
+# "Capture the origin from the frames": the writer is the caller's own code.
+_FROM_FRAMES: Any = object()
+
+
+def capture(depth: int) -> RawOrigin | None:
+    """The origin ``depth`` frames above the caller, when origin capture is on."""
+    return capture_raw(depth + 1) if CAPTURE.on else None
+
+
+def root_of(value: Any) -> State:
+    """A whole state, frozen: a dict with string keys."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"a store's state is a dict, not {type(value).__name__}")
+    root: State = freeze_checked(value)
+    return root
+
+
+class StoreBase:
+    """The dot-path store over one timeline: reads, writes, history, persistence.
+
+    Not used directly: see :class:`~statetrail.store.Store` and
+    :class:`~statetrail.store.AsyncStore`.
+    """
+
+    EVENT_TYPE_STATE_CHANGED = EVENT_TYPE_STATE_CHANGED
+
+    def __init__(
+        self,
+        initial_state: Mapping[str, Any] | None = None,
+        *,
+        state_file: str | os.PathLike[str] | None = None,
+        name: str = "",
+    ) -> None:
+        self._state_file = None if state_file is None else os.fspath(state_file)
+        self._default = root_of({} if initial_state is None else initial_state)
+        root = self._default
+        comment = None
+        if self._state_file is not None:
+            loaded = read_state(self._state_file)
+            if loaded is not None:
+                root = root_of(loaded)
+                comment = f"loaded from {self._state_file}"
+        self._timeline: Timeline[State] = Timeline(
+            root, name=name, label="initial", comment=comment
+        )
+        self._tx: Transaction | None = None
+
+    # -- values handed out -----------------------------------------------------------
+
+    def _out(self, value: Any) -> Any:
+        """A value as handed to callers: frozen here; the compat module thaws it."""
+        return value
+
+    def _root(self) -> State:
+        """The state this thread or task sees: its open transaction's, or the head's."""
+        tx = self._tx
+        if tx is not None and tx._owned():
+            return tx._root
+        return self._timeline.value
+
+    # -- reading ---------------------------------------------------------------------
+
+    @property
+    def timeline(self) -> Timeline[State]:
+        """The engine underneath, for everything the store does not wrap."""
+        return self._timeline
+
+    @property
+    def head(self) -> Revision:
+        """The revision of the current state."""
+        return self._timeline.head
+
+    @property
+    def state_file(self) -> str | None:
+        """The file :meth:`save` writes when given no path."""
+        return self._state_file
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at dot-path ``path``, or ``default`` if there is none.
+
+        A stored ``None`` also gives ``default``. Dicts and lists come back frozen
+        (equal to plain ones); :meth:`get_state` gives a mutable copy.
+        """
+        try:
+            value = lookup(self._root(), split_path(path))
+        except ValueError:
+            return default
+        return default if value is None else self._out(value)
+
+    def snapshot(self) -> State:
+        """The whole state, frozen, in O(1)."""
+        return self._root()
+
+    def get_state(self) -> dict[str, Any]:
+        """A plain, mutable deep copy of the whole state."""
+        state: dict[str, Any] = thaw(self._root())
+        return state
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _apply(
+        self,
+        change: Callable[[State], State],
+        extra: Any,
+        label: str | None,
+        author: str | None,
+        comment: str | None,
+        origin: Any,
+        depth: int,
+    ) -> Revision:
+        """Record ``change(current state)`` as one revision.
+
+        ``depth``: frames between this method and the user's code, for the origin
+        (unless ``origin`` was captured already). Raises :class:`Refused`.
+        """
+        timeline = self._timeline
+        if origin is _FROM_FRAMES:
+            # Work the new state out without the lock and commit it if nobody wrote
+            # in between: the common case costs one lock round.
+            head = timeline.head
+            new = change(head.value)
+            try:
+                return timeline._set(
+                    new, label, author, comment, extra, head.number, depth + 1
+                )
+            except ConflictError:
+                if timeline.head is head:
+                    raise  # not ours: a validator raised it
+            # Another writer came first: do it again under the lock, which always
+            # succeeds, so a busy store cannot starve a writer.
+            return timeline.update(
+                change,
+                label=label,
+                author=author,
+                comment=comment,
+                extra=extra,
+                _depth=depth + 1,
+            )
+        return timeline.update(
+            change,
+            label=label,
+            author=author,
+            comment=comment,
+            extra=extra,
+            _origin=origin,
+        )
+
+    def _set_path(
+        self,
+        path: str,
+        value: Any,
+        extra: Any,
+        label: str | None,
+        author: str | None,
+        comment: str | None,
+        origin: Any,
+        depth: int,
+    ) -> Revision | None:
+        steps = split_or_warn(path, "set")
+        if steps is None:
+            return None
+        frozen = freeze_checked(value)
+        try:
+            return self._apply(
+                lambda root: assoc(root, steps, frozen),
+                extra,
+                label,
+                author,
+                comment,
+                origin,
+                depth + 1,
+            )
+        except Refused as exc:
+            logger.warning("cannot set %r: %s", path, exc)
+            return None
+
+    def set(
+        self,
+        path: str,
+        value: Any,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        """Set ``value`` at dot-path ``path``; ``True`` if it was applied.
+
+        Missing dicts on the way are created. ``False`` (logged, nothing recorded)
+        when it cannot apply: a list index out of range, a step into a scalar, a
+        malformed path. Raises :class:`TypeError` for a path that is not a string
+        or a dict key that is not, and whatever a validator raises.
+        """
+        tx = self._tx
+        if tx is not None and tx._owned():
+            return tx.set(path, value)
+        extra = FrozenDict._of({"op": "set", "path": path})
+        rev = self._set_path(
+            path, value, extra, label, author, comment, _FROM_FRAMES, 2
+        )
+        return rev is not None
+
+    def delete(
+        self,
+        path: str,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> bool:
+        """Remove the key or list item at ``path``; ``False`` if there is none."""
+        tx = self._tx
+        if tx is not None and tx._owned():
+            return tx.delete(path)
+        steps = split_or_warn(path, "delete")
+        if steps is None:
+            return False
+        extra = FrozenDict._of({"op": "delete", "path": path})
+        try:
+            self._apply(
+                lambda root: dissoc(root, steps),
+                extra,
+                label,
+                author,
+                comment,
+                _FROM_FRAMES,
+                2,
+            )
+        except Refused as exc:
+            logger.warning("cannot delete %r: %s", path, exc)
+            return False
+        return True
+
+    def rollback(
+        self,
+        revision: int,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> Revision:
+        """Record a revision whose state is revision ``revision``'s; nothing is lost.
+
+        Raises :class:`~statetrail.RevisionNotFoundError` if there is no such
+        revision.
+        """
+        return self._timeline.rollback(
+            revision, label=label, author=author, comment=comment, _depth=2
+        )
+
+    def transaction(
+        self,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+    ) -> contextlib.AbstractContextManager[Transaction]:
+        """A block whose writes are recorded together, as one revision and one event.
+
+        Inside it, this thread's (or task's) :meth:`set`, :meth:`delete` and
+        :meth:`get` go to the transaction, which the block also receives. An
+        exception in the block leaves no trace; validators see the final state,
+        once. The block holds the store's lock, so other threads' writes wait for
+        it. A nested block is a savepoint: its exception undoes only its own writes.
+        A transaction that changes nothing records nothing.
+
+        >>> from statetrail.store import Store
+        >>> store = Store({"job": {"bins": 10, "sorted": 0}})
+        >>> with store.transaction(comment="card sorted"):
+        ...     store.set("job.sorted", 1)
+        ...     store.set("job.bins", 9)
+        True
+        True
+        >>> store.head.comment, store.get("job.bins")
+        ('card sorted', 9)
+        """
+        return self._transaction(label, author, comment, None, capture(1))
+
+    @contextlib.contextmanager
+    def _transaction(
+        self,
+        label: str | None,
+        author: str | None,
+        comment: str | None,
+        extra: Any,
+        origin: RawOrigin | None,
+    ) -> Iterator[Transaction]:
+        tx = self._tx
+        if tx is not None and tx._owned():
+            saved = tx._root
+            try:
+                yield tx
+            except BaseException:
+                tx._root = saved
+                raise
+            return
+        timeline = self._timeline
+        with timeline.edit(
+            label=label, author=author, comment=comment, extra=extra, _origin=origin
+        ) as draft:
+            tx = Transaction(timeline.value, self._out)
+            # The revision the block will record, if it changes anything: the lock
+            # is held, so nothing else can take the number.
+            number = max(timeline.branches().values()) + 1
+            self._tx = tx
+            try:
+                yield tx
+            finally:
+                self._tx = None
+            changed = tx._apply_to(draft)
+        if changed:
+            tx.revision = timeline.revision(number)
+
+    def add_validator(self, fn: Validator) -> Callable[[], None]:
+        """Check every new state with ``fn(state)`` before it is recorded.
+
+        ``fn`` gets the whole new state, frozen, and raises to reject it; the
+        write then records nothing and the exception reaches the writer. It sees
+        a transaction's final state once, so rules across fields hold. Returns a
+        function that removes the validator.
+        """
+        return self._timeline.add_validator(fn)
+
+    # -- events ----------------------------------------------------------------------
+
+    def _event(self, rev: Revision) -> Event:
+        """The ``STATE_CHANGED`` event of a revision (see ``_store_events``)."""
+        try:
+            before = None if rev.parent is None else self._timeline.value_at(rev.parent)
+        except RevisionNotFoundError:  # trimmed by a retention rule set on the timeline
+            before = None
+        return make_event(rev, before, self._out)
+
+    def _listen(
+        self, send: Callable[[Event], object], path: str | None, name: str
+    ) -> Callable[[], None]:
+        """Call ``send(event)`` for each revision that concerns ``path``.
+
+        Returns the function that stops it.
+        """
+        prefix = None if path is None else split_path(path)
+
+        def deliver(rev: Revision) -> None:
+            if prefix is None or concerns(rev, prefix):
+                send(self._event(rev))
+
+        deliver.__qualname__ = name
+        return self._timeline.add_listener(deliver)
+
+    def subscribe(
+        self, callback: Callable[[Event], object], path: str | None = None
+    ) -> Callable[[], None]:
+        """Call ``callback(event)`` after every change; returns an unsubscribe function.
+
+        The event is a dict: ``type`` (``"STATE_CHANGED"``), ``path``,
+        ``old_value``, ``new_value`` and ``revision``. With ``path``, only the
+        sets at or under that path, and the changes above it that reach it, are
+        delivered. Callbacks run after the change
+        is recorded, in commit order; one that raises is logged (logger
+        ``"statetrail"``) and the others still run.
+        """
+        if not callable(callback):
+            raise TypeError(f"a subscriber must be callable, not {callback!r}")
+        name = getattr(callback, "__qualname__", repr(callback))
+        return self._listen(callback, path, name)
+
+    # -- history ---------------------------------------------------------------------
+
+    def history(self, path: str | None = None) -> list[Revision]:
+        """The revisions that led to the current state, oldest first.
+
+        With ``path``, only those that changed it, something under it, or one of
+        its parents.
+        """
+        if path is None:
+            return self._timeline.history()
+        found: dict[int, Revision] = {}
+        for steps in engine_paths(self._timeline.value, split_path(path)):
+            for rev in self._timeline.path_history(steps):
+                found[rev.number] = rev
+        return [found[n] for n in sorted(found)]
+
+    def blame(self, path: str) -> Revision | None:
+        """The newest revision that changed ``path`` (or a parent or child of it).
+
+        ``None`` if no revision did and the path does not exist.
+        """
+        revs = [
+            self._timeline.blame(steps)
+            for steps in engine_paths(self._timeline.value, split_path(path))
+        ]
+        return max(
+            (r for r in revs if r is not None), key=lambda r: r.number, default=None
+        )
+
+    def at(self, revision: int) -> State:
+        """The whole state at revision ``revision``, frozen."""
+        return self._timeline.value_at(revision)
+
+    def diff(self, a: int, b: int | None = None) -> list[Change]:
+        """The changes from revision ``a`` to revision ``b`` (default: now)."""
+        return self._timeline.diff(a, b)
+
+    # -- persistence -----------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> None:
+        """Write the state as JSON to ``path`` (default: the ``state_file``).
+
+        The file is replaced atomically: after a crash it holds the old state or
+        the new one, never a mix. Values JSON cannot hold are written as their
+        ``str()``; NaN and infinities raise :class:`ValueError`.
+        """
+        target = self._state_file if path is None else os.fspath(path)
+        if target is None:
+            raise ValueError("save() needs a path, or a state_file given to the store")
+        write_atomic(target, dump_state(thaw(self._timeline.value)))
+        logger.debug("saved the state to %s", target)
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Replace the state with the JSON object in ``path``, as one revision.
+
+        A missing or malformed file gives the empty state, with a warning; a
+        malformed one is first copied aside (``<path>.corrupt``).
+        """
+        target = os.fspath(path)
+        loaded = read_state(target)
+        root = root_of({} if loaded is None else loaded)
+        self._apply(
+            lambda _: root,
+            FrozenDict._of({"op": "load", "file": target}),
+            None,
+            None,
+            None,
+            _FROM_FRAMES,
+            2,
+        )
+
+    def __repr__(self) -> str:
+        head = self._timeline.head
+        return f"{type(self).__name__}(revision={head.number}, state={head.value!r})"

@@ -1,0 +1,123 @@
+"""Transaction: the working state of an open ``store.transaction()`` block.
+
+It keeps its own frozen state, which every write inside the block replaces (only
+the path written is copied) and every read inside the block sees. The store
+records it as one revision when the block ends; nothing of it is recorded if the
+block raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from statetrail._store_paths import (
+    Refused,
+    assoc,
+    dissoc,
+    freeze_checked,
+    lookup,
+    split_or_warn,
+    split_path,
+)
+from statetrail.frozen import MISSING, DictDraft, FrozenDict
+from statetrail.revision import Revision
+
+__all__ = ["Transaction", "current_owner"]
+
+logger = logging.getLogger("statetrail.store")
+
+State = FrozenDict[str, Any]
+
+
+def current_owner() -> tuple[int, object]:
+    """The thread and the asyncio task (if any) running now."""
+    loop = asyncio._get_running_loop()
+    return threading.get_ident(), (None if loop is None else asyncio.current_task(loop))
+
+
+class Transaction:
+    """The working state of an open ``store.transaction()`` block.
+
+    Writes go to it and reads see them; nothing reaches the store until the block
+    ends without an exception, and then all of it is one revision. A reducer of an
+    :class:`~statetrail.store.AsyncStore` gets one for each action.
+    """
+
+    __slots__ = ("_base", "_out", "_owner", "_root", "_touched", "revision")
+
+    def __init__(self, base: State, out: Callable[[Any], Any]) -> None:
+        self._base = base
+        self._root = base
+        self._out = out
+        self._touched: set[str] = set()
+        self._owner = current_owner()
+        #: The revision the transaction recorded, once it has ended (``None`` while
+        #: open, after an exception, or when it changed nothing).
+        self.revision: Revision | None = None
+
+    def _owned(self) -> bool:
+        """Whether the running thread and task are the ones that opened it."""
+        return self._owner == current_owner()
+
+    def _opened_on_this_thread(self) -> bool:
+        return self._owner[0] == threading.get_ident()
+
+    def get(self, path: str, default: Any = None) -> Any:
+        """The value at ``path`` in the working state, or ``default``."""
+        try:
+            value = lookup(self._root, split_path(path))
+        except ValueError:
+            return default
+        return default if value is None else self._out(value)
+
+    def snapshot(self) -> State:
+        """The working state, frozen."""
+        return self._root
+
+    def set(self, path: str, value: Any) -> bool:
+        """Set ``value`` at ``path`` in the working state; ``False`` if it cannot."""
+        steps = split_or_warn(path, "set")
+        if steps is None:
+            return False
+        frozen = freeze_checked(value)
+        return self._change(path, "set", steps, lambda r: assoc(r, steps, frozen))
+
+    def delete(self, path: str) -> bool:
+        """Remove the key or list item at ``path``; ``False`` if there is none."""
+        steps = split_or_warn(path, "delete")
+        if steps is None:
+            return False
+        return self._change(path, "delete", steps, lambda r: dissoc(r, steps))
+
+    def _change(
+        self,
+        path: str,
+        verb: str,
+        steps: tuple[str, ...],
+        change: Callable[[State], State],
+    ) -> bool:
+        try:
+            self._root = change(self._root)
+        except Refused as exc:
+            logger.warning("cannot %s %r: %s", verb, path, exc)
+            return False
+        self._touched.add(steps[0])
+        return True
+
+    def _apply_to(self, draft: DictDraft) -> bool:
+        """Put the changed top-level keys into ``draft``; whether anything changed."""
+        changed = False
+        for key in self._touched:
+            new = self._root._raw(key, MISSING)
+            if new is self._base._raw(key, MISSING):
+                continue
+            changed = True
+            if new is MISSING:
+                del draft[key]
+            else:
+                draft[key] = new
+        return changed

@@ -1,0 +1,434 @@
+"""Store and AsyncStore: a central state addressed by dot-paths, with its history.
+
+:class:`Store` is synchronous; :class:`AsyncStore` is driven by an asyncio action
+queue, Redux-style, and hands each subscriber its own event queue. Both are thin
+faces over one :class:`~statetrail.Timeline` (see ``_store_core``): every change is
+a revision with its time, author, comment and line of code, and the state is a
+frozen tree, so a write copies only the path it touches.
+
+>>> from statetrail.store import Store
+>>> store = Store({"job": {"bins": 10, "sorted": 0}})
+>>> store.set("job.sorted", 1)
+True
+>>> store.set("machine.state", "CARD_READY")
+True
+>>> store.get("job.missing", default=0)
+0
+>>> [rev.number for rev in store.history("job")]
+[1]
+>>> store.blame("machine.state").number
+2
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar, overload
+
+from statetrail._store_core import StoreBase, capture, root_of
+from statetrail._store_events import EVENT_TYPE_STATE_CHANGED, Event
+from statetrail._store_file import read_state
+from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
+from statetrail._store_transaction import Transaction
+from statetrail.context import Metadata, RawOrigin, current_context
+from statetrail.frozen import FrozenDict, freeze
+from statetrail.revision import Revision
+
+__all__ = [
+    "EVENT_TYPE_EVENTS_DROPPED",
+    "EVENT_TYPE_STATE_CHANGED",
+    "MAX_PATH_DEPTH",
+    "AsyncStore",
+    "EventQueue",
+    "Store",
+    "Transaction",
+    "get_nested_value",
+    "set_nested_value",
+]
+
+logger = logging.getLogger("statetrail.store")
+
+EVENT_TYPE_EVENTS_DROPPED = "EVENTS_DROPPED"
+
+Action = Mapping[str, Any]
+Reducer = Callable[[Transaction, Action], object]
+Middleware = Callable[[Action], "Action | Awaitable[Action | None] | None"]
+R = TypeVar("R", bound=Reducer)
+M = TypeVar("M", bound=Middleware)
+
+
+class Store(StoreBase):
+    """A synchronous, observable state with dot-path access and a full history.
+
+    Args:
+        initial_state: The first state (a dict with string keys); also the state
+            used when ``state_file`` does not exist yet or cannot be read.
+        state_file: A JSON file to start from; :meth:`save` writes back to it.
+        name: A name for the history, for messages and storage.
+
+    Every successful :meth:`set` records a revision; :meth:`history`,
+    :meth:`blame`, :meth:`diff`, :meth:`at` and :meth:`rollback` read and use
+    them. It is safe to use from many threads.
+    """
+
+
+_STOP: Any = object()
+
+
+class EventQueue(asyncio.Queue[Event]):
+    """One subscriber's events, in commit order (made by ``subscribe_events()``).
+
+    A bounded queue never blocks the store. When it is full, new events are
+    dropped; as soon as there is room for two, one ``EVENTS_DROPPED`` event
+    (``count``, ``first_revision``, ``last_revision``) tells the consumer what it
+    missed, so it can read those revisions from the history, and delivery goes on.
+    ``dropped`` counts every event lost so.
+    """
+
+    def __init__(self, maxsize: int, loop: asyncio.AbstractEventLoop | None) -> None:
+        if maxsize == 1 or maxsize < 0:
+            raise ValueError("an event queue holds at least 2 events (0: unbounded)")
+        super().__init__(maxsize)
+        self._loop = loop
+        self._thread = threading.get_ident()
+        self._stop: Callable[[], None] = lambda: None
+        self._missed: list[int] = []  # [count, first revision, last revision]
+        self.dropped = 0
+
+    def unsubscribe(self) -> None:
+        """Stop delivering events to this queue (those already in it stay)."""
+        self._stop()
+
+    def _send(self, event: Event) -> None:
+        # Runs on the committing thread. Every event goes through the loop's own
+        # queue of callbacks, so events committed from other threads keep their order.
+        loop = self._loop
+        if loop is None:
+            self._offer(event)
+            return
+        try:
+            if threading.get_ident() == self._thread:
+                loop.call_soon(self._offer, event)
+            else:
+                loop.call_soon_threadsafe(self._offer, event)
+        except RuntimeError:  # the loop is closed: nobody can read this queue
+            self.unsubscribe()
+
+    def _offer(self, event: Event) -> None:
+        missed = self._missed
+        if self.maxsize and self.maxsize - self.qsize() < (2 if missed else 1):
+            number = event.get("revision", -1)
+            if missed:
+                missed[0] += 1
+                missed[2] = number
+            else:
+                self._missed = [1, number, number]
+            self.dropped += 1
+            return
+        if missed:
+            self.put_nowait(
+                {
+                    "type": EVENT_TYPE_EVENTS_DROPPED,
+                    "count": missed[0],
+                    "first_revision": missed[1],
+                    "last_revision": missed[2],
+                }
+            )
+            self._missed = []
+        self.put_nowait(event)
+
+
+class AsyncStore(StoreBase):
+    """An asyncio store: actions go in through a queue, events come out on queues.
+
+    Args:
+        initial_state_file_path: The JSON file :meth:`load_initial_state` reads,
+            and :meth:`save` writes when given no path.
+        initial_state: The state before loading, and when the file is missing or
+            malformed.
+        event_queue_size: The bound of each :meth:`subscribe_events` queue
+            (``0``: unbounded).
+        name: A name for the history.
+
+    Actions are dicts with a ``type``. ``SET_STATE`` actions (with ``path`` and
+    ``value``) are built in; :meth:`reducer` adds others and :meth:`middleware`
+    sees every action first. Actions are applied one at a time, in order, by the
+    task :meth:`start_processing` starts; each applied action is one revision
+    whose origin is the line that dispatched it. The history, blame, transaction
+    and synchronous methods are :class:`Store`'s.
+
+    >>> import asyncio
+    >>> async def main():
+    ...     store = AsyncStore()
+    ...     store.start_processing()
+    ...     events = store.subscribe_events()
+    ...     action = {"type": "SET_STATE", "path": "user.theme", "value": "dark"}
+    ...     await store.dispatch(action)
+    ...     event = await events.get()
+    ...     await store.stop_processing()
+    ...     return event["path"], event["new_value"]
+    >>> asyncio.run(main())
+    ('user.theme', 'dark')
+    """
+
+    ACTION_TYPE_SET_STATE = "SET_STATE"
+    EVENT_TYPE_STATE_CHANGED = EVENT_TYPE_STATE_CHANGED
+    EVENT_TYPE_EVENTS_DROPPED = EVENT_TYPE_EVENTS_DROPPED
+    #: The default bound of a subscriber's event queue.
+    EVENT_QUEUE_SIZE = 10_000
+
+    def __init__(
+        self,
+        initial_state_file_path: str | os.PathLike[str] | None = None,
+        *,
+        initial_state: Mapping[str, Any] | None = None,
+        event_queue_size: int | None = None,
+        name: str = "",
+    ) -> None:
+        super().__init__(initial_state, name=name)
+        self._initial_state_file_path = (
+            None
+            if initial_state_file_path is None
+            else os.fspath(initial_state_file_path)
+        )
+        # save() with no path writes back to the file the state was loaded from.
+        self._state_file = self._initial_state_file_path
+        self._queue_size = (
+            self.EVENT_QUEUE_SIZE if event_queue_size is None else event_queue_size
+        )
+        if self._queue_size == 1 or self._queue_size < 0:
+            raise ValueError("an event queue holds at least 2 events (0: unbounded)")
+        self._actions: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._reducers: dict[str, Reducer] = {}
+        self._middleware: list[Middleware] = []
+
+    def _event(self, rev: Revision) -> Event:
+        event = super()._event(rev)
+        extra = rev.extra
+        action = extra.get("action") if isinstance(extra, FrozenDict) else None
+        event["action_source"] = self._out(action)
+        return event
+
+    # -- loading -----------------------------------------------------------------------
+
+    async def load_initial_state(self) -> None:
+        """Replace the state with the initial state file's, as one revision.
+
+        A missing or malformed file (copied aside first) gives the initial state,
+        with a warning; nothing is recorded when that is the state already.
+        """
+        origin = capture(1)
+        path = self._initial_state_file_path
+        if path is None:
+            return
+        loaded = await asyncio.to_thread(read_state, path)
+        root = self._default if loaded is None else root_of(loaded)
+        if root == self._timeline.value:
+            return
+        extra = FrozenDict._of({"op": "load", "file": path})
+        self._apply(lambda _: root, extra, None, None, None, origin, 1)
+
+    def get_current_state(self) -> dict[str, Any]:
+        """A plain, mutable deep copy of the whole state."""
+        return self.get_state()
+
+    # -- reducers and middleware -------------------------------------------------------
+
+    @overload
+    def reducer(self, action_type: str) -> Callable[[R], R]: ...
+    @overload
+    def reducer(self, action_type: str, fn: R) -> R: ...
+
+    def reducer(self, action_type: str, fn: R | None = None) -> Any:
+        """Register ``fn(tx, action)`` to apply actions of ``action_type``.
+
+        ``tx`` is a :class:`Transaction`: the reducer reads and writes the state
+        through it (``tx.get``, ``tx.set``, ``tx.delete``), and everything it does
+        for one action is one revision, or nothing if it raises. Reducers are
+        plain functions (they run while the store is locked). Usable as a
+        decorator: ``@store.reducer("INCREMENT")``.
+        """
+        if action_type == self.ACTION_TYPE_SET_STATE:
+            raise ValueError("SET_STATE is built in and cannot be replaced")
+
+        def register(fn: R) -> R:
+            if inspect.iscoroutinefunction(fn) or not callable(fn):
+                raise TypeError(f"a reducer is a plain function, not {fn!r}")
+            self._reducers[action_type] = fn
+            return fn
+
+        return register if fn is None else register(fn)
+
+    def middleware(self, fn: M) -> M:
+        """Let ``fn(action)`` see every action, in order, before it is applied.
+
+        ``action`` is frozen; ``fn`` returns the action to apply (the same, or a
+        new dict), or ``None`` to drop it. It may be a coroutine function. Usable
+        as a decorator.
+        """
+        if not callable(fn):
+            raise TypeError(f"middleware must be callable, not {fn!r}")
+        self._middleware.append(fn)
+        return fn
+
+    # -- dispatching -------------------------------------------------------------------
+
+    @property
+    def is_processing(self) -> bool:
+        """Whether the action processor is running."""
+        return self._task is not None and not self._task.done()
+
+    def start_processing(self) -> None:
+        """Start the task that applies dispatched actions (needs a running loop)."""
+        if self.is_processing:
+            logger.warning("the action processor is already running")
+            return
+        self._task = asyncio.get_running_loop().create_task(self._process())
+
+    async def stop_processing(self) -> None:
+        """Apply every action dispatched so far, then stop the processor.
+
+        Cancelling the call stops the waiting, not the stop: the processor still
+        ends after the actions queued before it.
+        """
+        task = self._task
+        if task is None or task.done():
+            return
+        await self._actions.put(_STOP)
+        try:
+            # Shielded: our own cancellation must not cancel the processor.
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                raise  # we were cancelled, not the processor
+        self._task = None
+
+    def _pending(
+        self, action: Action, origin: RawOrigin | None, done: asyncio.Future[Any] | None
+    ) -> tuple[Any, RawOrigin | None, Metadata, asyncio.Future[Any] | None]:
+        if not isinstance(action, Mapping):
+            raise TypeError(f"an action is a dict, not {type(action).__name__}")
+        return freeze(action), origin, current_context(), done
+
+    async def dispatch(self, action: Action) -> None:
+        """Queue ``action`` to be applied (once the processor runs).
+
+        The action is copied now, and the line that dispatched it, and the
+        :func:`statetrail.context` in force, are kept for its revision.
+        """
+        await self._actions.put(self._pending(action, capture(1), None))
+
+    async def dispatch_and_wait(self, action: Action) -> Revision | None:
+        """Dispatch ``action`` and wait until it is applied; return its revision.
+
+        ``None`` when it changed nothing (dropped by middleware, an unknown type,
+        a write that cannot apply, a reducer that changed nothing). An exception
+        raised by middleware, a reducer or a validator is raised here. Raises
+        :class:`RuntimeError` if the processor is not running.
+        """
+        if not self.is_processing:
+            raise RuntimeError(
+                "the action processor is not running: start_processing()"
+            )
+        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        await self._actions.put(self._pending(action, capture(1), done))
+        result: Revision | None = await done
+        return result
+
+    async def _process(self) -> None:
+        actions = self._actions
+        while True:
+            item = await actions.get()
+            try:
+                if item is _STOP:
+                    return
+                action, origin, meta, done = item
+                try:
+                    rev = await self._handle(action, origin, meta)
+                except asyncio.CancelledError:
+                    if done is not None:
+                        done.cancel()
+                    raise
+                except Exception as exc:
+                    if done is None:
+                        logger.exception("action %r failed", dict(action))
+                    elif not done.done():
+                        done.set_exception(exc)
+                else:
+                    if done is not None and not done.done():
+                        done.set_result(rev)
+            finally:
+                actions.task_done()
+
+    async def _handle(
+        self, action: Action, origin: RawOrigin | None, meta: Metadata
+    ) -> Revision | None:
+        for fn in list(self._middleware):
+            result = fn(action)
+            if inspect.isawaitable(result):
+                result = await result
+            if result is None:
+                logger.info("action %r dropped by middleware %r", dict(action), fn)
+                return None
+            if not isinstance(result, Mapping):
+                raise TypeError(
+                    f"middleware {fn!r} returned a {type(result).__name__}, "
+                    "not an action (a dict) or None"
+                )
+            action = freeze(result)
+        await self._no_transaction_here()
+        kind = action.get("type")
+        label, author, comment = meta.label, meta.author, meta.comment
+        if kind == self.ACTION_TYPE_SET_STATE:
+            path = action.get("path")
+            if path is None:
+                logger.warning("SET_STATE action without a path: %r", dict(action))
+                return None
+            if not isinstance(path, str):
+                logger.warning("SET_STATE action with a path that is not a string")
+                return None
+            extra = FrozenDict._of({"op": "set", "path": path, "action": action})
+            return self._set_path(
+                path, action.get("value"), extra, label, author, comment, origin, 1
+            )
+        reducer = self._reducers.get(kind) if isinstance(kind, str) else None
+        if reducer is None:
+            logger.warning("unknown action type %r: %r", kind, dict(action))
+            return None
+        extra = FrozenDict._of({"op": "action", "action": action})
+        with self._transaction(label, author, comment, extra, origin) as tx:
+            reducer(tx, action)
+        return tx.revision
+
+    async def _no_transaction_here(self) -> None:
+        # A transaction block open in another task of this thread holds the lock
+        # while it awaits; writing now would collide with it, so wait for its end.
+        while (tx := self._tx) is not None and tx._opened_on_this_thread():
+            await asyncio.sleep(0.001)
+
+    # -- events ------------------------------------------------------------------------
+
+    def subscribe_events(
+        self, *, path: str | None = None, maxsize: int | None = None
+    ) -> EventQueue:
+        """A new queue that receives every ``STATE_CHANGED`` event, in order.
+
+        Each call gives its own queue, so several consumers each see every event;
+        ``queue.unsubscribe()`` stops it. Events carry ``type``, ``path``,
+        ``old_value``, ``new_value``, ``revision`` and ``action_source`` (the action
+        applied, or ``None`` for a change made otherwise). With ``path``, only the
+        sets at or under that path, and the changes above it that reach it,
+        arrive. See :class:`EventQueue` for
+        what happens when a consumer falls behind. Call it from the event loop
+        that reads the queue.
+        """
+        size = self._queue_size if maxsize is None else maxsize
+        queue = EventQueue(size, asyncio._get_running_loop())
+        queue._stop = self._listen(queue._send, path, f"event queue {id(queue):#x}")
+        return queue
