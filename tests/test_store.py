@@ -746,7 +746,7 @@ class TestTransactions:
             assert store.get("job.sorted") == 1
             assert tx.get("job.bins") == 9
             assert events == []
-        assert tx.revision is store.head
+        assert tx.revision == store.head
         assert (store.head.number, store.head.author, store.head.comment) == (
             1,
             "sorter",
@@ -831,7 +831,7 @@ class TestTransactions:
                 store.set("b", 2)
             assert inner is outer
             assert inner.revision is None
-        assert outer.revision is store.head
+        assert outer.revision == store.head
         assert store.get_state() == {"a": 1, "b": 2}
         assert len(store.history()) == 2
 

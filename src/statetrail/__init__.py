@@ -44,15 +44,25 @@ from statetrail.frozen import (
     thaw,
 )
 from statetrail.revision import Change, Origin, Revision, RevisionKind, Trim
+from statetrail.store import (
+    AsyncStore,
+    EventQueue,
+    Store,
+    Transaction,
+    get_nested_value,
+    set_nested_value,
+)
 from statetrail.timeline import MAX_LISTENER_DEPTH, Retention, Timeline
 from statetrail.var import Namespace, Registry, Var, get_registry, reset_registry, watch
 
 __all__ = [
     "MAX_LISTENER_DEPTH",
     "MISSING",
+    "AsyncStore",
     "Change",
     "ConflictError",
     "CorruptHistoryError",
+    "EventQueue",
     "FrozenDict",
     "FrozenError",
     "FrozenList",
@@ -71,8 +81,10 @@ __all__ = [
     "RollbackError",
     "StatetrailError",
     "StorageError",
+    "Store",
     "SyncError",
     "Timeline",
+    "Transaction",
     "Trim",
     "Var",
     "__version__",
@@ -83,11 +95,13 @@ __all__ = [
     "diff",
     "edit",
     "freeze",
+    "get_nested_value",
     "get_registry",
     "invert",
     "origin_capture",
     "register_immutable",
     "reset_registry",
+    "set_nested_value",
     "set_origin_capture",
     "thaw",
     "to_json_patch",

@@ -167,11 +167,12 @@ class StoreBase:
             head = timeline.head
             new = change(head.value)
             try:
-                return timeline._set(
+                record = timeline._set(
                     new, label, author, comment, extra, head.number, depth + 1
                 )
+                return Revision(record, timeline)
             except ConflictError:
-                if timeline.head is head:
+                if timeline.head == head:
                     raise  # not ours: a validator raised it
             # Another writer came first: do it again under the lock, which always
             # succeeds, so a busy store cannot starve a writer.
@@ -441,7 +442,8 @@ class StoreBase:
 
     def at(self, revision: int) -> State:
         """The whole state at revision ``revision``, frozen."""
-        return self._timeline.value_at(revision)
+        state: State = self._timeline.value_at(revision)
+        return state
 
     def diff(self, a: int, b: int | None = None) -> list[Change]:
         """The changes from revision ``a`` to revision ``b`` (default: now)."""

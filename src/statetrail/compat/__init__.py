@@ -1,6 +1,7 @@
 """Drop-in replacements for the packages statetrail grew from.
 
 - ``statetrail.compat.alma`` for ``alma`` (alma-framework)
+- ``statetrail.compat.roz_remembers`` for ``roz_remembers`` (roz-remembers)
 """
 
 __all__: list[str] = []
