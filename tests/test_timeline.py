@@ -665,6 +665,7 @@ class TestLog:
         assert [r.number for r in t.log(start=1, limit=2)] == [1, 2]
         assert [r.number for r in t.log(reverse=True, limit=1)] == [3]
         assert t.log(start=10) == []
+        assert t.log(limit=0) == []
         with pytest.raises(ValueError, match="negative"):
             t.log(limit=-1)
 

@@ -317,6 +317,8 @@ class History:
         """
         if start < 0 or (limit is not None and limit < 0):
             raise ValueError("start and limit must not be negative")
+        if limit == 0:
+            return []
         since_ns = None if since is None else int(since.timestamp() * 1e9)
         until_ns = None if until is None else int(until.timestamp() * 1e9)
         with self._lock:
