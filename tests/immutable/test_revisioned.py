@@ -102,6 +102,29 @@ class TestRevisionedImmutable:
         assert manager.number_of_revisions() == 1
         assert manager.current_revision() is r0
 
+    def test_retry_after_a_failed_update(self) -> None:
+        """After a failed block rebinds the name, updating it again still works."""
+        data, (rev,) = _history(1)
+        first = rev
+
+        def fail() -> None:
+            nonlocal rev
+            with update(rev, "x") as rev:
+                rev.answer = "lost"
+                raise ValueError("no")
+
+        with pytest.raises(ValueError, match="no"):
+            fail()
+        assert rev is not first
+        assert rev.answer == 0
+        with update(rev, "y") as rev:
+            rev.answer = 1
+        manager = data.revision_manager("a")
+        assert manager.revision_history() == [first, rev]
+        assert manager.record_of(rev).number == 1
+        manager.rollback_to(first)
+        assert manager.current_revision() is first
+
     def test_retired_revisions_stay_locked(self) -> None:
         """A retired revision still refuses writes."""
         _, (r0, _) = _history(2)

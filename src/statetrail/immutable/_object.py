@@ -27,7 +27,7 @@ _T = TypeVar("_T")
 
 #: Internal attributes that describe a place in a running system, not the object's
 #: content, and so are not pickled.
-_UNPICKLED = frozenset({"__im_session__", "__im_manager__"})
+_UNPICKLED = frozenset({"__im_session__", "__im_manager__", "__im_stands_for__"})
 _setattr = object.__setattr__
 
 

@@ -36,8 +36,6 @@ from statetrail.immutable.interfaces import (
 
 __all__ = ["ContainerView", "detached", "own", "show"]
 
-_setattr = object.__setattr__
-
 
 class ContainerView(ImmutableBase):
     """The shared machinery of the three container immutables."""
@@ -56,9 +54,9 @@ class ContainerView(ImmutableBase):
         new = object.__new__(cls)
         if session.state is IM_STATE_TRANSIENT and type(data) is cls._frozen_type:
             data = cls._draft_type(data)
-        _setattr(new, "_data", data)
-        _setattr(new, "__im_session__", session)
-        _setattr(new, "__im_mode__", mode)
+        _set_data(new, data)
+        _set_session(new, session)
+        _set_mode(new, mode)
         return new
 
     @classmethod
@@ -68,9 +66,9 @@ class ContainerView(ImmutableBase):
 
     def _init(self, data: Any) -> None:
         """Make this freshly constructed object a locked master of ``data``."""
-        _setattr(self, "_data", data)
-        _setattr(self, "__im_session__", LOCKED)
-        _setattr(self, "__im_mode__", IM_MODE_MASTER)
+        _set_data(self, data)
+        _set_session(self, LOCKED)
+        _set_mode(self, IM_MODE_MASTER)
 
     # -- reading the data ----------------------------------------------------------
 
@@ -83,7 +81,7 @@ class ContainerView(ImmutableBase):
             # A view handed out inside an update() block, read after it: finish
             # its draft once.
             data = data.finish()
-            _setattr(self, "_data", data)
+            _set_data(self, data)
         return data
 
     def _snapshot(self) -> Any:
@@ -112,11 +110,11 @@ class ContainerView(ImmutableBase):
     def _im_lock(self) -> None:
         data = self._data
         if isinstance(data, Draft):
-            _setattr(self, "_data", data.finish())
+            _set_data(self, data.finish())
         self.__im_session__.state = IM_STATE_LOCKED
 
     def _im_discard(self, source: Self) -> None:
-        _setattr(self, "_data", source._snapshot())
+        _set_data(self, source._snapshot())
         self.__im_session__.state = IM_STATE_LOCKED
 
     # -- protocols -------------------------------------------------------------------
@@ -205,6 +203,13 @@ def detached(value: Any) -> Any:
     if isinstance(value, ImmutableBase):
         return value
     return wrap(value, LOCKED)
+
+
+# The views refuse attribute writes, so their own code sets their slots through
+# the slot descriptors (faster than object.__setattr__, on the update() hot path).
+_set_data = ContainerView.__dict__["_data"].__set__
+_set_session = ContainerView.__dict__["__im_session__"].__set__
+_set_mode = ContainerView.__dict__["__im_mode__"].__set__
 
 
 def show(value: Any) -> str:
