@@ -5,7 +5,10 @@ from __future__ import annotations
 import copy
 import datetime
 import decimal
+import enum
 import pickle
+import types
+import weakref
 from collections.abc import Mapping, MutableMapping, MutableSequence, MutableSet
 from typing import Any, NamedTuple
 
@@ -109,6 +112,7 @@ class TestImmutableDict:
         """The repr is the plain dict's."""
         d = ImmutableDict({"a": [1, "x"], "b": {"c": None}, "s": set(), "t": (1,)})
         assert repr(d) == "{'a': [1, 'x'], 'b': {'c': None}, 's': set(), 't': (1,)}"
+        assert repr(ImmutableList([(1, [2])])) == "[(1, [2])]"
 
     def test_pickle_round_trip(self) -> None:
         """Pickling gives an equal, locked master; nested slaves come back too."""
@@ -238,6 +242,32 @@ class TestImmutableDict:
         assert isinstance(d["m"], Tag)
         assert d["m"].name == "from mutable"
 
+    def test_enums_drafts_and_im_get_failures(self) -> None:
+        """Enums are kept; a frozen draft is finished; a bad __im_get__ is refused."""
+
+        class Color(enum.Enum):
+            RED = 1
+
+        class Liar:
+            def __im_get__(self, mode: str | None = None) -> object:
+                return object()
+
+        draft = FrozenDict({"a": 1}).draft()
+        draft["b"] = 2
+        d = ImmutableDict({"color": Color.RED, "draft": draft})
+        assert d["color"] is Color.RED
+        assert d["draft"] == {"a": 1, "b": 2}
+        with pytest.raises(ValueError, match="Unable to conform"):
+            ImmutableDict({"liar": Liar()})
+
+    def test_or_and_popitem_edges(self) -> None:
+        """| with a non-mapping is not supported; popitem on an empty dict raises."""
+        d = ImmutableDict({"a": 1})
+        with pytest.raises(TypeError):
+            _ = 5 | d  # type: ignore[operator]
+        with update(ImmutableDict()) as new, pytest.raises(KeyError, match="empty"):
+            new.popitem()
+
     def test_frozen_values_are_shared(self) -> None:
         """Built from a frozen value, the dict holds that very value: no copy."""
         frozen = FrozenDict({"a": [1]})
@@ -254,11 +284,17 @@ class TestImmutableDict:
         d = ImmutableDict(
             {
                 "m": FrozenDict({"x": 1}),
+                "proxy": types.MappingProxyType({"y": [2]}),
                 "l": MyList([1]),
                 "fs": frozenset({1}),
                 "f": FrozenSet({1}),
+                "keys": {"k": 1}.keys(),
             }
         )
+        assert isinstance(d["proxy"], ImmutableDict)
+        assert d["proxy"] == {"y": [2]}
+        assert isinstance(d["keys"], ImmutableSet)
+        assert d["keys"] == {"k"}
         assert isinstance(d["l"], ImmutableList)
         assert d["fs"] == frozenset({1})
         assert isinstance(d["f"], ImmutableSet)
@@ -293,6 +329,29 @@ class TestImmutableList:
             lst[4]
         with pytest.raises(ValueError, match="not in"):
             lst.index(7)
+
+    def test_built_from_another_immutable_list(self) -> None:
+        """A list built from an immutable list shares its frozen value."""
+        lst = ImmutableList([1, [2]])
+        again = ImmutableList(lst)
+        assert again == lst
+        assert again._snapshot() is lst._snapshot()
+        assert ImmutableSet(ImmutableSet({1}))._snapshot() == {1}
+
+    def test_iteration_inside_update(self) -> None:
+        """Iterating a transient list gives its items, nested ones writable."""
+        with update(ImmutableList([{"n": 1}, {"n": 2}])) as new:
+            for item in new:
+                item["n"] += 10
+        assert new == [{"n": 11}, {"n": 12}]
+
+    def test_pop_of_a_custom_immutable(self) -> None:
+        """pop() hands out a custom immutable item as it is."""
+        with update(ImmutableList([Tag("x")])) as new:
+            tag = new.pop()
+        assert isinstance(tag, Tag)
+        assert tag.name == "x"
+        assert new == []
 
     def test_slices_are_new_locked_lists(self) -> None:
         """A slice is a new locked master list."""
@@ -346,6 +405,14 @@ class TestImmutableList:
         lst = ImmutableList([41, Tag("x")])
         c = lst.copy()
         assert c[1].name == "x"
+
+    def test_weak_references(self) -> None:
+        """Immutables can be weakly referenced, as shoobx's can."""
+        lst = ImmutableList([1])
+        ref = weakref.ref(lst)
+        assert ref() is lst
+        del lst
+        assert ref() is None
 
     def test_empty_set_repr(self) -> None:
         """An empty set nested in a list shows as set()."""

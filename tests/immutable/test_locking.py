@@ -281,6 +281,8 @@ class TestObjectWrites:
         p = Point(1)
         p.__note__ = "internal"
         assert p.__note__ == "internal"
+        del p.__note__
+        assert not hasattr(p, "__note__")
 
     def test_writes_inside_update_then_refused(self) -> None:
         """Attributes change inside update(); the new object locks on exit."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 import sys
 import threading
 from datetime import UTC, datetime
@@ -124,6 +125,17 @@ class TestRevisionedImmutable:
         assert manager.record_of(rev).number == 1
         manager.rollback_to(first)
         assert manager.current_revision() is first
+
+    def test_pickle_drops_the_manager(self) -> None:
+        """A pickled revision keeps its content and metadata, not its manager."""
+        _, (_, r1) = _history(2)
+        back = pickle.loads(pickle.dumps(r1))
+        assert (back.question, back.answer) == ("q", 1)
+        assert back.__im_version__ == 1
+        assert back.__im_creator__ == "creator1"
+        assert back.__im_start_on__ == r1.__im_start_on__
+        assert back.__im_manager__ is None
+        assert back.__im_state__ == interfaces.IM_STATE_LOCKED
 
     def test_retired_revisions_stay_locked(self) -> None:
         """A retired revision still refuses writes."""

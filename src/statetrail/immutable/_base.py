@@ -2,7 +2,7 @@
 
 An immutable tree has one *master* (the object a user creates) and any number of
 *slaves* (the nested dicts, lists, sets and custom immutables reached from it).
-Every object of a tree points at one :class:`_Session`, whose state is
+Every object of a tree points at one :class:`Session`, whose state is
 ``transient`` while an ``update()`` block is open on the master and ``locked``
 after, so locking a tree is one assignment, however large the tree.
 
@@ -29,6 +29,7 @@ __all__ = [
     "LOCKED_MESSAGE",
     "MASTER_MESSAGE",
     "ImmutableBase",
+    "Session",
     "Update",
     "locked_error",
     "new_session",
@@ -43,7 +44,7 @@ MASTER_MESSAGE = "update() is only available for master immutables."
 ImT = TypeVar("ImT", bound="ImmutableBase")
 
 
-class _Session:
+class Session:
     """The state shared by a master immutable and every slave reached from it."""
 
     __slots__ = ("state",)
@@ -54,12 +55,12 @@ class _Session:
 
 #: The session of everything locked from birth: it never becomes transient, so one
 #: object serves them all.
-LOCKED = _Session(IM_STATE_LOCKED)
+LOCKED = Session(IM_STATE_LOCKED)
 
 
-def new_session(state: str = IM_STATE_TRANSIENT) -> _Session:
+def new_session(state: str = IM_STATE_TRANSIENT) -> Session:
     """A fresh session (transient by default), for ``update()`` or a constructor."""
-    return _Session(state)
+    return Session(state)
 
 
 def locked_error() -> FrozenError:
@@ -77,7 +78,7 @@ class ImmutableBase:
 
     __slots__ = ()
 
-    __im_session__: _Session
+    __im_session__: Session
     __im_mode__: str
     #: The revision manager of a revisioned immutable; ``None`` for the others.
     __im_manager__: Any = None
@@ -87,7 +88,7 @@ class ImmutableBase:
         """``"transient"`` inside an ``update()`` block, ``"locked"`` otherwise."""
         return self.__im_session__.state
 
-    def _im_check(self) -> _Session:
+    def _im_check(self) -> Session:
         """The session, if writes are allowed now; else the locked error."""
         session = self.__im_session__
         if session.state is not IM_STATE_TRANSIENT:
@@ -96,14 +97,14 @@ class ImmutableBase:
 
     # -- what each kind of immutable provides ----------------------------------------
 
-    def _im_clone(self, session: _Session, mode: str) -> Self:
+    def _im_clone(self, session: Session, mode: str) -> Self:
         """A copy bound to ``session`` in ``mode``; it shares all data with this one.
 
         Transient when ``session`` is.
         """
         raise NotImplementedError
 
-    def _im_conform(self, session: _Session) -> Any:
+    def _im_conform(self, session: Session) -> Any:
         """What a container or an attribute of a ``session`` tree keeps of this.
 
         A dict, list or set gives its frozen value; a custom immutable a slave copy
@@ -181,7 +182,7 @@ class Update(Generic[ImT]):
         if obj.__im_session__.state is IM_STATE_TRANSIENT:
             # Already inside an update() block of this object: it is its own draft.
             return obj
-        clone = obj._im_clone(_Session(), IM_MODE_MASTER)
+        clone = obj._im_clone(Session(), IM_MODE_MASTER)
         obj.__im_before_update__(clone, self._creator, self._comment)
         if obj.__im_manager__ is not None and origin_capture():
             # The line of the user's ``with`` statement, one frame up.

@@ -23,32 +23,32 @@ from typing import Any
 from statetrail.frozen import Draft, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen import register_immutable as _register_immutable
 from statetrail.frozen._freeze import _FROZEN, _IMMUTABLE
-from statetrail.immutable._base import ImmutableBase, _Session
+from statetrail.immutable._base import ImmutableBase, Session
 from statetrail.immutable.interfaces import IM_MODE_SLAVE
 
-__all__ = ["SCALARS", "conform", "conform_attr", "register_view", "wrap"]
+__all__ = ["SCALARS", "VIEWS", "conform", "conform_attr", "register_view", "wrap"]
 
 #: The commonest values, kept as they are: a shortcut on the hot paths.
 SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
 
 #: Frozen container and draft types -> the factory of their slave view.
-_VIEWS: dict[type, Callable[[Any, _Session], Any]] = {}
+VIEWS: dict[type, Callable[[Any, Session], Any]] = {}
 
 
-def register_view(kind: type, factory: Callable[[Any, _Session], Any]) -> None:
+def register_view(kind: type, factory: Callable[[Any, Session], Any]) -> None:
     """Hand out values of type ``kind`` (a frozen container or a draft) as views."""
-    _VIEWS[kind] = factory
+    VIEWS[kind] = factory
 
 
-def wrap(value: Any, session: _Session) -> Any:
+def wrap(value: Any, session: Session) -> Any:
     """A value read from a tree, as its reader gets it: containers as slave views."""
-    factory = _VIEWS.get(type(value))
+    factory = VIEWS.get(type(value))
     if factory is None:
         return value
     return factory(value, session)
 
 
-def conform(value: Any, session: _Session) -> Any:
+def conform(value: Any, session: Session) -> Any:
     """What a tree of ``session`` keeps for ``value`` (see the module docstring).
 
     Raises:
@@ -70,16 +70,16 @@ def conform(value: Any, session: _Session) -> Any:
     return _conform_other(value, session)
 
 
-def conform_attr(value: Any, session: _Session) -> Any:
+def conform_attr(value: Any, session: Session) -> Any:
     """What a custom immutable keeps in an attribute: containers as slave views."""
     return wrap(conform(value, session), session)
 
 
-def _conform_dict(value: Mapping[Any, Any], session: _Session) -> FrozenDict[Any, Any]:
+def _conform_dict(value: Mapping[Any, Any], session: Session) -> FrozenDict[Any, Any]:
     return FrozenDict._of({k: conform(v, session) for k, v in value.items()})
 
 
-def _conform_tuple(value: tuple[Any, ...], session: _Session) -> tuple[Any, ...]:
+def _conform_tuple(value: tuple[Any, ...], session: Session) -> tuple[Any, ...]:
     items = tuple(conform(x, session) for x in value)
     if all(a is b for a, b in zip(items, value, strict=True)):
         return value
@@ -88,7 +88,7 @@ def _conform_tuple(value: tuple[Any, ...], session: _Session) -> tuple[Any, ...]
     return type(value)(*items)  # a named tuple keeps its class
 
 
-def _conform_other(value: Any, session: _Session) -> Any:
+def _conform_other(value: Any, session: Session) -> Any:
     if isinstance(value, enum.Enum):
         return value
     if isinstance(value, datetime.tzinfo):

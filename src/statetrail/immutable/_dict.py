@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self, TypeVar, overload
 
 from statetrail.frozen import DictDraft, Draft, FrozenDict
 from statetrail.immutable._base import LOCKED, locked_error
-from statetrail.immutable._conform import _VIEWS, SCALARS, conform, register_view
+from statetrail.immutable._conform import SCALARS, VIEWS, conform, register_view
 from statetrail.immutable._view import ContainerView, detached, own
 from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
 
@@ -83,7 +83,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
                 value = own(data, key, value, session)
         else:
             value = self._read()[key]
-        factory = _VIEWS.get(type(value))
+        factory = VIEWS.get(type(value))
         if factory is None:
             return value  # type: ignore[no-any-return]
         return factory(value, session)  # type: ignore[no-any-return]

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Self, TypeVar
 
 from statetrail.frozen import register_immutable
-from statetrail.immutable._base import ImmutableBase, _Session, new_session
+from statetrail.immutable._base import ImmutableBase, Session, new_session
 from statetrail.immutable._conform import conform_attr
 from statetrail.immutable.interfaces import (
     IM_MODE_MASTER,
@@ -47,9 +47,7 @@ class ImmutableMeta(type):
 
     def __call__(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
         obj = type.__call__(cls, *args, **kwargs)
-        session = obj.__dict__["__im_session__"]
-        if session.state is IM_STATE_TRANSIENT:
-            session.state = IM_STATE_LOCKED
+        obj.__dict__["__im_session__"].state = IM_STATE_LOCKED
         return obj  # type: ignore[no-any-return]
 
 
@@ -101,7 +99,7 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
 
     # -- ImmutableBase ---------------------------------------------------------------
 
-    def _im_clone(self, session: _Session, mode: str) -> Self:
+    def _im_clone(self, session: Session, mode: str) -> Self:
         new = object.__new__(type(self))
         state = new.__dict__
         internal = self.__im_is_internal_attr__
@@ -118,7 +116,7 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
             state["__im_mode__"] = mode
         return new
 
-    def _im_conform(self, session: _Session) -> Any:
+    def _im_conform(self, session: Session) -> Any:
         return self._im_clone(session, IM_MODE_SLAVE)
 
     def _im_lock(self) -> None:

@@ -4,7 +4,7 @@ A container immutable holds one frozen container (:mod:`statetrail.frozen`) whil
 locked, and a draft of it while transient. A master owns its data; a slave is a
 view, made on each read, of a container nested in its master's data (or of a draft
 of it, inside an ``update()`` block, so its writes land in the master's draft).
-Views are cheap: three slots, no copy.
+Views are cheap: a few slots, no copy.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from statetrail.frozen import (
 from statetrail.immutable._base import (
     LOCKED,
     ImmutableBase,
-    _Session,
+    Session,
     locked_error,
 )
 from statetrail.immutable._conform import wrap
@@ -40,7 +40,7 @@ __all__ = ["ContainerView", "detached", "own", "show"]
 class ContainerView(ImmutableBase):
     """The shared machinery of the three container immutables."""
 
-    __slots__ = ("__im_mode__", "__im_session__", "_data")
+    __slots__ = ("__im_mode__", "__im_session__", "__weakref__", "_data")
 
     #: The frozen container type behind this kind of view, and its draft type.
     _frozen_type: ClassVar[type]
@@ -49,7 +49,7 @@ class ContainerView(ImmutableBase):
     _data: Any
 
     @classmethod
-    def _view(cls, data: Any, session: _Session, mode: str = IM_MODE_SLAVE) -> Self:
+    def _view(cls, data: Any, session: Session, mode: str = IM_MODE_SLAVE) -> Self:
         """A view of ``data`` in ``session``: a draft of it when transient."""
         new = object.__new__(cls)
         if session.state is IM_STATE_TRANSIENT and type(data) is cls._frozen_type:
@@ -98,13 +98,13 @@ class ContainerView(ImmutableBase):
 
     # -- ImmutableBase ---------------------------------------------------------------
 
-    def _im_clone(self, session: _Session, mode: str) -> Self:
+    def _im_clone(self, session: Session, mode: str) -> Self:
         data = self._data
         if isinstance(data, Draft):
             data = self._snapshot()
         return self._view(data, session, mode)
 
-    def _im_conform(self, session: _Session) -> Any:
+    def _im_conform(self, session: Session) -> Any:
         return self._snapshot()
 
     def _im_lock(self) -> None:
@@ -181,7 +181,7 @@ _DRAFT_OF: dict[type, type] = {
 }
 
 
-def own(data: Any, key: Any, value: Any, session: _Session) -> Any:
+def own(data: Any, key: Any, value: Any, session: Session) -> Any:
     """``value``, read at ``key`` of a transient draft, made this block's own.
 
     A frozen container becomes a draft and a custom immutable of another tree a
