@@ -193,8 +193,8 @@ class TestManager:
         with pytest.raises(UnknownRevisionError):
             manager.revision(9)
 
-    def test_same_timestamp_still_ordered_by_version(self) -> None:
-        """Revisions keep version order even when their start times are equal."""
+    def test_history_in_version_order(self) -> None:
+        """Quick successive revisions (start times may be equal) list by version."""
         data, _revs = _history(30)
         history = data.revision_manager("a").revision_history()
         assert [r.__im_version__ for r in history] == list(range(30))
