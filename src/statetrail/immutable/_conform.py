@@ -1,0 +1,117 @@
+"""Conforming values on the way into an immutable tree, and wrapping them going out.
+
+Going in, a value is *conformed*: dicts, lists and sets (nested to any depth) become
+frozen containers, immutable scalars (numbers, strings, datetimes ...) stay as
+they are, an immutable dict, list or set gives its frozen value, and a custom
+immutable becomes a slave copy of itself in the receiving tree. Anything else is
+refused with :class:`ValueError`, as shoobx.immutable does, unless it offers
+``__im_get__()``.
+
+Going out, a frozen container (or a draft of one, inside an ``update()`` block) is
+*wrapped* in a slave view, an :class:`~statetrail.immutable.ImmutableDict`,
+``ImmutableList`` or ``ImmutableSet`` sharing its master's session.
+"""
+
+from __future__ import annotations
+
+import datetime
+import enum
+from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+from statetrail.frozen import Draft, FrozenDict, FrozenList, FrozenSet
+from statetrail.frozen import register_immutable as _register_immutable
+from statetrail.frozen._freeze import _FROZEN, _IMMUTABLE
+from statetrail.immutable._base import ImmutableBase, Session
+from statetrail.immutable.interfaces import IM_MODE_SLAVE
+
+__all__ = ["SCALARS", "VIEWS", "conform", "conform_attr", "register_view", "wrap"]
+
+#: The commonest values, kept as they are: a shortcut on the hot paths.
+SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
+
+#: Frozen container and draft types -> the factory of their slave view.
+VIEWS: dict[type, Callable[[Any, Session], Any]] = {}
+
+
+def register_view(kind: type, factory: Callable[[Any, Session], Any]) -> None:
+    """Hand out values of type ``kind`` (a frozen container or a draft) as views."""
+    VIEWS[kind] = factory
+
+
+def wrap(value: Any, session: Session) -> Any:
+    """A value read from a tree, as its reader gets it: containers as slave views."""
+    factory = VIEWS.get(type(value))
+    if factory is None:
+        return value
+    return factory(value, session)
+
+
+def conform(value: Any, session: Session) -> Any:
+    """What a tree of ``session`` keeps for ``value`` (see the module docstring).
+
+    Raises:
+        ValueError: ``value`` is mutable and has no immutable equivalent.
+    """
+    if isinstance(value, ImmutableBase):
+        return value._im_conform(session)
+    t = type(value)
+    if t in _IMMUTABLE or t in _FROZEN:
+        return value
+    if t is dict:
+        return _conform_dict(value, session)
+    if t is list:
+        return FrozenList._of_frozen([conform(x, session) for x in value])
+    if t is set:
+        return FrozenSet._of(frozenset(conform(x, session) for x in value))
+    if t is tuple:
+        return _conform_tuple(value, session)
+    return _conform_other(value, session)
+
+
+def conform_attr(value: Any, session: Session) -> Any:
+    """What a custom immutable keeps in an attribute: containers as slave views."""
+    return wrap(conform(value, session), session)
+
+
+def _conform_dict(value: Mapping[Any, Any], session: Session) -> FrozenDict[Any, Any]:
+    return FrozenDict._of({k: conform(v, session) for k, v in value.items()})
+
+
+def _conform_tuple(value: tuple[Any, ...], session: Session) -> tuple[Any, ...]:
+    items = tuple(conform(x, session) for x in value)
+    if all(a is b for a, b in zip(items, value, strict=True)):
+        return value
+    if type(value) is tuple:
+        return items
+    return type(value)(*items)  # a named tuple keeps its class
+
+
+def _conform_other(value: Any, session: Session) -> Any:
+    if isinstance(value, enum.Enum):
+        return value
+    if isinstance(value, datetime.tzinfo):
+        # Time zones are immutable by contract; keep any kind by reference.
+        _register_immutable(type(value))
+        return value
+    if isinstance(value, Draft):
+        return value.finish()
+    if isinstance(value, tuple):
+        return _conform_tuple(value, session)
+    if isinstance(value, frozenset):
+        items = frozenset(conform(x, session) for x in value)
+        return value if items == value else items
+    if isinstance(value, Mapping):
+        return _conform_dict(value, session)
+    if isinstance(value, list):
+        return FrozenList._of_frozen([conform(x, session) for x in value])
+    if isinstance(value, AbstractSet):
+        return FrozenSet._of(frozenset(conform(x, session) for x in value))
+    get = getattr(value, "__im_get__", None)
+    if get is not None:
+        # shoobx.immutable's protocol: a mutable object names its immutable twin.
+        twin = get(mode=IM_MODE_SLAVE)
+        if isinstance(twin, ImmutableBase):
+            return twin._im_conform(session)
+    raise ValueError("Unable to conform object to immutable.", value)

@@ -1,0 +1,193 @@
+"""ImmutableDict: a locked mapping, backed by a FrozenDict, changed only by update()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from typing import Any, ClassVar, Self, TypeVar, overload
+
+from statetrail.frozen import DictDraft, Draft, FrozenDict
+from statetrail.immutable._base import LOCKED, locked_error
+from statetrail.immutable._conform import SCALARS, VIEWS, conform, register_view
+from statetrail.immutable._view import ContainerView, detached, own
+from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
+
+__all__ = ["ImmutableDict"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+_MISSING: Any = object()
+
+
+class ImmutableDict(ContainerView, MutableMapping[K, V]):
+    """A dict that cannot be changed once created, except through ``update()``.
+
+    Nested dicts, lists and sets become ``ImmutableDict``, ``ImmutableList`` and
+    ``ImmutableSet`` and are locked with it. It equals any mapping with the same
+    items, hashes, pickles, and every write (``d[k] = v``, ``del d[k]``, ``pop``,
+    ``clear``, ``|=`` ...) raises ``AttributeError('Cannot update locked immutable
+    object.')`` outside an ``update()`` block.
+
+    >>> from statetrail.immutable import ImmutableDict, update
+    >>> answer = ImmutableDict({"answer": 0})
+    >>> answer["answer"] = 42
+    Traceback (most recent call last):
+    ...
+    statetrail.errors.FrozenError: Cannot update locked immutable object.
+    >>> with update(answer) as answer:
+    ...     answer["answer"] = 42
+    >>> answer
+    {'answer': 42}
+
+    Up to eight keys keep insertion order; larger dicts iterate in hash order.
+    """
+
+    __slots__ = ()
+
+    _frozen_type: ClassVar[type] = FrozenDict
+    _draft_type: ClassVar[type] = DictDraft
+
+    def __init__(
+        self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V
+    ) -> None:
+        if not kwargs and type(items) is FrozenDict:
+            data = items
+        elif not kwargs and isinstance(items, ImmutableDict):
+            data = items._snapshot()
+        else:
+            source: dict[Any, Any] = dict(items)
+            source.update(kwargs)
+            data = FrozenDict._of({k: conform(v, LOCKED) for k, v in source.items()})
+        self._init(data)
+
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Self:
+        """A new dict with the keys of ``iterable``, each bound to ``value``.
+
+        A custom immutable ``value`` is copied for each key, so no two keys share
+        one object that could be changed through the other.
+        """
+        return cls._master(
+            FrozenDict._of({k: conform(value, LOCKED) for k in iterable})
+        )
+
+    # -- reading -------------------------------------------------------------------
+
+    def __getitem__(self, key: K) -> V:
+        session = self.__im_session__
+        if session.state is IM_STATE_TRANSIENT:
+            data = self._data
+            value = data[key]
+            if not isinstance(value, Draft):
+                value = own(data, key, value, session)
+        else:
+            value = self._read()[key]
+        factory = VIEWS.get(type(value))
+        if factory is None:
+            return value  # type: ignore[no-any-return]
+        return factory(value, session)  # type: ignore[no-any-return]
+
+    @overload
+    def get(self, key: K, /) -> V | None: ...
+    @overload
+    def get(self, key: K, default: V | T, /) -> V | T: ...
+
+    def get(self, key: K, default: Any = None, /) -> Any:
+        """The value for ``key``, or ``default``."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._read()
+
+    def __iter__(self) -> Iterator[K]:
+        return iter(self._read())
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    # -- writing (inside update() only) ----------------------------------------------
+
+    def __setitem__(self, key: K, value: V) -> None:
+        session = self.__im_session__
+        if session.state is not IM_STATE_TRANSIENT:
+            raise locked_error()
+        self._data[key] = value if type(value) in SCALARS else conform(value, session)
+
+    def __delitem__(self, key: K) -> None:
+        del self._draft()[key]
+
+    def clear(self) -> None:
+        """Remove every item."""
+        data = self._draft()
+        for key in list(data):
+            del data[key]
+
+    def update(  # type: ignore[override]
+        self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V
+    ) -> None:
+        """Add or replace the given items, as ``dict.update``."""
+        session = self._im_check()
+        data = self._data
+        pairs = items.items() if isinstance(items, Mapping) else items
+        for key, value in pairs:
+            data[key] = conform(value, session)
+        for key, value in kwargs.items():
+            data[key] = conform(value, session)
+
+    def setdefault(self, key: K, default: V = None) -> V:  # type: ignore[assignment]
+        """``self[key]``, first setting it to ``default`` if it is missing."""
+        self._im_check()
+        if key not in self._data:
+            self[key] = default
+        return self[key]
+
+    @overload
+    def pop(self, key: K, /) -> V: ...
+    @overload
+    def pop(self, key: K, default: V | T, /) -> V | T: ...
+
+    def pop(self, key: K, default: Any = _MISSING, /) -> Any:
+        """Remove ``key`` and return its value (or ``default`` if it is missing)."""
+        data = self._draft()
+        if key not in data:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        value = detached(data[key])
+        del data[key]
+        return value
+
+    def popitem(self) -> tuple[K, V]:
+        """Remove and return some ``(key, value)`` pair."""
+        data = self._draft()
+        for key in data:
+            return key, self.pop(key)
+        raise KeyError("popitem(): dictionary is empty")
+
+    def __ior__(self, other: Any) -> Self:
+        self.update(other)
+        return self
+
+    # -- new dicts -------------------------------------------------------------------
+
+    def __or__(self, other: Any) -> Self:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = dict(self._snapshot()._raw_items())
+        merged.update(other)
+        return type(self)(merged)
+
+    def __ror__(self, other: Any) -> Self:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        merged = dict(other)
+        merged.update(self._snapshot()._raw_items())
+        return type(self)(merged)
+
+
+register_view(FrozenDict, ImmutableDict._view)
+register_view(DictDraft, ImmutableDict._view)

@@ -1,0 +1,208 @@
+"""ImmutableSet: a locked set, backed by a FrozenSet, changed only by update()."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, MutableSet
+from collections.abc import Set as AbstractSet
+from itertools import chain
+from typing import Any, ClassVar, Self, TypeVar
+
+from statetrail.frozen import FrozenSet, SetDraft
+from statetrail.immutable._base import LOCKED
+from statetrail.immutable._conform import conform, register_view, wrap
+from statetrail.immutable._view import ContainerView
+
+__all__ = ["ImmutableSet"]
+
+T = TypeVar("T")
+
+
+class ImmutableSet(ContainerView, MutableSet[T]):
+    """A set that cannot be changed once created, except through ``update()``.
+
+    It equals any set with the same members, hashes like the ``frozenset`` it
+    equals, pickles, and every write (``add``, ``discard``, ``pop``, ``clear``,
+    ``|=``, ``&=``, ``^=``, ``-=`` ...) raises ``AttributeError('Cannot update
+    locked immutable object.')`` outside an ``update()`` block. The operators
+    ``|``, ``&``, ``^`` and ``-`` make new locked sets.
+
+    >>> from statetrail.immutable import ImmutableSet, update
+    >>> data = ImmutableSet({6})
+    >>> with update(data) as data:
+    ...     data.discard(6)
+    ...     data.add(9)
+    >>> data
+    {9}
+    """
+
+    __slots__ = ()
+
+    _frozen_type: ClassVar[type] = FrozenSet
+    _draft_type: ClassVar[type] = SetDraft
+
+    def __init__(self, items: Iterable[T] = (), /) -> None:
+        if type(items) is FrozenSet:
+            data = items
+        elif isinstance(items, ImmutableSet):
+            data = items._snapshot()
+        else:
+            data = FrozenSet._of(frozenset(conform(x, LOCKED) for x in items))
+        self._init(data)
+
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> Self:  # type: ignore[override]
+        # The Set mixins build the results of |, &, ^ and - with this.
+        return cls._master(FrozenSet._of(frozenset(conform(x, LOCKED) for x in it)))
+
+    # The Set mixins build these with _from_iterable; declared for the type only.
+    def __or__(self, other: AbstractSet[Any]) -> Self:
+        return super().__or__(other)  # type: ignore[return-value]
+
+    def __and__(self, other: AbstractSet[Any]) -> Self:
+        return super().__and__(other)  # type: ignore[return-value]
+
+    def __sub__(self, other: AbstractSet[Any]) -> Self:
+        return super().__sub__(other)  # type: ignore[return-value]
+
+    def __xor__(self, other: AbstractSet[Any]) -> Self:
+        return super().__xor__(other)  # type: ignore[return-value]
+
+    # -- reading -------------------------------------------------------------------
+
+    def __contains__(self, value: object) -> bool:
+        return _member(value) in self._read()
+
+    def __iter__(self) -> Iterator[T]:
+        # Members are hashed by their content, so they stay locked even inside an
+        # update() block: to change one, discard it and add the new one.
+        for value in self._read():
+            yield wrap(value, LOCKED)
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    def issubset(self, other: Iterable[Any]) -> bool:
+        """Whether every member is in ``other``."""
+        return self <= _as_set(other)
+
+    def issuperset(self, other: Iterable[Any]) -> bool:
+        """Whether every member of ``other`` is in this set."""
+        return self >= _as_set(other)
+
+    def union(self, *others: Iterable[Any]) -> Self:
+        """A new set with the members of this set and of ``others``."""
+        return self._from_iterable(chain(self, *others))
+
+    def intersection(self, *others: Iterable[Any]) -> Self:
+        """A new set with the members common to this set and all ``others``."""
+        sets = [_as_set(o) for o in others]
+        return self._from_iterable(x for x in self if all(x in s for s in sets))
+
+    def difference(self, *others: Iterable[Any]) -> Self:
+        """A new set with the members of this set that are in none of ``others``."""
+        sets = [_as_set(o) for o in others]
+        return self._from_iterable(x for x in self if not any(x in s for s in sets))
+
+    def symmetric_difference(self, other: Iterable[Any]) -> Self:
+        """A new set with the members in exactly one of this set and ``other``."""
+        return self ^ _as_set(other)
+
+    # -- writing (inside update() only) ----------------------------------------------
+
+    def add(self, value: T) -> None:
+        """Add ``value`` (conformed to an immutable)."""
+        session = self._im_check()
+        self._data.add(conform(value, session))
+
+    def discard(self, value: T) -> None:
+        """Remove ``value`` if it is a member."""
+        self._draft().discard(_member(value))
+
+    def remove(self, value: T) -> None:
+        """Remove ``value``; :class:`KeyError` if it is not a member."""
+        data = self._draft()
+        member = _member(value)
+        if member not in data:
+            raise KeyError(value)
+        data.discard(member)
+
+    def pop(self) -> T:
+        """Remove and return some member; :class:`KeyError` if the set is empty."""
+        data = self._draft()
+        for member in data:
+            data.discard(member)
+            return wrap(member, LOCKED)  # type: ignore[no-any-return]
+        raise KeyError("pop from an empty set")
+
+    def clear(self) -> None:
+        """Remove every member."""
+        data = self._draft()
+        for member in list(data):
+            data.discard(member)
+
+    def update(self, *others: Iterable[T]) -> None:
+        """Add the members of ``others``."""
+        session = self._im_check()
+        data = self._data
+        for other in others:
+            for value in list(other):
+                data.add(conform(value, session))
+
+    def difference_update(self, *others: Iterable[Any]) -> None:
+        """Remove the members of ``others``."""
+        data = self._draft()
+        for other in others:
+            for value in list(other):
+                data.discard(_member(value))
+
+    def intersection_update(self, *others: Iterable[Any]) -> None:
+        """Keep only the members found in every one of ``others``."""
+        data = self._draft()
+        sets = [_as_set(o) for o in others]
+        for member in list(data):
+            if not all(member in s for s in sets):
+                data.discard(member)
+
+    def symmetric_difference_update(self, other: Iterable[Any]) -> None:
+        """Keep the members in exactly one of this set and ``other``."""
+        session = self._im_check()
+        data = self._data
+        for value in set(_as_set(other)):
+            member = _member(value)
+            if member in data:
+                data.discard(member)
+            else:
+                data.add(conform(value, session))
+
+    def __ior__(self, other: AbstractSet[Any]) -> Self:
+        self.update(other)
+        return self
+
+    def __iand__(self, other: AbstractSet[Any]) -> Self:
+        self.intersection_update(other)
+        return self
+
+    def __ixor__(self, other: AbstractSet[Any]) -> Self:
+        self.symmetric_difference_update(other)
+        return self
+
+    def __isub__(self, other: AbstractSet[Any]) -> Self:
+        self.difference_update(other)
+        return self
+
+
+def _member(value: Any) -> Any:
+    """What the frozen set holds for ``value``: an immutable's frozen value."""
+    if isinstance(value, ContainerView):
+        return value._snapshot()
+    return value
+
+
+def _as_set(values: Iterable[Any]) -> AbstractSet[Any]:
+    if isinstance(values, AbstractSet):
+        return values
+    return FrozenSet._of(frozenset(_member(v) for v in values))
+
+
+register_view(FrozenSet, ImmutableSet._view)
+register_view(SetDraft, ImmutableSet._view)
