@@ -1,0 +1,156 @@
+"""The contract every storage backend keeps.
+
+A backend stores rows: one :class:`Row` per revision, plus checkpoints and each
+timeline's heads. It knows nothing of values: payloads arrive already encoded as
+JSON text (by :mod:`statetrail.storage.codec`), so a backend is only persistence,
+and the same contract test suite runs against every one of them.
+
+Rows hold a *patch* against the parent revision (revision 0's replaces the whole
+value), a digest of their content and a hash chained to the parent's, so a history
+altered on disk is detected. Checkpoints hold whole values every so many revisions:
+derived data, outside the chain, that lets a revision be read without replaying
+the history from the start, and that keeps it readable after a payload is erased.
+
+Every method is atomic. Driver errors are raised as
+:class:`~statetrail.StorageError` with the driver's error as ``__cause__``; a row
+whose number is taken raises :class:`~statetrail.ConflictError` and stores nothing.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import ClassVar
+
+__all__ = ["Backend", "Heads", "Row"]
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One revision as a backend keeps it: primitives and JSON text only.
+
+    Attributes:
+        timeline: The timeline's name.
+        number: The revision number (unique per timeline).
+        parent: The parent's number, ``None`` for revision 0.
+        branch: The branch it was recorded on.
+        time_ns: UTC time of recording, nanoseconds since the epoch.
+        kind, target, label, author, comment: As on :class:`~statetrail.Revision`.
+        extra: The front end's note, as JSON text (``None`` when there is none).
+        origin: ``[file, line, function, thread, task]`` as JSON text, or ``None``.
+        payload: The patch against the parent as JSON text; ``None`` once erased.
+        paths: The changed paths as JSON Pointers, for path queries.
+        digest: sha256 hex of the row's content (metadata and payload).
+        chain: sha256 hex of the parent's chain and this digest.
+        erased: The tombstone (who, why, when) as JSON text once the payload is
+            erased, else ``None``.
+    """
+
+    timeline: str
+    number: int
+    parent: int | None
+    branch: str
+    time_ns: int
+    kind: str
+    target: int | None
+    label: str | None
+    author: str | None
+    comment: str | None
+    extra: str | None
+    origin: str | None
+    payload: str | None
+    paths: tuple[str, ...]
+    digest: str
+    chain: str
+    erased: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heads:
+    """Where a timeline's cursor is and each branch's newest revision."""
+
+    branch: str
+    cursor: int
+    tips: dict[str, int] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Where revisions are kept (the memory, JSON file, SQLite and PostgreSQL
+    backends implement this).
+    """
+
+    #: A short name for messages: "memory", "json", "sqlite", "postgresql".
+    kind: ClassVar[str] = "backend"
+
+    @abstractmethod
+    def timelines(self) -> list[str]:
+        """The names of the timelines stored, sorted."""
+
+    @abstractmethod
+    def append(self, rows: Sequence[Row]) -> None:
+        """Store ``rows`` (of one timeline) in one transaction.
+
+        Raises :class:`~statetrail.ConflictError`, storing none of them, when a
+        row's number is already taken in its timeline.
+        """
+
+    @abstractmethod
+    def read(self, timeline: str, after: int = -1) -> list[Row]:
+        """The rows of ``timeline`` numbered above ``after``, in number order."""
+
+    @abstractmethod
+    def row(self, timeline: str, number: int) -> Row | None:
+        """One row, or ``None``."""
+
+    @abstractmethod
+    def latest(self, timeline: str) -> int:
+        """The highest revision number of ``timeline`` (``-1`` if it has none)."""
+
+    @abstractmethod
+    def save_heads(self, timeline: str, heads: Heads) -> None:
+        """Record where the cursor is and each branch's tip."""
+
+    @abstractmethod
+    def heads(self, timeline: str) -> Heads | None:
+        """The heads last saved, or ``None``."""
+
+    @abstractmethod
+    def put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        """Keep the whole value of revision ``number`` (JSON text) and its digest."""
+
+    @abstractmethod
+    def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
+        """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""
+
+    @abstractmethod
+    def checkpoints(self, timeline: str) -> list[int]:
+        """The revision numbers that have checkpoints, ascending."""
+
+    @abstractmethod
+    def erase(self, timeline: str, number: int, tombstone: str) -> None:
+        """Drop revision ``number``'s payload and keep ``tombstone`` in its place.
+
+        The digest and chain stay, so the rest of the chain still verifies.
+        Raises :class:`~statetrail.RevisionNotFoundError` if there is no such row.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional: most backends hold resources
+        """Release connections and files; the backend is unusable afterwards."""
+
+    def flush(self) -> None:  # noqa: B027 - only batching backends buffer writes
+        """Make every append so far durable (backends that batch writes)."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,129 @@
+"""The memory backend: the whole contract, kept in dicts (for tests and for
+``statetrail.open(":memory:")``). It is a backend, not a mock: it raises the same
+errors as the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Sequence
+
+from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage.base import Backend, Heads, Row
+
+__all__ = ["MemoryBackend"]
+
+
+class MemoryBackend(Backend):
+    """Revisions in memory, gone when the process ends."""
+
+    kind = "memory"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[str, dict[int, Row]] = {}
+        self._heads: dict[str, Heads] = {}
+        self._checkpoints: dict[str, dict[int, tuple[str, str]]] = {}
+        self._closed = False
+
+    def _check(self) -> None:
+        if self._closed:
+            raise StorageError("the memory backend is closed")
+
+    def timelines(self) -> list[str]:
+        """The names of the timelines stored, sorted."""
+        with self._lock:
+            self._check()
+            return sorted(self._rows)
+
+    def append(self, rows: Sequence[Row]) -> None:
+        """Store ``rows`` atomically; ConflictError if a number is taken."""
+        with self._lock:
+            self._check()
+            staged: dict[tuple[str, int], Row] = {}
+            for row in rows:
+                taken = self._rows.get(row.timeline, {})
+                key = (row.timeline, row.number)
+                if row.number in taken or key in staged:
+                    raise ConflictError(
+                        f"revision {row.number} of timeline {row.timeline!r} is "
+                        "already stored",
+                        [(row.timeline, row.number)],
+                    )
+                staged[key] = row
+            for (timeline, number), row in staged.items():
+                self._rows.setdefault(timeline, {})[number] = row
+
+    def read(self, timeline: str, after: int = -1) -> list[Row]:
+        """Rows numbered above ``after``, in number order."""
+        with self._lock:
+            self._check()
+            rows = self._rows.get(timeline, {})
+            return [rows[n] for n in sorted(rows) if n > after]
+
+    def row(self, timeline: str, number: int) -> Row | None:
+        """One row, or ``None``."""
+        with self._lock:
+            self._check()
+            return self._rows.get(timeline, {}).get(number)
+
+    def latest(self, timeline: str) -> int:
+        """The highest revision number, or -1."""
+        with self._lock:
+            self._check()
+            return max(self._rows.get(timeline, {}), default=-1)
+
+    def save_heads(self, timeline: str, heads: Heads) -> None:
+        """Record the cursor and the branch tips."""
+        with self._lock:
+            self._check()
+            self._heads[timeline] = Heads(heads.branch, heads.cursor, dict(heads.tips))
+
+    def heads(self, timeline: str) -> Heads | None:
+        """The heads last saved, or ``None``."""
+        with self._lock:
+            self._check()
+            heads = self._heads.get(timeline)
+            return (
+                None
+                if heads is None
+                else Heads(heads.branch, heads.cursor, dict(heads.tips))
+            )
+
+    def put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        """Keep a whole value."""
+        with self._lock:
+            self._check()
+            self._checkpoints.setdefault(timeline, {})[number] = (value, digest)
+
+    def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
+        """A checkpoint, or ``None``."""
+        with self._lock:
+            self._check()
+            return self._checkpoints.get(timeline, {}).get(number)
+
+    def checkpoints(self, timeline: str) -> list[int]:
+        """The revisions that have checkpoints."""
+        with self._lock:
+            self._check()
+            return sorted(self._checkpoints.get(timeline, {}))
+
+    def erase(self, timeline: str, number: int, tombstone: str) -> None:
+        """Drop a payload, keep the tombstone."""
+        with self._lock:
+            self._check()
+            rows = self._rows.get(timeline, {})
+            row = rows.get(number)
+            if row is None:
+                raise RevisionNotFoundError(
+                    f"timeline {timeline!r} has no revision {number} to erase"
+                )
+            rows[number] = dataclasses.replace(row, payload=None, erased=tombstone)
+
+    def close(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._closed = True
