@@ -17,6 +17,7 @@ from collections.abc import (
     MutableSet,
 )
 from contextlib import contextmanager
+from operator import index as to_index
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen._dict import FrozenDict
@@ -170,7 +171,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def _norm(self, i: SupportsIndex) -> int:
         n = len(self)
-        j = i.__index__()
+        j = to_index(i)  # TypeError for a float or str index, as list raises
         if j < 0:
             j += n
         if not 0 <= j < n:
@@ -230,7 +231,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
         """Insert ``value`` before ``index``, as ``list.insert``."""
-        if self._items is None and index.__index__() >= len(self):
+        if self._items is None and to_index(index) >= len(self):
             self._appended.append(value)
             return
         self._materialize().insert(index, value)
