@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from statetrail.frozen import _hamt, _hooks
 from statetrail.frozen._dict import SMALL
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._opaque import Opaque
 
 if TYPE_CHECKING:
     from statetrail.frozen._draft import SetDraft
@@ -89,9 +90,10 @@ class FrozenSet(Set[T]):
 
     def __iter__(self) -> Iterator[T]:
         small = self._small
-        if small is not None:
-            return iter(small)
-        return _hamt.iter_keys(self._root)
+        members = iter(small) if small is not None else _hamt.iter_keys(self._root)
+        for member in members:
+            # A member of a type statetrail cannot freeze is read as a fresh copy.
+            yield member.copy() if type(member) is Opaque else member
 
     def add(self, item: T) -> FrozenSet[T]:
         """A new set with ``item`` (frozen) added; this set if already a member."""
