@@ -110,6 +110,8 @@ class FrozenSet(Set[T]):
 
     def discard(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; this set when it is not a member."""
+        # Frozen as add() freezes it, so a boxed member is found by its box.
+        item = _hooks.freeze_value(item)
         small = self._small
         if small is not None:
             if item not in small:
@@ -122,9 +124,10 @@ class FrozenSet(Set[T]):
 
     def remove(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; :class:`KeyError` if it is not a member."""
-        if item not in self:
+        new = self.discard(item)
+        if new is self:
             raise KeyError(item)
-        return self.discard(item)
+        return new
 
     def update(self, *others: Iterable[T]) -> FrozenSet[T]:
         """A new set with the members of ``others`` added."""
