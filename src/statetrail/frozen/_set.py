@@ -79,11 +79,7 @@ class FrozenSet(Set[T]):
         small = self._small
         if small is not None:
             return item in small
-        try:
-            h = hash(item)
-        except TypeError:
-            return False
-        return _hamt.lookup(self._root, h, item, MISSING) is not MISSING
+        return _hamt.lookup(self._root, hash(item), item, MISSING) is not MISSING
 
     def __len__(self) -> int:
         return self._len
