@@ -74,10 +74,13 @@ def freeze_value(obj: Any) -> Any:
     t = type(obj)
     if t in _IMMUTABLE or t in _FROZEN:
         return obj
-    handler = _HANDLERS.get(t)
-    if handler is not None:
-        return handler(obj)
-    return _freeze_other(obj)
+    try:
+        return _HANDLERS.get(t, _freeze_other)(obj)
+    except RecursionError:
+        # Raised in the innermost call; the ValueError passes through the others.
+        raise ValueError(
+            "value nested too deeply to freeze (deeper than Python's recursion limit)"
+        ) from None
 
 
 def _freeze_dict(obj: Mapping[Any, Any]) -> Any:
@@ -126,6 +129,8 @@ def _freeze_other(obj: Any) -> Any:
         return _freeze_set(obj)
     try:
         return Opaque(copy.deepcopy(obj))
+    except RecursionError:
+        raise
     except Exception as exc:
         raise TypeError(
             f"cannot record a {type(obj).__qualname__}: it can be neither frozen nor "
@@ -150,6 +155,10 @@ def freeze(obj: Any) -> Any:
     True
     >>> freeze(state) is state
     True
+
+    Raises:
+        TypeError: an object inside can be neither frozen nor deep-copied.
+        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
     """
     value = freeze_value(obj)
     if type(value) is Opaque:
@@ -173,27 +182,39 @@ def thaw(obj: Any) -> Any:
     >>> from statetrail.frozen import freeze, thaw
     >>> thaw(freeze({"a": [1, {2}]}))
     {'a': [1, {2}]}
+
+    Raises:
+        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
     """
+    try:
+        return _thaw(obj)
+    except RecursionError:
+        raise ValueError(
+            "value nested too deeply to thaw (deeper than Python's recursion limit)"
+        ) from None
+
+
+def _thaw(obj: Any) -> Any:
     t = type(obj)
     if t in _IMMUTABLE:
         return obj
     if t is _FrozenDict:
-        return {k: thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in obj._raw_items()}
     if t is _FrozenList:
-        return [thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in obj._raw_iter()]
     if t is _FrozenSet:
-        return {thaw(x) for x in obj}
+        return {_thaw(x) for x in obj}
     if t is Opaque:
         return obj.copy()
     if isinstance(obj, tuple):
-        items = tuple(thaw(x) for x in obj)
+        items = tuple(_thaw(x) for x in obj)
         return items if t is tuple else t(*items)
     if isinstance(obj, _FrozenDict):
-        return {k: thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in obj._raw_items()}
     if isinstance(obj, _FrozenList):
-        return [thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in obj._raw_iter()]
     if isinstance(obj, _FrozenSet):
-        return {thaw(x) for x in obj}
+        return {_thaw(x) for x in obj}
     return obj
 
 
