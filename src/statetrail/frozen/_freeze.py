@@ -99,10 +99,16 @@ def _freeze_tuple(obj: tuple[Any, ...]) -> Any:
     items = tuple(freeze_value(x) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
-    if type(obj) is tuple:
+    return _retuple(type(obj), items)
+
+
+def _retuple(cls: type[tuple[Any, ...]], items: tuple[Any, ...]) -> Any:
+    """``items`` as an instance of ``cls``, a tuple type or subclass."""
+    if cls is tuple:
         return items
-    # A named tuple keeps its class.
-    return type(obj)(*items)
+    # A named tuple takes its fields as arguments, other subclasses one iterable.
+    make = getattr(cls, "_make", None)
+    return make(items) if make is not None else cls(items)
 
 
 def _freeze_frozenset(obj: frozenset[Any]) -> Any:
@@ -207,8 +213,7 @@ def _thaw(obj: Any) -> Any:
     if t is Opaque:
         return obj.copy()
     if isinstance(obj, tuple):
-        items = tuple(_thaw(x) for x in obj)
-        return items if t is tuple else t(*items)
+        return _retuple(t, tuple(_thaw(x) for x in obj))
     if isinstance(obj, _FrozenDict):
         return {k: _thaw(v) for k, v in obj._raw_items()}
     if isinstance(obj, _FrozenList):
