@@ -99,7 +99,16 @@ def _freeze_tuple(obj: tuple[Any, ...]) -> Any:
     items = tuple(freeze_value(x) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
+    if any(type(x) is Opaque for x in items):
+        return Opaque(_retuple(type(obj), _unboxed(items)))
     return _retuple(type(obj), items)
+
+
+def _unboxed(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Nothing opens an Opaque box inside a tuple or frozenset on the way out, so one
+    # holding a box is boxed whole, around the copies already made: reads of it
+    # then hand out copies like any other boxed object.
+    return tuple(x.obj if type(x) is Opaque else x for x in items)
 
 
 def _retuple(cls: type[tuple[Any, ...]], items: tuple[Any, ...]) -> Any:
@@ -112,9 +121,11 @@ def _retuple(cls: type[tuple[Any, ...]], items: tuple[Any, ...]) -> Any:
 
 
 def _freeze_frozenset(obj: frozenset[Any]) -> Any:
-    items = [freeze_value(x) for x in obj]
+    items = tuple(freeze_value(x) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
+    if any(type(x) is Opaque for x in items):
+        return Opaque(frozenset(_unboxed(items)))
     return frozenset(items)
 
 
