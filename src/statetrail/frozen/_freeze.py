@@ -196,6 +196,9 @@ def is_frozen(obj: Any) -> bool:
 def thaw(obj: Any) -> Any:
     """Return plain, mutable copies of frozen containers, recursively.
 
+    Members of a set are left as they are, since a set can only hold hashable
+    values: a :class:`FrozenList` in a :class:`FrozenSet` stays frozen.
+
     >>> from statetrail.frozen import freeze, thaw
     >>> thaw(freeze({"a": [1, {2}]}))
     {'a': [1, {2}]}
@@ -220,7 +223,9 @@ def _thaw(obj: Any) -> Any:
     if t is _FrozenList:
         return [_thaw(x) for x in obj._raw_iter()]
     if t is _FrozenSet:
-        return {_thaw(x) for x in obj}
+        # Members must stay hashable: thawed, a frozen list or dict member would not
+        # be. Iterating the set already hands out copies of boxed members.
+        return set(obj)
     if t is Opaque:
         return obj.copy()
     if isinstance(obj, tuple):
@@ -230,7 +235,7 @@ def _thaw(obj: Any) -> Any:
     if isinstance(obj, _FrozenList):
         return [_thaw(x) for x in obj._raw_iter()]
     if isinstance(obj, _FrozenSet):
-        return {_thaw(x) for x in obj}
+        return set(obj)
     return obj
 
 
