@@ -243,6 +243,14 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         else:
             self._appended.append(value)
 
+    def __eq__(self, other: object) -> bool:
+        # Sequence defines no ==: compare as the list this draft stands for.
+        if not isinstance(other, (list, ListDraft, FrozenList)):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            a is b or a == b for a, b in zip(self, other, strict=True)
+        )
+
     def __repr__(self) -> str:
         return f"ListDraft({list(self)!r})"
 
