@@ -282,6 +282,12 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
         self._added: set[Any] = set()
         self._removed: set[Any] = set()
 
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:
+        # The Set operators (draft - other, draft & other, ...) build their result
+        # with this; a draft cannot be made from an iterable, a plain set can.
+        return set(it)
+
     def __contains__(self, item: object) -> bool:
         if item in self._added:
             return True
