@@ -24,7 +24,7 @@ from statetrail.frozen._dict import FrozenDict
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._list import FrozenList
-from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._opaque import Opaque, unbox
 from statetrail.frozen._set import FrozenSet
 
 __all__ = [
@@ -299,7 +299,7 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
                 yield item
         for item in self._added:
             if item not in self._base:
-                yield item
+                yield unbox(item)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -313,6 +313,7 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
 
     def discard(self, value: Any) -> None:
         """Remove ``value`` if present."""
+        value = freeze_value(value)  # as add() froze it
         self._added.discard(value)
         if value in self._base:
             self._removed.add(value)
