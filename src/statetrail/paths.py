@@ -190,15 +190,7 @@ def set_in(tree: Any, path: PathLike, value: Any, *, create: bool = True) -> Any
     if isinstance(parent, FrozenList):
         index = _index(parent, steps[-1], steps, end_ok=False)
         return _rebuild(trail, parent._set(index, value))
-    if isinstance(parent, FrozenDict):
-        if not create and steps[-1] not in parent:
-            raise PathError(f"no key {steps[-1]!r}, in path {format_path(steps)!r}")
-        try:
-            return _rebuild(trail, parent._set(steps[-1], value))
-        except TypeError:
-            raise PathError(f"unhashable key {steps[-1]!r}") from None
-    _child(parent, steps[-1], steps)  # raises the PathError for a non-container
-    raise AssertionError("unreachable")  # pragma: no cover
+    return _rebuild(trail, _dict_set(parent, steps, value, create=create))
 
 
 def insert_in(tree: Any, path: PathLike, value: Any) -> Any:
@@ -213,12 +205,25 @@ def insert_in(tree: Any, path: PathLike, value: Any) -> Any:
         if index == len(parent):
             return _rebuild(trail, parent.append(value))
         return _rebuild(trail, parent.insert(index, value))
-    return _rebuild(trail, _dict_set(parent, steps, value))
+    return _rebuild(trail, _dict_set(parent, steps, freeze_value(value)))
 
 
-def _dict_set(parent: Any, steps: Path, value: Any) -> Any:
+def _dict_set(parent: Any, steps: Path, value: Any, *, create: bool = True) -> Any:
+    """``parent`` with the last step bound to ``value`` (frozen already).
+
+    A PathError when ``parent`` is no dict or the key is unhashable (or, without
+    ``create``, missing).
+    """
     if isinstance(parent, FrozenDict):
-        return parent._set(steps[-1], freeze_value(value))
+        key = steps[-1]
+        try:
+            if not create and key not in parent:
+                raise PathError(f"no key {key!r}, in path {format_path(steps)!r}")
+            return parent._set(key, value)
+        except TypeError:
+            raise PathError(
+                f"unhashable key {key!r}, in path {format_path(steps)!r}"
+            ) from None
     _child(parent, steps[-1], steps)
     raise AssertionError("unreachable")  # pragma: no cover
 
