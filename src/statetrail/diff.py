@@ -48,8 +48,34 @@ _MAX_EDITS = 400
 
 
 def _same(a: Any, b: Any) -> bool:
-    # Equal and of the same type: 1, 1.0 and True are different values to record.
-    return a is b or (type(a) is type(b) and bool(a == b))
+    """Equal and of the same type, also inside dicts, lists and tuples.
+
+    1, 1.0 and True are different values to record, and ``==`` on containers would
+    not tell ``[1]`` from ``[True]``. Shared parts are skipped by identity.
+    """
+    if a is b:
+        return True
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t is FrozenDict:
+        if len(a) != len(b):
+            return False
+        if a._small is None and b._small is None:
+            pairs: list[tuple[Any, Any]] = []
+            _hamt.diff_nodes(a._root, b._root, lambda k, x, y: pairs.append((x, y)))
+        else:
+            pairs = [(x, b._raw(k)) for k, x in a._raw_items()]
+        return all(x is not MISSING and _same(x, y) for x, y in pairs)
+    if t is FrozenList:
+        va, vb = a._vec, b._vec
+        return va.size == vb.size and all(
+            _same(_vector.get(va, k), _vector.get(vb, k))
+            for k in _vector.changed_indices(va, vb)
+        )
+    if t is tuple:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
 
 
 def diff(a: Any, b: Any) -> list[Change]:
@@ -86,7 +112,7 @@ def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
         if ta is FrozenList:
             _diff_list(a, b, path, out)
             return
-        if a == b:
+        if _same(a, b):
             return
     out.append(Change(path, a, b))
 
