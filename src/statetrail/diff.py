@@ -97,7 +97,10 @@ def diff_values(a: Any, b: Any) -> tuple[Change, ...]:
     if a is MISSING:
         return ()
     out: list[Change] = []
-    _diff(a, b, (), out)
+    try:
+        _diff(a, b, (), out)
+    except RecursionError:
+        raise ValueError("values nested too deeply to compare") from None
     return tuple(out)
 
 
