@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -303,6 +304,10 @@ def format_json_pointer(path: Path) -> str:
     )
 
 
+#: A ``~`` not followed by ``0`` or ``1``: the only escapes RFC 6901 allows.
+_BAD_ESCAPE = re.compile("~(?![01])")
+
+
 def parse_json_pointer(pointer: str) -> tuple[str, ...]:
     """The steps of a JSON Pointer, unescaped; :class:`PatchError` if malformed."""
     if not isinstance(pointer, str):
@@ -313,7 +318,7 @@ def parse_json_pointer(pointer: str) -> tuple[str, ...]:
         raise PatchError(f"JSON Pointer {pointer!r} must start with '/'")
     steps = []
     for raw in pointer[1:].split("/"):
-        if "~" in raw.replace("~0", "").replace("~1", ""):
+        if _BAD_ESCAPE.search(raw):
             raise PatchError(f"bad escape in JSON Pointer {pointer!r}")
         steps.append(raw.replace("~1", "/").replace("~0", "~"))
     return tuple(steps)
