@@ -409,7 +409,8 @@ def apply_json_patch(doc: Any, patch: Iterable[Mapping[str, Any]]) -> Any:
                 source = _operand(op, "from")
                 value = get_in(result, _resolve(result, source))
                 if kind == "move":
-                    if pointer != source and pointer.startswith(source + "/"):
+                    src, dst = parse_json_pointer(source), parse_json_pointer(pointer)
+                    if len(dst) > len(src) and dst[: len(src)] == src:
                         raise PatchError(f"cannot move {source!r} into its own child")
                     result = _remove(result, source)
                 result = insert_in(
