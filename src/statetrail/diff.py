@@ -418,13 +418,24 @@ def apply_json_patch(doc: Any, patch: Iterable[Mapping[str, Any]]) -> Any:
                 )
             elif kind == "test":
                 actual = get_in(result, _resolve(result, pointer))
-                if actual != _operand(op, "value"):
+                if not _json_equal(actual, _operand(op, "value")):
                     raise PatchError(f"test failed at {pointer!r}")
             else:
                 raise PatchError(f"unknown patch operation {kind!r}")
         except PathError as exc:
             raise PatchError(f"{kind} at {pointer!r} does not apply: {exc}") from exc
     return result
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality as RFC 6902's test defines it: 1 equals 1.0, but true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return len(a) == len(b) and all(k in b and _json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, FrozenList)) and isinstance(b, (list, FrozenList)):
+        return len(a) == len(b) and all(map(_json_equal, a, b))
+    return bool(a == b)
 
 
 def _remove(doc: Any, pointer: str) -> Any:
