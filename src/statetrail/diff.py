@@ -30,6 +30,7 @@ from statetrail._change import Change
 from statetrail.errors import PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
 from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._hamt import EXACT_TYPES
 from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
 
 __all__ = [
@@ -59,21 +60,31 @@ def _same(a: Any, b: Any) -> bool:
     t = type(a)
     if t is not type(b):
         return False
+    if t in EXACT_TYPES:
+        return bool(a == b)
     if t is FrozenDict:
         if len(a) != len(b):
             return False
         if a._small is None and b._small is None:
             pairs: list[tuple[Any, Any]] = []
             _hamt.diff_nodes(a._root, b._root, lambda k, x, y: pairs.append((x, y)))
-        else:
-            pairs = [(x, b._raw(k)) for k, x in a._raw_items()]
-        return all(x is not MISSING and _same(x, y) for x, y in pairs)
+            return all(x is not MISSING and _same(x, y) for x, y in pairs)
+        small, other = a._small, b._small
+        if small is None or other is None:
+            return all(_same(x, b._raw(k)) for k, x in a._raw_items())
+        for k, x in small.items():
+            y = other.get(k, MISSING)
+            if x is not y and not _same(x, y):
+                return False
+        return True
     if t is FrozenList:
         va, vb = a._vec, b._vec
-        return va.size == vb.size and all(
-            _same(_vector.get(va, k), _vector.get(vb, k))
-            for k in _vector.changed_indices(va, vb)
-        )
+        if va.size != vb.size:
+            return False
+        for k in _vector.changed_indices(va, vb):
+            if not _same(_vector.get(va, k), _vector.get(vb, k)):
+                return False
+        return True
     if t is tuple:
         return len(a) == len(b) and all(map(_same, a, b))
     return bool(a == b)

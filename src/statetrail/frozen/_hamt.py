@@ -33,6 +33,7 @@ from typing import Any
 
 __all__ = [
     "EMPTY",
+    "EXACT_TYPES",
     "MISSING",
     "Node",
     "assoc",
@@ -384,12 +385,12 @@ def _diff_flat(a: dict[Any, Any], b: dict[Any, Any], emit: DiffCallback) -> None
 
 
 #: Types whose ``==`` says two values are the same value (given the same type).
-_EXACT = frozenset({str, int, float, bool, bytes, complex, type(None)})
+EXACT_TYPES = frozenset({str, int, float, bool, bytes, complex, type(None)})
 
 
 def _same(a: Any, b: Any) -> bool:
     # A diff records 1 -> True or 1 -> 1.0 as a change: equal, but not the same value.
-    return a is b or (type(a) is type(b) and type(a) in _EXACT and bool(a == b))
+    return a is b or (type(a) is type(b) and type(a) in EXACT_TYPES and bool(a == b))
 
 
 def _bits(mask: int) -> Iterator[int]:
