@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from statetrail.frozen import MISSING
+from statetrail.frozen._opaque import unbox
 from statetrail.paths import Path, format_path
 
 __all__ = ["Change"]
@@ -45,13 +46,17 @@ class Change:
 
     @property
     def old(self) -> Any:
-        """The value before (``MISSING`` for an addition)."""
-        return self._old
+        """The value before (``MISSING`` for an addition).
+
+        An object of a type statetrail cannot freeze is handed out as a fresh copy,
+        as everywhere else, so changing it cannot alter recorded history.
+        """
+        return unbox(self._old)
 
     @property
     def new(self) -> Any:
-        """The value after (``MISSING`` for a removal)."""
-        return self._new
+        """The value after (``MISSING`` for a removal); a copy, as ``old`` is."""
+        return unbox(self._new)
 
     @property
     def kind(self) -> str:
@@ -73,8 +78,8 @@ class Change:
 
     def __iter__(self) -> Iterator[Any]:
         yield self._path
-        yield self._old
-        yield self._new
+        yield self.old
+        yield self.new
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Change):

@@ -22,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -29,6 +30,7 @@ from statetrail._change import Change
 from statetrail.errors import PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
 from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._hamt import EXACT_TYPES
 from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
 
 __all__ = [
@@ -48,8 +50,41 @@ _MAX_EDITS = 400
 
 
 def _same(a: Any, b: Any) -> bool:
-    # Equal and of the same type: 1, 1.0 and True are different values to record.
-    return a is b or (type(a) is type(b) and bool(a == b))
+    """Equal and of the same type, also inside dicts, lists and tuples.
+
+    1, 1.0 and True are different values to record, and ``==`` on containers would
+    not tell ``[1]`` from ``[True]``. Shared parts are skipped by identity.
+    """
+    if a is b:
+        return True
+    t = type(a)
+    if t is not type(b):
+        return False
+    if t in EXACT_TYPES:
+        return bool(a == b)
+    if t is FrozenDict:
+        if len(a) != len(b):
+            return False
+        if a._keys is None and b._keys is None:
+            pairs: list[tuple[Any, Any]] = []
+            _hamt.diff_nodes(a._root, b._root, lambda k, x, y: pairs.append((x, y)))
+            return all(x is not MISSING and _same(x, y) for x, y in pairs)
+        for k, x in a._raw_items():
+            y = b._raw(k)
+            if x is not y and not _same(x, y):
+                return False
+        return True
+    if t is FrozenList:
+        va, vb = a._vec, b._vec
+        if va.size != vb.size:
+            return False
+        for k in _vector.changed_indices(va, vb):
+            if not _same(_vector.get(va, k), _vector.get(vb, k)):
+                return False
+        return True
+    if t is tuple:
+        return len(a) == len(b) and all(map(_same, a, b))
+    return bool(a == b)
 
 
 def diff(a: Any, b: Any) -> list[Change]:
@@ -71,7 +106,10 @@ def diff_values(a: Any, b: Any) -> tuple[Change, ...]:
     if a is MISSING:
         return ()
     out: list[Change] = []
-    _diff(a, b, (), out)
+    try:
+        _diff(a, b, (), out)
+    except RecursionError:
+        raise ValueError("values nested too deeply to compare") from None
     return tuple(out)
 
 
@@ -86,7 +124,7 @@ def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
         if ta is FrozenList:
             _diff_list(a, b, path, out)
             return
-        if a == b:
+        if _same(a, b):
             return
     out.append(Change(path, a, b))
 
@@ -274,6 +312,10 @@ def format_json_pointer(path: Path) -> str:
     )
 
 
+#: A ``~`` not followed by ``0`` or ``1``: the only escapes RFC 6901 allows.
+_BAD_ESCAPE = re.compile("~(?![01])")
+
+
 def parse_json_pointer(pointer: str) -> tuple[str, ...]:
     """The steps of a JSON Pointer, unescaped; :class:`PatchError` if malformed."""
     if not isinstance(pointer, str):
@@ -284,7 +326,7 @@ def parse_json_pointer(pointer: str) -> tuple[str, ...]:
         raise PatchError(f"JSON Pointer {pointer!r} must start with '/'")
     steps = []
     for raw in pointer[1:].split("/"):
-        if "~" in raw.replace("~0", "").replace("~1", ""):
+        if _BAD_ESCAPE.search(raw):
             raise PatchError(f"bad escape in JSON Pointer {pointer!r}")
         steps.append(raw.replace("~1", "/").replace("~0", "~"))
     return tuple(steps)
@@ -375,7 +417,8 @@ def apply_json_patch(doc: Any, patch: Iterable[Mapping[str, Any]]) -> Any:
                 source = _operand(op, "from")
                 value = get_in(result, _resolve(result, source))
                 if kind == "move":
-                    if pointer != source and pointer.startswith(source + "/"):
+                    src, dst = parse_json_pointer(source), parse_json_pointer(pointer)
+                    if len(dst) > len(src) and dst[: len(src)] == src:
                         raise PatchError(f"cannot move {source!r} into its own child")
                     result = _remove(result, source)
                 result = insert_in(
@@ -383,13 +426,24 @@ def apply_json_patch(doc: Any, patch: Iterable[Mapping[str, Any]]) -> Any:
                 )
             elif kind == "test":
                 actual = get_in(result, _resolve(result, pointer))
-                if actual != _operand(op, "value"):
+                if not _json_equal(actual, _operand(op, "value")):
                     raise PatchError(f"test failed at {pointer!r}")
             else:
                 raise PatchError(f"unknown patch operation {kind!r}")
         except PathError as exc:
             raise PatchError(f"{kind} at {pointer!r} does not apply: {exc}") from exc
     return result
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    """Equality as RFC 6902's test defines it: 1 equals 1.0, but true is not 1."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return len(a) == len(b) and all(k in b and _json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, FrozenList)) and isinstance(b, (list, FrozenList)):
+        return len(a) == len(b) and all(map(_json_equal, a, b))
+    return bool(a == b)
 
 
 def _remove(doc: Any, pointer: str) -> Any:

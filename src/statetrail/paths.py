@@ -203,14 +203,14 @@ def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
             kind is not FrozenList and isinstance(node, FrozenDict)
         ):
             if i == last:
-                if not create and step not in node:
-                    raise PathError(f"no key {step!r}, in path {format_path(steps)!r}")
-                try:
-                    value = node._set(step, value)
-                except TypeError:
-                    raise PathError(f"unhashable key {step!r}") from None
+                value = _dict_set(node, steps, value, create=create)
                 break
-            child = node._raw(step)
+            try:
+                child = node._raw(step)
+            except TypeError:
+                raise PathError(
+                    f"unhashable key {step!r}, in path {format_path(steps)!r}"
+                ) from None
             if child is MISSING:
                 if not create:
                     raise PathError(f"no key {step!r}, in path {format_path(steps)!r}")
@@ -243,12 +243,25 @@ def insert_in(tree: Any, path: PathLike, value: Any) -> Any:
         if index == len(parent):
             return _rebuild(trail, parent.append(value))
         return _rebuild(trail, parent.insert(index, value))
-    return _rebuild(trail, _dict_set(parent, steps, value))
+    return _rebuild(trail, _dict_set(parent, steps, freeze_value(value)))
 
 
-def _dict_set(parent: Any, steps: Path, value: Any) -> Any:
+def _dict_set(parent: Any, steps: Path, value: Any, *, create: bool = True) -> Any:
+    """``parent`` with the last step bound to ``value`` (frozen already).
+
+    A PathError when ``parent`` is no dict or the key is unhashable (or, without
+    ``create``, missing).
+    """
     if isinstance(parent, FrozenDict):
-        return parent._set(steps[-1], freeze_value(value))
+        key = steps[-1]
+        try:
+            if not create and key not in parent:
+                raise PathError(f"no key {key!r}, in path {format_path(steps)!r}")
+            return parent._set(key, value)
+        except TypeError:
+            raise PathError(
+                f"unhashable key {key!r}, in path {format_path(steps)!r}"
+            ) from None
     _child(parent, steps[-1], steps)
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -48,7 +48,8 @@ class FrozenDict(Mapping[K, V]):
     >>> d2["user"] is d["user"]      # the unchanged part is shared, not copied
     True
 
-    Up to eight keys keep insertion order; larger maps iterate in hash order.
+    Up to eight keys keep insertion order; larger maps iterate in hash order, and
+    so does a map that shrinks back to eight keys (the trie keeps no order).
     """
 
     __slots__ = ("_hashed", "_keys", "_len", "_root", "_vals")

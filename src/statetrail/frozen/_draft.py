@@ -17,13 +17,14 @@ from collections.abc import (
     MutableSet,
 )
 from contextlib import contextmanager
+from operator import index as to_index
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen._dict import FrozenDict
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._list import FrozenList
-from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._opaque import Opaque, unbox
 from statetrail.frozen._set import FrozenSet
 
 __all__ = [
@@ -170,7 +171,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def _norm(self, i: SupportsIndex) -> int:
         n = len(self)
-        j = i.__index__()
+        j = to_index(i)  # TypeError for a float or str index, as list raises
         if j < 0:
             j += n
         if not 0 <= j < n:
@@ -230,7 +231,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
         """Insert ``value`` before ``index``, as ``list.insert``."""
-        if self._items is None and index.__index__() >= len(self):
+        if self._items is None and to_index(index) >= len(self):
             self._appended.append(value)
             return
         self._materialize().insert(index, value)
@@ -241,6 +242,14 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
             self._items.append(value)
         else:
             self._appended.append(value)
+
+    def __eq__(self, other: object) -> bool:
+        # Sequence defines no ==: compare as the list this draft stands for.
+        if not isinstance(other, (list, ListDraft, FrozenList)):
+            return NotImplemented
+        return len(self) == len(other) and all(
+            a is b or a == b for a, b in zip(self, other, strict=True)
+        )
 
     def __repr__(self) -> str:
         return f"ListDraft({list(self)!r})"
@@ -273,6 +282,12 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
         self._added: set[Any] = set()
         self._removed: set[Any] = set()
 
+    @classmethod
+    def _from_iterable(cls, it: Iterable[Any]) -> set[Any]:
+        # The Set operators (draft - other, draft & other, ...) build their result
+        # with this; a draft cannot be made from an iterable, a plain set can.
+        return set(it)
+
     def __contains__(self, item: object) -> bool:
         if item in self._added:
             return True
@@ -284,7 +299,7 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
                 yield item
         for item in self._added:
             if item not in self._base:
-                yield item
+                yield unbox(item)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -298,6 +313,7 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
 
     def discard(self, value: Any) -> None:
         """Remove ``value`` if present."""
+        value = freeze_value(value)  # as add() froze it
         self._added.discard(value)
         if value in self._base:
             self._removed.add(value)

@@ -74,10 +74,13 @@ def freeze_value(obj: Any) -> Any:
     t = type(obj)
     if t in _IMMUTABLE or t in _FROZEN:
         return obj
-    handler = _HANDLERS.get(t)
-    if handler is not None:
-        return handler(obj)
-    return _freeze_other(obj)
+    try:
+        return _HANDLERS.get(t, _freeze_other)(obj)
+    except RecursionError:
+        # Raised in the innermost call; the ValueError passes through the others.
+        raise ValueError(
+            "value nested too deeply to freeze (deeper than Python's recursion limit)"
+        ) from None
 
 
 def _freeze_dict(obj: Mapping[Any, Any]) -> Any:
@@ -96,16 +99,33 @@ def _freeze_tuple(obj: tuple[Any, ...]) -> Any:
     items = tuple(freeze_value(x) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
-    if type(obj) is tuple:
+    if any(type(x) is Opaque for x in items):
+        return Opaque(_retuple(type(obj), _unboxed(items)))
+    return _retuple(type(obj), items)
+
+
+def _unboxed(items: tuple[Any, ...]) -> tuple[Any, ...]:
+    # Nothing opens an Opaque box inside a tuple or frozenset on the way out, so one
+    # holding a box is boxed whole, around the copies already made: reads of it
+    # then hand out copies like any other boxed object.
+    return tuple(x.obj if type(x) is Opaque else x for x in items)
+
+
+def _retuple(cls: type[tuple[Any, ...]], items: tuple[Any, ...]) -> Any:
+    """``items`` as an instance of ``cls``, a tuple type or subclass."""
+    if cls is tuple:
         return items
-    # A named tuple keeps its class.
-    return type(obj)(*items)
+    # A named tuple takes its fields as arguments, other subclasses one iterable.
+    make = getattr(cls, "_make", None)
+    return make(items) if make is not None else cls(items)
 
 
 def _freeze_frozenset(obj: frozenset[Any]) -> Any:
-    items = [freeze_value(x) for x in obj]
+    items = tuple(freeze_value(x) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
+    if any(type(x) is Opaque for x in items):
+        return Opaque(frozenset(_unboxed(items)))
     return frozenset(items)
 
 
@@ -126,6 +146,8 @@ def _freeze_other(obj: Any) -> Any:
         return _freeze_set(obj)
     try:
         return Opaque(copy.deepcopy(obj))
+    except RecursionError:
+        raise
     except Exception as exc:
         raise TypeError(
             f"cannot record a {type(obj).__qualname__}: it can be neither frozen nor "
@@ -150,6 +172,10 @@ def freeze(obj: Any) -> Any:
     True
     >>> freeze(state) is state
     True
+
+    Raises:
+        TypeError: an object inside can be neither frozen nor deep-copied.
+        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
     """
     value = freeze_value(obj)
     if type(value) is Opaque:
@@ -170,30 +196,46 @@ def is_frozen(obj: Any) -> bool:
 def thaw(obj: Any) -> Any:
     """Return plain, mutable copies of frozen containers, recursively.
 
+    Members of a set are left as they are, since a set can only hold hashable
+    values: a :class:`FrozenList` in a :class:`FrozenSet` stays frozen.
+
     >>> from statetrail.frozen import freeze, thaw
     >>> thaw(freeze({"a": [1, {2}]}))
     {'a': [1, {2}]}
+
+    Raises:
+        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
     """
+    try:
+        return _thaw(obj)
+    except RecursionError:
+        raise ValueError(
+            "value nested too deeply to thaw (deeper than Python's recursion limit)"
+        ) from None
+
+
+def _thaw(obj: Any) -> Any:
     t = type(obj)
     if t in _IMMUTABLE:
         return obj
     if t is _FrozenDict:
-        return {k: thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in obj._raw_items()}
     if t is _FrozenList:
-        return [thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in obj._raw_iter()]
     if t is _FrozenSet:
-        return {thaw(x) for x in obj}
+        # Members must stay hashable: thawed, a frozen list or dict member would not
+        # be. Iterating the set already hands out copies of boxed members.
+        return set(obj)
     if t is Opaque:
         return obj.copy()
     if isinstance(obj, tuple):
-        items = tuple(thaw(x) for x in obj)
-        return items if t is tuple else t(*items)
+        return _retuple(t, tuple(_thaw(x) for x in obj))
     if isinstance(obj, _FrozenDict):
-        return {k: thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in obj._raw_items()}
     if isinstance(obj, _FrozenList):
-        return [thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in obj._raw_iter()]
     if isinstance(obj, _FrozenSet):
-        return {thaw(x) for x in obj}
+        return set(obj)
     return obj
 
 

@@ -33,6 +33,7 @@ from typing import Any
 
 __all__ = [
     "EMPTY",
+    "EXACT_TYPES",
     "MISSING",
     "Node",
     "assoc",
@@ -322,7 +323,9 @@ def diff_nodes(a: Node, b: Node, emit: DiffCallback, shift: int = 0) -> None:
 
     ``old`` or ``new`` is :data:`MISSING` for a key present on one side only. Shared
     sub-nodes are skipped by identity, so the cost is proportional to the change.
-    Values are compared by identity first, then by type and equality.
+    Values are compared by identity; strings, bytes, numbers and None also by type
+    and equality. Other values that are not identical are emitted for the caller
+    to compare: ``==`` on containers does not tell ``[1]`` from ``[True]``.
     """
     if a is b:
         return
@@ -401,9 +404,13 @@ def _diff_flat(a: dict[Any, Any], b: dict[Any, Any], emit: DiffCallback) -> None
             emit(k, MISSING, bv)
 
 
+#: Types whose ``==`` says two values are the same value (given the same type).
+EXACT_TYPES = frozenset({str, int, float, bool, bytes, complex, type(None)})
+
+
 def _same(a: Any, b: Any) -> bool:
     # A diff records 1 -> True or 1 -> 1.0 as a change: equal, but not the same value.
-    return a is b or (type(a) is type(b) and bool(a == b))
+    return a is b or (type(a) is type(b) and type(a) in EXACT_TYPES and bool(a == b))
 
 
 def _bits(mask: int) -> Iterator[int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
+from operator import index as to_index
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen import _hooks, _vector
@@ -59,7 +60,7 @@ class FrozenList(Sequence[T]):
 
     def _index(self, i: SupportsIndex) -> int:
         n = self._vec.size
-        j = i.__index__()
+        j = to_index(i)  # TypeError for a float or str index, as list raises
         if j < 0:
             j += n
         if not 0 <= j < n:
@@ -228,7 +229,11 @@ class FrozenList(Sequence[T]):
         return FrozenList(other).extend(self)
 
     def __mul__(self, n: SupportsIndex) -> FrozenList[T]:
-        return self._of_frozen(tuple(self._raw_iter()) * n.__index__())
+        try:
+            times = to_index(n)
+        except TypeError:
+            return NotImplemented
+        return self._of_frozen(tuple(self._raw_iter()) * times)
 
     __rmul__ = __mul__
 

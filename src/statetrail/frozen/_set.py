@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from statetrail.frozen import _hamt, _hooks
 from statetrail.frozen._dict import SMALL
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._opaque import Opaque
 
 if TYPE_CHECKING:
     from statetrail.frozen._draft import SetDraft
@@ -78,20 +79,17 @@ class FrozenSet(Set[T]):
         small = self._small
         if small is not None:
             return item in small
-        try:
-            h = hash(item)
-        except TypeError:
-            return False
-        return _hamt.lookup(self._root, h, item, MISSING) is not MISSING
+        return _hamt.lookup(self._root, hash(item), item, MISSING) is not MISSING
 
     def __len__(self) -> int:
         return self._len
 
     def __iter__(self) -> Iterator[T]:
         small = self._small
-        if small is not None:
-            return iter(small)
-        return _hamt.iter_keys(self._root)
+        members = iter(small) if small is not None else _hamt.iter_keys(self._root)
+        for member in members:
+            # A member of a type statetrail cannot freeze is read as a fresh copy.
+            yield member.copy() if type(member) is Opaque else member
 
     def add(self, item: T) -> FrozenSet[T]:
         """A new set with ``item`` (frozen) added; this set if already a member."""
@@ -108,6 +106,8 @@ class FrozenSet(Set[T]):
 
     def discard(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; this set when it is not a member."""
+        # Frozen as add() freezes it, so a boxed member is found by its box.
+        item = _hooks.freeze_value(item)
         small = self._small
         if small is not None:
             if item not in small:
@@ -120,9 +120,10 @@ class FrozenSet(Set[T]):
 
     def remove(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; :class:`KeyError` if it is not a member."""
-        if item not in self:
+        new = self.discard(item)
+        if new is self:
             raise KeyError(item)
-        return self.discard(item)
+        return new
 
     def update(self, *others: Iterable[T]) -> FrozenSet[T]:
         """A new set with the members of ``others`` added."""

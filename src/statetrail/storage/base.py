@@ -77,8 +77,9 @@ class Heads:
 
 
 class Backend(ABC):
-    """Where revisions are kept (the memory, JSON file, SQLite and PostgreSQL
-    backends implement this).
+    """Where revisions are kept.
+
+    The memory, JSON file, SQLite and PostgreSQL backends implement it.
     """
 
     #: A short name for messages: "memory", "json", "sqlite", "postgresql".

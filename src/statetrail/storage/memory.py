@@ -1,6 +1,7 @@
-"""The memory backend: the whole contract, kept in dicts (for tests and for
-``statetrail.open(":memory:")``). It is a backend, not a mock: it raises the same
-errors as the others.
+"""The memory backend: the whole contract, kept in dicts.
+
+For tests and for ``statetrail.open(":memory:")``. It is a backend, not a mock: it
+raises the same errors as the others.
 """
 
 from __future__ import annotations
