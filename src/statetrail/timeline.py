@@ -38,7 +38,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from time import time_ns as _time_ns
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from statetrail import paths
 from statetrail._history import History
@@ -80,7 +80,15 @@ from statetrail.revision import (
     _short,
 )
 
-__all__ = ["MAX_LISTENER_DEPTH", "Listener", "Retention", "Timeline", "Validator"]
+__all__ = [
+    "MAX_LISTENER_DEPTH",
+    "Erased",
+    "Journal",
+    "Listener",
+    "Retention",
+    "Timeline",
+    "Validator",
+]
 
 logger = logging.getLogger("statetrail")
 logger.addHandler(logging.NullHandler())
@@ -119,6 +127,61 @@ class Retention(NamedTuple):
     max_age: timedelta | None = None
 
 
+class Journal(Protocol):
+    """Where a timeline makes its history durable (implemented by storage).
+
+    The engine calls it under the timeline's lock; whatever it raises reaches the
+    caller and nothing is recorded in memory either.
+    """
+
+    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+        """Make ``revision`` durable before it becomes visible.
+
+        On a conflict with another writer the journal should bring the timeline
+        up to date (:meth:`Timeline._absorb`) and raise
+        :class:`~statetrail.ConflictError`, so a retry can succeed.
+        """
+
+    def moved(self, timeline: Timeline[Any]) -> None:
+        """The cursor or the branches changed without a new revision."""
+
+    def refresh(self, timeline: Timeline[Any]) -> None:
+        """Bring the timeline up to date with revisions written elsewhere."""
+
+    def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
+        """Drop a revision's value from durable storage, keeping ``tombstone``."""
+
+
+class Erased:
+    """What an erased revision holds instead of its value: who erased it, and why.
+
+    Its digest stays in the history, so the rest of the history still verifies.
+    """
+
+    __slots__ = ("author", "reason", "time_ns")
+
+    def __init__(self, author: str | None, reason: str, time_ns: int) -> None:
+        self.author = author
+        self.reason = reason
+        self.time_ns = time_ns
+
+    def __repr__(self) -> str:
+        who = f" by {self.author}" if self.author else ""
+        return f"<erased{who}: {self.reason}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Erased):
+            return NotImplemented
+        return (self.author, self.reason, self.time_ns) == (
+            other.author,
+            other.reason,
+            other.time_ns,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.author, self.reason, self.time_ns))
+
+
 class Timeline(History, Generic[T]):
     """The history of one value: append-only, branching, thread-safe.
 
@@ -153,6 +216,7 @@ class Timeline(History, Generic[T]):
         label: str | None = None,
         author: str | None = None,
         comment: str | None = None,
+        journal: Journal | None = None,
     ) -> None:
         if not isinstance(branch, str) or not branch:
             raise ValueError("a branch name is a non-empty string")
@@ -172,6 +236,7 @@ class Timeline(History, Generic[T]):
         self._tombstones: list[Trim] = []
         self._forks: dict[int, list[int]] = {}
         self._settled = {}
+        self._journal = journal
         record = (
             0,
             None,
@@ -195,6 +260,56 @@ class Timeline(History, Generic[T]):
         self._tip = record
         self._head_branch = branch
         self._refresh()
+        if journal is not None:
+            journal.record(self, Revision(record, self))
+
+    @classmethod
+    def _restore(
+        cls,
+        records: Sequence[Record],
+        *,
+        branch: str,
+        cursor: int,
+        tips: dict[str, int],
+        journal: Journal | None = None,
+        **options: Any,
+    ) -> Timeline[Any]:
+        """A timeline holding stored ``records``; for storage backends.
+
+        The records are numbered without gaps, their values decoded and their origin
+        an :class:`~statetrail.Origin`; the cursor is at ``cursor`` on ``branch``
+        and ``tips`` gives the branches' newest revisions.
+        """
+        if not records:
+            raise ValueError("a timeline needs at least one revision")
+        timeline: Timeline[Any] = cls(
+            records[0][VALUE], deep_copy=False, origin=False, **options
+        )
+        timeline._deep_copy = options.get("deep_copy", True)
+        timeline._origin = options.get("origin")
+        first = records[0][NUMBER]
+        for i, record in enumerate(records):
+            if record[NUMBER] != first + i:
+                raise ValueError("stored revisions must be numbered without gaps")
+        timeline._revs = list(records)
+        timeline._offset = first
+        timeline._next = first + len(records)
+        timeline._first = {}
+        for record in records:
+            timeline._first.setdefault(record[BRANCH], record[NUMBER])
+            parent = record[PARENT]
+            if parent is not None and parent != record[NUMBER] - 1:
+                timeline._forks.setdefault(parent, []).append(record[NUMBER])
+        head = timeline._get(cursor)
+        all_tips = dict(tips)
+        tip_number = all_tips.pop(branch, head[NUMBER])
+        timeline._tips = all_tips
+        timeline._head = head
+        timeline._tip = timeline._get(tip_number)
+        timeline._head_branch = branch
+        timeline._journal = journal
+        timeline._refresh()
+        return timeline
 
     def _refresh(self) -> None:
         # True when a write needs nothing but appending: the cursor is at the newest
@@ -213,6 +328,7 @@ class Timeline(History, Generic[T]):
             or self._retention is not None
             or self._path_index is not None
             or self._undo is not None
+            or self._journal is not None
         )
 
     # -- helpers -------------------------------------------------------------------
@@ -385,6 +501,10 @@ class Timeline(History, Generic[T]):
         if parent != number - 1:
             self._forks.setdefault(parent, []).append(number)
         record = (number, parent, branch, value, _time_ns(), info, *origin)
+        if self._journal is not None:
+            # Durable first: if the journal refuses (a conflict, a full disk),
+            # nothing is recorded in memory either.
+            self._journal.record(self, Revision(record, self))
         self._revs.append(record)
         self._next = number + 1
         self._head = self._tip = record
@@ -696,6 +816,8 @@ class Timeline(History, Generic[T]):
     ) -> Revision:
         """Append a revision equal to revision ``number``; nothing is removed."""
         target = self._get(number)[VALUE]
+        if type(target) is Erased:
+            raise ValueError(f"revision {number}'s value was erased: {target!r}")
         return self._write(
             lambda _: target,
             RevisionKind.ROLLBACK,
@@ -818,6 +940,10 @@ class Timeline(History, Generic[T]):
                     f"cannot undo revision {undone[NUMBER]}: its parent was trimmed"
                 )
             before = parent[VALUE]
+            if type(before) is Erased:
+                raise ValueError(
+                    f"cannot undo: the earlier value was erased: {before!r}"
+                )
             return self._write(
                 lambda _: before,
                 RevisionKind.UNDO,
@@ -864,6 +990,7 @@ class Timeline(History, Generic[T]):
             raise ReentrancyError(
                 f"the cursor of {self._label()} moved inside a write to it"
             )
+        before = (self._head, self._tip, self._head_branch, dict(self._tips))
         self._tips[self._head_branch] = self._tip[NUMBER]
         tip = self._tips.pop(branch)
         self._tip = record if tip == record[NUMBER] else self._get(tip)
@@ -871,6 +998,13 @@ class Timeline(History, Generic[T]):
         self._head_branch = branch
         self._undo = None
         self._refresh()
+        if self._journal is not None:
+            try:
+                self._journal.moved(self)
+            except BaseException:
+                self._head, self._tip, self._head_branch, self._tips = before
+                self._refresh()
+                raise
 
     def checkout(self, target: int | str) -> Revision:
         """Move the cursor to a revision number or a branch name.
@@ -905,8 +1039,103 @@ class Timeline(History, Generic[T]):
                 raise ValueError(f"{self._label()} already has a branch {name!r}")
             record = self._head if at is None else self._get(at)
             self._tips[name] = record[NUMBER]
-            self._move(record, name)
+            try:
+                self._move(record, name)
+            except BaseException:
+                self._tips.pop(name, None)
+                raise
             return Revision(record, self)
+
+    # -- other writers and storage -------------------------------------------------
+
+    def _absorb(self, records: Sequence[Record]) -> None:
+        """Take in revisions recorded elsewhere (by another process), in order.
+
+        Called by a journal. A cursor at the newest revision of its branch follows
+        the branch, so the next write appends after the new revisions instead of
+        starting a branch; listeners get the new revisions as if written here.
+        """
+        with self._lock:
+            for record in records:
+                number = record[NUMBER]
+                if number < self._next:
+                    continue  # already held
+                if number != self._next:
+                    raise ValueError(
+                        f"{self._label()} expected revision {self._next}, got {number}"
+                    )
+                parent = record[PARENT]
+                branch = record[BRANCH]
+                self._revs.append(record)
+                self._next = number + 1
+                self._first.setdefault(branch, number)
+                if parent is not None and parent != number - 1:
+                    self._forks.setdefault(parent, []).append(number)
+                if branch == self._head_branch:
+                    if self._head is self._tip:
+                        self._head = record
+                    self._tip = record
+                else:
+                    self._tips[branch] = number
+                if self._path_index is not None:
+                    self._path_index.add(number, self._changes_of(record))
+                if self._listeners:
+                    self._pending.append((record, 1))
+            self._undo = None
+            self._refresh()
+        if self._pending:
+            self._dispatch()
+
+    def sync(self) -> int:
+        """Take in what other processes recorded since; return how many revisions.
+
+        A timeline without storage has nothing to take in.
+        """
+        if self._journal is None:
+            return 0
+        before = self._next
+        self._journal.refresh(self)
+        return self._next - before
+
+    def erase(self, number: int, *, reason: str, author: str | None = None) -> None:
+        """Drop revision ``number``'s value, for privacy, leaving a tombstone.
+
+        Everything else about the revision stays (its metadata, its place in the
+        history, its digest in storage). Its value reads as an :class:`Erased`
+        tombstone saying who erased it and why. The current revision cannot be
+        erased: record a new value first.
+        """
+        if not isinstance(reason, str) or not reason:
+            raise ValueError("erase() needs a reason")
+        with self._lock:
+            self._check_writable()
+            record = self._get(number)
+            if record is self._head or record is self._tip:
+                raise ValueError(
+                    f"revision {number} is current: record a new value before "
+                    "erasing it"
+                )
+            if type(record[VALUE]) is Erased:
+                return
+            # Children keep their changes: work them out while the value is here.
+            children = [
+                self._find(number + 1),
+                *map(self._find, self._forks.get(number, ())),
+            ]
+            for child in children:
+                if child is not None and child[PARENT] == number:
+                    self._settled.setdefault(child[NUMBER], self._changes_of(child))
+            self._settled.setdefault(number, self._changes_of(record))
+            tombstone = Erased(author, reason, time.time_ns())
+            if self._journal is not None:
+                self._journal.erase(self, number, tombstone)
+            erased = (*record[:VALUE], tombstone, *record[VALUE + 1 :])
+            i = number - self._offset
+            if i >= 0:
+                self._revs[i] = erased
+            else:
+                self._old[number] = erased
+        logger.info("erased the value of revision %d of %s", number, self._label())
 
     # -- freezing ------------------------------------------------------------------
 

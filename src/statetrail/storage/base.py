@@ -98,8 +98,13 @@ class Backend(ABC):
         """
 
     @abstractmethod
-    def read(self, timeline: str, after: int = -1) -> list[Row]:
-        """The rows of ``timeline`` numbered above ``after``, in number order."""
+    def read(
+        self, timeline: str, after: int = -1, upto: int | None = None
+    ) -> list[Row]:
+        """The rows of ``timeline`` numbered above ``after``, in number order.
+
+        With ``upto``, only those numbered at most ``upto``.
+        """
 
     @abstractmethod
     def row(self, timeline: str, number: int) -> Row | None:

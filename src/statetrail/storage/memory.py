@@ -56,12 +56,15 @@ class MemoryBackend(Backend):
             for (timeline, number), row in staged.items():
                 self._rows.setdefault(timeline, {})[number] = row
 
-    def read(self, timeline: str, after: int = -1) -> list[Row]:
-        """Rows numbered above ``after``, in number order."""
+    def read(
+        self, timeline: str, after: int = -1, upto: int | None = None
+    ) -> list[Row]:
+        """Rows numbered above ``after`` and at most ``upto``, in number order."""
         with self._lock:
             self._check()
             rows = self._rows.get(timeline, {})
-            return [rows[n] for n in sorted(rows) if n > after]
+            top = max(rows, default=-1) if upto is None else upto
+            return [rows[n] for n in sorted(rows) if after < n <= top]
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""

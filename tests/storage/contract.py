@@ -1,0 +1,184 @@
+"""The backend contract, as tests: every backend's test module subclasses
+:class:`BackendContract` and provides ``make_backend`` (eventsourcing's recorder
+test cases, immutables' shared map tests)."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+
+import pytest
+
+from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage.base import Backend, Heads, Row
+
+
+def row(
+    number: int, *, timeline: str = "t", parent: int | None = -1, **fields: object
+) -> Row:
+    """A row with plausible content; ``parent`` defaults to ``number - 1``."""
+    values: dict[str, object] = {
+        "timeline": timeline,
+        "number": number,
+        "parent": (number - 1 if number else None) if parent == -1 else parent,
+        "branch": "main",
+        "time_ns": 1_700_000_000_000_000_000 + number,
+        "kind": "initial" if number == 0 else "set",
+        "target": None,
+        "label": None,
+        "author": None,
+        "comment": None,
+        "extra": None,
+        "origin": '["app.py", 3, "main", "MainThread", null]',
+        "payload": f'{{"value": {number}}}',
+        "paths": ("/n",),
+        "digest": f"d{number}",
+        "chain": f"c{number}",
+        "erased": None,
+    }
+    values.update(fields)
+    return Row(**values)  # type: ignore[arg-type]
+
+
+class BackendContract(ABC):
+    """What every backend must do, whatever it stores in."""
+
+    @abstractmethod
+    def make_backend(self) -> Iterator[Backend]:
+        """Yield a fresh, empty backend, and clean up after."""
+
+    @pytest.fixture
+    def backend(self) -> Iterator[Backend]:
+        yield from self.make_backend()
+
+    def test_append_and_read_back(self, backend: Backend) -> None:
+        """Rows come back equal, in number order, filtered by ``after``."""
+        rows = [row(0), row(1, author="alice", comment="why", label="v1"), row(2)]
+        backend.append(rows[:1])
+        backend.append(rows[1:])
+        assert backend.read("t") == rows
+        assert backend.read("t", after=0) == rows[1:]
+        assert backend.read("t", after=2) == []
+        assert backend.read("t", after=0, upto=1) == rows[1:2]
+        assert backend.read("t", upto=0) == rows[:1]
+        assert backend.row("t", 1) == rows[1]
+        assert backend.row("t", 9) is None
+        assert backend.latest("t") == 2
+        assert backend.latest("nothing") == -1
+
+    def test_every_field_round_trips(self, backend: Backend) -> None:
+        """Unicode, None, large numbers and empty strings survive storage."""
+        odd = row(
+            0,
+            timeline="ünïcode ☃",
+            branch="feature/β",
+            time_ns=2**62,
+            label="",
+            author="O'Brien",
+            comment='quote " and newline\n and tab\t',
+            extra='{"path": "a.b"}',
+            origin=None,
+            payload='{"value": "\\u0000 nul"}',
+            paths=(),
+            erased=None,
+        )
+        backend.append([odd])
+        assert backend.read("ünïcode ☃") == [odd]
+
+    def test_a_taken_number_is_a_conflict_and_stores_nothing(
+        self, backend: Backend
+    ) -> None:
+        """Appending a number already stored raises ConflictError; a batch with one
+        taken number stores none of its rows."""
+        backend.append([row(0), row(1)])
+        with pytest.raises(ConflictError):
+            backend.append([row(1, author="someone else")])
+        with pytest.raises(ConflictError):
+            backend.append([row(2), row(1)])
+        assert [r.number for r in backend.read("t")] == [0, 1]
+        assert backend.row("t", 1) == row(1)
+
+    def test_timelines_are_separate(self, backend: Backend) -> None:
+        """The same numbers in two timelines do not collide."""
+        backend.append([row(0, timeline="a")])
+        backend.append([row(0, timeline="b")])
+        assert backend.timelines() == ["a", "b"]
+        assert backend.read("a") == [row(0, timeline="a")]
+
+    def test_hostile_names_are_data(self, backend: Backend) -> None:
+        """Names with quotes, SQL, NUL-free control characters and long shared
+        prefixes are stored as data and stay distinct."""
+        names = [
+            "x'); DROP TABLE revisions; --",
+            'a"b',
+            "*?[",
+            "a" * 63 + "1",
+            "a" * 63 + "2",
+            "tab\tnewline\n",
+        ]
+        for name in names:
+            backend.append([row(0, timeline=name)])
+        assert backend.timelines() == sorted(names)
+        for name in names:
+            assert backend.read(name) == [row(0, timeline=name)]
+
+    def test_heads(self, backend: Backend) -> None:
+        """The cursor and branch tips saved are what comes back."""
+        assert backend.heads("t") is None
+        backend.save_heads("t", Heads("main", 3, {"main": 5, "exp": 4}))
+        assert backend.heads("t") == Heads("main", 3, {"main": 5, "exp": 4})
+        backend.save_heads("t", Heads("exp", 4, {"main": 5, "exp": 4}))
+        assert backend.heads("t") == Heads("exp", 4, {"main": 5, "exp": 4})
+
+    def test_checkpoints(self, backend: Backend) -> None:
+        """Whole values kept by revision number, with their digests."""
+        backend.append([row(0)])
+        assert backend.checkpoint("t", 0) is None
+        backend.put_checkpoint("t", 0, '{"n": 0}', "h0")
+        backend.put_checkpoint("t", 64, '{"n": 64}', "h64")
+        assert backend.checkpoint("t", 64) == ('{"n": 64}', "h64")
+        assert backend.checkpoints("t") == [0, 64]
+        assert backend.checkpoints("other") == []
+
+    def test_erase_keeps_the_tombstone_and_the_chain(self, backend: Backend) -> None:
+        """Erasing drops the payload only; digest and chain stay."""
+        backend.append([row(0), row(1)])
+        backend.erase("t", 1, '{"by": "dpo", "why": "request"}')
+        erased = backend.row("t", 1)
+        assert erased is not None
+        assert erased.payload is None
+        assert erased.erased == '{"by": "dpo", "why": "request"}'
+        assert (erased.digest, erased.chain) == ("d1", "c1")
+        with pytest.raises(RevisionNotFoundError):
+            backend.erase("t", 7, "{}")
+
+    def test_concurrent_appends_never_duplicate(self, backend: Backend) -> None:
+        """Threads racing for the same numbers: each number is stored once, every
+        append either succeeds or raises ConflictError."""
+        backend.append([row(0)])
+        outcomes: list[str] = []
+
+        def writer(tid: int) -> None:
+            for n in range(1, 41):
+                try:
+                    backend.append([row(n, author=f"w{tid}")])
+                    outcomes.append("ok")
+                except ConflictError:
+                    outcomes.append("conflict")
+
+        threads = [threading.Thread(target=writer, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        numbers = [r.number for r in backend.read("t")]
+        assert numbers == list(range(41))
+        assert outcomes.count("ok") == 40
+        assert len(outcomes) == 160
+
+    def test_closed_backends_refuse(self, backend: Backend) -> None:
+        """After close, every method raises StorageError."""
+        backend.close()
+        with pytest.raises(StorageError):
+            backend.read("t")
