@@ -43,6 +43,7 @@ from statetrail.frozen import (
     register_immutable,
     thaw,
 )
+from statetrail.repository import Repository, open
 from statetrail.revision import Change, Origin, Revision, RevisionKind, Trim
 from statetrail.store import (
     AsyncStore,
@@ -52,7 +53,7 @@ from statetrail.store import (
     get_nested_value,
     set_nested_value,
 )
-from statetrail.timeline import MAX_LISTENER_DEPTH, Retention, Timeline
+from statetrail.timeline import MAX_LISTENER_DEPTH, Erased, Retention, Timeline
 from statetrail.var import Namespace, Registry, Var, get_registry, reset_registry, watch
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "Change",
     "ConflictError",
     "CorruptHistoryError",
+    "Erased",
     "EventQueue",
     "FrozenDict",
     "FrozenError",
@@ -74,6 +76,7 @@ __all__ = [
     "PathError",
     "ReentrancyError",
     "Registry",
+    "Repository",
     "Retention",
     "Revision",
     "RevisionKind",
@@ -98,6 +101,7 @@ __all__ = [
     "get_nested_value",
     "get_registry",
     "invert",
+    "open",
     "origin_capture",
     "register_immutable",
     "reset_registry",

@@ -77,9 +77,15 @@ class StoreBase:
         *,
         state_file: str | os.PathLike[str] | None = None,
         name: str = "",
+        _timeline: Timeline[State] | None = None,
     ) -> None:
         self._state_file = None if state_file is None else os.fspath(state_file)
         self._default = root_of({} if initial_state is None else initial_state)
+        self._tx: Transaction | None = None
+        if _timeline is not None:
+            # A timeline kept elsewhere (a repository's): the store works on it.
+            self._timeline = _timeline
+            return
         root = self._default
         comment = None
         if self._state_file is not None:
@@ -87,10 +93,7 @@ class StoreBase:
             if loaded is not None:
                 root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
-        self._timeline: Timeline[State] = Timeline(
-            root, name=name, label="initial", comment=comment
-        )
-        self._tx: Transaction | None = None
+        self._timeline = Timeline(root, name=name, label="initial", comment=comment)
 
     # -- values handed out -----------------------------------------------------------
 

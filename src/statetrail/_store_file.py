@@ -14,19 +14,16 @@ cannot destroy what it held.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import secrets
-import stat
 from typing import Any
+
+from statetrail.storage._files import remove_stale_temporaries, write_atomic
 
 __all__ = ["dump_state", "read_state", "write_atomic"]
 
 logger = logging.getLogger("statetrail.store")
-
-_TMP_SUFFIX = ".tmp"
 
 
 def dump_state(state: dict[str, Any]) -> bytes:
@@ -60,7 +57,7 @@ def read_state(path: str) -> dict[str, Any] | None:
     malformed file is copied aside first. Temporary files that an interrupted save
     left next to ``path`` are removed.
     """
-    _remove_stale_temporaries(path)
+    remove_stale_temporaries(path)
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -103,77 +100,3 @@ def _keep_aside(path: str, data: bytes) -> str:
             n += 1
             continue
         return aside
-
-
-def _temporary_name(target: str) -> str:
-    directory, name = os.path.split(target)
-    token = secrets.token_hex(4)
-    return os.path.join(directory, f".{name}.{os.getpid()}.{token}{_TMP_SUFFIX}")
-
-
-def _remove_stale_temporaries(target: str) -> None:
-    """Remove temporary files of ``target`` left by processes that have died."""
-    directory, name = os.path.split(os.path.abspath(target))
-    prefix = f".{name}."
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return
-    for entry in entries:
-        if not (entry.startswith(prefix) and entry.endswith(_TMP_SUFFIX)):
-            continue
-        pid_text = entry[len(prefix) :].split(".", 1)[0]
-        if pid_text.isdigit() and not _alive(int(pid_text)):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(directory, entry))
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # it exists but is not ours to signal
-        return True
-    return True
-
-
-def write_atomic(target: str, data: bytes, *, _os: Any = os) -> None:
-    """Replace ``target`` with ``data`` so a crash leaves the old file or the new one.
-
-    A symbolic link is followed, so the file it points to is replaced. ``_os`` is
-    the test seam through which every file operation goes.
-    """
-    target = os.path.realpath(target)
-    directory = os.path.dirname(target)
-    tmp = _temporary_name(target)
-    fd = _os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[_os.write(fd, view) :]
-            _os.fsync(fd)
-        finally:
-            _os.close(fd)
-        with contextlib.suppress(FileNotFoundError):
-            _os.chmod(tmp, stat.S_IMODE(_os.stat(target).st_mode))
-        _os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            _os.unlink(tmp)
-        raise
-    _fsync_directory(directory, _os)
-
-
-def _fsync_directory(directory: str, _os: Any) -> None:
-    try:
-        fd = _os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    except OSError:  # pragma: no cover - platforms that cannot open a directory
-        return
-    try:
-        _os.fsync(fd)
-    finally:
-        _os.close(fd)

@@ -30,7 +30,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar, overload
 
-from statetrail._store_core import StoreBase, capture, root_of
+from statetrail._store_core import State, StoreBase, capture, root_of
 from statetrail._store_events import EVENT_TYPE_STATE_CHANGED, Event
 from statetrail._store_file import read_state
 from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
@@ -38,6 +38,7 @@ from statetrail._store_transaction import Transaction
 from statetrail.context import Metadata, RawOrigin, current_context
 from statetrail.frozen import FrozenDict, freeze
 from statetrail.revision import Revision
+from statetrail.timeline import Timeline
 
 __all__ = [
     "EVENT_TYPE_EVENTS_DROPPED",
@@ -189,8 +190,9 @@ class AsyncStore(StoreBase):
         initial_state: Mapping[str, Any] | None = None,
         event_queue_size: int | None = None,
         name: str = "",
+        _timeline: Timeline[State] | None = None,
     ) -> None:
-        super().__init__(initial_state, name=name)
+        super().__init__(initial_state, name=name, _timeline=_timeline)
         self._initial_state_file_path = (
             None
             if initial_state_file_path is None

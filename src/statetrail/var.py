@@ -74,6 +74,7 @@ class Var(Generic[T]):
         schema: Any = None,
         origin: bool | None = None,
         retention: Retention | None = None,
+        _timeline: Timeline[T] | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"a Var name is a string, not {type(name).__name__}")
@@ -83,15 +84,21 @@ class Var(Generic[T]):
             self._interceptors.insert(0, _schema_interceptor(schema))
         self._listeners: dict[VarListener, Callable[[], None]] = {}
         self._async_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._timeline: Timeline[T] = Timeline(
-            self._intercept(initial_value),
-            name=name,
-            deep_copy=deep_copy,
-            origin=origin,
-            validators=validators or (),
-            retention=retention,
-            label="initial",
-        )
+        if _timeline is None:
+            _timeline = Timeline(
+                self._intercept(initial_value),
+                name=name,
+                deep_copy=deep_copy,
+                origin=origin,
+                validators=validators or (),
+                retention=retention,
+                label="initial",
+            )
+        else:
+            # A timeline kept elsewhere (a repository's): the variable works on it.
+            for validate in validators or ():
+                _timeline.add_validator(validate)
+        self._timeline: Timeline[T] = _timeline
         self._set = self._timeline._set  # the hot path, looked up once
         for fn in on_change or ():
             self.add_listener(fn)

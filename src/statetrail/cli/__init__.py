@@ -1,7 +1,18 @@
-"""The ``statetrail`` command.
+"""The ``statetrail`` command: look at a history from the terminal.
 
-``statetrail demo`` records a small live application and shows its history. The
-inspector commands for history files and databases arrive with storage.
+::
+
+    statetrail timelines FILE_OR_URL
+    statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P] [--branch B]
+    statetrail show FILE NAME[@REV]
+    statetrail diff FILE NAME REV_A REV_B
+    statetrail blame FILE NAME PATH
+    statetrail export FILE NAME --format jsonl|json-patch
+    statetrail verify FILE
+    statetrail demo [--file FILE]
+
+A problem (a missing or corrupt file, a pickle, an unknown timeline or revision)
+is one line on standard error and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,24 +20,111 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import datetime
+
+from statetrail.errors import StatetrailError
 
 __all__ = ["main"]
 
 
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="statetrail", description="State that remembers where it came from."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("timelines", help="list the timelines of a history")
+    p.add_argument("target", metavar="FILE_OR_URL")
+
+    p = commands.add_parser("log", help="the revisions of a timeline, newest first")
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--author")
+    p.add_argument("--since", type=_time, help="ISO 8601 time, inclusive")
+    p.add_argument("--until", type=_time, help="ISO 8601 time, exclusive")
+    p.add_argument("--path", help="only revisions that changed this dot-path")
+    p.add_argument("--branch", help="follow this branch instead of the cursor")
+    p.add_argument("--limit", type=int, help="at most this many revisions")
+
+    p = commands.add_parser("show", help="one revision: metadata and value")
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument("spec", metavar="NAME[@REV]", help="REV: a number, -1, or a branch")
+
+    p = commands.add_parser("diff", help="the changes between two revisions")
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("a", metavar="REV_A")
+    p.add_argument("b", metavar="REV_B")
+
+    p = commands.add_parser("blame", help="who last changed a path, and where")
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("path", metavar="PATH")
+
+    p = commands.add_parser("export", help="every revision, for other tools")
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--format", choices=("jsonl", "json-patch"), default="jsonl")
+
+    p = commands.add_parser("verify", help="check the history's hash chain")
+    p.add_argument("target", metavar="FILE_OR_URL")
+
+    p = commands.add_parser(
+        "demo", help="record a small live application into SQLite and look at it"
+    )
+    p.add_argument("--file", help="the SQLite file to record into (default: a temporary one)")
+    p.add_argument("--cards", type=int, default=6, help="cards each sorter sorts")
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(
-        prog="statetrail",
-        description="State that remembers where it came from.",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    demo = commands.add_parser(
-        "demo", help="record a small live application and show its history"
-    )
-    demo.add_argument("--cards", type=int, default=6, help="cards each sorter sorts")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        from statetrail.cli.demo import run
+    args = _parser().parse_args(argv)
+    out = sys.stdout
+    try:
+        from statetrail.cli import inspect
 
-        run(cards=args.cards, out=sys.stdout)
+        if args.command == "timelines":
+            inspect.timelines(args.target, out)
+        elif args.command == "log":
+            inspect.log(
+                args.target,
+                args.name,
+                out,
+                author=args.author,
+                since=args.since,
+                until=args.until,
+                path=args.path,
+                branch=args.branch,
+                limit=args.limit,
+            )
+        elif args.command == "show":
+            inspect.show(args.target, args.spec, out)
+        elif args.command == "diff":
+            inspect.diff(args.target, args.name, args.a, args.b, out)
+        elif args.command == "blame":
+            inspect.blame(args.target, args.name, args.path, out)
+        elif args.command == "export":
+            inspect.export(args.target, args.name, args.format, out)
+        elif args.command == "verify":
+            inspect.verify(args.target, out)
+        else:
+            from statetrail.cli.demo import run
+
+            run(cards=args.cards, out=out, file=args.file)
+    except (StatetrailError, OSError, ValueError, KeyError) as exc:
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, KeyError):
+            message = message.strip("'\"")
+        print(f"statetrail {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover - interactive
+        return 130
     return 0

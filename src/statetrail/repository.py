@@ -1,0 +1,267 @@
+"""``statetrail.open()``: a repository of named timelines kept in storage.
+
+>>> import statetrail
+>>> with statetrail.open(":memory:") as repo:
+...     score = repo.watch("score", 0)
+...     _ = score.set(10).set(20)
+...     repo.timelines()
+['score']
+
+A repository opens a backend (SQLite for a file path, PostgreSQL for a
+``postgresql://`` URL, a JSON file for a path ending in ``.json``, memory for
+``":memory:"``) and hands out front ends whose every revision is written there
+before the write returns. Opening a timeline again gives back its whole history,
+branches and cursor, checked against its hash chain.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Any, TypeVar
+
+from statetrail._store_core import root_of
+from statetrail.errors import (
+    ConflictError,
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    StorageError,
+)
+from statetrail.storage._journal import (
+    CHECKPOINT_EVERY,
+    StoreJournal,
+    decode_rows,
+    heads_after,
+)
+from statetrail.storage.base import Backend
+from statetrail.storage.memory import MemoryBackend
+from statetrail.store import AsyncStore, Store
+from statetrail.timeline import Timeline
+from statetrail.var import Var
+
+__all__ = ["Repository", "open"]
+
+T = TypeVar("T")
+
+_DURABILITY = ("full", "normal", "batched")
+
+
+def open(
+    target: str | os.PathLike[str],
+    *,
+    durability: str = "full",
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    allow_pickle: bool = False,
+    **options: Any,
+) -> Repository:
+    """Open (or create) a repository of timelines.
+
+    Args:
+        target: A file path (SQLite, the default: no server, no set-up), a
+            ``postgresql://`` URL, a path ending in ``.json`` (one JSON file), or
+            ``":memory:"``.
+        durability: ``"full"`` (the default): a write returns once it is durable.
+            ``"normal"``: durable across crashes of the application, not of the
+            machine. ``"batched"``: writes are committed in groups by a background
+            thread; ``flush()`` waits for them (one writing process only).
+        checkpoint_every: Keep a whole value every this many revisions along a
+            lineage, so reading a revision from storage applies at most this many
+            patches.
+        allow_pickle: Read and write pickled values. Off by default, because
+            unpickling runs code: a history containing pickle is refused.
+        options: Passed to the backend (``schema=`` for PostgreSQL ...).
+    """
+    if durability not in _DURABILITY:
+        raise ValueError(
+            f"durability is one of {', '.join(_DURABILITY)}, not {durability!r}"
+        )
+    backend: Backend
+    text = os.fspath(target)
+    if text == ":memory:":
+        backend = MemoryBackend()
+    elif text.startswith(("postgresql://", "postgres://")):
+        from statetrail.storage.postgres import PostgresBackend
+
+        backend = PostgresBackend(text, **options)
+    elif text.endswith(".json"):
+        from statetrail.storage.jsonfile import JsonFileBackend
+
+        backend = JsonFileBackend(text, **options)
+    else:
+        from statetrail.storage.sqlite import SQLiteBackend
+
+        backend = SQLiteBackend(text, durability=durability, **options)
+    return Repository(
+        backend, checkpoint_every=checkpoint_every, allow_pickle=allow_pickle
+    )
+
+
+class Repository:
+    """Named timelines in one backend, and front ends over them.
+
+    Each name holds one timeline; asking for it again (in this process or after a
+    restart) gives back the same history. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        allow_pickle: bool = False,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        self.backend = backend
+        self._every = checkpoint_every
+        self._pickle = allow_pickle
+        self._lock = threading.RLock()
+        self._open: dict[str, Timeline[Any]] = {}
+        self._closed = False
+
+    # -- timelines -----------------------------------------------------------------
+
+    def timelines(self) -> list[str]:
+        """The names of the timelines stored, sorted."""
+        return self.backend.timelines()
+
+    def timeline(
+        self, name: str, initial: Any = None, *, create: bool = True, **options: Any
+    ) -> Timeline[Any]:
+        """The timeline ``name``: loaded from storage, or created with ``initial``.
+
+        With ``create=False`` a timeline that is not stored raises
+        :class:`~statetrail.RevisionNotFoundError`. ``options`` go to
+        :class:`~statetrail.Timeline` (validators, retention ...); retention trims
+        what this process holds in memory, not what is stored.
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError("a timeline name is a non-empty string")
+        with self._lock:
+            if self._closed:
+                raise StorageError("the repository is closed")
+            timeline = self._open.get(name)
+            if timeline is None and not create and self.backend.latest(name) < 0:
+                raise RevisionNotFoundError(
+                    f"there is no timeline {name!r} (timelines: "
+                    f"{', '.join(self.timelines()) or 'none'})"
+                )
+            if timeline is None:
+                timeline = self._load(name, initial, options)
+                self._open[name] = timeline
+            return timeline
+
+    def _journal(self, name: str) -> StoreJournal:
+        return StoreJournal(
+            self.backend, name, checkpoint_every=self._every, allow_pickle=self._pickle
+        )
+
+    def _load(self, name: str, initial: Any, options: dict[str, Any]) -> Timeline[Any]:
+        for _ in range(3):
+            rows = self.backend.read(name)
+            if not rows:
+                journal = self._journal(name)
+                try:
+                    return Timeline(initial, name=name, journal=journal, **options)
+                except ConflictError:
+                    continue  # another process created it first: load theirs
+            journal = self._journal(name)
+            records = decode_rows(
+                self.backend,
+                name,
+                rows,
+                chains=journal._chains,
+                allow_pickle=self._pickle,
+            )
+            heads = heads_after(rows, self.backend.heads(name))
+            return Timeline._restore(
+                records,
+                branch=heads.branch,
+                cursor=heads.cursor,
+                tips=heads.tips,
+                journal=journal,
+                name=name,
+                **options,
+            )
+        raise StorageError(f"could not open timeline {name!r}: it keeps changing")
+
+    # -- front ends ------------------------------------------------------------------
+
+    def watch(self, name: str, initial: T = None, **options: Any) -> Var[T]:  # type: ignore[assignment]
+        """A :class:`~statetrail.Var` kept in storage (created with ``initial``)."""
+        timeline_options = {
+            key: options.pop(key)
+            for key in ("retention", "origin", "deep_copy")
+            if key in options
+        }
+        timeline = self.timeline(name, initial, label="initial", **timeline_options)
+        return Var(name, initial, _timeline=timeline, **options)
+
+    def store(self, name: str, initial_state: dict[str, Any] | None = None) -> Store:
+        """A :class:`~statetrail.Store` kept in storage."""
+        root = root_of({} if initial_state is None else initial_state)
+        timeline = self.timeline(name, root, label="initial")
+        return Store(initial_state, name=name, _timeline=timeline)
+
+    def async_store(
+        self, name: str, initial_state: dict[str, Any] | None = None
+    ) -> AsyncStore:
+        """An :class:`~statetrail.AsyncStore` kept in storage."""
+        root = root_of({} if initial_state is None else initial_state)
+        timeline = self.timeline(name, root, label="initial")
+        return AsyncStore(initial_state=initial_state, name=name, _timeline=timeline)
+
+    # -- upkeep ----------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Take in what other processes wrote to the open timelines."""
+        with self._lock:
+            return sum(timeline.sync() for timeline in self._open.values())
+
+    def verify(self, name: str | None = None) -> dict[str, int]:
+        """Check every stored revision against its digest and the hash chain.
+
+        Returns the number of revisions checked per timeline; raises
+        :class:`~statetrail.CorruptHistoryError` at the first mismatch.
+        """
+        names = [name] if name is not None else self.timelines()
+        checked: dict[str, int] = {}
+        for each in names:
+            rows = self.backend.read(each)
+            if not rows:
+                raise CorruptHistoryError(f"there is no timeline {each!r}")
+            decode_rows(self.backend, each, rows, allow_pickle=self._pickle)
+            checked[each] = len(rows)
+        return checked
+
+    def flush(self) -> None:
+        """Make every write so far durable (with ``durability="batched"``)."""
+        self.backend.flush()
+
+    def close(self) -> None:
+        """Flush and close the backend; the front ends handed out stop writing."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._open.clear()
+        self.backend.close()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.timelines())
+
+    def __enter__(self) -> Repository:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Repository({self.backend.kind}, timelines={len(self.timelines())})"

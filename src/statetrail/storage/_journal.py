@@ -1,0 +1,453 @@
+"""Between a timeline and a backend: revisions to rows and back, verified.
+
+:class:`StoreJournal` is the :class:`~statetrail.timeline.Journal` a repository
+gives each timeline it opens. On every commit it encodes the new revision as a
+:class:`~statetrail.storage.base.Row` (a patch against the parent, its digest and
+chained hash) and appends it before the revision becomes visible; when another
+process took the number first, it brings the timeline up to date and lets the
+:class:`~statetrail.ConflictError` through, so a retry appends after the newcomer.
+
+:func:`decode_rows` turns rows back into the engine's records, checking every
+digest and chain link on the way: a history altered on disk raises
+:class:`~statetrail.CorruptHistoryError`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from statetrail._pathindex import index_path
+from statetrail.diff import format_json_pointer
+from statetrail.errors import ConflictError, CorruptHistoryError, PathError
+from statetrail.paths import delete_in, insert_in, set_in
+from statetrail.revision import (
+    BRANCH,
+    INFO,
+    NUMBER,
+    PARENT,
+    PLAIN,
+    VALUE,
+    Origin,
+    Record,
+    Revision,
+)
+from statetrail.storage import codec
+from statetrail.storage.base import Backend, Heads, Row
+from statetrail.timeline import Erased
+
+if TYPE_CHECKING:
+    from statetrail.timeline import Timeline
+
+__all__ = ["StoreJournal", "decode_rows", "heads_after", "row_value"]
+
+logger = logging.getLogger("statetrail")
+
+#: How many revisions along a lineage may pass without a checkpoint; bounds the
+#: patches a cold read of one revision applies.
+CHECKPOINT_EVERY = 64
+_ROOT_CHAIN = ""
+
+
+def _meta(row: Row) -> bytes:
+    """The canonical bytes of a row's metadata.
+
+    The digest covers these and the payload.
+    """
+    return codec.canonical(
+        [
+            row.timeline,
+            row.number,
+            row.parent,
+            row.branch,
+            row.time_ns,
+            row.kind,
+            row.target,
+            row.label,
+            row.author,
+            row.comment,
+            row.extra,
+            row.origin,
+            list(row.paths),
+        ]
+    )
+
+
+def _digest(row: Row) -> str:
+    payload = b"" if row.payload is None else row.payload.encode()
+    return codec.digest(_meta(row), payload)
+
+
+def _chain(parent_chain: str, digest: str) -> str:
+    return codec.digest(parent_chain.encode(), digest.encode())
+
+
+def _apply(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
+    """Apply a stored patch (``=``, ``+``, ``-`` steps) to a frozen value."""
+    for op, path, new in ops:
+        if op == "=":
+            value = new if not path else set_in(value, path, new, create=False)
+        elif op == "+":
+            value = insert_in(value, path, new)
+        elif op == "-":
+            value = delete_in(value, path)
+        else:  # pragma: no cover - the codec refuses unknown operations
+            raise CorruptHistoryError(f"unknown patch operation {op!r}")
+    return value
+
+
+def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any:
+    """The value a row records, given its parent's (unused for a whole value)."""
+    if row.payload is None:
+        return _erased(row)
+    payload = codec.parse(row.payload)
+    if not isinstance(payload, dict) or len(payload) != 1:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: a payload is "
+            '{"value": ...} or {"patch": [...]}'
+        )
+    if "value" in payload:
+        return codec.from_json(payload["value"], allow_pickle=allow_pickle)
+    if "patch" not in payload:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: bad payload"
+        )
+    if type(parent_value) is Erased or parent_value is _NO_VALUE:
+        raise _NeedsCheckpoint(row.number)
+    ops = codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
+    try:
+        return _apply(parent_value, ops)
+    except PathError as exc:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: its patch does not apply to "
+            f"its parent ({exc})"
+        ) from exc
+
+
+class _NeedsCheckpoint(Exception):
+    """The parent's value is gone (erased); the row's checkpoint must be used."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+_NO_VALUE: Any = object()
+
+
+def _erased(row: Row) -> Erased:
+    try:
+        tomb = json.loads(row.erased or "{}")
+        return Erased(
+            tomb.get("author"), str(tomb.get("reason", "")), int(tomb.get("time_ns", 0))
+        )
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: its tombstone is unreadable"
+        ) from exc
+
+
+def _origin(text: str | None) -> Origin | None:
+    if text is None:
+        return None
+    try:
+        file, line, function, thread, task = json.loads(text)
+        return Origin(str(file), int(line), str(function), str(thread), task)
+    except (ValueError, TypeError) as exc:
+        raise CorruptHistoryError(f"an origin is unreadable: {text[:80]!r}") from exc
+
+
+def _record(row: Row, value: Any, *, allow_pickle: bool) -> Record:
+    extra = (
+        None
+        if row.extra is None
+        else codec.from_json(codec.parse(row.extra), allow_pickle=allow_pickle)
+    )
+    info = (row.kind, row.target, row.label, row.author, row.comment, extra)
+    if info == PLAIN:
+        info = PLAIN
+    return (
+        row.number,
+        row.parent,
+        row.branch,
+        value,
+        row.time_ns,
+        info,
+        _origin(row.origin),
+        None,
+        None,
+        None,
+    )
+
+
+def decode_rows(
+    backend: Backend,
+    timeline: str,
+    rows: Sequence[Row],
+    *,
+    known: dict[int, Any] | None = None,
+    chains: dict[int, str] | None = None,
+    allow_pickle: bool = False,
+) -> list[Record]:
+    """Records for ``rows`` (ascending), each digest and chain link verified.
+
+    ``known`` gives values and ``chains`` chained hashes of revisions decoded
+    before (the parents of the first rows); both are updated.
+    """
+    values = {} if known is None else known
+    chain_of = {} if chains is None else chains
+    out: list[Record] = []
+    for row in rows:
+        if row.timeline != timeline:
+            raise CorruptHistoryError(f"a row of {row.timeline!r} among {timeline!r}'s")
+        if row.payload is not None and _digest(row) != row.digest:
+            raise CorruptHistoryError(
+                f"revision {row.number} of timeline {timeline!r} does not match its "
+                "digest: the history was altered on disk"
+            )
+        parent_chain = _ROOT_CHAIN
+        if row.parent is not None:
+            parent_chain = chain_of.get(row.parent) or _stored_chain(
+                backend, timeline, row.parent
+            )
+        if _chain(parent_chain, row.digest) != row.chain:
+            raise CorruptHistoryError(
+                f"revision {row.number} of timeline {timeline!r} breaks the hash "
+                "chain: the history was altered on disk"
+            )
+        parent_value = (
+            values.get(row.parent, _NO_VALUE) if row.parent is not None else None
+        )
+        try:
+            value = row_value(row, parent_value, allow_pickle=allow_pickle)
+        except _NeedsCheckpoint:
+            value = _from_checkpoint(backend, timeline, row.number, allow_pickle)
+        values[row.number] = value
+        chain_of[row.number] = row.chain
+        out.append(_record(row, value, allow_pickle=allow_pickle))
+    return out
+
+
+def _stored_chain(backend: Backend, timeline: str, number: int) -> str:
+    parent = backend.row(timeline, number)
+    if parent is None:
+        raise CorruptHistoryError(f"timeline {timeline!r} lacks revision {number}")
+    return parent.chain
+
+
+def _from_checkpoint(
+    backend: Backend, timeline: str, number: int, allow_pickle: bool
+) -> Any:
+    stored = backend.checkpoint(timeline, number)
+    if stored is None:
+        raise CorruptHistoryError(
+            f"revision {number} of timeline {timeline!r} needs a checkpoint (its "
+            "parent was erased) and has none"
+        )
+    text, digest = stored
+    if codec.digest(text.encode()) != digest:
+        raise CorruptHistoryError(
+            f"the checkpoint of revision {number} of timeline {timeline!r} was altered"
+        )
+    return codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
+
+
+def heads_after(rows: Sequence[Row], saved: Heads | None) -> Heads:
+    """Where the cursor is after ``rows``, starting from the heads last saved.
+
+    Heads are saved when the cursor moves without a write; a write moves the
+    cursor to the new revision, so each later row whose parent is the cursor
+    carries it along (as the timeline did in memory).
+    """
+    if not rows:
+        raise CorruptHistoryError("a stored timeline has no revisions")
+    if saved is None:
+        tips: dict[str, int] = {}
+        for row in rows:
+            tips[row.branch] = row.number
+        last = rows[-1]
+        return Heads(last.branch, last.number, tips)
+    branch, cursor, tips = saved.branch, saved.cursor, dict(saved.tips)
+    as_of = max(tips.values(), default=-1)
+    for row in rows:
+        if row.number <= as_of:
+            continue
+        tips[row.branch] = row.number
+        if row.parent == cursor:
+            cursor, branch = row.number, row.branch
+    return Heads(branch, cursor, tips)
+
+
+class StoreJournal:
+    """The journal of one stored timeline."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        name: str,
+        *,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        allow_pickle: bool = False,
+        chains: dict[int, str] | None = None,
+        depths: dict[int, int] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.name = name
+        self._every = checkpoint_every
+        self._pickle = allow_pickle
+        self._chains: dict[int, str] = {} if chains is None else chains
+        self._depths: dict[int, int] = {} if depths is None else depths
+
+    # -- the Journal protocol ----------------------------------------------------
+
+    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+        """Append ``revision`` durably; on a conflict, catch up and raise."""
+        row, value_json = self._row(revision)
+        try:
+            self.backend.append([row])
+        except ConflictError:
+            self.refresh(timeline)
+            raise
+        self._chains[row.number] = row.chain
+        depth = 0 if row.parent is None else self._depth(row.parent) + 1
+        if row.parent is not None and depth >= self._every:
+            text = codec.canonical(
+                value_json
+                if value_json is not None
+                else codec.to_json(revision.value, allow_pickle=self._pickle)
+            ).decode()
+            self.backend.put_checkpoint(
+                self.name, row.number, text, codec.digest(text.encode())
+            )
+            depth = 0
+        self._depths[row.number] = depth
+
+    def moved(self, timeline: Timeline[Any]) -> None:
+        """Save the cursor and the branch tips."""
+        head = timeline.head
+        self.backend.save_heads(
+            self.name, Heads(timeline.current_branch, head.number, timeline.branches())
+        )
+
+    def refresh(self, timeline: Timeline[Any]) -> None:
+        """Take in the rows other processes appended."""
+        with timeline._lock:
+            after = timeline._next - 1
+            rows = self.backend.read(self.name, after=after)
+            if not rows:
+                return
+            known = {}
+            for row in rows:
+                if row.parent is not None and row.parent <= after:
+                    parent = timeline._find(row.parent)
+                    if parent is not None:
+                        known[row.parent] = parent[VALUE]
+            records = decode_rows(
+                self.backend,
+                self.name,
+                rows,
+                known=known,
+                chains=self._chains,
+                allow_pickle=self._pickle,
+            )
+            timeline._absorb(records)
+
+    def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
+        """Keep the children readable (checkpoints), then drop the payload."""
+        forks = timeline._forks.get(number, ())
+        for child in (timeline._find(number + 1), *map(timeline._find, forks)):
+            if child is None or child[PARENT] != number:
+                continue
+            if self.backend.checkpoint(self.name, child[NUMBER]) is None:
+                text = codec.canonical(
+                    codec.to_json(Revision(child).value, allow_pickle=self._pickle)
+                ).decode()
+                self.backend.put_checkpoint(
+                    self.name, child[NUMBER], text, codec.digest(text.encode())
+                )
+        self.backend.erase(
+            self.name,
+            number,
+            json.dumps(
+                {
+                    "author": tombstone.author,
+                    "reason": tombstone.reason,
+                    "time_ns": tombstone.time_ns,
+                }
+            ),
+        )
+
+    # -- encoding ------------------------------------------------------------------
+
+    def _depth(self, number: int) -> int:
+        depth = self._depths.get(number)
+        if depth is None:
+            # An older parent (after a checkout): count conservatively from here.
+            depth = self._every
+        return depth
+
+    def _chain_of(self, number: int) -> str:
+        chain = self._chains.get(number)
+        if chain is None:
+            chain = _stored_chain(self.backend, self.name, number)
+            self._chains[number] = chain
+        return chain
+
+    def _row(self, revision: Revision) -> tuple[Row, Any]:
+        """The row for ``revision`` and, for a whole value, its JSON tree."""
+        rec = revision._rec
+        info = rec[INFO]
+        parent = rec[PARENT]
+        value_json = None
+        if parent is None:
+            value_json = codec.to_json(revision.value, allow_pickle=self._pickle)
+            payload = codec.canonical({"value": value_json}).decode()
+            paths: tuple[str, ...] = ("",)
+        else:
+            changes = revision.changes
+            payload = codec.canonical(
+                {"patch": codec.changes_to_json(changes, allow_pickle=self._pickle)}
+            ).decode()
+            paths = tuple(sorted({format_json_pointer(index_path(c)) for c in changes}))
+        extra = (
+            None
+            if info[5] is None
+            else codec.canonical(
+                codec.to_json(info[5], allow_pickle=self._pickle)
+            ).decode()
+        )
+        origin = revision.origin
+        origin_text = (
+            None
+            if origin is None
+            else json.dumps(
+                [origin.file, origin.line, origin.function, origin.thread, origin.task]
+            )
+        )
+        row = Row(
+            timeline=self.name,
+            number=rec[NUMBER],
+            parent=parent,
+            branch=rec[BRANCH],
+            time_ns=revision.time_ns,
+            kind=info[0],
+            target=info[1],
+            label=info[2],
+            author=info[3],
+            comment=info[4],
+            extra=extra,
+            origin=origin_text,
+            payload=payload,
+            paths=paths,
+            digest="",
+            chain="",
+        )
+        digest = _digest(row)
+        parent_chain = _ROOT_CHAIN if parent is None else self._chain_of(parent)
+        chained = dataclasses.replace(
+            row, digest=digest, chain=_chain(parent_chain, digest)
+        )
+        return chained, value_json

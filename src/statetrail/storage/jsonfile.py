@@ -1,0 +1,271 @@
+"""The JSON file backend: a whole history in one readable JSON file.
+
+Every change rewrites the file atomically (a temporary file, fsync, rename, fsync
+of the directory), so a crash leaves the old file or the new one, never a torn
+one. It suits small histories and files people want to read or diff: each write
+costs the size of the file. One process at a time: a second one opening the same
+file gets :class:`~statetrail.StorageError` instead of overwriting the first one's
+writes. For many writes, or many processes, use SQLite or PostgreSQL.
+
+The file is JSON::
+
+    {"format": "statetrail-history", "version": 1,
+     "timelines": {"name": {"rows": [...], "heads": {...}, "checkpoints": {...}}}}
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import errno
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from statetrail.errors import CorruptHistoryError, StorageError
+from statetrail.storage import codec
+from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.storage.base import Heads, Row
+from statetrail.storage.memory import MemoryBackend
+
+__all__ = ["FORMAT", "JsonFileBackend", "document", "rows_of_document"]
+
+FORMAT = "statetrail-history"
+VERSION = 1
+_FIELDS = [f.name for f in dataclasses.fields(Row)]
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    out = {name: getattr(row, name) for name in _FIELDS if name != "timeline"}
+    out["paths"] = list(row.paths)
+    return out
+
+
+def _row_of(timeline: str, data: Any) -> Row:
+    if not isinstance(data, dict) or set(data) != set(_FIELDS) - {"timeline"}:
+        raise CorruptHistoryError(f"a row of timeline {timeline!r} is malformed")
+    try:
+        return Row(timeline=timeline, **{**data, "paths": tuple(data["paths"])})
+    except TypeError as exc:  # pragma: no cover - guarded by the field check
+        raise CorruptHistoryError(
+            f"a row of timeline {timeline!r} is malformed"
+        ) from exc
+
+
+def document(
+    timelines: dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]],
+) -> dict[str, Any]:
+    """The JSON document for some timelines' rows, heads and checkpoints."""
+    out: dict[str, Any] = {}
+    for name, (rows, heads, checkpoints) in timelines.items():
+        out[name] = {
+            "rows": [_row_json(row) for row in rows],
+            "heads": None
+            if heads is None
+            else {"branch": heads.branch, "cursor": heads.cursor, "tips": heads.tips},
+            "checkpoints": {str(n): list(v) for n, v in checkpoints.items()},
+        }
+    return {"format": FORMAT, "version": VERSION, "timelines": out}
+
+
+def rows_of_document(
+    data: Any, where: str
+) -> dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]]:
+    """The rows, heads and checkpoints a history document holds (checked)."""
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise CorruptHistoryError(f"{where} is not a statetrail history file")
+    if data.get("version") != VERSION:
+        raise StorageError(
+            f"{where} is version {data.get('version')!r} of the history format; this "
+            f"statetrail reads version {VERSION}: upgrade statetrail"
+        )
+    timelines = data.get("timelines")
+    if not isinstance(timelines, dict):
+        raise CorruptHistoryError(f"{where} has no timelines")
+    out = {}
+    for name, entry in timelines.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("rows"), list):
+            raise CorruptHistoryError(f"timeline {name!r} in {where} is malformed")
+        rows = [_row_of(name, row) for row in entry["rows"]]
+        heads_data = entry.get("heads")
+        heads = None
+        if heads_data is not None:
+            try:
+                heads = Heads(
+                    str(heads_data["branch"]),
+                    int(heads_data["cursor"]),
+                    {str(k): int(v) for k, v in heads_data["tips"].items()},
+                )
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                raise CorruptHistoryError(
+                    f"the heads of timeline {name!r} in {where} are malformed"
+                ) from exc
+        checkpoints: dict[int, tuple[str, str]] = {}
+        for key, value in (entry.get("checkpoints") or {}).items():
+            if not (
+                key.isdigit()
+                and isinstance(value, list)
+                and len(value) == 2
+                and all(isinstance(v, str) for v in value)
+            ):
+                raise CorruptHistoryError(
+                    f"a checkpoint of timeline {name!r} in {where} is malformed"
+                )
+            checkpoints[int(key)] = (value[0], value[1])
+        out[name] = (rows, heads, checkpoints)
+    return out
+
+
+class JsonFileBackend(MemoryBackend):
+    """A history kept in one JSON file, rewritten atomically on every change."""
+
+    kind = "json"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        # Held across a change and the write of the file, so writes never interleave.
+        self._writes = threading.Lock()
+        self.path = os.path.realpath(os.fspath(path))
+        self._lock_file = self._take_lock(self.path + ".lock")
+        remove_stale_temporaries(self.path)
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            self._release()
+            raise StorageError(f"cannot read {self.path}: {exc.strerror}") from exc
+        try:
+            loaded = rows_of_document(codec.parse(data), self.path)
+        except CorruptHistoryError as exc:
+            self._release()
+            raise CorruptHistoryError(f"{self.path}: {exc}") from exc
+        except BaseException:
+            self._release()
+            raise
+        for name, (rows, heads, checkpoints) in loaded.items():
+            self._rows[name] = {row.number: row for row in rows}
+            if heads is not None:
+                self._heads[name] = heads
+            self._checkpoints[name] = dict(checkpoints)
+
+    @staticmethod
+    def _take_lock(path: str) -> int:
+        import fcntl
+
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                raise StorageError(
+                    f"{path[:-5]} is open in another process; a JSON history file has "
+                    "one writer at a time (use SQLite or PostgreSQL for several)"
+                ) from exc
+            raise StorageError(f"cannot lock {path}: {exc.strerror}") from exc
+        return fd
+
+    def _release(self) -> None:
+        fd, self._lock_file = self._lock_file, -1
+        if fd >= 0:
+            os.close(fd)
+
+    def _persist(self, undo: Callable[[], None]) -> None:
+        """Write the whole document; on failure undo the change in memory."""
+        snapshot = {
+            name: (
+                [rows[n] for n in sorted(rows)],
+                self._heads.get(name),
+                self._checkpoints.get(name, {}),
+            )
+            for name, rows in self._rows.items()
+        }
+        try:
+            write_atomic(self.path, codec.canonical(document(snapshot)))
+        except OSError as exc:
+            undo()
+            raise StorageError(
+                f"cannot write {self.path}: {exc.strerror}; nothing was recorded"
+            ) from exc
+
+    def append(self, rows: Sequence[Row]) -> None:
+        """Store ``rows`` and rewrite the file; nothing is kept if that fails."""
+        with self._writes:
+            self._append(rows)
+
+    def _append(self, rows: Sequence[Row]) -> None:
+        super().append(rows)
+
+        def undo() -> None:
+            for row in rows:
+                self._rows.get(row.timeline, {}).pop(row.number, None)
+                if not self._rows.get(row.timeline):
+                    self._rows.pop(row.timeline, None)
+
+        with self._lock:
+            self._persist(undo)
+
+    def save_heads(self, timeline: str, heads: Heads) -> None:
+        """Record the heads and rewrite the file."""
+        with self._writes:
+            self._save_heads(timeline, heads)
+
+    def _save_heads(self, timeline: str, heads: Heads) -> None:
+        before = self._heads.get(timeline)
+        super().save_heads(timeline, heads)
+
+        def undo() -> None:
+            if before is None:
+                self._heads.pop(timeline, None)
+            else:
+                self._heads[timeline] = before
+
+        with self._lock:
+            self._persist(undo)
+
+    def put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        """Keep a checkpoint and rewrite the file."""
+        with self._writes:
+            self._put_checkpoint(timeline, number, value, digest)
+
+    def _put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        before = self._checkpoints.get(timeline, {}).get(number)
+        super().put_checkpoint(timeline, number, value, digest)
+
+        def undo() -> None:
+            if before is None:
+                self._checkpoints[timeline].pop(number, None)
+            else:
+                self._checkpoints[timeline][number] = before
+
+        with self._lock:
+            self._persist(undo)
+
+    def erase(self, timeline: str, number: int, tombstone: str) -> None:
+        """Drop a payload and rewrite the file."""
+        with self._writes:
+            self._erase(timeline, number, tombstone)
+
+    def _erase(self, timeline: str, number: int, tombstone: str) -> None:
+        before = self.row(timeline, number)
+        super().erase(timeline, number, tombstone)
+
+        def undo() -> None:
+            if before is not None:
+                self._rows[timeline][number] = before
+
+        with self._lock:
+            self._persist(undo)
+
+    def close(self) -> None:
+        """Release the file."""
+        super().close()
+        with contextlib.suppress(OSError):
+            self._release()
