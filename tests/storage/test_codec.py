@@ -783,10 +783,20 @@ class TestPatches:
     @given(a=trees(key_strategy=keys), b=trees(key_strategy=keys))
     @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
     def test_any_diff_round_trips(self, a: Any, b: Any) -> None:
-        """For random trees with int and str keys, the stored patch replays exactly."""
+        """For random trees with int and str keys, the stored patch is the diff's
+        changes exactly (ops, key and value types), and replays to the new tree."""
         a, b = freeze(a), freeze(b)
-        data = codec.canonical(codec.changes_to_json(diff(a, b)))
-        assert_same(self._apply(a, codec.changes_from_json(codec.parse(data))), b)
+        changes = diff(a, b)
+        data = codec.canonical(codec.changes_to_json(changes))
+        ops = codec.changes_from_json(codec.parse(data))
+        assert len(ops) == len(changes)
+        for (op, path, new), change in zip(ops, changes, strict=True):
+            assert op == {"add": "+", "remove": "-", "replace": "="}[change.kind]
+            assert_same(path, change.path)
+            if op != "-":
+                assert_same(new, change.new)
+        # The engine's diff treats False and 0 in lists as equal; == is its measure.
+        assert self._apply(a, ops) == b
 
     @pytest.mark.parametrize(
         "data",

@@ -16,12 +16,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from statetrail.errors import CorruptHistoryError
 from statetrail.frozen import FrozenDict, FrozenList, freeze
 from statetrail.storage import _codec_registry, codec
 from statetrail.storage.codec import CodecError
-from tests.storage.codec_helpers import assert_same, register_samples
+from tests.storage.codec_helpers import assert_same, register_samples, values
 
 
 @pytest.fixture(autouse=True)
@@ -211,6 +213,33 @@ class TestMalformedDocuments:
         """parse() takes bytes or str; anything else is a TypeError."""
         with pytest.raises(TypeError):
             codec.parse(123)  # type: ignore[arg-type]
+
+
+class TestDamagedDocuments:
+    @given(value=values, data=st.data())
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+    def test_damaged_bytes_load_or_are_refused(self, value: Any, data: Any) -> None:
+        """Stored bytes truncated, or with bytes flipped or inserted, load or raise
+        CorruptHistoryError or CodecError: nothing else, and never a hang."""
+        document = bytearray(codec.dumps(value))
+        for _ in range(data.draw(st.integers(1, 3), label="damages")):
+            at = data.draw(st.integers(0, len(document)), label="offset")
+            kind = data.draw(st.sampled_from(["cut", "flip", "insert"]), label="kind")
+            byte = data.draw(st.sampled_from(b'"[]{},:\\0e-.$tv\x00\xff'))
+            if kind == "cut":
+                del document[at:]
+            elif kind == "flip" and at < len(document):
+                document[at] = byte
+            else:
+                document.insert(at, byte)
+        start = time.perf_counter()
+        try:  # any other exception fails the test
+            loaded = codec.loads(bytes(document))
+        except (CorruptHistoryError, CodecError):
+            pass
+        else:  # whatever loads can be stored again, unchanged
+            assert_same(codec.loads(codec.dumps(loaded)), loaded)
+        assert time.perf_counter() - start < 5
 
 
 class TestWellFormedDocuments:

@@ -27,9 +27,11 @@ def codec_api() -> None:
     cls: type | None = codec.registered("app.Point")
     codec.register(Point, name="app.Point")
     limit: int = codec.MAX_DEPTH
+    point: Point = Point(1, 2)  # the decorator keeps the class's type
+    x: int = point.x
     try:
         codec.dumps(object())
     except codec.CodecError as exc:
         error: TypeError = exc
         print(error)
-    print(again, key, ops, cls, limit)
+    print(again, key, ops, cls, limit, x)

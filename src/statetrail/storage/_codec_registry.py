@@ -12,7 +12,7 @@ import enum
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from statetrail.storage._codec_tags import RESERVED_TAGS, SCALAR_ENCODERS
 
@@ -42,6 +42,8 @@ class Entry(NamedTuple):
     frozen_payload: bool = False
     automatic: bool = False
 
+
+C = TypeVar("C", bound=type)
 
 _by_name: dict[str, Entry] = {}
 _by_type: dict[type, Entry] = {}
@@ -97,12 +99,12 @@ def _strategy(cls: type) -> tuple[Callable[[Any], Any], Callable[[Any], Any], bo
 
 
 def register(
-    cls: type,
+    cls: C,
     *,
     name: str | None = None,
     encode: Callable[[Any], Any] | None = None,
     decode: Callable[[Any], Any] | None = None,
-) -> type:
+) -> C:
     """Let the codec store instances of ``cls``, under ``name``.
 
     Dataclasses (their init fields), enums (the member's value), named tuples
