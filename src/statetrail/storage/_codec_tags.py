@@ -1,0 +1,284 @@
+"""The codec's ground floor: its error, its limits, its tags, its scalar types.
+
+A scalar JSON has no spelling for is stored as ``{"$t": TAG, "v": PAYLOAD}``. An
+encoder here turns a value into its payload (a string, or a short list of
+numbers); a decoder turns a payload back into the value and raises
+:class:`ValueError` or :class:`TypeError` when it is malformed, which the codec
+reports as corrupt history. Containers (dict, tuple, set, frozenset) and
+registered classes are handled by the codec itself, since they recurse.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import fractions
+import math
+import pathlib
+import re
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from typing import Any
+
+from statetrail.errors import StatetrailError
+
+__all__ = [
+    "CONTAINER_TAGS",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "PICKLE_TAG",
+    "RESERVED_TAGS",
+    "SCALAR_DECODERS",
+    "SCALAR_ENCODERS",
+    "CodecError",
+    "encode_float",
+    "encode_int",
+]
+
+
+class CodecError(StatetrailError, TypeError, ValueError):
+    """A value the codec cannot store, or stored data naming an unregistered class.
+
+    It is a :class:`TypeError`, as ``json.dumps`` raises for objects it cannot
+    serialize, and a :class:`ValueError`, as Python raises for values out of range
+    (a 5,000-digit integer, a string with a lone surrogate).
+    """
+
+
+#: How deeply a stored value may nest, counted in JSON objects and arrays: a dict
+#: or list is one level, a tagged container (tuple, set, ...) two. Deeper values
+#: are refused on writing and on reading, well before Python's recursion limit;
+#: documents around values (patches, records) may add up to 54 levels more, to
+#: the 254 that orjson writes.
+MAX_DEPTH = 200
+
+#: The longest integer stored, in decimal digits: Python's default limit on
+#: int/str conversion (https://docs.python.org/3/library/stdtypes.html#int-max-str-digits),
+#: fixed here so a history written where the limit was raised still loads.
+MAX_INT_DIGITS = 4300
+# An integer of more bits than this has more than MAX_INT_DIGITS digits.
+_MAX_INT_BITS = math.ceil(MAX_INT_DIGITS * math.log2(10)) + 1
+
+CONTAINER_TAGS = frozenset({"dict", "tuple", "set", "frozenset"})
+PICKLE_TAG = "pickle"
+
+_INT = re.compile(rf"-?[0-9]{{1,{MAX_INT_DIGITS}}}")
+_FRACTION = re.compile(
+    rf"(-?[0-9]{{1,{MAX_INT_DIGITS}}})(?:/([0-9]{{1,{MAX_INT_DIGITS}}}))?"
+)
+_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _text(payload: Any) -> str:
+    if type(payload) is not str:
+        raise TypeError(f"expected a string payload, got {type(payload).__name__}")
+    return payload
+
+
+def encode_float(x: float) -> str:
+    """The payload of a non-finite float: ``"nan"``, ``"inf"`` or ``"-inf"``."""
+    if x != x:
+        return "nan"
+    return "inf" if x > 0 else "-inf"
+
+
+def _decode_float(payload: Any) -> float:
+    # Only non-finite floats are tagged; a finite one is a plain JSON number.
+    try:
+        return _NON_FINITE[_text(payload)]
+    except KeyError:
+        raise ValueError(f"not a non-finite float: {payload!r}") from None
+
+
+def encode_int(x: int) -> str:
+    """The payload of an integer beyond 64 bits: its decimal digits.
+
+    Raises:
+        ValueError: it has more than :data:`MAX_INT_DIGITS` digits.
+    """
+    if x.bit_length() <= _MAX_INT_BITS:
+        try:
+            text = str(x)
+        except ValueError:  # beyond this process's own limit
+            pass
+        else:
+            if len(text) - (x < 0) <= MAX_INT_DIGITS:
+                return text
+    raise ValueError(
+        f"an integer of more than {MAX_INT_DIGITS:,} digits cannot be stored "
+        "(Python's int/str conversion limit); store it as bytes or split it"
+    )
+
+
+def _decode_int(payload: Any) -> int:
+    if not _INT.fullmatch(_text(payload)):
+        raise ValueError("not a decimal integer of at most 4,300 digits")
+    return int(payload)
+
+
+def _encode_bytes(x: bytes | bytearray) -> str:
+    return base64.b64encode(x).decode("ascii")
+
+
+def _decode_bytes(payload: Any) -> bytes:
+    return base64.b64decode(_text(payload), validate=True)
+
+
+def _decode_decimal(payload: Any) -> decimal.Decimal:
+    try:
+        return decimal.Decimal(_text(payload))
+    except decimal.InvalidOperation:
+        raise ValueError(f"not a decimal number: {payload[:60]!r}") from None
+
+
+def _decode_fraction(payload: Any) -> fractions.Fraction:
+    # Fraction() would also parse "1e999999999" by computing 10**999999999.
+    match = _FRACTION.fullmatch(_text(payload))
+    if match is None:
+        raise ValueError("not a fraction 'n' or 'n/d'")
+    numerator, denominator = match.groups()
+    return fractions.Fraction(int(numerator), int(denominator or 1))
+
+
+def _decode_timedelta(payload: Any) -> datetime.timedelta:
+    if type(payload) is not list or len(payload) != 3:
+        raise TypeError("expected [days, seconds, microseconds]")
+    if any(type(n) is not int for n in payload):
+        raise TypeError("expected three integers")
+    return datetime.timedelta(*payload)
+
+
+# -- time zones ----------------------------------------------------------------
+#
+# An aware value keeps its UTC offset in the ISO text. The zone that produced the
+# offset follows in brackets, in the style of RFC 9557: "[Europe/Paris]" for a
+# zoneinfo.ZoneInfo and "[tzname=CET]" for a datetime.timezone with its own name.
+
+
+def _zone_suffix(tz: datetime.tzinfo | None) -> str:
+    if tz is None:
+        return ""
+    if type(tz) is datetime.timezone:
+        name = tz.tzname(None)
+        default = datetime.timezone(tz.utcoffset(None)).tzname(None)
+        return "" if name == default else f"[tzname={name}]"
+    if type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+        return f"[{tz.key}]"
+    raise TypeError(
+        f"a time zone of type {type(tz).__qualname__} cannot be stored; use "
+        "datetime.timezone or zoneinfo.ZoneInfo (with a key)"
+    )
+
+
+def _split_zone(payload: Any) -> tuple[str, str | None]:
+    text = _text(payload)
+    if not text.endswith("]"):
+        return text, None
+    start = text.find("[")  # the ISO part has no brackets, a zone name may
+    if start < 0:
+        raise ValueError("unbalanced time zone brackets")
+    return text[:start], text[start + 1 : -1]
+
+
+def _named_offset(offset: datetime.timedelta | None, zone: str) -> datetime.timezone:
+    if offset is None:
+        raise ValueError("a time zone name without an offset")
+    return datetime.timezone(offset, zone.removeprefix("tzname="))
+
+
+def _encode_datetime(x: datetime.datetime | datetime.time) -> str:
+    return x.isoformat() + _zone_suffix(x.tzinfo)
+
+
+def _decode_datetime(payload: Any) -> datetime.datetime:
+    iso, zone = _split_zone(payload)
+    value = datetime.datetime.fromisoformat(iso)
+    if zone is None:
+        return value
+    offset = value.utcoffset()
+    if zone.startswith("tzname="):
+        return value.replace(tzinfo=_named_offset(offset, zone))
+    if offset is None:
+        raise ValueError("a zone without an offset")
+    tz = zoneinfo.ZoneInfo(zone)
+    local = value.replace(tzinfo=tz)
+    # The stored offset tells which reading of a repeated or skipped wall time.
+    if local.utcoffset() != offset:
+        local = local.replace(fold=1)
+        if local.utcoffset() != offset:
+            # The zone's rules changed since it was written: keep the instant.
+            local = value.astimezone(tz)
+    return local
+
+
+def _decode_time(payload: Any) -> datetime.time:
+    iso, zone = _split_zone(payload)
+    value = datetime.time.fromisoformat(iso)
+    if zone is None:
+        return value
+    if zone.startswith("tzname="):
+        return value.replace(tzinfo=_named_offset(value.utcoffset(), zone))
+    if value.tzinfo is not None:
+        raise ValueError("a time with both an offset and a zone")
+    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+
+
+def _path_decoder(
+    cls: type[pathlib.PurePath], pure: type[pathlib.PurePath]
+) -> Callable[[Any], pathlib.PurePath]:
+    def decode(payload: Any) -> pathlib.PurePath:
+        text = _text(payload)
+        try:
+            return cls(text)
+        except NotImplementedError:
+            # A WindowsPath read on POSIX (or the reverse) keeps its flavour.
+            return pure(text)
+
+    return decode
+
+
+#: Scalar type -> (tag, encoder). Exact types only: a subclass is not these.
+SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
+    bytes: ("bytes", _encode_bytes),
+    bytearray: ("bytearray", _encode_bytes),
+    decimal.Decimal: ("decimal", str),
+    fractions.Fraction: ("fraction", str),
+    complex: ("complex", repr),
+    datetime.datetime: ("datetime", _encode_datetime),
+    datetime.date: ("date", datetime.date.isoformat),
+    datetime.time: ("time", _encode_datetime),
+    datetime.timedelta: (
+        "timedelta",
+        lambda x: [x.days, x.seconds, x.microseconds],
+    ),
+    uuid.UUID: ("uuid", str),
+    pathlib.PurePosixPath: ("pureposixpath", str),
+    pathlib.PureWindowsPath: ("purewindowspath", str),
+    pathlib.PosixPath: ("posixpath", str),
+    pathlib.WindowsPath: ("windowspath", str),
+}
+
+#: Tag -> decoder of its payload.
+SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
+    "float": _decode_float,
+    "int": _decode_int,
+    "bytes": _decode_bytes,
+    "bytearray": lambda payload: bytearray(_decode_bytes(payload)),
+    "decimal": _decode_decimal,
+    "fraction": _decode_fraction,
+    "complex": lambda payload: complex(_text(payload)),
+    "datetime": _decode_datetime,
+    "date": lambda payload: datetime.date.fromisoformat(_text(payload)),
+    "time": _decode_time,
+    "timedelta": _decode_timedelta,
+    "uuid": lambda payload: uuid.UUID(_text(payload)),
+    "pureposixpath": _path_decoder(pathlib.PurePosixPath, pathlib.PurePosixPath),
+    "purewindowspath": _path_decoder(pathlib.PureWindowsPath, pathlib.PureWindowsPath),
+    "posixpath": _path_decoder(pathlib.PosixPath, pathlib.PurePosixPath),
+    "windowspath": _path_decoder(pathlib.WindowsPath, pathlib.PureWindowsPath),
+}
+
+#: Every tag the codec itself gives meaning to: no registered class may use one.
+RESERVED_TAGS = frozenset(SCALAR_DECODERS) | CONTAINER_TAGS | {PICKLE_TAG}
