@@ -3,7 +3,8 @@
 ::
 
     statetrail timelines FILE_OR_URL
-    statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P] [--branch B]
+    statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P]
+                             [--branch B] [--limit N]
     statetrail show FILE NAME[@REV]
     statetrail diff FILE NAME REV_A REV_B
     statetrail blame FILE NAME PATH
@@ -79,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     p = commands.add_parser(
         "demo", help="record a small live application into SQLite and look at it"
     )
-    p.add_argument("--file", help="the SQLite file to record into (default: a temporary one)")
+    p.add_argument(
+        "--file", help="the SQLite file to record into (default: a temporary one)"
+    )
     p.add_argument("--cards", type=int, default=6, help="cards each sorter sorts")
     return parser
 

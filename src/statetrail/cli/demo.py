@@ -32,9 +32,11 @@ JOB = {"job": {"bins": 10, "sorted": 0, "rejects": []}, "machine": {"state": "ID
 def _sort_cards(store: Store, sorter: str, cards: int) -> None:
     for _ in range(cards):
         time.sleep(0.001)  # the machine's pace: lets the two sorters interleave
-        with statetrail.context(author=sorter, comment="card sorted into a bin"):
-            with store.transaction():
-                store.set("job.sorted", store.get("job.sorted") + 1)
+        with (
+            statetrail.context(author=sorter, comment="card sorted into a bin"),
+            store.transaction(),
+        ):
+            store.set("job.sorted", store.get("job.sorted") + 1)
 
 
 async def _controller(store: AsyncStore) -> None:
@@ -93,7 +95,8 @@ def run(*, cards: int = 6, out: TextIO, file: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         path = file or os.path.join(scratch, "demo.db")
         _record(path, cards)
-        say(f"statetrail demo: a card-sorting job, recorded into {os.path.basename(path)}\n")
+        name = os.path.basename(path)
+        say(f"statetrail demo: a card-sorting job, recorded into {name}\n")
         say("$ statetrail log demo.db job")
         inspect.log(path, "job", out)
         say("\n$ statetrail diff demo.db job 0 head")

@@ -6,6 +6,7 @@ they show is what a program reading the history sees.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import linecache
 import os
@@ -104,10 +105,8 @@ def _where(rev: Revision) -> str:
         return "-"
     file = origin.file
     if os.path.isabs(file):
-        try:
+        with contextlib.suppress(ValueError):  # another drive, on Windows
             file = os.path.relpath(file)
-        except ValueError:  # pragma: no cover - another drive on Windows
-            pass
     return f"{file}:{origin.line}"
 
 
@@ -204,7 +203,9 @@ def show(target: str, spec: str, out: TextIO) -> None:
         ):
             if value is not None:
                 console.print(f"  {label}: {value}")
-        out.write(json.dumps(_plain(rev.value), indent=2, ensure_ascii=False, default=str))
+        out.write(
+            json.dumps(_plain(rev.value), indent=2, ensure_ascii=False, default=str)
+        )
         out.write("\n")
 
 
@@ -215,7 +216,9 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
         timeline = _timeline(repo, name)
         first, second = _revision(timeline, a), _revision(timeline, b)
         changes = timeline.diff(first.number, second.number)
-        console.print(f"{name}: {first.number} -> {second.number}, {len(changes)} change(s)")
+        console.print(
+            f"{name}: {first.number} -> {second.number}, {len(changes)} change(s)"
+        )
         for change in changes:
             where = change.dotted or "<all>"
             if change.old is MISSING:
@@ -224,7 +227,10 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
                 console.print(Text(f"- {where}: {_json(change.old)}", style="red"))
             else:
                 console.print(
-                    Text(f"~ {where}: {_json(change.old)} -> {_json(change.new)}", style="yellow")
+                    Text(
+                        f"~ {where}: {_json(change.old)} -> {_json(change.new)}",
+                        style="yellow",
+                    )
                 )
 
 
@@ -244,7 +250,9 @@ def blame(target: str, name: str, path: str, out: TextIO) -> None:
         if origin is not None:
             code = linecache.getline(origin.file, origin.line).strip()
             task = f", task {origin.task}" if origin.task else ""
-            console.print(f"  {_where(rev)} in {origin.function} [thread {origin.thread}{task}]")
+            console.print(
+                f"  {_where(rev)} in {origin.function} [thread {origin.thread}{task}]"
+            )
             if code:
                 console.print(Text(f"  {code}", style="cyan"))
 
@@ -293,4 +301,6 @@ def verify(target: str, out: TextIO) -> None:
         checked = repo.verify()
         for name, count in checked.items():
             console.print(f"{name}: {count} revision(s) verified")
-        console.print(f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s)")
+        console.print(
+            f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s)"
+        )

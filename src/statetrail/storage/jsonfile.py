@@ -122,8 +122,9 @@ class JsonFileBackend(MemoryBackend):
 
     kind = "json"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, _os: Any = os) -> None:
         super().__init__()
+        self._os = _os  # the seam through which tests fail the file operations
         # Held across a change and the write of the file, so writes never interleave.
         self._writes = threading.Lock()
         self.path = os.path.realpath(os.fspath(path))
@@ -184,7 +185,7 @@ class JsonFileBackend(MemoryBackend):
             for name, rows in self._rows.items()
         }
         try:
-            write_atomic(self.path, codec.canonical(document(snapshot)))
+            write_atomic(self.path, codec.canonical(document(snapshot)), _os=self._os)
         except OSError as exc:
             undo()
             raise StorageError(

@@ -1,0 +1,375 @@
+"""statetrail.open and the Repository: durable front ends over any backend.
+
+Most tests run on the memory and JSON file backends here; the SQLite and
+PostgreSQL test modules run the shared scenarios on theirs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import decimal
+import errno
+import json
+import os
+import pathlib
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import pytest
+
+import statetrail
+from statetrail import ConflictError, CorruptHistoryError, RevisionNotFoundError
+from statetrail.repository import Repository
+from statetrail.storage.base import Backend
+from statetrail.storage.codec import CodecError
+from statetrail.storage.jsonfile import JsonFileBackend
+from statetrail.storage.memory import MemoryBackend
+from tests.storage.contract import BackendContract
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
+
+
+@pytest.fixture(params=["memory", "json"])
+def make(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> Iterator[Callable[[], Repository]]:
+    """A factory of repositories over one backend's storage: each call is like a
+    new process opening the same history."""
+    opened: list[Repository] = []
+    if request.param == "memory":
+        backend = MemoryBackend()
+
+        def factory() -> Repository:
+            repo = Repository(backend, checkpoint_every=4)
+            opened.append(repo)
+            return repo
+    else:
+        path = tmp_path / "history.json"
+
+        def factory() -> Repository:
+            for repo in opened:
+                repo.close()  # one process at a time holds a JSON file
+            repo = statetrail.open(path, checkpoint_every=4)
+            opened.append(repo)
+            return repo
+
+    yield factory
+    for repo in opened:
+        repo.close()
+
+
+class TestReopening:
+    def test_a_var_comes_back_with_its_whole_history(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Values, metadata, origins, branches and the cursor survive a reopen."""
+        repo = make()
+        score = repo.watch("score", 0)
+        with statetrail.context(author="alice", comment="first"):
+            score.set(10)
+        score.set(20, label="twenty")
+        score.checkout(1).set(11)
+        before = [
+            (r.number, r.value, r.author, r.comment, r.label, r.branch, r.origin)
+            for r in score.timeline.revisions()
+        ]
+        again = make().watch("score")
+        after = [
+            (r.number, r.value, r.author, r.comment, r.label, r.branch, r.origin)
+            for r in again.timeline.revisions()
+        ]
+        assert after == before
+        assert again.get() == 11
+        assert again.branches() == score.branches()
+        assert again.timeline.current_branch == score.timeline.current_branch
+        assert (
+            again.history()[-1].origin.function
+            == "test_a_var_comes_back_with_its_whole_history"
+        )
+
+    def test_a_store_comes_back(self, make: Callable[[], Repository]) -> None:
+        """A store's state and history survive, and it keeps recording."""
+        store = make().store("job", {"job": {"bins": 10}})
+        store.set("job.bins", 9)
+        store.set("machine.state", "READY")
+        again = make().store("job")
+        assert again.get_state() == {"job": {"bins": 9}, "machine": {"state": "READY"}}
+        assert [r.number for r in again.history("job")] == [1]
+        assert again.set("job.sorted", 1)
+        assert make().store("job").get("job.sorted") == 1
+
+    def test_a_moved_cursor_comes_back(self, make: Callable[[], Repository]) -> None:
+        """A checkout and a named branch without commits are remembered."""
+        repo = make()
+        t = repo.timeline("t", "a")
+        t.set("b")
+        t.set("c")
+        t.checkout(1)
+        again = make().timeline("t")
+        assert (again.value, again.head.number) == ("b", 1)
+        again.branch("idea")
+        third = make().timeline("t")
+        assert third.current_branch == "idea"
+        assert third.set("b2").branch == "idea"
+
+    def test_values_round_trip_exactly(self, make: Callable[[], Repository]) -> None:
+        """Every supported type comes back as itself."""
+        value = {
+            "when": datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC),
+            "price": decimal.Decimal("9.99"),
+            "point": Point(1, 2),
+            "pair": (1, "x"),
+            "tags": {"a", "b"},
+            "blob": b"\x00\xff",
+            "big": 2**70,
+            "keys": {1: "int key", "1": "str key"},
+        }
+        make().watch("v", value)
+        back = make().watch("v").get()
+        assert back == statetrail.freeze(value)
+        assert type(back["point"]) is Point
+        assert type(back["pair"]) is tuple
+        assert type(back["price"]) is decimal.Decimal
+        assert back["keys"][1] == "int key"
+
+    def test_unencodable_values_are_refused_before_anything_is_recorded(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """A value the codec cannot store raises at write time; memory and storage
+        stay as they were."""
+
+        class Unknown:
+            pass
+
+        repo = make()
+        v = repo.watch("v", 0)
+        with pytest.raises(CodecError):
+            v.set(Unknown())
+        assert [r.value for r in v.history()] == [0]
+        assert [r.value for r in make().watch("v").history()] == [0]
+
+    def test_missing_timelines(self, make: Callable[[], Repository]) -> None:
+        """create=False refuses a timeline that is not stored."""
+        repo = make()
+        with pytest.raises(RevisionNotFoundError, match="no timeline 'nope'"):
+            repo.timeline("nope", create=False)
+        repo.timeline("yes", 1)
+        assert repo.timelines() == ["yes"]
+        assert list(repo) == ["yes"]
+
+
+class TestOtherWriters:
+    def test_a_stale_writer_conflicts_then_appends_after_the_newcomer(self) -> None:
+        """Two repositories on one history (two processes): the second writer gets
+        ConflictError, has taken in the first's revision, and its retry appends
+        after it on the same branch (never a silent branch or overwrite)."""
+        backend = MemoryBackend()
+        a = Repository(backend).watch("c", 0)
+        b = Repository(backend).watch("c")
+        a.set(1)
+        with pytest.raises(ConflictError):
+            b.set(2)
+        assert b.get() == 1
+        b.set(2)
+        assert [r.value for r in b.history()] == [0, 1, 2]
+        assert b.branches() == {"main": 2}
+        assert a.timeline.sync() == 1
+        assert a.get() == 2
+
+    def test_expect_sees_the_newcomer(self) -> None:
+        """An expected-head write after a conflict still checks the head."""
+        backend = MemoryBackend()
+        a = Repository(backend).timeline("t", 0)
+        b = Repository(backend).timeline("t")
+        a.set(1)
+        with pytest.raises(ConflictError):
+            b.set(5, expect=0)
+        with pytest.raises(ConflictError, match="expected revision 0"):
+            b.set(5, expect=0)
+        b.set(5, expect=1)
+        assert Repository(backend).timeline("t").value == 5
+
+    def test_two_creators_agree_on_one_first_revision(self) -> None:
+        """Whoever creates a timeline second gets the first creator's history."""
+        backend = MemoryBackend()
+        first = Repository(backend).timeline("t", "mine")
+        second = Repository(backend)
+        assert second.timeline("t", "theirs").value == "mine"
+        assert first.value == "mine"
+
+
+class TestIntegrity:
+    def test_verify_counts_revisions(self, make: Callable[[], Repository]) -> None:
+        """verify() checks every stored revision."""
+        repo = make()
+        v = repo.watch("v", 0)
+        for i in range(10):
+            v.set(i)
+        assert make().verify() == {"v": 11}
+
+    @pytest.mark.parametrize(
+        "tamper",
+        ["payload", "author", "chain", "digest"],
+    )
+    def test_altered_history_is_detected(self, tamper: str) -> None:
+        """Changing any stored field of a revision is a CorruptHistoryError on open
+        and on verify."""
+        backend = MemoryBackend()
+        v = Repository(backend).watch("v", {"n": 0})
+        for i in range(1, 5):
+            v.set_in("n", i)
+        row = backend._rows["v"][2]
+        altered = {
+            "payload": row.payload.replace("2", "7") if row.payload else "",
+            "author": "mallory",
+            "chain": "0" * 64,
+            "digest": "0" * 64,
+        }[tamper]
+        backend._rows["v"][2] = dataclasses.replace(row, **{tamper: altered})
+        with pytest.raises(CorruptHistoryError, match="revision 2"):
+            Repository(backend).verify()
+        with pytest.raises(CorruptHistoryError):
+            Repository(backend).watch("v")
+
+    def test_erase_keeps_the_rest_verifiable(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """An erased value becomes a tombstone; the chain still verifies and later
+        revisions still read back."""
+        repo = make()
+        v = repo.watch("user", {"email": "a@example.com", "n": 0})
+        v.set_in("email", "secret@example.com")
+        v.set_in("n", 1)
+        v.set_in("n", 2)
+        v.timeline.erase(1, reason="GDPR request", author="dpo")
+        erased = v.timeline.value_at(1)
+        assert isinstance(erased, statetrail.Erased)
+        assert (erased.author, erased.reason) == ("dpo", "GDPR request")
+        again = make()
+        assert again.verify() == {"user": 4}
+        reopened = again.watch("user")
+        assert reopened.get() == {"email": "secret@example.com", "n": 2}
+        assert isinstance(reopened.timeline.value_at(1), statetrail.Erased)
+        assert reopened.at(2) == {"email": "secret@example.com", "n": 1}
+        with pytest.raises(ValueError, match="erased"):
+            reopened.rollback(1)
+
+    def test_the_current_revision_cannot_be_erased(self) -> None:
+        """Erasing needs a newer value first."""
+        v = Repository(MemoryBackend()).watch("v", 0)
+        with pytest.raises(ValueError, match="current"):
+            v.timeline.erase(0, reason="x")
+
+    def test_checkpoints_bound_the_patches_to_replay(self) -> None:
+        """A whole value is kept every checkpoint_every revisions along a lineage."""
+        backend = MemoryBackend()
+        v = Repository(backend, checkpoint_every=4).watch("v", 0)
+        for i in range(1, 13):
+            v.set(i)
+        assert backend.checkpoints("v") == [4, 8, 12]
+
+
+class TestJsonFile:
+    def test_one_process_at_a_time(self, tmp_path: pathlib.Path) -> None:
+        """A second opener gets StorageError instead of overwriting."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.watch("v", 1)
+            with pytest.raises(statetrail.StorageError, match="another process"):
+                statetrail.open(path)
+
+    def test_the_file_is_readable_json(self, tmp_path: pathlib.Path) -> None:
+        """The history file is plain JSON with the documented layout."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.watch("v", {"a": 1}).set({"a": 2})
+        data = json.loads(path.read_text())
+        assert data["format"] == "statetrail-history"
+        assert [row["number"] for row in data["timelines"]["v"]["rows"]] == [0, 1]
+
+    @pytest.mark.parametrize(
+        "content",
+        [b"", b"{", b'{"format": "other"}', b"\x80\x04\x95", b'{"a": 1, "a": 2}'],
+    )
+    def test_malformed_files_are_refused(
+        self, tmp_path: pathlib.Path, content: bytes
+    ) -> None:
+        """A truncated, foreign or pickle file is a CorruptHistoryError, not a crash
+        and not an empty history."""
+        path = tmp_path / "h.json"
+        path.write_bytes(content)
+        with pytest.raises(CorruptHistoryError):
+            statetrail.open(path)
+        assert path.read_bytes() == content
+
+    def test_a_failed_write_records_nothing(self, tmp_path: pathlib.Path) -> None:
+        """When the file cannot be written (a full disk), the change is undone in
+        memory too, the old file is intact, and the next write works."""
+
+        class FullDisk:
+            full = False
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(os, name)
+
+            def replace(self, src: str, dst: str) -> None:
+                if self.full:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+                os.replace(src, dst)
+
+        disk = FullDisk()
+        path = tmp_path / "h.json"
+        repo = Repository(JsonFileBackend(path, _os=disk))
+        v = repo.watch("v", 0)
+        disk.full = True
+        with pytest.raises(
+            statetrail.StorageError, match="nothing was recorded"
+        ) as info:
+            v.set(1)
+        assert isinstance(info.value.__cause__, OSError)
+        assert v.get() == 0
+        assert [r.value for r in v.history()] == [0]
+        disk.full = False
+        v.set(2)
+        repo.close()
+        with statetrail.open(path) as again:
+            assert [r.value for r in again.watch("v").history()] == [0, 2]
+        assert list(tmp_path.glob("*.tmp")) == []
+
+
+class TestJsonFileBackend(BackendContract):
+    def make_backend(self) -> Iterator[Backend]:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            backend = JsonFileBackend(pathlib.Path(tmp) / "b.json")
+            yield backend
+            backend.close()
+
+
+class TestOpen:
+    def test_targets_choose_backends(self, tmp_path: pathlib.Path) -> None:
+        """:memory:, a .json path and any other path pick their backends."""
+        with statetrail.open(":memory:") as repo:
+            assert repo.backend.kind == "memory"
+        with statetrail.open(tmp_path / "x.json") as repo:
+            assert repo.backend.kind == "json"
+
+    def test_bad_options(self) -> None:
+        """Unknown durability modes and checkpoint intervals are refused."""
+        with pytest.raises(ValueError, match="durability"):
+            statetrail.open(":memory:", durability="sometimes")
+        with pytest.raises(ValueError, match="checkpoint_every"):
+            statetrail.open(":memory:", checkpoint_every=0)
+
+    def test_a_closed_repository_refuses(self) -> None:
+        """After close, opening timelines raises StorageError."""
+        repo = statetrail.open(":memory:")
+        repo.close()
+        repo.close()
+        with pytest.raises(statetrail.StorageError):
+            repo.timeline("t", 0)
