@@ -67,6 +67,12 @@ def opened(target: str) -> Iterator[Repository]:
         repo.close()
 
 
+def _console(out: TextIO) -> Console:
+    # Piped or redirected output gets room for whole paths instead of 80 columns.
+    width = None if out.isatty() else 160
+    return Console(file=out, highlight=False, soft_wrap=True, width=width)
+
+
 def _timeline(repo: Repository, name: str) -> Timeline[Any]:
     return repo.timeline(name, create=False)
 
@@ -128,7 +134,7 @@ def _summary(rev: Revision) -> str:
 
 def timelines(target: str, out: TextIO) -> None:
     """List the timelines a history holds, with their revisions and branches."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         table = Table("timeline", "revisions", "branches", "head", "last change")
         for name in repo.timelines():
@@ -157,7 +163,7 @@ def log(
     limit: int | None = None,
 ) -> None:
     """The revisions of a timeline, newest first, with who, why and where."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         timeline = _timeline(repo, name)
         revs = timeline.log(
@@ -186,7 +192,7 @@ def log(
 def show(target: str, spec: str, out: TextIO) -> None:
     """One revision: its metadata and its whole value."""
     name, _, rev_spec = spec.partition("@")
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         timeline = _timeline(repo, name)
         rev = _revision(timeline, rev_spec)
@@ -211,7 +217,7 @@ def show(target: str, spec: str, out: TextIO) -> None:
 
 def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
     """The changes from one revision to another."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         timeline = _timeline(repo, name)
         first, second = _revision(timeline, a), _revision(timeline, b)
@@ -236,7 +242,7 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
 
 def blame(target: str, name: str, path: str, out: TextIO) -> None:
     """Who last changed a path, why, and the line of code that did it."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         timeline = _timeline(repo, name)
         rev = timeline.blame(path)
@@ -296,7 +302,7 @@ def export(target: str, name: str, fmt: str, out: TextIO) -> None:
 
 def verify(target: str, out: TextIO) -> None:
     """Check every revision against its digest and the hash chain."""
-    console = Console(file=out, highlight=False, soft_wrap=True)
+    console = _console(out)
     with opened(target) as repo:
         checked = repo.verify()
         for name, count in checked.items():

@@ -1,0 +1,216 @@
+"""The inspector commands on a recorded history, and their one-line errors."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import pickle
+import subprocess
+import sys
+
+import pytest
+
+import statetrail
+from statetrail.cli import main
+
+
+@pytest.fixture
+def history(tmp_path: pathlib.Path) -> pathlib.Path:
+    """A JSON history with a store that changed a few times, and a branch."""
+    path = tmp_path / "job.json"
+    with statetrail.open(path) as repo:
+        store = repo.store("job", {"job": {"bins": 10, "sorted": 0}})
+        with statetrail.context(author="alice", comment="sorted one"):
+            store.set("job.sorted", 1)
+        with statetrail.context(author="bob", comment="new bin"):
+            store.set("job.bins", 11)
+        store.timeline.checkout(1)
+        store.timeline.branch("idea")
+        store.set("job.bins", 99)
+        repo.watch("score", 0).set(5)
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+class TestCommands:
+    def test_timelines(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """timelines lists each timeline with its revisions and branches."""
+        status, out, _ = run(capsys, "timelines", str(history))
+        assert status == 0
+        assert "job" in out
+        assert "score" in out
+        assert "idea, main" in out
+
+    def test_log_and_filters(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """log shows who, why and what; filters narrow it."""
+        status, out, _ = run(capsys, "log", str(history), "job", "--branch", "main")
+        assert status == 0
+        assert "alice" in out
+        assert "new bin" in out
+        assert "job.bins=11" in out
+        status, out, _ = run(
+            capsys, "log", str(history), "job", "--branch", "main", "--author", "bob"
+        )
+        assert "bob" in out
+        assert "alice" not in out
+        status, out, _ = run(
+            capsys,
+            "log",
+            str(history),
+            "job",
+            "--path",
+            "job.sorted",
+            "--branch",
+            "main",
+        )
+        assert "sorted one" in out
+        assert "new bin" not in out
+
+    def test_show(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show prints a revision's metadata and whole value."""
+        status, out, _ = run(capsys, "show", str(history), "job@2")
+        assert status == 0
+        assert "author: bob" in out
+        value = json.loads(out[out.index("{") :])
+        assert value == {"job": {"bins": 11, "sorted": 1}}
+        status, out, _ = run(capsys, "show", str(history), "job@idea")
+        assert '"bins": 99' in out
+
+    def test_diff(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """diff lists the changes between two revisions."""
+        status, out, _ = run(capsys, "diff", str(history), "job", "0", "2")
+        assert status == 0
+        assert "2 change(s)" in out
+        assert "~ job.bins: 10 -> 11" in out
+
+    def test_blame_shows_the_line_of_code(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """blame names the revision, the author and the source line."""
+        status, out, _ = run(capsys, "blame", str(history), "job", "job.bins")
+        assert status == 0
+        assert "revision 3 on idea" in out
+        assert "tests/cli/test_inspect.py:" in out
+        assert 'store.set("job.bins", 99)' in out
+        status, out, _ = run(capsys, "log", str(history), "job")
+        assert "tests/cli/test_inspect.py:" in out
+
+    def test_export(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """export writes JSON Lines of whole values, or JSON Patches."""
+        status, out, _ = run(capsys, "export", str(history), "job")
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert status == 0
+        assert [line["number"] for line in lines] == [0, 1, 2, 3]
+        assert lines[2]["value"] == {"job": {"bins": 11, "sorted": 1}}
+        assert lines[2]["author"] == "bob"
+        status, out, _ = run(
+            capsys, "export", str(history), "job", "--format", "json-patch"
+        )
+        patches = [json.loads(line) for line in out.splitlines()]
+        assert patches[2]["patch"] == [
+            {"op": "replace", "path": "/job/bins", "value": 11}
+        ]
+
+    def test_verify(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """verify checks every revision and says how many."""
+        status, out, _ = run(capsys, "verify", str(history))
+        assert status == 0
+        assert "ok: 6 revision(s) in 2 timeline(s)" in out
+
+
+class TestErrors:
+    def error(self, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+        status, out, err = run(capsys, *argv)
+        assert status == 2
+        assert out == ""
+        assert "Traceback" not in err
+        assert err.count("\n") == 1
+        return err
+
+    def test_missing_file(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A missing file is named, and not created."""
+        err = self.error(capsys, "log", str(tmp_path / "none.db"), "job")
+        assert "no such file" in err
+        assert not (tmp_path / "none.db").exists()
+
+    def test_a_directory(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A directory is not a history."""
+        assert "is a directory" in self.error(capsys, "timelines", str(tmp_path))
+
+    def test_corrupt_file(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A truncated history is one clear line."""
+        history.write_bytes(history.read_bytes()[:200])
+        assert "error:" in self.error(capsys, "verify", str(history))
+
+    def test_tampered_file(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A history altered on disk fails verify with a clear line."""
+        text = history.read_text().replace('"bob"', '"mallory"')
+        history.write_text(text)
+        err = self.error(capsys, "verify", str(history))
+        assert "altered on disk" in err
+
+    def test_pickle_file_never_runs(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A pickle crafted to run code is refused by name; the code never runs."""
+        marker = tmp_path / "pwned"
+
+        class Exploit:
+            def __reduce__(self) -> tuple[object, tuple[str]]:
+                return (pathlib.Path.touch, (str(marker),))
+
+        for name in ("evil.pkl", "evil.db", "evil.json"):
+            path = tmp_path / name
+            path.write_bytes(pickle.dumps(Exploit()))
+            err = self.error(capsys, "log", str(path), "job")
+            assert "pickle" in err
+            assert not marker.exists()
+
+    def test_unknown_timeline_and_revision(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Unknown names and revisions are one line each."""
+        assert "no timeline 'nope'" in self.error(capsys, "log", str(history), "nope")
+        assert "no revision 42" in self.error(capsys, "show", str(history), "job@42")
+        assert "neither a revision number nor a branch" in self.error(
+            capsys, "show", str(history), "job@nowhere"
+        )
+        assert "no path" in self.error(capsys, "blame", str(history), "job", "zzz")
+
+    def test_the_installed_command(self, history: pathlib.Path) -> None:
+        """python -m statetrail exits 2 with one line on an unknown timeline."""
+        done = subprocess.run(
+            [sys.executable, "-m", "statetrail", "log", str(history), "nope"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith("statetrail log: error:")
+        assert "Traceback" not in done.stderr
