@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pathlib
 import stat
 import sys
 import threading
@@ -34,6 +35,14 @@ from statetrail.store import (
 from tests.conftest import scaled
 from tests.strategies import scalars
 from tests.test_concurrency import run_threads
+
+
+def saved_state(path: Any) -> Any:
+    """The state in a saved file: its top level without the history key."""
+    data = json.loads(pathlib.Path(path).read_text("utf-8"))
+    if isinstance(data, dict):
+        data.pop("$statetrail", None)
+    return data
 
 
 def here() -> int:
@@ -990,7 +999,7 @@ class TestPersistence:
         target = tmp_path / "state.json"
         store = Store({"job": {"bins": [1, 2], "name": "é"}, "n": None})
         store.save(target)
-        assert json.loads(target.read_text("utf-8")) == store.get_state()
+        assert saved_state(target) == store.get_state()
         assert Store(state_file=target).get_state() == store.get_state()
         other = Store({"x": 1})
         other.load(target)
@@ -1006,10 +1015,37 @@ class TestPersistence:
         assert store.get_state() == {"a": 1}
         assert store.state_file == str(target)
         store.save()
-        assert json.loads(target.read_text()) == {"a": 1}
+        assert saved_state(target) == {"a": 1}
         assert Store({"a": 2}, state_file=target).get_state() == {"a": 1}
         assert store.history()[0].comment is None
-        assert Store(state_file=target).history()[0].comment == f"loaded from {target}"
+        # The saved history comes back with the file, revision 0 and all.
+        again = Store(state_file=target)
+        assert [r.number for r in again.history()] == [0]
+        assert again.history()[0].time_ns == store.history()[0].time_ns
+
+    def test_the_history_comes_back_with_the_file(self, tmp_path: Path) -> None:
+        """save() keeps every revision under "$statetrail"; a store opened on the
+        file has them all, metadata and origins included, and goes on recording;
+        a hand edit of the state keys becomes a revision of its own."""
+        target = tmp_path / "state.json"
+        store = Store({"job": {"bins": 10}}, state_file=target)
+        with statetrail.context(author="alice", comment="one bin full"):
+            store.set("job.bins", 9)
+        store.save()
+        again = Store(state_file=target)
+        assert [(r.number, r.author, r.comment) for r in again.history()] == [
+            (0, None, None),
+            (1, "alice", "one bin full"),
+        ]
+        assert again.history()[1].origin == store.history()[1].origin
+        assert again.set("job.bins", 8)
+        data = json.loads(target.read_text())
+        data["job"]["bins"] = 5
+        target.write_text(json.dumps(data))
+        edited = Store(state_file=target)
+        assert edited.get("job.bins") == 5
+        assert edited.history()[-1].comment == f"edited in {target} outside statetrail"
+        assert not store.set("$statetrail.rows", 1)
 
     def test_values_json_lacks_are_written_as_text(self, tmp_path: Path) -> None:
         """Values without a JSON type are written as their str(), as the seed
@@ -1019,13 +1055,13 @@ class TestPersistence:
         target = tmp_path / "s.json"
         day = datetime.date(2024, 1, 2)
         Store({"day": day, "tags": ("a", "b")}).save(target)
-        assert json.loads(target.read_text()) == {
+        assert saved_state(target) == {
             "day": "2024-01-02",
             "tags": ["a", "b"],
         }
         with pytest.raises(ValueError, match="cannot save"):
             Store({"x": float("nan")}).save(target)
-        assert json.loads(target.read_text())["day"] == "2024-01-02"
+        assert saved_state(target)["day"] == "2024-01-02"
 
     @pytest.mark.parametrize(
         "content",
@@ -1054,7 +1090,7 @@ class TestPersistence:
         assert "malformed JSON" in caplog.text
         store.set("fresh", 1)
         store.save()
-        assert json.loads(target.read_text()) == {"fresh": 1}
+        assert saved_state(target) == {"fresh": 1}
         assert (tmp_path / "state.json.corrupt").read_bytes() == content
 
     def test_each_malformed_version_is_kept(self, tmp_path: Path) -> None:
@@ -1098,7 +1134,7 @@ class TestPersistence:
         link.symlink_to(real)
         Store({"a": 1}).save(link)
         assert link.is_symlink()
-        assert json.loads(real.read_text()) == {"a": 1}
+        assert saved_state(real) == {"a": 1}
         assert stat.S_IMODE(real.stat().st_mode) == 0o640
 
     def test_save_leaves_no_temporary_file(self, tmp_path: Path) -> None:
@@ -1120,7 +1156,7 @@ class TestPersistence:
         with pytest.raises(OSError, match="No space"):
             write_atomic(str(target), b'{"b": 2}', _os=Full())
         assert [p.name for p in tmp_path.iterdir()] == ["s.json"]
-        assert json.loads(target.read_text()) == {"a": 1}
+        assert saved_state(target) == {"a": 1}
 
     def test_the_write_is_fsynced_before_the_rename_and_the_directory_after(
         self, tmp_path: Path

@@ -303,3 +303,60 @@ class TestNamespace:
         with pytest.raises(ValueError, match="too long"):
             ns["a"] = "abcd"
         assert ns["a"] == "abc"
+
+
+class TestSaveAndLoad:
+    def test_the_whole_history_round_trips(self, tmp_path: Any) -> None:
+        """save() writes every revision with its metadata and branches; load()
+        gives them back, checked against the hash chain."""
+        v = statetrail.watch("score", 0)
+        with statetrail.context(author="alice", comment="level up"):
+            v.set(10).set(20)
+        v.checkout(1).set(11)
+        path = tmp_path / "score.json"
+        v.save(path)
+        w = statetrail.Var.load(path)
+        assert w.name == "score"
+        assert w.get() == 11
+        assert w.branches() == v.branches()
+        assert [
+            (r.number, r.value, r.author, r.comment, r.origin)
+            for r in w.timeline.revisions()
+        ] == [
+            (r.number, r.value, r.author, r.comment, r.origin)
+            for r in v.timeline.revisions()
+        ]
+        w.set(12)
+        assert w.history()[-1].parent == 3
+
+    def test_a_plain_json_value_file_starts_a_new_variable(self, tmp_path: Any) -> None:
+        """A file holding just a value (the seed's state files) gives a variable
+        starting from it, named after the file."""
+        path = tmp_path / "config.json"
+        path.write_text('{"debug": true, "level": [1, 2]}')
+        v = statetrail.Var.load(path)
+        assert (v.name, v.get()) == ("config", {"debug": True, "level": [1, 2]})
+        assert len(v.history()) == 1
+
+    def test_damaged_and_pickled_files_are_refused(self, tmp_path: Any) -> None:
+        """An altered history is a CorruptHistoryError; a pickle never runs."""
+        v = statetrail.watch("v", {"n": 1})
+        v.set_in("n", 2)
+        path = tmp_path / "v.json"
+        v.save(path)
+        path.write_text(path.read_text().replace('"initial"', '"tampered"'))
+        with pytest.raises(statetrail.CorruptHistoryError):
+            statetrail.Var.load(path)
+        import pickle
+
+        path.write_bytes(pickle.dumps({"a": 1}))
+        with pytest.raises(statetrail.CorruptHistoryError):
+            statetrail.Var.load(path)
+
+    def test_a_trimmed_history_cannot_be_saved(self, tmp_path: Any) -> None:
+        """Saving needs the whole history, so the chain starts at revision 0."""
+        v = Var("v", 0, retention=Retention(keep_last=2))
+        for i in range(5):
+            v.set(i)
+        with pytest.raises(ValueError, match="trimmed"):
+            v.save(tmp_path / "v.json")

@@ -35,9 +35,10 @@ from statetrail._store_paths import (
 )
 from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
-from statetrail.errors import ConflictError, RevisionNotFoundError
+from statetrail.errors import ConflictError, RevisionNotFoundError, StatetrailError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.revision import Change, Revision
+from statetrail.storage.jsonfile import history_tree, timeline_from_tree
 from statetrail.timeline import Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
@@ -91,6 +92,10 @@ class StoreBase:
         if self._state_file is not None:
             loaded = read_state(self._state_file)
             if loaded is not None:
+                restored = _restore_history(loaded, self._state_file, name)
+                if restored is not None:
+                    self._timeline = restored
+                    return
                 root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
         self._timeline = Timeline(root, name=name, label="initial", comment=comment)
@@ -209,6 +214,9 @@ class StoreBase:
     ) -> Revision | None:
         steps = split_or_warn(path, "set")
         if steps is None:
+            return None
+        if steps[0] == HISTORY_KEY:
+            logger.warning("%r is reserved for the history in saved files", HISTORY_KEY)
             return None
         frozen = freeze_checked(value)
         try:
@@ -455,16 +463,24 @@ class StoreBase:
     # -- persistence -----------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Write the state as JSON to ``path`` (default: the ``state_file``).
+        """Write the state, and its history, as JSON to ``path`` (default: the
+        ``state_file``).
 
-        The file is replaced atomically: after a crash it holds the old state or
-        the new one, never a mix. Values JSON cannot hold are written as their
-        ``str()``; NaN and infinities raise :class:`ValueError`.
+        The top level of the file is the state itself, as the second seed writes
+        it; the whole history (every revision, its metadata and origin, with a hash
+        chain) goes under the one reserved key ``"$statetrail"``. A store made with
+        ``state_file=`` that path gets the history back. The file is replaced
+        atomically: after a crash it holds the old file or the new one, never a
+        mix. NaN and infinities raise :class:`ValueError`.
         """
         target = self._state_file if path is None else os.fspath(path)
         if target is None:
             raise ValueError("save() needs a path, or a state_file given to the store")
-        write_atomic(target, dump_state(thaw(self._timeline.value)))
+        timeline = self._timeline
+        with timeline._lock:
+            document = thaw(timeline.value)
+            document[HISTORY_KEY] = history_tree(timeline.name or "store", timeline)
+        write_atomic(target, dump_state(document))
         logger.debug("saved the state to %s", target)
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -475,6 +491,8 @@ class StoreBase:
         """
         target = os.fspath(path)
         loaded = read_state(target)
+        if loaded is not None:
+            loaded.pop(HISTORY_KEY, None)
         root = root_of({} if loaded is None else loaded)
         self._apply(
             lambda _: root,
@@ -489,3 +507,35 @@ class StoreBase:
     def __repr__(self) -> str:
         head = self._timeline.head
         return f"{type(self).__name__}(revision={head.number}, state={head.value!r})"
+
+
+#: The key of a saved state file under which its history is kept.
+HISTORY_KEY = "$statetrail"
+
+
+def _restore_history(
+    loaded: dict[str, Any], where: str, name: str
+) -> Timeline[State] | None:
+    """The timeline saved with a state file, if it has one.
+
+    The state keys of the file win: if someone edited them by hand, the edit is
+    recorded as a new revision. A damaged history is logged and ignored (the file
+    itself is left alone), and the state starts from the file's state keys.
+    """
+    tree = loaded.pop(HISTORY_KEY, None)
+    if tree is None:
+        return None
+    try:
+        _, timeline = timeline_from_tree(tree, where)
+    except (StatetrailError, ValueError, KeyError) as exc:
+        logger.warning(
+            "the history saved in %s cannot be used (%s): starting from its state",
+            where,
+            exc,
+        )
+        return None
+    timeline.name = name or timeline.name
+    root = root_of(loaded)
+    if root != timeline.value:
+        timeline.set(root, comment=f"edited in {where} outside statetrail", _depth=3)
+    return timeline

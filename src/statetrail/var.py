@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
@@ -192,6 +193,39 @@ class Var(Generic[T]):
             }
             for prev, curr in itertools.pairwise(records)
         ]
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write this variable's whole history to a JSON file, atomically.
+
+        Every revision goes in, with its metadata, origin and branches, and a hash
+        chain that :meth:`load` checks. After a crash the file holds the previous
+        save or this one, never a torn mix.
+        """
+        from statetrail.storage.jsonfile import save_history
+
+        save_history(path, self._name, self._timeline)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], name: str | None = None, **options: Any
+    ) -> Var[Any]:
+        """A variable with the history saved in ``path`` by :meth:`save`.
+
+        A file holding a plain JSON value instead (the first seed's state files)
+        gives a new variable starting from that value. A damaged history raises
+        :class:`~statetrail.CorruptHistoryError`; a pickle is never read.
+        """
+        from statetrail.storage import codec
+        from statetrail.storage.jsonfile import FORMAT, timeline_from_tree
+
+        where = os.fspath(path)
+        with open(where, "rb") as f:
+            data = codec.parse(f.read())
+        default = os.path.splitext(os.path.basename(where))[0]
+        if isinstance(data, dict) and data.get("format") == FORMAT:
+            saved, timeline = timeline_from_tree(data, where, name)
+            return cls(name or saved, timeline.value, _timeline=timeline, **options)
+        return cls(name or default, codec.from_json(data), **options)
 
     def replay(self, fn: Callable[[T], R]) -> list[R]:
         """Call ``fn`` with each value of :meth:`history` in order; return the results.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import pathlib
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,14 @@ from statetrail.compat.roz_remembers import (
     get_nested_value,
     set_nested_value,
 )
+
+
+def saved_state(path: Any) -> Any:
+    """The state in a saved file: its top level without the history key."""
+    data = json.loads(pathlib.Path(path).read_text("utf-8"))
+    if isinstance(data, dict):
+        data.pop("$statetrail", None)
+    return data
 
 
 @pytest.fixture
@@ -143,14 +152,12 @@ class TestPersistence:
         live.set("job.sorted", 5)
         live.save()  # persists back to state.json
 
-        assert json.loads((in_tmp / "state.json").read_text()) == {
-            "job": {"bins": 10, "sorted": 5}
-        }
+        assert saved_state(in_tmp / "state.json") == {"job": {"bins": 10, "sorted": 5}}
 
     def test_reads_and_writes_plain_json(self, in_tmp: Path) -> None:
         """The file is plain JSON any program can read."""
         Store({"a": [1, {"b": None}], "c": "é"}).save("plain.json")
-        assert json.loads((in_tmp / "plain.json").read_text("utf-8")) == {
+        assert saved_state(in_tmp / "plain.json") == {
             "a": [1, {"b": None}],
             "c": "é",
         }

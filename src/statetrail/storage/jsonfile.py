@@ -26,10 +26,26 @@ from typing import Any
 from statetrail.errors import CorruptHistoryError, StorageError
 from statetrail.storage import codec
 from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.storage._journal import (
+    CHECKPOINT_EVERY,
+    StoreJournal,
+    decode_rows,
+    heads_after,
+)
 from statetrail.storage.base import Heads, Row
 from statetrail.storage.memory import MemoryBackend
+from statetrail.timeline import Timeline
 
-__all__ = ["FORMAT", "JsonFileBackend", "document", "rows_of_document"]
+__all__ = [
+    "FORMAT",
+    "JsonFileBackend",
+    "document",
+    "history_tree",
+    "load_history",
+    "rows_of_document",
+    "save_history",
+    "timeline_from_tree",
+]
 
 FORMAT = "statetrail-history"
 VERSION = 1
@@ -270,3 +286,80 @@ class JsonFileBackend(MemoryBackend):
         super().close()
         with contextlib.suppress(OSError):
             self._release()
+
+
+# -- one timeline as a JSON tree (Var.save, Store.save) --------------------------------
+
+
+def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
+    """One timeline's whole history as a JSON-able document.
+
+    Every held revision is encoded as the backends store it (patches, digests and
+    the hash chain), so :func:`timeline_from_tree` verifies it on the way back. A
+    timeline whose oldest revisions were trimmed is refused: the chain would start
+    in the middle.
+    """
+    with timeline._lock:
+        revisions = timeline.revisions()
+        if revisions[0].number != 0 or len(revisions) != revisions[-1].number + 1:
+            raise ValueError(
+                f"cannot save {name!r}: retention trimmed part of its history; keep "
+                "the whole history (or use a repository) to save it"
+            )
+        memory = MemoryBackend()
+        journal = StoreJournal(memory, name, checkpoint_every=CHECKPOINT_EVERY)
+        for revision in revisions:
+            row, _ = journal._row(revision)
+            memory.append([row])
+            journal._chains[row.number] = row.chain
+        head = timeline.head
+        heads = Heads(timeline.current_branch, head.number, timeline.branches())
+        rows = memory.read(name)
+    return document({name: (rows, heads, {})})
+
+
+def timeline_from_tree(
+    tree: Any, where: str, name: str | None = None, *, allow_pickle: bool = False
+) -> tuple[str, Timeline[Any]]:
+    """The timeline a history document holds (the one named, or its only one).
+
+    Every revision is checked against its digest and the chain; a damaged document
+    raises :class:`~statetrail.CorruptHistoryError`.
+    """
+    loaded = rows_of_document(tree, where)
+    if name is None:
+        if len(loaded) != 1:
+            raise ValueError(
+                f"{where} holds {len(loaded)} timelines; name the one to load"
+            )
+        name = next(iter(loaded))
+    if name not in loaded:
+        raise KeyError(f"{where} has no timeline {name!r}")
+    rows, heads, checkpoints = loaded[name]
+    memory = MemoryBackend()
+    memory.append(rows)
+    for number, (value, digest) in checkpoints.items():
+        memory.put_checkpoint(name, number, value, digest)
+    records = decode_rows(memory, name, rows, allow_pickle=allow_pickle)
+    place = heads_after(rows, heads)
+    timeline = Timeline._restore(
+        records, branch=place.branch, cursor=place.cursor, tips=place.tips, name=name
+    )
+    return name, timeline
+
+
+def save_history(
+    path: str | os.PathLike[str], name: str, timeline: Timeline[Any]
+) -> None:
+    """Write one timeline's history to ``path`` atomically (never a torn file)."""
+    write_atomic(os.fspath(path), codec.canonical(history_tree(name, timeline)))
+
+
+def load_history(
+    path: str | os.PathLike[str], name: str | None = None, *, allow_pickle: bool = False
+) -> tuple[str, Timeline[Any]]:
+    """The timeline saved in ``path`` by :func:`save_history` (or a backend)."""
+    where = os.fspath(path)
+    with open(where, "rb") as f:
+        data = f.read()
+    return timeline_from_tree(codec.parse(data), where, name, allow_pickle=allow_pickle)
