@@ -463,8 +463,7 @@ class StoreBase:
     # -- persistence -----------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Write the state, and its history, as JSON to ``path`` (default: the
-        ``state_file``).
+        """Write the state and its history as JSON to ``path`` (or ``state_file``).
 
         The top level of the file is the state itself, as the second seed writes
         it; the whole history (every revision, its metadata and origin, with a hash
