@@ -46,9 +46,11 @@ class CodecError(StatetrailError, TypeError, ValueError):
     (a 5,000-digit integer, a string with a lone surrogate).
     """
 
+    __module__ = "statetrail.storage.codec"  # its public home, for tracebacks
+
 
 #: How deeply a stored value may nest, counted in JSON objects and arrays: a dict
-#: or list is one level, a tagged container (tuple, set, ...) two. Deeper values
+#: or list is one level, a tagged value one more (a tuple or set is two). Deeper values
 #: are refused on writing and on reading, well before Python's recursion limit;
 #: documents around values (patches, records) may add up to 54 levels more, to
 #: the 254 that orjson writes.
