@@ -34,6 +34,7 @@ from statetrail.storage._journal import (
     StoreJournal,
     decode_rows,
     heads_after,
+    read_value,
 )
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
@@ -186,6 +187,30 @@ class Repository:
                 **options,
             )
         raise StorageError(f"could not open timeline {name!r}: it keeps changing")
+
+    def value_at(self, name: str, number: int) -> Any:
+        """The value of revision ``number`` of timeline ``name``, read from storage.
+
+        Reads the nearest checkpoint on the revision's lineage and applies at most
+        ``checkpoint_every`` patches, verified as they are read: the history is
+        never replayed and the timeline need not be opened.
+
+        >>> import statetrail
+        >>> with statetrail.open(":memory:") as repo:
+        ...     score = repo.watch("score", 0)
+        ...     _ = score.set(10).set(20)
+        ...     repo.value_at("score", 1)
+        10
+        """
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ValueError(f"a revision number is an int >= 0, not {number!r}")
+        return read_value(
+            self.backend,
+            name,
+            number,
+            checkpoint_every=self._every,
+            allow_pickle=self._pickle,
+        )
 
     # -- front ends ------------------------------------------------------------------
 

@@ -273,6 +273,74 @@ class TestIntegrity:
         assert backend.checkpoints("v") == [4, 8, 12]
 
 
+class TestColdRead:
+    def test_every_revision_reads_back_without_opening_the_timeline(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """value_at reads any revision, on any branch, from storage alone."""
+        repo = make()
+        t = repo.timeline("t", {"n": 0, "log": []})
+        for i in range(1, 30):
+            t.set(t.value.set("n", i).set("log", (*t.value["log"], i)))
+        t.checkout(7)
+        for i in range(100, 112):
+            t.set(t.value.set("n", i))
+        expected = {r.number: r.value for r in t.revisions()}
+        cold = make()
+        for number, value in expected.items():
+            assert cold.value_at("t", number) == value
+
+    def test_it_applies_at_most_checkpoint_every_patches(self) -> None:
+        """The walk stops at the nearest checkpoint: the rows it reads are bounded
+        by checkpoint_every, whatever the length of the history."""
+        backend = MemoryBackend()
+        t = Repository(backend, checkpoint_every=4).timeline("t", 0)
+        for i in range(1, 200):
+            t.set(i)
+        asked: list[int] = []
+        real_row = backend.read
+
+        def counting(timeline: str, after: int = -1, upto: int | None = None) -> Any:
+            rows = real_row(timeline, after, upto)
+            asked.extend(r.number for r in rows)
+            return rows
+
+        backend.read = counting  # type: ignore[method-assign]
+        assert Repository(backend, checkpoint_every=4).value_at("t", 198) == 198
+        assert len(asked) <= 5
+
+    def test_erased_and_missing_revisions(self, make: Callable[[], Repository]) -> None:
+        """An erased revision reads as its tombstone, its children still read, and
+        an unknown revision is RevisionNotFoundError."""
+        repo = make()
+        v = repo.watch("v", {"secret": "a", "n": 0})
+        v.set_in("secret", "b")
+        v.set_in("n", 1)
+        v.set_in("n", 2)
+        v.timeline.erase(1, reason="privacy", author="dpo")
+        cold = make()
+        assert isinstance(cold.value_at("v", 1), statetrail.Erased)
+        assert cold.value_at("v", 3) == {"secret": "b", "n": 2}
+        with pytest.raises(RevisionNotFoundError, match="no revision 9"):
+            cold.value_at("v", 9)
+        with pytest.raises(ValueError, match="revision number"):
+            cold.value_at("v", -1)
+
+    def test_an_altered_row_on_the_walk_is_detected(self) -> None:
+        """A tampered patch between the checkpoint and the revision is reported."""
+        backend = MemoryBackend()
+        t = Repository(backend, checkpoint_every=8).timeline("t", {"n": 0})
+        for i in range(1, 7):
+            t.set(t.value.set("n", i))
+        row = backend._rows["t"][3]
+        assert row.payload is not None
+        backend._rows["t"][3] = dataclasses.replace(
+            row, payload=row.payload.replace("3", "4")
+        )
+        with pytest.raises(CorruptHistoryError, match="revision 3"):
+            Repository(backend).value_at("t", 6)
+
+
 class TestJsonFile:
     def test_one_process_at_a_time(self, tmp_path: pathlib.Path) -> None:
         """A second opener gets StorageError instead of overwriting."""

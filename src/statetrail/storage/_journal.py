@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, Any
 
 from statetrail._pathindex import index_path
 from statetrail.diff import format_json_pointer
-from statetrail.errors import ConflictError, CorruptHistoryError, PathError
+from statetrail.errors import (
+    ConflictError,
+    CorruptHistoryError,
+    PathError,
+    RevisionNotFoundError,
+)
 from statetrail.paths import delete_in, insert_in, set_in
 from statetrail.revision import (
     BRANCH,
@@ -42,7 +47,7 @@ from statetrail.timeline import Erased
 if TYPE_CHECKING:
     from statetrail.timeline import Timeline
 
-__all__ = ["StoreJournal", "decode_rows", "heads_after", "row_value"]
+__all__ = ["StoreJournal", "decode_rows", "heads_after", "read_value", "row_value"]
 
 logger = logging.getLogger("statetrail")
 
@@ -253,6 +258,72 @@ def _from_checkpoint(
             f"the checkpoint of revision {number} of timeline {timeline!r} was altered"
         )
     return codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
+
+
+def read_value(
+    backend: Backend,
+    timeline: str,
+    number: int,
+    *,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    allow_pickle: bool = False,
+) -> Any:
+    """The value of one stored revision, without replaying the history.
+
+    Walks from revision ``number`` up its lineage to the nearest whole value (a
+    checkpoint, or the first revision), then applies the patches on the way back
+    down: at most ``checkpoint_every`` of them when the checkpoints are in place.
+    Every row walked is checked against its digest and its link in the chain.
+    """
+    checkpoints = set(backend.checkpoints(timeline))
+    rows: dict[int, Row] = {}
+    walked: list[Row] = []  # newest first
+    current: int | None = number
+    base: Any = _NO_VALUE
+    while current is not None:
+        row = rows.get(current)
+        if row is None:
+            for each in backend.read(
+                timeline, after=max(-1, current - checkpoint_every - 1), upto=current
+            ):
+                rows[each.number] = each
+            row = rows.get(current)
+            if row is None:
+                if current == number:
+                    raise RevisionNotFoundError(
+                        f"timeline {timeline!r} has no revision {number}"
+                    )
+                raise CorruptHistoryError(
+                    f"timeline {timeline!r} lacks revision {current}"
+                )
+        if row.payload is not None and _digest(row) != row.digest:
+            raise CorruptHistoryError(
+                f"revision {row.number} of timeline {timeline!r} does not match its "
+                "digest: the history was altered on disk"
+            )
+        if walked and _chain(row.chain, walked[-1].digest) != walked[-1].chain:
+            raise CorruptHistoryError(
+                f"revision {walked[-1].number} of timeline {timeline!r} breaks the "
+                "hash chain: the history was altered on disk"
+            )
+        if row.payload is None:
+            if not walked:
+                return _erased(row)
+            raise CorruptHistoryError(
+                f"revision {walked[-1].number} of timeline {timeline!r} follows an "
+                "erased revision and has no checkpoint"
+            )
+        if current in checkpoints:
+            base = _from_checkpoint(backend, timeline, current, allow_pickle)
+            break
+        walked.append(row)
+        if row.parent is None:
+            break
+        current = row.parent
+    value = base
+    for row in reversed(walked):
+        value = row_value(row, value, allow_pickle=allow_pickle)
+    return value
 
 
 def heads_after(rows: Sequence[Row], saved: Heads | None) -> Heads:
