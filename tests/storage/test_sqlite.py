@@ -330,6 +330,33 @@ class TestErrors:
             other.close()
             assert backend.latest("t") == 0
 
+    def test_busy_answers_given_at_once_are_retried(self, tmp_path: Path) -> None:
+        """SQLITE_BUSY that SQLite returns without waiting (recovery, snapshots)
+        is retried until busy_timeout, then raised for translation."""
+        with SQLiteBackend(tmp_path / "h.db", busy_timeout=0.3) as backend:
+            calls: list[float] = []
+
+            def busy_twice() -> str:
+                calls.append(time.monotonic())
+                if len(calls) < 3:
+                    exc = sqlite3.OperationalError("database is locked")
+                    exc.sqlite_errorcode = 5  # type: ignore[attr-defined]
+                    raise exc
+                return "done"
+
+            assert backend._retry(busy_twice) == "done"
+            assert len(calls) == 3
+
+            def always_busy() -> None:
+                exc = sqlite3.OperationalError("database is locked")
+                exc.sqlite_errorcode = 517  # type: ignore[attr-defined]  # BUSY_SNAPSHOT
+                raise exc
+
+            start = time.monotonic()
+            with pytest.raises(sqlite3.OperationalError):
+                backend._retry(always_busy)
+            assert 0.3 <= time.monotonic() - start < 1
+
     def test_integers_beyond_64_bits(self, tmp_path: Path) -> None:
         """Numbers SQLite cannot hold are a ValueError; nothing is stored."""
         with SQLiteBackend(tmp_path / "h.db") as backend:
@@ -338,6 +365,59 @@ class TestErrors:
             with pytest.raises(ValueError, match="2\\*\\*63"):
                 backend.row("t", 2**64)
             assert backend.read("t") == []
+
+
+class TestDamage:
+    """Content SQLite accepts but statetrail cannot read: CorruptHistoryError."""
+
+    @pytest.mark.parametrize(
+        ("statement", "call"),
+        [
+            (
+                "UPDATE revisions SET comment = CAST(x'fffe' AS TEXT)",
+                lambda b: b.read("t"),
+            ),
+            ("UPDATE revisions SET paths = '[\"/a\", '", lambda b: b.row("t", 0)),
+            ("UPDATE revisions SET paths = '{\"a\": 1}'", lambda b: b.read("t")),
+            ("UPDATE revisions SET paths = 7", lambda b: b.read("t")),
+            ("UPDATE heads SET tips = 'not json'", lambda b: b.heads("t")),
+            ('UPDATE heads SET tips = \'{"main": "x"}\'', lambda b: b.heads("t")),
+            ("UPDATE heads SET cursor = 'x'", lambda b: b.heads("t")),
+        ],
+    )
+    def test_unreadable_content(
+        self, tmp_path: Path, statement: str, call: object
+    ) -> None:
+        """Text that is not UTF-8, paths or tips that are not the JSON written."""
+        path = tmp_path / "h.db"
+        with SQLiteBackend(path) as backend:
+            backend.append([row(0)])
+            backend.save_heads("t", Heads("main", 0, {"main": 0}))
+            with raw(path) as conn:
+                conn.execute(statement)
+            conn.close()
+            with pytest.raises(CorruptHistoryError, match="restore"):
+                call(backend)  # type: ignore[operator]
+
+    def test_integrity_check_reports_a_damaged_index(self, tmp_path: Path) -> None:
+        """An index page zeroed outside SQLite fails integrity_check()."""
+        path = tmp_path / "h.db"
+        with SQLiteBackend(path) as backend:
+            backend.append([row(n, author=f"a{n}") for n in range(300)])
+            backend.integrity_check()
+        with raw(path) as conn:
+            ((root,),) = conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE name = 'revisions_by_author'"
+            ).fetchall()
+            (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        conn.close()
+        data = bytearray(path.read_bytes())
+        data[(root - 1) * page_size : root * page_size] = bytes(page_size)
+        path.write_bytes(bytes(data))
+        with SQLiteBackend(path) as backend:
+            with pytest.raises(CorruptHistoryError) as caught:
+                backend.integrity_check()
+            assert "restore" in str(caught.value)
 
 
 class TestNames:
@@ -476,8 +556,11 @@ class TestBatched:
         path = tmp_path / "h.db"
         backend = SQLiteBackend(path, durability="batched", batch_interval=30)
         backend.append([row(0)])
+        batch = backend._process.batch
+        assert batch is not None
         backend.close()
         assert numbers(path) == [0]
+        assert not batch._thread.is_alive()
         script = (
             "import sys\n"
             "from statetrail.storage.sqlite import SQLiteBackend\n"
@@ -563,6 +646,8 @@ class TestThreads:
         opened = [*backend._process._readers.values(), backend._process.writer()]
         assert len(opened) == 5
         backend.close()
+        assert backend._process._writer is None
+        assert backend._process._readers == {}
         for conn in opened:
             with pytest.raises(sqlite3.ProgrammingError, match="closed"):
                 conn.execute("SELECT 1")
