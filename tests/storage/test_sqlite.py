@@ -37,6 +37,8 @@ from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.contract import BackendContract, row
 
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
+
 
 class FlushingBackend(SQLiteBackend):
     """Batched mode with each write flushed at once: the contract's view of it.
@@ -776,6 +778,7 @@ def fork_and_wait(backend: SQLiteBackend, n: int, timeout: float = 20) -> int:
         time.sleep(0.002)
 
 
+@needs_fork
 class TestFork:
     def test_children_open_their_own_connections(self, tmp_path: Path) -> None:
         """Across fork cycles, each child appends through connections of its own,
@@ -946,6 +949,7 @@ def acked_rows_lost_when_the_parent_closes(path: Path, *, hooked: bool) -> int:
         return 50 - len(check.read("child"))
 
 
+@needs_fork
 class TestForkHazard:
     def test_a_child_outliving_the_parents_connections_keeps_its_rows(
         self, tmp_path: Path

@@ -212,6 +212,7 @@ def run_trials(
 CONFIGURATIONS = [("full", 1), ("normal", 4), ("full", 4), ("normal", 1)]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork here")
 class TestKill:
     @pytest.mark.slow
     def test_acked_appends_survive_sigkill(self, tmp_path: Path) -> None:

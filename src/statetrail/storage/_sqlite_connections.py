@@ -203,6 +203,7 @@ def _before_fork() -> None:
             connections._close()
 
 
-os.register_at_fork(
-    before=_before_fork, after_in_parent=GATE.open, after_in_child=GATE.reset
-)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(
+        before=_before_fork, after_in_parent=GATE.open, after_in_child=GATE.reset
+    )
