@@ -1,0 +1,317 @@
+"""How the SQLite backend lays rows out: the schema, its migrations, the statements.
+
+The schema is versioned with ``PRAGMA user_version``: :data:`MIGRATIONS` lists one
+function per version, and :func:`migrate` applies the missing ones in order inside
+the caller's transaction, so a file is either fully migrated or not at all. A file
+written by a newer statetrail (a higher version than this code knows) is refused
+rather than misread.
+
+Names (timelines, branches, authors) are data: every statement here binds them as
+parameters, and no text from outside is ever formatted into SQL.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sqlite3
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from statetrail.errors import ConflictError, CorruptHistoryError, StorageError
+from statetrail.storage._sqlite_errors import PRIMARY_KEY, code, too_large
+from statetrail.storage.base import Heads, Row
+
+__all__ = [
+    "APPLICATION_ID",
+    "CHECKPOINT",
+    "CHECKPOINTS",
+    "ERASE",
+    "HEADS",
+    "INSERT",
+    "LATEST",
+    "MIGRATIONS",
+    "PUT_CHECKPOINT",
+    "RANGE",
+    "ROW",
+    "SAVE_HEADS",
+    "TIMELINES",
+    "Migration",
+    "execute",
+    "heads_from",
+    "insert",
+    "migrate",
+    "params",
+    "row_from",
+    "tips_json",
+]
+
+#: Marks a file as a statetrail database ("STRL"), so a foreign SQLite file with
+#: tables of its own is refused instead of being written into.
+APPLICATION_ID = 0x5354524C
+
+#: One schema step: it receives the connection inside an open transaction.
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _version_1(conn: sqlite3.Connection) -> None:
+    """Revisions, heads and checkpoints; indexes for author and time queries."""
+    conn.execute(
+        """
+        CREATE TABLE revisions (
+            timeline TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            parent INTEGER,
+            branch TEXT NOT NULL,
+            time_ns INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            target INTEGER,
+            label TEXT,
+            author TEXT,
+            comment TEXT,
+            extra TEXT,
+            origin TEXT,
+            payload TEXT,
+            paths TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            chain TEXT NOT NULL,
+            erased TEXT,
+            PRIMARY KEY (timeline, number)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX revisions_by_author ON revisions (timeline, author)")
+    conn.execute("CREATE INDEX revisions_by_time ON revisions (timeline, time_ns)")
+    conn.execute(
+        """
+        CREATE TABLE heads (
+            timeline TEXT PRIMARY KEY,
+            branch TEXT NOT NULL,
+            cursor INTEGER NOT NULL,
+            tips TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute(
+        """
+        CREATE TABLE checkpoints (
+            timeline TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            value TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            PRIMARY KEY (timeline, number)
+        )
+        """
+    )
+
+
+#: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
+#: Append to it; never edit a step that has shipped.
+MIGRATIONS: tuple[Migration, ...] = (_version_1,)
+
+
+def migrate(
+    conn: sqlite3.Connection, path: str, migrations: Sequence[Migration]
+) -> None:
+    """Bring the open database up to ``len(migrations)``, in the caller's transaction.
+
+    Args:
+        conn: A connection inside a write transaction (``BEGIN IMMEDIATE``).
+        path: The file's name, for messages.
+        migrations: The steps, oldest first.
+
+    Raises:
+        StorageError: The file belongs to another application, or was written by a
+            newer statetrail than this one.
+    """
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if app_id not in (0, APPLICATION_ID):
+        raise StorageError(
+            f"{path} is an SQLite database of another application "
+            f"(application_id {app_id:#x}); statetrail will not write into it"
+        )
+    if version > len(migrations):
+        raise StorageError(
+            f"{path} has schema version {version}, newer than this statetrail "
+            f"knows ({len(migrations)}); upgrade statetrail to open it"
+        )
+    for step in migrations[version:]:
+        step(conn)
+    if version < len(migrations):
+        # PRAGMA takes no parameters; both values are integers of our own.
+        conn.execute(f"PRAGMA user_version = {len(migrations):d}")
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+
+
+# The statements are spelled out whole: nothing, not even a column list, is
+# formatted into SQL.
+INSERT = """
+    INSERT INTO revisions (
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+RANGE = """
+    SELECT
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    FROM revisions
+    WHERE timeline = ? AND number > ? AND number <= ?
+    ORDER BY number
+"""
+ROW = """
+    SELECT
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    FROM revisions
+    WHERE timeline = ? AND number = ?
+"""
+LATEST = "SELECT max(number) FROM revisions WHERE timeline = ?"
+# A skip-scan over the primary key: one index probe per timeline, not one per row.
+TIMELINES = """
+    WITH RECURSIVE names(name) AS (
+        SELECT min(timeline) FROM revisions
+        UNION ALL
+        SELECT (SELECT min(timeline) FROM revisions WHERE timeline > name)
+        FROM names WHERE name IS NOT NULL
+    )
+    SELECT name FROM names WHERE name IS NOT NULL
+"""
+ERASE = (
+    "UPDATE revisions SET payload = NULL, erased = ? WHERE timeline = ? AND number = ?"
+)
+SAVE_HEADS = (
+    "INSERT INTO heads (timeline, branch, cursor, tips) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (timeline) DO UPDATE SET"
+    " branch = excluded.branch, cursor = excluded.cursor, tips = excluded.tips"
+)
+HEADS = "SELECT branch, cursor, tips FROM heads WHERE timeline = ?"
+PUT_CHECKPOINT = (
+    "INSERT OR REPLACE INTO checkpoints (timeline, number, value, digest)"
+    " VALUES (?, ?, ?, ?)"
+)
+CHECKPOINT = "SELECT value, digest FROM checkpoints WHERE timeline = ? AND number = ?"
+CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
+
+_Params = tuple[object, ...]
+
+
+def params(row: Row) -> _Params:
+    """The parameters of :data:`INSERT` for ``row``."""
+    return (
+        row.timeline,
+        row.number,
+        row.parent,
+        row.branch,
+        row.time_ns,
+        row.kind,
+        row.target,
+        row.label,
+        row.author,
+        row.comment,
+        row.extra,
+        row.origin,
+        row.payload,
+        _paths_json(row.paths),
+        row.digest,
+        row.chain,
+        row.erased,
+    )
+
+
+def row_from(record: Sequence[Any], path: str) -> Row:
+    """The :class:`Row` a ``SELECT`` of the revision columns returned.
+
+    Raises:
+        CorruptHistoryError: The stored paths are not a JSON list of strings.
+    """
+    try:
+        paths = _paths(record[13])
+    except (TypeError, ValueError) as exc:
+        raise CorruptHistoryError(
+            f"{path}: the paths of revision {record[1]!r} of {record[0]!r} are not "
+            "a JSON list of strings; the file is damaged, restore it from a backup"
+        ) from exc
+    fields = list(record)
+    fields[13] = paths
+    return Row(*fields)
+
+
+@functools.lru_cache(maxsize=4096)
+def _paths_json(paths: tuple[str, ...]) -> str:
+    return json.dumps(paths, separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _paths(text: str) -> tuple[str, ...]:
+    """Decoded paths; cached, as the same few paths change again and again."""
+    paths = json.loads(text)
+    if type(paths) is not list or not all(type(p) is str for p in paths):
+        raise ValueError("not a list of strings")
+    return tuple(paths)
+
+
+def tips_json(heads: Heads) -> str:
+    """The branch tips of ``heads`` as JSON text."""
+    return json.dumps(heads.tips, separators=(",", ":"))
+
+
+def heads_from(record: Sequence[Any], timeline: str, path: str) -> Heads:
+    """The :class:`Heads` a ``SELECT`` of :data:`HEADS` returned.
+
+    Raises:
+        CorruptHistoryError: The stored tips are not a JSON object of numbers.
+    """
+    branch, cursor, tips_text = record
+    try:
+        tips = json.loads(tips_text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptHistoryError(
+            f"{path}: the heads of {timeline!r} are not JSON; restore from a backup"
+        ) from exc
+    if (
+        type(branch) is not str
+        or type(cursor) is not int
+        or type(tips) is not dict
+        or not all(type(n) is int for n in tips.values())
+    ):
+        raise CorruptHistoryError(
+            f"{path}: the heads of {timeline!r} are malformed; restore from a backup"
+        )
+    return Heads(branch, cursor, tips)
+
+
+def insert(
+    rows: Sequence[Row], parameters: Sequence[_Params], conn: sqlite3.Connection
+) -> None:
+    """Run :data:`INSERT` for each row, in the caller's transaction.
+
+    Raises:
+        ConflictError: A row's number is taken (the driver's error as cause).
+        ValueError: An integer does not fit in 64 bits.
+    """
+    for row, values in zip(rows, parameters, strict=True):
+        try:
+            conn.execute(INSERT, values)
+        except sqlite3.IntegrityError as exc:
+            if code(exc) != PRIMARY_KEY:
+                raise
+            raise ConflictError(
+                f"revision {row.number} of timeline {row.timeline!r} is already stored",
+                [(row.timeline, row.number)],
+            ) from exc
+        except OverflowError as exc:
+            raise too_large(exc) from exc
+
+
+def execute(statement: str, parameters: _Params, conn: sqlite3.Connection) -> None:
+    """Run one write statement in the caller's transaction.
+
+    Raises:
+        ValueError: An integer does not fit in 64 bits.
+    """
+    try:
+        conn.execute(statement, parameters)
+    except OverflowError as exc:
+        raise too_large(exc) from exc

@@ -1,0 +1,505 @@
+"""The SQLite backend: the embedded default, on the standard library's sqlite3.
+
+>>> import tempfile, pathlib
+>>> from statetrail.storage.sqlite import SQLiteBackend
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "history.db"
+>>> with SQLiteBackend(path) as backend:
+...     backend.latest("settings")
+-1
+
+**Durability.** The file is in WAL mode. ``durability`` chooses what a returned
+``append()`` means:
+
+- ``"full"`` (default): ``synchronous=FULL``; the transaction is on disk when
+  ``append()`` returns, and survives a process crash and a power loss.
+- ``"normal"``: ``synchronous=NORMAL``; survives a crash of the application, but
+  the last transactions may roll back after a power loss or an operating-system
+  crash (the database stays consistent). Several times faster per write.
+- ``"batched"``: group commit. ``append()``, ``save_heads()`` and
+  ``put_checkpoint()`` queue the write and return *before it is durable*; a
+  background thread commits what is queued in one ``synchronous=FULL``
+  transaction every ``batch_interval`` seconds or ``batch_size`` rows.
+  :meth:`~SQLiteBackend.flush` waits until everything queued is on disk and
+  raises the errors found meanwhile (a taken revision number is a
+  :class:`~statetrail.ConflictError` there, and is logged when found). Reads see
+  committed rows only: flush to read your own writes. Meant for a single writer
+  process; ``close()`` flushes, and so does the interpreter's exit.
+
+**Threads and processes.** Each process writes through one connection, behind a
+lock, in ``BEGIN IMMEDIATE`` transactions (a read transaction is never upgraded,
+which would fail at once with ``SQLITE_BUSY_SNAPSHOT``). Each thread reads
+through its own connection, so reads go on while a write is in progress. Other
+processes may open the same file: a busy database is waited for up to
+``busy_timeout`` seconds, then :class:`~statetrail.StorageError` says it is busy.
+``os.fork()`` first waits until no thread is inside SQLite and closes every
+connection; parent and child reopen on next use, so the child shares nothing
+with its parent (https://www.sqlite.org/howtocorrupt.html, section 2.6; details
+in ``_sqlite_connections``). Writes the parent had queued in batched mode stay
+the parent's.
+
+**Errors.** A taken revision number raises :class:`~statetrail.ConflictError` and
+stores nothing of the batch; a file that is not a database, or is damaged, raises
+:class:`~statetrail.CorruptHistoryError`; every other driver error becomes
+:class:`~statetrail.StorageError` with the driver's error as ``__cause__``.
+Integers must fit SQLite's 64 bits (:class:`ValueError` otherwise).
+
+The library never deletes the ``-wal`` and ``-shm`` files (SQLite manages them),
+copies the database only through the backup API (:meth:`~SQLiteBackend.backup`),
+and logs a warning once per process when the SQLite linked in has the WAL-reset
+bug (https://www.sqlite.org/wal.html#walresetbug).
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
+
+from statetrail.errors import (
+    ConflictError,
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    StatetrailError,
+    StorageError,
+)
+from statetrail.storage import _sqlite_errors as errors
+from statetrail.storage import _sqlite_schema as sql
+from statetrail.storage._sqlite_batch import GroupCommit, Queued
+from statetrail.storage._sqlite_connections import (
+    GATE,
+    Connections,
+    has_wal_reset_bug,
+    warn_wal_reset,
+)
+from statetrail.storage.base import Backend, Heads, Row
+
+__all__ = ["SQLiteBackend", "has_wal_reset_bug"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Durability = Literal["full", "normal", "batched"]
+Connection = sqlite3.Connection
+
+_SYNCHRONOUS = {
+    "full": "PRAGMA synchronous = FULL",
+    "normal": "PRAGMA synchronous = NORMAL",
+    # Each group is committed durably; the speed comes from one fsync per group.
+    "batched": "PRAGMA synchronous = FULL",
+}
+_MAX_INT = 2**63 - 1
+_WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to this
+
+# Backends with a batch queue, flushed when the interpreter exits.
+_batched: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
+
+
+class SQLiteBackend(Backend):
+    """Revisions in an SQLite file, in WAL mode.
+
+    Attributes:
+        path: The database file, made absolute.
+        durability: ``"full"``, ``"normal"`` or ``"batched"``.
+
+    Args:
+        path: The database file; created, with the schema, when missing.
+        durability: ``"full"``, ``"normal"`` or ``"batched"`` (see the module).
+        busy_timeout: Seconds to wait for a database another connection holds.
+        batch_interval: Batched mode: longest wait, in seconds, before a commit.
+        batch_size: Batched mode: queued rows that trigger a commit at once.
+
+    Raises:
+        ValueError: An unknown ``durability``, a bad number, or ``":memory:"``
+            (use :class:`~statetrail.storage.memory.MemoryBackend`).
+        CorruptHistoryError: The file is not an SQLite database.
+        StorageError: The file cannot be opened, belongs to another application,
+            or was written by a newer statetrail.
+    """
+
+    kind = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        durability: Durability = "full",
+        busy_timeout: float = 5.0,
+        batch_interval: float = 0.005,
+        batch_size: int = 1000,
+        _migrations: Sequence[sql.Migration] = sql.MIGRATIONS,
+    ) -> None:
+        if durability not in _SYNCHRONOUS:
+            raise ValueError(
+                f"durability must be 'full', 'normal' or 'batched', not {durability!r}"
+            )
+        if busy_timeout < 0 or batch_interval <= 0 or batch_size < 1:
+            raise ValueError(
+                "busy_timeout must be >= 0, batch_interval > 0 and batch_size >= 1"
+            )
+        name = os.fspath(path)
+        if name in ("", ":memory:") or name.startswith("file:"):
+            raise ValueError(
+                f"SQLiteBackend needs a file path, not {name!r}; for history "
+                "in memory use statetrail.storage.memory.MemoryBackend"
+            )
+        # Absolute: connections opened later (new threads, after a fork) must
+        # find the same file if the working directory changes.
+        self.path = os.path.abspath(name)
+        self.durability = durability
+        self._busy_timeout = busy_timeout
+        self._batch_interval = batch_interval
+        self._batch_size = batch_size
+        self._closed = False
+        self._swap_lock = threading.Lock()
+        self._process = Connections(self._connect)
+        warn_wal_reset(sqlite3.sqlite_version)
+        try:
+            self._setup(_migrations)
+        except BaseException:
+            self._process.close()
+            raise
+
+    # -- connections -------------------------------------------------------
+
+    def _connect(self, writer: bool) -> Connection:
+        conn = sqlite3.connect(
+            self.path,
+            timeout=self._busy_timeout,
+            isolation_level=None,  # transactions are ours: BEGIN IMMEDIATE
+            check_same_thread=False,  # close() may come from another thread
+        )
+        try:
+            if writer:
+                conn.execute(_SYNCHRONOUS[self.durability])
+                conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT:d}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _setup(self, migrations: Sequence[sql.Migration]) -> None:
+        def wal(conn: Connection) -> None:
+            (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode != "wal":
+                raise StorageError(
+                    f"{self.path} could not be switched to WAL mode (it is in "
+                    f"{mode!r} mode); use a local file system"
+                )
+
+        state = self._live()
+        with state.write_lock, GATE:
+            try:
+                self._retry(lambda: wal(state.writer()))
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+        self._write(
+            functools.partial(sql.migrate, path=self.path, migrations=migrations)
+        )
+
+    def _live(self) -> Connections:
+        """This process's connections; raise if closed; renew them after fork."""
+        if self._closed:
+            raise StorageError(f"the SQLite backend for {self.path} is closed")
+        state = self._process
+        if state.pid != os.getpid():
+            with self._swap_lock:
+                state = self._process
+                if state.pid != os.getpid():
+                    state = self._process = state.renewed()
+        return state
+
+    # -- transactions and errors -------------------------------------------
+
+    def _retry(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt``, retrying while the database is busy, up to the timeout.
+
+        sqlite3 already waits ``busy_timeout`` inside most calls; this loop covers
+        the cases where SQLite returns SQLITE_BUSY at once (recovery, snapshots).
+        """
+        deadline = time.monotonic() + self._busy_timeout
+        delay = 0.001
+        while True:
+            try:
+                return attempt()
+            except sqlite3.OperationalError as exc:
+                if not errors.is_busy(exc) or time.monotonic() >= deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(2 * delay, 0.05)
+
+    def _read(self, statement: str, parameters: tuple[object, ...]) -> list[Any]:
+        state = self._live()
+        try:
+            with GATE:
+                conn = state.reader()
+                # fetchall(): a half-read cursor would hold its snapshot open.
+                return self._retry(
+                    lambda: conn.execute(statement, parameters).fetchall()
+                )
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        except OverflowError as exc:
+            raise errors.too_large(exc) from exc
+
+    def _write(
+        self, work: Callable[[Connection], T], state: Connections | None = None
+    ) -> T:
+        """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction and commit it.
+
+        ``state`` is given by the batch thread, which commits what was queued
+        before a close even while the backend closes.
+        """
+        state = state or self._live()
+        try:
+            with state.write_lock, GATE:
+                conn = state.writer()
+                self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+                try:
+                    result = work(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.rollback()
+                    raise
+                return result
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+        except OverflowError as exc:
+            raise errors.too_large(exc) from exc
+
+    def _translate(self, exc: sqlite3.Error) -> StorageError:
+        return errors.translate(exc, self.path, self._busy_timeout)
+
+    def _submit(self, op: Callable[[Connection], None], rows: int = 0) -> None:
+        """Run a write now, or queue it in batched mode."""
+        state = self._live()
+        if self.durability != "batched":
+            self._write(op)
+            return
+        if state.batch is None:
+            with self._swap_lock:
+                if state.batch is None:
+                    state.batch = GroupCommit(
+                        functools.partial(self._commit_group, state),
+                        interval=self._batch_interval,
+                        size=self._batch_size,
+                        name=f"statetrail-sqlite-commit {self.path}",
+                    )
+                    _batched.add(self)
+        state.batch.submit(op, rows)
+
+    def _commit_group(
+        self, state: Connections, ops: list[Queued]
+    ) -> list[StatetrailError]:
+        """Batched mode: commit ``ops`` in one transaction.
+
+        An operation that fails (a taken number) is undone alone: a single
+        statement undoes itself when it fails, several are wrapped in a
+        savepoint. A failure of the transaction itself fails the whole group.
+        """
+        failed: list[StatetrailError] = []
+
+        def work(conn: Connection) -> None:
+            for op, rows in ops:
+                if rows > 1:
+                    conn.execute("SAVEPOINT op")
+                try:
+                    op(conn)
+                except (ConflictError, ValueError) as exc:
+                    if rows > 1:
+                        conn.execute("ROLLBACK TO op")
+                    failed.append(
+                        exc if isinstance(exc, ConflictError) else errors.refused(exc)
+                    )
+                if rows > 1:
+                    conn.execute("RELEASE op")
+
+        try:
+            self._write(work, state)
+        except StatetrailError as exc:
+            lost = StorageError(f"{len(ops)} batched writes were lost: {exc}")
+            lost.__cause__ = exc
+            return [lost]
+        return failed
+
+    # -- the contract ------------------------------------------------------
+
+    def timelines(self) -> list[str]:
+        """The names of the timelines stored, sorted."""
+        return [name for (name,) in self._read(sql.TIMELINES, ())]
+
+    def append(self, rows: Sequence[Row]) -> None:
+        """Store ``rows`` in one transaction (queue them, in batched mode).
+
+        Raises:
+            ConflictError: A row's number is taken; none of ``rows`` is stored.
+                In batched mode this comes from :meth:`flush` instead.
+        """
+        rows = list(rows)
+        if rows:
+            self._submit(
+                functools.partial(sql.insert, rows, [sql.params(r) for r in rows]),
+                len(rows),
+            )
+
+    def read(
+        self, timeline: str, after: int = -1, upto: int | None = None
+    ) -> list[Row]:
+        """The rows of ``timeline`` numbered above ``after`` and at most ``upto``."""
+        top = _MAX_INT if upto is None else upto
+        records = self._read(sql.RANGE, (timeline, after, top))
+        return [sql.row_from(r, self.path) for r in records]
+
+    def row(self, timeline: str, number: int) -> Row | None:
+        """One row, or ``None``."""
+        records = self._read(sql.ROW, (timeline, number))
+        return sql.row_from(records[0], self.path) if records else None
+
+    def latest(self, timeline: str) -> int:
+        """The highest revision number of ``timeline`` (``-1`` if it has none)."""
+        ((number,),) = self._read(sql.LATEST, (timeline,))
+        return -1 if number is None else int(number)
+
+    def save_heads(self, timeline: str, heads: Heads) -> None:
+        """Record where the cursor is and each branch's tip."""
+        parameters = (timeline, heads.branch, heads.cursor, sql.tips_json(heads))
+        self._submit(functools.partial(sql.execute, sql.SAVE_HEADS, parameters))
+
+    def heads(self, timeline: str) -> Heads | None:
+        """The heads last saved, or ``None``."""
+        records = self._read(sql.HEADS, (timeline,))
+        return sql.heads_from(records[0], timeline, self.path) if records else None
+
+    def put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        """Keep the whole value of revision ``number`` (JSON text) and its digest."""
+        parameters = (timeline, number, value, digest)
+        self._submit(functools.partial(sql.execute, sql.PUT_CHECKPOINT, parameters))
+
+    def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
+        """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""
+        records = self._read(sql.CHECKPOINT, (timeline, number))
+        return (records[0][0], records[0][1]) if records else None
+
+    def checkpoints(self, timeline: str) -> list[int]:
+        """The revision numbers that have checkpoints, ascending."""
+        return [n for (n,) in self._read(sql.CHECKPOINTS, (timeline,))]
+
+    def erase(self, timeline: str, number: int, tombstone: str) -> None:
+        """Drop revision ``number``'s payload and keep ``tombstone`` in its place.
+
+        Runs at once in every mode (batched mode flushes first).
+
+        Raises:
+            RevisionNotFoundError: There is no such row.
+        """
+        self.flush()
+
+        def work(conn: Connection) -> None:
+            if conn.execute(sql.ERASE, (tombstone, timeline, number)).rowcount == 0:
+                raise RevisionNotFoundError(
+                    f"timeline {timeline!r} has no revision {number} to erase"
+                )
+
+        self._write(work)
+
+    def flush(self) -> None:
+        """Wait until every write queued in batched mode is committed and durable.
+
+        Raises:
+            ConflictError: Queued appends found their numbers taken (logged too).
+            StorageError: A queued write failed.
+        """
+        batch = self._live().batch
+        if batch is not None:
+            batch.flush()
+
+    def close(self) -> None:
+        """Flush, stop the batch thread and close every connection this opened.
+
+        Every method raises :class:`~statetrail.StorageError` afterwards. Errors
+        found by the final flush are raised after everything is closed.
+        """
+        with self._swap_lock:
+            if self._closed:
+                return
+            state = self._process
+            self._closed = True
+        _batched.discard(self)
+        if state.pid != os.getpid():
+            return  # inherited through fork and never used here: the parent's
+        try:
+            if state.batch is not None:
+                state.batch.stop()
+        finally:
+            state.close()
+
+    # -- SQLite's own tools ------------------------------------------------
+
+    def integrity_check(self) -> None:
+        """Run ``PRAGMA integrity_check``.
+
+        Raises:
+            CorruptHistoryError: The database is damaged (the first problems
+                SQLite found are in the message).
+        """
+        records = self._read("PRAGMA integrity_check", ())
+        if records != [("ok",)]:
+            found = "; ".join(str(r[0]) for r in records[:5])
+            raise CorruptHistoryError(
+                f"{self.path} fails SQLite's integrity check: {found}; restore it "
+                "from a backup"
+            )
+
+    def backup(self, path: str | os.PathLike[str]) -> None:
+        """Copy the database to ``path`` through SQLite's backup API.
+
+        The copy is one consistent snapshot, taken while other connections go on
+        writing (never a file copy, which could catch a transaction half-way).
+        An existing database at ``path`` is replaced.
+
+        Raises:
+            ValueError: ``path`` is this database.
+            StorageError: The copy failed.
+        """
+        target = os.fspath(path)
+        if os.path.exists(target) and os.path.samefile(target, self.path):
+            raise ValueError(f"cannot back {self.path} up onto itself")
+
+        def copy() -> None:
+            destination = sqlite3.connect(target)
+            try:
+                source.backup(destination)
+            finally:
+                destination.close()
+
+        state = self._live()
+        try:
+            with GATE:
+                source = state.reader()
+                self._retry(copy)
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def __enter__(self) -> SQLiteBackend:
+        return self
+
+
+@atexit.register
+def _flush_at_exit() -> None:
+    """Commit what batched backends still hold when the interpreter exits."""
+    for backend in list(_batched):
+        batch = backend._process.batch
+        if backend._process.pid == os.getpid() and batch is not None:
+            try:
+                batch.flush()
+            except StatetrailError as exc:
+                log.error("batched writes to %s failed at exit: %s", backend.path, exc)
