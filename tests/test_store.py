@@ -613,6 +613,7 @@ class TestHistory:
         assert rev.origin is not None
         assert (rev.origin.file, rev.origin.line) == (__file__, line)
         assert rev.origin.function == "test_every_set_is_a_revision_with_its_metadata"
+        assert rev.origin.thread == threading.current_thread().name
         assert rev.timestamp <= store.head.timestamp
 
     def test_origins_of_every_write_point_at_the_callers_line(self) -> None:

@@ -157,7 +157,7 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
     return (
         frame.f_code,
         frame.f_lasti,
-        thread,
+        thread.name,
         None if loop is None else _task_name(loop),
     )
 

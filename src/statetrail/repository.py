@@ -20,7 +20,7 @@ import os
 import threading
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from statetrail._store_core import root_of
 from statetrail.errors import (
@@ -52,7 +52,7 @@ _DURABILITY = ("full", "normal", "batched")
 def open(
     target: str | os.PathLike[str],
     *,
-    durability: str = "full",
+    durability: Literal["full", "normal", "batched"] = "full",
     checkpoint_every: int = CHECKPOINT_EVERY,
     allow_pickle: bool = False,
     **options: Any,
@@ -289,4 +289,6 @@ class Repository:
         self.close()
 
     def __repr__(self) -> str:
+        if self._closed:
+            return f"Repository({self.backend.kind}, closed)"
         return f"Repository({self.backend.kind}, timelines={len(self.timelines())})"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pathlib
 import pickle
+import sqlite3
 import subprocess
 import sys
 
@@ -14,10 +16,11 @@ import statetrail
 from statetrail.cli import main
 
 
-@pytest.fixture
-def history(tmp_path: pathlib.Path) -> pathlib.Path:
-    """A JSON history with a store that changed a few times, and a branch."""
-    path = tmp_path / "job.json"
+@pytest.fixture(params=["job.json", "job.db"])
+def history(request: pytest.FixtureRequest, tmp_path: pathlib.Path) -> pathlib.Path:
+    """A history (JSON file, SQLite) with a store that changed a few times, and a
+    branch."""
+    path = tmp_path / request.param
     with statetrail.open(path) as repo:
         store = repo.store("job", {"job": {"bins": 10, "sorted": 0}})
         with statetrail.context(author="alice", comment="sorted one"):
@@ -96,6 +99,20 @@ class TestCommands:
         assert "2 change(s)" in out
         assert "~ job.bins: 10 -> 11" in out
 
+    def test_brackets_in_comments_are_printed_as_written(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Text from the history is never read as rich markup."""
+        path = tmp_path / "h.db"
+        with statetrail.open(path) as repo:
+            with statetrail.context(comment="[bold]not bold[/bold] [red"):
+                repo.watch("v", 0).set(1)
+        status, out, _ = run(capsys, "log", str(path), "v")
+        assert status == 0
+        assert "[bold]not bold[/bold] [red" in out
+        status, out, _ = run(capsys, "blame", str(path), "v", "")
+        assert "[thread MainThread]" in out
+
     def test_blame_shows_the_line_of_code(
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -169,8 +186,15 @@ class TestErrors:
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """A history altered on disk fails verify with a clear line."""
-        text = history.read_text().replace('"bob"', '"mallory"')
-        history.write_text(text)
+        if history.suffix == ".json":
+            text = history.read_text().replace('"bob"', '"mallory"')
+            history.write_text(text)
+        else:
+            with contextlib.closing(sqlite3.connect(history)) as db, db:
+                altered = db.execute(
+                    "UPDATE revisions SET author = 'mallory' WHERE author = 'bob'"
+                ).rowcount
+            assert altered == 1
         err = self.error(capsys, "verify", str(history))
         assert "altered on disk" in err
 

@@ -33,31 +33,59 @@ class Point(NamedTuple):
     y: int
 
 
-@pytest.fixture(params=["memory", "json"])
-def make(
-    request: pytest.FixtureRequest, tmp_path: pathlib.Path
-) -> Iterator[Callable[[], Repository]]:
-    """A factory of repositories over one backend's storage: each call is like a
-    new process opening the same history."""
-    opened: list[Repository] = []
-    if request.param == "memory":
+def factory_of(
+    kind: str, tmp_path: pathlib.Path, opened: list[Repository]
+) -> Callable[[], Repository]:
+    """Repositories over one storage: each call is like a new process opening the
+    same history."""
+    if kind == "memory":
         backend = MemoryBackend()
 
-        def factory() -> Repository:
+        def memory() -> Repository:
             repo = Repository(backend, checkpoint_every=4)
             opened.append(repo)
             return repo
-    else:
+
+        return memory
+    if kind == "json":
         path = tmp_path / "history.json"
 
-        def factory() -> Repository:
+        def json_file() -> Repository:
             for repo in opened:
                 repo.close()  # one process at a time holds a JSON file
             repo = statetrail.open(path, checkpoint_every=4)
             opened.append(repo)
             return repo
 
-    yield factory
+        return json_file
+    target: str | pathlib.Path = tmp_path / "history.db"
+
+    def database() -> Repository:
+        repo = statetrail.open(target, checkpoint_every=4)
+        opened.append(repo)
+        return repo
+
+    return database
+
+
+@pytest.fixture(params=["memory", "json", "sqlite"])
+def make(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> Iterator[Callable[[], Repository]]:
+    """A factory of repositories over one backend's storage."""
+    opened: list[Repository] = []
+    yield factory_of(request.param, tmp_path, opened)
+    for repo in opened:
+        repo.close()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def shared(
+    request: pytest.FixtureRequest, tmp_path: pathlib.Path
+) -> Iterator[Callable[[], Repository]]:
+    """Repositories several processes may hold open at once on one storage."""
+    opened: list[Repository] = []
+    yield factory_of(request.param, tmp_path, opened)
     for repo in opened:
         repo.close()
 
@@ -163,13 +191,14 @@ class TestReopening:
 
 
 class TestOtherWriters:
-    def test_a_stale_writer_conflicts_then_appends_after_the_newcomer(self) -> None:
+    def test_a_stale_writer_conflicts_then_appends_after_the_newcomer(
+        self, shared: Callable[[], Repository]
+    ) -> None:
         """Two repositories on one history (two processes): the second writer gets
         ConflictError, has taken in the first's revision, and its retry appends
         after it on the same branch (never a silent branch or overwrite)."""
-        backend = MemoryBackend()
-        a = Repository(backend).watch("c", 0)
-        b = Repository(backend).watch("c")
+        a = shared().watch("c", 0)
+        b = shared().watch("c")
         a.set(1)
         with pytest.raises(ConflictError):
             b.set(2)
@@ -180,24 +209,24 @@ class TestOtherWriters:
         assert a.timeline.sync() == 1
         assert a.get() == 2
 
-    def test_expect_sees_the_newcomer(self) -> None:
+    def test_expect_sees_the_newcomer(self, shared: Callable[[], Repository]) -> None:
         """An expected-head write after a conflict still checks the head."""
-        backend = MemoryBackend()
-        a = Repository(backend).timeline("t", 0)
-        b = Repository(backend).timeline("t")
+        a = shared().timeline("t", 0)
+        b = shared().timeline("t")
         a.set(1)
         with pytest.raises(ConflictError):
             b.set(5, expect=0)
         with pytest.raises(ConflictError, match="expected revision 0"):
             b.set(5, expect=0)
         b.set(5, expect=1)
-        assert Repository(backend).timeline("t").value == 5
+        assert shared().timeline("t").value == 5
 
-    def test_two_creators_agree_on_one_first_revision(self) -> None:
+    def test_two_creators_agree_on_one_first_revision(
+        self, shared: Callable[[], Repository]
+    ) -> None:
         """Whoever creates a timeline second gets the first creator's history."""
-        backend = MemoryBackend()
-        first = Repository(backend).timeline("t", "mine")
-        second = Repository(backend)
+        first = shared().timeline("t", "mine")
+        second = shared()
         assert second.timeline("t", "theirs").value == "mine"
         assert first.value == "mine"
 

@@ -48,7 +48,7 @@ async def _controller(store: AsyncStore) -> None:
     await asyncio.sleep(0.005)
     with statetrail.context(author="quality-bot", comment="bent card found"):
         await store.dispatch_and_wait(
-            {"type": "SET_STATE", "path": "job.rejects.0", "value": "card #3"}
+            {"type": "SET_STATE", "path": "job.rejects", "value": ["card #3"]}
         )
     await store.stop_processing()
 
@@ -106,10 +106,12 @@ def run(*, cards: int = 6, out: TextIO, file: str | None = None) -> None:
 
         head, what_if = _rollback_and_branch(path)
         say(
-            f"\nrolled back to revision 1 (recorded, nothing lost), then branched "
-            f"'what-if' from revision {head}:"
+            f"\nrolled back to revision 1 (recorded as a new revision, nothing lost), "
+            f"then branched 'what-if' from revision {head}:"
         )
-        say("$ statetrail timelines demo.db")
+        say("$ statetrail log demo.db job --branch main --limit 2")
+        inspect.log(path, "job", out, branch="main", limit=2)
+        say("\n$ statetrail timelines demo.db")
         inspect.timelines(path, out)
         say(f"\n$ statetrail show demo.db job@{what_if}")
         inspect.show(path, f"job@{what_if}", out)

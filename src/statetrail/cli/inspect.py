@@ -70,7 +70,7 @@ def opened(target: str) -> Iterator[Repository]:
 def _console(out: TextIO) -> Console:
     # Piped or redirected output gets room for whole paths instead of 80 columns.
     width = None if out.isatty() else 160
-    return Console(file=out, highlight=False, soft_wrap=True, width=width)
+    return Console(file=out, markup=False, highlight=False, soft_wrap=True, width=width)
 
 
 def _timeline(repo: Repository, name: str) -> Timeline[Any]:
