@@ -4,7 +4,7 @@ Each writer makes logical writes ``(writer, k)``: a batch of one row, or two whe
 ``k % 3 == 0``. A row's author is its writer and its comment ``"k/i"``, so the
 checker can tell every logical write apart from the stored rows alone. A writer
 reads the latest number and appends after it, and on ConflictError catches up and
-tries again after a jittered, exponential pause (up to 16 ms), as the engine
+tries again after a jittered, exponential pause (up to 64 ms), as the engine
 would; a writer alone on its timeline should never see a conflict.
 """
 
@@ -91,7 +91,7 @@ def write(
             log.conflicts += 1
             streak += 1
             # Jittered exponential backoff: racing again at once mostly loses again.
-            time.sleep(random.uniform(0, 0.0005 * 2 ** min(streak, 5)))
+            time.sleep(random.uniform(0, 0.0005 * 2 ** min(streak, 7)))
             continue
         except StorageError:
             # The outcome is unknown: look before writing again, or risk a copy.

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -115,7 +117,7 @@ class TestStorage:
         """A schema name with quotes and SQL is one identifier; longer than 63
         bytes is refused instead of cut."""
         admin().close()  # skip or fail here if there is no server
-        name = f'st "{uuid.uuid4().hex[:8]}"; DROP TABLE x; --'
+        name = f'st "{uuid.uuid4().hex[:8]}" {{s}} %s; DROP TABLE x; --'
         try:
             with closing(PostgresBackend(URL, schema=name)) as backend:
                 backend.append([row(0)])
@@ -132,6 +134,23 @@ class TestStorage:
             PostgresBackend(URL, schema="s" * 64)
         with pytest.raises(ValueError, match="63 bytes"):
             PostgresBackend(URL, schema="")
+
+    def test_a_batch_too_big_for_one_statement_is_one_transaction(
+        self, pg: PgSchema
+    ) -> None:
+        """4,500 rows need 76,500 parameters, more than a statement takes: they go
+        in one transaction, all or nothing, with one notification."""
+        big = [row(n, paths=()) for n in range(4_500)]
+        clash = [row(n, paths=()) for n in range(4_500, 9_000)] + [row(10)]
+        with closing(pg.backend()) as backend, backend.listen() as feed:
+            backend.append(big)
+            assert feed.get(10) == ("t", 4_499)
+            with pytest.raises(ConflictError) as info:
+                backend.append(clash)
+            assert info.value.conflicts == (("t", 10),)
+            assert backend.latest("t") == 4_499
+            assert backend.read("t", after=4_490) == big[4_491:]
+            assert feed.get(0.2) is None
 
     def test_heads_tips_hold_unicode_branch_names(self, pg: PgSchema) -> None:
         """Tips (jsonb) keep branch names and numbers exactly."""
@@ -213,10 +232,13 @@ class TestQuery:
     def test_no_filter_is_every_revision_of_the_timeline(
         self, backend: PostgresBackend
     ) -> None:
+        """Without filters: every number of that timeline, ascending; none of
+        another."""
         assert backend.query("t") == list(range(7))
         assert backend.query("missing") == []
 
     def test_author_label_kind_are_exact(self, backend: PostgresBackend) -> None:
+        """author, label and kind match whole values only."""
         assert backend.query("t", author="ann") == [0, 2, 4]
         assert backend.query("t", author="an") == []
         assert backend.query("t", label="v1") == [1, 6]
@@ -226,6 +248,8 @@ class TestQuery:
     def test_comment_is_a_case_sensitive_substring(
         self, backend: PostgresBackend
     ) -> None:
+        """comment matches anywhere in the text, case-sensitively; "" matches every
+        comment but no None."""
         assert backend.query("t", comment="a") == [0, 2, 3, 4]
         assert backend.query("t", comment="AB") == [6]
         assert backend.query("t", comment="") == [0, 1, 2, 3, 4, 6]
@@ -241,6 +265,7 @@ class TestQuery:
         assert backend.query("t", comment="st_rt") == []
 
     def test_hostile_strings_are_data(self, backend: PostgresBackend) -> None:
+        """Quotes and SQL in filters and names are compared as data, never run."""
         assert backend.query("t", author="x' OR '1'='1") == [5]
         assert backend.query("t", author="' OR ''='") == []
         assert backend.query("t' OR '1'='1") == []
@@ -255,6 +280,8 @@ class TestQuery:
         assert backend.query("t", since_ns=base + 2, until_ns=base + 4) == [2, 3]
 
     def test_path_matches_equal_under_and_above(self, backend: PostgresBackend) -> None:
+        """A path matches rows that changed it, something under it or an ancestor of it,
+        including the root ""; "/a" is not above "/ab"; a U+0000 in a key works."""
         assert backend.query("t", path="/a/b") == [0, 1, 2, 3]  # "", =, above, under
         assert backend.query("t", path="/a") == [0, 1, 2, 3]
         assert backend.query("t", path="/a/b/c/d") == [0, 1, 2, 3]
@@ -264,6 +291,7 @@ class TestQuery:
         assert backend.query("t", path="") == [0, 1, 2, 3, 4, 5]
 
     def test_filters_combine(self, backend: PostgresBackend) -> None:
+        """Several filters must all match."""
         assert backend.query("t", author="bob", path="/x") == [3]
         assert backend.query("t", author="ann", comment="a", path="/a") == [0, 2]
         assert backend.query("t", author="bob", label="v1", comment="%") == [1]
@@ -272,6 +300,7 @@ class TestQuery:
     def test_a_path_that_is_not_a_pointer_is_refused(
         self, backend: PostgresBackend
     ) -> None:
+        """A dot-path is not a JSON Pointer: ValueError."""
         with pytest.raises(ValueError, match="JSON Pointer"):
             backend.query("t", path="a.b")
 
@@ -280,6 +309,8 @@ class TestErrors:
     def test_a_taken_number_is_a_conflict_caused_by_unique_violation(
         self, pg: PgSchema
     ) -> None:
+        """ConflictError, caused by psycopg's UniqueViolation, names the number
+        taken."""
         with closing(pg.backend()) as backend:
             backend.append([row(0), row(1)])
             with pytest.raises(ConflictError) as info:
@@ -288,6 +319,7 @@ class TestErrors:
         assert info.value.conflicts == (("t", 1),)
 
     def test_a_repeated_number_in_one_batch_is_a_conflict(self, pg: PgSchema) -> None:
+        """A batch that repeats a number conflicts with itself and stores nothing."""
         with closing(pg.backend()) as backend:
             with pytest.raises(ConflictError) as info:
                 backend.append([row(0), row(0, digest="again")])
@@ -295,10 +327,12 @@ class TestErrors:
             assert backend.latest("t") == -1
 
     def test_an_unreachable_server_is_a_storage_error(self) -> None:
+        """Nothing listening on the port: StorageError from the constructor, the
+        driver's OperationalError as cause."""
         with socket.create_server(("127.0.0.1", 0)) as unused:
             port = unused.getsockname()[1]
         url = f"postgresql://postgres@127.0.0.1:{port}/test"  # nothing listens
-        with pytest.raises(StorageError, match="connection failed") as info:
+        with pytest.raises(StorageError, match="opening schema") as info:
             PostgresBackend(url, timeout=2)
         assert isinstance(info.value.__cause__, psycopg.OperationalError)
 
@@ -315,6 +349,19 @@ class TestErrors:
                 backend.append([row(1)])
             assert backend.latest("t") == 1
             assert "connection lost" in caplog.text
+
+    def test_retries_are_bounded(self, pg: PgSchema) -> None:
+        """With retries=0, one lost connection is already a StorageError saying
+        so, with the driver's error as cause; the next call reconnects."""
+        app = f"st-bound-{uuid.uuid4().hex[:8]}"
+        backend = PostgresBackend(pg.url_for(app), schema=pg.name, retries=0)
+        with closing(backend), closing(admin()) as conn:
+            backend.append([row(0)])
+            terminate(conn, app)
+            with pytest.raises(StorageError, match="latest failed") as info:
+                backend.latest("t")
+            assert isinstance(info.value.__cause__, psycopg.OperationalError)
+            assert backend.latest("t") == 0
 
     def test_a_connection_lost_for_good_is_a_storage_error(self, pg: PgSchema) -> None:
         """When reconnecting keeps failing (here the role may open no more
@@ -370,6 +417,7 @@ class TestErrors:
             assert isinstance(info.value.__cause__, psycopg.errors.UndefinedTable)
 
     def test_a_closed_backend_refuses_every_call(self, pg: PgSchema) -> None:
+        """After close (twice is fine), every method raises StorageError."""
         backend = pg.backend()
         backend.close()
         backend.close()  # twice is fine
@@ -408,3 +456,29 @@ class TestErrors:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert "pip install 'statetrail[postgres]'" in out.stdout
+
+
+class TestNoServer:
+    def test_the_fixture_fails_in_ci_and_skips_elsewhere(self) -> None:
+        """With no server at the URL, a PostgreSQL test errors when
+        STATETRAIL_REQUIRE_SERVICES=1 (CI) and is skipped otherwise, saying why."""
+        with socket.create_server(("127.0.0.1", 0)) as unused:
+            port = unused.getsockname()[1]
+        test = (
+            "tests/storage/test_postgres.py::TestStorage::test_synchronous_commit_is_on"
+        )
+        for required, outcome in (("1", "1 error"), ("0", "1 skipped")):
+            env = os.environ | {
+                "STATETRAIL_POSTGRES_URL": f"postgresql://postgres@127.0.0.1:{port}/x",
+                "STATETRAIL_REQUIRE_SERVICES": required,
+            }
+            done = subprocess.run(
+                [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test],
+                cwd=pathlib.Path(__file__).resolve().parents[2],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            assert outcome in done.stdout
+            assert "PostgreSQL is not reachable" in done.stdout

@@ -56,6 +56,7 @@ class TestChangeFeed:
             assert feed.get(0.2) is None
 
     def test_another_process_is_heard(self, pg: PgSchema) -> None:
+        """Appends made by another process are heard, in order."""
         with closing(pg.backend()) as listener, listener.listen() as feed:
             child = process_context().Process(
                 target=append_in_a_process, args=(pg.url, pg.name, "child", 3)
@@ -67,6 +68,7 @@ class TestChangeFeed:
             assert heard == [("child", 0), ("child", 1), ("child", 2)]
 
     def test_iterating_waits_for_the_next(self, pg: PgSchema) -> None:
+        """Iterating a feed yields notifications as they come."""
         with closing(pg.backend()) as backend, backend.listen() as feed:
             backend.append([row(0)])
             assert next(iter(feed)) == ("t", 0)
@@ -108,6 +110,7 @@ class TestChangeFeed:
         assert '"s"' in payloads[0]
 
     def test_schemas_do_not_hear_each_other(self, pg: PgSchema) -> None:
+        """Each schema has its own channel: no cross-talk between histories."""
         with (
             fresh_schema() as elsewhere,
             closing(pg.backend()) as here,
@@ -120,6 +123,8 @@ class TestChangeFeed:
             assert drain(feed) == [("here", 0)]
 
     def test_a_lost_feed_connection_is_a_storage_error(self, pg: PgSchema) -> None:
+        """A feed whose session is terminated raises StorageError with the driver's
+        error as cause."""
         app = f"st-feed-{uuid.uuid4().hex[:8]}"
         backend = PostgresBackend(pg.url_for(app), schema=pg.name)
         with closing(backend), backend.listen() as feed, closing(admin()) as conn:

@@ -319,7 +319,7 @@ class TestD6Faults:
     ) -> None:
         """Teeth: a backend that reports a retried, already committed append as a
         conflict makes writers store it again; the checker reports it."""
-        report, _ = run_faults(pg, NoIdempotentRetry, scaled(150), cut_probability=0.05)
+        report, _ = run_faults(pg, NoIdempotentRetry, scaled(100), cut_probability=0.05)
         record("D6-teeth", broken="no idempotent retry", **report.failures())
         assert report.duplicates > 0
         assert report.spurious_conflicts > 0

@@ -1,7 +1,7 @@
 """The PostgreSQL backend's tables, their migration, and its SQL statements.
 
-Plumbing for :mod:`statetrail.storage.postgres`, which is the only module that
-imports this one (and so psycopg).
+Plumbing for :mod:`statetrail.storage.postgres`. psycopg is imported inside the
+functions, so this module imports without the driver.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["COLUMNS", "SCHEMA_VERSION", "Statements", "migrate"]
 
 #: The version of the tables this code writes; a schema at a newer version is
-#: refused, an older one is upgraded.
+#: refused (an older one, once there is one, is upgraded in :func:`migrate`).
 SCHEMA_VERSION: Final = 1
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
@@ -103,8 +103,9 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
             conn.execute(sql.SQL(_TABLES).format(s=ident))
             conn.execute(
-                sql.SQL("INSERT INTO {}.meta (version) VALUES (%s)").format(ident),
-                [SCHEMA_VERSION],
+                sql.SQL("INSERT INTO {}.meta (version) VALUES ({})").format(
+                    ident, sql.Literal(SCHEMA_VERSION)
+                )
             )
             return
         meta = sql.SQL("SELECT version FROM {}.meta").format(sql.Identifier(schema))
@@ -124,8 +125,8 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
 class Statements:
     """Every statement the backend runs, with the schema name quoted in once."""
 
-    insert_head: str
-    notify_tail: str
+    insert: str
+    notify: str
     taken: str
     latest: str
     read: str
@@ -146,19 +147,24 @@ class Statements:
         """The statements for tables in ``schema`` (quoted as an identifier)."""
         from psycopg import sql
 
-        ident = sql.Identifier(schema)
+        # Every statement runs with parameters, so psycopg reads "%" as the start
+        # of a placeholder, even inside the quoted schema name: double it there.
+        ident = sql.SQL(sql.Identifier(schema).as_string().replace("%", "%%"))
         cols = sql.SQL(COLUMNS)
 
         def q(template: str) -> str:
             return sql.SQL(template).format(s=ident, cols=cols).as_string()
 
         return cls(
-            # An append is one statement: the insert and its notification commit
-            # (or fail) together, with no BEGIN/COMMIT round trips.
-            insert_head=q("WITH ins AS (INSERT INTO {s}.revisions ({cols}) "),
-            notify_tail=q(
-                " RETURNING seq) SELECT pg_notify(%s, coalesce(%s, "
-                "json_build_object('s', (SELECT min(seq) FROM ins), 'n', %s)::text))"
+            insert=q("INSERT INTO {s}.revisions ({cols}) VALUES "),
+            # The append's NOTIFY goes in its statement, so it is sent if and only
+            # if the append commits; the backend puts the INSERT in {insert}. The
+            # payload is JSON built by the caller, or {"s": seq, "n": number}
+            # for a name too long to send.
+            notify=q(
+                "WITH ins AS ({{insert}} RETURNING seq) SELECT pg_notify(%s, "
+                "coalesce(%s, json_build_object('s', (SELECT min(seq) FROM ins),"
+                " 'n', %s)::text))"
             ),
             taken=q(
                 "SELECT number, digest FROM {s}.revisions"

@@ -85,6 +85,7 @@ Cursor: TypeAlias = tuple[int, int]
 _T = TypeVar("_T")
 _NO_LIMIT: Final = 2**63 - 1
 _INLINE_NOTIFY_BYTES: Final = 4000
+_CHUNK: Final = 1000  # rows per INSERT: 17 parameters each, of PostgreSQL's 65,535
 
 
 class PostgresBackend(Backend):
@@ -160,7 +161,7 @@ class PostgresBackend(Backend):
             open=True,
         )
         try:
-            self._run("connection", lambda conn, _: migrate(conn, schema))
+            self._run(f"opening schema {schema!r}", lambda c, _: migrate(c, schema))
         except BaseException:
             self._pool.close()
             raise
@@ -182,17 +183,18 @@ class PostgresBackend(Backend):
                     return op(conn, attempt)
             except PoolTimeout as exc:
                 cause = self._why_no_connection(exc)
-                raise _storage_error(f"{what} (no connection)", cause) from cause
+                raise _storage_error(what, cause) from cause
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                if attempt >= self._retries or self._closed:
-                    raise _storage_error(
-                        f"{what} (tried {attempt + 1} times)", exc
-                    ) from exc
-                log.info("%s: connection lost (%s); retrying", what, exc)
+                if self._closed:
+                    raise StorageError("the PostgreSQL backend is closed") from exc
                 # Drop the pool's other connections if they died too (a server
-                # restart kills them all), then back off after the first retry.
+                # restart kills them all), so a retry or the next call gets a
+                # live one.
                 self._pool.check()
-                time.sleep(min(1.0, 0.05 * (2**attempt - 1)))
+                if attempt >= self._retries:
+                    raise _storage_error(what, exc, tries=attempt + 1) from exc
+                log.info("%s: connection lost (%s); retrying", what, exc)
+                time.sleep(min(1.0, 0.05 * (2**attempt - 1)))  # none before the first
             except psycopg.Error as exc:
                 raise _storage_error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -205,12 +207,17 @@ class PostgresBackend(Backend):
             return exc
         return timeout
 
-    def _insert(self, count: int) -> str:
-        statement = self._inserts.get(count)
+    def _insert(self, count: int, *, notify: bool) -> str:
+        """INSERT of ``count`` rows, with the NOTIFY in the same statement."""
+        key = count if notify else -count
+        statement = self._inserts.get(key)
         if statement is None:
             values = ", ".join(["(" + ", ".join(["%s"] * 17) + ")"] * count)
-            statement = f"{self._sql.insert_head}VALUES {values}{self._sql.notify_tail}"
-            self._inserts[count] = statement
+            statement = self._sql.insert + values
+            if notify:
+                statement = self._sql.notify.format(insert=statement)
+            if count <= 16:  # batches are mostly small; big ones are built afresh
+                self._inserts[key] = statement
         return statement
 
     # -- the Backend contract -------------------------------------------------------
@@ -230,26 +237,27 @@ class PostgresBackend(Backend):
         timeline = rows[0].timeline
         if any(r.timeline != timeline for r in rows):
             raise ValueError("an append stores rows of one timeline")
-        params: list[Any] = []
-        for r in rows:
-            params += (
-                r.timeline, r.number, r.parent, r.branch, r.time_ns, r.kind,
-                r.target, r.label, r.author, r.comment, r.extra, r.origin,
-                r.payload, [p.encode() for p in r.paths], r.digest, r.chain,
-                r.erased,
-            )  # fmt: skip
         top = max(r.number for r in rows)
         note = json.dumps({"t": timeline, "n": top})
-        params += (
+        notify = [
             self.channel,
             note if len(note) <= _INLINE_NOTIFY_BYTES else None,
             top,
-        )
-        statement = self._insert(len(rows))
+        ]
+        # One statement, or one transaction when the batch needs several.
+        chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+        steps = [(self._insert(len(c), notify=False), _values(c)) for c in chunks[:-1]]
+        last = chunks[-1]
+        steps.append((self._insert(len(last), notify=True), _values(last) + notify))
 
         def insert(conn: Connection[Any], attempt: int) -> None:
             try:
-                conn.execute(statement, params)
+                if len(steps) == 1:
+                    conn.execute(*steps[0])
+                else:
+                    with conn.transaction():
+                        for statement, params in steps:
+                            conn.execute(statement, params)
             except psycopg.errors.UniqueViolation as exc:
                 numbers = [r.number for r in rows]
                 if attempt == 0 and len(rows) == 1:  # the common race: no need to ask
@@ -268,8 +276,9 @@ class PostgresBackend(Backend):
                     n for n, c in Counter(numbers).items() if c > 1
                 )
                 raise ConflictError(
-                    f"revision {', '.join(map(str, taken))} of timeline "
-                    f"{timeline!r} is already stored; catch up and retry",
+                    f"{'revision' if len(taken) == 1 else 'revisions'} "
+                    f"{', '.join(map(str, taken))} of timeline {timeline!r} "
+                    "already stored; catch up and retry",
                     [(timeline, n) for n in taken],
                 ) from exc
 
@@ -310,7 +319,7 @@ class PostgresBackend(Backend):
     def timelines(self) -> list[str]:
         """The names of the timelines stored, sorted by code point."""
         records = self._run(
-            "timelines", lambda c, _: c.execute(self._sql.timelines).fetchall()
+            "timelines", lambda c, _: c.execute(self._sql.timelines, []).fetchall()
         )
         return [name for (name,) in records]
 
@@ -454,7 +463,8 @@ class PostgresBackend(Backend):
         """Rows of every timeline stored after ``cursor``, and the next cursor.
 
         Start from ``(0, 0)`` and pass back the cursor returned; nothing is
-        skipped and nothing returned twice. A timeline's rows come in number order.
+        skipped and nothing returned twice. An append's rows come together, and
+        appends that each follow their timeline's latest come in number order.
 
         Polling ``seq > last`` alone would skip rows: ``seq`` is drawn when a row
         is inserted, not when it commits, so a row with a lower ``seq`` can become
@@ -503,16 +513,29 @@ class PostgresBackend(Backend):
         return str(self._one("change feed lookup", self._sql.timeline_at, [seq]))
 
 
+def _values(rows: Sequence[Row]) -> list[Any]:
+    """The INSERT parameters of ``rows``, in column order."""
+    values: list[Any] = []
+    for r in rows:
+        values += (
+            r.timeline, r.number, r.parent, r.branch, r.time_ns, r.kind, r.target,
+            r.label, r.author, r.comment, r.extra, r.origin, r.payload,
+            [p.encode() for p in r.paths], r.digest, r.chain, r.erased,
+        )  # fmt: skip
+    return values
+
+
 def _row(record: Sequence[Any]) -> Row:
     values = list(record)
     values[13] = tuple(p.decode() for p in values[13])  # paths: bytea[] of UTF-8
     return Row(*values)
 
 
-def _storage_error(what: str, exc: Exception) -> Exception:
+def _storage_error(what: str, exc: Exception, tries: int = 1) -> Exception:
     """The statetrail error for a driver error (the caller chains ``exc``)."""
     if isinstance(exc, psycopg.DataError):
         # A value PostgreSQL cannot hold (U+0000 in text, a number out of range):
         # a bad argument, not a failing store.
         return ValueError(f"PostgreSQL cannot store this value ({what}): {exc}")
-    return StorageError(f"PostgreSQL {what} failed: {exc}")
+    after = f" after {tries} tries" if tries > 1 else ""
+    return StorageError(f"PostgreSQL {what} failed{after}: {exc}")
