@@ -52,12 +52,10 @@ class TestCheckerHasTeeth:
         batch, a gap and a reused number are each reported."""
         log = WriterLog("w", "t", solo=True, attempts=3, commits=3, acked=[0, 1, 2])
 
-        def stored(*writes: tuple[int, int, str]) -> list[Row]:
-            return [
-                row(n, author="w", comment=c, digest=f"{n}{c}") for n, _, c in writes
-            ]
+        def stored(*writes: tuple[int, str]) -> list[Row]:
+            return [row(n, author="w", comment=c, digest=f"{n}{c}") for n, c in writes]
 
-        good = stored((0, 0, "0/0"), (1, 0, "0/1"), (2, 0, "1/0"), (3, 0, "2/0"))
+        good = stored((0, "0/0"), (1, "0/1"), (2, "1/0"), (3, "2/0"))
         assert check(good, [log]).failures() == {}
         assert check(good[:3], [log]).failures() == {"acked_lost": 1}
         assert check(good[1:], [log]).failures()["half_written"] == 1
@@ -172,8 +170,12 @@ class TestC6ManyProcesses:
             batches=f"2 x {scaled(1000)}",
             interleaved_batches=interleaved,
             seconds=round(elapsed, 2),
+            slowest_writer_seconds={
+                "shared timeline": round(max(g.seconds for g in logs if not g.solo), 2),
+                "own timeline": round(max(g.seconds for g in logs if g.solo), 2),
+            },
             commits_per_second=round(commits / elapsed),
-            load_average=os.getloadavg()[0],
+            load_average=round(os.getloadavg()[0], 2),
         )
         assert all(p.exitcode == 0 for p in processes)
         assert report.failures() == {}
