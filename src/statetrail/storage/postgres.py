@@ -1,0 +1,541 @@
+r"""The PostgreSQL backend: one durable history shared by many processes and machines.
+
+Needs the ``postgres`` extra (psycopg 3 and psycopg-pool)::
+
+    pip install 'statetrail[postgres]'
+
+>>> backend = PostgresBackend("postgresql://app@db.example/app")  # doctest: +SKIP
+
+**Tables.** One schema (``statetrail`` unless told otherwise) holds ``revisions``
+(``PRIMARY KEY (timeline, number)``), ``heads``, ``checkpoints`` and ``meta`` (the
+schema version: an older statetrail refuses a newer schema). Timeline, branch and
+author names are data in ``text`` columns, never identifiers, so no name can collide
+with another or break a statement. Payloads and other JSON are kept as ``text``,
+exactly as given: ``jsonb`` would reformat them and refuses ``\u0000``. Text
+cannot hold U+0000 itself either, so a name containing it raises
+:class:`ValueError`; JSON text carries it escaped, and the changed paths (which
+come from dict keys) are kept as UTF-8 ``bytea``.
+
+**Writes.** Every call is one statement on an autocommit connection from a
+:class:`psycopg_pool.ConnectionPool`: atomic, and with no BEGIN/COMMIT round
+trips. With ``synchronous_commit=True`` (the default) each session sets
+``synchronous_commit = on``, so an append that returned is on disk. Concurrency is
+optimistic: the primary key turns a lost race into
+:class:`~statetrail.ConflictError`, storing nothing.
+
+**Retries and idempotent appends.** A lost connection (``OperationalError`` or
+``InterfaceError``, say the server restarted or ``pg_terminate_backend``) is
+retried a bounded number of times on a fresh connection, then raised as
+:class:`~statetrail.StorageError` with the driver's error as ``__cause__``. An
+append whose connection was lost may have committed without the reply reaching us.
+Its retry then conflicts with itself, so on a retry a conflict whose stored rows
+all carry the digests being written is this write, and the append reports
+success: the digest covers a row's whole content (time, author, payload ...), so
+it identifies the write. On a first attempt a conflict is always a conflict.
+
+**Change feed.** An append sends ``NOTIFY`` on :attr:`PostgresBackend.channel` in
+its own statement, so a notification goes out only when the append commits. The
+payload is ``{"t": timeline, "n": number}`` with the highest number stored; when
+the timeline's name would make it longer than 4,000 bytes (NOTIFY allows fewer
+than 8,000) it is ``{"s": seq, "n": number}`` instead, and the
+:class:`ChangeFeed` looks the name up by ``seq``. Notifications are hints, lost
+while no one listens; :meth:`PostgresBackend.tail` is the complete record.
+NOTIFY serializes the commits of notifying transactions in PostgreSQL, which
+bounds the total append rate of all writers together at about one commit per
+WAL flush.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from hashlib import sha256
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
+
+from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage._postgres_feed import ChangeFeed
+from statetrail.storage._postgres_sql import SCHEMA_VERSION, Statements, migrate
+from statetrail.storage.base import Backend, Heads, Row
+
+try:  # The extra is optional: this module imports, construction says what is missing.
+    import psycopg
+    from psycopg import sql
+    from psycopg.types.json import Jsonb
+    from psycopg_pool import ConnectionPool, PoolTimeout
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess
+    _MISSING: ImportError | None = exc
+else:
+    _MISSING = None
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+__all__ = ["SCHEMA_VERSION", "ChangeFeed", "Cursor", "PostgresBackend"]
+
+log = logging.getLogger(__name__)
+
+#: A position in :meth:`PostgresBackend.tail`: ``(transaction id, seq)``.
+Cursor: TypeAlias = tuple[int, int]
+
+_T = TypeVar("_T")
+_NO_LIMIT: Final = 2**63 - 1
+_INLINE_NOTIFY_BYTES: Final = 4000
+_CHUNK: Final = 1000  # rows per INSERT: 17 parameters each, of PostgreSQL's 65,535
+
+
+class PostgresBackend(Backend):
+    """Revisions in PostgreSQL, shared by every process that opens the same schema.
+
+    Args:
+        url: A libpq connection string or URL.
+        schema: The schema holding the tables; created if absent. At most 63
+            bytes, since PostgreSQL would silently cut a longer name.
+        min_size: Connections the pool keeps open.
+        max_size: Connections the pool opens at most.
+        synchronous_commit: Wait for the WAL flush on every commit (``on``); with
+            ``False`` (``off``) a server crash may lose the last fraction of a
+            second of appends, though never consistency.
+        retries: How many times a call whose connection was lost is retried.
+        timeout: Seconds to wait for a connection, at start and from the pool.
+
+    Raises:
+        ImportError: psycopg or psycopg-pool is not installed.
+        ValueError: The schema name is empty, too long or contains U+0000.
+        StorageError: The server cannot be reached, or the schema is newer than
+            this statetrail.
+    """
+
+    kind = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        schema: str = "statetrail",
+        min_size: int = 1,
+        max_size: int = 8,
+        synchronous_commit: bool = True,
+        retries: int = 5,
+        timeout: float = 10.0,
+    ) -> None:
+        if _MISSING is not None:
+            raise ImportError(
+                "the PostgreSQL backend needs psycopg 3 and psycopg-pool: "
+                "pip install 'statetrail[postgres]'"
+            ) from _MISSING
+        if not schema or "\x00" in schema or len(schema.encode()) > 63:
+            raise ValueError(
+                "schema must be a name of 1 to 63 bytes without U+0000 "
+                f"(PostgreSQL cuts longer names), not {schema!r}"
+            )
+        self.schema = schema
+        #: The NOTIFY channel of this schema's appends.
+        self.channel = "statetrail_" + sha256(schema.encode()).hexdigest()[:24]
+        self._url = url
+        self._retries = retries
+        self._timeout = timeout
+        self._closed = False
+        self._sql = Statements.for_schema(schema)
+        self._inserts: dict[int, str] = {}
+        self._lock = threading.Lock()
+        setting = "on" if synchronous_commit else "off"
+
+        def configure(conn: Connection[Any]) -> None:
+            conn.execute(
+                sql.SQL("SET synchronous_commit = {}").format(sql.Literal(setting))
+            )
+
+        self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
+            url,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True},
+            configure=configure,
+            timeout=timeout,
+            name=f"statetrail:{schema}",
+            open=True,
+        )
+        try:
+            self._run(f"opening schema {schema!r}", lambda c, _: migrate(c, schema))
+        except BaseException:
+            self._pool.close()
+            raise
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _connect(self) -> Connection[Any]:
+        return psycopg.connect(
+            self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
+        )
+
+    def _run(self, what: str, op: Callable[[Connection[Any], int], _T]) -> _T:
+        """Run ``op(connection, attempt)``, retrying when the connection is lost."""
+        for attempt in itertools.count():
+            if self._closed:
+                raise StorageError("the PostgreSQL backend is closed")
+            try:
+                with self._pool.connection() as conn:
+                    return op(conn, attempt)
+            except PoolTimeout as exc:
+                cause = self._why_no_connection(exc)
+                raise _storage_error(what, cause) from cause
+            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                if self._closed:
+                    raise StorageError("the PostgreSQL backend is closed") from exc
+                # Drop the pool's other connections if they died too (a server
+                # restart kills them all), so a retry or the next call gets a
+                # live one.
+                self._pool.check()
+                if attempt >= self._retries:
+                    raise _storage_error(what, exc, tries=attempt + 1) from exc
+                log.info("%s: connection lost (%s); retrying", what, exc)
+                time.sleep(min(1.0, 0.05 * (2**attempt - 1)))  # none before the first
+            except psycopg.Error as exc:
+                raise _storage_error(what, exc) from exc
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _why_no_connection(self, timeout: PoolTimeout) -> psycopg.Error:
+        """The server's refusal if it refuses, else the pool's timeout (busy)."""
+        try:
+            self._connect().close()
+        except psycopg.Error as exc:
+            return exc
+        return timeout
+
+    def _insert(self, count: int, *, notify: bool) -> str:
+        """INSERT of ``count`` rows, with the NOTIFY in the same statement."""
+        key = count if notify else -count
+        statement = self._inserts.get(key)
+        if statement is None:
+            values = ", ".join(["(" + ", ".join(["%s"] * 17) + ")"] * count)
+            statement = self._sql.insert + values
+            if notify:
+                statement = self._sql.notify.format(insert=statement)
+            if count <= 16:  # batches are mostly small; big ones are built afresh
+                self._inserts[key] = statement
+        return statement
+
+    # -- the Backend contract -------------------------------------------------------
+
+    def append(self, rows: Sequence[Row]) -> None:
+        """Store ``rows`` of one timeline in one transaction, and notify followers.
+
+        Raises:
+            ConflictError: A number is taken (or repeated in ``rows``); nothing is
+                stored. A retry after a lost connection that finds exactly these
+                rows stored (same digests) is success, not a conflict.
+            ValueError: The rows span several timelines, or a name holds U+0000.
+            StorageError: The server failed, or the connection stayed lost.
+        """
+        if not rows:
+            return
+        timeline = rows[0].timeline
+        if any(r.timeline != timeline for r in rows):
+            raise ValueError("an append stores rows of one timeline")
+        top = max(r.number for r in rows)
+        note = json.dumps({"t": timeline, "n": top})
+        notify = [
+            self.channel,
+            note if len(note) <= _INLINE_NOTIFY_BYTES else None,
+            top,
+        ]
+        # One statement, or one transaction when the batch needs several.
+        chunks = [rows[i : i + _CHUNK] for i in range(0, len(rows), _CHUNK)]
+        steps = [(self._insert(len(c), notify=False), _values(c)) for c in chunks[:-1]]
+        last = chunks[-1]
+        steps.append((self._insert(len(last), notify=True), _values(last) + notify))
+
+        def insert(conn: Connection[Any], attempt: int) -> None:
+            try:
+                if len(steps) == 1:
+                    conn.execute(*steps[0])
+                else:
+                    with conn.transaction():
+                        for statement, params in steps:
+                            conn.execute(statement, params)
+            except psycopg.errors.UniqueViolation as exc:
+                numbers = [r.number for r in rows]
+                if attempt == 0 and len(rows) == 1:  # the common race: no need to ask
+                    stored = {rows[0].number: ""}
+                else:
+                    found = conn.execute(self._sql.taken, [timeline, numbers])
+                    stored = dict(found.fetchall())
+                if self._was_this_write(rows, stored, attempt):
+                    log.info(
+                        "append to %r: the commit reply was lost, but revisions %s "
+                        "are stored with this write's digests: it was this write",
+                        timeline, numbers,
+                    )  # fmt: skip
+                    return
+                taken = sorted(stored) or sorted(
+                    n for n, c in Counter(numbers).items() if c > 1
+                )
+                raise ConflictError(
+                    f"{'revision' if len(taken) == 1 else 'revisions'} "
+                    f"{', '.join(map(str, taken))} of timeline {timeline!r} "
+                    "already stored; catch up and retry",
+                    [(timeline, n) for n in taken],
+                ) from exc
+
+        self._run("append", insert)
+
+    def _was_this_write(
+        self, rows: Sequence[Row], stored: dict[int, str], attempt: int
+    ) -> bool:
+        """Whether a conflict is this append itself, committed on an earlier try.
+
+        Only after a lost connection (``attempt > 0``), and only if every row is
+        stored with the digest being written.
+        """
+        return attempt > 0 and all(stored.get(r.number) == r.digest for r in rows)
+
+    def read(
+        self, timeline: str, after: int = -1, upto: int | None = None
+    ) -> list[Row]:
+        """Rows numbered above ``after`` and at most ``upto``, in number order."""
+        top = _NO_LIMIT if upto is None else upto
+        records = self._run(
+            "read",
+            lambda c, _: c.execute(self._sql.read, [timeline, after, top]).fetchall(),
+        )
+        return [_row(r) for r in records]
+
+    def row(self, timeline: str, number: int) -> Row | None:
+        """One row, or ``None``."""
+        record = self._run(
+            "row", lambda c, _: c.execute(self._sql.row, [timeline, number]).fetchone()
+        )
+        return None if record is None else _row(record)
+
+    def latest(self, timeline: str) -> int:
+        """The highest revision number of ``timeline``, or -1."""
+        return int(self._one("latest", self._sql.latest, [timeline]))
+
+    def timelines(self) -> list[str]:
+        """The names of the timelines stored, sorted by code point."""
+        records = self._run(
+            "timelines", lambda c, _: c.execute(self._sql.timelines, []).fetchall()
+        )
+        return [name for (name,) in records]
+
+    def save_heads(self, timeline: str, heads: Heads) -> None:
+        """Record the cursor and the branch tips (replacing the previous ones)."""
+        params = [timeline, heads.branch, heads.cursor, Jsonb(dict(heads.tips))]
+        self._run("save_heads", lambda c, _: c.execute(self._sql.save_heads, params))
+
+    def heads(self, timeline: str) -> Heads | None:
+        """The heads last saved, or ``None``."""
+        record = self._run(
+            "heads", lambda c, _: c.execute(self._sql.heads, [timeline]).fetchone()
+        )
+        if record is None:
+            return None
+        branch, cursor, tips = record
+        return Heads(branch, cursor, {str(k): int(v) for k, v in tips.items()})
+
+    def put_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        """Keep revision ``number``'s whole value (replacing an earlier one)."""
+        params = [timeline, number, value, digest]
+        self._run(
+            "put_checkpoint", lambda c, _: c.execute(self._sql.put_checkpoint, params)
+        )
+
+    def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
+        """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""
+        record = self._run(
+            "checkpoint",
+            lambda c, _: c.execute(self._sql.checkpoint, [timeline, number]).fetchone(),
+        )
+        return None if record is None else (record[0], record[1])
+
+    def checkpoints(self, timeline: str) -> list[int]:
+        """The revision numbers that have checkpoints, ascending."""
+        records = self._run(
+            "checkpoints",
+            lambda c, _: c.execute(self._sql.checkpoints, [timeline]).fetchall(),
+        )
+        return [n for (n,) in records]
+
+    def erase(self, timeline: str, number: int, tombstone: str) -> None:
+        """Drop revision ``number``'s payload and keep ``tombstone`` in its place.
+
+        Raises:
+            RevisionNotFoundError: There is no such revision.
+        """
+        params = [tombstone, timeline, number]
+        updated = self._run(
+            "erase", lambda c, _: c.execute(self._sql.erase, params).rowcount
+        )
+        if not updated:
+            raise RevisionNotFoundError(
+                f"timeline {timeline!r} has no revision {number} to erase"
+            )
+
+    def close(self) -> None:
+        """Close the pool's connections; every later call raises StorageError."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self._pool.close()
+
+    # -- PostgreSQL's own -----------------------------------------------------------
+
+    def query(
+        self,
+        timeline: str,
+        *,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+        since_ns: int | None = None,
+        until_ns: int | None = None,
+        path: str | None = None,
+        kind: str | None = None,
+    ) -> list[int]:
+        r"""The numbers of the revisions matching every filter given, ascending.
+
+        Run in SQL, so only the numbers cross the network.
+
+        Args:
+            timeline: The timeline searched.
+            author: Exactly this author.
+            comment: Comments containing this text (case-sensitive; ``%``, ``_``
+                and ``\`` match themselves).
+            label: Exactly this label.
+            since_ns: Recorded at or after this time (ns since the epoch, UTC).
+            until_ns: Recorded before this time.
+            path: A JSON Pointer: revisions that changed it, something under it or
+                an ancestor of it (``""`` is the whole value).
+            kind: Exactly this revision kind.
+
+        Raises:
+            ValueError: ``path`` is not a JSON Pointer.
+        """
+        where = [self._sql.query]
+        params: list[Any] = [timeline]
+        for column, value in (("author", author), ("label", label), ("kind", kind)):
+            if value is not None:
+                where.append(f"{column} = %s")
+                params.append(value)
+        if comment is not None:
+            where.append("comment LIKE %s ESCAPE '\\'")
+            escaped = (
+                comment.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            )
+            params.append(f"%{escaped}%")
+        if since_ns is not None:
+            where.append("time_ns >= %s")
+            params.append(since_ns)
+        if until_ns is not None:
+            where.append("time_ns < %s")
+            params.append(until_ns)
+        if path is not None:
+            if path and not path.startswith("/"):
+                raise ValueError(
+                    f"path must be a JSON Pointer ('' or '/...'), not {path!r}"
+                )
+            pointer = path.encode()
+            # Equal or above: the pointer and its ancestors, a short list. Under:
+            # a byte prefix ending in "/" ("/" never occurs inside a UTF-8 character).
+            above = [pointer[:i] for i in range(len(pointer)) if pointer[i] == 0x2F]
+            where.append(
+                "EXISTS (SELECT FROM unnest(paths) AS p"
+                " WHERE p = ANY(%s) OR substr(p, 1, %s) = %s)"
+            )
+            params += ([*above, pointer], len(pointer) + 1, pointer + b"/")
+        statement = " AND ".join(where) + " ORDER BY number"
+        records = self._run(
+            "query", lambda c, _: c.execute(statement, params).fetchall()
+        )
+        return [n for (n,) in records]
+
+    def tail(
+        self, cursor: Cursor = (0, 0), *, limit: int = 1000
+    ) -> tuple[list[Row], Cursor]:
+        """Rows of every timeline stored after ``cursor``, and the next cursor.
+
+        Start from ``(0, 0)`` and pass back the cursor returned; nothing is
+        skipped and nothing returned twice. An append's rows come together, and
+        appends that each follow their timeline's latest come in number order.
+
+        Polling ``seq > last`` alone would skip rows: ``seq`` is drawn when a row
+        is inserted, not when it commits, so a row with a lower ``seq`` can become
+        visible after the reader has moved past it. The tail orders rows by their
+        transaction id and returns only rows of transactions older than the
+        oldest still running (``pg_snapshot_xmin``): every transaction that could
+        still commit has a larger id. The price: a long transaction anywhere on
+        the server holds the tail back until it ends.
+        """
+        txid, seq = cursor
+        records = self._run(
+            "tail",
+            lambda c, _: c.execute(self._sql.tail, [txid, seq, limit]).fetchall(),
+        )
+        if not records:
+            return [], cursor
+        return [_row(r[2:]) for r in records], (records[-1][0], records[-1][1])
+
+    def listen(self) -> ChangeFeed:
+        """Start listening for appends, on a dedicated connection.
+
+        Notifications sent from now on are delivered; see :class:`ChangeFeed`.
+
+        >>> with backend.listen() as feed:  # doctest: +SKIP
+        ...     for timeline, number in feed:
+        ...         rows = backend.read(timeline, after=seen[timeline], upto=number)
+
+        Raises:
+            StorageError: The server cannot be reached.
+        """
+        if self._closed:
+            raise StorageError("the PostgreSQL backend is closed")
+        try:
+            conn = self._connect()
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+        except psycopg.Error as exc:
+            raise _storage_error("listening", exc) from exc
+        return ChangeFeed(conn, self._timeline_at)
+
+    def _one(self, what: str, statement: str, params: Sequence[Any]) -> Any:
+        record = self._run(what, lambda c, _: c.execute(statement, params).fetchone())
+        assert record is not None
+        return record[0]
+
+    def _timeline_at(self, seq: int) -> str:
+        return str(self._one("change feed lookup", self._sql.timeline_at, [seq]))
+
+
+def _values(rows: Sequence[Row]) -> list[Any]:
+    """The INSERT parameters of ``rows``, in column order."""
+    values: list[Any] = []
+    for r in rows:
+        values += (
+            r.timeline, r.number, r.parent, r.branch, r.time_ns, r.kind, r.target,
+            r.label, r.author, r.comment, r.extra, r.origin, r.payload,
+            [p.encode() for p in r.paths], r.digest, r.chain, r.erased,
+        )  # fmt: skip
+    return values
+
+
+def _row(record: Sequence[Any]) -> Row:
+    values = list(record)
+    values[13] = tuple(p.decode() for p in values[13])  # paths: bytea[] of UTF-8
+    return Row(*values)
+
+
+def _storage_error(what: str, exc: Exception, tries: int = 1) -> Exception:
+    """The statetrail error for a driver error (the caller chains ``exc``)."""
+    if isinstance(exc, psycopg.DataError):
+        # A value PostgreSQL cannot hold (U+0000 in text, a number out of range):
+        # a bad argument, not a failing store.
+        return ValueError(f"PostgreSQL cannot store this value ({what}): {exc}")
+    after = f" after {tries} tries" if tries > 1 else ""
+    return StorageError(f"PostgreSQL {what} failed{after}: {exc}")
