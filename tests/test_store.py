@@ -19,12 +19,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import statetrail
-from statetrail import FrozenDict, FrozenList, ReentrancyError, RevisionNotFoundError
+from statetrail import (
+    FrozenDict,
+    FrozenList,
+    ReentrancyError,
+    RevisionNotFoundError,
+    freeze,
+)
 from statetrail._store_file import write_atomic
+from statetrail._store_paths import Refused, assoc, assoc_change
+from statetrail.diff import diff
 from statetrail.store import (
     MAX_PATH_DEPTH,
     Store,
@@ -33,7 +41,7 @@ from statetrail.store import (
     set_nested_value,
 )
 from tests.conftest import scaled
-from tests.strategies import scalars
+from tests.strategies import scalars, trees, tricky_values
 from tests.test_concurrency import run_threads
 
 
@@ -1201,3 +1209,55 @@ class TestPersistence:
         Store(state_file=target)
         assert not dead.exists()
         assert live.exists()
+
+
+class TestKnownChanges:
+    """Store.set tells the engine what it changed instead of having it diffed; what
+    it tells must be exactly what a diff finds."""
+
+    @given(
+        state=st.dictionaries(
+            st.sampled_from(["a", "b", "c"]),
+            trees(leaves=tricky_values | scalars, max_leaves=12),
+            max_size=3,
+        ),
+        path=st.lists(
+            st.sampled_from(["a", "b", "c", "0", "1", "x"]), min_size=1, max_size=3
+        ),
+        value=trees(leaves=tricky_values | scalars, max_leaves=6),
+    )
+    @example(state={"a": 1}, path=["a"], value=True)
+    @example(state={"a": [0.0]}, path=["a", "0"], value=0)
+    @example(state={"a": {"b": 1}}, path=["a"], value={"b": True})
+    @example(state={"a": None}, path=["a", "b"], value=1)
+    def test_the_changes_told_are_the_changes_a_diff_finds(
+        self, state: dict[str, Any], path: list[str], value: Any
+    ) -> None:
+        """For any state, path and value: assoc_change's changes equal diff's."""
+        root = freeze(state)
+        steps = tuple(path)
+        try:
+            expected_root = assoc(root, steps, freeze(value))
+        except Refused:
+            return
+        new_root, changes = assoc_change(root, steps, freeze(value))
+        assert new_root == expected_root
+        if changes is not None:
+            assert list(changes) == diff(root, new_root)
+            assert [type(c.new) for c in changes] == [
+                type(c.new) for c in diff(root, new_root)
+            ]
+
+    def test_a_stored_store_records_the_same_history_either_way(self) -> None:
+        """The revisions' changes and the path index agree with a plain diff."""
+        store = Store({"job": {"bins": [1, 2], "sorted": 0}})
+        store.set("job.sorted", 1)
+        store.set("job.bins.1", 3)
+        store.set("job.new", {"x": 1})
+        store.set("job.sorted", 1)
+        store.set("job.sorted", True)
+        revs = store.history()
+        for rev in revs[1:]:
+            parent = revs[rev.number - 1]
+            assert list(rev.changes) == diff(parent.value, rev.value)
+        assert [r.number for r in store.history("job.sorted")] == [1, 5]

@@ -26,6 +26,7 @@ from statetrail._store_file import dump_state, read_state, write_atomic
 from statetrail._store_paths import (
     Refused,
     assoc,
+    assoc_change,
     dissoc,
     engine_paths,
     freeze_checked,
@@ -162,21 +163,29 @@ class StoreBase:
         comment: str | None,
         origin: Any,
         depth: int,
+        with_changes: Callable[[State], tuple[State, tuple[Change, ...] | None]]
+        | None = None,
     ) -> Revision:
         """Record ``change(current state)`` as one revision.
 
         ``depth``: frames between this method and the user's code, for the origin
-        (unless ``origin`` was captured already). Raises :class:`Refused`.
+        (unless ``origin`` was captured already). ``with_changes``, when given, does
+        what ``change`` does and also tells the changes it made (or ``None``), which
+        spares the engine a diff. Raises :class:`Refused`.
         """
         timeline = self._timeline
         if origin is _FROM_FRAMES:
             # Work the new state out without the lock and commit it if nobody wrote
             # in between: the common case costs one lock round.
             head = timeline.head
-            new = change(head.value)
+            changes = None
+            if with_changes is None:
+                new = change(head.value)
+            else:
+                new, changes = with_changes(head.value)
             try:
                 record = timeline._set(
-                    new, label, author, comment, extra, head.number, depth + 1
+                    new, label, author, comment, extra, head.number, depth + 1, changes
                 )
                 return Revision(record, timeline)
             except ConflictError:
@@ -228,6 +237,7 @@ class StoreBase:
                 comment,
                 origin,
                 depth + 1,
+                lambda root: assoc_change(root, steps, frozen),
             )
         except Refused as exc:
             logger.warning("cannot set %r: %s", path, exc)

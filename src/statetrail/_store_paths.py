@@ -33,6 +33,8 @@ import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
+from statetrail._change import Change
+from statetrail.diff import same_value
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._opaque import unbox
@@ -273,6 +275,44 @@ def assoc(root: Any, steps: tuple[str, ...], value: Any) -> Any:
             raise Refused(f"no list index {last!r} (length {len(node)})")
         return _rebuild(trail, node._set(i, value))
     raise Refused(f"cannot step into a {_kind(node)} at {last!r}")
+
+
+def assoc_change(
+    root: Any, steps: tuple[str, ...], value: Any
+) -> tuple[Any, tuple[Change, ...] | None]:
+    """:func:`assoc`, and the changes it makes when they are plain to see.
+
+    Setting a leaf that exists or adding a key is one change (or none, when the
+    value is the same); the changes are ``None`` when a diff must work them out
+    (a container replaced by one of its kind, dicts made on the way).
+    """
+    trail, node, done = _descend(root, steps[:-1], create=True)
+    if done < len(steps) - 1:
+        return assoc(root, steps, value), None
+    last = steps[-1]
+    t = type(node)
+    if t is FrozenDict:
+        key: Any = last
+        old = node._raw(last, MISSING)
+        new_node = node._set(last, value)
+    elif t is FrozenList:
+        key = _index(last, len(node))
+        if key is None:
+            raise Refused(f"no list index {last!r} (length {len(node)})")
+        old = node._raw(key)
+        new_node = node._set(key, value)
+    else:
+        raise Refused(f"cannot step into a {_kind(node)} at {last!r}")
+    new_root = _rebuild(trail, new_node)
+    path = (*(k for _, k in trail), key)
+    if old is MISSING:
+        return new_root, (Change(path, MISSING, value),)
+    told = type(old)
+    if told is type(value) and (told is FrozenDict or told is FrozenList):
+        return new_root, None
+    if same_value(old, value):
+        return new_root, ()
+    return new_root, (Change(path, old, value),)
 
 
 def dissoc(root: Any, steps: tuple[str, ...]) -> Any:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import compress, count
+from operator import is_not
 from typing import Any
 
 from statetrail._change import Change
@@ -87,6 +89,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def same_value(a: Any, b: Any) -> bool:
+    """Whether a diff of ``a`` and ``b`` (frozen) finds nothing: equal, same types."""
+    return _same(a, b)
+
+
 def diff(a: Any, b: Any) -> list[Change]:
     """The changes that turn ``a`` into ``b`` (both frozen first, if they are not).
 
@@ -133,14 +140,35 @@ def _diff_dict(
     a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], path: Path, out: list[Change]
 ) -> None:
     found: list[tuple[Any, Any, Any]] = []
-    if a._keys is None and b._keys is None:
+    keys = a._keys
+    if keys is not None and (keys is b._keys or keys == b._keys):
+        # Small dicts with the same keys in the same order (the usual case after
+        # an edit): only the values that are not the identical object are looked at.
+        avals, bvals = a._vals, b._vals
+        for i in compress(count(), map(is_not, avals, bvals)):
+            av, bv = avals[i], bvals[i]
+            tv = type(av)
+            if (tv is type(bv) and (tv is FrozenDict or tv is FrozenList)) or not _same(
+                av, bv
+            ):
+                found.append((keys[i], av, bv))
+    elif keys is None and b._keys is None:
         _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
     else:
         aa = dict(a._raw_items())
         bb = dict(b._raw_items())
         for k, av in aa.items():
             bv = bb.get(k, MISSING)
-            if bv is MISSING or not _same(av, bv):
+            if av is bv:
+                continue
+            tv = type(av)
+            if (
+                bv is MISSING
+                or (tv is type(bv) and (tv is FrozenDict or tv is FrozenList))
+                or not _same(av, bv)
+            ):
+                # Containers of one type go straight to _diff, which finds what
+                # changed inside them (nothing, if they are equal) in one pass.
                 found.append((k, av, bv))
         for k, bv in bb.items():
             if k not in aa:

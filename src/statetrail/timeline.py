@@ -41,6 +41,7 @@ from time import time_ns as _time_ns
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from statetrail import paths
+from statetrail._change import Change
 from statetrail._history import History
 from statetrail._pathindex import index_path
 from statetrail.context import (
@@ -447,11 +448,17 @@ class Timeline(History, Generic[T]):
             )
 
     def _commit(
-        self, value: Any, info: Info, origin: Sequence[Any], expect: int | None
+        self,
+        value: Any,
+        info: Info,
+        origin: Sequence[Any],
+        expect: int | None,
+        changes: tuple[Change, ...] | None = None,
     ) -> Record:
         """Record ``value`` (frozen) after the cursor; the general path.
 
-        Called with the lock held. ``origin`` is the four raw-origin fields.
+        Called with the lock held. ``origin`` is the four raw-origin fields;
+        ``changes``, when the caller knows them, what changed from the head.
         """
         if self._plain and expect is None:
             # Nothing to check or keep up to date: append (as _set does inline).
@@ -504,13 +511,15 @@ class Timeline(History, Generic[T]):
         if self._journal is not None:
             # Durable first: if the journal refuses (a conflict, a full disk),
             # nothing is recorded in memory either.
-            self._journal.record(self, Revision(record, self))
+            self._journal.record(self, Revision(record, self, changes))
         self._revs.append(record)
         self._next = number + 1
         self._head = self._tip = record
         self._head_branch = branch
         if self._path_index is not None:
-            self._path_index.add(number, self._changes_of(record))
+            self._path_index.add(
+                number, self._changes_of(record) if changes is None else changes
+            )
         if self._undo is not None:
             self._track_undo(record)
         if self._retention is not None:
@@ -583,10 +592,12 @@ class Timeline(History, Generic[T]):
         extra: Any,
         expect: int | None,
         depth: int,
+        changes: tuple[Change, ...] | None = None,
     ) -> Record:
         # The hot path of every front end, kept flat on purpose: what _freeze,
         # _capture, _info and _commit do, for the common case of a plain append.
         # It returns the record; front ends that want a Revision wrap it.
+        # ``changes``: what changed from the head, when the caller knows (no diff).
         if self._deep_copy and type(value) not in _SCALARS:
             value = self._freeze(value)
         origin = self._origin
@@ -642,7 +653,9 @@ class Timeline(History, Generic[T]):
                 return record
             if self._writing:
                 self._check_writable()
-            record = self._commit(value, info, (code, lasti, thread_name, task), expect)
+            record = self._commit(
+                value, info, (code, lasti, thread_name, task), expect, changes
+            )
         finally:
             lock.release()
         if self._pending:

@@ -1,11 +1,12 @@
 """statetrail.open and the Repository: durable front ends over any backend.
 
-Most tests run on the memory and JSON file backends here; the SQLite and
-PostgreSQL test modules run the shared scenarios on theirs.
+The scenarios run on every backend (memory, JSON file, SQLite, PostgreSQL);
+each backend's own module tests the rest of its contract.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import decimal
@@ -26,6 +27,7 @@ from statetrail.storage.codec import CodecError
 from statetrail.storage.jsonfile import JsonFileBackend
 from statetrail.storage.memory import MemoryBackend
 from tests.storage.contract import BackendContract
+from tests.storage.pg import fresh_schema
 
 
 class Point(NamedTuple):
@@ -34,7 +36,10 @@ class Point(NamedTuple):
 
 
 def factory_of(
-    kind: str, tmp_path: pathlib.Path, opened: list[Repository]
+    kind: str,
+    tmp_path: pathlib.Path,
+    opened: list[Repository],
+    pg_schemas: contextlib.ExitStack,
 ) -> Callable[[], Repository]:
     """Repositories over one storage: each call is like a new process opening the
     same history."""
@@ -59,35 +64,41 @@ def factory_of(
 
         return json_file
     target: str | pathlib.Path = tmp_path / "history.db"
+    options: dict[str, Any] = {}
+    if kind == "postgresql":
+        schema = pg_schemas.enter_context(fresh_schema())
+        target, options = schema.url, {"schema": schema.name}
 
     def database() -> Repository:
-        repo = statetrail.open(target, checkpoint_every=4)
+        repo = statetrail.open(target, checkpoint_every=4, **options)
         opened.append(repo)
         return repo
 
     return database
 
 
-@pytest.fixture(params=["memory", "json", "sqlite"])
+@pytest.fixture(params=["memory", "json", "sqlite", "postgresql"])
 def make(
     request: pytest.FixtureRequest, tmp_path: pathlib.Path
 ) -> Iterator[Callable[[], Repository]]:
     """A factory of repositories over one backend's storage."""
     opened: list[Repository] = []
-    yield factory_of(request.param, tmp_path, opened)
-    for repo in opened:
-        repo.close()
+    with contextlib.ExitStack() as schemas:
+        yield factory_of(request.param, tmp_path, opened, schemas)
+        for repo in opened:
+            repo.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 def shared(
     request: pytest.FixtureRequest, tmp_path: pathlib.Path
 ) -> Iterator[Callable[[], Repository]]:
     """Repositories several processes may hold open at once on one storage."""
     opened: list[Repository] = []
-    yield factory_of(request.param, tmp_path, opened)
-    for repo in opened:
-        repo.close()
+    with contextlib.ExitStack() as schemas:
+        yield factory_of(request.param, tmp_path, opened, schemas)
+        for repo in opened:
+            repo.close()
 
 
 class TestReopening:

@@ -23,6 +23,7 @@ from typing import Any
 import statetrail
 from tests.conftest import scaled
 from tests.reliability import record
+from tests.storage.pg import fresh_schema
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -181,4 +182,25 @@ def test_the_checker_catches_swallowed_conflicts(tmp_path: pathlib.Path) -> None
     """Teeth: with conflicts swallowed, the same checks report lost writes."""
     figures = race(str(tmp_path / "counter.db"), 4, 60, broken=True)
     record("C5-repository-teeth", **figures)
+    assert check(figures) != []
+
+
+def test_eight_processes_on_one_postgresql_timeline() -> None:
+    """8 processes, one counter in one PostgreSQL schema: no write silently lost."""
+    per_process = scaled(60)
+    with fresh_schema() as schema:
+        figures = race(schema.url, 8, per_process, options={"schema": schema.name})
+    record("C6-repository", **figures)
+    assert check(figures) == []
+    assert figures["commits"] == 8 * per_process
+    assert figures["conflicts"] > 0, "the processes never raced: no evidence"
+
+
+def test_the_checker_catches_swallowed_conflicts_on_postgresql() -> None:
+    """Teeth on PostgreSQL: swallowed conflicts are reported as lost writes."""
+    with fresh_schema() as schema:
+        figures = race(
+            schema.url, 8, 20, broken=True, options={"schema": schema.name}
+        )
+    record("C6-repository-teeth", **figures)
     assert check(figures) != []

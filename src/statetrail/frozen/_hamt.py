@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import compress, count
-from operator import is_not
+from operator import is_not, or_
 from typing import Any
 
 __all__ = [
@@ -337,8 +337,17 @@ def diff_nodes(a: Node, b: Node, emit: DiffCallback, shift: int = 0) -> None:
     if adata == bdata and anodes == bnodes:
         # Same shape, the usual case after an edit: pairs line up one to one, and
         # sub-nodes are compared by identity at C speed before any is descended.
-        if any(map(is_not, a[2:a_end], b[2:a_end])):
-            for i in range(2, a_end, 2):
+        if a_end > 2:
+            # Only the pairs whose key or value is not the identical object are
+            # looked at in Python.
+            for i in compress(
+                count(2, 2),
+                map(
+                    or_,
+                    map(is_not, a[2:a_end:2], b[2:a_end:2]),
+                    map(is_not, a[3:a_end:2], b[3:a_end:2]),
+                ),
+            ):
                 ak, bk, av, bv = a[i], b[i], a[i + 1], b[i + 1]
                 if ak is bk or ak == bk:
                     if not _same(av, bv):

@@ -14,11 +14,14 @@ digest and chain link on the way: a history altered on disk raises
 
 from __future__ import annotations
 
-import dataclasses
+import hashlib
 import json
 import logging
+import struct
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from statetrail._pathindex import index_path
 from statetrail.diff import format_json_pointer
@@ -28,13 +31,19 @@ from statetrail.errors import (
     PathError,
     RevisionNotFoundError,
 )
+from statetrail.frozen import FrozenDict
 from statetrail.paths import delete_in, insert_in, set_in
 from statetrail.revision import (
     BRANCH,
+    CODE,
     INFO,
+    LASTI,
     NUMBER,
     PARENT,
     PLAIN,
+    TASK,
+    THREAD,
+    TIME,
     VALUE,
     Origin,
     Record,
@@ -55,6 +64,11 @@ logger = logging.getLogger("statetrail")
 #: patches a cold read of one revision applies.
 CHECKPOINT_EVERY = 64
 _ROOT_CHAIN = ""
+#: How many call sites' origin texts, notes and paths a journal keeps.
+_ORIGINS_KEPT = 1024
+#: How many revisions' chained hashes and lineage depths a journal keeps.
+_KEPT = 4096
+_UNKNOWN: Any = object()
 
 
 def _meta(row: Row) -> bytes:
@@ -62,21 +76,53 @@ def _meta(row: Row) -> bytes:
 
     The digest covers these and the payload.
     """
+    return _meta_of(
+        row.timeline,
+        row.number,
+        row.parent,
+        row.branch,
+        row.time_ns,
+        row.kind,
+        row.target,
+        row.label,
+        row.author,
+        row.comment,
+        row.extra,
+        row.origin,
+        row.paths,
+    )
+
+
+def _meta_of(
+    timeline: str,
+    number: int,
+    parent: int | None,
+    branch: str,
+    time_ns: int,
+    kind: str,
+    target: int | None,
+    label: str | None,
+    author: str | None,
+    comment: str | None,
+    extra: str | None,
+    origin: str | None,
+    paths: tuple[str, ...],
+) -> bytes:
     return codec.canonical(
         [
-            row.timeline,
-            row.number,
-            row.parent,
-            row.branch,
-            row.time_ns,
-            row.kind,
-            row.target,
-            row.label,
-            row.author,
-            row.comment,
-            row.extra,
-            row.origin,
-            list(row.paths),
+            timeline,
+            number,
+            parent,
+            branch,
+            time_ns,
+            kind,
+            target,
+            label,
+            author,
+            comment,
+            extra,
+            origin,
+            list(paths),
         ]
     )
 
@@ -87,7 +133,32 @@ def _digest(row: Row) -> str:
 
 
 def _chain(parent_chain: str, digest: str) -> str:
-    return codec.digest(parent_chain.encode(), digest.encode())
+    return _digest_of(parent_chain.encode(), digest.encode())
+
+
+_LENGTH = struct.Struct(">Q")
+
+
+def _digest_of(first: bytes, second: bytes) -> str:
+    """``codec.digest(first, second)``, inlined: two per write."""
+    return hashlib.sha256(
+        _LENGTH.pack(len(first)) + first + _LENGTH.pack(len(second)) + second
+    ).hexdigest()
+
+
+def _note_text(note: Any, allow_pickle: bool) -> str:
+    """A revision's note (``extra``) as canonical JSON text."""
+    if type(note) is FrozenDict and note._keys is not None:
+        # A front end's small note of ASCII strings, {"op": "set", "path": ...}:
+        # already its own JSON form.
+        keys, vals = note._keys, note._vals
+        if all(type(x) is str and x.isascii() and x != "$t" for x in keys) and all(
+            type(x) is str and x.isascii() for x in vals
+        ):
+            return orjson.dumps(
+                dict(zip(keys, vals, strict=True)), option=orjson.OPT_SORT_KEYS
+            ).decode()
+    return codec.canonical(codec.to_json(note, allow_pickle=allow_pickle)).decode()
 
 
 def _apply(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
@@ -371,6 +442,9 @@ class StoreJournal:
         self._pickle = allow_pickle
         self._chains: dict[int, str] = {} if chains is None else chains
         self._depths: dict[int, int] = {} if depths is None else depths
+        self._origins: dict[tuple[Any, ...], str | None] = {}
+        self._notes: dict[tuple[Any, ...], str] = {}
+        self._pointers: dict[tuple[Any, ...], str] = {}
 
     # -- the Journal protocol ----------------------------------------------------
 
@@ -395,6 +469,11 @@ class StoreJournal:
             )
             depth = 0
         self._depths[row.number] = depth
+        if len(self._depths) > 2 * _KEPT:
+            # Both are caches (a miss reads the chain back, or counts the depth
+            # as a full stretch): keep the newest revisions'.
+            self._chains = dict(list(self._chains.items())[-_KEPT:])
+            self._depths = dict(list(self._depths.items())[-_KEPT:])
 
     def moved(self, timeline: Timeline[Any]) -> None:
         """Save the cursor and the branch tips."""
@@ -470,55 +549,109 @@ class StoreJournal:
     def _row(self, revision: Revision) -> tuple[Row, Any]:
         """The row for ``revision`` and, for a whole value, its JSON tree."""
         rec = revision._rec
-        info = rec[INFO]
-        parent = rec[PARENT]
+        kind, target, label, author, comment, note = rec[INFO]
+        number, parent, branch, time_ns = (
+            rec[NUMBER],
+            rec[PARENT],
+            rec[BRANCH],
+            rec[TIME],
+        )
         value_json = None
         if parent is None:
             value_json = codec.to_json(revision.value, allow_pickle=self._pickle)
-            payload = codec.canonical({"value": value_json}).decode()
+            payload = codec.canonical({"value": value_json})
             paths: tuple[str, ...] = ("",)
         else:
             changes = revision.changes
             payload = codec.canonical(
                 {"patch": codec.changes_to_json(changes, allow_pickle=self._pickle)}
-            ).decode()
-            paths = tuple(sorted({format_json_pointer(index_path(c)) for c in changes}))
-        extra = (
-            None
-            if info[5] is None
-            else codec.canonical(
-                codec.to_json(info[5], allow_pickle=self._pickle)
-            ).decode()
-        )
-        origin = revision.origin
-        origin_text = (
-            None
-            if origin is None
-            else json.dumps(
-                [origin.file, origin.line, origin.function, origin.thread, origin.task]
             )
+            if len(changes) == 1:
+                where = index_path(changes[0])
+                pointer = self._pointers.get(where)
+                if pointer is None:
+                    if len(self._pointers) >= _ORIGINS_KEPT:
+                        self._pointers.clear()
+                    pointer = self._pointers[where] = format_json_pointer(where)
+                paths = (pointer,)
+            else:
+                paths = tuple(
+                    sorted({format_json_pointer(index_path(c)) for c in changes})
+                )
+        if note is None:
+            extra = None
+        elif (
+            type(note) is FrozenDict
+            and note._keys is not None
+            and all(type(v) is str for v in note._vals)
+        ):
+            # Front ends write a few kinds of small note: work each out once.
+            key = (note._keys, note._vals)
+            extra = self._notes.get(key)
+            if extra is None:
+                extra = _note_text(note, self._pickle)
+                if len(self._notes) >= _ORIGINS_KEPT:
+                    self._notes.clear()
+                self._notes[key] = extra
+        else:
+            extra = _note_text(note, self._pickle)
+        where = (rec[CODE], rec[LASTI], rec[THREAD], rec[TASK])
+        origin_text = self._origins.get(where, _UNKNOWN)
+        if origin_text is _UNKNOWN:
+            # One call site writes many revisions: its text is worked out once.
+            origin = revision.origin
+            origin_text = (
+                None
+                if origin is None
+                else orjson.dumps(
+                    [
+                        origin.file,
+                        origin.line,
+                        origin.function,
+                        origin.thread,
+                        origin.task,
+                    ]
+                ).decode()
+            )
+            if len(self._origins) >= _ORIGINS_KEPT:
+                self._origins.clear()
+            self._origins[where] = origin_text
+        name = self.name
+        digest = _digest_of(
+            _meta_of(
+                name,
+                number,
+                parent,
+                branch,
+                time_ns,
+                kind,
+                target,
+                label,
+                author,
+                comment,
+                extra,
+                origin_text,
+                paths,
+            ),
+            payload,
         )
-        row = Row(
-            timeline=self.name,
-            number=rec[NUMBER],
-            parent=parent,
-            branch=rec[BRANCH],
-            time_ns=revision.time_ns,
-            kind=info[0],
-            target=info[1],
-            label=info[2],
-            author=info[3],
-            comment=info[4],
-            extra=extra,
-            origin=origin_text,
-            payload=payload,
-            paths=paths,
-            digest="",
-            chain="",
-        )
-        digest = _digest(row)
         parent_chain = _ROOT_CHAIN if parent is None else self._chain_of(parent)
-        chained = dataclasses.replace(
-            row, digest=digest, chain=_chain(parent_chain, digest)
+        row = Row(
+            name,
+            number,
+            parent,
+            branch,
+            time_ns,
+            kind,
+            target,
+            label,
+            author,
+            comment,
+            extra,
+            origin_text,
+            payload.decode(),
+            paths,
+            digest,
+            _chain(parent_chain, digest),
         )
-        return chained, value_json
+        return row, value_json

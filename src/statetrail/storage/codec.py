@@ -61,6 +61,7 @@ from statetrail.storage import _codec_decode as _decode
 from statetrail.storage import _codec_encode as _encode
 from statetrail.storage._codec_decode import corrupt as _corrupt
 from statetrail.storage._codec_decode import short as _short
+from statetrail.storage._codec_encode import _I64_MAX, _I64_MIN
 from statetrail.storage._codec_registry import register, registered
 from statetrail.storage._codec_tags import MAX_DEPTH, CodecError
 
@@ -263,6 +264,22 @@ def digest(*parts: bytes) -> str:
 # -- patches -------------------------------------------------------------------
 
 
+def _plain(x: Any) -> bool:
+    """Whether ``x`` is its own JSON form.
+
+    An ASCII string, an int within 64 bits, a finite float, a bool or None: the
+    common leaves, spared the encoder.
+    """
+    t = type(x)
+    return (
+        (t is str and x.isascii())
+        or (t is int and _I64_MIN <= x <= _I64_MAX)
+        or (t is float and x - x == 0.0)
+        or t is bool
+        or x is None
+    )
+
+
 def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) -> Any:
     """A patch: the changes as JSON operations that apply in order.
 
@@ -278,14 +295,25 @@ def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) ->
     """
     ops: list[list[Any]] = []
     for i, change in enumerate(changes):
-        path, old, new = change
+        # The raw fields: an object the engine keeps boxed is stored as the object,
+        # without the copy the public properties hand out.
+        path, old, new = change._path, change._old, change._new
         try:
-            steps = [to_json(step, allow_pickle=allow_pickle) for step in path]
+            steps = [
+                step if _plain(step) else to_json(step, allow_pickle=allow_pickle)
+                for step in path
+            ]
             if new is MISSING:
                 ops.append(["-", steps])
             else:
                 op = "+" if old is MISSING else "="
-                ops.append([op, steps, to_json(new, allow_pickle=allow_pickle)])
+                ops.append(
+                    [
+                        op,
+                        steps,
+                        new if _plain(new) else to_json(new, allow_pickle=allow_pickle),
+                    ]
+                )
         except CodecError as exc:
             raise CodecError(f"change {i} at {path!r}: {exc}") from exc.__cause__
     return ops

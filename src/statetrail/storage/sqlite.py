@@ -101,6 +101,14 @@ _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to thi
 _batched: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
 
 
+def _all_single_inserts(ops: list[Queued]) -> bool:
+    """Whether every queued operation appends exactly one row."""
+    return all(
+        rows == 1 and type(op) is functools.partial and op.func is sql.insert
+        for op, rows in ops
+    )
+
+
 class SQLiteBackend(Backend):
     """Revisions in an SQLite file, in WAL mode.
 
@@ -307,6 +315,20 @@ class SQLiteBackend(Backend):
         failed: list[StatetrailError] = []
 
         def work(conn: Connection) -> None:
+            if _all_single_inserts(ops):
+                # The usual group: one row per append. One executemany binds them
+                # in C; if any number is taken, undo it and go one by one below.
+                conn.execute("SAVEPOINT fast")
+                try:
+                    conn.executemany(
+                        sql.INSERT,
+                        [op.args[1][0] for op, _ in ops],  # type: ignore[attr-defined]
+                    )
+                    conn.execute("RELEASE fast")
+                    return
+                except (sqlite3.IntegrityError, OverflowError):
+                    conn.execute("ROLLBACK TO fast")
+                    conn.execute("RELEASE fast")
             for op, rows in ops:
                 if rows > 1:
                     conn.execute("SAVEPOINT op")
