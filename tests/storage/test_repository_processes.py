@@ -199,8 +199,6 @@ def test_eight_processes_on_one_postgresql_timeline() -> None:
 def test_the_checker_catches_swallowed_conflicts_on_postgresql() -> None:
     """Teeth on PostgreSQL: swallowed conflicts are reported as lost writes."""
     with fresh_schema() as schema:
-        figures = race(
-            schema.url, 8, 20, broken=True, options={"schema": schema.name}
-        )
+        figures = race(schema.url, 8, 20, broken=True, options={"schema": schema.name})
     record("C6-repository-teeth", **figures)
     assert check(figures) != []
