@@ -104,9 +104,11 @@ class TestCommands:
     ) -> None:
         """Text from the history is never read as rich markup."""
         path = tmp_path / "h.db"
-        with statetrail.open(path) as repo:
-            with statetrail.context(comment="[bold]not bold[/bold] [red"):
-                repo.watch("v", 0).set(1)
+        with (
+            statetrail.open(path) as repo,
+            statetrail.context(comment="[bold]not bold[/bold] [red"),
+        ):
+            repo.watch("v", 0).set(1)
         status, out, _ = run(capsys, "log", str(path), "v")
         assert status == 0
         assert "[bold]not bold[/bold] [red" in out
