@@ -59,25 +59,56 @@ def ours(repo: statetrail.Repository, name: str) -> Callable[[], object]:
     return lambda: store.set("counts.bin3", next(values))
 
 
+#: The row a single-leaf Store.set writes, as the raw peers insert it: the same
+#: columns and sizes, without the work of making them (encoding, hashing).
+_ORIGIN = '["/app/bench_storage.py",59,"<lambda>","MainThread",null]'
+_EXTRA = '{"op":"set","path":"counts.bin3"}'
+_HASH = "c" * 64
+
+_RAW_SQLITE_TABLE = (
+    "CREATE TABLE IF NOT EXISTS revisions (timeline TEXT NOT NULL, "
+    "number INTEGER NOT NULL, parent INTEGER, branch TEXT NOT NULL, "
+    "time_ns INTEGER NOT NULL, kind TEXT NOT NULL, target INTEGER, label TEXT, "
+    "author TEXT, comment TEXT, extra TEXT, origin TEXT, payload TEXT, "
+    "paths TEXT NOT NULL, digest TEXT NOT NULL, chain TEXT NOT NULL, erased TEXT, "
+    "PRIMARY KEY (timeline, number))"
+)
+
+
+def _raw_row(number: int) -> tuple[Any, ...]:
+    return (
+        "board",
+        number,
+        number - 1,
+        "main",
+        time.time_ns(),
+        "set",
+        None,
+        None,
+        None,
+        None,
+        _EXTRA,
+        _ORIGIN,
+        _payload(number),
+        '["/counts/bin3"]',
+        _HASH,
+        _HASH,
+        None,
+    )
+
+
 def raw_sqlite(path: str) -> tuple[Callable[[], object], Callable[[], None]]:
-    """One INSERT and COMMIT of a row like ours, WAL, synchronous=FULL."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    """One INSERT and COMMIT of the same row into the same table, WAL, FULL."""
+    conn = sqlite3.connect(path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(
-        "CREATE TABLE IF NOT EXISTS revisions (timeline TEXT, number INTEGER, "
-        "time_ns INTEGER, payload TEXT, PRIMARY KEY (timeline, number))"
-    )
+    conn.execute(_RAW_SQLITE_TABLE)
+    insert = "INSERT INTO revisions VALUES (" + ", ".join("?" * 17) + ")"
     numbers = count(1)
 
     def write() -> None:
-        number = next(numbers)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute(
-            "INSERT INTO revisions VALUES (?, ?, ?, ?)",
-            ("board", number, time.time_ns(), _payload(number)),
-        )
-        conn.execute("COMMIT")
+        conn.execute(insert, _raw_row(next(numbers)))
+        conn.commit()
 
     return write, conn.close
 
@@ -290,7 +321,7 @@ def pg_schema() -> Iterator[str | None]:
 
 
 def raw_psycopg(schema: str) -> tuple[Callable[[], object], Callable[[], None]]:
-    """One INSERT and COMMIT on one connection."""
+    """One INSERT and COMMIT of the same row into the same table shape."""
     import psycopg
     from psycopg import sql
 
@@ -298,17 +329,24 @@ def raw_psycopg(schema: str) -> tuple[Callable[[], object], Callable[[], None]]:
     table = sql.Identifier(schema, "raw_revisions")
     conn.execute(
         sql.SQL(
-            "CREATE TABLE IF NOT EXISTS {} (timeline TEXT, number BIGINT, "
-            "time_ns BIGINT, payload JSONB, PRIMARY KEY (timeline, number))"
+            'CREATE TABLE IF NOT EXISTS {} (timeline text COLLATE "C" NOT NULL, '
+            "number bigint NOT NULL, parent bigint, branch text NOT NULL, "
+            "time_ns bigint NOT NULL, kind text NOT NULL, target bigint, label text, "
+            "author text, comment text, extra text, origin text, payload text, "
+            "paths bytea[] NOT NULL, digest text NOT NULL, chain text NOT NULL, "
+            "erased text, PRIMARY KEY (timeline, number))"
         ).format(table)
     )
     conn.commit()
-    insert = sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s)").format(table)
+    insert = sql.SQL("INSERT INTO {} VALUES (" + ", ".join(["%s"] * 17) + ")").format(
+        table
+    )
     numbers = count(1)
 
     def write() -> None:
-        number = next(numbers)
-        conn.execute(insert, ("board", number, time.time_ns(), _payload(number)))
+        values = list(_raw_row(next(numbers)))
+        values[13] = [b"/counts/bin3"]
+        conn.execute(insert, values)
         conn.commit()
 
     return write, conn.close

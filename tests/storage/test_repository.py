@@ -18,14 +18,18 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import statetrail
 from statetrail import ConflictError, CorruptHistoryError, RevisionNotFoundError
+from statetrail.diff import same_value
 from statetrail.repository import Repository
 from statetrail.storage.base import Backend
 from statetrail.storage.codec import CodecError
 from statetrail.storage.jsonfile import JsonFileBackend
 from statetrail.storage.memory import MemoryBackend
+from tests.conftest import scaled
 from tests.storage.contract import BackendContract
 from tests.storage.pg import fresh_schema
 
@@ -329,6 +333,53 @@ class TestColdRead:
         cold = make()
         for number, value in expected.items():
             assert cold.value_at("t", number) == value
+
+    @given(
+        writes=st.lists(
+            st.tuples(
+                st.sampled_from(["a", "a.x", "a.y", "b", "b.0", "c"]),
+                st.one_of(
+                    st.integers(-2, 2),
+                    st.booleans(),
+                    st.builds(lambda x: {"x": x, "y": [1]}, st.integers(-2, 2)),
+                    st.just([7, 8]),
+                    st.none(),
+                ),
+                st.booleans(),
+            ),
+            max_size=40,
+        )
+    )
+    @example(
+        writes=[
+            ("a", [7, 8], False),
+            ("a", {"x": 2, "y": [1]}, False),
+            ("a.x", 1, False),
+        ]
+    )
+    @example(writes=[("a", {"x": 5, "y": [1]}, False), ("a.x", 1, False)])
+    @example(writes=[("a.x", 1, False), ("a", {"x": 2, "y": [1]}, False)])
+    @example(writes=[("b.0", 1, False), ("b", True, False), ("c", 1, False)])
+    @settings(max_examples=scaled(100), deadline=None)
+    def test_cold_reads_equal_the_replayed_history(
+        self, writes: list[tuple[str, Any, bool]]
+    ) -> None:
+        """Whatever mix of replacements, additions and removals: each revision
+        read cold equals the revision held in memory (types included)."""
+        backend = MemoryBackend()
+        store = Repository(backend, checkpoint_every=5).store(
+            "s", {"a": {"x": 0, "y": [1]}, "b": [1, 2], "c": 0}
+        )
+        for path, value, remove in writes:
+            if remove:
+                store.delete(path)
+            else:
+                store.set(path, value)
+        cold = Repository(backend, checkpoint_every=5)
+        for rev in store.timeline.revisions():
+            back = cold.value_at("s", rev.number)
+            assert back == rev.value
+            assert same_value(back, rev.value)  # types too (dict order aside)
 
     def test_it_applies_at_most_checkpoint_every_patches(self) -> None:
         """The walk stops at the nearest checkpoint: the rows it reads are bounded

@@ -409,7 +409,8 @@ class TestDamage:
             backend.integrity_check()
         with raw(path) as conn:
             ((root,),) = conn.execute(
-                "SELECT rootpage FROM sqlite_master WHERE name = 'revisions_by_author'"
+                "SELECT rootpage FROM sqlite_master "
+                "WHERE name = 'sqlite_autoindex_revisions_1'"
             ).fetchall()
             (page_size,) = conn.execute("PRAGMA page_size").fetchone()
         conn.close()

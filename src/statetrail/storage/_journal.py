@@ -14,6 +14,7 @@ digest and chain link on the way: a history altered on disk raises
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -176,10 +177,19 @@ def _apply(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
 
 
 def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any:
-    """The value a row records, given its parent's (unused for a whole value)."""
+    """The value a row records, given its parent's (unused for a whole value).
+
+    The row's digest has been checked: its payload is the bytes this library
+    wrote, so the plain parser is enough (the strict one guards untrusted text).
+    """
     if row.payload is None:
         return _erased(row)
-    payload = codec.parse(row.payload)
+    try:
+        payload = orjson.loads(row.payload)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
+        ) from exc
     if not isinstance(payload, dict) or len(payload) != 1:
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: a payload is "
@@ -346,7 +356,12 @@ def read_value(
     down: at most ``checkpoint_every`` of them when the checkpoints are in place.
     Every row walked is checked against its digest and its link in the chain.
     """
-    checkpoints = set(backend.checkpoints(timeline))
+    numbers = backend.checkpoints(timeline)
+    checkpoints = set(numbers)
+    # On a line of history the nearest checkpoint below is an ancestor: read from
+    # there in one query (a branch may need more, read as the walk goes).
+    below = bisect.bisect_right(numbers, number)
+    window = number - numbers[below - 1] + 1 if below else checkpoint_every + 1
     rows: dict[int, Row] = {}
     walked: list[Row] = []  # newest first
     current: int | None = number
@@ -355,9 +370,10 @@ def read_value(
         row = rows.get(current)
         if row is None:
             for each in backend.read(
-                timeline, after=max(-1, current - checkpoint_every - 1), upto=current
+                timeline, after=max(-1, current - window), upto=current
             ):
                 rows[each.number] = each
+            window = checkpoint_every + 1
             row = rows.get(current)
             if row is None:
                 if current == number:
@@ -391,10 +407,62 @@ def read_value(
         if row.parent is None:
             break
         current = row.parent
+    if base is _NO_VALUE:  # the walk reached the first revision: a whole value
+        base = row_value(walked.pop(), None, allow_pickle=allow_pickle)
+    replaced = _replacements(walked)
+    if replaced is not None:
+        ops = [
+            ("=", tuple(path), codec.from_json(new, allow_pickle=allow_pickle))
+            for path, new in replaced
+        ]
+        try:
+            return _apply(base, ops)
+        except PathError as exc:
+            raise CorruptHistoryError(
+                f"timeline {timeline!r}: a patch does not apply on the way to "
+                f"revision {number} ({exc})"
+            ) from exc
     value = base
     for row in reversed(walked):
         value = row_value(row, value, allow_pickle=allow_pickle)
     return value
+
+
+def _replacements(walked: list[Row]) -> list[tuple[list[Any], Any]] | None:
+    """The patches of ``walked`` (newest first) boiled down, if they only replace.
+
+    When every operation replaces a value at an existing path, only the newest
+    replacement of each path matters, and none under a path replaced later: the
+    result applies oldest first. ``None`` when some operation adds or removes,
+    or a path is not plain strings and integers (then each patch is applied).
+    """
+    kept: list[tuple[list[Any], Any]] = []
+    covered: set[tuple[Any, ...]] = set()
+    for row in walked:
+        payload = row.payload
+        if payload is None:
+            return None
+        try:
+            patch = orjson.loads(payload)["patch"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            return None
+        if type(patch) is not list:
+            return None
+        for op in reversed(patch):
+            if type(op) is not list or len(op) != 3 or op[0] != "=":
+                return None
+            steps = op[1]
+            if type(steps) is not list or not all(
+                type(step) is str or type(step) is int for step in steps
+            ):
+                return None
+            path = tuple(steps)
+            if any(path[:i] in covered for i in range(len(path) + 1)):
+                continue  # a later revision replaced this path or one above it
+            covered.add(path)
+            kept.append((steps, op[2]))
+    kept.reverse()
+    return kept
 
 
 def heads_after(rows: Sequence[Row], saved: Heads | None) -> Heads:

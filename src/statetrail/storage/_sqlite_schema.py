@@ -55,7 +55,7 @@ Migration = Callable[[sqlite3.Connection], None]
 
 
 def _version_1(conn: sqlite3.Connection) -> None:
-    """Revisions, heads and checkpoints; indexes for author and time queries."""
+    """Revisions, heads and checkpoints."""
     conn.execute(
         """
         CREATE TABLE revisions (
@@ -80,8 +80,8 @@ def _version_1(conn: sqlite3.Connection) -> None:
         )
         """
     )
-    conn.execute("CREATE INDEX revisions_by_author ON revisions (timeline, author)")
-    conn.execute("CREATE INDEX revisions_by_time ON revisions (timeline, time_ns)")
+    # No secondary indexes: each would add a page to every commit's fsync, and
+    # SQLite histories are filtered in memory once loaded.
     conn.execute(
         """
         CREATE TABLE heads (
