@@ -29,6 +29,12 @@ from statetrail.errors import (
     RevisionNotFoundError,
     StorageError,
 )
+from statetrail.frozen import FrozenDict
+from statetrail.immutable.revisioned import (
+    RevisionedImmutable,
+    RevisionedMapping,
+    SimpleRevisionedImmutableManager,
+)
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     StoreJournal,
@@ -238,6 +244,35 @@ class Repository:
         timeline = self.timeline(name, root, label="initial")
         return AsyncStore(initial_state=initial_state, name=name, _timeline=timeline)
 
+    def revisioned(
+        self, name: str, kind: type[RevisionedImmutable] = RevisionedImmutable
+    ) -> RevisionedMapping:
+        """A :class:`~statetrail.immutable.RevisionedMapping` kept in storage.
+
+        Each key's history is the timeline ``"<name>/<key>"``; reopening gives
+        back every key with all its revisions, read back as locked ``kind``
+        objects. Keys are strings. History is never deleted: rollbacks move the
+        cursor, and deleting a key is refused.
+
+        >>> import statetrail
+        >>> from statetrail.immutable import RevisionedImmutable, update
+        >>> class Answer(RevisionedImmutable):
+        ...     def __init__(self, answer=None):
+        ...         self.answer = answer
+        >>> with statetrail.open(":memory:") as repo:
+        ...     data = repo.revisioned("answers", Answer)
+        ...     data["a"] = first = Answer()
+        ...     with update(first, "universe", "Provide Answer") as second:
+        ...         second.answer = 42
+        ...     again = repo.revisioned("answers", Answer)
+        ...     [(r.__im_version__, r.answer) for r in
+        ...      again.revision_manager("a").revision_history()]
+        [(0, None), (1, 42)]
+        """
+        if not isinstance(name, str) or not name:
+            raise ValueError("a mapping name is a non-empty string")
+        return RevisionedMapping(_storage=_StoredMapping(self, name, kind))
+
     # -- upkeep ----------------------------------------------------------------------
 
     def sync(self) -> int:
@@ -292,3 +327,41 @@ class Repository:
         if self._closed:
             return f"Repository({self.backend.kind}, closed)"
         return f"Repository({self.backend.kind}, timelines={len(self.timelines())})"
+
+
+class _StoredMapping:
+    """A revisioned mapping's keys, each a timeline ``"<name>/<key>"``."""
+
+    def __init__(
+        self, repo: Repository, name: str, kind: type[RevisionedImmutable]
+    ) -> None:
+        self._repo = repo
+        self._prefix = f"{name}/"
+        self._kind = kind
+
+    def load(self) -> dict[Any, SimpleRevisionedImmutableManager]:
+        """The managers of the keys stored, their histories read back."""
+        managers: dict[Any, SimpleRevisionedImmutableManager] = {}
+        for timeline_name in self._repo.timelines():
+            if timeline_name.startswith(self._prefix):
+                key = timeline_name[len(self._prefix) :]
+                timeline = self._repo.timeline(timeline_name, create=False)
+                managers[key] = SimpleRevisionedImmutableManager._stored(
+                    key, timeline, self._kind
+                )
+        return managers
+
+    def new(self, key: Any) -> SimpleRevisionedImmutableManager:
+        """A manager whose timeline the repository makes at the first revision."""
+        if not isinstance(key, str) or not key:
+            raise TypeError(
+                f"a stored RevisionedMapping's keys are non-empty strings, not {key!r}"
+            )
+        name = self._prefix + key
+
+        def open_timeline(
+            state: FrozenDict[str, Any], author: str | None, comment: str | None
+        ) -> Timeline[Any]:
+            return self._repo.timeline(name, state, author=author, comment=comment)
+
+        return SimpleRevisionedImmutableManager(key, _open=open_timeline)

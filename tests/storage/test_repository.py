@@ -14,6 +14,7 @@ import errno
 import json
 import os
 import pathlib
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
@@ -24,7 +25,9 @@ from hypothesis import strategies as st
 import statetrail
 from statetrail import ConflictError, CorruptHistoryError, RevisionNotFoundError
 from statetrail.diff import same_value
+from statetrail.immutable import RevisionedImmutable, update
 from statetrail.repository import Repository
+from statetrail.revision import Change
 from statetrail.storage.base import Backend
 from statetrail.storage.codec import CodecError
 from statetrail.storage.jsonfile import JsonFileBackend
@@ -203,6 +206,93 @@ class TestReopening:
         repo.timeline("yes", 1)
         assert repo.timelines() == ["yes"]
         assert list(repo) == ["yes"]
+
+
+def here() -> int:
+    """The caller's line number."""
+    return sys._getframe(1).f_lineno
+
+
+class Answer(RevisionedImmutable):
+    """The third seed's example object."""
+
+    def __init__(self, question: str | None = None, answer: Any = None) -> None:
+        self.question = question
+        self.answer = answer
+
+    def summary(self) -> str:
+        return f"{self.question}: {self.answer}"
+
+
+class TestRevisionedMappings:
+    def test_a_mapping_comes_back_with_every_revision(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Keys, revisions, creators, comments, origins and the current revision
+        survive a reopen, as objects of the class given."""
+        data = make().revisioned("answers", Answer)
+        data["life"] = first = Answer("life?")
+        with update(first, "universe", "Provide Answer") as second:
+            second.answer = 42
+        line = here() - 2  # the update() block's own line
+        data["tea"] = Answer("tea?", {"milk": True})
+        again = make().revisioned("answers", Answer)
+        assert sorted(again) == ["life", "tea"]
+        current = again["life"]
+        assert isinstance(current, Answer)
+        assert current.summary() == "life?: 42"
+        history = again.revision_manager("life").revision_history()
+        assert [(r.__im_version__, r.answer, r.__im_creator__) for r in history] == [
+            (0, None, None),
+            (1, 42, "universe"),
+        ]
+        assert history[0].__im_end_on__ == history[1].__im_start_on__
+        assert history[1].__im_end_on__ is None
+        record = again.revision_manager("life").record_of(history[1])
+        assert record.comment == "Provide Answer"
+        assert record.origin is not None
+        assert (record.origin.file, record.origin.line) == (__file__, line)
+        assert again["tea"].answer == {"milk": True}
+
+    def test_updates_rollbacks_and_branches_are_kept(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """A reopened mapping keeps recording; a rollback is a cursor move that is
+        remembered, and the next update branches from it."""
+        data = make().revisioned("q", Answer)
+        data["k"] = v0 = Answer("q", 0)
+        with update(v0, "a", "one") as v1:
+            v1.answer = 1
+        with update(v1, "a", "two") as v2:
+            v2.answer = 2
+        again = make().revisioned("q", Answer)
+        manager = again.revision_manager("k")
+        manager.rollback_to(manager.revision(1))
+        third = make().revisioned("q", Answer)
+        current = third["k"]
+        assert current is not None
+        assert current.answer == 1
+        with update(current, "b", "fork") as v3:
+            v3.answer = 3
+        fourth = make().revisioned("q", Answer).revision_manager("k")
+        assert [r.answer for r in fourth.revision_history()] == [0, 1, 3]
+        assert fourth.timeline is not None
+        assert len(fourth.timeline.branches()) == 2
+        assert fourth.diff(fourth.revision(1), fourth.revision(3)) == [
+            Change(("answer",), 1, 3)
+        ]
+
+    def test_keys_are_strings_and_never_deleted(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """A stored mapping refuses other keys, and deleting a key."""
+        data = make().revisioned("m", Answer)
+        with pytest.raises(TypeError, match="strings"):
+            data[1] = Answer()  # type: ignore[index]
+        data["x"] = Answer()
+        with pytest.raises(TypeError, match="cannot be deleted"):
+            del data["x"]
+        assert list(make().revisioned("m", Answer)) == ["x"]
 
 
 class TestOtherWriters:

@@ -31,12 +31,13 @@ by timestamp.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from statetrail.errors import RevisionNotFoundError
 from statetrail.frozen import FrozenDict
+from statetrail.immutable._object import _restore
 from statetrail.immutable._revision import (
     RevisionedImmutable,
     revision_context,
@@ -55,6 +56,22 @@ __all__ = [
     "revision_context",
 ]
 
+#: Makes a manager's timeline from its first state, creator and comment.
+TimelineOpener = Callable[
+    [FrozenDict[str, Any], "str | None", "str | None"], Timeline[FrozenDict[str, Any]]
+]
+
+
+class MappingStorage(Protocol):
+    """Where a stored :class:`RevisionedMapping` keeps its keys' histories."""
+
+    def load(self) -> dict[Any, SimpleRevisionedImmutableManager]:
+        """The managers of the keys already stored."""
+
+    def new(self, key: Any) -> SimpleRevisionedImmutableManager:
+        """A manager for a new key, whose timeline is made in storage."""
+
+
 # "Capture the origin at the given depth" (rather than a pre-captured one).
 _CAPTURE: Any = object()
 
@@ -70,12 +87,54 @@ class SimpleRevisionedImmutableManager:
     camelCase names (``getCurrentRevision`` ...) do the same.
     """
 
-    def __init__(self, name: str = "") -> None:
+    def __init__(self, name: str = "", *, _open: TimelineOpener | None = None) -> None:
         self.name = name
         self._timeline: Timeline[FrozenDict[str, Any]] | None = None
         self._objects: dict[int, RevisionedImmutable] = {}
         self._active = False
         self._lock = threading.RLock()
+        # Makes the timeline at the first revision (a repository's, when stored).
+        self._open: TimelineOpener = _open or (
+            lambda state, author, comment: Timeline(
+                state, name=self.name, author=author, comment=comment
+            )
+        )
+
+    @classmethod
+    def _stored(
+        cls,
+        name: str,
+        timeline: Timeline[FrozenDict[str, Any]],
+        kind: type[RevisionedImmutable],
+    ) -> SimpleRevisionedImmutableManager:
+        """A manager over a timeline read back from storage.
+
+        Each revision becomes a locked ``kind`` object with its attributes; it
+        ended when its first later revision started (the current one has not).
+        """
+        manager = cls(name)
+        manager._timeline = timeline
+        revisions = timeline.revisions()
+        ended: dict[int, datetime] = {}
+        for rev in revisions:
+            if rev.parent is not None and rev.parent not in ended:
+                ended[rev.parent] = rev.timestamp
+        head = timeline.head.number
+        for rev in revisions:
+            value = rev.value
+            public = dict(value.items()) if isinstance(value, FrozenDict) else {}
+            obj = _restore(kind, public, {})
+            obj.__dict__.update(
+                __im_version__=rev.number,
+                __im_start_on__=rev.timestamp,
+                __im_end_on__=None if rev.number == head else ended.get(rev.number),
+                __im_creator__=rev.author,
+                __im_comment__=rev.comment,
+                __im_manager__=manager,
+            )
+            manager._objects[rev.number] = obj
+        manager._active = True
+        return manager
 
     @property
     def timeline(self) -> Timeline[FrozenDict[str, Any]] | None:
@@ -125,11 +184,8 @@ class SimpleRevisionedImmutableManager:
             state = state_of(new)
             timeline = self._timeline
             if timeline is None:
-                timeline = self._timeline = Timeline(
-                    state,
-                    name=self.name,
-                    author=new.__im_creator__,
-                    comment=new.__im_comment__,
+                timeline = self._timeline = self._open(
+                    state, new.__im_creator__, new.__im_comment__
                 )
                 rev = timeline.head
             else:
@@ -371,9 +427,12 @@ class RevisionedMapping(MutableMapping[Any, "RevisionedImmutable | None"]):
     the current revision (``None`` when none is current).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, _storage: MappingStorage | None = None) -> None:
         self._managers: dict[Any, SimpleRevisionedImmutableManager] = {}
         self._lock = threading.Lock()
+        self._storage = _storage
+        if _storage is not None:
+            self._managers.update(_storage.load())
 
     def revision_manager(self, key: Any) -> SimpleRevisionedImmutableManager:
         """The manager of ``key``'s revisions; :class:`KeyError` if there is none."""
@@ -390,7 +449,10 @@ class RevisionedMapping(MutableMapping[Any, "RevisionedImmutable | None"]):
         with self._lock:
             manager = self._managers.get(key)
             if manager is None:
-                manager = SimpleRevisionedImmutableManager(name=str(key))
+                if self._storage is None:
+                    manager = SimpleRevisionedImmutableManager(name=str(key))
+                else:
+                    manager = self._storage.new(key)
                 manager._add(value, None, _CAPTURE, 2)
                 self._managers[key] = manager
                 return
@@ -398,6 +460,11 @@ class RevisionedMapping(MutableMapping[Any, "RevisionedImmutable | None"]):
             manager._add(value, None, _CAPTURE, 2)
 
     def __delitem__(self, key: Any) -> None:
+        if self._storage is not None:
+            raise TypeError(
+                "a stored RevisionedMapping keeps every key's history: keys cannot "
+                "be deleted (record a revision that marks the object as retired)"
+            )
         with self._lock:
             del self._managers[key]
 
