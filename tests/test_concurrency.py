@@ -38,8 +38,10 @@ def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
     errors: list[BaseException] = []
 
     def target(i: int) -> None:
-        barrier.wait()
         try:
+            # A thread that never arrives breaks the barrier for all instead of
+            # leaving the others (and the test run) waiting for ever.
+            barrier.wait(timeout=120)
             work(i)
         except BaseException as exc:
             errors.append(exc)

@@ -64,6 +64,20 @@ def root_of(value: Any) -> State:
     return root
 
 
+#: The note of a set, one per path: revisions share it, so a long history holds
+#: one object fewer per revision for the garbage collector to walk.
+_SET_NOTES: dict[str, FrozenDict[str, str]] = {}
+
+
+def _note_of_set(path: str) -> FrozenDict[str, str]:
+    note: FrozenDict[str, str] = FrozenDict._of({"op": "set", "path": path})
+    if type(path) is str:  # anything else is refused a step later
+        if len(_SET_NOTES) >= 4096:
+            _SET_NOTES.clear()
+        _SET_NOTES[path] = note
+    return note
+
+
 class StoreBase:
     """The dot-path store over one timeline: reads, writes, history, persistence.
 
@@ -262,7 +276,9 @@ class StoreBase:
         tx = self._tx
         if tx is not None and tx._owned():
             return tx.set(path, value)
-        extra = FrozenDict._of({"op": "set", "path": path})
+        extra = _SET_NOTES.get(path) if type(path) is str else None
+        if extra is None:
+            extra = _note_of_set(path)
         rev = self._set_path(
             path, value, extra, label, author, comment, _FROM_FRAMES, 2
         )

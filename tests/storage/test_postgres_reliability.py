@@ -231,8 +231,13 @@ def run_faults(
     logs: queue.SimpleQueue[WriterLog] = queue.SimpleQueue()
     settings: list[object] = []
 
+    # Opened before the storm starts: what is measured is the appends.
+    backends = [
+        backend_class(url, schema=pg.name, max_size=2, retries=10) for _ in plan
+    ]
+
     def writer(i: int, timeline: str, solo: bool) -> None:
-        backend = backend_class(url, schema=pg.name, max_size=2, retries=10)
+        backend = backends[i]
         with closing(backend):
             show = "SHOW synchronous_commit"
             settings.append(backend._run(show, lambda c, _: c.execute(show).fetchone()))
@@ -321,7 +326,8 @@ class TestD6Faults:
     ) -> None:
         """Teeth: a backend that reports a retried, already committed append as a
         conflict makes writers store it again; the checker reports it."""
-        report, _ = run_faults(pg, NoIdempotentRetry, scaled(100), cut_probability=0.05)
+        # More writes than the real run: a cut must meet a committed append.
+        report, _ = run_faults(pg, NoIdempotentRetry, scaled(150), cut_probability=0.05)
         record("D6-teeth", broken="no idempotent retry", **report.failures())
         assert report.duplicates > 0
         assert report.spurious_conflicts > 0

@@ -540,6 +540,61 @@ class TestBatched:
             assert isinstance(caught.value.__cause__, ValueError)
             assert numbers(path) == [0]
 
+    @pytest.mark.parametrize("json", [True, False], ids=["json", "executemany"])
+    def test_a_group_is_stored_exactly(self, tmp_path: Path, json: bool) -> None:
+        """A group goes in as one statement (JSON parameters) or, without SQLite's
+        JSON functions, through executemany: either way every value comes back
+        as it was, 64-bit extremes and odd text included, and an integer beyond
+        64 bits is refused instead of read back as a float."""
+        path = tmp_path / "h.db"
+        odd = {
+            "time_ns": 2**63 - 1,
+            "target": -(2**63),
+            "comment": 'quote " backslash \\ nul \x00 é 🙂',
+            "label": "",
+        }
+        with SQLiteBackend(path, durability="batched", batch_interval=30) as backend:
+            if not json:
+                backend._json_insert = backend._json_checkpoints = None
+            rows = [row(0), row(1, **odd), row(2, paths=("/a", "/b~1c"))]
+            backend.append(rows[:2])
+            backend.append(rows[2:])
+            backend.put_checkpoint("t", 2, '{"x": 1}', "h2")
+            backend.flush()
+            assert backend.read("t") == rows
+            assert backend.checkpoint("t", 2) == ('{"x": 1}', "h2")
+            backend.append([row(3, time_ns=2**63)])
+            backend.append([row(3)])
+            with pytest.raises(StorageError) as caught:
+                backend.flush()
+            assert isinstance(caught.value.__cause__, ValueError)
+            assert backend.read("t") == [*rows, row(3)]
+
+    def test_the_checkpoint_of_a_refused_row_is_dropped(self, tmp_path: Path) -> None:
+        """A checkpoint follows its row; when the row's number was taken (another
+        process wrote it), the checkpoint would describe the wrong revision, so it
+        is dropped, whether it is committed in the row's group or the next."""
+        path = tmp_path / "h.db"
+        with SQLiteBackend(path, durability="batched", batch_interval=30) as backend:
+            backend.append([row(0), row(1)])
+            backend.put_checkpoint("t", 1, "theirs", "h1")
+            backend.flush()
+            backend.append([row(1, author="late")])
+            backend.put_checkpoint("t", 1, "mine", "hm")  # same group
+            backend.append([row(2)])
+            backend.put_checkpoint("t", 2, "two", "h2")
+            with pytest.raises(ConflictError):
+                backend.flush()
+            backend.append([row(0, author="late")])
+            with pytest.raises(ConflictError):
+                backend.flush()
+            backend.put_checkpoint("t", 0, "mine", "hm")  # the next group
+            backend.flush()
+            assert backend.checkpoint("t", 1) == ("theirs", "h1")
+            assert backend.checkpoint("t", 2) == ("two", "h2")
+            assert backend.checkpoint("t", 0) is None
+            assert numbers(path) == [0, 1, 2]
+
     def test_erase_runs_after_the_queue(self, tmp_path: Path) -> None:
         """erase() of a row still queued finds it: it flushes first."""
         with SQLiteBackend(

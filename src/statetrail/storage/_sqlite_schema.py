@@ -18,6 +18,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
+
 from statetrail.errors import ConflictError, CorruptHistoryError, StorageError
 from statetrail.storage._sqlite_errors import PRIMARY_KEY, code, too_large
 from statetrail.storage.base import Heads, Row
@@ -26,20 +28,26 @@ __all__ = [
     "APPLICATION_ID",
     "CHECKPOINT",
     "CHECKPOINTS",
+    "CHECKPOINT_INTEGERS",
     "ERASE",
     "HEADS",
     "INSERT",
+    "INSERT_INTEGERS",
+    "INSERT_JSON",
     "LATEST",
     "MIGRATIONS",
     "PUT_CHECKPOINT",
+    "PUT_CHECKPOINTS_JSON",
     "RANGE",
     "ROW",
     "SAVE_HEADS",
     "TIMELINES",
     "Migration",
     "execute",
+    "has_json",
     "heads_from",
     "insert",
+    "insert_many",
     "migrate",
     "params",
     "row_from",
@@ -191,6 +199,33 @@ PUT_CHECKPOINT = (
     "INSERT OR REPLACE INTO checkpoints (timeline, number, value, digest)"
     " VALUES (?, ?, ?, ?)"
 )
+# Many rows in one statement: their parameters as one JSON array of arrays (see
+# insert_many). SQLite runs it without the GIL, and a failing statement undoes
+# itself, so a taken number leaves none of the rows stored.
+INSERT_JSON = """
+    INSERT INTO revisions (
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    )
+    SELECT
+        json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+        json_extract(value, '$[2]'), json_extract(value, '$[3]'),
+        json_extract(value, '$[4]'), json_extract(value, '$[5]'),
+        json_extract(value, '$[6]'), json_extract(value, '$[7]'),
+        json_extract(value, '$[8]'), json_extract(value, '$[9]'),
+        json_extract(value, '$[10]'), json_extract(value, '$[11]'),
+        json_extract(value, '$[12]'), json_extract(value, '$[13]'),
+        json_extract(value, '$[14]'), json_extract(value, '$[15]'),
+        json_extract(value, '$[16]')
+    FROM json_each(?)
+"""
+PUT_CHECKPOINTS_JSON = """
+    INSERT OR REPLACE INTO checkpoints (timeline, number, value, digest)
+    SELECT
+        json_extract(value, '$[0]'), json_extract(value, '$[1]'),
+        json_extract(value, '$[2]'), json_extract(value, '$[3]')
+    FROM json_each(?)
+"""
 CHECKPOINT = "SELECT value, digest FROM checkpoints WHERE timeline = ? AND number = ?"
 CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
 
@@ -303,6 +338,67 @@ def insert(
             ) from exc
         except OverflowError as exc:
             raise too_large(exc) from exc
+
+
+def has_json(conn: sqlite3.Connection) -> bool:
+    """Whether the SQLite linked in has the JSON functions (built in since 3.38)."""
+    try:
+        conn.execute("SELECT json_extract('[1]', '$[0]')").fetchone()
+    except sqlite3.OperationalError:
+        return False
+    return True
+
+
+#: Where the integers are in the parameters of INSERT and of PUT_CHECKPOINT.
+INSERT_INTEGERS = (1, 2, 4, 6)
+CHECKPOINT_INTEGERS = (1,)
+_LOWEST, _HIGHEST = -(2**63), 2**63 - 1
+
+
+def insert_many(
+    statement: str,
+    json_statement: str | None,
+    parameters: Sequence[_Params],
+    conn: sqlite3.Connection,
+    integers: tuple[int, ...] = INSERT_INTEGERS,
+) -> None:
+    """Run ``statement`` for each of ``parameters``, all or nothing.
+
+    With ``json_statement`` (:data:`INSERT_JSON`, :data:`PUT_CHECKPOINTS_JSON`)
+    it is one statement whatever the number of rows: one call into SQLite, made
+    without the GIL, where ``executemany`` makes one per row and waits for the
+    GIL again after each while another thread runs Python. Without it
+    (an SQLite without JSON) it is ``executemany`` in a savepoint.
+
+    ``integers`` are the positions of the integer parameters: SQLite would read
+    one beyond 64 bits from JSON as a float, so they are checked first. Text
+    holding a NUL character, which SQLite's JSON functions would cut short, goes
+    through ``executemany`` too.
+
+    Raises:
+        sqlite3.IntegrityError: A number is taken; none of the rows is stored.
+        OverflowError: An integer does not fit in 64 bits; nothing is stored.
+    """
+    if json_statement is not None:
+        for values in parameters:
+            for i in integers:
+                n = values[i]
+                if n is not None and not _LOWEST <= n <= _HIGHEST:  # type: ignore[operator]
+                    raise OverflowError(f"{n} does not fit in 64 bits")
+        text = orjson.dumps(parameters)
+        # SQLite's JSON functions end a string at a NUL character: text with one
+        # (or a false alarm, a backslash followed by "u0000") goes the slow way.
+        if b"\\u0000" not in text:
+            conn.execute(json_statement, (text,))
+            return
+    conn.execute("SAVEPOINT many")
+    try:
+        conn.executemany(statement, parameters)
+    except BaseException:
+        conn.execute("ROLLBACK TO many")
+        raise
+    finally:
+        conn.execute("RELEASE many")
 
 
 def execute(statement: str, parameters: _Params, conn: sqlite3.Connection) -> None:

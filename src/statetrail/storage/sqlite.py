@@ -100,13 +100,45 @@ _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to thi
 # Backends with a batch queue, flushed when the interpreter exits.
 _batched: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
 
+#: Refused revision numbers kept to drop their checkpoints (a checkpoint follows
+#: its row, in the same group or the next).
+_LOST_KEPT = 4096
 
-def _all_single_inserts(ops: list[Queued]) -> bool:
-    """Whether every queued operation appends exactly one row."""
-    return all(
-        rows == 1 and type(op) is functools.partial and op.func is sql.insert
-        for op, rows in ops
-    )
+
+def _bulk(
+    ops: list[Queued],
+) -> tuple[list[sql._Params], list[sql._Params], list[Queued]] | None:
+    """A group's appends and checkpoints, to store in one statement each.
+
+    Returns the rows' parameters, the checkpoints' parameters and the other
+    operations (saved heads: another table, so their order against the rows does
+    not matter), or ``None`` when the group holds anything else.
+    """
+    rows: list[sql._Params] = []
+    checkpoints: list[sql._Params] = []
+    others: list[Queued] = []
+    for queued in ops:
+        op = queued[0]
+        if type(op) is not functools.partial:
+            return None
+        if op.func is sql.insert:
+            rows += op.args[1]
+        elif op.func is sql.execute and op.args[0] is sql.PUT_CHECKPOINT:
+            checkpoints.append(op.args[1])
+        elif op.func is sql.execute and op.args[0] is sql.SAVE_HEADS:
+            others.append(queued)
+        else:
+            return None
+    return rows, checkpoints, others
+
+
+def _kept(lost: set[tuple[str, int]], checkpoint: sql._Params) -> bool:
+    """Whether ``checkpoint``'s revision was stored (its row was not refused)."""
+    key = (checkpoint[0], checkpoint[1])
+    if key in lost:
+        lost.discard(key)
+        return False
+    return True
 
 
 class SQLiteBackend(Backend):
@@ -166,6 +198,9 @@ class SQLiteBackend(Backend):
         self._batch_size = batch_size
         self._closed = False
         self._swap_lock = threading.Lock()
+        self._lost: set[tuple[str, int]] = set()  # the batch thread's
+        self._json_insert: str | None = None
+        self._json_checkpoints: str | None = None
         self._process = Connections(self._connect)
         warn_wal_reset(sqlite3.sqlite_version)
         try:
@@ -205,6 +240,9 @@ class SQLiteBackend(Backend):
         with state.write_lock, GATE:
             try:
                 self._retry(lambda: wal(state.writer()))
+                if sql.has_json(state.writer()):
+                    self._json_insert = sql.INSERT_JSON
+                    self._json_checkpoints = sql.PUT_CHECKPOINTS_JSON
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
         self._write(
@@ -326,47 +364,71 @@ class SQLiteBackend(Backend):
     ) -> list[StatetrailError]:
         """Batched mode: commit ``ops`` in one transaction.
 
-        An operation that fails (a taken number) is undone alone: a single
-        statement undoes itself when it fails, several are wrapped in a
-        savepoint. A failure of the transaction itself fails the whole group.
+        The usual group (appends, checkpoints, saved heads) takes one statement
+        for all its rows and one for all its checkpoints. If a number is taken,
+        that statement undoes itself and the group goes one operation at a time:
+        an operation that fails is undone alone (a single statement undoes
+        itself, several are wrapped in a savepoint), and the checkpoint of a
+        revision whose row was refused is dropped, so it cannot stand for another
+        process's revision of that number. A failure of the transaction itself
+        fails the whole group.
         """
         failed: list[StatetrailError] = []
+        plan = _bulk(ops)
+        lost = self._lost
 
         def work(conn: Connection) -> None:
-            if _all_single_inserts(ops):
-                # The usual group: one row per append. One executemany binds them
-                # in C; if any number is taken, undo it and go one by one below.
-                conn.execute("SAVEPOINT fast")
+            rest = ops
+            if plan is not None:
+                rows, checkpoints, rest = plan
                 try:
-                    conn.executemany(
-                        sql.INSERT,
-                        [op.args[1][0] for op, _ in ops],  # type: ignore[attr-defined]
-                    )
-                    conn.execute("RELEASE fast")
-                    return
+                    if rows:
+                        sql.insert_many(sql.INSERT, self._json_insert, rows, conn)
                 except (sqlite3.IntegrityError, OverflowError):
-                    conn.execute("ROLLBACK TO fast")
-                    conn.execute("RELEASE fast")
-            for op, rows in ops:
-                if rows > 1:
+                    rest = ops  # find which, one at a time
+                else:
+                    if lost:
+                        checkpoints = [c for c in checkpoints if _kept(lost, c)]
+                    if checkpoints:
+                        sql.insert_many(
+                            sql.PUT_CHECKPOINT,
+                            self._json_checkpoints,
+                            checkpoints,
+                            conn,
+                            sql.CHECKPOINT_INTEGERS,
+                        )
+            for op, rows_of_op in rest:
+                if (
+                    lost
+                    and type(op) is functools.partial
+                    and op.args[0] is sql.PUT_CHECKPOINT
+                    and not _kept(lost, op.args[1])
+                ):
+                    continue
+                if rows_of_op > 1:
                     conn.execute("SAVEPOINT op")
                 try:
                     op(conn)
                 except (ConflictError, ValueError) as exc:
-                    if rows > 1:
+                    if rows_of_op > 1:
                         conn.execute("ROLLBACK TO op")
-                    failed.append(
-                        exc if isinstance(exc, ConflictError) else errors.refused(exc)
-                    )
-                if rows > 1:
+                    if isinstance(exc, ConflictError):
+                        if len(lost) > _LOST_KEPT:
+                            lost.clear()
+                        # None of the operation's rows is stored.
+                        lost.update((r.timeline, r.number) for r in op.args[0])  # type: ignore[attr-defined]
+                        failed.append(exc)
+                    else:
+                        failed.append(errors.refused(exc))
+                if rows_of_op > 1:
                     conn.execute("RELEASE op")
 
         try:
             self._write(work, state)
         except StatetrailError as exc:
-            lost = StorageError(f"{len(ops)} batched writes were lost: {exc}")
-            lost.__cause__ = exc
-            return [lost]
+            gone = StorageError(f"{len(ops)} batched writes were lost: {exc}")
+            gone.__cause__ = exc
+            return [gone]
         return failed
 
     # -- the contract ------------------------------------------------------
