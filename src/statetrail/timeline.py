@@ -368,7 +368,7 @@ class Timeline(History, Generic[T]):
         return (
             frame.f_code,
             frame.f_lasti,
-            thread.name,
+            thread._name,  # the property costs a call
             None if loop is None else _task_name(loop),
         )
 
@@ -616,7 +616,7 @@ class Timeline(History, Generic[T]):
             loop = _get_running_loop()
             code = frame.f_code
             lasti = frame.f_lasti
-            thread_name = thread.name
+            thread_name = thread._name  # the property costs a call
             task = None if loop is None else _task_name(loop)
         else:
             code = lasti = thread_name = task = None
