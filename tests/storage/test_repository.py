@@ -7,7 +7,6 @@ each backend's own module tests the rest of its contract.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime
 import decimal
 import errno
@@ -363,7 +362,7 @@ class TestIntegrity:
             "chain": "0" * 64,
             "digest": "0" * 64,
         }[tamper]
-        backend._rows["v"][2] = dataclasses.replace(row, **{tamper: altered})
+        backend._rows["v"][2] = row._replace(**{tamper: altered})
         with pytest.raises(CorruptHistoryError, match="revision 2"):
             Repository(backend).verify()
         with pytest.raises(CorruptHistoryError):
@@ -515,9 +514,7 @@ class TestColdRead:
             t.set(t.value.set("n", i))
         row = backend._rows["t"][3]
         assert row.payload is not None
-        backend._rows["t"][3] = dataclasses.replace(
-            row, payload=row.payload.replace("3", "4")
-        )
+        backend._rows["t"][3] = row._replace(payload=row.payload.replace("3", "4"))
         with pytest.raises(CorruptHistoryError, match="revision 3"):
             Repository(backend).value_at("t", 6)
 

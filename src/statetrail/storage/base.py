@@ -22,14 +22,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 __all__ = ["Backend", "Heads", "Row"]
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """One revision as a backend keeps it: primitives and JSON text only.
+
+    A named tuple: one is made for every revision written or read, and a tuple is
+    made in one call (a frozen dataclass takes seventeen ``__setattr__`` calls).
 
     Attributes:
         timeline: The timeline's name.

@@ -16,7 +16,6 @@ The file is JSON::
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import os
 import threading
@@ -49,7 +48,7 @@ __all__ = [
 
 FORMAT = "statetrail-history"
 VERSION = 1
-_FIELDS = [f.name for f in dataclasses.fields(Row)]
+_FIELDS = list(Row._fields)
 
 
 def _row_json(row: Row) -> dict[str, Any]:

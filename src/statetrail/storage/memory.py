@@ -6,7 +6,6 @@ raises the same errors as the others.
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections.abc import Sequence
 
@@ -125,7 +124,7 @@ class MemoryBackend(Backend):
                 raise RevisionNotFoundError(
                     f"timeline {timeline!r} has no revision {number} to erase"
                 )
-            rows[number] = dataclasses.replace(row, payload=None, erased=tombstone)
+            rows[number] = row._replace(payload=None, erased=tombstone)
 
     def close(self) -> None:
         """Forget everything."""
