@@ -555,7 +555,7 @@ class TestBatched:
         }
         with SQLiteBackend(path, durability="batched", batch_interval=30) as backend:
             if not json:
-                backend._json_insert = backend._json_checkpoints = None
+                backend._json = False
             rows = [row(0), row(1, **odd), row(2, paths=("/a", "/b~1c"))]
             backend.append(rows[:2])
             backend.append(rows[2:])

@@ -121,15 +121,28 @@ def _bulk(
         op = queued[0]
         if type(op) is not functools.partial:
             return None
+        checkpoint = _checkpoint_of(op)
         if op.func is sql.insert:
             rows += op.args[1]
-        elif op.func is sql.execute and op.args[0] is sql.PUT_CHECKPOINT:
-            checkpoints.append(op.args[1])
+        elif checkpoint is not None:
+            checkpoints.append(checkpoint)
         elif op.func is sql.execute and op.args[0] is sql.SAVE_HEADS:
             others.append(queued)
         else:
             return None
     return rows, checkpoints, others
+
+
+def _checkpoint_of(op: object) -> sql._Params | None:
+    """The parameters of a queued :meth:`SQLiteBackend.put_checkpoint`, else None."""
+    if (
+        type(op) is functools.partial
+        and op.func is sql.execute
+        and op.args[0] is sql.PUT_CHECKPOINT
+    ):
+        params: sql._Params = op.args[1]
+        return params
+    return None
 
 
 def _kept(lost: set[tuple[str, int]], checkpoint: sql._Params) -> bool:
@@ -199,8 +212,7 @@ class SQLiteBackend(Backend):
         self._closed = False
         self._swap_lock = threading.Lock()
         self._lost: set[tuple[str, int]] = set()  # the batch thread's
-        self._json_insert: str | None = None
-        self._json_checkpoints: str | None = None
+        self._json = False  # SQLite has its JSON functions (set by _setup)
         self._process = Connections(self._connect)
         warn_wal_reset(sqlite3.sqlite_version)
         try:
@@ -240,9 +252,7 @@ class SQLiteBackend(Backend):
         with state.write_lock, GATE:
             try:
                 self._retry(lambda: wal(state.writer()))
-                if sql.has_json(state.writer()):
-                    self._json_insert = sql.INSERT_JSON
-                    self._json_checkpoints = sql.PUT_CHECKPOINTS_JSON
+                self._json = sql.has_json(state.writer())
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
         self._write(
@@ -376,6 +386,8 @@ class SQLiteBackend(Backend):
         failed: list[StatetrailError] = []
         plan = _bulk(ops)
         lost = self._lost
+        json_insert = sql.INSERT_JSON if self._json else None
+        json_checkpoints = sql.PUT_CHECKPOINTS_JSON if self._json else None
 
         def work(conn: Connection) -> None:
             rest = ops
@@ -383,7 +395,7 @@ class SQLiteBackend(Backend):
                 rows, checkpoints, rest = plan
                 try:
                     if rows:
-                        sql.insert_many(sql.INSERT, self._json_insert, rows, conn)
+                        sql.insert_many(sql.INSERT, json_insert, rows, conn)
                 except (sqlite3.IntegrityError, OverflowError):
                     rest = ops  # find which, one at a time
                 else:
@@ -392,19 +404,16 @@ class SQLiteBackend(Backend):
                     if checkpoints:
                         sql.insert_many(
                             sql.PUT_CHECKPOINT,
-                            self._json_checkpoints,
+                            json_checkpoints,
                             checkpoints,
                             conn,
                             sql.CHECKPOINT_INTEGERS,
                         )
             for op, rows_of_op in rest:
-                if (
-                    lost
-                    and type(op) is functools.partial
-                    and op.args[0] is sql.PUT_CHECKPOINT
-                    and not _kept(lost, op.args[1])
-                ):
-                    continue
+                if lost:
+                    checkpoint = _checkpoint_of(op)
+                    if checkpoint is not None and not _kept(lost, checkpoint):
+                        continue
                 if rows_of_op > 1:
                     conn.execute("SAVEPOINT op")
                 try:
