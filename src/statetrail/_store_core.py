@@ -38,7 +38,7 @@ from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError, StatetrailError
 from statetrail.frozen import FrozenDict, thaw
-from statetrail.revision import Change, Revision
+from statetrail.revision import NUMBER, VALUE, Change, Revision
 from statetrail.storage.jsonfile import history_tree, timeline_from_tree
 from statetrail.timeline import Timeline, Validator
 
@@ -191,19 +191,21 @@ class StoreBase:
         if origin is _FROM_FRAMES:
             # Work the new state out without the lock and commit it if nobody wrote
             # in between: the common case costs one lock round.
-            head = timeline.head
+            # The head record itself: a store's state is a frozen dict, never the
+            # Opaque box that Revision.value would copy.
+            head = timeline._head
             changes = None
             if with_changes is None:
-                new = change(head.value)
+                new = change(head[VALUE])
             else:
-                new, changes = with_changes(head.value)
+                new, changes = with_changes(head[VALUE])
             try:
                 record = timeline._set(
-                    new, label, author, comment, extra, head.number, depth + 1, changes
+                    new, label, author, comment, extra, head[NUMBER], depth + 1, changes
                 )
                 return Revision(record, timeline)
             except ConflictError:
-                if timeline.head == head:
+                if timeline._head is head:
                     raise  # not ours: a validator raised it
             # Another writer came first: do it again under the lock, which always
             # succeeds, so a busy store cannot starve a writer.

@@ -62,8 +62,8 @@ from statetrail.errors import (
 )
 from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
+from statetrail.frozen._freeze import _FROZEN, freeze_value
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
-from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import PathLike, format_path, parse_path
 from statetrail.revision import (
@@ -526,7 +526,8 @@ class Timeline(History, Generic[T]):
             self._retain()
         if self._listeners:
             self._pending.append((record, depth + 1))
-        self._refresh()
+        if self._journal is None:  # with one, nothing is plain: _plain stays False
+            self._refresh()
         return record
 
     def _write(
@@ -598,7 +599,11 @@ class Timeline(History, Generic[T]):
         # _capture, _info and _commit do, for the common case of a plain append.
         # It returns the record; front ends that want a Revision wrap it.
         # ``changes``: what changed from the head, when the caller knows (no diff).
-        if self._deep_copy and type(value) not in _SCALARS:
+        if (
+            self._deep_copy
+            and type(value) not in _SCALARS
+            and type(value) not in _FROZEN
+        ):
             value = self._freeze(value)
         origin = self._origin
         if origin is None:

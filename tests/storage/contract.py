@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 
 
 def row(
@@ -140,6 +140,26 @@ class BackendContract(ABC):
         assert backend.checkpoint("t", 64) == ('{"n": 64}', "h64")
         assert backend.checkpoints("t") == [0, 64]
         assert backend.checkpoints("other") == []
+
+    def test_checkpoints_appended_with_their_rows(self, backend: Backend) -> None:
+        """A checkpoint appended with its row is kept with it, and only with it:
+        a refused append keeps neither, and a checkpoint without its row is an
+        error that stores nothing."""
+        backend.append([row(0), row(1)], [Checkpoint(1, '{"n": 1}', "h1")])
+        assert backend.checkpoint("t", 1) == ('{"n": 1}', "h1")
+        assert backend.checkpoints("t") == [1]
+        backend.append([row(2)], [Checkpoint(2, '{"n": 2}', "h2")])
+        assert backend.checkpoint("t", 2) == ('{"n": 2}', "h2")
+        with pytest.raises(ConflictError):
+            backend.append([row(2, digest="other")], [Checkpoint(2, "{}", "theirs")])
+        with pytest.raises(ValueError, match="without its row"):
+            backend.append([row(3)], [Checkpoint(4, "{}", "h4")])
+        with pytest.raises(ValueError, match="with its row"):
+            backend.append([], [Checkpoint(5, "{}", "h5")])
+        backend.flush()
+        assert backend.checkpoint("t", 2) == ('{"n": 2}', "h2")
+        assert backend.checkpoints("t") == [1, 2]
+        assert [r.number for r in backend.read("t")] == [0, 1, 2]
 
     def test_erase_keeps_the_tombstone_and_the_chain(self, backend: Backend) -> None:
         """Erasing drops the payload only; digest and chain stay."""

@@ -31,7 +31,7 @@ from statetrail.storage._sqlite_schema import (
     MIGRATIONS,
     params,
 )
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.storage.sqlite import SQLiteBackend, has_wal_reset_bug
 from tests.conftest import scaled
 from tests.reliability import record
@@ -54,9 +54,11 @@ class FlushingBackend(SQLiteBackend):
         super().__init__(path, durability="batched")
         self._pairing = threading.Lock()
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
         with self._pairing:
-            super().append(rows)
+            super().append(rows, checkpoints)
             self.flush()
 
     def save_heads(self, timeline: str, heads: Heads) -> None:

@@ -51,7 +51,7 @@ from statetrail.revision import (
     Revision,
 )
 from statetrail.storage import codec
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased
 
 if TYPE_CHECKING:
@@ -519,23 +519,23 @@ class StoreJournal:
     def record(self, timeline: Timeline[Any], revision: Revision) -> None:
         """Append ``revision`` durably; on a conflict, catch up and raise."""
         row, value_json = self._row(revision)
-        try:
-            self.backend.append([row])
-        except ConflictError:
-            self.refresh(timeline)
-            raise
-        self._chains[row.number] = row.chain
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
+        checkpoints: tuple[Checkpoint, ...] = ()
         if row.parent is not None and depth >= self._every:
+            # In the row's own transaction: one commit to wait for, not two.
             text = codec.canonical(
                 value_json
                 if value_json is not None
                 else codec.to_json(revision.value, allow_pickle=self._pickle)
             ).decode()
-            self.backend.put_checkpoint(
-                self.name, row.number, text, codec.digest(text.encode())
-            )
+            checkpoints = (Checkpoint(row.number, text, codec.digest(text.encode())),)
             depth = 0
+        try:
+            self.backend.append((row,), checkpoints)
+        except ConflictError:
+            self.refresh(timeline)
+            raise
+        self._chains[row.number] = row.chain
         self._depths[row.number] = depth
         if len(self._depths) > 2 * _KEPT:
             # Both are caches (a miss reads the chain back, or counts the depth
@@ -648,19 +648,21 @@ class StoreJournal:
                 )
         if note is None:
             extra = None
-        elif (
-            type(note) is FrozenDict
-            and note._keys is not None
-            and all(type(v) is str for v in note._vals)
-        ):
-            # Front ends write a few kinds of small note: work each out once.
+        elif type(note) is FrozenDict and note._keys is not None:
+            # Front ends write a few kinds of small note: work each out once. Only
+            # notes of strings are kept, so a note equal to a kept one is the same
+            # text (no 1 == 1.0 == True).
             key = (note._keys, note._vals)
-            extra = self._notes.get(key)
+            try:
+                extra = self._notes.get(key)
+            except TypeError:  # an unhashable value
+                extra = None
             if extra is None:
                 extra = _note_text(note, self._pickle)
-                if len(self._notes) >= _ORIGINS_KEPT:
-                    self._notes.clear()
-                self._notes[key] = extra
+                if all(type(v) is str for v in note._vals):
+                    if len(self._notes) >= _ORIGINS_KEPT:
+                        self._notes.clear()
+                    self._notes[key] = extra
         else:
             extra = _note_text(note, self._pickle)
         where = (rec[CODE], rec[LASTI], rec[THREAD], rec[TASK])

@@ -54,7 +54,9 @@ class _Gate:
         self.reset()
 
     def __enter__(self) -> None:
-        with self._cond:
+        # The lock's own context manager, not the condition's (a Python call): the
+        # gate is passed on every write.
+        with self._lock:
             while self._forking:
                 self._cond.wait()
             self._inside += 1
@@ -65,7 +67,7 @@ class _Gate:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with self._cond:
+        with self._lock:
             self._inside -= 1
             if self._forking and not self._inside:
                 self._cond.notify_all()
@@ -85,7 +87,8 @@ class _Gate:
 
     def reset(self) -> None:
         """Start afresh (in a forked child: the threads that waited are gone)."""
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._inside = 0
         self._forking = False
 

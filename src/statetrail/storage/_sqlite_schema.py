@@ -160,6 +160,15 @@ INSERT = """
         comment, extra, origin, payload, paths, digest, chain, erased
     ) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+# The usual row (no target, label, author, comment nor tombstone) with those
+# columns as NULL in the text: sqlite3 binds a None parameter through its adapter
+# lookup, about 0.2 us each.
+INSERT_PLAIN = """
+    INSERT INTO revisions (
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    ) VALUES (?, ?, ?, ?, ?, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?, ?, ?, NULL)
+"""
 RANGE = """
     SELECT
         timeline, number, parent, branch, time_ns, kind, target, label, author,
@@ -317,6 +326,54 @@ def heads_from(record: Sequence[Any], timeline: str, path: str) -> Heads:
     return Heads(branch, cursor, tips)
 
 
+def insert_one(row: Row, conn: sqlite3.Connection) -> None:
+    """Run :data:`INSERT` (or :data:`INSERT_PLAIN`) for ``row``.
+
+    Raises:
+        ConflictError: The row's number is taken (the driver's error as cause).
+        ValueError: An integer does not fit in 64 bits.
+    """
+    if (
+        row.target is None
+        and row.label is None
+        and row.author is None
+        and row.comment is None
+        and row.erased is None
+    ):
+        statement = INSERT_PLAIN
+        values: _Params = (
+            row.timeline,
+            row.number,
+            row.parent,
+            row.branch,
+            row.time_ns,
+            row.kind,
+            row.extra,
+            row.origin,
+            row.payload,
+            _paths_json(row.paths),
+            row.digest,
+            row.chain,
+        )
+    else:
+        statement, values = INSERT, params(row)
+    try:
+        conn.execute(statement, values)
+    except sqlite3.IntegrityError as exc:
+        if code(exc) != PRIMARY_KEY:
+            raise
+        raise _taken(row) from exc
+    except OverflowError as exc:
+        raise too_large(exc) from exc
+
+
+def _taken(row: Row) -> ConflictError:
+    return ConflictError(
+        f"revision {row.number} of timeline {row.timeline!r} is already stored",
+        [(row.timeline, row.number)],
+    )
+
+
 def insert(
     rows: Sequence[Row], parameters: Sequence[_Params], conn: sqlite3.Connection
 ) -> None:
@@ -332,10 +389,7 @@ def insert(
         except sqlite3.IntegrityError as exc:
             if code(exc) != PRIMARY_KEY:
                 raise
-            raise ConflictError(
-                f"revision {row.number} of timeline {row.timeline!r} is already stored",
-                [(row.timeline, row.number)],
-            ) from exc
+            raise _taken(row) from exc
         except OverflowError as exc:
             raise too_large(exc) from exc
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
-__all__ = ["Backend", "Heads", "Row"]
+__all__ = ["Backend", "Checkpoint", "Heads", "Row"]
 
 
 class Row(NamedTuple):
@@ -69,6 +69,42 @@ class Row(NamedTuple):
     erased: str | None = None
 
 
+class Checkpoint(NamedTuple):
+    """The whole value of one revision, stored beside its row.
+
+    Attributes:
+        number: The revision number.
+        value: The value as canonical JSON text.
+        digest: sha256 hex of ``value``.
+    """
+
+    number: int
+    value: str
+    digest: str
+
+
+def timeline_of(rows: Sequence[Row], checkpoints: Sequence[Checkpoint]) -> str:
+    """The timeline ``rows`` belong to, checking that ``checkpoints`` are theirs.
+
+    For :meth:`Backend.append`. Raises :class:`ValueError` for a checkpoint of a
+    revision that is not among ``rows``.
+    """
+    if not rows:
+        if checkpoints:
+            raise ValueError("a checkpoint is appended with its row")
+        return ""
+    timeline = rows[0].timeline
+    if checkpoints:
+        numbers = {r.number for r in rows}
+        for checkpoint in checkpoints:
+            if checkpoint.number not in numbers:
+                raise ValueError(
+                    f"a checkpoint of revision {checkpoint.number} appended without "
+                    "its row"
+                )
+    return timeline
+
+
 @dataclass(frozen=True, slots=True)
 class Heads:
     """Where a timeline's cursor is and each branch's newest revision."""
@@ -92,11 +128,17 @@ class Backend(ABC):
         """The names of the timelines stored, sorted."""
 
     @abstractmethod
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
         """Store ``rows`` (of one timeline) in one transaction.
 
-        Raises :class:`~statetrail.ConflictError`, storing none of them, when a
-        row's number is already taken in its timeline.
+        ``checkpoints`` are whole values of some of those rows, kept in the same
+        transaction as if by :meth:`put_checkpoint`: a durable write then waits
+        for one commit, not two.
+
+        Raises :class:`~statetrail.ConflictError`, storing none of them (and no
+        checkpoint), when a row's number is already taken in its timeline.
         """
 
     @abstractmethod

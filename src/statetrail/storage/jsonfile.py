@@ -31,7 +31,7 @@ from statetrail.storage._journal import (
     decode_rows,
     heads_after,
 )
-from statetrail.storage.base import Heads, Row
+from statetrail.storage.base import Checkpoint, Heads, Row, timeline_of
 from statetrail.storage.memory import MemoryBackend
 from statetrail.timeline import Timeline
 
@@ -207,19 +207,34 @@ class JsonFileBackend(MemoryBackend):
                 f"cannot write {self.path}: {exc.strerror}; nothing was recorded"
             ) from exc
 
-    def append(self, rows: Sequence[Row]) -> None:
-        """Store ``rows`` and rewrite the file; nothing is kept if that fails."""
-        with self._writes:
-            self._append(rows)
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
+        """Store ``rows`` and ``checkpoints``, rewriting the file once.
 
-    def _append(self, rows: Sequence[Row]) -> None:
-        super().append(rows)
+        Nothing is kept if writing the file fails.
+        """
+        with self._writes:
+            self._append(rows, checkpoints)
+
+    def _append(self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint]) -> None:
+        timeline = timeline_of(rows, checkpoints)
+        before = {
+            c.number: self._checkpoints.get(timeline, {}).get(c.number)
+            for c in checkpoints
+        }
+        super().append(rows, checkpoints)
 
         def undo() -> None:
             for row in rows:
                 self._rows.get(row.timeline, {}).pop(row.number, None)
                 if not self._rows.get(row.timeline):
                     self._rows.pop(row.timeline, None)
+            for number, value in before.items():
+                if value is None:
+                    self._checkpoints[timeline].pop(number, None)
+                else:
+                    self._checkpoints[timeline][number] = value
 
         with self._lock:
             self._persist(undo)

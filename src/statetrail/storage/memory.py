@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
 
 __all__ = ["MemoryBackend"]
 
@@ -37,8 +37,11 @@ class MemoryBackend(Backend):
             self._check()
             return sorted(self._rows)
 
-    def append(self, rows: Sequence[Row]) -> None:
-        """Store ``rows`` atomically; ConflictError if a number is taken."""
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
+        """Store ``rows`` and ``checkpoints`` at once; ConflictError if one is taken."""
+        timeline_of(rows, checkpoints)
         with self._lock:
             self._check()
             staged: dict[tuple[str, int], Row] = {}
@@ -54,6 +57,10 @@ class MemoryBackend(Backend):
                 staged[key] = row
             for (timeline, number), row in staged.items():
                 self._rows.setdefault(timeline, {})[number] = row
+            if checkpoints:
+                kept = self._checkpoints.setdefault(rows[0].timeline, {})
+                for number, value, digest in checkpoints:
+                    kept[number] = (value, digest)
 
     def read(
         self, timeline: str, after: int = -1, upto: int | None = None

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_feed import ChangeFeed
 from statetrail.storage._postgres_sql import SCHEMA_VERSION, Statements, migrate
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
 
 try:  # The extra is optional: this module imports, construction says what is missing.
     import psycopg
@@ -222,8 +222,12 @@ class PostgresBackend(Backend):
 
     # -- the Backend contract -------------------------------------------------------
 
-    def append(self, rows: Sequence[Row]) -> None:
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
         """Store ``rows`` of one timeline in one transaction, and notify followers.
+
+        ``checkpoints`` are stored in the same transaction.
 
         Raises:
             ConflictError: A number is taken (or repeated in ``rows``); nothing is
@@ -232,9 +236,9 @@ class PostgresBackend(Backend):
             ValueError: The rows span several timelines, or a name holds U+0000.
             StorageError: The server failed, or the connection stayed lost.
         """
+        timeline = timeline_of(rows, checkpoints)
         if not rows:
             return
-        timeline = rows[0].timeline
         if any(r.timeline != timeline for r in rows):
             raise ValueError("an append stores rows of one timeline")
         top = max(r.number for r in rows)
@@ -249,6 +253,10 @@ class PostgresBackend(Backend):
         steps = [(self._insert(len(c), notify=False), _values(c)) for c in chunks[:-1]]
         last = chunks[-1]
         steps.append((self._insert(len(last), notify=True), _values(last) + notify))
+        steps += [
+            (self._sql.put_checkpoint, [timeline, number, value, digest])
+            for number, value, digest in checkpoints
+        ]
 
         def insert(conn: Connection[Any], attempt: int) -> None:
             try:

@@ -78,7 +78,7 @@ from statetrail.storage._sqlite_connections import (
     has_wal_reset_bug,
     warn_wal_reset,
 )
-from statetrail.storage.base import Backend, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
 
@@ -338,11 +338,10 @@ class SQLiteBackend(Backend):
         IMMEDIATE`` avoids elsewhere.
         """
         state = self._live()
-        rows, parameters = (row,), (sql.params(row),)
         try:
             with state.write_lock, GATE:
                 conn = state.writer()
-                self._retry(lambda: sql.insert(rows, parameters, conn))
+                self._retry(lambda: sql.insert_one(row, conn))
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except OverflowError as exc:
@@ -446,21 +445,42 @@ class SQLiteBackend(Backend):
         """The names of the timelines stored, sorted."""
         return [name for (name,) in self._read(sql.TIMELINES, ())]
 
-    def append(self, rows: Sequence[Row]) -> None:
-        """Store ``rows`` in one transaction (queue them, in batched mode).
+    def append(
+        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+    ) -> None:
+        """Store ``rows`` and ``checkpoints`` in one transaction.
+
+        In batched mode they are queued for the next group commit.
 
         Raises:
-            ConflictError: A row's number is taken; none of ``rows`` is stored.
-                In batched mode this comes from :meth:`flush` instead.
+            ConflictError: A row's number is taken; none of ``rows`` is stored,
+                nor any checkpoint. In batched mode this comes from :meth:`flush`
+                instead.
         """
         rows = list(rows)
-        if len(rows) == 1 and self.durability != "batched":
+        timeline = timeline_of(rows, checkpoints)
+        if not rows:
+            return
+        batched = self.durability == "batched"
+        if len(rows) == 1 and not checkpoints and not batched:
             self._insert_one(rows[0])
-        elif rows:
-            self._submit(
-                functools.partial(sql.insert, rows, [sql.params(r) for r in rows]),
-                len(rows),
-            )
+            return
+        parameters = [sql.params(r) for r in rows]
+        if batched:
+            # A queued checkpoint follows its row and is dropped if the row is
+            # refused (see _commit_group).
+            self._submit(functools.partial(sql.insert, rows, parameters), len(rows))
+            for number, value, digest in checkpoints:
+                queued = (timeline, number, value, digest)
+                self._submit(functools.partial(sql.execute, sql.PUT_CHECKPOINT, queued))
+            return
+
+        def work(conn: Connection) -> None:
+            sql.insert(rows, parameters, conn)
+            for number, value, digest in checkpoints:
+                sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
+
+        self._write(work)
 
     def read(
         self, timeline: str, after: int = -1, upto: int | None = None
