@@ -465,7 +465,7 @@ class Timeline(History, Generic[T]):
             number = self._next
             record = (
                 number,
-                number - 1,
+                self._head[NUMBER],  # number - 1 (see _set)
                 self._head_branch,
                 value,
                 _time_ns(),
@@ -642,7 +642,9 @@ class Timeline(History, Generic[T]):
                 number = self._next
                 record = (
                     number,
-                    number - 1,
+                    # number - 1, as the head's own int: one object fewer per
+                    # revision kept (a plain append is always onto the head).
+                    self._head[NUMBER],
                     self._head_branch,
                     value,
                     _time_ns(),

@@ -100,7 +100,6 @@ class Var(Generic[T]):
             for validate in validators or ():
                 _timeline.add_validator(validate)
         self._timeline: Timeline[T] = _timeline
-        self._set = self._timeline._set  # the hot path, looked up once
         for fn in on_change or ():
             self.add_listener(fn)
 
@@ -251,7 +250,9 @@ class Var(Generic[T]):
         """
         if self._interceptors:
             value = self._intercept(value)
-        self._set(value, label, author, comment, None, None, 2)
+        # Through the attribute each time: a method of the class specializes,
+        # a bound method kept on the instance does not (3.11).
+        self._timeline._set(value, label, author, comment, None, None, 2)
         return self
 
     async def set_async(

@@ -124,7 +124,7 @@ class AlmaVar(Var[T]):
         try:
             if self._interceptors:
                 value = self._intercept(value)
-            self._set(value, label, author, comment, None, None, 2)
+            self._timeline._set(value, label, author, comment, None, None, 2)
         except errors.FrozenError:
             raise FrozenError(
                 f"Variable '{self.name}' is frozen and cannot be mutated."
