@@ -8,6 +8,8 @@ tests; ``make soak`` runs them at 10. Hypothesis uses the ``ci`` profile, or
 from __future__ import annotations
 
 import os
+import sys
+import threading
 
 from hypothesis import HealthCheck, settings
 
@@ -32,3 +34,36 @@ settings.load_profile("soak" if SCALE > 1 else "ci")
 def scaled(n: int) -> int:
     """``n`` times the suite's scale factor."""
     return n * SCALE
+
+
+if sys.version_info < (3, 12):
+    _start = threading.Thread.start
+
+    def _start_once_traced(self: threading.Thread) -> None:
+        """``Thread.start``, returning once the thread runs its own code.
+
+        Under coverage on Python 3.11 every new thread installs the trace function
+        as it starts (``sys.settrace`` in ``Thread._bootstrap_inner``), and two
+        threads installing at once can make one of them die before it runs its
+        target, with "Cannot install a trace function while another trace
+        function is being installed" (a process-wide flag in CPython,
+        cpython#98257; coverage traces through ``sys.monitoring`` from 3.12). A
+        test would then wait for a thread that is gone. Waiting here until the
+        thread has entered ``run`` keeps two threads from starting at once.
+        """
+        if threading.gettrace() is None:
+            _start(self)
+            return
+        entered = threading.Event()
+        run = self.run
+
+        def announced() -> None:
+            entered.set()
+            run()
+
+        self.run = announced  # type: ignore[method-assign]
+        _start(self)
+        while not entered.wait(0.05) and self.is_alive():
+            pass
+
+    threading.Thread.start = _start_once_traced  # type: ignore[method-assign]

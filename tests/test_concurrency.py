@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import pytest
@@ -33,8 +33,12 @@ def frequent_switches() -> Iterator[None]:
 
 
 def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
-    """Run ``work(i)`` on ``count`` threads released together; return their errors."""
-    barrier = threading.Barrier(count)
+    """Run ``work(i)`` on ``count`` threads released together; return their errors.
+
+    The threads start at the normal switch interval and are released together
+    with it at 1 microsecond.
+    """
+    barrier = threading.Barrier(count + 1)  # the threads and this one
     errors: list[BaseException] = []
 
     def target(i: int) -> None:
@@ -47,9 +51,11 @@ def run_threads(count: int, work: Callable[[int], None]) -> list[BaseException]:
             errors.append(exc)
 
     threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
     with frequent_switches():
-        for t in threads:
-            t.start()
+        with suppress(threading.BrokenBarrierError):  # the threads report it
+            barrier.wait(timeout=120)
         for t in threads:
             t.join()
     return errors
