@@ -357,21 +357,24 @@ def insert_one(row: Row, conn: sqlite3.Connection) -> None:
         )
     else:
         statement, values = INSERT, params(row)
+    _insert(row, statement, values, conn)
+
+
+def _insert(
+    row: Row, statement: str, values: _Params, conn: sqlite3.Connection
+) -> None:
+    """Run one INSERT of ``row``, translating a taken number and a huge integer."""
     try:
         conn.execute(statement, values)
     except sqlite3.IntegrityError as exc:
         if code(exc) != PRIMARY_KEY:
             raise
-        raise _taken(row) from exc
+        raise ConflictError(
+            f"revision {row.number} of timeline {row.timeline!r} is already stored",
+            [(row.timeline, row.number)],
+        ) from exc
     except OverflowError as exc:
         raise too_large(exc) from exc
-
-
-def _taken(row: Row) -> ConflictError:
-    return ConflictError(
-        f"revision {row.number} of timeline {row.timeline!r} is already stored",
-        [(row.timeline, row.number)],
-    )
 
 
 def insert(
@@ -384,14 +387,7 @@ def insert(
         ValueError: An integer does not fit in 64 bits.
     """
     for row, values in zip(rows, parameters, strict=True):
-        try:
-            conn.execute(INSERT, values)
-        except sqlite3.IntegrityError as exc:
-            if code(exc) != PRIMARY_KEY:
-                raise
-            raise _taken(row) from exc
-        except OverflowError as exc:
-            raise too_large(exc) from exc
+        _insert(row, INSERT, values, conn)
 
 
 def has_json(conn: sqlite3.Connection) -> bool:

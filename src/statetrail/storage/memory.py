@@ -41,7 +41,7 @@ class MemoryBackend(Backend):
         self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
     ) -> None:
         """Store ``rows`` and ``checkpoints`` at once; ConflictError if one is taken."""
-        timeline_of(rows, checkpoints)
+        timeline = timeline_of(rows, checkpoints)
         with self._lock:
             self._check()
             staged: dict[tuple[str, int], Row] = {}
@@ -55,10 +55,10 @@ class MemoryBackend(Backend):
                         [(row.timeline, row.number)],
                     )
                 staged[key] = row
-            for (timeline, number), row in staged.items():
-                self._rows.setdefault(timeline, {})[number] = row
+            for (name, number), row in staged.items():
+                self._rows.setdefault(name, {})[number] = row
             if checkpoints:
-                kept = self._checkpoints.setdefault(rows[0].timeline, {})
+                kept = self._checkpoints.setdefault(timeline, {})
                 for number, value, digest in checkpoints:
                     kept[number] = (value, digest)
 

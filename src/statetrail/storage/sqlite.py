@@ -470,9 +470,8 @@ class SQLiteBackend(Backend):
             # A queued checkpoint follows its row and is dropped if the row is
             # refused (see _commit_group).
             self._submit(functools.partial(sql.insert, rows, parameters), len(rows))
-            for number, value, digest in checkpoints:
-                queued = (timeline, number, value, digest)
-                self._submit(functools.partial(sql.execute, sql.PUT_CHECKPOINT, queued))
+            for checkpoint in checkpoints:
+                self._queue_checkpoint(timeline, *checkpoint)
             return
 
         def work(conn: Connection) -> None:
@@ -514,6 +513,13 @@ class SQLiteBackend(Backend):
         self, timeline: str, number: int, value: str, digest: str
     ) -> None:
         """Keep the whole value of revision ``number`` (JSON text) and its digest."""
+        self._queue_checkpoint(timeline, number, value, digest)
+
+    def _queue_checkpoint(
+        self, timeline: str, number: int, value: str, digest: str
+    ) -> None:
+        # put_checkpoint's work, shared with append, which must not call a
+        # subclass's put_checkpoint. _checkpoint_of recognises the operation.
         parameters = (timeline, number, value, digest)
         self._submit(functools.partial(sql.execute, sql.PUT_CHECKPOINT, parameters))
 
