@@ -8,6 +8,8 @@ results as assertions.
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import logging
 import threading
 from datetime import UTC, datetime
@@ -266,15 +268,16 @@ class TestHistoryIsSafe:
         assert "[frozen]" in repr(v)
 
     def test_records_keep_statetrail_metadata(self) -> None:
-        """Each ChangeRecord links to statetrail's revision: origin, author, comment."""
+        """var.revision(index) is statetrail's record: origin, author, comment."""
         v = alma.watch("v", 0)
         with statetrail.context(author="alice", comment="tuning"):
             v.set(1)
         record = v.last_change()
-        assert record.revision is not None
-        assert record.revision.author == "alice"
-        assert record.revision.comment == "tuning"
-        origin = record.revision.origin
+        revision = v.revision(record.index)
+        assert revision.author == "alice"
+        assert revision.comment == "tuning"
+        assert revision.value == record.value
+        origin = revision.origin
         assert origin is not None
         assert origin.file == __file__
         assert origin.function == "test_records_keep_statetrail_metadata"
@@ -289,7 +292,116 @@ class TestHistoryIsSafe:
             "RollbackError",
             "FrozenError",
             "AlmaRegistry",
+            "AlmaNamespace",
             "get_registry",
         ):
             assert hasattr(alma, name), name
         assert copy.copy(alma.__version__) == "0.1.0"
+
+
+class TestChangeRecordAsAlma:
+    """Issue 10, defect 4: ChangeRecord has exactly alma's four fields."""
+
+    def test_fields_astuple_asdict(self) -> None:
+        """dataclasses sees index, value, timestamp and label, nothing more."""
+        v = alma.watch("v", 0)
+        v.set(5, label="five")
+        record = v.last_change()
+        assert [f.name for f in dataclasses.fields(record)] == [
+            "index",
+            "value",
+            "timestamp",
+            "label",
+        ]
+        assert dataclasses.astuple(record) == (1, 5, record.timestamp, "five")
+        assert dataclasses.asdict(record) == {
+            "index": 1,
+            "value": 5,
+            "timestamp": record.timestamp,
+            "label": "five",
+        }
+        assert record.timestamp.tzinfo is UTC
+
+    def test_repr_and_equality_are_alma_s(self) -> None:
+        """The repr is alma's; records with the same fields are equal."""
+        v = alma.watch("v", 0)
+        v.set(5, label="five")
+        record = v.last_change()
+        ts = record.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
+        assert repr(record) == f"ChangeRecord(index=1, value=5, at={ts} [five])"
+        assert record == alma.ChangeRecord(1, 5, record.timestamp, "five")
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.value = 6  # type: ignore[misc]
+
+    def test_revision_gives_the_full_record(self) -> None:
+        """var.revision(index) is the revision behind the record."""
+        v = alma.watch("v", 0)
+        v.set(1)
+        assert v.revision(1).index == v.last_change().index
+        assert v.revision(0).label == "initial"
+
+
+class TestNamespaceAndOptions:
+    """Issue 10, defect 6: AlmaNamespace, and watch() with statetrail's options."""
+
+    def test_alma_namespace_watches_each_key(self) -> None:
+        """Each key has its own history of ChangeRecords; values are plain."""
+        ns = alma.AlmaNamespace({"cfg": {"debug": True}})
+        ns["cfg"] = {"debug": False}
+        ns["theme"] = "dark"
+        assert ns["cfg"] == {"debug": False}
+        assert isinstance(ns["cfg"], dict)
+        assert [r.value for r in ns.history("cfg")] == [
+            {"debug": True},
+            {"debug": False},
+        ]
+        assert all(isinstance(r, alma.ChangeRecord) for r in ns.history("cfg"))
+        assert ns.snapshot() == {"cfg": {"debug": False}, "theme": "dark"}
+        assert isinstance(ns, statetrail.Namespace)
+        assert repr(ns) == ("AlmaNamespace({'cfg': {'debug': False}, 'theme': 'dark'})")
+
+    def test_watch_takes_interceptors(self) -> None:
+        """interceptors= transforms each value before it is stored."""
+        v = alma.watch("name", " Ada ", interceptors=[str.strip])
+        v.set("  Bob")
+        assert [r.value for r in v.history()] == ["Ada", "Bob"]
+
+    def test_watch_takes_a_schema(self) -> None:
+        """schema= validates and converts each value with pydantic."""
+        v = alma.watch("port", "8080", schema=int)
+        assert v.get() == 8080
+        with pytest.raises(ValueError, match="int"):
+            v.set("not a number")
+        assert v.get() == 8080
+
+    def test_registry_watch_takes_the_options(self) -> None:
+        """AlmaRegistry.watch() passes the options on too."""
+        reg = alma.AlmaRegistry()
+        v = reg.watch("n", 1.5, schema=float, interceptors=[abs])
+        v.set(-2)
+        assert v.get() == 2.0
+
+
+class TestValuesPythonAccepts:
+    """Issue 10, defect 8: values json, copy and isinstance(x, dict) accept."""
+
+    def test_every_value_handed_out_is_plain(self) -> None:
+        """get(), value, at(), records, diff() and snapshot() are plain copies."""
+        v = alma.watch("cfg", {"a": [1, {"b": 2}]})
+        v.set({"a": [1, {"b": 3}], "c": {"d": 4}})
+        values = [
+            v.get(),
+            v.value,
+            v.at(0),
+            v.last_change().value,
+            v.history()[0].value,
+            v.diff()[0]["to_value"],
+            alma.get_registry().snapshot()["cfg"],
+        ]
+        for value in values:
+            assert isinstance(value, dict)
+            assert json.loads(json.dumps(value)) == value
+            assert copy.deepcopy(value) == value
+        got = v.get()
+        got["a"].append(5)  # a mutable copy: history is untouched
+        assert v.get() == {"a": [1, {"b": 3}], "c": {"d": 4}}

@@ -9,6 +9,7 @@ documented results as assertions.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import pathlib
@@ -17,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import statetrail
 from statetrail.compat.roz_remembers import (
     RozRemembers,
     Store,
@@ -386,3 +388,96 @@ class TestPlainValuesOut:
         events[0]["old_value"]["bins"].clear()
         assert store.get_state() == {"job": {"bins": [1, 2]}}
         assert store.at(0) == {"job": {"bins": [1]}}
+
+
+class TestExactEvents:
+    """Issue 10, defect 3: events have the README's keys and no others."""
+
+    def test_store_events_have_exactly_the_documented_keys(self) -> None:
+        """A Store event is {type, path, old_value, new_value}, in that order."""
+        store = Store({"job": {"sorted": 0}})
+        events: list[dict[str, Any]] = []
+        store.subscribe(events.append)
+        store.set("job.sorted", 1)
+        store.set("machine.state", "CARD_READY")
+        assert [list(e) for e in events] == [
+            ["type", "path", "old_value", "new_value"]
+        ] * 2
+
+    def test_path_subscriptions_have_exactly_the_documented_keys(self) -> None:
+        """So does an event delivered to a subscriber of one path."""
+        store = Store({"job": {"sorted": 0}})
+        events: list[dict[str, Any]] = []
+        store.subscribe(events.append, path="job")
+        store.set("job.sorted", 1)
+        assert events == [
+            {
+                "type": "STATE_CHANGED",
+                "path": "job.sorted",
+                "old_value": 0,
+                "new_value": 1,
+            }
+        ]
+
+    def test_async_events_add_only_action_source(self, in_tmp: Path) -> None:
+        """A RozRemembers event is the Store's keys plus action_source."""
+
+        async def main() -> dict[str, Any]:
+            store = RozRemembers("initial_state.json")
+            await store.load_initial_state()
+            store.start_processing()
+            events = store.subscribe_events()
+            await store.dispatch({"type": "SET_STATE", "path": "a.b", "value": 1})
+            event: dict[str, Any] = await events.get()
+            await store.stop_processing()
+            return event
+
+        event = asyncio.run(main())
+        assert list(event) == [
+            "type",
+            "path",
+            "old_value",
+            "new_value",
+            "action_source",
+        ]
+
+    def test_the_native_store_keeps_the_revision(self) -> None:
+        """statetrail.Store's own events still carry the revision number."""
+        store = statetrail.Store({"a": 0})
+        events: list[dict[str, Any]] = []
+        store.subscribe(events.append)
+        store.set("a", 1)
+        assert events[0]["revision"] == store.head.index
+
+
+class TestValuesPythonAccepts:
+    """Issue 10, defect 8: values json, copy and isinstance(x, dict) accept."""
+
+    def test_get_state_and_events_are_json_and_copyable(self) -> None:
+        """get(), get_state() and event values are plain dicts and lists."""
+        store = Store({"cfg": {"a": [1, {"b": 2}]}})
+        events: list[dict[str, Any]] = []
+        store.subscribe(events.append)
+        store.set("cfg.c", {"d": [3]})
+        for value in (store.get("cfg"), store.get_state(), events[0]):
+            assert isinstance(value, dict)
+            assert json.loads(json.dumps(value)) == value
+            assert copy.deepcopy(value) == value
+            assert copy.copy(value) == value
+        cfg = store.get("cfg")
+        cfg["a"].append(3)  # a mutable copy: the store is untouched
+        assert store.get("cfg.a") == [1, {"b": 2}]
+
+    def test_async_current_state_is_json(self, in_tmp: Path) -> None:
+        """RozRemembers.get_current_state() and get() are plain too."""
+
+        async def main() -> tuple[Any, Any]:
+            store = RozRemembers("initial_state.json")
+            await store.load_initial_state()
+            store.set("a", {"b": [1]})
+            return store.get_current_state(), store.get("a")
+
+        state, a = asyncio.run(main())
+        assert json.dumps(state) == '{"a": {"b": [1]}}'
+        assert isinstance(a, dict)
+        assert json.dumps(a) == '{"b": [1]}'

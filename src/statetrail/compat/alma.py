@@ -13,13 +13,24 @@ What differs, on purpose, because alma's own code loses or corrupts history:
 - A value that cannot be deep-copied raises ``TypeError`` instead of being kept by
   reference behind the caller's back; pass ``deep_copy=False`` for such values.
 - History is statetrail's: every revision also carries its author, comment and
-  origin, reachable as ``record.revision``.
+  origin. ``ChangeRecord`` keeps alma's four fields (so ``dataclasses.fields``,
+  ``astuple`` and ``asdict`` give what alma's do); ``var.revision(record.index)``
+  gives statetrail's full record of the same revision.
+- ``watch()`` and ``AlmaRegistry.watch()`` also take statetrail's options
+  (``schema=``, ``interceptors=``, ``origin=``, ``retention=``; see
+  :class:`statetrail.Var`).
+- ``AlmaNamespace``, from alma's roadmap, is :class:`statetrail.Namespace` with
+  plain values and ``ChangeRecord`` histories.
+
+Every value handed out (``get()``, records, ``diff()``, ``snapshot()``, namespace
+items) is a plain, mutable copy: ``json.dumps``, ``copy`` and ``isinstance(x,
+dict)`` take it as they take alma's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -27,11 +38,12 @@ from statetrail import errors
 from statetrail.frozen import thaw
 from statetrail.revision import Revision
 from statetrail.timeline import Validator
-from statetrail.var import Registry, Var
+from statetrail.var import Namespace, Registry, Var
 
 __version__ = "0.1.0"
 __all__ = [
     "AlmaError",
+    "AlmaNamespace",
     "AlmaRegistry",
     "AlmaVar",
     "ChangeRecord",
@@ -62,18 +74,18 @@ class ChangeRecord:
 
     ``index`` is the revision number (0 is the initial value), ``value`` a plain
     copy of the value, ``timestamp`` the UTC time and ``label`` the annotation.
-    ``revision`` is statetrail's full record (author, comment, origin, changes).
+    ``AlmaVar.revision(index)`` is statetrail's full record of it (author, comment,
+    origin, changes).
     """
 
     index: int
     value: Any
     timestamp: datetime
     label: str | None = None
-    revision: Revision | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def _of(cls, rev: Revision) -> ChangeRecord:
-        return cls(rev.index, thaw(rev.value), rev.timestamp, rev.label, rev)
+        return cls(rev.index, thaw(rev.value), rev.timestamp, rev.label)
 
     def __repr__(self) -> str:
         ts = self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
@@ -138,6 +150,22 @@ class AlmaVar(Var[T]):
     def last_change(self) -> ChangeRecord:  # type: ignore[override]
         """Return the most recent ChangeRecord."""
         return ChangeRecord._of(self.timeline.head)
+
+    def revision(self, index: int) -> Revision:
+        """The engine's record of revision ``index``: author, comment, origin ...
+
+        ``var.revision(record.index)`` is the full record behind a ChangeRecord.
+        """
+        return self.timeline.revision(index)
+
+    @property
+    def value(self) -> T:
+        """The current value, a plain copy (the same as :meth:`get`)."""
+        return self.get()
+
+    def at(self, index: int) -> T:
+        """The value recorded at revision ``index``, a plain copy."""
+        return thaw(super().at(index))  # type: ignore[no-any-return]
 
     def rollback(
         self,
@@ -276,8 +304,13 @@ def watch(
     validators: Iterable[Validator] | None = None,
     on_change: Iterable[AlmaListener] | None = None,
     overwrite: bool = False,
+    **options: Any,
 ) -> AlmaVar[T]:
-    """Create a watched variable in the default global registry."""
+    """Create a watched variable in the default global registry.
+
+    ``options`` are statetrail's (``schema=``, ``interceptors=`` ...; see
+    :class:`statetrail.Var`).
+    """
     return _default_registry.watch(
         name,
         initial_value,
@@ -285,7 +318,38 @@ def watch(
         validators=validators,
         on_change=on_change,
         overwrite=overwrite,
+        **options,
     )
+
+
+class AlmaNamespace(Namespace):
+    """alma's roadmap ``AlmaNamespace``: a dict-like container watching each key.
+
+    :class:`statetrail.Namespace` with alma's faces: items and ``snapshot()`` are
+    plain copies, ``history(key)`` a list of ChangeRecords.
+
+    >>> ns = AlmaNamespace({"debug": False})
+    >>> ns["theme"] = "dark"
+    >>> ns["theme"] = "light"
+    >>> ns.snapshot()
+    {'debug': False, 'theme': 'light'}
+    >>> [r.value for r in ns.history("theme")]
+    ['dark', 'light']
+    """
+
+    def __getitem__(self, key: str) -> Any:
+        return thaw(super().__getitem__(key))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Each key and its current value (plain copies)."""
+        return {key: thaw(value) for key, value in super().snapshot().items()}
+
+    def history(self, key: str) -> list[ChangeRecord]:  # type: ignore[override]
+        """The history of one key, as ChangeRecords."""
+        return [ChangeRecord._of(rev) for rev in super().history(key)]
+
+    def __repr__(self) -> str:
+        return f"AlmaNamespace({self.snapshot()!r})"
 
 
 def _reset() -> None:

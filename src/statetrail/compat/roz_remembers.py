@@ -20,11 +20,18 @@ loses data:
   every event (roz-remembers hands all callers one queue, which they share).
 - ``stop_processing()`` applies the actions already dispatched before it stops
   (roz-remembers cancels them).
-- Actions are copied when dispatched; events also carry the ``revision`` number.
+- Actions are copied when dispatched.
 - Malformed paths (``"a..b"``), dict keys that are not strings and NaN on save are
   refused; see :mod:`statetrail.store` for the rules.
 - Everything is recorded: ``history()``, ``blame()``, ``diff()``, ``rollback()``
   and ``transaction()`` are there too.
+
+Events are exactly the README's: ``{"type", "path", "old_value", "new_value"}``,
+plus ``action_source`` from ``RozRemembers``. (The native
+:class:`statetrail.Store` events also carry the ``revision`` number; read it here
+from ``store.head`` or ``store.history()``.) Every value handed out (``get()``,
+``get_state()``, events) is a plain, mutable copy, which ``json.dumps``, ``copy``
+and ``isinstance(x, dict)`` take as they take roz-remembers' values.
 """
 
 from __future__ import annotations
@@ -33,11 +40,14 @@ import os
 from typing import Any
 
 from statetrail.frozen import thaw
+from statetrail.revision import Revision
 from statetrail.store import AsyncStore, get_nested_value, set_nested_value
 from statetrail.store import Store as _Store
 
 __version__ = "0.2.0"
 __all__ = ["RozRemembers", "Store", "get_nested_value", "set_nested_value"]
+
+Event = dict[str, Any]
 
 
 class Store(_Store):
@@ -53,6 +63,9 @@ class Store(_Store):
     def _out(self, value: Any) -> Any:
         return thaw(value)
 
+    def _event(self, rev: Revision) -> Event:
+        return _seed_event(super()._event(rev))
+
 
 class RozRemembers(AsyncStore):
     """roz-remembers' asyncio store; values handed out are plain copies.
@@ -67,3 +80,12 @@ class RozRemembers(AsyncStore):
 
     def _out(self, value: Any) -> Any:
         return thaw(value)
+
+    def _event(self, rev: Revision) -> Event:
+        return _seed_event(super()._event(rev))
+
+
+def _seed_event(event: Event) -> Event:
+    """The event with roz-remembers' keys only: the native ``revision`` removed."""
+    del event["revision"]
+    return event
