@@ -139,11 +139,14 @@ class TestImmutableDict:
         assert c2 == {"b": 2}
         assert d == {"a": {"b": 1}}
 
-    def test_copy_of_transient_is_a_snapshot(self) -> None:
-        """copy() inside update() gives the content so far, locked."""
+    def test_copy_of_transient_is_refused_copy_module_snapshots(self) -> None:
+        """copy() inside update() is refused, as shoobx.immutable refuses it;
+        copy.copy() gives the content so far, locked."""
         with update(ImmutableDict({"a": 1})) as new:
             new["a"] = 2
-            snap = new.copy()
+            with pytest.raises(AssertionError, match=r"copy\.copy\(\)"):
+                new.copy()
+            snap = copy.copy(new)
             new["a"] = 3
         assert snap == {"a": 2}
         assert new == {"a": 3}

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from statetrail import MISSING, Change, RevisionNotFoundError, set_origin_capture
+from statetrail import (
+    MISSING,
+    Change,
+    ConflictError,
+    RevisionNotFoundError,
+    set_origin_capture,
+)
 from statetrail.immutable import (
     RevisionedImmutable,
     RevisionedMapping,
@@ -250,29 +256,34 @@ class TestManager:
         assert text.endswith("(2 revisions, current revision 1)>")
 
     def test_threads_updating_one_current_revision(self) -> None:
-        """Concurrent updates of one revision all get recorded, none lost."""
+        """Concurrent updates of one revision: one is recorded, the others are
+        refused with ConflictError (none is recorded after a change it never saw)."""
         data, (r0,) = _history(1)
         barrier = threading.Barrier(6)
+        outcomes: list[str] = []
 
         def work(i: int) -> None:
-            with update(r0, f"t{i}") as r:
-                barrier.wait()
-                r.answer = i
+            try:
+                with update(r0, f"t{i}") as r:
+                    barrier.wait()
+                    r.answer = i
+            except ConflictError:
+                outcomes.append("refused")
+            else:
+                outcomes.append("recorded")
 
         threads = [threading.Thread(target=work, args=(i,)) for i in range(6)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
+        assert sorted(outcomes) == ["recorded"] + ["refused"] * 5
         m = data.revision_manager("a")
         assert m.timeline is not None
-        assert len(m.timeline.revisions()) == 7
+        assert len(m.timeline.revisions()) == 2
         current = m.current_revision()
         assert current is not None
-        assert [r.__im_version__ for r in m.revision_history()] == [
-            0,
-            current.__im_version__,
-        ]
+        assert [r.__im_version__ for r in m.revision_history()] == [0, 1]
 
 
 class TestRevisionHistory:
@@ -401,16 +412,45 @@ class TestRollback:
         assert m.revision_history() == revs
         assert again.__im_state__ == interfaces.IM_STATE_RETIRED
 
-    def test_update_of_a_retired_revision_branches_from_it(self) -> None:
-        """An update made from a retired revision records it as its parent."""
+    def test_update_of_a_retired_revision_is_refused(self) -> None:
+        """An update of a revision that is no longer current is refused before its
+        block runs; rolling back to it first branches from it."""
         data, revs = _history(3)
+        m = data.revision_manager("a")
+        ran = False
+        with pytest.raises(ConflictError, match="no longer current"), update(revs[1]):
+            ran = True
+        assert not ran
+        assert m.current_revision() is revs[2]
+        assert len(m.timeline.revisions()) == 3  # type: ignore[union-attr]
+        m.rollback_to(revs[1])
         with update(revs[1]) as side:
             side.answer = "side"
-        m = data.revision_manager("a")
         assert m.current_revision() is side
         assert m.revision_history() == [revs[0], revs[1], side]
         assert m.record_of(side).parent == 1
         assert revs[2].__im_state__ == interfaces.IM_STATE_RETIRED
+
+    def test_a_revision_superseded_during_the_block_is_refused_at_its_end(
+        self,
+    ) -> None:
+        """If another update lands while a block runs, the block's revision is
+        refused when it ends (optimistic concurrency), and nothing is recorded."""
+        data, (r0,) = _history(1)
+        m = data.revision_manager("a")
+        landed: list[Answer] = []
+
+        def race() -> None:
+            with update(r0) as mine:
+                mine.answer = "mine"
+                with update(r0) as theirs:
+                    theirs.answer = "theirs"
+                landed.append(theirs)
+
+        with pytest.raises(ConflictError):
+            race()
+        assert m.current_revision() is landed[0]
+        assert [r.answer for r in m.revision_history()] == [0, "theirs"]
 
     def test_rollback_without_activation(self) -> None:
         """activate=False truncates the history but leaves no current revision."""
@@ -524,14 +564,14 @@ class TestRevisionContext:
 
     def test_per_thread(self) -> None:
         """Each thread's block applies to that thread's updates only."""
-        _data, (r0,) = _history(1)
+        roots = {name: _history(1)[1][0] for name in ("t1", "t2")}
         out: dict[str, Answer] = {}
         barrier = threading.Barrier(2)
 
         def work(name: str) -> None:
             with revision_context(creator=name):
                 barrier.wait()
-                with update(r0) as r:
+                with update(roots[name]) as r:
                     r.answer = name
                 out[name] = r
 
@@ -545,12 +585,12 @@ class TestRevisionContext:
 
     def test_per_task(self) -> None:
         """Each asyncio task's block applies to that task's updates only."""
-        _data, (r0,) = _history(1)
+        roots = {name: _history(1)[1][0] for name in ("a", "b")}
 
         async def work(name: str) -> Answer:
             with revision_context(creator=name, comment=f"by {name}"):
                 await asyncio.sleep(0)
-                with update(r0) as r:
+                with update(roots[name]) as r:
                     r.answer = name
                 await asyncio.sleep(0)
                 return r

@@ -15,7 +15,12 @@ that becomes a new locked object on exit, sharing every unchanged part with
 """
 
 from statetrail.immutable import interfaces
-from statetrail.immutable._base import ImmutableBase, update
+from statetrail.immutable._base import (
+    ImmutableBase,
+    applyStateOnInit,
+    failOnNonTransient,
+    update,
+)
 from statetrail.immutable._dict import ImmutableDict
 from statetrail.immutable._list import ImmutableList
 from statetrail.immutable._object import Immutable, ImmutableMeta
@@ -39,6 +44,8 @@ __all__ = [
     "RevisionedMapping",
     "SimpleRevisionedImmutableManager",
     "UnknownRevisionError",
+    "applyStateOnInit",
+    "failOnNonTransient",
     "interfaces",
     "revision_context",
     "update",

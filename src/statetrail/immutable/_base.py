@@ -13,13 +13,16 @@ its changes become one new frozen version, sharing everything untouched, on exit
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Generic, ParamSpec, Self, TypeVar
 
 from statetrail.context import RawOrigin, capture_raw, origin_capture
 from statetrail.errors import FrozenError
 from statetrail.immutable.interfaces import (
     IM_MODE_MASTER,
+    IM_MODES,
     IM_STATE_LOCKED,
     IM_STATE_TRANSIENT,
 )
@@ -31,6 +34,9 @@ __all__ = [
     "ImmutableBase",
     "Session",
     "Update",
+    "applyStateOnInit",
+    "checked_mode",
+    "failOnNonTransient",
     "locked_error",
     "new_session",
     "update",
@@ -42,15 +48,26 @@ LOCKED_MESSAGE = "Cannot update locked immutable object."
 MASTER_MESSAGE = "update() is only available for master immutables."
 
 ImT = TypeVar("ImT", bound="ImmutableBase")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class Session:
-    """The state shared by a master immutable and every slave reached from it."""
+    """The state shared by a master immutable and every slave reached from it.
 
-    __slots__ = ("state",)
+    ``standalone`` marks the session of a transient object made on its own (with
+    ``im_finalize=False``, or by ``__im_clone__()``), not by an ``update()``
+    block: placed in a tree, such an object joins it instead of being copied, as
+    shoobx.immutable's ``__im_conform__`` keeps it.
+    """
 
-    def __init__(self, state: str = IM_STATE_TRANSIENT) -> None:
+    __slots__ = ("standalone", "state")
+
+    def __init__(
+        self, state: str = IM_STATE_TRANSIENT, standalone: bool = False
+    ) -> None:
         self.state = state
+        self.standalone = standalone
 
 
 #: The session of everything locked from birth: it never becomes transient, so one
@@ -58,9 +75,9 @@ class Session:
 LOCKED = Session(IM_STATE_LOCKED)
 
 
-def new_session(state: str = IM_STATE_TRANSIENT) -> Session:
+def new_session(state: str = IM_STATE_TRANSIENT, standalone: bool = False) -> Session:
     """A fresh session (transient by default), for ``update()`` or a constructor."""
-    return Session(state)
+    return Session(state, standalone)
 
 
 def locked_error() -> FrozenError:
@@ -85,8 +102,63 @@ class ImmutableBase:
 
     @property
     def __im_state__(self) -> str:
-        """``"transient"`` inside an ``update()`` block, ``"locked"`` otherwise."""
+        """``"transient"`` inside an ``update()`` block, ``"locked"`` otherwise.
+
+        Setting it is :meth:`__im_set_state__`.
+        """
         return self.__im_session__.state
+
+    @__im_state__.setter
+    def __im_state__(self, state: str) -> None:
+        self.__im_set_state__(state)
+
+    # -- shoobx.immutable's subclassing surface ------------------------------------
+
+    def __im_set_state__(self, state: str) -> None:
+        """Set the state of this object and everything reached from it.
+
+        ``"locked"`` locks a transient tree (as :meth:`__im_finalize__`, but a
+        locked one stays locked). A locked immutable is never made transient again:
+        it may be shared, with history among others; ``update()`` gives a transient
+        version of it instead.
+
+        Raises:
+            FrozenError: ``state`` is ``"transient"`` and this object is locked.
+            ValueError: ``state`` is not a state.
+        """
+        if state == self.__im_session__.state:
+            return
+        if state == IM_STATE_LOCKED:
+            self._im_lock()
+            return
+        if state == IM_STATE_TRANSIENT:
+            raise FrozenError(
+                "a locked immutable is not unlocked in place: "
+                "update() gives a transient version of it"
+            )
+        raise ValueError(f"unknown immutable state {state!r}")
+
+    def __im_finalize__(self) -> None:
+        """Lock this transient object and everything reached from it.
+
+        Raises:
+            RuntimeError: It is not transient.
+        """
+        state = self.__im_session__.state
+        if state is not IM_STATE_TRANSIENT:
+            raise RuntimeError(f"Cannot finalize an immutable in state: {state}")
+        self._im_lock()
+
+    def __im_clone__(self) -> Self:
+        """A transient copy of this object, standing on its own.
+
+        It shares all its data with this one; changes to it change only the copy.
+        """
+        return self._im_clone(new_session(standalone=True), self.__im_mode__)
+
+    def __im_is_internal_attr__(self, name: str) -> bool:
+        """Whether ``name`` is internal: settable whatever the state."""
+        return name[:2] == "__" and name[-2:] == "__"
 
     def _im_check(self) -> Session:
         """The session, if writes are allowed now; else the locked error."""
@@ -112,8 +184,24 @@ class ImmutableBase:
         """
         raise NotImplementedError
 
+    def _im_join(self, session: Session) -> Any:
+        """What a ``session`` tree keeps of this object, made for it as a slave.
+
+        As :meth:`_im_conform`, for an object made to be placed (shoobx's
+        ``__im_get__()`` twins are made as slaves).
+        """
+        return self._im_conform(session)
+
     def _im_lock(self) -> None:
         """Lock this transient master and everything reached from it."""
+        raise NotImplementedError
+
+    def _im_rebind(self, old: Session, new: Session) -> None:
+        """Move this object, and what it holds, from session ``old`` to ``new``.
+
+        For a standalone transient object joining a tree; what is bound to another
+        session is left alone.
+        """
         raise NotImplementedError
 
     def _im_discard(self, source: Self) -> None:
@@ -157,6 +245,57 @@ class ImmutableBase:
 
         Revisioned immutables hand it to their manager here.
         """
+
+
+def failOnNonTransient(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate a method so that it runs only while its immutable is transient.
+
+    shoobx.immutable's helper for the write methods of a subclass: outside an
+    ``update()`` block the method raises ``AttributeError('Cannot update locked
+    immutable object.')`` (a :class:`~statetrail.errors.FrozenError`) instead.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        if args[0].__im_state__ != IM_STATE_TRANSIENT:  # type: ignore[attr-defined]
+            raise locked_error()
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def applyStateOnInit(func: Callable[..., None]) -> Callable[..., None]:
+    """Decorate ``__init__`` to take shoobx.immutable's ``im_finalize`` and ``im_mode``.
+
+    The object is locked once ``func`` returns, unless ``im_finalize=False``;
+    ``im_mode`` (``"master"`` or ``"slave"``) sets its mode. Classes made by
+    :class:`~statetrail.immutable.ImmutableMeta` (``Immutable`` and its subclasses)
+    take both keywords without it.
+    """
+
+    @functools.wraps(func)
+    def wrapper(
+        self: Any,
+        *args: Any,
+        im_finalize: bool = True,
+        im_mode: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        func(self, *args, **kwargs)
+        if im_mode is not None:
+            self.__im_mode__ = checked_mode(im_mode)
+        if im_finalize:
+            self.__im_finalize__()
+
+    wrapper.__im_applies_state__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def checked_mode(mode: str) -> str:
+    """``mode``, if it is a mode; else :class:`ValueError`."""
+    if mode not in IM_MODES:
+        raise ValueError(f"unknown immutable mode {mode!r}; one of {IM_MODES}")
+    return mode
 
 
 class Update(Generic[ImT]):

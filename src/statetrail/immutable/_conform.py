@@ -23,10 +23,19 @@ from typing import Any
 from statetrail.frozen import Draft, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen import register_immutable as _register_immutable
 from statetrail.frozen._freeze import _FROZEN, _IMMUTABLE
-from statetrail.immutable._base import ImmutableBase, Session
-from statetrail.immutable.interfaces import IM_MODE_SLAVE
+from statetrail.immutable._base import ImmutableBase, Session, new_session
+from statetrail.immutable.interfaces import IM_MODE_SLAVE, IM_STATE_TRANSIENT
 
-__all__ = ["SCALARS", "VIEWS", "conform", "conform_attr", "register_view", "wrap"]
+__all__ = [
+    "SCALARS",
+    "VIEWS",
+    "conform",
+    "conform_attr",
+    "im_conform",
+    "rebind_within",
+    "register_view",
+    "wrap",
+]
 
 #: The commonest values, kept as they are: a shortcut on the hot paths.
 SCALARS = frozenset({int, float, str, bool, bytes, type(None)})
@@ -75,6 +84,42 @@ def conform_attr(value: Any, session: Session) -> Any:
     return wrap(conform(value, session), session)
 
 
+def im_conform(owner: ImmutableBase, value: Any) -> Any:
+    """shoobx.immutable's ``__im_conform__``: ``value`` as ``owner`` would keep it.
+
+    Containers come back as transient slave immutables, a transient immutable made
+    on its own as itself (now a slave), a locked one as a transient slave copy, and
+    immutable scalars as they are. Nothing is stored.
+
+    Raises:
+        ValueError: ``value`` is mutable and has no immutable equivalent.
+        AssertionError: ``value`` is a slave custom immutable (already placed).
+    """
+    session = owner.__im_session__
+    if session.state is not IM_STATE_TRANSIENT:
+        session = new_session(standalone=True)
+    return conform_attr(value, session)
+
+
+def rebind_within(value: Any, old: Session, new: Session) -> None:
+    """Move the immutables bound to ``old`` in ``value`` (frozen data) to ``new``."""
+    if isinstance(value, ImmutableBase):
+        value._im_rebind(old, new)
+        return
+    t = type(value)
+    if t is FrozenDict:
+        items: Any = (v for _, v in value._raw_items())
+    elif t is FrozenList:
+        items = value._raw_iter()
+    elif t is FrozenSet or t is tuple or t is frozenset:
+        items = value
+    else:
+        return
+    for item in items:
+        if type(item) not in SCALARS:
+            rebind_within(item, old, new)
+
+
 def _conform_dict(value: Mapping[Any, Any], session: Session) -> FrozenDict[Any, Any]:
     return FrozenDict._of({k: conform(v, session) for k, v in value.items()})
 
@@ -113,5 +158,5 @@ def _conform_other(value: Any, session: Session) -> Any:
         # shoobx.immutable's protocol: a mutable object names its immutable twin.
         twin = get(mode=IM_MODE_SLAVE)
         if isinstance(twin, ImmutableBase):
-            return twin._im_conform(session)
+            return twin._im_join(session)
     raise ValueError("Unable to conform object to immutable.", value)

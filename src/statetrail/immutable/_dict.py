@@ -41,6 +41,9 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     {'answer': 42}
 
     Up to eight keys keep insertion order; larger dicts iterate in hash order.
+
+    ``im_finalize`` and ``im_mode`` are shoobx.immutable's constructor keywords
+    (see :mod:`statetrail.immutable`), so they cannot be keys given as keywords.
     """
 
     __slots__ = ()
@@ -49,7 +52,13 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     _draft_type: ClassVar[type] = DictDraft
 
     def __init__(
-        self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V
+        self,
+        items: Mapping[K, V] | Iterable[tuple[K, V]] = (),
+        /,
+        *,
+        im_finalize: bool = True,
+        im_mode: str | None = None,
+        **kwargs: V,
     ) -> None:
         if not kwargs and type(items) is FrozenDict:
             data = items
@@ -59,7 +68,19 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
             source: dict[Any, Any] = dict(items)
             source.update(kwargs)
             data = FrozenDict._of({k: conform(v, LOCKED) for k, v in source.items()})
-        self._init(data)
+        self._init(data, im_finalize, im_mode)
+
+    def __im_is_internal_attr__(self, name: str) -> bool:
+        """Whether ``name`` is internal (``data`` too, shoobx's UserDict storage)."""
+        return name == "data" or super().__im_is_internal_attr__(name)
+
+    def __getstate__(self) -> dict[K, V]:
+        """The items, as a plain dict (shoobx.immutable's pickle state)."""
+        return dict(self._snapshot()._raw_items())
+
+    def __setstate__(self, state: Mapping[K, V]) -> None:
+        """Become a locked master holding ``state``'s items."""
+        self._init(FrozenDict._of({k: conform(v, LOCKED) for k, v in state.items()}))
 
     @classmethod
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Self:

@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import Any, ClassVar, Self, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen import Draft, FrozenList, ListDraft
-from statetrail.immutable._base import LOCKED
+from statetrail.immutable._base import LOCKED, ImmutableBase
 from statetrail.immutable._conform import conform, register_view, wrap
 from statetrail.immutable._view import ContainerView, detached, own
 from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
@@ -38,14 +38,25 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     _frozen_type: ClassVar[type] = FrozenList
     _draft_type: ClassVar[type] = ListDraft
 
-    def __init__(self, items: Iterable[T] = (), /) -> None:
+    def __init__(
+        self,
+        items: Iterable[T] = (),
+        /,
+        *,
+        im_finalize: bool = True,
+        im_mode: str | None = None,
+    ) -> None:
         if type(items) is FrozenList:
             data = items
         elif isinstance(items, ImmutableList):
             data = items._snapshot()
         else:
             data = FrozenList._of_frozen([conform(x, LOCKED) for x in items])
-        self._init(data)
+        self._init(data, im_finalize, im_mode)
+
+    def __im_is_internal_attr__(self, name: str) -> bool:
+        """Whether ``name`` is internal (``data`` too, shoobx's UserList storage)."""
+        return name == "data" or super().__im_is_internal_attr__(name)
 
     # -- reading -------------------------------------------------------------------
 
@@ -167,6 +178,14 @@ class ImmutableList(ContainerView, MutableSequence[T]):
 
     def __imul__(self, n: SupportsIndex) -> Self:
         data = self._draft()
+        if n.__index__() > 1 and any(
+            isinstance(x, ImmutableBase) for x in self._snapshot()._raw_iter()
+        ):
+            # One object in two places would be changed through both (shoobx
+            # asserts the same).
+            raise AssertionError(
+                "a list holding custom immutables cannot repeat them in place"
+            )
         data[:] = list(self._snapshot()._raw_iter()) * n.__index__()
         return self
 

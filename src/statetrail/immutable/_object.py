@@ -5,6 +5,14 @@ refused everywhere else. Dict, list and set values become ``ImmutableDict``,
 ``ImmutableList`` and ``ImmutableSet`` slaves, and custom immutables become slave
 copies, all locked with the object. Names that start and end with two underscores
 are internal (``__im_version__`` and the like) and can always be set.
+
+shoobx.immutable's constructor keywords work on every class: ``im_finalize=False``
+leaves the new object transient (lock it with ``__im_finalize__()``), and
+``im_mode="slave"`` makes it a slave. A transient object made so, placed in a tree,
+joins it (shoobx's ``__im_conform__`` keeps it, as a slave); a locked one is
+copied. A slave custom immutable cannot be placed anywhere again: one object in
+two places of a tree would be changed through both (``AssertionError``, as
+shoobx.immutable asserts).
 """
 
 from __future__ import annotations
@@ -12,8 +20,13 @@ from __future__ import annotations
 from typing import Any, Self, TypeVar
 
 from statetrail.frozen import register_immutable
-from statetrail.immutable._base import ImmutableBase, Session, new_session
-from statetrail.immutable._conform import conform_attr
+from statetrail.immutable._base import (
+    ImmutableBase,
+    Session,
+    checked_mode,
+    new_session,
+)
+from statetrail.immutable._conform import conform_attr, im_conform, rebind_within
 from statetrail.immutable.interfaces import (
     IM_MODE_MASTER,
     IM_MODE_SLAVE,
@@ -46,8 +59,20 @@ class ImmutableMeta(type):
         register_immutable(cls)
 
     def __call__(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
+        if getattr(cls.__init__, "__im_applies_state__", False):
+            # An __init__ decorated with applyStateOnInit takes the keywords itself.
+            return type.__call__(cls, *args, **kwargs)  # type: ignore[no-any-return]
+        finalize = kwargs.pop("im_finalize", True)
+        mode = kwargs.pop("im_mode", None)
         obj = type.__call__(cls, *args, **kwargs)
-        obj.__dict__["__im_session__"].state = IM_STATE_LOCKED
+        state = obj.__dict__
+        if mode is not None:
+            state["__im_mode__"] = checked_mode(mode)
+        session = state["__im_session__"]
+        if finalize:
+            session.state = IM_STATE_LOCKED
+        else:
+            session.standalone = True
         return obj  # type: ignore[no-any-return]
 
 
@@ -81,9 +106,7 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
         # when __new__ is not overridden.
         pass
 
-    def __im_is_internal_attr__(self, name: str) -> bool:
-        """Whether ``name`` is internal: settable whatever the state."""
-        return name[:2] == "__" and name[-2:] == "__"
+    __im_conform__ = im_conform
 
     def __setattr__(self, name: str, value: Any) -> None:
         if self.__im_is_internal_attr__(name):
@@ -117,7 +140,33 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
         return new
 
     def _im_conform(self, session: Session) -> Any:
+        if self.__im_mode__ != IM_MODE_MASTER:
+            # shoobx.immutable asserts the same: a slave belongs to one place.
+            raise AssertionError(
+                f"this {type(self).__name__} is already part of another immutable "
+                "(a slave); place a copy of it (copy.copy() of its master, or "
+                "__im_clone__())"
+            )
+        return self._im_join(session)
+
+    def _im_join(self, session: Session) -> Any:
+        own = self.__im_session__
+        if own.standalone and own.state is IM_STATE_TRANSIENT and own is not session:
+            # Made transient on its own: it joins the tree as it is.
+            self._im_rebind(own, session)
+            self.__dict__["__im_mode__"] = IM_MODE_SLAVE
+            return self
         return self._im_clone(session, IM_MODE_SLAVE)
+
+    def _im_rebind(self, old: Session, new: Session) -> None:
+        state = self.__dict__
+        if state["__im_session__"] is not old:
+            return
+        state["__im_session__"] = new
+        internal = self.__im_is_internal_attr__
+        for name, value in state.items():
+            if not internal(name):
+                rebind_within(value, old, new)
 
     def _im_lock(self) -> None:
         self.__im_session__.state = IM_STATE_LOCKED
@@ -160,6 +209,10 @@ def _restore(
     state.update(internal)
     session = state["__im_session__"] = new_session()
     for name, value in public.items():
-        state[name] = conform_attr(value, session)
+        if isinstance(value, Immutable):
+            # Unpickled on its own, a slave of this object again.
+            state[name] = value._im_clone(session, IM_MODE_SLAVE)
+        else:
+            state[name] = conform_attr(value, session)
     session.state = IM_STATE_LOCKED
     return obj

@@ -7,7 +7,7 @@ A revision knows its version, when it was current, who made it and why; its mana
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 from statetrail.context import Metadata, RawOrigin, context, current_context
@@ -69,6 +69,10 @@ class RevisionedImmutable(Immutable):
             return IM_STATE_RETIRED
         return state
 
+    @__im_state__.setter
+    def __im_state__(self, state: str) -> None:
+        self.__im_set_state__(state)
+
     def __im_before_update__(
         self, clone: Self, creator: str | None = None, comment: str | None = None
     ) -> None:
@@ -76,6 +80,9 @@ class RevisionedImmutable(Immutable):
 
         A creator or comment not given comes from :func:`revision_context`.
         """
+        manager = self.__im_manager__
+        if manager is not None and _is_native(manager):
+            manager._check_current(self)
         meta = current_context()
         state = clone.__dict__
         state["__im_creator__"] = meta.author if creator is None else creator
@@ -93,10 +100,28 @@ class RevisionedImmutable(Immutable):
         *,
         _origin: RawOrigin | None = None,
     ) -> None:
-        """Record the new revision with the manager, if there is one."""
+        """Record the new revision with the manager, if there is one.
+
+        A manager of another kind (shoobx's ``IRevisionedImmutableManager``) gets
+        ``manager.addRevision(clone, old=self)``.
+        """
         manager = self.__im_manager__
-        if manager is not None:
+        if manager is None:
+            return
+        if _is_native(manager):
             manager._add(clone, self, _origin, 0)
+        else:
+            manager.addRevision(clone, old=self)
+
+    def __im_set_state__(self, state: str) -> None:
+        """Set the state; ``"retired"`` locks it and ends it now, if not ended yet."""
+        if state != IM_STATE_RETIRED:
+            super().__im_set_state__(state)
+            return
+        if self.__im_session__.state is not IM_STATE_LOCKED:
+            self._im_lock()
+        if self.__im_end_on__ is None:
+            self.__im_end_on__ = datetime.now(UTC)
 
     def _im_discard(self, source: Self) -> None:
         super()._im_discard(source)
@@ -106,6 +131,13 @@ class RevisionedImmutable(Immutable):
         self.__dict__["__im_stands_for__"] = source.__dict__.get(
             "__im_stands_for__", source
         )
+
+
+def _is_native(manager: object) -> bool:
+    """Whether ``manager`` is statetrail's own (imported late: it imports this)."""
+    from statetrail.immutable.revisioned import SimpleRevisionedImmutableManager
+
+    return isinstance(manager, SimpleRevisionedImmutableManager)
 
 
 def state_of(obj: Immutable) -> FrozenDict[str, Any]:

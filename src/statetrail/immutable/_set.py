@@ -40,14 +40,21 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     _frozen_type: ClassVar[type] = FrozenSet
     _draft_type: ClassVar[type] = SetDraft
 
-    def __init__(self, items: Iterable[T] = (), /) -> None:
+    def __init__(
+        self,
+        items: Iterable[T] = (),
+        /,
+        *,
+        im_finalize: bool = True,
+        im_mode: str | None = None,
+    ) -> None:
         if type(items) is FrozenSet:
             data = items
         elif isinstance(items, ImmutableSet):
             data = items._snapshot()
         else:
             data = FrozenSet._of(frozenset(conform(x, LOCKED) for x in items))
-        self._init(data)
+        self._init(data, im_finalize, im_mode)
 
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> Self:  # type: ignore[override]

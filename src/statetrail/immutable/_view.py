@@ -24,9 +24,11 @@ from statetrail.immutable._base import (
     LOCKED,
     ImmutableBase,
     Session,
+    checked_mode,
     locked_error,
+    new_session,
 )
-from statetrail.immutable._conform import wrap
+from statetrail.immutable._conform import im_conform, rebind_within, wrap
 from statetrail.immutable.interfaces import (
     IM_MODE_MASTER,
     IM_MODE_SLAVE,
@@ -64,11 +66,20 @@ class ContainerView(ImmutableBase):
         """A new locked master holding frozen ``data``."""
         return cls._view(data, LOCKED, IM_MODE_MASTER)
 
-    def _init(self, data: Any) -> None:
-        """Make this freshly constructed object a locked master of ``data``."""
+    def _init(self, data: Any, finalize: bool = True, mode: str | None = None) -> None:
+        """Make this freshly constructed object a locked master of ``data``.
+
+        ``finalize`` and ``mode`` are shoobx.immutable's ``im_finalize`` and
+        ``im_mode``: with ``finalize=False`` it stays transient, on its own.
+        """
+        if finalize:
+            session = LOCKED
+        else:
+            session = new_session(standalone=True)
+            data = self._draft_type(data)
         _set_data(self, data)
-        _set_session(self, LOCKED)
-        _set_mode(self, IM_MODE_MASTER)
+        _set_session(self, session)
+        _set_mode(self, IM_MODE_MASTER if mode is None else checked_mode(mode))
 
     # -- reading the data ----------------------------------------------------------
 
@@ -107,6 +118,18 @@ class ContainerView(ImmutableBase):
     def _im_conform(self, session: Session) -> Any:
         return self._snapshot()
 
+    __im_conform__ = im_conform
+
+    def _im_rebind(self, old: Session, new: Session) -> None:
+        if self.__im_session__ is not old:
+            return
+        data = self._snapshot()
+        rebind_within(data, old, new)
+        if new.state is IM_STATE_TRANSIENT:
+            data = self._draft_type(data)
+        _set_data(self, data)
+        _set_session(self, new)
+
     def _im_lock(self) -> None:
         data = self._data
         if isinstance(data, Draft):
@@ -124,12 +147,22 @@ class ContainerView(ImmutableBase):
 
         Unlike the object it is made from, the copy can be updated even when that
         object is a nested (slave) immutable.
+
+        Raises:
+            AssertionError: This object is transient (inside an ``update()``
+                block), where shoobx.immutable refuses ``copy()`` too;
+                ``copy.copy()`` gives a locked snapshot of the content so far.
         """
+        if self.__im_session__.state is IM_STATE_TRANSIENT:
+            raise AssertionError(
+                "copy() of a transient immutable: use copy.copy() for a locked "
+                "snapshot of its content so far, or copy() after the update() block"
+            )
         return type(self)._master(self._snapshot())
 
     def __copy__(self) -> Self:
         if self.__im_session__.state is IM_STATE_TRANSIENT:
-            return self.copy()
+            return type(self)._master(self._snapshot())
         return self
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Self:
@@ -157,7 +190,10 @@ class ContainerView(ImmutableBase):
     def __repr__(self) -> str:
         return show(self._snapshot())
 
-    def __setattr__(self, name: str, value: Any) -> NoReturn:
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "__im_state__":
+            self.__im_set_state__(value)
+            return
         self._refuse_attribute(name)
 
     def __delattr__(self, name: str) -> NoReturn:

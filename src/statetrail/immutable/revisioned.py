@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from statetrail.errors import RevisionNotFoundError
+from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict
 from statetrail.immutable._object import _restore
 from statetrail.immutable._revision import (
@@ -76,8 +76,12 @@ class MappingStorage(Protocol):
 _CAPTURE: Any = object()
 
 
-class UnknownRevisionError(RevisionNotFoundError, KeyError):
-    """The object is not a revision held by this manager."""
+class UnknownRevisionError(RevisionNotFoundError, KeyError, ValueError):
+    """The object is not a revision held by this manager.
+
+    A :class:`KeyError`, as shoobx's interface documents, and a :class:`ValueError`,
+    as its ``SimpleRevisionedImmutableManager`` raises.
+    """
 
 
 class SimpleRevisionedImmutableManager:
@@ -85,7 +89,16 @@ class SimpleRevisionedImmutableManager:
 
     Thread-safe. The snake_case methods are the primary API; shoobx.immutable's
     camelCase names (``getCurrentRevision`` ...) do the same.
+
+    An ``update()`` of a revision that is no longer current (a later one was made
+    from it, or the history was rolled back past it) is refused with
+    :class:`~statetrail.errors.ConflictError`, so no revision is ever recorded
+    after changes it never saw; roll back to it first to branch from it.
     """
+
+    #: The clock of ``__im_start_on__`` and ``__im_end_on__`` (shoobx.immutable's
+    #: testing hook). ``None``: the timeline's timestamps, aware UTC datetimes.
+    now: Callable[[], datetime] | None = None
 
     def __init__(self, name: str = "", *, _open: TimelineOpener | None = None) -> None:
         self.name = name
@@ -183,6 +196,7 @@ class SimpleRevisionedImmutableManager:
                 )
             state = state_of(new)
             timeline = self._timeline
+            previous = None
             if timeline is None:
                 timeline = self._timeline = self._open(
                     state, new.__im_creator__, new.__im_comment__
@@ -190,11 +204,8 @@ class SimpleRevisionedImmutableManager:
                 rev = timeline.head
             else:
                 previous = self._current()
-                parent = timeline.head.number if old is None else self._number_of(old)
-                if timeline.head.number != parent:
-                    # Made from an earlier revision: record it there, which starts a
-                    # branch and keeps the later revisions where they are.
-                    timeline.checkout(parent)
+                if old is not None:
+                    self._check_current(old)
                 author, comment = new.__im_creator__, new.__im_comment__
                 if origin is _CAPTURE:
                     rev = timeline.set_in(
@@ -204,11 +215,20 @@ class SimpleRevisionedImmutableManager:
                     rev = timeline.set_in(
                         (), state, author=author, comment=comment, _origin=origin
                     )
-                if previous is not None:
-                    previous.__im_end_on__ = rev.timestamp
+            start = self._now(rev.timestamp)
+            if previous is not None:
+                previous.__im_end_on__ = start
+            if old is not None and old is not new and old is not previous:
+                # Not the current revision here (one this manager never held, or
+                # one ended already): retired by its successor, as shoobx's
+                # addRevision(new, old) retires it.
+                if old.__im_session__.state is IM_STATE_TRANSIENT:
+                    old._im_lock()
+                if old.__im_end_on__ is None:
+                    old.__im_end_on__ = start
             self._objects[rev.number] = new
             new.__im_version__ = rev.number
-            new.__im_start_on__ = rev.timestamp
+            new.__im_start_on__ = start
             new.__im_end_on__ = None
             new.__im_creator__ = rev.author
             new.__im_comment__ = rev.comment
@@ -220,7 +240,36 @@ class SimpleRevisionedImmutableManager:
     def _current(self) -> RevisionedImmutable | None:
         if not self._active or self._timeline is None:
             return None
-        return self._objects.get(self._timeline.head.number)
+        current = self._objects.get(self._timeline.head.number)
+        if current is not None and current.__im_end_on__ is not None:
+            # Ended by hand (shoobx's managers read __im_end_on__ the same way).
+            return None
+        return current
+
+    def _now(self, default: datetime) -> datetime:
+        """The time of a change: ``default`` (the timeline's), or the ``now`` hook's."""
+        return default if self.now is None else self.now()
+
+    def _check_current(self, revision: Any) -> None:
+        """Refuse a revision that is no longer current as the base of an update.
+
+        Raises:
+            ConflictError: ``revision`` is not the newest revision (the timeline's
+                head): updating it would drop the later revisions from its history.
+            UnknownRevisionError: It is not a revision of this manager.
+        """
+        with self._lock:
+            if self._timeline is None:
+                return
+            number = self._number_of(revision)
+            head = self._timeline.head.number
+            if number != head:
+                raise ConflictError(
+                    f"revision {number} of {self!r} is no longer current (revision "
+                    f"{head} is): update the current revision "
+                    "(getCurrentRevision()), or roll back to this one first "
+                    "(rollback_to(), which keeps the later ones on a branch)"
+                )
 
     def _number_of(self, obj: Any) -> int:
         obj = getattr(obj, "__im_stands_for__", obj)
@@ -309,15 +358,22 @@ class SimpleRevisionedImmutableManager:
                 )
             else:
                 revs = timeline.log(author=creator, comment=comment, reverse=reversed)
-                # Compare at the precision of __im_start_on__, which is what the
-                # caller sees and passes back.
+                # Compare __im_start_on__, which is what the caller sees and passes
+                # back (the timeline's timestamp, or the ``now`` hook's time).
                 before = None if start_before is None else _aware(start_before)
                 after = None if start_after is None else _aware(start_after)
+                objects = self._objects
+                starts = {
+                    r.number: _aware(objects[r.number].__im_start_on__ or r.timestamp)
+                    for r in revs
+                    if r.number in objects
+                }
                 revs = [
                     r
                     for r in revs
-                    if (before is None or r.timestamp < before)
-                    and (after is None or r.timestamp > after)
+                    if r.number in starts
+                    and (before is None or starts[r.number] < before)
+                    and (after is None or starts[r.number] > after)
                 ]
                 end = None if batch_size is None else batch_start + batch_size
                 revs = revs[batch_start:end]
@@ -386,7 +442,7 @@ class SimpleRevisionedImmutableManager:
         with self._lock:
             number = self._number_of(revision)
             assert self._timeline is not None
-            now = datetime.now(UTC)
+            now = self._now(datetime.now(UTC))
             previous = self._current()
             if previous is not None and previous is not revision:
                 previous.__im_end_on__ = now
@@ -427,6 +483,11 @@ class RevisionedMapping(MutableMapping[Any, "RevisionedImmutable | None"]):
     the current revision (``None`` when none is current).
     """
 
+    #: The class of the managers it makes, one per key.
+    manager_class: type[SimpleRevisionedImmutableManager] = (
+        SimpleRevisionedImmutableManager
+    )
+
     def __init__(self, *, _storage: MappingStorage | None = None) -> None:
         self._managers: dict[Any, SimpleRevisionedImmutableManager] = {}
         self._lock = threading.Lock()
@@ -450,7 +511,7 @@ class RevisionedMapping(MutableMapping[Any, "RevisionedImmutable | None"]):
             manager = self._managers.get(key)
             if manager is None:
                 if self._storage is None:
-                    manager = SimpleRevisionedImmutableManager(name=str(key))
+                    manager = self.manager_class(name=str(key))
                 else:
                     manager = self._storage.new(key)
                 manager._add(value, None, _CAPTURE, 2)

@@ -25,24 +25,26 @@ wastes work:
   keep timelines.
 """
 
-from statetrail.compat.shoobx_immutable import interfaces
-from statetrail.immutable import (
+from statetrail.compat.shoobx_immutable import immutable, interfaces, revisioned
+from statetrail.compat.shoobx_immutable.immutable import (
     Immutable,
     ImmutableBase,
     ImmutableDict,
     ImmutableList,
     ImmutableMeta,
     ImmutableSet,
+    applyStateOnInit,
+    failOnNonTransient,
+    update,
+)
+from statetrail.compat.shoobx_immutable.revisioned import (
     RevisionedImmutable,
+    RevisionedImmutableBase,
     RevisionedMapping,
     SimpleRevisionedImmutableManager,
-    update,
 )
 
 __version__ = "1.2.0"
-
-#: shoobx.immutable's name for the base of revisioned immutables.
-RevisionedImmutableBase = RevisionedImmutable
 
 __all__ = [
     "Immutable",
@@ -55,6 +57,10 @@ __all__ = [
     "RevisionedImmutableBase",
     "RevisionedMapping",
     "SimpleRevisionedImmutableManager",
+    "applyStateOnInit",
+    "failOnNonTransient",
+    "immutable",
     "interfaces",
+    "revisioned",
     "update",
 ]
