@@ -68,11 +68,8 @@ class ImmutableMeta(type):
         state = obj.__dict__
         if mode is not None:
             state["__im_mode__"] = checked_mode(mode)
-        session = state["__im_session__"]
         if finalize:
-            session.state = IM_STATE_LOCKED
-        else:
-            session.standalone = True
+            state["__im_session__"].state = IM_STATE_LOCKED
         return obj  # type: ignore[no-any-return]
 
 
@@ -98,7 +95,9 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Self:
         obj = super().__new__(cls)
-        obj.__dict__["__im_session__"] = new_session()
+        # Made on its own: left transient (im_finalize=False), it joins the tree it
+        # is placed in.
+        obj.__dict__["__im_session__"] = new_session(standalone=True)
         return obj
 
     def __init__(self) -> None:
