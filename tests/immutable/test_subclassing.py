@@ -183,6 +183,20 @@ class TestConformAndPlacing:
         with pytest.raises(AttributeError):
             inner.name = "changed"
 
+    def test_a_view_read_before_it_joined_is_locked(self) -> None:
+        """A nested view read from it before it joined refuses writes after (they
+        would land nowhere); its attributes and what they hold follow the tree."""
+        item = Node("item", meta={"k": [1]}, im_finalize=False)
+        stale = item.meta["k"]
+        with update(ImmutableDict()) as d:
+            d["x"] = item
+            with pytest.raises(AttributeError):
+                stale.append(2)
+            item.meta["k"].append(3)
+        assert d == {"x": item}
+        assert list(item.meta["k"]) == [1, 3]
+        assert list(stale) == [1]
+
     def test_a_constructor_keeps_and_locks_it(self) -> None:
         """A locked container made with it keeps it, locked."""
         item = Node("item", im_finalize=False)

@@ -151,8 +151,11 @@ class Immutable(ImmutableBase, metaclass=ImmutableMeta):
     def _im_join(self, session: Session) -> Any:
         own = self.__im_session__
         if own.standalone and own.state is IM_STATE_TRANSIENT and own is not session:
-            # Made transient on its own: it joins the tree as it is.
+            # Made transient on its own: it joins the tree as it is. A nested view
+            # read from it before (not one of its attributes) keeps the old session,
+            # now locked: a write through it would land nowhere.
             self._im_rebind(own, session)
+            own.state = IM_STATE_LOCKED
             self.__dict__["__im_mode__"] = IM_MODE_SLAVE
             return self
         return self._im_clone(session, IM_MODE_SLAVE)
