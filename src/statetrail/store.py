@@ -6,6 +6,10 @@ faces over one :class:`~statetrail.Timeline` (see ``_store_core``): every change
 a revision with its time, author, comment and line of code, and the state is a
 frozen tree, so a write copies only the path it touches.
 
+An event is roz-remembers' (``type``, ``path``, ``old_value``, ``new_value``, and
+``action_source`` from :class:`AsyncStore`) plus the ``revision`` number;
+:mod:`statetrail.compat.roz_remembers` hands out exactly roz-remembers' keys.
+
 >>> from statetrail.store import Store
 >>> store = Store({"job": {"bins": 10, "sorted": 0}})
 >>> store.set("job.sorted", 1)
