@@ -118,7 +118,8 @@ class ImmutableBase:
         """Set the state of this object and everything reached from it.
 
         ``"locked"`` locks a transient tree (as :meth:`__im_finalize__`, but a
-        locked one stays locked). A locked immutable is never made transient again:
+        locked one stays locked). A tree shares one state: locking a slave locks
+        its master and the whole tree with it. A locked immutable is never made transient again:
         it may be shared, with history among others; ``update()`` gives a transient
         version of it instead.
 
@@ -140,6 +141,8 @@ class ImmutableBase:
 
     def __im_finalize__(self) -> None:
         """Lock this transient object and everything reached from it.
+
+        A tree shares one state: finalizing a slave locks the whole tree.
 
         Raises:
             RuntimeError: It is not transient.
