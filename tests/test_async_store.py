@@ -22,6 +22,7 @@ import statetrail
 from statetrail import FrozenDict
 from statetrail.store import AsyncStore, EventQueue, Transaction
 from tests.conftest import scaled
+from tests.reliability import record
 
 
 def here() -> int:
@@ -294,6 +295,170 @@ class TestSubscribers:
         await store.dispatch_and_wait(set_state("a", 1))
         await store.stop_processing()
         assert got[0]["action_source"] == set_state("a", 1)
+
+
+class _NoticeWithTheNextEvent(EventQueue):
+    """The broken variant of defect 8: taking an event does not report the gap,
+    so the notice waits for the next event."""
+
+    def get_nowait(self) -> dict[str, Any]:
+        return asyncio.Queue.get_nowait(self)
+
+    def _offer(self, event: dict[str, Any]) -> None:
+        missed, self._missed = self._missed, []
+        if missed and self.maxsize - self.qsize() >= 2:
+            count, first, last = missed
+            self.put_nowait(
+                {
+                    "type": "EVENTS_DROPPED",
+                    "count": count,
+                    "first_revision": first,
+                    "last_revision": last,
+                }
+            )
+        else:
+            self._missed = missed
+        super()._offer(event)
+
+
+async def overflow_then_take(queue_type: type[EventQueue]) -> list[dict[str, Any]]:
+    """Ten events into a queue of four, then the consumer takes one; what the
+    queue holds afterwards, with no event written since."""
+    store = AsyncStore(event_queue_size=4)
+    store.start_processing()
+    queue = store.subscribe_events(_queue_type=queue_type)
+    for n in range(1, 11):
+        await store.dispatch_and_wait(set_state("n", n))
+    await store.stop_processing()
+    assert queue.dropped == 6
+    assert (await queue.get())["revision"] == 1
+    return drain(queue)
+
+
+async def burst(
+    actions: int,
+    *,
+    queue_size: int,
+    consumer_pause: float,
+    yield_between_actions: bool = True,
+) -> tuple[list[dict[str, Any]], EventQueue]:
+    """``actions`` SET_STATE actions dispatched at once (no await between them
+    yields), one consumer taking each event as it comes, pausing ``consumer_pause``
+    seconds after each; everything the consumer received, and its queue."""
+    store = AsyncStore(
+        event_queue_size=queue_size, _yield_between_actions=yield_between_actions
+    )
+    store.start_processing()
+    queue = store.subscribe_events()
+    received: list[dict[str, Any]] = []
+
+    async def consume() -> None:
+        while True:
+            received.append(await queue.get())
+            if consumer_pause:
+                await asyncio.sleep(consumer_pause)
+
+    consumer = asyncio.create_task(consume())
+    for n in range(1, actions + 1):
+        await store.dispatch(set_state(f"k{n % 50}", n))
+    await store.stop_processing()
+    await asyncio.sleep(0)  # the last commit's event reaches the queue
+    async with asyncio.timeout(30):
+        while not queue.empty():
+            await asyncio.sleep(0.001)
+    consumer.cancel()
+    assert len(store.history()) == actions + 1
+    return received, queue
+
+
+def accounted(received: list[dict[str, Any]], actions: int) -> list[int]:
+    """Every revision 1..actions, each once: received, or told by a notice."""
+    numbers: list[int] = []
+    for event in received:
+        if event["type"] == "EVENTS_DROPPED":
+            gap = range(event["first_revision"], event["last_revision"] + 1)
+            assert len(gap) == event["count"]
+            numbers.extend(gap)
+        else:
+            numbers.append(event["revision"])
+    assert numbers == list(range(1, actions + 1))
+    return numbers
+
+
+class TestBursts:
+    """Issue 9, defect 8: a burst of actions and a bounded event queue."""
+
+    @pytest.mark.asyncio
+    async def test_the_gap_is_told_as_soon_as_there_is_room(self) -> None:
+        """Taking one event from a full queue that dropped six puts the
+        EVENTS_DROPPED notice in at once, after the events already queued: the
+        consumer learns of the gap without waiting for another write."""
+        assert await overflow_then_take(EventQueue) == [
+            {"type": "STATE_CHANGED", "path": "n", "old_value": n - 1,
+             "new_value": n, "revision": n, "action_source": set_state("n", n)}
+            for n in (2, 3, 4)
+        ] + [
+            {"type": "EVENTS_DROPPED", "count": 6, "first_revision": 5,
+             "last_revision": 10},
+        ]  # fmt: skip
+
+    @pytest.mark.asyncio
+    async def test_teeth_a_notice_that_waits_for_the_next_event(self) -> None:
+        """Teeth: with the notice sent only along with the next event, the same
+        check finds no notice."""
+        held = await overflow_then_take(_NoticeWithTheNextEvent)
+        assert [e["type"] for e in held] == ["STATE_CHANGED"] * 3
+
+    @pytest.mark.asyncio
+    async def test_drops_while_the_notice_waits_join_it(self) -> None:
+        """Events dropped while the notice is still the newest in the queue are
+        added to it: one notice per gap, not one per event."""
+        store = AsyncStore(event_queue_size=2)
+        queue = store.subscribe_events()
+        for n in range(1, 6):  # 1, 2 queued; 3, 4, 5 dropped
+            store.set("n", n)
+        await asyncio.sleep(0)
+        assert queue.get_nowait()["revision"] == 1  # room: the notice goes in
+        for n in range(6, 9):  # the queue is full again: they join the notice
+            store.set("n", n)
+        await asyncio.sleep(0)
+        assert [e.get("revision", e.get("count")) for e in drain(queue)] == [2, 6]
+        assert queue.dropped == 6
+        store.set("n", 9)
+        await asyncio.sleep(0)
+        assert queue.get_nowait()["revision"] == 9
+
+    @pytest.mark.asyncio
+    async def test_an_instant_consumer_keeps_up_with_a_burst(self) -> None:
+        """1,000 actions dispatched at once, a queue of 100, a consumer that takes
+        each event as it comes: it receives all 1,000, none dropped (the processor
+        gives the loop a turn between actions)."""
+        actions = scaled(1000)
+        received, queue = await burst(actions, queue_size=100, consumer_pause=0)
+        record("S9-burst", actions=actions, queue_size=100, dropped=queue.dropped)
+        assert queue.dropped == 0
+        assert [e["revision"] for e in received] == list(range(1, actions + 1))
+
+    @pytest.mark.asyncio
+    async def test_teeth_a_processor_that_never_yields(self) -> None:
+        """Teeth: without the turn between actions, the same consumer loses about
+        90% of the burst."""
+        received, queue = await burst(
+            1000, queue_size=100, consumer_pause=0, yield_between_actions=False
+        )
+        record("S9-burst-teeth", actions=1000, queue_size=100, dropped=queue.dropped)
+        assert queue.dropped >= 800
+        accounted(received, 1000)  # told, at least
+
+    @pytest.mark.asyncio
+    async def test_a_slow_consumer_is_told_every_gap(self) -> None:
+        """A consumer slower than the writer loses events, and EVENTS_DROPPED
+        notices account for every one: received and told together are revisions
+        1..1,000, each once, in order."""
+        received, queue = await burst(1000, queue_size=100, consumer_pause=0.0005)
+        notices = [e for e in received if e["type"] == "EVENTS_DROPPED"]
+        accounted(received, 1000)
+        assert queue.dropped == sum(e["count"] for e in notices) > 0
 
 
 class TestReducersAndMiddleware:

@@ -89,10 +89,12 @@ class EventQueue(asyncio.Queue[Event]):
     """One subscriber's events, in commit order (made by ``subscribe_events()``).
 
     A bounded queue never blocks the store. When it is full, new events are
-    dropped; as soon as there is room for two, one ``EVENTS_DROPPED`` event
-    (``count``, ``first_revision``, ``last_revision``) tells the consumer what it
-    missed, so it can read those revisions from the history, and delivery goes on.
-    ``dropped`` counts every event lost so.
+    dropped; as soon as there is room again (the consumer takes an event), one
+    ``EVENTS_DROPPED`` event (``count``, ``first_revision``, ``last_revision``)
+    goes in after the events already queued and tells the consumer what it
+    missed, so it can read those revisions from the history; delivery goes on.
+    Events dropped while that notice is still the newest in the queue are added
+    to it. ``dropped`` counts every event lost so.
     """
 
     def __init__(self, maxsize: int, loop: asyncio.AbstractEventLoop | None) -> None:
@@ -102,12 +104,35 @@ class EventQueue(asyncio.Queue[Event]):
         self._loop = loop
         self._thread = threading.get_ident()
         self._stop: Callable[[], None] = lambda: None
-        self._missed: list[int] = []  # [count, first revision, last revision]
+        # Events dropped and not yet told: [count, first revision, last revision].
+        self._missed: list[int] = []
+        # The notice at the end of the queue, still to be taken: later drops join it.
+        self._notice: Event | None = None
         self.dropped = 0
 
     def unsubscribe(self) -> None:
         """Stop delivering events to this queue (those already in it stay)."""
         self._stop()
+
+    def get_nowait(self) -> Event:
+        """Remove and return an event; :class:`asyncio.QueueEmpty` if there is none.
+
+        ``get()`` ends here too. Taking an event makes room, so the notice of the
+        events dropped while the queue was full goes in now, not with the next
+        event.
+        """
+        event = super().get_nowait()
+        if self._missed:
+            count, first, last = self._missed
+            self._missed = []
+            self._notice = {
+                "type": EVENT_TYPE_EVENTS_DROPPED,
+                "count": count,
+                "first_revision": first,
+                "last_revision": last,
+            }
+            self.put_nowait(self._notice)
+        return event
 
     def _send(self, event: Event) -> None:
         # Runs on the committing thread. Every event goes through the loop's own
@@ -125,27 +150,24 @@ class EventQueue(asyncio.Queue[Event]):
             self.unsubscribe()
 
     def _offer(self, event: Event) -> None:
-        missed = self._missed
-        if self.maxsize and self.maxsize - self.qsize() < (2 if missed else 1):
-            number = event.get("revision", -1)
-            if missed:
-                missed[0] += 1
-                missed[2] = number
-            else:
-                self._missed = [1, number, number]
-            self.dropped += 1
+        # Runs on the loop's thread, as the consumer does: no lock needed. Events
+        # go missing only while the queue is full, and the first event taken after
+        # that makes room for the notice, so the notice never waits for an event.
+        if not self.full():
+            self._notice = None  # an event follows it: the notice is final
+            self.put_nowait(event)
             return
-        if missed:
-            self.put_nowait(
-                {
-                    "type": EVENT_TYPE_EVENTS_DROPPED,
-                    "count": missed[0],
-                    "first_revision": missed[1],
-                    "last_revision": missed[2],
-                }
-            )
-            self._missed = []
-        self.put_nowait(event)
+        self.dropped += 1
+        number = event.get("revision", -1)
+        notice = self._notice
+        if notice is not None:  # still the newest in the queue: it tells this too
+            notice["count"] += 1
+            notice["last_revision"] = number
+        elif self._missed:
+            self._missed[0] += 1
+            self._missed[2] = number
+        else:
+            self._missed = [1, number, number]
 
 
 class AsyncStore(StoreBase):
@@ -195,8 +217,11 @@ class AsyncStore(StoreBase):
         event_queue_size: int | None = None,
         name: str = "",
         _timeline: Timeline[State] | None = None,
+        _yield_between_actions: bool = True,
     ) -> None:
         super().__init__(initial_state, name=name, _timeline=_timeline)
+        # A test seam: False is the broken processor that starves consumers.
+        self._yield_between_actions = _yield_between_actions
         self._initial_state_file_path = (
             None
             if initial_state_file_path is None
@@ -371,6 +396,12 @@ class AsyncStore(StoreBase):
                         done.set_result(rev)
             finally:
                 actions.task_done()
+            if self._yield_between_actions and not actions.empty():
+                # Give the loop a turn between actions: each commit's events reach
+                # the subscribers' queues through callbacks, and consumers must get
+                # to run, or a burst of actions fills every queue before anyone
+                # reads one (issue 9, defect 8).
+                await asyncio.sleep(0)
 
     async def _handle(
         self, action: Action, origin: RawOrigin | None, meta: Metadata
@@ -421,7 +452,11 @@ class AsyncStore(StoreBase):
     # -- events ------------------------------------------------------------------------
 
     def subscribe_events(
-        self, *, path: str | None = None, maxsize: int | None = None
+        self,
+        *,
+        path: str | None = None,
+        maxsize: int | None = None,
+        _queue_type: type[EventQueue] = EventQueue,
     ) -> EventQueue:
         """A new queue that receives every ``STATE_CHANGED`` event, in order.
 
@@ -435,6 +470,6 @@ class AsyncStore(StoreBase):
         that reads the queue.
         """
         size = self._queue_size if maxsize is None else maxsize
-        queue = EventQueue(size, asyncio._get_running_loop())
+        queue = _queue_type(size, asyncio._get_running_loop())
         queue._stop = self._listen(queue._send, path, f"event queue {id(queue):#x}")
         return queue
