@@ -179,6 +179,8 @@ class StoreBase:
         depth: int,
         with_changes: Callable[[State], tuple[State, tuple[Change, ...] | None]]
         | None = None,
+        *,
+        rebase: bool = False,
     ) -> Revision:
         """Record ``change(current state)`` as one revision.
 
@@ -186,6 +188,11 @@ class StoreBase:
         (unless ``origin`` was captured already). ``with_changes``, when given, does
         what ``change`` does and also tells the changes it made (or ``None``), which
         spares the engine a diff. Raises :class:`Refused`.
+
+        Another thread's write in between: ``change`` runs again on its state. A
+        revision another process recorded first (a stored store): with ``rebase``
+        (a path write) the same; without (a whole state), the engine's
+        :class:`~statetrail.ConflictError` naming it.
         """
         timeline = self._timeline
         if origin is _FROM_FRAMES:
@@ -204,11 +211,14 @@ class StoreBase:
                     new, label, author, comment, extra, head[NUMBER], depth + 1, changes
                 )
                 return Revision(record, timeline)
-            except ConflictError:
+            except ConflictError as exc:
                 if timeline._head is head:
                     raise  # not ours: a validator raised it
-            # Another writer came first: do it again under the lock, which always
-            # succeeds, so a busy store cannot starve a writer.
+                if exc.winner is not None and not rebase:
+                    raise  # another process wrote a state this one did not see
+            # Another writer came first: do it again under the lock, which
+            # succeeds unless other processes keep winning, so a busy store
+            # cannot starve a writer.
             return timeline.update(
                 change,
                 label=label,
@@ -216,6 +226,7 @@ class StoreBase:
                 comment=comment,
                 extra=extra,
                 _depth=depth + 1,
+                _rebase=rebase,
             )
         return timeline.update(
             change,
@@ -224,6 +235,7 @@ class StoreBase:
             comment=comment,
             extra=extra,
             _origin=origin,
+            _rebase=rebase,
         )
 
     def _set_path(
@@ -254,6 +266,7 @@ class StoreBase:
                 origin,
                 depth + 1,
                 lambda root: assoc_change(root, steps, frozen),
+                rebase=True,
             )
         except Refused as exc:
             logger.warning("cannot set %r: %s", path, exc)
@@ -311,6 +324,7 @@ class StoreBase:
                 comment,
                 _FROM_FRAMES,
                 2,
+                rebase=True,
             )
         except Refused as exc:
             logger.warning("cannot delete %r: %s", path, exc)
@@ -381,21 +395,24 @@ class StoreBase:
                 raise
             return
         timeline = self._timeline
+        recorded: list[Revision] = []
         with timeline.edit(
-            label=label, author=author, comment=comment, extra=extra, _origin=origin
+            label=label,
+            author=author,
+            comment=comment,
+            extra=extra,
+            _origin=origin,
+            _recorded=recorded,
         ) as draft:
             tx = Transaction(timeline.value, self._out)
-            # The revision the block will record, if it changes anything: the lock
-            # is held, so nothing else can take the number.
-            number = max(timeline.branches().values()) + 1
             self._tx = tx
             try:
                 yield tx
             finally:
                 self._tx = None
-            changed = tx._apply_to(draft)
-        if changed:
-            tx.revision = timeline.revision(number)
+            tx._apply_to(draft)
+        if recorded:
+            tx.revision = recorded[0]
 
     def add_validator(self, fn: Validator) -> Callable[[], None]:
         """Check every new state with ``fn(state)`` before it is recorded.

@@ -10,7 +10,8 @@ builtin for the same situation, it is that builtin too::
     ├── PathError (LookupError)           a path that cannot be read or written
     ├── PatchError (ValueError)           a JSON Patch malformed or not applying
     ├── ConflictError                     the head moved under an expected-head
-    │                                     write, or a revert meets later changes
+    │                                     write, another process wrote first, or
+    │                                     a revert meets later changes
     ├── ReentrancyError (RuntimeError)    writes re-entering without end
     ├── StorageError                      a backend failed (driver error: __cause__)
     │   └── CorruptHistoryError           stored history fails to parse or verify
@@ -72,13 +73,21 @@ class ConflictError(StatetrailError):
     """A write that would silently overwrite or undo someone else's change.
 
     Raised when the head moved under a write that expected it at a given revision,
-    and when :meth:`~statetrail.Timeline.revert` meets later changes to the same
-    paths. ``conflicts`` lists what collided, for a report.
+    when another process recorded a revision first and the write cannot simply be
+    re-applied on top (a whole-value set, ``update(fn)``, a transaction: see
+    docs/storage.md, "Several processes"), and when
+    :meth:`~statetrail.Timeline.revert` meets later changes to the same paths.
+    ``conflicts`` lists what collided, for a report; ``winner`` is the number of
+    the revision that won when another process recorded one first (``None``
+    otherwise).
     """
 
-    def __init__(self, message: str, conflicts: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, message: str, conflicts: Sequence[Any] = (), *, winner: int | None = None
+    ) -> None:
         super().__init__(message)
         self.conflicts: tuple[Any, ...] = tuple(conflicts)
+        self.winner = winner
 
 
 class ReentrancyError(StatetrailError, RuntimeError):

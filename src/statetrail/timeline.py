@@ -105,6 +105,10 @@ Info = tuple[str, "int | None", "str | None", "str | None", "str | None", Any]
 #: listener writes, and so on, across timelines too).
 MAX_LISTENER_DEPTH = 100
 
+#: How many times a path write re-applies itself on top of revisions other
+#: processes recorded first before it gives up with their ConflictError.
+REBASE_LIMIT = 100
+
 _getframe = sys._getframe
 _local = threading.local()
 # Threads now delivering to listeners: only they need the thread-local depth, so a
@@ -496,22 +500,20 @@ class Timeline(History, Generic[T]):
             with self._user_code():
                 for validate in self._validators:
                     validate(value)
-        number = self._next
-        branch = self._head_branch
+        record = self._numbered(head, value, info, origin)
+        if self._journal is not None:
+            # Durable first: if the journal refuses (a conflict, a full disk),
+            # nothing is recorded in memory either.
+            record = self._record_durably(head, record, changes)
+        number, branch = record[NUMBER], record[BRANCH]
         if head is not self._tip:
             # Writing from behind the branch's newest revision: keep that forward
             # path on its branch and start a new one here.
-            self._tips[branch] = self._tip[NUMBER]
-            branch = f"branch-{number}"
+            self._tips[self._head_branch] = self._tip[NUMBER]
         if head[BRANCH] != branch:
             self._first.setdefault(branch, number)
         if parent != number - 1:
             self._forks.setdefault(parent, []).append(number)
-        record = (number, parent, branch, value, _time_ns(), info, *origin)
-        if self._journal is not None:
-            # Durable first: if the journal refuses (a conflict, a full disk),
-            # nothing is recorded in memory either.
-            self._journal.record(self, Revision(record, self, changes))
         self._revs.append(record)
         self._next = number + 1
         self._head = self._tip = record
@@ -530,6 +532,57 @@ class Timeline(History, Generic[T]):
             self._refresh()
         return record
 
+    def _numbered(
+        self, head: Record, value: Any, info: Info, origin: Sequence[Any]
+    ) -> Record:
+        """The record of ``value`` after ``head``, with the next number."""
+        number = self._next
+        branch = self._head_branch
+        if head is not self._tip:
+            branch = f"branch-{number}"  # the forward path keeps its branch
+        return (number, head[NUMBER], branch, value, _time_ns(), info, *origin)
+
+    def _record_durably(
+        self, head: Record, record: Record, changes: tuple[Change, ...] | None
+    ) -> Record:
+        """Give ``record`` to the journal; the record stored (its number may move).
+
+        Called with the lock held. When another process took the number, the
+        journal has taken its revisions in. If none of them came after ``head`` on
+        its branch, this write still stands on the newest state it knows of, so it
+        takes the next number. Otherwise it is stale: it raises
+        :class:`~statetrail.ConflictError` naming the revision that won (path
+        writes catch it and re-apply themselves on top: see :meth:`_write`).
+        """
+        journal = self._journal
+        assert journal is not None
+        while True:
+            number = record[NUMBER]
+            try:
+                journal.record(self, Revision(record, self, changes))
+            except ConflictError as exc:
+                if self._head is not head:
+                    raise self._stale(head, exc) from exc
+                if self._next <= number:
+                    raise  # nothing new was taken in: not a race to retry
+                record = self._numbered(head, record[VALUE], record[INFO], record[6:])
+                continue
+            return record
+
+    def _stale(self, base: Record, cause: ConflictError) -> ConflictError:
+        """The error of a write based on ``base`` after another process wrote."""
+        winner = self._head
+        who = winner[INFO][3]
+        by = f" (by {who})" if who else ""
+        return ConflictError(
+            f"{self._label()}: revision {winner[NUMBER]}{by} was recorded by another "
+            f"process after revision {base[NUMBER]}, which this write was based "
+            "on, and won; nothing was recorded. The timeline now holds it: read "
+            "the value again and retry.",
+            (*cause.conflicts, (base[NUMBER], winner[NUMBER])),
+            winner=winner[NUMBER],
+        )
+
     def _write(
         self,
         compute: Callable[[Any], Any],
@@ -542,7 +595,15 @@ class Timeline(History, Generic[T]):
         depth: int,
         extra: Any = None,
         origin: Any = _UNSET,
+        rebase: bool = False,
     ) -> Revision:
+        """Record ``compute(current value)``, under the lock.
+
+        With ``rebase`` (a path write), a revision another process recorded
+        first is taken in and ``compute`` runs again on it, so the last writer
+        wins on its path and both revisions are kept; without, that raises
+        :class:`~statetrail.ConflictError`.
+        """
         raw = self._capture(depth + 1) if origin is _UNSET else (origin or _NO_ORIGIN)
         if (
             kind is RevisionKind.SET
@@ -557,7 +618,15 @@ class Timeline(History, Generic[T]):
             info = self._info(kind, target, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            record = self._commit(compute(self._head[VALUE]), info, raw, expect)
+            attempts = 1
+            while True:
+                try:
+                    record = self._commit(compute(self._head[VALUE]), info, raw, expect)
+                    break
+                except ConflictError as exc:
+                    if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:
+                        raise
+                    attempts += 1
         if self._pending:
             self._dispatch()
         return Revision(record, self)
@@ -578,7 +647,9 @@ class Timeline(History, Generic[T]):
         ``label``, ``author`` and ``comment`` default to the enclosing
         :func:`~statetrail.context`. With ``expect``, the write is refused with
         :class:`~statetrail.ConflictError` unless the cursor is at that revision
-        (optimistic concurrency).
+        (optimistic concurrency). On a stored timeline, a revision another
+        process recorded first also raises :class:`~statetrail.ConflictError`,
+        naming it: this value was chosen without seeing it. Retry.
         """
         return Revision(
             self._set(value, label, author, comment, extra, expect, _depth + 1), self
@@ -685,6 +756,10 @@ class Timeline(History, Generic[T]):
         """Record a new revision with ``value`` at ``path``; only that path is copied.
 
         Missing keys on the way become dicts (see :func:`statetrail.paths.set_in`).
+        On a stored timeline, a revision another process recorded first is taken
+        in and the write is applied on top of it: the last writer wins on
+        ``path``, and both revisions are kept (a whole value, ``path=()``, raises
+        :class:`~statetrail.ConflictError` instead, as :meth:`set` does).
         """
         steps = parse_path(path)
         frozen = self._freeze(value)
@@ -716,6 +791,7 @@ class Timeline(History, Generic[T]):
             _depth,
             extra,
             _origin,
+            rebase=True,
         )
 
     def delete_in(
@@ -730,7 +806,10 @@ class Timeline(History, Generic[T]):
         _depth: int = 1,
         _origin: Any = _UNSET,
     ) -> Revision:
-        """Record a new revision without the key or list item at ``path``."""
+        """Record a new revision without the key or list item at ``path``.
+
+        Another process's newer revision is handled as by :meth:`set_in`.
+        """
         steps = parse_path(path)
         return self._write(
             lambda current: paths.delete_in(current, steps),
@@ -743,6 +822,7 @@ class Timeline(History, Generic[T]):
             _depth,
             extra,
             _origin,
+            rebase=bool(steps),
         )
 
     def update(
@@ -755,12 +835,17 @@ class Timeline(History, Generic[T]):
         extra: Any = None,
         _depth: int = 1,
         _origin: Any = _UNSET,
+        _rebase: bool = False,
     ) -> Revision:
         """Atomically record ``fn(current value)``.
 
         No other write can come between the read and the write, so
         ``update(lambda n: n + 1)`` never loses a count. ``fn`` runs under the
         timeline's lock: keep it short, and do not write to this timeline from it.
+        If another process recorded a revision first, it raises
+        :class:`~statetrail.ConflictError` (``fn`` saw a value that is no longer
+        the newest): retry. ``_rebase``: a front end's path write, whose ``fn``
+        runs again on the newer value instead.
         """
 
         def compute(current: Any) -> Any:
@@ -779,6 +864,7 @@ class Timeline(History, Generic[T]):
             _depth,
             extra,
             _origin,
+            _rebase,
         )
 
     @contextlib.contextmanager
@@ -790,6 +876,7 @@ class Timeline(History, Generic[T]):
         comment: str | None = None,
         extra: Any = None,
         _origin: Any = _UNSET,
+        _recorded: list[Revision] | None = None,
     ) -> Iterator[Any]:
         """Change the value through a mutable draft; all of it becomes one revision.
 
@@ -821,7 +908,9 @@ class Timeline(History, Generic[T]):
                 yield draft
             value = draft.finish()
             if value is not base:
-                self._commit(value, info, raw, None)
+                record = self._commit(value, info, raw, None)
+                if _recorded is not None:  # a front end's: the revision it made
+                    _recorded.append(Revision(record, self))
         if self._pending:
             self._dispatch()
 
