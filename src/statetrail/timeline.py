@@ -83,6 +83,7 @@ from statetrail.revision import (
 
 __all__ = [
     "MAX_LISTENER_DEPTH",
+    "REBASE_LIMIT",
     "Erased",
     "Journal",
     "Listener",
