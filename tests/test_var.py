@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sys
 from typing import Any
 
 import pydantic
@@ -303,6 +304,105 @@ class TestNamespace:
         with pytest.raises(ValueError, match="too long"):
             ns["a"] = "abcd"
         assert ns["a"] == "abc"
+
+
+class TestNamespaceDeletion:
+    """Issue 10, defect 9: deleting a key records the deletion, keeps history."""
+
+    def test_deleting_a_key_records_it_and_keeps_its_history(self) -> None:
+        """del ns[key] appends a revision of kind "delete" (value None, with the
+        context's author and the deleting line); the key is gone from the
+        namespace, its history is still readable."""
+        ns = Namespace({"theme": "dark"})
+        ns["theme"] = "light"
+        with statetrail.context(author="ops", comment="theme dropped"):
+            line = sys._getframe().f_lineno + 1
+            del ns["theme"]
+        assert "theme" not in ns
+        assert ns.snapshot() == {}
+        assert len(ns) == 0
+        with pytest.raises(KeyError):
+            ns["theme"]
+        with pytest.raises(KeyError):
+            ns.var("theme")
+        assert ns.deleted() == ["theme"]
+        history = ns.history("theme")
+        assert [(r.kind, r.value) for r in history] == [
+            ("initial", "dark"),
+            ("set", "light"),
+            ("delete", None),
+        ]
+        deletion = history[-1]
+        assert (deletion.author, deletion.comment) == ("ops", "theme dropped")
+        assert deletion.origin is not None
+        assert deletion.origin.line == line
+
+    def test_a_key_set_again_goes_on_after_its_deletion(self) -> None:
+        """Setting a deleted key brings it back; its history runs through the
+        deletion."""
+        ns = Namespace({"a": 1})
+        del ns["a"]
+        ns["a"] = 2
+        assert ns["a"] == 2
+        assert ns.deleted() == []
+        assert [(r.kind, r.value) for r in ns.history("a")] == [
+            ("initial", 1),
+            ("delete", None),
+            ("set", 2),
+        ]
+
+    def test_missing_keys_and_validators(self) -> None:
+        """Deleting a key that is not there (or no longer) raises KeyError and
+        records nothing; validators do not judge a deletion (no value)."""
+
+        def positive(value: int) -> None:
+            if value <= 0:
+                raise ValueError("not positive")
+
+        ns = Namespace({"n": 1}, validators=[positive])
+        with pytest.raises(KeyError):
+            del ns["missing"]
+        with pytest.raises(KeyError):
+            ns.history("missing")
+        del ns["n"]
+        with pytest.raises(KeyError):
+            del ns["n"]
+        assert len(ns.history("n")) == 2
+        with pytest.raises(ValueError, match="not positive"):
+            ns["n"] = -1
+        assert "n" not in ns
+        assert len(ns.history("n")) == 2
+
+    def test_a_listener_may_write_back_into_the_namespace(self) -> None:
+        """Listeners run by a deletion or a comeback may write to the namespace."""
+        ns: Namespace
+
+        def log(var: Var[Any], rev: Revision) -> None:
+            if var.name != "log":
+                ns["log"] = f"{var.name} {rev.kind}"
+
+        ns = Namespace({"log": "", "a": 1}, on_change=[log])
+        del ns["a"]
+        assert ns["log"] == "a delete"
+        ns["a"] = 2
+        assert ns["log"] == "a set"
+
+    def test_a_deletion_is_stored_like_any_revision(self, tmp_path: Any) -> None:
+        """The deletion revision of a stored variable reads back from SQLite, and
+        the history verifies (what a stored namespace's key keeps)."""
+        path = tmp_path / "ns.db"
+        with statetrail.open(path) as repo:
+            theme = repo.watch("theme", "dark")
+            theme.timeline.mark_deleted(author="ops")
+            theme.set("light")
+        with statetrail.open(path) as repo:
+            history = repo.watch("theme").history()
+            assert [(r.kind, r.value, r.author) for r in history] == [
+                ("initial", "dark", None),
+                ("delete", None, "ops"),
+                ("set", "light", None),
+            ]
+            assert repo.verify() == {"theme": 3}
 
 
 class TestSaveAndLoad:

@@ -118,6 +118,9 @@ class RevisionKind:
     REVERT: Final = "revert"
     UNDO: Final = "undo"
     REDO: Final = "redo"
+    #: The thing tracked was deleted (its value is ``None``); a later write brings
+    #: it back, and its history goes on.
+    DELETE: Final = "delete"
 
 
 #: The info of a plain write with no metadata: shared, so most revisions carry one

@@ -497,7 +497,7 @@ class Timeline(History, Generic[T]):
                 f"listeners kept writing back {depth} generations deep; the limit is "
                 f"MAX_LISTENER_DEPTH={MAX_LISTENER_DEPTH}"
             )
-        if self._validators:
+        if self._validators and info[0] != RevisionKind.DELETE:  # no value to check
             with self._user_code():
                 for validate in self._validators:
                     validate(value)
@@ -914,6 +914,38 @@ class Timeline(History, Generic[T]):
                     _recorded.append(Revision(record, self))
         if self._pending:
             self._dispatch()
+
+    def mark_deleted(
+        self,
+        *,
+        label: str | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+        _depth: int = 1,
+    ) -> Revision:
+        """Record that the thing tracked was deleted: a revision of kind ``"delete"``.
+
+        Its value is ``None``, and validators do not run (there is no value to
+        check). Nothing earlier is removed: the history stays readable, and a
+        later write records the thing's new value after the deletion.
+
+        >>> from statetrail import Timeline
+        >>> t = Timeline("dark")
+        >>> t.mark_deleted(comment="theme dropped").kind
+        'delete'
+        >>> [(r.kind, r.value) for r in t.history()]
+        [('initial', 'dark'), ('delete', None)]
+        """
+        return self._write(
+            lambda _: None,
+            RevisionKind.DELETE,
+            None,
+            label,
+            author,
+            comment,
+            None,
+            _depth,
+        )
 
     def rollback(
         self,

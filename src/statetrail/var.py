@@ -642,6 +642,9 @@ class Namespace(MutableMapping[str, Any]):
 
     Setting a new key creates its :class:`Var`; setting an existing key records a
     revision of that variable only. :meth:`var` gives the variable itself.
+    Deleting a key records the deletion (a revision of kind ``"delete"``, whose
+    value is ``None``) and keeps the key's history: :meth:`history` still reads
+    it, and setting the key again goes on from there.
 
     >>> ns = Namespace({"debug": False})
     >>> ns["theme"] = "dark"
@@ -650,6 +653,9 @@ class Namespace(MutableMapping[str, Any]):
     {'debug': False, 'theme': 'light'}
     >>> [r.value for r in ns.var("theme").history()]
     ['dark', 'light']
+    >>> del ns["theme"]
+    >>> "theme" in ns, [(r.kind, r.value) for r in ns.history("theme")]
+    (False, [('initial', 'dark'), ('set', 'light'), ('delete', None)])
     """
 
     def __init__(
@@ -662,7 +668,11 @@ class Namespace(MutableMapping[str, Any]):
         self.name = name
         self._options = options
         self._vars: dict[str, Var[Any]] = {}
-        self._lock = threading.Lock()
+        # Deleted keys' variables: their history stays readable, and goes on if
+        # the key is set again.
+        self._deleted: dict[str, Var[Any]] = {}
+        # Re-entrant: a listener run by a write made under it may write back.
+        self._lock = threading.RLock()
         for key, value in (initial or {}).items():
             self[key] = value
 
@@ -677,14 +687,28 @@ class Namespace(MutableMapping[str, Any]):
         with self._lock:
             var = self._vars.get(key)
             if var is None:
-                full = f"{self.name}.{key}" if self.name else key
-                self._vars[key] = Var(full, value, **self._options)
+                var = self._deleted.get(key)
+                if var is None:
+                    full = f"{self.name}.{key}" if self.name else key
+                    self._vars[key] = Var(full, value, **self._options)
+                    return
+                # Back after a deletion: the value is recorded after it, under the
+                # lock, so a concurrent delete cannot come between.
+                var.set(value)
+                self._vars[key] = self._deleted.pop(key)
                 return
         var.set(value)
 
     def __delitem__(self, key: str) -> None:
+        """Remove ``key``, recording its deletion; :class:`KeyError` if absent.
+
+        The key's variable records a revision of kind ``"delete"`` (value
+        ``None``); its history stays readable through :meth:`history`.
+        """
         with self._lock:
-            del self._vars[key]
+            var = self._vars[key]
+            var.timeline.mark_deleted(_depth=2)
+            self._deleted[key] = self._vars.pop(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._vars))
@@ -697,8 +721,15 @@ class Namespace(MutableMapping[str, Any]):
         return {key: var.get() for key, var in list(self._vars.items())}
 
     def history(self, key: str) -> list[Revision]:
-        """The history of one key."""
-        return self._vars[key].history()
+        """The history of one key, a deleted one too; :class:`KeyError` if none."""
+        var = self._vars.get(key) or self._deleted.get(key)
+        if var is None:
+            raise KeyError(key)
+        return var.history()
+
+    def deleted(self) -> list[str]:
+        """The keys deleted and not set again, whose history :meth:`history` reads."""
+        return list(self._deleted)
 
     def __repr__(self) -> str:
         return f"Namespace({self.snapshot()!r})"
