@@ -31,7 +31,11 @@ import pytest
 import statetrail
 from statetrail import ConflictError
 from statetrail.repository import Repository
+from statetrail.revision import Revision
+from statetrail.storage._journal import StoreJournal
+from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore
+from statetrail.timeline import REBASE_LIMIT, Timeline
 from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.pg import fresh_schema
@@ -238,6 +242,52 @@ class TestNotStale:
             with pytest.raises(ConflictError, match="expected revision"):
                 timeline.set({"x": 2}, expect=head)
             assert store.get("x") == 1
+
+
+class _Overtaken(StoreJournal):
+    """A journal whose every append is overtaken: just before it, another
+    process (``rival``) writes to the same timeline."""
+
+    rival: Timeline[Any]
+
+    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+        if revision.number > 0:
+            self.rival.sync()
+            self.rival.set_in("rival", revision.number)
+        super().record(timeline, revision)
+
+
+class _Forgetful(StoreJournal):
+    """A journal that reports conflicts but takes nothing in."""
+
+    def refresh(self, timeline: Timeline[Any]) -> None:
+        pass
+
+
+class TestLimits:
+    def test_a_path_write_gives_up_after_rebase_limit_lost_races(self) -> None:
+        """When other processes win every time, a path write tries REBASE_LIMIT
+        times, then raises their ConflictError; nothing of it is recorded."""
+        backend = MemoryBackend()
+        journal = _Overtaken(backend, "t")
+        mine = Timeline({"x": 0}, name="t", journal=journal)
+        journal.rival = Repository(backend).timeline("t")
+        with pytest.raises(ConflictError, match="retry") as caught:
+            mine.set_in("x", 1)
+        assert caught.value.winner == REBASE_LIMIT
+        assert mine.value == {"x": 0, "rival": REBASE_LIMIT}
+        assert len(mine.history()) == REBASE_LIMIT + 1
+
+    def test_a_conflict_that_brings_nothing_new_is_raised(self) -> None:
+        """A journal that reports a conflict but takes in no revision: the
+        write raises its error instead of retrying without end."""
+        backend = MemoryBackend()
+        mine = Timeline(0, name="t", journal=_Forgetful(backend, "t"))
+        Repository(backend).timeline("t").set(1)
+        with pytest.raises(ConflictError, match="already stored") as caught:
+            mine.set(2)
+        assert caught.value.winner is None
+        assert mine.value == 0
 
 
 WRITER = r"""

@@ -36,3 +36,18 @@ def frozen_api() -> None:
     d2: FrozenDict[str, int] = d.set("b", 2).discard("a")
     plain: Any = statetrail.thaw(d2)
     print(plain, statetrail.freeze([1, 2]))
+
+
+def conflict_and_deletion_api() -> None:
+    ns = statetrail.Namespace({"theme": "dark"})
+    del ns["theme"]
+    gone: list[str] = ns.deleted()
+    kept: list[Revision] = ns.history("theme")
+    t: Timeline[int] = Timeline(0)
+    deleted: Revision = t.mark_deleted(comment="dropped")
+    try:
+        t.set(1)
+    except statetrail.ConflictError as exc:
+        winner: int | None = exc.winner
+        print(winner)
+    print(gone, kept, deleted.kind)
