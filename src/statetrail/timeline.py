@@ -501,12 +501,19 @@ class Timeline(History, Generic[T]):
             with self._user_code():
                 for validate in self._validators:
                     validate(value)
-        record = self._numbered(head, value, info, origin)
+        number = self._next
+        branch = self._head_branch
+        if head is not self._tip:
+            branch = f"branch-{number}"  # the forward path keeps its branch
+        record = (number, parent, branch, value, _time_ns(), info, *origin)
         if self._journal is not None:
             # Durable first: if the journal refuses (a conflict, a full disk),
             # nothing is recorded in memory either.
-            record = self._record_durably(head, record, changes)
-        number, branch = record[NUMBER], record[BRANCH]
+            try:
+                self._journal.record(self, Revision(record, self, changes))
+            except ConflictError as exc:
+                record = self._after_conflict(head, record, changes, exc)
+                number, branch = record[NUMBER], record[BRANCH]
         if head is not self._tip:
             # Writing from behind the branch's newest revision: keep that forward
             # path on its branch and start a new one here.
@@ -533,40 +540,37 @@ class Timeline(History, Generic[T]):
             self._refresh()
         return record
 
-    def _numbered(
-        self, head: Record, value: Any, info: Info, origin: Sequence[Any]
+    def _after_conflict(
+        self,
+        head: Record,
+        record: Record,
+        changes: tuple[Change, ...] | None,
+        error: ConflictError,
     ) -> Record:
-        """The record of ``value`` after ``head``, with the next number."""
-        number = self._next
-        branch = self._head_branch
-        if head is not self._tip:
-            branch = f"branch-{number}"  # the forward path keeps its branch
-        return (number, head[NUMBER], branch, value, _time_ns(), info, *origin)
+        """The journal refused ``record`` (``error``): the record stored after all.
 
-    def _record_durably(
-        self, head: Record, record: Record, changes: tuple[Change, ...] | None
-    ) -> Record:
-        """Give ``record`` to the journal; the record stored (its number may move).
-
-        Called with the lock held. When another process took the number, the
-        journal has taken its revisions in. If none of them came after ``head`` on
-        its branch, this write still stands on the newest state it knows of, so it
-        takes the next number. Otherwise it is stale: it raises
-        :class:`~statetrail.ConflictError` naming the revision that won (path
-        writes catch it and re-apply themselves on top: see :meth:`_write`).
+        Called with the lock held. Another process took the number, and the
+        journal has taken its revisions in. If none of them came after ``head``
+        on its branch, this write still stands on the newest state it knows of,
+        so it takes the next number and goes to the journal again. Otherwise it
+        is stale: :class:`~statetrail.ConflictError` naming the revision that won
+        (path writes catch it and re-apply themselves on top: see :meth:`_write`).
         """
         journal = self._journal
         assert journal is not None
         while True:
-            number = record[NUMBER]
+            if self._head is not head:
+                raise self._stale(head, error) from error
+            if self._next <= record[NUMBER]:
+                raise error  # nothing new was taken in: not a race to retry
+            number = self._next
+            branch = self._head_branch if head is self._tip else f"branch-{number}"
+            _, parent, _, value, _, info, *origin = record
+            record = (number, parent, branch, value, _time_ns(), info, *origin)
             try:
                 journal.record(self, Revision(record, self, changes))
             except ConflictError as exc:
-                if self._head is not head:
-                    raise self._stale(head, exc) from exc
-                if self._next <= number:
-                    raise  # nothing new was taken in: not a race to retry
-                record = self._numbered(head, record[VALUE], record[INFO], record[6:])
+                error = exc
                 continue
             return record
 
