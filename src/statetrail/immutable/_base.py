@@ -119,9 +119,9 @@ class ImmutableBase:
 
         ``"locked"`` locks a transient tree (as :meth:`__im_finalize__`, but a
         locked one stays locked). A tree shares one state: locking a slave locks
-        its master and the whole tree with it. A locked immutable is never made transient again:
-        it may be shared, with history among others; ``update()`` gives a transient
-        version of it instead.
+        its master and the whole tree with it. A locked immutable is never made
+        transient again: it may be shared, with history among others;
+        ``update()`` gives a transient version of it instead.
 
         Raises:
             FrozenError: ``state`` is ``"transient"`` and this object is locked.
