@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Self, TypeVar, overload
 from statetrail.frozen import DictDraft, Draft, FrozenDict
 from statetrail.immutable._base import LOCKED, locked_error
 from statetrail.immutable._conform import SCALARS, VIEWS, conform, register_view
+from statetrail.immutable._data import DictData
 from statetrail.immutable._view import ContainerView, detached, own
 from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
 
@@ -50,6 +51,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
 
     _frozen_type: ClassVar[type] = FrozenDict
     _draft_type: ClassVar[type] = DictDraft
+    _storage_name: ClassVar[str] = "data"
 
     def __init__(
         self,
@@ -73,6 +75,22 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     def __im_is_internal_attr__(self, name: str) -> bool:
         """Whether ``name`` is internal (``data`` too, shoobx's UserDict storage)."""
         return name == "data" or super().__im_is_internal_attr__(name)
+
+    @property
+    def data(self) -> dict[K, V]:
+        """The items as a plain ``dict``: shoobx's (``UserDict``'s) ``.data``.
+
+        A copy of the items when read, whose writes are made on this dict, through
+        its own methods: inside an ``update()`` block they land in the new version,
+        on a locked dict they raise ``FrozenError``. ``d.data = {...}`` inside the
+        block replaces every item.
+        """
+        return DictData.of(self)
+
+    def _im_replace(self, content: Any) -> None:
+        items = list(dict(content).items())  # read before clearing: it may be .data
+        self.clear()
+        self.update(items)
 
     def __getstate__(self) -> dict[K, V]:
         """The items, as a plain dict (shoobx.immutable's pickle state)."""

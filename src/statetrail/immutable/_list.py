@@ -8,6 +8,7 @@ from typing import Any, ClassVar, Self, SupportsIndex, TypeVar, overload
 from statetrail.frozen import Draft, FrozenList, ListDraft
 from statetrail.immutable._base import LOCKED, ImmutableBase
 from statetrail.immutable._conform import conform, register_view, wrap
+from statetrail.immutable._data import ListData
 from statetrail.immutable._view import ContainerView, detached, own
 from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
 
@@ -37,6 +38,7 @@ class ImmutableList(ContainerView, MutableSequence[T]):
 
     _frozen_type: ClassVar[type] = FrozenList
     _draft_type: ClassVar[type] = ListDraft
+    _storage_name: ClassVar[str] = "data"
 
     def __init__(
         self,
@@ -57,6 +59,20 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     def __im_is_internal_attr__(self, name: str) -> bool:
         """Whether ``name`` is internal (``data`` too, shoobx's UserList storage)."""
         return name == "data" or super().__im_is_internal_attr__(name)
+
+    @property
+    def data(self) -> list[T]:
+        """The items as a plain ``list``: shoobx's (``UserList``'s) ``.data``.
+
+        A copy of the items when read, whose writes are made on this list, through
+        its own methods: inside an ``update()`` block they land in the new version,
+        on a locked list they raise ``FrozenError``. ``lst.data = [...]`` inside the
+        block replaces every item.
+        """
+        return ListData.of(self)
+
+    def _im_replace(self, content: Any) -> None:
+        self[:] = list(content)
 
     # -- reading -------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self, TypeVar
 from statetrail.frozen import FrozenSet, SetDraft
 from statetrail.immutable._base import LOCKED
 from statetrail.immutable._conform import conform, register_view, wrap
+from statetrail.immutable._data import SetData
 from statetrail.immutable._view import ContainerView
 
 __all__ = ["ImmutableSet"]
@@ -39,6 +40,7 @@ class ImmutableSet(ContainerView, MutableSet[T]):
 
     _frozen_type: ClassVar[type] = FrozenSet
     _draft_type: ClassVar[type] = SetDraft
+    _storage_name: ClassVar[str] = "__data__"
 
     def __init__(
         self,
@@ -73,6 +75,22 @@ class ImmutableSet(ContainerView, MutableSet[T]):
 
     def __xor__(self, other: AbstractSet[Any]) -> Self:
         return super().__xor__(other)  # type: ignore[return-value]
+
+    @property
+    def __data__(self) -> set[T]:
+        """The members as a plain ``set``: shoobx's ``ImmutableSet.__data__``.
+
+        A copy of the members when read, whose writes are made on this set, through
+        its own methods: inside an ``update()`` block they land in the new version,
+        on a locked set they raise ``FrozenError``. ``s.__data__ = {...}`` inside the
+        block replaces every member.
+        """
+        return SetData.of(self)
+
+    def _im_replace(self, content: Any) -> None:
+        members = list(content)  # read before clearing: it may be __data__
+        self.clear()
+        self.update(members)
 
     # -- reading -------------------------------------------------------------------
 

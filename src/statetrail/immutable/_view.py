@@ -47,6 +47,9 @@ class ContainerView(ImmutableBase):
     #: The frozen container type behind this kind of view, and its draft type.
     _frozen_type: ClassVar[type]
     _draft_type: ClassVar[type]
+    #: The attribute that reads as the plain content (shoobx's storage): ``data``
+    #: for the dict and the list, ``__data__`` for the set.
+    _storage_name: ClassVar[str]
 
     _data: Any
 
@@ -194,7 +197,15 @@ class ContainerView(ImmutableBase):
         if name == "__im_state__":
             self.__im_set_state__(value)
             return
+        if name == self._storage_name:
+            self._im_check()
+            self._im_replace(value)
+            return
         self._refuse_attribute(name)
+
+    def _im_replace(self, content: Any) -> None:
+        """Replace the whole content (``x.data = ...``); the state is checked."""
+        raise NotImplementedError
 
     def __delattr__(self, name: str) -> NoReturn:
         self._refuse_attribute(name)

@@ -1,0 +1,281 @@
+"""``.data`` and ``__data__``: a container's content as a plain dict, list or set.
+
+shoobx.immutable's ``ImmutableDict`` and ``ImmutableList`` are ``UserDict`` and
+``UserList``, whose ``.data`` (the plain dict or list inside) is documented public
+API of :mod:`collections`, and its ``ImmutableSet`` keeps a plain set in
+``__data__``. statetrail's containers keep a frozen value instead; their ``.data``
+(``__data__`` for the set) is a real ``dict``, ``list`` or ``set`` (so
+``isinstance``, ``json``, ``copy`` and ``unittest``'s ``assertDictEqual`` take it)
+holding the content when it is read, values as the immutable hands them out.
+
+It is never a way around the immutable's checks: every write to it (``d.data[k] =
+v``, ``lst.data.append(x)``, ``s.__data__.add(x)`` ...) is made on the immutable,
+through the immutable's own method, and then the copy reads the immutable's whole
+content again. Inside an ``update()`` block the write lands in the new version, as
+the same write to the immutable would; on a locked immutable it raises
+``AttributeError('Cannot update locked immutable object.')``
+(:class:`~statetrail.errors.FrozenError`), as the immutable does, and changes
+nothing. ``copy()``, ``copy.copy()``, ``copy.deepcopy()``, pickling and the
+operators that make new containers (``|``, ``+``, ``*``) give plain ones.
+
+>>> from statetrail.immutable import ImmutableDict, update
+>>> answer = ImmutableDict({"answer": 0})
+>>> answer.data
+{'answer': 0}
+>>> answer.data["answer"] = 42
+Traceback (most recent call last):
+...
+statetrail.errors.FrozenError: Cannot update locked immutable object.
+>>> with update(answer) as new:
+...     new.data["answer"] = 42
+>>> new.data, answer.data
+({'answer': 42}, {'answer': 0})
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, MutableMapping, MutableSequence
+from collections.abc import MutableSet as AbstractMutableSet
+from typing import Any, Self, SupportsIndex
+
+__all__ = ["DictData", "ListData", "SetData"]
+
+
+class DictData(dict[Any, Any]):
+    """An ``ImmutableDict``'s ``.data``: its items when read, writes made on it."""
+
+    __slots__ = ("_owner",)
+
+    _owner: MutableMapping[Any, Any]
+
+    @classmethod
+    def of(cls, owner: MutableMapping[Any, Any]) -> Self:
+        """The items of ``owner`` now, as a dict whose writes go to ``owner``."""
+        new = cls()
+        new._owner = owner
+        new._sync()
+        return new
+
+    def _sync(self) -> None:
+        dict.clear(self)
+        dict.update(self, self._owner.items())
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._owner[key] = value
+        self._sync()
+
+    def __delitem__(self, key: Any) -> None:
+        del self._owner[key]
+        self._sync()
+
+    def clear(self) -> None:
+        """Remove every item, from the immutable."""
+        self._owner.clear()
+        self._sync()
+
+    def pop(self, *args: Any) -> Any:
+        """Remove a key from the immutable, as ``dict.pop``."""
+        value = self._owner.pop(*args)
+        self._sync()
+        return value
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return some item of the immutable."""
+        item = self._owner.popitem()
+        self._sync()
+        return item
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        """``self[key]``, first setting it on the immutable if it is missing."""
+        value = self._owner.setdefault(key, default)
+        self._sync()
+        return value
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        """Add or replace items of the immutable, as ``dict.update``."""
+        self._owner.update(*args, **kwargs)
+        self._sync()
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Any:
+        """A plain dict (there is no immutable to write to)."""
+        return dict.fromkeys(iterable, value)
+
+    def __copy__(self) -> dict[Any, Any]:
+        return dict(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
+        return copy.deepcopy(dict(self), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+class ListData(list[Any]):
+    """An ``ImmutableList``'s ``.data``: its items when read, writes made on it."""
+
+    __slots__ = ("_owner",)
+
+    _owner: MutableSequence[Any]
+
+    @classmethod
+    def of(cls, owner: MutableSequence[Any]) -> Self:
+        """The items of ``owner`` now, as a list whose writes go to ``owner``."""
+        new = cls()
+        new._owner = owner
+        new._sync()
+        return new
+
+    def _sync(self) -> None:
+        list.__setitem__(self, slice(None), list(self._owner))
+
+    def _write(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        result = method(*args, **kwargs)
+        self._sync()
+        return result
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._write(self._owner.__setitem__, index, value)
+
+    def __delitem__(self, index: Any) -> None:
+        self._write(self._owner.__delitem__, index)
+
+    def append(self, value: Any) -> None:
+        """Add ``value`` at the end of the immutable."""
+        self._write(self._owner.append, value)
+
+    def extend(self, values: Iterable[Any]) -> None:
+        """Add ``values`` at the end of the immutable."""
+        self._write(self._owner.extend, values)
+
+    def insert(self, index: SupportsIndex, value: Any) -> None:
+        """Insert ``value`` into the immutable before ``index``."""
+        self._write(self._owner.insert, index, value)
+
+    def pop(self, index: SupportsIndex = -1) -> Any:
+        """Remove and return the immutable's item at ``index``."""
+        return self._write(self._owner.pop, index)
+
+    def remove(self, value: Any) -> None:
+        """Remove the immutable's first item equal to ``value``."""
+        self._write(self._owner.remove, value)
+
+    def clear(self) -> None:
+        """Remove every item, from the immutable."""
+        self._write(self._owner.clear)
+
+    def reverse(self) -> None:
+        """Reverse the immutable's items."""
+        self._write(self._owner.reverse)
+
+    def sort(self, *args: Any, **kwargs: Any) -> None:
+        """Sort the immutable's items, as ``list.sort``."""
+        self._write(self._owner.sort, *args, **kwargs)  # type: ignore[attr-defined]
+
+    def __iadd__(self, other: Iterable[Any]) -> Self:  # type: ignore[misc]
+        self._write(self._owner.__iadd__, other)
+        return self
+
+    def __imul__(self, n: SupportsIndex) -> Self:
+        self._write(self._owner.__imul__, n)  # type: ignore[attr-defined]
+        return self
+
+    def __copy__(self) -> list[Any]:
+        return list(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
+        return copy.deepcopy(list(self), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (list, (list(self),))
+
+
+class SetData(set[Any]):
+    """An ``ImmutableSet``'s ``__data__``: its members when read, writes made on it."""
+
+    __slots__ = ("_owner",)
+
+    _owner: AbstractMutableSet[Any]
+
+    @classmethod
+    def of(cls, owner: AbstractMutableSet[Any]) -> Self:
+        """The members of ``owner`` now, as a set whose writes go to ``owner``."""
+        new = cls()
+        new._owner = owner
+        new._sync()
+        return new
+
+    def _sync(self) -> None:
+        set.clear(self)
+        set.update(self, self._owner)
+
+    def _write(self, method: Callable[..., Any], *args: Any) -> Any:
+        result = method(*args)
+        self._sync()
+        return result
+
+    def add(self, value: Any) -> None:
+        """Add ``value`` to the immutable."""
+        self._write(self._owner.add, value)
+
+    def discard(self, value: Any) -> None:
+        """Remove ``value`` from the immutable if it is a member."""
+        self._write(self._owner.discard, value)
+
+    def remove(self, value: Any) -> None:
+        """Remove ``value`` from the immutable; :class:`KeyError` if it is absent."""
+        self._write(self._owner.remove, value)
+
+    def pop(self) -> Any:
+        """Remove and return some member of the immutable."""
+        return self._write(self._owner.pop)
+
+    def clear(self) -> None:
+        """Remove every member, from the immutable."""
+        self._write(self._owner.clear)
+
+    def update(self, *others: Iterable[Any]) -> None:
+        """Add the members of ``others`` to the immutable."""
+        self._write(self._owner.update, *others)  # type: ignore[attr-defined]
+
+    def difference_update(self, *others: Iterable[Any]) -> None:
+        """Remove the members of ``others`` from the immutable."""
+        self._write(self._owner.difference_update, *others)  # type: ignore[attr-defined]
+
+    def intersection_update(self, *others: Iterable[Any]) -> None:
+        """Keep in the immutable only the members found in every one of ``others``."""
+        self._write(self._owner.intersection_update, *others)  # type: ignore[attr-defined]
+
+    def symmetric_difference_update(self, other: Iterable[Any]) -> None:
+        """Keep in the immutable the members in exactly one of it and ``other``."""
+        self._write(self._owner.symmetric_difference_update, other)  # type: ignore[attr-defined]
+
+    def __ior__(self, other: Any) -> Self:  # type: ignore[misc]
+        self.update(other)
+        return self
+
+    def __iand__(self, other: Any) -> Self:  # type: ignore[misc]
+        self.intersection_update(other)
+        return self
+
+    def __ixor__(self, other: Any) -> Self:  # type: ignore[misc]
+        self.symmetric_difference_update(other)
+        return self
+
+    def __isub__(self, other: Any) -> Self:  # type: ignore[misc]
+        self.difference_update(other)
+        return self
+
+    def __copy__(self) -> set[Any]:
+        return set(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> set[Any]:
+        return copy.deepcopy(set(self), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (set, (set(self),))
