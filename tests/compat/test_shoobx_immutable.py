@@ -465,8 +465,9 @@ class TestUpstreamExemptionsTranslated:
             new.somethingNew = 41
 
     def test_im_set_state_withImmutableValue(self) -> None:
-        """A transient set's container members are slaves that stay locked: to
-        change one, discard it and add the new one."""
+        """A transient set's container members are slaves that stay locked, so
+        they hash as set members must: to change one, discard it and add the new
+        one."""
         im_set = im.ImmutableSet([{42}], im_finalize=False)
         assert im_set.__im_state__ == interfaces.IM_STATE_TRANSIENT
         (member,) = im_set
@@ -474,6 +475,9 @@ class TestUpstreamExemptionsTranslated:
         assert member.__im_state__ == interfaces.IM_STATE_LOCKED
         with pytest.raises(FrozenError):
             member.add(41)
+        assert set(im_set) == im_set.__data__ == {frozenset({42})}
+        assert im_set <= {frozenset({42})}
+        assert {member: 1}[frozenset({42})] == 1
         im_set.discard(member)
         im_set.add({41, 42})
         im_set.__im_set_state__(interfaces.IM_STATE_LOCKED)

@@ -38,8 +38,11 @@ aliases data or wastes work:
   (``__im_set_state__("transient")`` raises ``FrozenError``): it may be shared, in
   history among others. ``update()`` and ``__im_clone__()`` give transient
   versions.
-- The members of an ``ImmutableSet`` stay locked while the set is transient:
-  changing one in place would change its hash inside the set.
+- The members of an ``ImmutableSet`` stay locked while the set is transient: a
+  member is hashed by its content, so a changeable one would either change its
+  hash inside the set (shoobx's do) or be unhashable, and ``set(s)``, ``s <= t``
+  or a member used as a key would fail inside the block. To change one, discard
+  it and add the new one.
 - Every subclass of ``ImmutableBase`` is locked once its ``__init__`` returns, as
   ``Immutable``'s are (shoobx left a direct ``ImmutableBase`` subclass transient
   unless its ``__init__`` was decorated with ``applyStateOnInit``); pass
