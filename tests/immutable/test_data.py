@@ -306,3 +306,47 @@ class TestTransient:
             fail()
         assert kept == [[1]]
         assert old == [1]
+
+
+class LowerKeys(ImmutableDict[str, Any]):
+    """A subclass written the UserDict way: its writes go through ``self.data``."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key.lower()] = value
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key.lower()]
+
+
+class Doubling(ImmutableList[int]):
+    def append(self, value: int) -> None:
+        self.data.append(value * 2)
+
+
+class TestSubclasses:
+    """A subclass that reads and writes ``self.data`` in its overrides, as
+    ``UserDict`` and ``UserList`` subclasses do, gets the container's own methods
+    underneath (no recursion), checked as ever."""
+
+    def test_dict(self) -> None:
+        old = LowerKeys({"a": 1})
+        with pytest.raises(FrozenError):
+            old["B"] = 2
+        with update(old) as new:
+            new["B"] = 2
+            new.data["c"] = 3
+            assert new["b"] == new["B"] == 2
+        assert dict(new) == {"a": 1, "b": 2, "c": 3}
+        assert new.data == {"a": 1, "b": 2, "c": 3}
+        assert type(new) is LowerKeys
+        assert dict(old) == {"a": 1}
+
+    def test_list(self) -> None:
+        old = Doubling([1])
+        with pytest.raises(FrozenError):
+            old.append(2)
+        with update(old) as new:
+            new.append(2)
+            new.data.append(3)
+        assert new == [1, 4, 3]
+        assert old == [1]

@@ -10,8 +10,11 @@ holding the content when it is read, values as the immutable hands them out.
 
 It is never a way around the immutable's checks: every write to it (``d.data[k] =
 v``, ``lst.data.append(x)``, ``s.__data__.add(x)`` ...) is made on the immutable,
-through the immutable's own method, and then the copy reads the immutable's whole
-content again. Inside an ``update()`` block the write lands in the new version, as
+through the method of ``ImmutableDict``, ``ImmutableList`` or ``ImmutableSet``
+itself, and then the copy reads the immutable's whole content again (through
+those classes' methods too, so a subclass that overrides ``__setitem__`` to write
+``self.data[key] = value``, as ``UserDict`` subclasses do, works instead of
+recursing). Inside an ``update()`` block the write lands in the new version, as
 the same write to the immutable would; on a locked immutable it raises
 ``AttributeError('Cannot update locked immutable object.')``
 (:class:`~statetrail.errors.FrozenError`), as the immutable does, and changes
@@ -35,7 +38,7 @@ statetrail.errors.FrozenError: Cannot update locked immutable object.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, MutableMapping, MutableSequence
+from collections.abc import Iterable, MutableMapping, MutableSequence
 from collections.abc import MutableSet as AbstractMutableSet
 from typing import Any, Self, SupportsIndex
 
@@ -45,57 +48,59 @@ __all__ = ["DictData", "ListData", "SetData"]
 class DictData(dict[Any, Any]):
     """An ``ImmutableDict``'s ``.data``: its items when read, writes made on it."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_kind", "_owner")
 
     _owner: MutableMapping[Any, Any]
+    _kind: Any
 
     @classmethod
-    def of(cls, owner: MutableMapping[Any, Any]) -> Self:
-        """The items of ``owner`` now, as a dict whose writes go to ``owner``."""
+    def of(cls, owner: MutableMapping[Any, Any], kind: type) -> Self:
+        """The items of ``owner`` now, as a dict whose writes go to ``owner``.
+
+        ``kind`` is ``ImmutableDict``: its methods read and write ``owner``.
+        """
         new = cls()
         new._owner = owner
+        new._kind = kind
         new._sync()
         return new
 
     def _sync(self) -> None:
+        owner, kind = self._owner, self._kind
+        keys = list(kind.__iter__(owner))
         dict.clear(self)
-        dict.update(self, self._owner.items())
+        dict.update(self, [(key, kind.__getitem__(owner, key)) for key in keys])
+
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self._kind, name)(self._owner, *args, **kwargs)
+        self._sync()
+        return result
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._owner[key] = value
-        self._sync()
+        self._write("__setitem__", key, value)
 
     def __delitem__(self, key: Any) -> None:
-        del self._owner[key]
-        self._sync()
+        self._write("__delitem__", key)
 
     def clear(self) -> None:
         """Remove every item, from the immutable."""
-        self._owner.clear()
-        self._sync()
+        self._write("clear")
 
     def pop(self, *args: Any) -> Any:
         """Remove a key from the immutable, as ``dict.pop``."""
-        value = self._owner.pop(*args)
-        self._sync()
-        return value
+        return self._write("pop", *args)
 
     def popitem(self) -> tuple[Any, Any]:
         """Remove and return some item of the immutable."""
-        item = self._owner.popitem()
-        self._sync()
-        return item
+        return self._write("popitem")  # type: ignore[no-any-return]
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
         """``self[key]``, first setting it on the immutable if it is missing."""
-        value = self._owner.setdefault(key, default)
-        self._sync()
-        return value
+        return self._write("setdefault", key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:
         """Add or replace items of the immutable, as ``dict.update``."""
-        self._owner.update(*args, **kwargs)
-        self._sync()
+        self._write("update", *args, **kwargs)
 
     def __ior__(self, other: Any) -> Self:  # type: ignore[misc]
         self.update(other)
@@ -119,70 +124,77 @@ class DictData(dict[Any, Any]):
 class ListData(list[Any]):
     """An ``ImmutableList``'s ``.data``: its items when read, writes made on it."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_kind", "_owner")
 
     _owner: MutableSequence[Any]
+    _kind: Any
 
     @classmethod
-    def of(cls, owner: MutableSequence[Any]) -> Self:
-        """The items of ``owner`` now, as a list whose writes go to ``owner``."""
+    def of(cls, owner: MutableSequence[Any], kind: type) -> Self:
+        """The items of ``owner`` now, as a list whose writes go to ``owner``.
+
+        ``kind`` is ``ImmutableList``: its methods read and write ``owner``.
+        """
         new = cls()
         new._owner = owner
+        new._kind = kind
         new._sync()
         return new
 
     def _sync(self) -> None:
-        list.__setitem__(self, slice(None), list(self._owner))
+        owner, kind = self._owner, self._kind
+        items = [kind.__getitem__(owner, i) for i in range(kind.__len__(owner))]
+        list.__setitem__(self, slice(None), items)
 
-    def _write(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        result = method(*args, **kwargs)
+    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        result = getattr(self._kind, name)(self._owner, *args, **kwargs)
         self._sync()
         return result
 
     def __setitem__(self, index: Any, value: Any) -> None:
-        self._write(self._owner.__setitem__, index, value)
+        self._write("__setitem__", index, value)
 
     def __delitem__(self, index: Any) -> None:
-        self._write(self._owner.__delitem__, index)
+        self._write("__delitem__", index)
 
     def append(self, value: Any) -> None:
         """Add ``value`` at the end of the immutable."""
-        self._write(self._owner.append, value)
+        self._write("append", value)
 
     def extend(self, values: Iterable[Any]) -> None:
         """Add ``values`` at the end of the immutable."""
-        self._write(self._owner.extend, values)
+        self._write("extend", values)
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
         """Insert ``value`` into the immutable before ``index``."""
-        self._write(self._owner.insert, index, value)
+        self._write("insert", index, value)
 
     def pop(self, index: SupportsIndex = -1) -> Any:
         """Remove and return the immutable's item at ``index``."""
-        return self._write(self._owner.pop, index)
+        return self._write("pop", index)
 
     def remove(self, value: Any) -> None:
         """Remove the immutable's first item equal to ``value``."""
-        self._write(self._owner.remove, value)
+        self._write("remove", value)
 
     def clear(self) -> None:
         """Remove every item, from the immutable."""
-        self._write(self._owner.clear)
+        self._write("clear")
 
     def reverse(self) -> None:
         """Reverse the immutable's items."""
-        self._write(self._owner.reverse)
+        self._write("reverse")
 
     def sort(self, *args: Any, **kwargs: Any) -> None:
         """Sort the immutable's items, as ``list.sort``."""
-        self._write(self._owner.sort, *args, **kwargs)  # type: ignore[attr-defined]
+        self._write("sort", *args, **kwargs)
 
     def __iadd__(self, other: Iterable[Any]) -> Self:  # type: ignore[misc]
-        self._write(self._owner.__iadd__, other)
+        self._write("__iadd__", other)
         return self
 
     def __imul__(self, n: SupportsIndex) -> Self:
-        self._write(self._owner.__imul__, n)  # type: ignore[attr-defined]
+        self._write("__imul__", n)
         return self
 
     def __copy__(self) -> list[Any]:
@@ -198,62 +210,68 @@ class ListData(list[Any]):
 class SetData(set[Any]):
     """An ``ImmutableSet``'s ``__data__``: its members when read, writes made on it."""
 
-    __slots__ = ("_owner",)
+    __slots__ = ("_kind", "_owner")
 
     _owner: AbstractMutableSet[Any]
+    _kind: Any
 
     @classmethod
-    def of(cls, owner: AbstractMutableSet[Any]) -> Self:
-        """The members of ``owner`` now, as a set whose writes go to ``owner``."""
+    def of(cls, owner: AbstractMutableSet[Any], kind: type) -> Self:
+        """The members of ``owner`` now, as a set whose writes go to ``owner``.
+
+        ``kind`` is ``ImmutableSet``: its methods read and write ``owner``.
+        """
         new = cls()
         new._owner = owner
+        new._kind = kind
         new._sync()
         return new
 
     def _sync(self) -> None:
+        members = list(self._kind.__iter__(self._owner))
         set.clear(self)
-        set.update(self, self._owner)
+        set.update(self, members)
 
-    def _write(self, method: Callable[..., Any], *args: Any) -> Any:
-        result = method(*args)
+    def _write(self, name: str, *args: Any) -> Any:
+        result = getattr(self._kind, name)(self._owner, *args)
         self._sync()
         return result
 
     def add(self, value: Any) -> None:
         """Add ``value`` to the immutable."""
-        self._write(self._owner.add, value)
+        self._write("add", value)
 
     def discard(self, value: Any) -> None:
         """Remove ``value`` from the immutable if it is a member."""
-        self._write(self._owner.discard, value)
+        self._write("discard", value)
 
     def remove(self, value: Any) -> None:
         """Remove ``value`` from the immutable; :class:`KeyError` if it is absent."""
-        self._write(self._owner.remove, value)
+        self._write("remove", value)
 
     def pop(self) -> Any:
         """Remove and return some member of the immutable."""
-        return self._write(self._owner.pop)
+        return self._write("pop")
 
     def clear(self) -> None:
         """Remove every member, from the immutable."""
-        self._write(self._owner.clear)
+        self._write("clear")
 
     def update(self, *others: Iterable[Any]) -> None:
         """Add the members of ``others`` to the immutable."""
-        self._write(self._owner.update, *others)  # type: ignore[attr-defined]
+        self._write("update", *others)
 
     def difference_update(self, *others: Iterable[Any]) -> None:
         """Remove the members of ``others`` from the immutable."""
-        self._write(self._owner.difference_update, *others)  # type: ignore[attr-defined]
+        self._write("difference_update", *others)
 
     def intersection_update(self, *others: Iterable[Any]) -> None:
         """Keep in the immutable only the members found in every one of ``others``."""
-        self._write(self._owner.intersection_update, *others)  # type: ignore[attr-defined]
+        self._write("intersection_update", *others)
 
     def symmetric_difference_update(self, other: Iterable[Any]) -> None:
         """Keep in the immutable the members in exactly one of it and ``other``."""
-        self._write(self._owner.symmetric_difference_update, other)  # type: ignore[attr-defined]
+        self._write("symmetric_difference_update", other)
 
     def __ior__(self, other: Any) -> Self:  # type: ignore[misc]
         self.update(other)

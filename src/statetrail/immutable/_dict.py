@@ -80,12 +80,13 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     def data(self) -> dict[K, V]:
         """The items as a plain ``dict``: shoobx's (``UserDict``'s) ``.data``.
 
-        A copy of the items when read, whose writes are made on this dict, through
-        its own methods: inside an ``update()`` block they land in the new version,
-        on a locked dict they raise ``FrozenError``. ``d.data = {...}`` inside the
+        A copy of the items when read. Its writes are made on this dict
+        through ``ImmutableDict``'s own methods, beneath a subclass's overrides as with
+        ``UserDict``: inside an ``update()`` block they land in the new version, on
+        a locked dict they raise ``FrozenError``. ``d.data = {...}`` inside the
         block replaces every item.
         """
-        return DictData.of(self)
+        return DictData.of(self, ImmutableDict)
 
     def _im_replace(self, content: Any) -> None:
         items = list(dict(content).items())  # read before clearing: it may be .data

@@ -64,12 +64,13 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     def data(self) -> list[T]:
         """The items as a plain ``list``: shoobx's (``UserList``'s) ``.data``.
 
-        A copy of the items when read, whose writes are made on this list, through
-        its own methods: inside an ``update()`` block they land in the new version,
-        on a locked list they raise ``FrozenError``. ``lst.data = [...]`` inside the
+        A copy of the items when read. Its writes are made on this list
+        through ``ImmutableList``'s own methods, beneath a subclass's overrides as with
+        ``UserDict``: inside an ``update()`` block they land in the new version, on
+        a locked list they raise ``FrozenError``. ``lst.data = [...]`` inside the
         block replaces every item.
         """
-        return ListData.of(self)
+        return ListData.of(self, ImmutableList)
 
     def _im_replace(self, content: Any) -> None:
         self[:] = list(content)

@@ -80,12 +80,13 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     def __data__(self) -> set[T]:
         """The members as a plain ``set``: shoobx's ``ImmutableSet.__data__``.
 
-        A copy of the members when read, whose writes are made on this set, through
-        its own methods: inside an ``update()`` block they land in the new version,
-        on a locked set they raise ``FrozenError``. ``s.__data__ = {...}`` inside the
+        A copy of the members when read. Its writes are made on this set
+        through ``ImmutableSet``'s own methods, beneath a subclass's overrides as with
+        ``UserDict``: inside an ``update()`` block they land in the new version, on
+        a locked set they raise ``FrozenError``. ``s.__data__ = {...}`` inside the
         block replaces every member.
         """
-        return SetData.of(self)
+        return SetData.of(self, ImmutableSet)
 
     def _im_replace(self, content: Any) -> None:
         members = list(content)  # read before clearing: it may be __data__
