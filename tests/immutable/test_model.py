@@ -2,8 +2,9 @@
 
 Each example runs a few update() blocks, each a few writes at random places in the
 tree (dicts, lists and sets at any depth), on the immutable and on a plain copy.
-After every block the new version must equal the model, and every older version
-must still equal the model as it was then.
+Some writes go through the container's ``.data`` (``__data__`` for a set) instead
+of the container itself. After every block the new version, and its ``.data``, must
+equal the model, and every older version must still equal the model as it was then.
 """
 
 from __future__ import annotations
@@ -102,6 +103,13 @@ def _apply(target: Any, name: str, args: tuple[Any, ...]) -> None:
         getattr(target, name)()
 
 
+def _storage(container: Any) -> Any:
+    """A container's plain dict, list or set: ``.data``, or a set's ``__data__``."""
+    if isinstance(container, ImmutableSet):
+        return container.__data__
+    return container.data
+
+
 def _run(data: st.DataObject, plain: Any, cls: type) -> None:
     versions = [(cls(plain), copy.deepcopy(plain))]
     for _ in range(data.draw(st.integers(min_value=1, max_value=5))):
@@ -111,12 +119,16 @@ def _run(data: st.DataObject, plain: Any, cls: type) -> None:
                 path = data.draw(st.sampled_from(_containers(plain)))
                 name, args = _write(data, _at(plain, path))
                 _apply(_at(plain, path), name, copy.deepcopy(args))
-                _apply(_at(new, path), name, args)
+                target = _at(new, path)
+                if data.draw(st.booleans()):
+                    target = _storage(target)
+                _apply(target, name, args)
                 assert _at(new, path) == _at(plain, path)
         versions.append((new, copy.deepcopy(plain)))
         assert new == plain
         for version, expected in versions:
             assert version == expected
+            assert _storage(version) == expected
 
 
 class TestRandomUpdates:
