@@ -43,6 +43,15 @@ def lists_and_sets() -> tuple[ImmutableList[int], ImmutableSet[str]]:
     return more, names | {"b"}
 
 
+def plain_content() -> tuple[dict[str, int], list[int], set[str]]:
+    config: ImmutableDict[str, int] = ImmutableDict({"retries": 3})
+    with update(config) as new:
+        new.data["retries"] = 4
+    numbers: ImmutableList[int] = ImmutableList([1, 2])
+    names: ImmutableSet[str] = ImmutableSet({"a"})
+    return new.data, numbers.data, names.__data__
+
+
 def objects() -> Point:
     p = Point(1)
     with update(p) as q:
