@@ -56,8 +56,9 @@ aliases data or wastes work:
   made on the container through its own checked methods: inside ``update()`` they
   land in the new version; on a locked container they raise ``AttributeError``
   (``FrozenError``) as the container does, where shoobx let ``.data`` change a
-  locked container in place. A manager's and a mapping's ``__data__`` are
-  read-only copies of their revisions and managers.
+  locked container in place. A container takes no attributes but its items,
+  even inside ``update()`` (shoobx let a transient one take any). A manager's and
+  a mapping's ``__data__`` are read-only copies of their revisions and managers.
 - Every revision also has an origin, a diff and blame, through the manager's
   ``record_of()``, ``diff()``, ``blame()`` and ``timeline``.
 - The pjpersist storage is not part of this module; statetrail's storage backends
