@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from statetrail import diff
 from statetrail._change import Change
 from statetrail.diff import apply_changes
-from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.errors import CorruptHistoryError, NestingError, StatetrailError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet, freeze
 from statetrail.frozen._opaque import Opaque
 from statetrail.storage import _codec_registry, codec
@@ -632,11 +632,15 @@ class TestRefusals:
                 codec.to_json({"n": value})
 
     def test_deepest_value_round_trips(self) -> None:
-        """A value exactly MAX_DEPTH levels deep is stored and read back."""
-        value: Any = []
+        """A value exactly MAX_DEPTH JSON levels deep is stored and read back.
+
+        Plain values stop at MAX_NESTING (checked as every front end does);
+        frozen values nest past it only when built from frozen parts, and the
+        codec's own count of JSON levels bounds those."""
+        frozen: Any = FrozenList()
         for _ in range(codec.MAX_DEPTH - 1):
-            value = [value]
-        assert_same(roundtrip(value), freeze(value))
+            frozen = FrozenList([frozen])
+        assert_same(roundtrip(frozen), frozen)
         tuples: Any = ()
         for _ in range(codec.MAX_DEPTH // 2 - 1):
             tuples = (tuples,)
@@ -644,17 +648,25 @@ class TestRefusals:
 
     @pytest.mark.parametrize("depth", [codec.MAX_DEPTH + 1, 10_000])
     def test_too_deep(self, depth: int) -> None:
-        """Deeper values are a CodecError (a ValueError), never a RecursionError."""
+        """Deeper values are a NestingError (a ValueError), never a RecursionError:
+        the one error every front end raises for them."""
         value: Any = []
         for _ in range(depth - 1):
             value = [value]
-        with pytest.raises(CodecError, match="MAX_DEPTH"):
+        with pytest.raises(NestingError, match="nested too deeply"):
             codec.to_json(value)
         tagged: Any = 1
         for _ in range(depth):
             tagged = (tagged,)
-        with pytest.raises(CodecError, match="MAX_DEPTH"):
+        with pytest.raises(NestingError, match="nested too deeply"):
             codec.dumps(tagged)
+
+    def test_self_reference(self) -> None:
+        """A value containing itself is a NestingError at once."""
+        looped: dict[str, Any] = {}
+        looped["a"] = [looped]
+        with pytest.raises(NestingError, match="contains itself"):
+            codec.dumps(looped)
 
     def test_nothing_is_written_on_refusal(self, tmp_path: pathlib.Path) -> None:
         """A refused value raises before the caller has bytes to write."""
