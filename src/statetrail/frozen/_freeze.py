@@ -105,8 +105,9 @@ def nesting_error(value: Any) -> NestingError:
 def check_nesting(value: Any) -> None:
     """Refuse ``value`` if it contains itself or nests deeper than MAX_NESTING.
 
-    Raises :class:`~statetrail.NestingError`, as :func:`freeze_value` would. What :func:`freeze_value` checks, for a caller that does not freeze (the
-    codec). Frozen containers inside are not walked: they were checked when made.
+    Raises :class:`~statetrail.NestingError`, as :func:`freeze_value` would, for a
+    caller that does not freeze (the codec). Frozen containers inside are not
+    walked: they were checked when made.
     """
     t = type(value)
     if t in _IMMUTABLE or t in _FROZEN:
