@@ -149,6 +149,19 @@ class TestNumbers:
         assert codec.to_json(value) == {"$t": "float", "v": codec.to_json(value)["v"]}
         _check(value)
 
+    def test_two_nans_read_back_as_two(self) -> None:
+        """A set of two NaNs and a dict with two NaN keys read back with both
+        (issue 9, defect 2: decoding gave the shared math.nan twice, and the
+        value, and with it the whole timeline, could not be read)."""
+        members = roundtrip({math.nan, float("nan")})
+        assert len(members) == 2
+        assert all(math.isnan(x) for x in members)
+        keys = roundtrip({float("nan"): 1, float("nan"): 2, "k": 3})
+        assert len(keys) == 3
+        assert sorted(v for k, v in keys.items() if k != "k") == [1, 2]
+        in_frozenset = roundtrip(frozenset({float("nan"), float("nan"), 1.0}))
+        assert len(in_frozenset) == 3
+
     @pytest.mark.parametrize(
         "value", [2**63, -(2**63) - 1, 2**64, -(10**4299), 10**4300 - 1]
     )
@@ -295,6 +308,35 @@ class TestOtherScalars:
 
 
 class TestDatetimes:
+    @pytest.mark.parametrize(
+        "offset",
+        [
+            datetime.timedelta(microseconds=500),
+            datetime.timedelta(microseconds=-500),
+            datetime.timedelta(seconds=-1, microseconds=1),
+            datetime.timedelta(hours=-1, microseconds=500),
+            datetime.timedelta(hours=23, minutes=59, seconds=59, microseconds=999999),
+        ],
+    )
+    @pytest.mark.parametrize("name", [None, "N"])
+    def test_sub_second_utc_offsets(
+        self, offset: datetime.timedelta, name: str | None
+    ) -> None:
+        """A UTC offset with microseconds comes back exactly, not as UTC (issue 9,
+        defect 11: Python 3.11's fromisoformat drops an offset under a second)."""
+        tz = (
+            datetime.timezone(offset)
+            if name is None
+            else datetime.timezone(offset, name)
+        )
+        for value in (
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=tz),
+            datetime.time(3, 4, 5, 6, tzinfo=tz),
+        ):
+            back = roundtrip(value)
+            assert repr(back) == repr(value)
+            assert back.utcoffset() == offset
+
     @pytest.mark.parametrize(
         "value",
         [
