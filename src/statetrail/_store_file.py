@@ -7,7 +7,9 @@ itself is durable. A reader therefore finds the old file or the new one, never a
 mix.
 
 Reading never raises for a missing or malformed file: the caller starts from a
-default and a warning is logged. A malformed file is first copied aside (to
+default and a warning is logged. A path that is not a regular file (a FIFO, a
+device) is refused at once with :class:`~statetrail.StorageError`, for reading
+and for writing. A malformed file is first copied aside (to
 ``<name>.corrupt``, or ``<name>.corrupt.1`` and so on), so the save that follows
 cannot destroy what it held.
 """
@@ -19,7 +21,11 @@ import logging
 import os
 from typing import Any
 
-from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.storage._files import (
+    read_regular,
+    remove_stale_temporaries,
+    write_atomic,
+)
 
 __all__ = ["dump_state", "read_state", "write_atomic"]
 
@@ -56,11 +62,14 @@ def read_state(path: str) -> dict[str, Any] | None:
     within one object, or too deeply nested to parse. Each case logs a warning; a
     malformed file is copied aside first. Temporary files that an interrupted save
     left next to ``path`` are removed.
+
+    Raises:
+        StorageError: ``path`` is not a regular file (a FIFO, a device, a
+            directory), or cannot be read: refused at once, never waited on.
     """
     remove_stale_temporaries(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)
     except FileNotFoundError:
         logger.warning("state file %s not found: starting from the default", path)
         return None

@@ -24,7 +24,11 @@ from typing import Any
 
 from statetrail.errors import CorruptHistoryError, StorageError
 from statetrail.storage import codec
-from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.storage._files import (
+    read_regular,
+    remove_stale_temporaries,
+    write_atomic,
+)
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     StoreJournal,
@@ -146,13 +150,12 @@ class JsonFileBackend(MemoryBackend):
         self._lock_file = self._take_lock(self.path + ".lock")
         remove_stale_temporaries(self.path)
         try:
-            with open(self.path, "rb") as f:
-                data = f.read()
+            data = read_regular(self.path)  # a FIFO or device: refused, not read
         except FileNotFoundError:
             return
-        except OSError as exc:
+        except StorageError:
             self._release()
-            raise StorageError(f"cannot read {self.path}: {exc.strerror}") from exc
+            raise
         try:
             loaded = rows_of_document(codec.parse(data), self.path)
         except CorruptHistoryError as exc:
@@ -201,6 +204,9 @@ class JsonFileBackend(MemoryBackend):
         }
         try:
             write_atomic(self.path, codec.canonical(document(snapshot)), _os=self._os)
+        except StorageError:  # the file was swapped for a FIFO or device since
+            undo()
+            raise
         except OSError as exc:
             undo()
             raise StorageError(
@@ -374,6 +380,5 @@ def load_history(
 ) -> tuple[str, Timeline[Any]]:
     """The timeline saved in ``path`` by :func:`save_history` (or a backend)."""
     where = os.fspath(path)
-    with open(where, "rb") as f:
-        data = f.read()
+    data = read_regular(where)
     return timeline_from_tree(codec.parse(data), where, name, allow_pickle=allow_pickle)

@@ -71,6 +71,7 @@ from statetrail.errors import (
 )
 from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
+from statetrail.storage._files import check_regular
 from statetrail.storage._sqlite_batch import GroupCommit, Queued
 from statetrail.storage._sqlite_connections import (
     GATE,
@@ -205,6 +206,7 @@ class SQLiteBackend(Backend):
         # Absolute: connections opened later (new threads, after a fork) must
         # find the same file if the working directory changes.
         self.path = os.path.abspath(name)
+        check_regular(self.path)  # a FIFO or device would block or be clobbered
         self.durability = durability
         self._busy_timeout = busy_timeout
         self._batch_interval = batch_interval
