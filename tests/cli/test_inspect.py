@@ -312,3 +312,4 @@ class TestRevisionSpecs:
         assert "Traceback" not in err
         status, out, _ = run(capsys, "show", str(history), "job@-1")
         assert status == 0
+        assert out.startswith("job@")

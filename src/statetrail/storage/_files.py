@@ -46,8 +46,11 @@ def _not_regular(path: str, mode: int) -> StorageError:
 
 
 def check_regular(path: str) -> None:
-    """Raise :class:`~statetrail.StorageError` if ``path`` exists and is not a
-    regular file (a symbolic link counts as what it points to)."""
+    """Refuse ``path`` if it exists and is not a regular file.
+
+    Raises :class:`~statetrail.StorageError`; a symbolic link counts as what it
+    points to.
+    """
     try:
         mode = os.stat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
