@@ -65,23 +65,16 @@ def read_regular(path: str, size: int = -1) -> bytes:
     """The content of the regular file ``path`` (its first ``size`` bytes).
 
     Raises:
-        FileNotFoundError: There is no such file.
-        StorageError: ``path`` is not a regular file, or cannot be read.
+        StorageError: ``path`` is not a regular file (a FIFO, a device, a
+            directory); it was opened without blocking and is left alone.
+        OSError: The file cannot be read (missing, no permission ...).
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     with os.fdopen(fd, "rb") as f:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise _not_regular(path, mode)
-        try:
-            return f.read(size)
-        except OSError as exc:
-            raise StorageError(f"cannot read {path}: {exc.strerror}") from exc
+        return f.read(size)
 
 
 _TMP_SUFFIX = ".tmp"

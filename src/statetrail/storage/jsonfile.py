@@ -156,6 +156,9 @@ class JsonFileBackend(MemoryBackend):
         except StorageError:
             self._release()
             raise
+        except OSError as exc:
+            self._release()
+            raise StorageError(f"cannot read {self.path}: {exc.strerror}") from exc
         try:
             loaded = rows_of_document(codec.parse(data), self.path)
         except CorruptHistoryError as exc:
