@@ -42,6 +42,7 @@ from statetrail.storage._journal import (
     heads_after,
     read_value,
 )
+from statetrail.storage._placement import check_placement
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
@@ -183,6 +184,7 @@ class Repository:
                 allow_pickle=self._pickle,
             )
             heads = heads_after(rows, self.backend.heads(name))
+            check_placement(name, rows, heads)
             return Timeline._restore(
                 records,
                 branch=heads.branch,

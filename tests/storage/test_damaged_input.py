@@ -9,19 +9,34 @@ for stored history), never another exception and never a hang.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import pathlib
+import random
+import sqlite3
 import stat
 import threading
+from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 import statetrail
-from statetrail.errors import StorageError
+from statetrail.errors import (
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    StatetrailError,
+    StorageError,
+)
+from statetrail.repository import Repository
+from statetrail.storage._row_checks import KNOWN
+from statetrail.storage.base import Heads, Row
 from statetrail.storage.jsonfile import JsonFileBackend, load_history
 from statetrail.storage.sqlite import SQLiteBackend
+from tests.conftest import scaled
+from tests.reliability import record
 from tests.storage.contract import row
 
 
@@ -128,3 +143,331 @@ class TestNotRegularFiles:
             assert [r.number for r in backend.read("t")] == [0]
         finally:
             backend.close()
+
+
+# -- JSON history files: every field x {wrong type, missing, null, huge} ------------
+
+
+def healthy_json_history(path: pathlib.Path) -> None:
+    """A JSON history with what a file can hold: two timelines, sets, a branch,
+    an erased revision, checkpoints and heads."""
+    with statetrail.open(path, checkpoint_every=2) as repo:
+        store = repo.store("job", {"job": {"bins": 10, "sorted": 0}})
+        with statetrail.context(author="alice", comment="sorted one"):
+            store.set("job.sorted", 1)
+        store.set("job.bins", 11)
+        store.set("job.tags", ["a", "b"])
+        store.timeline.checkout(1)
+        store.timeline.branch("idea")
+        store.set("job.bins", 99)
+        store.timeline.erase(2, reason="fuzz")
+        score = repo.watch("score", 0)
+        for n in range(1, 4):
+            score.set(n)
+
+
+def _wrong_type(value: object) -> object:
+    if isinstance(value, bool):
+        return "yes"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return 12345
+    if isinstance(value, list):
+        return {"a": 1}
+    if isinstance(value, dict):
+        return [1, 2]
+    return {"x": [1]}
+
+
+def _huge(value: object) -> object:
+    if isinstance(value, bool) or value is None:
+        return "x" * 100_000
+    if isinstance(value, int):
+        return 10**40 if value >= 0 else -(10**40)
+    if isinstance(value, str):
+        return value + "x" * 100_000
+    if isinstance(value, list):
+        return (value or [0]) * 1000
+    if isinstance(value, dict):
+        return {**value, **{f"k{i}": i for i in range(1000)}}
+    return value
+
+
+MUTATIONS = ("wrong type", "missing", "null", "huge")
+
+
+def fields(tree: object, path: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+    """The path of every field (object member or array item) in a JSON tree."""
+    out: list[tuple[object, ...]] = []
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            out.append((*path, key))
+            out.extend(fields(value, (*path, key)))
+    elif isinstance(tree, list):
+        for i, value in enumerate(tree):
+            out.append((*path, i))
+            out.extend(fields(value, (*path, i)))
+    return out
+
+
+def pattern(path: tuple[object, ...]) -> str:
+    """The field a path names, with row and timeline names generalised:
+    ``timelines.*.rows.*.number``."""
+    parts = []
+    for i, step in enumerate(path):
+        after_timelines = i >= 1 and path[i - 1] in ("timelines", "rows", "tips")
+        parts.append("*" if isinstance(step, int) or after_timelines else str(step))
+    return ".".join(parts)
+
+
+def mutated(tree: object, path: tuple[object, ...], mutation: str) -> object:
+    """A deep copy of ``tree`` with the field at ``path`` mutated."""
+    tree = json.loads(json.dumps(tree))
+    parent = tree
+    for step in path[:-1]:
+        parent = parent[step]  # type: ignore[index]
+    last = path[-1]
+    if mutation == "missing":
+        del parent[last]  # type: ignore[attr-defined]
+    elif mutation == "null":
+        parent[last] = None  # type: ignore[index]
+    elif mutation == "wrong type":
+        parent[last] = _wrong_type(parent[last])  # type: ignore[index]
+    else:
+        parent[last] = _huge(parent[last])  # type: ignore[index]
+    return tree
+
+
+def read_everything(path: pathlib.Path, backend_class: type[JsonFileBackend]) -> None:
+    """Open the history and read all of it: values, heads, verify, blame, log."""
+    repo = Repository(backend_class(path))
+    try:
+        for name in repo.timelines():
+            timeline = repo.timeline(name, create=False)
+            for rev in timeline.revisions():
+                _ = (rev.value, rev.changes, rev.origin, rev.author, rev.extra)
+            _ = (timeline.head, timeline.branches(), timeline.current_branch)
+            timeline.blame(("job",))
+        repo.verify()
+    finally:
+        repo.close()
+
+
+def field_fuzz(
+    tmp_path: pathlib.Path,
+    per_field: int,
+    backend_class: type[JsonFileBackend] = JsonFileBackend,
+) -> tuple[Counter[str], Counter[str], int, int]:
+    """Mutate every field of a healthy file in each of four ways and read it all.
+
+    ``per_field``: how many of the places a field appears in (its rows, its
+    timelines) are mutated. Returns the raw exceptions (neither StatetrailError
+    nor a clean read, by field and type), the outcomes, the fields and the cases.
+    """
+    source = tmp_path / "healthy.json"
+    healthy_json_history(source)
+    tree = json.loads(source.read_text())
+    by_pattern: dict[str, list[tuple[object, ...]]] = {}
+    for path in fields(tree):
+        by_pattern.setdefault(pattern(path), []).append(path)
+    rng = random.Random(9)
+    raw: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    cases = 0
+    target = tmp_path / "damaged.json"
+    for name, paths in sorted(by_pattern.items()):
+        chosen = paths if len(paths) <= per_field else rng.sample(paths, per_field)
+        for path in chosen:
+            for mutation in MUTATIONS:
+                damaged = mutated(tree, path, mutation)
+                target.write_text(json.dumps(damaged))
+                cases += 1
+                try:
+                    read_everything(target, backend_class)
+                except CorruptHistoryError:
+                    outcomes["CorruptHistoryError"] += 1
+                except StatetrailError as exc:
+                    outcomes[type(exc).__name__] += 1
+                except Exception as exc:  # what this test exists to catch
+                    raw[f"{name} {mutation}: {type(exc).__name__}: {exc}"[:300]] += 1
+                else:
+                    outcomes["read (harmless here)"] += 1
+    return raw, outcomes, len(by_pattern), cases
+
+
+def rows_of_document_unchecked(data: Any, where: str) -> dict[str, Any]:
+    """Rows, heads and checkpoints taken from a document with no checks at all."""
+    out = {}
+    for name, entry in data["timelines"].items():
+        rows = [
+            Row(timeline=name, **{**row, "paths": tuple(row["paths"])})
+            for row in entry["rows"]
+        ]
+        heads = entry.get("heads")
+        if heads is not None:
+            heads = Heads(heads["branch"], heads["cursor"], dict(heads["tips"]))
+        checkpoints = {int(k): tuple(v) for k, v in entry["checkpoints"].items()}
+        out[name] = (rows, heads, checkpoints)
+    return out
+
+
+class NoFieldChecks(JsonFileBackend):
+    """The broken variant for the teeth check: rows taken as they are in the file,
+    with no check of their fields' types."""
+
+    _rows_of_document = staticmethod(rows_of_document_unchecked)
+
+
+class TestJsonFieldFuzz:
+    def test_every_field_mutated_gives_statetrail_errors_only(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """Every field of a JSON history x {wrong type, missing, null, huge}: each
+        case reads cleanly or raises a StatetrailError; raw exceptions = 0 (issue
+        9, defect 5: AttributeError and TypeError escaped)."""
+        raw, outcomes, n_fields, cases = field_fuzz(tmp_path, scaled(2))
+        record(
+            "S3-json-fields",
+            fields=n_fields,
+            mutations=list(MUTATIONS),
+            cases=cases,
+            raw_exceptions=sum(raw.values()),
+            outcomes=dict(outcomes),
+        )
+        assert raw == Counter()
+        assert outcomes["CorruptHistoryError"] > cases // 2
+
+    def test_teeth_without_the_field_checks_raw_exceptions_escape(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """Teeth: with the rows' fields unchecked, the same fuzz counts raw
+        exceptions."""
+        raw, _, _, cases = field_fuzz(tmp_path, 1, NoFieldChecks)
+        record("S3-json-fields-teeth", cases=cases, raw_exceptions=sum(raw.values()))
+        assert sum(raw.values()) > 0
+
+
+class TestStoredRows:
+    def test_every_row_field_has_a_checked_type(self) -> None:
+        """Each of Row's fields has a type the row checks know, so a field added
+        later is checked too (or this test says it is not)."""
+        kinds = {
+            name: getattr(kind, "__forward_arg__", kind)
+            for name, kind in Row.__annotations__.items()
+        }
+        assert {n: k for n, k in kinds.items() if k not in KNOWN} == {}
+
+    @pytest.mark.parametrize(
+        "damage",
+        [
+            "UPDATE revisions SET payload = CAST(payload AS BLOB) WHERE number = 3",
+            "UPDATE revisions SET number = 'three' WHERE number = 3",
+            "UPDATE revisions SET author = x'00ff' WHERE number = 2",
+            "UPDATE revisions SET time_ns = 1.5 WHERE number = 1",
+            "UPDATE checkpoints SET value = CAST(value AS BLOB)",
+            "UPDATE checkpoints SET digest = x'00'",
+        ],
+    )
+    def test_sqlite_columns_of_the_wrong_type(
+        self, tmp_path: pathlib.Path, damage: str
+    ) -> None:
+        """A BLOB payload or checkpoint, a text revision number ...: reading the
+        history raises CorruptHistoryError (defect 5: AttributeError, ValueError)."""
+        path = tmp_path / "h.db"
+        with statetrail.open(path, checkpoint_every=2) as repo:
+            store = repo.store("job", {"a": 0})
+            for n in range(1, 6):
+                store.set("a", n)
+        with contextlib.closing(sqlite3.connect(path)) as conn:
+            conn.execute(damage)
+            conn.commit()
+        with (
+            pytest.raises(CorruptHistoryError),  # noqa: PT012
+            statetrail.open(path) as repo,
+        ):
+            repo.timeline("job", create=False)
+            repo.verify()
+            repo.value_at("job", 5)
+
+
+class TestHeads:
+    @pytest.mark.parametrize("pointer", ["cursor", "tip"])
+    def test_a_head_at_a_missing_revision_is_corrupt_history(
+        self, history_path: pathlib.Path, pointer: str
+    ) -> None:
+        """The cursor or a branch tip naming a revision that is not stored:
+        CorruptHistoryError, not RevisionNotFoundError (defect 5)."""
+        with statetrail.open(history_path) as repo:
+            store = repo.store("job", {"a": 0})
+            store.set("a", 1)
+            store.timeline.checkout(0)  # saves the heads
+        cursor, tips = (
+            (99, '{"main": 1}') if pointer == "cursor" else (0, '{"main": 99}')
+        )
+        if history_path.suffix == ".db":
+            with contextlib.closing(sqlite3.connect(history_path)) as conn:
+                conn.execute("UPDATE heads SET cursor = ?, tips = ?", (cursor, tips))
+                conn.commit()
+        else:
+            tree = json.loads(history_path.read_text())
+            heads = tree["timelines"]["job"]["heads"]
+            heads["cursor"], heads["tips"] = cursor, json.loads(tips)
+            history_path.write_text(json.dumps(tree))
+        with (
+            statetrail.open(history_path) as repo,
+            pytest.raises(CorruptHistoryError, match="not stored") as info,
+        ):
+            repo.timeline("job", create=False)
+        assert not isinstance(info.value, RevisionNotFoundError)
+
+    def test_a_missing_row_is_corrupt_history(self, tmp_path: pathlib.Path) -> None:
+        """A row taken out of the middle of a JSON history: CorruptHistoryError
+        (a ValueError escaped before)."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            store = repo.store("job", {"a": 0})
+            for n in range(1, 4):
+                store.set("a", n)
+        tree = json.loads(path.read_text())
+        del tree["timelines"]["job"]["rows"][2]
+        path.write_text(json.dumps(tree))
+        with pytest.raises(CorruptHistoryError), statetrail.open(path) as repo:
+            repo.timeline("job", create=False)
+
+
+class TestUnknownKeys:
+    def test_unknown_top_level_keys_survive_writes(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """Keys a JSON history file holds besides format, version and timelines
+        are written back by every later write (defect 7: they were dropped)."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.store("job", {}).set("a", 1)
+        tree = json.loads(path.read_text())
+        tree["note"] = "written by a tool"
+        tree["x-tool"] = {"runs": [1, 2, {"ok": True}]}
+        path.write_text(json.dumps(tree))
+        with statetrail.open(path) as repo:
+            repo.store("job", {}).set("a", 2)
+            repo.watch("other", 0).set(1)
+        after = json.loads(path.read_text())
+        assert after["note"] == "written by a tool"
+        assert after["x-tool"] == {"runs": [1, 2, {"ok": True}]}
+        assert after["timelines"]["job"]["rows"][-1]["number"] == 2
+
+    def test_keys_that_cannot_be_written_back_are_refused_at_open(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """An unknown key holding what the file format cannot write (an integer
+        beyond 64 bits): refused at open, not dropped by the next write."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.store("job", {}).set("a", 1)
+        tree = json.loads(path.read_text())
+        tree["big"] = 10**30
+        path.write_text(json.dumps(tree))
+        with pytest.raises(CorruptHistoryError, match="cannot be written back"):
+            statetrail.open(path)
+        assert json.loads(path.read_text())["big"] == 10**30
