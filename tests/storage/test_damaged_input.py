@@ -348,6 +348,14 @@ class TestJsonFieldFuzz:
         assert sum(raw.values()) > 0
 
 
+def read_back(path: pathlib.Path) -> None:
+    """Load timeline "job", verify the history and read revision 5 from storage."""
+    with statetrail.open(path) as repo:
+        repo.timeline("job", create=False)
+        repo.verify()
+        repo.value_at("job", 5)
+
+
 class TestStoredRows:
     def test_every_row_field_has_a_checked_type(self) -> None:
         """Each of Row's fields has a type the row checks know, so a field added
@@ -382,13 +390,8 @@ class TestStoredRows:
         with contextlib.closing(sqlite3.connect(path)) as conn:
             conn.execute(damage)
             conn.commit()
-        with (
-            pytest.raises(CorruptHistoryError),  # noqa: PT012
-            statetrail.open(path) as repo,
-        ):
-            repo.timeline("job", create=False)
-            repo.verify()
-            repo.value_at("job", 5)
+        with pytest.raises(CorruptHistoryError):
+            read_back(path)
 
 
 class TestHeads:
