@@ -9,6 +9,7 @@ for stored history), never another exception and never a hang.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 
 import statetrail
+from statetrail.cli import main
 from statetrail.errors import (
     CorruptHistoryError,
     RevisionNotFoundError,
@@ -35,7 +37,6 @@ from statetrail.storage._row_checks import KNOWN
 from statetrail.storage.base import Heads, Row
 from statetrail.storage.jsonfile import JsonFileBackend, load_history
 from statetrail.storage.sqlite import SQLiteBackend
-from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.contract import row
 
@@ -258,12 +259,16 @@ def field_fuzz(
     tmp_path: pathlib.Path,
     per_field: int,
     backend_class: type[JsonFileBackend] = JsonFileBackend,
+    *,
+    cli: bool = False,
 ) -> tuple[Counter[str], Counter[str], int, int]:
     """Mutate every field of a healthy file in each of four ways and read it all.
 
     ``per_field``: how many of the places a field appears in (its rows, its
-    timelines) are mutated. Returns the raw exceptions (neither StatetrailError
-    nor a clean read, by field and type), the outcomes, the fields and the cases.
+    timelines) are mutated; ``cli``: also run ``statetrail verify`` and
+    ``statetrail show`` on each damaged file. Returns the raw exceptions
+    (neither StatetrailError nor a clean read, by field and type), the outcomes,
+    the fields and the cases.
     """
     source = tmp_path / "healthy.json"
     healthy_json_history(source)
@@ -293,7 +298,27 @@ def field_fuzz(
                     raw[f"{name} {mutation}: {type(exc).__name__}: {exc}"[:300]] += 1
                 else:
                     outcomes["read (harmless here)"] += 1
+                if cli:
+                    for command in (
+                        ["verify", str(target)],
+                        ["show", str(target), "job"],
+                    ):
+                        try:
+                            status = quiet(main, command)
+                        except Exception as exc:  # a traceback in the terminal
+                            raw[
+                                f"cli {command[0]} {name} {mutation}: {exc!r}"[:300]
+                            ] += 1
+                        else:
+                            outcomes[f"cli exit {status}"] += 1
     return raw, outcomes, len(by_pattern), cases
+
+
+def quiet(main: Callable[[list[str]], int], argv: list[str]) -> int:
+    """``main(argv)`` with its output thrown away."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        return main(argv)
 
 
 def rows_of_document_unchecked(data: Any, where: str) -> dict[str, Any]:
@@ -325,8 +350,10 @@ class TestJsonFieldFuzz:
     ) -> None:
         """Every field of a JSON history x {wrong type, missing, null, huge}: each
         case reads cleanly or raises a StatetrailError; raw exceptions = 0 (issue
-        9, defect 5: AttributeError and TypeError escaped)."""
-        raw, outcomes, n_fields, cases = field_fuzz(tmp_path, scaled(2))
+        9, defect 5: AttributeError and TypeError escaped). Every place each
+        field appears in is mutated; statetrail verify and show on each damaged
+        file exit 0 or 2, never with a traceback."""
+        raw, outcomes, n_fields, cases = field_fuzz(tmp_path, 10_000, cli=True)
         record(
             "S3-json-fields",
             fields=n_fields,
