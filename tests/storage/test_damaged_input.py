@@ -151,7 +151,7 @@ class TestNotRegularFiles:
 
 def healthy_json_history(path: pathlib.Path) -> None:
     """A JSON history with what a file can hold: two timelines, sets, a branch,
-    an erased revision, checkpoints and heads."""
+    an erased revision, checkpoints and heads (more revisions at larger scales)."""
     with statetrail.open(path, checkpoint_every=2) as repo:
         store = repo.store("job", {"job": {"bins": 10, "sorted": 0}})
         with statetrail.context(author="alice", comment="sorted one"):
@@ -163,7 +163,7 @@ def healthy_json_history(path: pathlib.Path) -> None:
         store.set("job.bins", 99)
         store.timeline.erase(2, reason="fuzz")
         score = repo.watch("score", 0)
-        for n in range(1, 4):
+        for n in range(1, 1 + scaled(3)):  # more rows to mutate in make soak
             score.set(n)
 
 
