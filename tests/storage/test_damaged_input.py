@@ -37,6 +37,7 @@ from statetrail.storage._row_checks import KNOWN
 from statetrail.storage.base import Heads, Row
 from statetrail.storage.jsonfile import JsonFileBackend, load_history
 from statetrail.storage.sqlite import SQLiteBackend
+from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.contract import row
 
