@@ -422,7 +422,7 @@ class TestStoredRows:
             read_back(path)
 
 
-class TestHeads:
+class TestHeadsAndNumbering:
     @pytest.mark.parametrize("pointer", ["cursor", "tip"])
     def test_a_head_at_a_missing_revision_is_corrupt_history(
         self, history_path: pathlib.Path, pointer: str
@@ -465,6 +465,21 @@ class TestHeads:
         path.write_text(json.dumps(tree))
         with pytest.raises(CorruptHistoryError), statetrail.open(path) as repo:
             repo.timeline("job", create=False)
+
+    def test_two_rows_with_one_number_are_corrupt_history(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """A JSON history holding a row twice (one edited): CorruptHistoryError,
+        not the last copy silently kept."""
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.store("job", {"a": 0}).set("a", 1)
+        tree = json.loads(path.read_text())
+        rows = tree["timelines"]["job"]["rows"]
+        rows.append({**rows[-1], "comment": "forged"})
+        path.write_text(json.dumps(tree))
+        with pytest.raises(CorruptHistoryError, match="two rows with one number"):
+            statetrail.open(path)
 
 
 class TestUnknownKeys:

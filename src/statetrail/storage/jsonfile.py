@@ -161,6 +161,10 @@ def rows_of_document(
         if not isinstance(entry, dict) or not isinstance(entry.get("rows"), list):
             raise CorruptHistoryError(f"timeline {name!r} in {where} is malformed")
         rows = [_row_of(name, row) for row in entry["rows"]]
+        if len({row.number for row in rows}) != len(rows):
+            raise CorruptHistoryError(
+                f"timeline {name!r} in {where} holds two rows with one number"
+            )
         heads = _heads_of(entry.get("heads"), name, where)
         checkpoints = _checkpoints_of(entry.get("checkpoints"), name, where)
         out[name] = (rows, heads, checkpoints)
