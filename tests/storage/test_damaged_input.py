@@ -33,6 +33,7 @@ from statetrail.errors import (
     StorageError,
 )
 from statetrail.repository import Repository
+from statetrail.storage import _sqlite_schema as sqlite_schema
 from statetrail.storage._row_checks import KNOWN
 from statetrail.storage.base import Heads, Row
 from statetrail.storage.jsonfile import JsonFileBackend, load_history
@@ -517,3 +518,140 @@ class TestUnknownKeys:
         with pytest.raises(CorruptHistoryError, match="cannot be written back"):
             statetrail.open(path)
         assert json.loads(path.read_text())["big"] == 10**30
+
+
+# -- SQLite: every column x {BLOB, text, real, null, huge} -----------------------------
+
+SQL_MUTATIONS = {
+    "blob": "CAST({col} AS BLOB)",
+    "bytes": "x'00ff'",
+    "text": "'three'",
+    "real": "1.5",
+    "null": "NULL",
+    "huge": "9223372036854775807",
+}
+
+
+def healthy_sqlite_history(path: pathlib.Path) -> None:
+    """An SQLite history with a branch, an erased revision, checkpoints, heads."""
+    with statetrail.open(path, checkpoint_every=2) as repo:
+        store = repo.store("job", {"job": {"bins": 10}})
+        for n in range(1, 5):
+            store.set("job.bins", n)
+        store.timeline.checkout(2)
+        store.timeline.branch("idea")
+        store.set("job.bins", 99)
+        store.timeline.erase(3, reason="fuzz")
+
+
+def sqlite_column_fuzz(
+    tmp_path: pathlib.Path, backend_class: type[SQLiteBackend] = SQLiteBackend
+) -> tuple[Counter[str], Counter[str], int]:
+    """Set one column of one row of each table to each mutation, then read all.
+
+    Tables and columns come from the file itself, so columns added later are
+    fuzzed too. Returns the raw exceptions, the outcomes and the cases.
+    """
+    source = tmp_path / "healthy.db"
+    healthy_sqlite_history(source)
+    with contextlib.closing(sqlite3.connect(source)) as conn:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        columns = {
+            table: [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]
+            for table in tables
+        }
+    raw: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
+    cases = 0
+    target = tmp_path / "damaged.db"
+    for table, names in columns.items():
+        for column in names:
+            for mutation, value in SQL_MUTATIONS.items():
+                target.unlink(missing_ok=True)
+                target.write_bytes(source.read_bytes())
+                with contextlib.closing(sqlite3.connect(target)) as conn:
+                    try:
+                        conn.execute(
+                            f"UPDATE {table} SET {column} = "
+                            f"{value.format(col=column)} WHERE rowid = "
+                            f"(SELECT (min(rowid) + max(rowid)) / 2 FROM {table})"
+                        )
+                        conn.commit()
+                    except sqlite3.Error:
+                        outcomes["refused by SQLite (constraint)"] += 1
+                        continue
+                cases += 1
+                try:
+                    read_sqlite(target, backend_class)
+                except StatetrailError as exc:
+                    outcomes[type(exc).__name__] += 1
+                except Exception as exc:  # what this test exists to catch
+                    where = f"{table}.{column} {mutation}"
+                    raw[f"{where}: {type(exc).__name__}: {exc}"[:300]] += 1
+                else:
+                    outcomes["read (harmless here)"] += 1
+    return raw, outcomes, cases
+
+
+def read_sqlite(path: pathlib.Path, backend_class: type[SQLiteBackend]) -> None:
+    """Open the database and read everything: timelines, values, verify, value_at."""
+    repo = Repository(backend_class(path), checkpoint_every=2)
+    try:
+        for name in repo.timelines():
+            timeline = repo.timeline(name, create=False)
+            for rev in timeline.revisions():
+                _ = (rev.value, rev.changes, rev.origin, rev.extra)
+            for number in repo.backend.checkpoints(name):
+                repo.value_at(name, number)
+        repo.verify()
+    finally:
+        repo.close()
+
+
+class NoRowChecks(SQLiteBackend):
+    """The broken variant for the teeth check: rows and checkpoints as SQLite
+    returns them, their types unchecked."""
+
+    def read(
+        self, timeline: str, after: int = -1, upto: int | None = None
+    ) -> list[Row]:
+        top = 2**63 - 1 if upto is None else upto
+        records = self._read(sqlite_schema.RANGE, (timeline, after, top))
+        return [sqlite_schema.row_from(r, self.path) for r in records]
+
+    def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
+        records = self._read(sqlite_schema.CHECKPOINT, (timeline, number))
+        return (records[0][0], records[0][1]) if records else None
+
+
+class TestSqliteColumnFuzz:
+    def test_every_column_damaged_gives_statetrail_errors_only(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """Every column of every table set to a BLOB, text, a real, NULL or the
+        largest integer: reading gives the history or a StatetrailError; raw
+        exceptions = 0 (defect 5: a BLOB payload or checkpoint escaped)."""
+        raw, outcomes, cases = sqlite_column_fuzz(tmp_path)
+        record(
+            "S3-sqlite-columns",
+            cases=cases,
+            mutations=list(SQL_MUTATIONS),
+            raw_exceptions=sum(raw.values()),
+            outcomes=dict(outcomes),
+        )
+        assert raw == Counter()
+
+    def test_teeth_without_the_row_checks_raw_exceptions_escape(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """Teeth: with the rows' types unchecked, the same fuzz counts raw
+        exceptions."""
+        raw, _, cases = sqlite_column_fuzz(tmp_path, NoRowChecks)
+        record("S3-sqlite-columns-teeth", cases=cases, raw_exceptions=sum(raw.values()))
+        assert sum(raw.values()) > 0
