@@ -6,6 +6,7 @@ plain-dict model written independently from the documented rules (RELIABILITY S5
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -28,6 +29,7 @@ from statetrail import (
     FrozenList,
     ReentrancyError,
     RevisionNotFoundError,
+    StorageError,
     freeze,
 )
 from statetrail._store_file import write_atomic
@@ -35,6 +37,7 @@ from statetrail._store_paths import Refused, assoc, assoc_change
 from statetrail.diff import diff
 from statetrail.store import (
     MAX_PATH_DEPTH,
+    AsyncStore,
     Store,
     Transaction,
     get_nested_value,
@@ -46,11 +49,8 @@ from tests.test_concurrency import run_threads
 
 
 def saved_state(path: Any) -> Any:
-    """The state in a saved file: its top level without the history key."""
-    data = json.loads(pathlib.Path(path).read_text("utf-8"))
-    if isinstance(data, dict):
-        data.pop("$statetrail", None)
-    return data
+    """The state in a saved file: plain JSON, the state and nothing else."""
+    return json.loads(pathlib.Path(path).read_text("utf-8"))
 
 
 def here() -> int:
@@ -1027,34 +1027,112 @@ class TestPersistence:
         assert saved_state(target) == {"a": 1}
         assert Store({"a": 2}, state_file=target).get_state() == {"a": 1}
         assert store.history()[0].comment is None
-        # The saved history comes back with the file, revision 0 and all.
-        again = Store(state_file=target)
-        assert [r.number for r in again.history()] == [0]
-        assert again.history()[0].time_ns == store.history()[0].time_ns
 
-    def test_the_history_comes_back_with_the_file(self, tmp_path: Path) -> None:
-        """save() keeps every revision under "$statetrail"; a store opened on the
-        file has them all, metadata and origins included, and goes on recording;
-        a hand edit of the state keys becomes a revision of its own."""
+    def test_save_writes_the_state_only(self, tmp_path: Path) -> None:
+        """save() writes plain JSON: the state and nothing else, after many sets
+        too (issue 10, defect 2: the whole history went in under "$statetrail")."""
         target = tmp_path / "state.json"
         store = Store({"job": {"bins": 10}}, state_file=target)
-        with statetrail.context(author="alice", comment="one bin full"):
-            store.set("job.bins", 9)
+        for n in range(50):
+            store.set("job.bins", n)
         store.save()
+        assert json.loads(target.read_text()) == {"job": {"bins": 49}}
         again = Store(state_file=target)
-        assert [(r.number, r.author, r.comment) for r in again.history()] == [
-            (0, None, None),
-            (1, "alice", "one bin full"),
-        ]
-        assert again.history()[1].origin == store.history()[1].origin
-        assert again.set("job.bins", 8)
-        data = json.loads(target.read_text())
-        data["job"]["bins"] = 5
-        target.write_text(json.dumps(data))
-        edited = Store(state_file=target)
-        assert edited.get("job.bins") == 5
-        assert edited.history()[-1].comment == f"edited in {target} outside statetrail"
-        assert not store.set("$statetrail.rows", 1)
+        assert again.get_state() == {"job": {"bins": 49}}
+        assert [r.number for r in again.history()] == [0]
+
+    def test_a_users_own_history_key_stays_state(self, tmp_path: Path) -> None:
+        """ "$statetrail" is an ordinary key: set, saved and loaded back as state,
+        even holding a dict, as long as it lacks the old history block's marker."""
+        target = tmp_path / "state.json"
+        store = Store()
+        assert store.set("$statetrail", {"rows": [1, 2], "format": "mine"})
+        store.save(target)
+        assert json.loads(target.read_text()) == {
+            "$statetrail": {"rows": [1, 2], "format": "mine"}
+        }
+        assert Store(state_file=target).get("$statetrail.rows") == [1, 2]
+
+    @pytest.mark.parametrize(
+        "block",
+        [
+            {"format": "statetrail-history", "version": 1, "timelines": {}},
+            # Damaged: the block is dropped unread, never a reason to fail
+            # (issue 9, defect 5: a damaged block made Store(state_file=) raise).
+            {"format": "statetrail-history", "version": 1, "timelines": []},
+            {"format": "statetrail-history", "timelines": {"s": {"rows": [7]}}},
+            {"format": "statetrail-history"},
+        ],
+    )
+    def test_an_old_history_block_is_dropped_with_a_warning(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture, block: Any
+    ) -> None:
+        """A file written by an earlier save(), with the history under
+        "$statetrail": Store(state_file=), load() and AsyncStore's
+        load_initial_state() all load its state only, with a warning."""
+        target = tmp_path / "state.json"
+        target.write_text(json.dumps({"job": {"bins": 3}, "$statetrail": block}))
+        with caplog.at_level(logging.WARNING, logger="statetrail.store"):
+            assert Store(state_file=target).get_state() == {"job": {"bins": 3}}
+        assert "history block" in caplog.text
+        assert "statetrail.open()" in caplog.text
+        other = Store({"x": 1})
+        other.load(target)
+        assert other.get_state() == {"job": {"bins": 3}}
+
+        async def initial() -> dict[str, Any]:
+            store = AsyncStore(target)
+            await store.load_initial_state()
+            return store.get_state()
+
+        assert asyncio.run(initial()) == {"job": {"bins": 3}}
+        assert json.loads(target.read_text())["$statetrail"] == block  # untouched
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+    def test_a_fifo_is_neither_read_nor_replaced(self, tmp_path: Path) -> None:
+        """Store(state_file=fifo) and save(fifo) raise StorageError at once and
+        leave the FIFO (issue 9, defect 6: the first blocked for ever, the second
+        replaced the FIFO with a file)."""
+        fifo = tmp_path / "state.json"
+        os.mkfifo(fifo)
+        done: list[str] = []
+
+        def construct() -> None:
+            try:
+                Store(state_file=fifo)
+            except StorageError as exc:
+                done.append(str(exc))
+
+        worker = threading.Thread(target=construct, daemon=True)
+        worker.start()
+        worker.join(10)
+        if worker.is_alive():  # let the blocked open return
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert done
+        assert "is a FIFO, not a regular file" in done[0]
+        with pytest.raises(StorageError, match="FIFO"):
+            Store({"a": 1}).save(fifo)
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+    def test_save_does_not_replace_a_device(self) -> None:
+        """save() to a character device raises StorageError and leaves it."""
+        if not os.path.exists(os.devnull):
+            pytest.skip("no null device")
+        with pytest.raises(StorageError, match="character device"):
+            Store({"a": 1}).save(os.devnull)
+        assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+
+    def test_a_state_file_nested_too_deeply_starts_from_the_default(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A JSON file nested deeper than MAX_NESTING is refused like malformed
+        JSON: the default state, a warning, the bytes kept aside."""
+        target = tmp_path / "deep.json"
+        target.write_text('{"a":' * 150 + "1" + "}" * 150)
+        with caplog.at_level(logging.WARNING, logger="statetrail.store"):
+            assert Store({"d": 1}, state_file=target).get_state() == {"d": 1}
+        assert "nested too deeply" in caplog.text
+        assert (tmp_path / "deep.json.corrupt").exists()
 
     def test_values_json_lacks_are_written_as_text(self, tmp_path: Path) -> None:
         """Values without a JSON type are written as their str(), as the seed

@@ -40,11 +40,8 @@ while True:
 
 
 def saved_state(path: Any) -> Any:
-    """The state in a saved file: its top level without the history key."""
-    data = json.loads(pathlib.Path(path).read_text("utf-8"))
-    if isinstance(data, dict):
-        data.pop("$statetrail", None)
-    return data
+    """The state in a saved file: plain JSON, the state and nothing else."""
+    return json.loads(pathlib.Path(path).read_text("utf-8"))
 
 
 def temporary_appears(directory: Path, timeout: float = 5.0) -> None:

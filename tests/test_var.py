@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import stat
 import sys
+import threading
 from typing import Any
 
 import pydantic
@@ -405,6 +408,12 @@ class TestNamespaceDeletion:
             assert repo.verify() == {"theme": 3}
 
 
+_ONLY_REGULAR = (
+    "statetrail reads and writes history and state only in regular files: give "
+    "the path of one"
+)
+
+
 class TestSaveAndLoad:
     def test_the_whole_history_round_trips(self, tmp_path: Any) -> None:
         """save() writes every revision with its metadata and branches; load()
@@ -452,6 +461,30 @@ class TestSaveAndLoad:
         path.write_bytes(pickle.dumps({"a": 1}))
         with pytest.raises(statetrail.CorruptHistoryError):
             statetrail.Var.load(path)
+
+    @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+    def test_a_fifo_is_neither_read_nor_replaced(self, tmp_path: Any) -> None:
+        """Var.load() of a FIFO raises StorageError at once; save() to it leaves
+        it (issue 9, defect 6: load blocked for ever)."""
+        fifo = tmp_path / "v.json"
+        os.mkfifo(fifo)
+        done: list[str] = []
+
+        def load() -> None:
+            try:
+                statetrail.Var.load(fifo)
+            except statetrail.StorageError as exc:
+                done.append(str(exc))
+
+        worker = threading.Thread(target=load, daemon=True)
+        worker.start()
+        worker.join(10)
+        if worker.is_alive():  # let the blocked open return
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert done == [f"{fifo} is a FIFO, not a regular file; {_ONLY_REGULAR}"]
+        with pytest.raises(statetrail.StorageError, match="FIFO"):
+            statetrail.watch("v", 1).save(fifo)
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
     def test_a_trimmed_history_cannot_be_saved(self, tmp_path: Any) -> None:
         """Saving needs the whole history, so the chain starts at revision 0."""

@@ -24,6 +24,7 @@ from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
     FrozenError,
+    NestingError,
     PatchError,
     PathError,
     ReentrancyError,
@@ -34,6 +35,7 @@ from statetrail.errors import (
     SyncError,
 )
 from statetrail.frozen import (
+    MAX_NESTING,
     MISSING,
     FrozenDict,
     FrozenList,
@@ -58,6 +60,7 @@ from statetrail.var import Namespace, Registry, Var, get_registry, reset_registr
 
 __all__ = [
     "MAX_LISTENER_DEPTH",
+    "MAX_NESTING",
     "MISSING",
     "AsyncStore",
     "Change",
@@ -71,6 +74,7 @@ __all__ = [
     "FrozenSet",
     "Metadata",
     "Namespace",
+    "NestingError",
     "Origin",
     "PatchError",
     "PathError",

@@ -36,10 +36,9 @@ from statetrail._store_paths import (
 )
 from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
-from statetrail.errors import ConflictError, RevisionNotFoundError, StatetrailError
+from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.revision import NUMBER, VALUE, Change, Revision
-from statetrail.storage.jsonfile import history_tree, timeline_from_tree
 from statetrail.timeline import Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
@@ -107,10 +106,6 @@ class StoreBase:
         if self._state_file is not None:
             loaded = read_state(self._state_file)
             if loaded is not None:
-                restored = _restore_history(loaded, self._state_file, name)
-                if restored is not None:
-                    self._timeline = restored
-                    return
                 root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
         self._timeline = Timeline(root, name=name, label="initial", comment=comment)
@@ -251,9 +246,6 @@ class StoreBase:
     ) -> Revision | None:
         steps = split_or_warn(path, "set")
         if steps is None:
-            return None
-        if steps[0] == HISTORY_KEY:
-            logger.warning("%r is reserved for the history in saved files", HISTORY_KEY)
             return None
         frozen = freeze_checked(value)
         try:
@@ -508,23 +500,21 @@ class StoreBase:
     # -- persistence -----------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Write the state and its history as JSON to ``path`` (or ``state_file``).
+        """Write the state as plain JSON to ``path`` (or ``state_file``).
 
-        The top level of the file is the state itself, as the second seed writes
-        it; the whole history (every revision, its metadata and origin, with a hash
-        chain) goes under the one reserved key ``"$statetrail"``. A store made with
-        ``state_file=`` that path gets the history back. The file is replaced
+        The file holds the state and nothing else, as the second seed writes it:
+        any JSON reader sees exactly the state. The history is not in it; to keep
+        the history across restarts, open the store from a repository
+        (``statetrail.open("app.db").store("app")``). The file is replaced
         atomically: after a crash it holds the old file or the new one, never a
-        mix. NaN and infinities raise :class:`ValueError`.
+        mix. NaN and infinities raise :class:`ValueError`; a target that is not a
+        regular file (a FIFO, a device) raises :class:`~statetrail.StorageError`
+        and is left alone.
         """
         target = self._state_file if path is None else os.fspath(path)
         if target is None:
             raise ValueError("save() needs a path, or a state_file given to the store")
-        timeline = self._timeline
-        with timeline._lock:
-            document = thaw(timeline.value)
-            document[HISTORY_KEY] = history_tree(timeline.name or "store", timeline)
-        write_atomic(target, dump_state(document))
+        write_atomic(target, dump_state(thaw(self._timeline.value)))
         logger.debug("saved the state to %s", target)
 
     def load(self, path: str | os.PathLike[str]) -> None:
@@ -535,8 +525,6 @@ class StoreBase:
         """
         target = os.fspath(path)
         loaded = read_state(target)
-        if loaded is not None:
-            loaded.pop(HISTORY_KEY, None)
         root = root_of({} if loaded is None else loaded)
         self._apply(
             lambda _: root,
@@ -551,35 +539,3 @@ class StoreBase:
     def __repr__(self) -> str:
         head = self._timeline.head
         return f"{type(self).__name__}(revision={head.number}, state={head.value!r})"
-
-
-#: The key of a saved state file under which its history is kept.
-HISTORY_KEY = "$statetrail"
-
-
-def _restore_history(
-    loaded: dict[str, Any], where: str, name: str
-) -> Timeline[State] | None:
-    """The timeline saved with a state file, if it has one.
-
-    The state keys of the file win: if someone edited them by hand, the edit is
-    recorded as a new revision. A damaged history is logged and ignored (the file
-    itself is left alone), and the state starts from the file's state keys.
-    """
-    tree = loaded.pop(HISTORY_KEY, None)
-    if tree is None:
-        return None
-    try:
-        _, timeline = timeline_from_tree(tree, where)
-    except (StatetrailError, ValueError, KeyError) as exc:
-        logger.warning(
-            "the history saved in %s cannot be used (%s): starting from its state",
-            where,
-            exc,
-        )
-        return None
-    timeline.name = name or timeline.name
-    root = root_of(loaded)
-    if root != timeline.value:
-        timeline.set(root, comment=f"edited in {where} outside statetrail", _depth=3)
-    return timeline

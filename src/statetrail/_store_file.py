@@ -6,8 +6,15 @@ the same directory, written and fsynced, renamed over the target with
 itself is durable. A reader therefore finds the old file or the new one, never a
 mix.
 
+The file is plain JSON, the state and nothing else (issue 10, defect 2). A file
+written by an earlier statetrail may hold its history under ``"$statetrail"``:
+recognised only by that block's format marker, it is dropped with a warning and
+the state loads; a user's own ``"$statetrail"`` key stays state.
+
 Reading never raises for a missing or malformed file: the caller starts from a
-default and a warning is logged. A malformed file is first copied aside (to
+default and a warning is logged. A path that is not a regular file (a FIFO, a
+device) is refused at once with :class:`~statetrail.StorageError`, for reading
+and for writing. A malformed file is first copied aside (to
 ``<name>.corrupt``, or ``<name>.corrupt.1`` and so on), so the save that follows
 cannot destroy what it held.
 """
@@ -19,9 +26,15 @@ import logging
 import os
 from typing import Any
 
-from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.frozen._freeze import check_nesting
+from statetrail.storage._files import (
+    read_regular,
+    remove_stale_temporaries,
+    write_atomic,
+)
+from statetrail.storage.jsonfile import FORMAT as HISTORY_FORMAT
 
-__all__ = ["dump_state", "read_state", "write_atomic"]
+__all__ = ["HISTORY_KEY", "dump_state", "read_state", "write_atomic"]
 
 logger = logging.getLogger("statetrail.store")
 
@@ -56,11 +69,15 @@ def read_state(path: str) -> dict[str, Any] | None:
     within one object, or too deeply nested to parse. Each case logs a warning; a
     malformed file is copied aside first. Temporary files that an interrupted save
     left next to ``path`` are removed.
+
+    Raises:
+        StorageError: ``path`` is not a regular file (a FIFO, a device, a
+            directory): refused at once, never waited on.
+        OSError: ``path`` cannot be read (no permission).
     """
     remove_stale_temporaries(path)
     try:
-        with open(path, "rb") as f:
-            data = f.read()
+        data = read_regular(path)
     except FileNotFoundError:
         logger.warning("state file %s not found: starting from the default", path)
         return None
@@ -70,6 +87,7 @@ def read_state(path: str) -> dict[str, Any] | None:
             raise ValueError(
                 f"the top level is a {type(state).__name__}, not an object"
             )
+        check_nesting(state)  # NestingError, a ValueError: deeper than a state may be
     except (ValueError, RecursionError) as exc:
         aside = _keep_aside(path, data)
         logger.warning(
@@ -80,6 +98,29 @@ def read_state(path: str) -> dict[str, Any] | None:
             aside,
         )
         return None
+    return _without_history(state, path)
+
+
+#: The key under which statetrail 0.x's ``save()`` wrote the history into the file.
+HISTORY_KEY = "$statetrail"
+
+
+def _without_history(state: dict[str, Any], path: str) -> dict[str, Any]:
+    """``state`` without the history block an earlier ``save()`` put in it.
+
+    Only a block with the history format's own marker is taken out (with a
+    warning); any other ``"$statetrail"`` key is the user's and stays state.
+    """
+    block = state.get(HISTORY_KEY)
+    if isinstance(block, dict) and block.get("format") == HISTORY_FORMAT:
+        del state[HISTORY_KEY]
+        logger.warning(
+            "state file %s holds a history block under %r, written by an earlier "
+            "statetrail: only its state is loaded, and the next save() writes plain "
+            "JSON; to keep history across restarts use statetrail.open()",
+            path,
+            HISTORY_KEY,
+        )
     return state
 
 

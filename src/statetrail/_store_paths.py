@@ -369,14 +369,15 @@ def check_keys(value: Any) -> None:
 def freeze_checked(value: Any) -> Any:
     """``value`` frozen for a store's state, its dict keys checked to be strings.
 
-    Raises :class:`TypeError` for another key, :class:`ValueError` for a value too
-    deeply nested to record.
+    Raises :class:`TypeError` for another key, and
+    :class:`~statetrail.NestingError` (a :class:`ValueError`) for a value that
+    contains itself or nests deeper than :data:`~statetrail.frozen.MAX_NESTING`.
     """
-    check_keys(value)
-    try:
-        return freeze_value(value)
-    except RecursionError:
-        raise ValueError("value nested too deeply to record") from None
+    # Frozen first: freezing refuses a value that contains itself, which the walk
+    # over the keys would follow for ever (issue 9, defect 4).
+    frozen = freeze_value(value)
+    check_keys(frozen)
+    return frozen
 
 
 def engine_paths(root: Any, steps: tuple[str, ...]) -> set[tuple[Any, ...]]:

@@ -29,7 +29,7 @@ from operator import is_not
 from typing import Any
 
 from statetrail._change import Change
-from statetrail.errors import PatchError, PathError
+from statetrail.errors import NestingError, PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import EXACT_TYPES
@@ -104,7 +104,7 @@ def diff(a: Any, b: Any) -> list[Change]:
     try:
         _diff(freeze_value(a), freeze_value(b), (), out)
     except RecursionError:
-        raise ValueError("values nested too deeply to compare") from None
+        raise NestingError("values nested too deeply to compare") from None
     return out
 
 
@@ -116,7 +116,7 @@ def diff_values(a: Any, b: Any) -> tuple[Change, ...]:
     try:
         _diff(a, b, (), out)
     except RecursionError:
-        raise ValueError("values nested too deeply to compare") from None
+        raise NestingError("values nested too deeply to compare") from None
     return tuple(out)
 
 

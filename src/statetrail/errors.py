@@ -9,6 +9,8 @@ builtin for the same situation, it is that builtin too::
     │   └── RollbackError                 a rollback to a revision not there
     ├── PathError (LookupError)           a path that cannot be read or written
     ├── PatchError (ValueError)           a JSON Patch malformed or not applying
+    ├── NestingError (ValueError)         a value that contains itself or nests
+    │                                     deeper than MAX_NESTING levels
     ├── ConflictError                     the head moved under an expected-head
     │                                     write, another process wrote first, or
     │                                     a revert meets later changes
@@ -30,6 +32,7 @@ __all__ = [
     "ConflictError",
     "CorruptHistoryError",
     "FrozenError",
+    "NestingError",
     "PatchError",
     "PathError",
     "ReentrancyError",
@@ -67,6 +70,18 @@ class PathError(StatetrailError, LookupError):
 
 class PatchError(StatetrailError, ValueError):
     """A JSON Patch that is malformed or does not apply to the document."""
+
+
+class NestingError(StatetrailError, ValueError):
+    """A value that contains itself, or nests deeper than ``MAX_NESTING`` levels.
+
+    Every front end (``watch``, ``Var.set``, ``Store``, ``AsyncStore``, the
+    immutable containers, ``Timeline``, ``freeze`` and the codec) refuses such a
+    value at once with this error, before anything is recorded. The limit,
+    :data:`statetrail.frozen.MAX_NESTING`, counts containers (dicts, lists, sets,
+    tuples) one inside the other: a value within it can be thawed, diffed and
+    stored by every backend.
+    """
 
 
 class ConflictError(StatetrailError):

@@ -42,6 +42,7 @@ from statetrail.storage._journal import (
     heads_after,
     read_value,
 )
+from statetrail.storage._placement import check_placement
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
@@ -174,6 +175,13 @@ class Repository:
                     return Timeline(initial, name=name, journal=journal, **options)
                 except ConflictError:
                     continue  # another process created it first: load theirs
+            heads = heads_after(rows, self.backend.heads(name))
+            try:
+                check_placement(name, rows, heads)
+            except CorruptHistoryError:
+                if self.backend.latest(name) > rows[-1].number:
+                    continue  # heads saved by a writer after our read: read again
+                raise
             journal = self._journal(name)
             records = decode_rows(
                 self.backend,
@@ -182,7 +190,6 @@ class Repository:
                 chains=journal._chains,
                 allow_pickle=self._pickle,
             )
-            heads = heads_after(rows, self.backend.heads(name))
             return Timeline._restore(
                 records,
                 branch=heads.branch,

@@ -73,7 +73,9 @@ class Store(StoreBase):
     Args:
         initial_state: The first state (a dict with string keys); also the state
             used when ``state_file`` does not exist yet or cannot be read.
-        state_file: A JSON file to start from; :meth:`save` writes back to it.
+        state_file: A JSON file to start from; :meth:`save` writes the state
+            back to it, as plain JSON. The history is not kept in it: for history
+            that survives a restart, use ``statetrail.open(path).store(name)``.
         name: A name for the history, for messages and storage.
 
     Every successful :meth:`set` records a revision; :meth:`history`,

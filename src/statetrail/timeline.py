@@ -342,10 +342,7 @@ class Timeline(History, Generic[T]):
     def _freeze(self, value: Any) -> Any:
         if not self._deep_copy:
             return value
-        try:
-            return freeze_value(value)
-        except RecursionError:
-            raise ValueError("value nested too deeply to record") from None
+        return freeze_value(value)  # NestingError for a value too deep to record
 
     def _capture_first(self) -> RawOrigin | tuple[None, None, None, None]:
         # Revision 0 may be made through any number of constructors: walk out.

@@ -212,14 +212,16 @@ class Var(Generic[T]):
 
         A file holding a plain JSON value instead (the first seed's state files)
         gives a new variable starting from that value. A damaged history raises
-        :class:`~statetrail.CorruptHistoryError`; a pickle is never read.
+        :class:`~statetrail.CorruptHistoryError`; a pickle is never read; a path
+        that is not a regular file (a FIFO, a device) raises
+        :class:`~statetrail.StorageError` at once.
         """
         from statetrail.storage import codec
+        from statetrail.storage._files import read_regular
         from statetrail.storage.jsonfile import FORMAT, timeline_from_tree
 
         where = os.fspath(path)
-        with open(where, "rb") as f:
-            data = codec.parse(f.read())
+        data = codec.parse(read_regular(where))  # a FIFO: StorageError, no wait
         default = os.path.splitext(os.path.basename(where))[0]
         if isinstance(data, dict) and data.get("format") == FORMAT:
             saved, timeline = timeline_from_tree(data, where, name)

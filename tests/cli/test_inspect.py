@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import pathlib
 import pickle
 import sqlite3
 import subprocess
 import sys
+import threading
+from collections.abc import Callable
 
 import pytest
 
@@ -240,3 +243,73 @@ class TestErrors:
         assert done.returncode == 2
         assert done.stderr.startswith("statetrail log: error:")
         assert "Traceback" not in done.stderr
+
+
+def _finishes(
+    call: Callable[[], object], fifo: pathlib.Path, limit: float = 10.0
+) -> bool:
+    """Whether ``call()`` returns within ``limit`` seconds; if it hangs on the
+    FIFO, a writer is opened and closed so that the thread can end."""
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(limit)
+    if not worker.is_alive():
+        return True
+    with contextlib.suppress(OSError):
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    return False
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs (POSIX)")
+class TestNotRegularFiles:
+    @pytest.mark.parametrize("suffix", [".db", ".json"])
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            ("log", "{}", "job"),
+            ("verify", "{}"),
+            ("timelines", "{}"),
+            ("show", "{}", "job"),
+        ],
+    )
+    def test_a_fifo_is_refused_at_once(
+        self,
+        tmp_path: pathlib.Path,
+        capsys: pytest.CaptureFixture[str],
+        argv: tuple[str, ...],
+        suffix: str,
+    ) -> None:
+        """log, verify, timelines and show on a FIFO: one line, exit status 2, at
+        once (issue 9, defect 6: they blocked for ever)."""
+        fifo = tmp_path / f"pipe{suffix}"
+        os.mkfifo(fifo)
+        result: list[int] = []
+        args = [a.format(fifo) for a in argv]
+        assert _finishes(lambda: result.append(main(args)), fifo)
+        err = capsys.readouterr().err
+        assert result == [2]
+        assert "is a FIFO, not a regular file" in err
+        assert "Traceback" not in err
+
+    def test_a_device_is_refused(self, capsys: pytest.CaptureFixture[str]) -> None:
+        """/dev/null, a character device, is not a history file."""
+        if not os.path.exists(os.devnull):
+            pytest.skip("no null device")
+        status, _, err = run(capsys, "verify", os.devnull)
+        assert status == 2
+        assert "character device" in err
+
+
+class TestRevisionSpecs:
+    def test_a_negative_number_past_the_start_is_one_line(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show job@-11 on a shorter history: one line, exit status 2 (issue 9,
+        defect 5: an IndexError traceback)."""
+        status, _, err = run(capsys, "show", str(history), "job@-11")
+        assert status == 2
+        assert "revision -11" in err
+        assert "Traceback" not in err
+        status, out, _ = run(capsys, "show", str(history), "job@-1")
+        assert status == 0
+        assert out.startswith("job@")

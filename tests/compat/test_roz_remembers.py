@@ -28,11 +28,8 @@ from statetrail.compat.roz_remembers import (
 
 
 def saved_state(path: Any) -> Any:
-    """The state in a saved file: its top level without the history key."""
-    data = json.loads(pathlib.Path(path).read_text("utf-8"))
-    if isinstance(data, dict):
-        data.pop("$statetrail", None)
-    return data
+    """The state in a saved file: plain JSON, the state and nothing else."""
+    return json.loads(pathlib.Path(path).read_text("utf-8"))
 
 
 @pytest.fixture

@@ -19,7 +19,9 @@ from typing import Any, NamedTuple
 import pytest
 from hypothesis import given
 
+from statetrail.errors import NestingError
 from statetrail.frozen import (
+    MAX_NESTING,
     FrozenDict,
     FrozenList,
     FrozenSet,
@@ -434,10 +436,12 @@ class TestDepth:
             thaw(deep_dicts)
 
     def test_moderate_depth_round_trips(self) -> None:
-        """A hundred levels freeze and thaw back."""
-        value = deep_list(100)
+        """MAX_NESTING levels freeze and thaw back; one more is a NestingError."""
+        value = deep_list(MAX_NESTING - 1)  # the innermost [] is a level too
         assert thaw(freeze(value)) == value
-        assert thaw(freeze(deep_dict(100))) == deep_dict(100)
+        assert thaw(freeze(deep_dict(MAX_NESTING - 1))) == deep_dict(MAX_NESTING - 1)
+        with pytest.raises(NestingError, match=f"MAX_NESTING \\({MAX_NESTING}\\)"):
+            freeze(deep_list(MAX_NESTING))
 
     def test_the_error_leaves_the_interpreter_usable(self) -> None:
         """After the error, freezing works again at once."""

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from statetrail import diff
 from statetrail._change import Change
 from statetrail.diff import apply_changes
-from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.errors import CorruptHistoryError, NestingError, StatetrailError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet, freeze
 from statetrail.frozen._opaque import Opaque
 from statetrail.storage import _codec_registry, codec
@@ -148,6 +148,19 @@ class TestNumbers:
         """NaN and the infinities are tagged, since JSON has no spelling for them."""
         assert codec.to_json(value) == {"$t": "float", "v": codec.to_json(value)["v"]}
         _check(value)
+
+    def test_two_nans_read_back_as_two(self) -> None:
+        """A set of two NaNs and a dict with two NaN keys read back with both
+        (issue 9, defect 2: decoding gave the shared math.nan twice, and the
+        value, and with it the whole timeline, could not be read)."""
+        members = roundtrip({math.nan, float("nan")})
+        assert len(members) == 2
+        assert all(math.isnan(x) for x in members)
+        keys = roundtrip({float("nan"): 1, float("nan"): 2, "k": 3})
+        assert len(keys) == 3
+        assert sorted(v for k, v in keys.items() if k != "k") == [1, 2]
+        in_frozenset = roundtrip(frozenset({float("nan"), float("nan"), 1.0}))
+        assert len(in_frozenset) == 3
 
     @pytest.mark.parametrize(
         "value", [2**63, -(2**63) - 1, 2**64, -(10**4299), 10**4300 - 1]
@@ -295,6 +308,35 @@ class TestOtherScalars:
 
 
 class TestDatetimes:
+    @pytest.mark.parametrize(
+        "offset",
+        [
+            datetime.timedelta(microseconds=500),
+            datetime.timedelta(microseconds=-500),
+            datetime.timedelta(seconds=-1, microseconds=1),
+            datetime.timedelta(hours=-1, microseconds=500),
+            datetime.timedelta(hours=23, minutes=59, seconds=59, microseconds=999999),
+        ],
+    )
+    @pytest.mark.parametrize("name", [None, "N"])
+    def test_sub_second_utc_offsets(
+        self, offset: datetime.timedelta, name: str | None
+    ) -> None:
+        """A UTC offset with microseconds comes back exactly, not as UTC (issue 9,
+        defect 11: Python 3.11's fromisoformat drops an offset under a second)."""
+        tz = (
+            datetime.timezone(offset)
+            if name is None
+            else datetime.timezone(offset, name)
+        )
+        for value in (
+            datetime.datetime(2024, 1, 2, 3, 4, 5, 6, tzinfo=tz),
+            datetime.time(3, 4, 5, 6, tzinfo=tz),
+        ):
+            back = roundtrip(value)
+            assert repr(back) == repr(value)
+            assert back.utcoffset() == offset
+
     @pytest.mark.parametrize(
         "value",
         [
@@ -632,11 +674,15 @@ class TestRefusals:
                 codec.to_json({"n": value})
 
     def test_deepest_value_round_trips(self) -> None:
-        """A value exactly MAX_DEPTH levels deep is stored and read back."""
-        value: Any = []
+        """A value exactly MAX_DEPTH JSON levels deep is stored and read back.
+
+        Plain values stop at MAX_NESTING (checked as every front end does);
+        frozen values nest past it only when built from frozen parts, and the
+        codec's own count of JSON levels bounds those."""
+        frozen: Any = FrozenList()
         for _ in range(codec.MAX_DEPTH - 1):
-            value = [value]
-        assert_same(roundtrip(value), freeze(value))
+            frozen = FrozenList([frozen])
+        assert_same(roundtrip(frozen), frozen)
         tuples: Any = ()
         for _ in range(codec.MAX_DEPTH // 2 - 1):
             tuples = (tuples,)
@@ -644,17 +690,25 @@ class TestRefusals:
 
     @pytest.mark.parametrize("depth", [codec.MAX_DEPTH + 1, 10_000])
     def test_too_deep(self, depth: int) -> None:
-        """Deeper values are a CodecError (a ValueError), never a RecursionError."""
+        """Deeper values are a NestingError (a ValueError), never a RecursionError:
+        the one error every front end raises for them."""
         value: Any = []
         for _ in range(depth - 1):
             value = [value]
-        with pytest.raises(CodecError, match="MAX_DEPTH"):
+        with pytest.raises(NestingError, match="nested too deeply"):
             codec.to_json(value)
         tagged: Any = 1
         for _ in range(depth):
             tagged = (tagged,)
-        with pytest.raises(CodecError, match="MAX_DEPTH"):
+        with pytest.raises(NestingError, match="nested too deeply"):
             codec.dumps(tagged)
+
+    def test_self_reference(self) -> None:
+        """A value containing itself is a NestingError at once."""
+        looped: dict[str, Any] = {}
+        looped["a"] = [looped]
+        with pytest.raises(NestingError, match="contains itself"):
+            codec.dumps(looped)
 
     def test_nothing_is_written_on_refusal(self, tmp_path: pathlib.Path) -> None:
         """A refused value raises before the caller has bytes to write."""

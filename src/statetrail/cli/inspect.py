@@ -25,6 +25,7 @@ from statetrail.frozen import MISSING, thaw
 from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
 from statetrail.revision import Revision
+from statetrail.storage._files import read_regular
 from statetrail.timeline import Erased, Timeline
 
 __all__ = [
@@ -53,8 +54,8 @@ def opened(target: str) -> Iterator[Repository]:
             raise CommandError(f"{target}: no such file")
         if os.path.isdir(target):
             raise CommandError(f"{target}: is a directory, not a history file")
-        with open(target, "rb") as f:
-            head = f.read(2)
+        # A FIFO or device is refused here, before anything waits on it.
+        head = read_regular(target, 2)
         if head in _PICKLE_MAGIC:
             raise CommandError(
                 f"{target}: is a Python pickle, which is never read (unpickling runs "
@@ -84,7 +85,13 @@ def _revision(timeline: Timeline[Any], spec: str) -> Revision:
     if spec.lstrip("-").isdigit():
         number = int(spec)
         if number < 0:
-            return timeline.history()[number]
+            history = timeline.history()
+            if -number > len(history):
+                raise RevisionNotFoundError(
+                    f"revision {number}: the current line has only {len(history)} "
+                    f"revisions; use -1 to -{len(history)} or a revision number"
+                )
+            return history[number]
         return timeline.revision(number)
     if spec in timeline.branches():
         return timeline.revision(timeline.branches()[spec])

@@ -6,12 +6,19 @@ pointer, not a copy, and nothing a caller does can alter recorded history.
 
 from statetrail.frozen._dict import FrozenDict
 from statetrail.frozen._draft import DictDraft, Draft, ListDraft, SetDraft, edit
-from statetrail.frozen._freeze import freeze, is_frozen, register_immutable, thaw
+from statetrail.frozen._freeze import (
+    MAX_NESTING,
+    freeze,
+    is_frozen,
+    register_immutable,
+    thaw,
+)
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._list import FrozenList
 from statetrail.frozen._set import FrozenSet
 
 __all__ = [
+    "MAX_NESTING",
     "MISSING",
     "DictDraft",
     "Draft",

@@ -13,13 +13,23 @@ from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from statetrail.errors import NestingError
 from statetrail.frozen import _hooks
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
 from statetrail.frozen._list import FrozenList as _FrozenList
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._set import FrozenSet as _FrozenSet
 
-__all__ = ["freeze", "freeze_value", "is_frozen", "register_immutable", "thaw"]
+__all__ = [
+    "MAX_NESTING",
+    "check_nesting",
+    "freeze",
+    "freeze_value",
+    "is_frozen",
+    "nesting_error",
+    "register_immutable",
+    "thaw",
+]
 
 #: Types whose instances never change: recorded as they are, never copied.
 _IMMUTABLE: set[type] = {
@@ -64,39 +74,151 @@ def register_immutable(cls: type) -> type:
     return cls
 
 
+#: How deeply a value may nest: dicts, lists, sets and tuples, one inside the other,
+#: at most this many levels (the value itself is level 1). Deeper values, and values
+#: that contain themselves, are refused with :class:`~statetrail.NestingError` by
+#: every front end, so what is recorded can always be thawed, diffed and stored:
+#: each level takes at most two of the codec's ``MAX_DEPTH`` (200) JSON levels.
+MAX_NESTING = 100
+
+
+class _TooDeep(Exception):
+    """Raised where a value passes MAX_NESTING; the entry point names the value."""
+
+
+def nesting_error(value: Any) -> NestingError:
+    """The :class:`~statetrail.NestingError` for ``value``, found to nest too deeply.
+
+    It says whether ``value`` contains itself, which no limit could make storable.
+    """
+    if _contains_itself(value):
+        return NestingError(
+            "value nested too deeply: it contains itself (a dict, list or set inside "
+            "itself), which cannot be recorded; break the cycle, or record a copy"
+        )
+    return NestingError(
+        f"value nested too deeply: more than MAX_NESTING ({MAX_NESTING}) levels of "
+        "dicts, lists, sets and tuples; flatten it, or store the deep part as text"
+    )
+
+
+def check_nesting(value: Any) -> None:
+    """Refuse ``value`` if it contains itself or nests deeper than MAX_NESTING.
+
+    Raises :class:`~statetrail.NestingError`, as :func:`freeze_value` would, for a
+    caller that does not freeze (the codec). Frozen containers inside are not
+    walked: they were checked when made.
+    """
+    t = type(value)
+    if t in _IMMUTABLE or t in _FROZEN:
+        return
+    try:
+        _check(value, 1)
+    except (_TooDeep, RecursionError):
+        raise nesting_error(value) from None
+
+
+def _check(node: Any, depth: int) -> None:
+    t = type(node)
+    if t in _IMMUTABLE or t in _FROZEN:
+        return
+    if depth > MAX_NESTING:
+        raise _TooDeep
+    inner = depth + 1
+    if isinstance(node, Mapping):
+        for key, child in node.items():
+            _check(key, inner)
+            _check(child, inner)
+    elif isinstance(node, (list, tuple, set, frozenset)):
+        for child in node:
+            _check(child, inner)
+
+
+def _children(node: Any) -> list[Any]:
+    if isinstance(node, Mapping):
+        return [*node.keys(), *node.values()]
+    if isinstance(node, (list, tuple, set, frozenset, _FrozenList, _FrozenSet)):
+        return list(node)
+    return []
+
+
+def _contains_itself(value: Any) -> bool:
+    """Whether a container inside ``value`` (or ``value``) contains itself.
+
+    Depth-first, without recursion, each container walked once (shared parts too).
+    """
+    on_path: set[int] = set()
+    done: set[int] = set()
+    stack: list[tuple[Any, list[Any]]] = [(value, _children(value))]
+    on_path.add(id(value))
+    while stack:
+        node, todo = stack[-1]
+        if not todo:
+            stack.pop()
+            on_path.discard(id(node))
+            done.add(id(node))
+            continue
+        child = todo.pop()
+        key = id(child)
+        if key in on_path:
+            return True
+        if key in done or type(child) in _IMMUTABLE:
+            continue
+        on_path.add(key)
+        stack.append((child, _children(child)))
+    return False
+
+
 def freeze_value(obj: Any) -> Any:
     """Freeze ``obj`` for storage inside a frozen tree.
 
-    Dicts, lists and sets (nested, any depth) become frozen containers, tuples get
-    frozen items, immutable scalars stay as they are, and any other object is
-    deep-copied into an :class:`Opaque` box that hands out copies.
+    Dicts, lists and sets (nested up to :data:`MAX_NESTING` levels) become frozen
+    containers, tuples get frozen items, immutable scalars stay as they are, and
+    any other object is deep-copied into an :class:`Opaque` box that hands out
+    copies.
+
+    Raises:
+        NestingError: ``obj`` contains itself or nests deeper than MAX_NESTING.
     """
     t = type(obj)
     if t in _IMMUTABLE or t in _FROZEN:
         return obj
     try:
-        return _HANDLERS.get(t, _freeze_other)(obj)
-    except RecursionError:
-        # Raised in the innermost call; the ValueError passes through the others.
-        raise ValueError(
-            "value nested too deeply to freeze (deeper than Python's recursion limit)"
-        ) from None
+        return _HANDLERS.get(t, _freeze_other)(obj, 1)
+    except (_TooDeep, RecursionError):
+        # A RecursionError can still come from deep-copying an object whose own
+        # attributes nest too deeply.
+        raise nesting_error(obj) from None
 
 
-def _freeze_dict(obj: Mapping[Any, Any]) -> Any:
-    return _FrozenDict._of({k: freeze_value(v) for k, v in obj.items()})
+def _freeze(obj: Any, depth: int) -> Any:
+    """``obj`` frozen, where it sits ``depth`` levels down (the top is level 1)."""
+    t = type(obj)
+    if t in _IMMUTABLE or t in _FROZEN:
+        return obj
+    if depth > MAX_NESTING:
+        raise _TooDeep
+    return _HANDLERS.get(t, _freeze_other)(obj, depth)
 
 
-def _freeze_list(obj: Any) -> Any:
-    return _FrozenList._of_frozen(tuple(freeze_value(x) for x in obj))
+def _freeze_dict(obj: Mapping[Any, Any], depth: int) -> Any:
+    inner = depth + 1
+    return _FrozenDict._of({k: _freeze(v, inner) for k, v in obj.items()})
 
 
-def _freeze_set(obj: Any) -> Any:
-    return _FrozenSet._of(frozenset(freeze_value(x) for x in obj))
+def _freeze_list(obj: Any, depth: int) -> Any:
+    inner = depth + 1
+    return _FrozenList._of_frozen(tuple(_freeze(x, inner) for x in obj))
 
 
-def _freeze_tuple(obj: tuple[Any, ...]) -> Any:
-    items = tuple(freeze_value(x) for x in obj)
+def _freeze_set(obj: Any, depth: int) -> Any:
+    inner = depth + 1
+    return _FrozenSet._of(frozenset(_freeze(x, inner) for x in obj))
+
+
+def _freeze_tuple(obj: tuple[Any, ...], depth: int) -> Any:
+    inner = depth + 1
+    items = tuple(_freeze(x, inner) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
     if any(type(x) is Opaque for x in items):
@@ -120,8 +242,9 @@ def _retuple(cls: type[tuple[Any, ...]], items: tuple[Any, ...]) -> Any:
     return make(items) if make is not None else cls(items)
 
 
-def _freeze_frozenset(obj: frozenset[Any]) -> Any:
-    items = tuple(freeze_value(x) for x in obj)
+def _freeze_frozenset(obj: frozenset[Any], depth: int) -> Any:
+    inner = depth + 1
+    items = tuple(_freeze(x, inner) for x in obj)
     if all(a is b for a, b in zip(items, obj, strict=True)):
         return obj
     if any(type(x) is Opaque for x in items):
@@ -129,21 +252,21 @@ def _freeze_frozenset(obj: frozenset[Any]) -> Any:
     return frozenset(items)
 
 
-def _freeze_other(obj: Any) -> Any:
+def _freeze_other(obj: Any, depth: int) -> Any:
     if type(obj) is Opaque:
         return obj
     if isinstance(obj, enum.Enum):
         return obj
     if isinstance(obj, tuple):
-        return _freeze_tuple(obj)
+        return _freeze_tuple(obj, depth)
     if isinstance(obj, Mapping):
-        return _freeze_dict(obj)
+        return _freeze_dict(obj, depth)
     if isinstance(obj, list):
-        return _freeze_list(obj)
+        return _freeze_list(obj, depth)
     if isinstance(obj, frozenset):
-        return _freeze_frozenset(obj)
+        return _freeze_frozenset(obj, depth)
     if isinstance(obj, AbstractSet):
-        return _freeze_set(obj)
+        return _freeze_set(obj, depth)
     try:
         return Opaque(copy.deepcopy(obj))
     except RecursionError:
@@ -175,7 +298,8 @@ def freeze(obj: Any) -> Any:
 
     Raises:
         TypeError: an object inside can be neither frozen nor deep-copied.
-        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
+        NestingError: ``obj`` contains itself, or nests deeper than
+            :data:`MAX_NESTING` levels (a :class:`ValueError`).
     """
     value = freeze_value(obj)
     if type(value) is Opaque:
@@ -204,12 +328,13 @@ def thaw(obj: Any) -> Any:
     {'a': [1, {2}]}
 
     Raises:
-        ValueError: ``obj`` is nested deeper than Python's recursion limit allows.
+        NestingError: ``obj`` is nested deeper than Python's recursion limit allows
+            (a :class:`ValueError`).
     """
     try:
         return _thaw(obj)
     except RecursionError:
-        raise ValueError(
+        raise NestingError(
             "value nested too deeply to thaw (deeper than Python's recursion limit)"
         ) from None
 
@@ -240,7 +365,7 @@ def _thaw(obj: Any) -> Any:
 
 
 _FROZEN: set[type] = {_FrozenDict, _FrozenList, _FrozenSet}
-_HANDLERS: dict[type, Callable[[Any], Any]] = {
+_HANDLERS: dict[type, Callable[[Any, int], Any]] = {
     dict: _freeze_dict,
     list: _freeze_list,
     set: _freeze_set,

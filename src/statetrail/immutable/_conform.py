@@ -22,7 +22,13 @@ from typing import Any
 
 from statetrail.frozen import Draft, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen import register_immutable as _register_immutable
-from statetrail.frozen._freeze import _FROZEN, _IMMUTABLE
+from statetrail.frozen._freeze import (
+    _FROZEN,
+    _IMMUTABLE,
+    MAX_NESTING,
+    _TooDeep,
+    nesting_error,
+)
 from statetrail.immutable._base import ImmutableBase, Session, new_session
 from statetrail.immutable.interfaces import IM_MODE_SLAVE, IM_STATE_TRANSIENT
 
@@ -62,21 +68,34 @@ def conform(value: Any, session: Session) -> Any:
 
     Raises:
         ValueError: ``value`` is mutable and has no immutable equivalent.
+        NestingError: ``value`` contains itself or nests deeper than
+            :data:`~statetrail.frozen.MAX_NESTING` levels (a :class:`ValueError`).
     """
+    try:
+        return _conform(value, session, 1)
+    except (_TooDeep, RecursionError):
+        raise nesting_error(value) from None
+
+
+def _conform(value: Any, session: Session, depth: int) -> Any:
+    """``conform`` of a value ``depth`` levels down (the top is level 1)."""
     if isinstance(value, ImmutableBase):
         return value._im_conform(session)
     t = type(value)
     if t in _IMMUTABLE or t in _FROZEN:
         return value
+    if depth > MAX_NESTING:
+        raise _TooDeep
+    inner = depth + 1
     if t is dict:
-        return _conform_dict(value, session)
+        return _conform_dict(value, session, inner)
     if t is list:
-        return FrozenList._of_frozen([conform(x, session) for x in value])
+        return FrozenList._of_frozen([_conform(x, session, inner) for x in value])
     if t is set:
-        return FrozenSet._of(frozenset(conform(x, session) for x in value))
+        return FrozenSet._of(frozenset(_conform(x, session, inner) for x in value))
     if t is tuple:
-        return _conform_tuple(value, session)
-    return _conform_other(value, session)
+        return _conform_tuple(value, session, inner)
+    return _conform_other(value, session, inner)
 
 
 def conform_attr(value: Any, session: Session) -> Any:
@@ -120,12 +139,16 @@ def rebind_within(value: Any, old: Session, new: Session) -> None:
             rebind_within(item, old, new)
 
 
-def _conform_dict(value: Mapping[Any, Any], session: Session) -> FrozenDict[Any, Any]:
-    return FrozenDict._of({k: conform(v, session) for k, v in value.items()})
+def _conform_dict(
+    value: Mapping[Any, Any], session: Session, inner: int
+) -> FrozenDict[Any, Any]:
+    return FrozenDict._of({k: _conform(v, session, inner) for k, v in value.items()})
 
 
-def _conform_tuple(value: tuple[Any, ...], session: Session) -> tuple[Any, ...]:
-    items = tuple(conform(x, session) for x in value)
+def _conform_tuple(
+    value: tuple[Any, ...], session: Session, inner: int
+) -> tuple[Any, ...]:
+    items = tuple(_conform(x, session, inner) for x in value)
     if all(a is b for a, b in zip(items, value, strict=True)):
         return value
     if type(value) is tuple:
@@ -133,7 +156,7 @@ def _conform_tuple(value: tuple[Any, ...], session: Session) -> tuple[Any, ...]:
     return type(value)(*items)  # a named tuple keeps its class
 
 
-def _conform_other(value: Any, session: Session) -> Any:
+def _conform_other(value: Any, session: Session, inner: int) -> Any:
     if isinstance(value, enum.Enum):
         return value
     if isinstance(value, datetime.tzinfo):
@@ -143,16 +166,16 @@ def _conform_other(value: Any, session: Session) -> Any:
     if isinstance(value, Draft):
         return value.finish()
     if isinstance(value, tuple):
-        return _conform_tuple(value, session)
+        return _conform_tuple(value, session, inner)
     if isinstance(value, frozenset):
-        items = frozenset(conform(x, session) for x in value)
+        items = frozenset(_conform(x, session, inner) for x in value)
         return value if items == value else items
     if isinstance(value, Mapping):
-        return _conform_dict(value, session)
+        return _conform_dict(value, session, inner)
     if isinstance(value, list):
-        return FrozenList._of_frozen([conform(x, session) for x in value])
+        return FrozenList._of_frozen([_conform(x, session, inner) for x in value])
     if isinstance(value, AbstractSet):
-        return FrozenSet._of(frozenset(conform(x, session) for x in value))
+        return FrozenSet._of(frozenset(_conform(x, session, inner) for x in value))
     get = getattr(value, "__im_get__", None)
     if get is not None:
         # shoobx.immutable's protocol: a mutable object names its immutable twin.

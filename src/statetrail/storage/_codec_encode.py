@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 import orjson
 
 from statetrail.frozen import FrozenDict, FrozenList, FrozenSet
+from statetrail.frozen._freeze import check_nesting, nesting_error
 from statetrail.frozen._opaque import Opaque
 from statetrail.storage import _codec_registry as _registry
 from statetrail.storage import _codec_tags as _tags
@@ -27,14 +28,18 @@ _I64_MAX = 2**63 - 1
 class _Refused(Exception):
     """Raised inside the encoder; each container on the way out adds its step."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, nesting: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.nesting = nesting  # too deep (or containing itself): NestingError
         self.steps: list[str] = []  # innermost first
 
 
 def _too_deep() -> NoReturn:
-    raise _Refused(f"it nests deeper than MAX_DEPTH ({MAX_DEPTH} JSON levels)")
+    raise _Refused(
+        f"it nests deeper than MAX_DEPTH ({MAX_DEPTH} JSON levels), or contains itself",
+        nesting=True,
+    )
 
 
 def _check_text(text: str, what: str = "a string") -> None:
@@ -267,13 +272,20 @@ def encode(value: Any, pickle_ok: bool) -> Any:
 
     Raises:
         CodecError: Something in ``value`` cannot be stored.
+        NestingError: ``value`` contains itself or nests too deeply, the error
+            every front end raises for such a value.
     """
+    # The one limit every front end keeps (plain containers; frozen ones were
+    # checked when made, and the JSON levels counted below bound the rest).
+    check_nesting(value)
     try:
         return _enc(value, 0, pickle_ok)
     except _Refused as refused:
+        if refused.nesting:
+            raise nesting_error(value) from None
         where = "value" + "".join(reversed(refused.steps))
         raise CodecError(
             f"cannot store {where}: {refused.reason}"
         ) from refused.__cause__
     except RecursionError:
-        raise CodecError("cannot store a value nested this deeply from here") from None
+        raise nesting_error(value) from None

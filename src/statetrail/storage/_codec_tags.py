@@ -20,9 +20,11 @@ import re
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from statetrail.errors import StatetrailError
+
+_T = TypeVar("_T", datetime.datetime, datetime.time)
 
 __all__ = [
     "CONTAINER_TAGS",
@@ -70,7 +72,7 @@ _INT = re.compile(rf"-?[0-9]{{1,{MAX_INT_DIGITS}}}")
 _FRACTION = re.compile(
     rf"(-?[0-9]{{1,{MAX_INT_DIGITS}}})(?:/([0-9]{{1,{MAX_INT_DIGITS}}}))?"
 )
-_NON_FINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_INFINITE = {"inf": math.inf, "-inf": -math.inf}
 
 
 def _text(payload: Any) -> str:
@@ -88,8 +90,15 @@ def encode_float(x: float) -> str:
 
 def _decode_float(payload: Any) -> float:
     # Only non-finite floats are tagged; a finite one is a plain JSON number.
+    text = _text(payload)
+    if text == "nan":
+        # A new NaN object each time, never the shared math.nan: a set or a dict
+        # holds two NaNs only as two objects (NaN is not equal to itself, so only
+        # identity tells them apart), and must read back as it was (issue 9,
+        # defect 2: {nan, nan} made the whole timeline unreadable).
+        return float("nan")
     try:
-        return _NON_FINITE[_text(payload)]
+        return _INFINITE[text]
     except KeyError:
         raise ValueError(f"not a non-finite float: {payload!r}") from None
 
@@ -190,13 +199,39 @@ def _named_offset(offset: datetime.timedelta | None, zone: str) -> datetime.time
     return datetime.timezone(offset, zone.removeprefix("tzname="))
 
 
+# A UTC offset with microseconds, as isoformat() writes it ("+00:00:00.000500").
+_FRACTIONAL_OFFSET = re.compile(r"([+-])([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{6})")
+
+
+def _from_iso(cls: type[_T], iso: str) -> _T:
+    """``cls.fromisoformat(iso)``, exact for a UTC offset with microseconds.
+
+    Python 3.11 reads ``+00:00:00.000500`` as UTC: an offset under one second is
+    lost without an error (issue 9, defect 11). Such an offset is parsed here.
+    """
+    match = _FRACTIONAL_OFFSET.search(iso)
+    if match is None or match.end() != len(iso):
+        return cls.fromisoformat(iso)
+    sign, hours, minutes, seconds, micros = match.groups()
+    offset = datetime.timedelta(
+        hours=int(hours),
+        minutes=int(minutes),
+        seconds=int(seconds),
+        microseconds=int(micros),
+    )
+    value = cls.fromisoformat(iso[: match.start()])
+    if value.tzinfo is not None:
+        raise ValueError("two UTC offsets")
+    return value.replace(tzinfo=datetime.timezone(-offset if sign == "-" else offset))
+
+
 def _encode_datetime(x: datetime.datetime | datetime.time) -> str:
     return x.isoformat() + _zone_suffix(x.tzinfo)
 
 
 def _decode_datetime(payload: Any) -> datetime.datetime:
     iso, zone = _split_zone(payload)
-    value = datetime.datetime.fromisoformat(iso)
+    value = _from_iso(datetime.datetime, iso)
     if zone is None:
         return value
     offset = value.utcoffset()
@@ -217,7 +252,7 @@ def _decode_datetime(payload: Any) -> datetime.datetime:
 
 def _decode_time(payload: Any) -> datetime.time:
     iso, zone = _split_zone(payload)
-    value = datetime.time.fromisoformat(iso)
+    value = _from_iso(datetime.time, iso)
     if zone is None:
         return value
     if zone.startswith("tzname="):

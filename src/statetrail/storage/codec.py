@@ -37,6 +37,13 @@ Reading is strict: duplicate keys, ``NaN`` literals, numbers out of float range,
 invalid UTF-8 and nesting deeper than :data:`MAX_DEPTH` are
 :class:`~statetrail.errors.CorruptHistoryError`, never silently accepted.
 
+Writing refuses a value that contains itself, or whose plain containers nest
+deeper than :data:`~statetrail.frozen.MAX_NESTING` (100) levels, with
+:class:`~statetrail.errors.NestingError`, as every front end does; MAX_DEPTH
+(200 JSON levels, two per tagged container) bounds what frozen values nest to.
+A stored NaN reads back as a new ``float("nan")`` each time, never the shared
+``math.nan``, so a set or dict holding two NaNs reads back with both.
+
 >>> import datetime
 >>> data = dumps({"when": datetime.date(2024, 1, 31), "xy": (1, 2)})
 >>> data
@@ -110,6 +117,7 @@ def to_json(value: Any, *, allow_pickle: bool = False) -> Any:
     Raises:
         CodecError: Something in ``value`` cannot be stored; the message names
             where it is and what to do.
+        NestingError: ``value`` contains itself or nests too deeply.
 
     >>> to_json({"a": {1, 2}, "b": float("inf")})
     {'a': {'$t': 'set', 'v': [1, 2]}, 'b': {'$t': 'float', 'v': 'inf'}}

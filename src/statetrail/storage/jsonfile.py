@@ -11,6 +11,13 @@ The file is JSON::
 
     {"format": "statetrail-history", "version": 1,
      "timelines": {"name": {"rows": [...], "heads": {...}, "checkpoints": {...}}}}
+
+Top-level keys other than these three (a newer version's, or a tool's own) are
+kept: every rewrite of the file writes them back as they were read.
+
+What is read is checked before it is used: each row's fields have their types,
+the heads point at stored revisions, the file is a regular file. Damage is
+:class:`~statetrail.CorruptHistoryError`, never another exception.
 """
 
 from __future__ import annotations
@@ -24,14 +31,21 @@ from typing import Any
 
 from statetrail.errors import CorruptHistoryError, StorageError
 from statetrail.storage import codec
-from statetrail.storage._files import remove_stale_temporaries, write_atomic
+from statetrail.storage._files import (
+    read_regular,
+    remove_stale_temporaries,
+    write_atomic,
+)
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     StoreJournal,
     decode_rows,
     heads_after,
 )
+from statetrail.storage._placement import check_placement
+from statetrail.storage._row_checks import check_row, is_int
 from statetrail.storage.base import Checkpoint, Heads, Row, timeline_of
+from statetrail.storage.codec import CodecError
 from statetrail.storage.memory import MemoryBackend
 from statetrail.timeline import Timeline
 
@@ -48,6 +62,8 @@ __all__ = [
 
 FORMAT = "statetrail-history"
 VERSION = 1
+# The top-level keys this version writes; any other is kept as it was.
+_TOP_LEVEL = frozenset({"format", "version", "timelines"})
 _FIELDS = list(Row._fields)
 
 
@@ -60,12 +76,52 @@ def _row_json(row: Row) -> dict[str, Any]:
 def _row_of(timeline: str, data: Any) -> Row:
     if not isinstance(data, dict) or set(data) != set(_FIELDS) - {"timeline"}:
         raise CorruptHistoryError(f"a row of timeline {timeline!r} is malformed")
-    try:
-        return Row(timeline=timeline, **{**data, "paths": tuple(data["paths"])})
-    except TypeError as exc:  # pragma: no cover - guarded by the field check
+    paths = data["paths"]
+    row = Row(
+        timeline=timeline,
+        **{**data, "paths": tuple(paths) if type(paths) is list else paths},
+    )
+    return check_row(row, f"timeline {timeline!r}")
+
+
+def _heads_of(data: Any, timeline: str, where: str) -> Heads | None:
+    if data is None:
+        return None
+    if not (
+        isinstance(data, dict)
+        and type(data.get("branch")) is str
+        and is_int(data.get("cursor"))
+        and isinstance(data.get("tips"), dict)
+        and all(is_int(n) for n in data["tips"].values())
+    ):
         raise CorruptHistoryError(
-            f"a row of timeline {timeline!r} is malformed"
-        ) from exc
+            f"the heads of timeline {timeline!r} in {where} are malformed"
+        )
+    return Heads(data["branch"], data["cursor"], dict(data["tips"]))
+
+
+def _checkpoints_of(data: Any, timeline: str, where: str) -> dict[int, tuple[str, str]]:
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise CorruptHistoryError(
+            f"the checkpoints of timeline {timeline!r} in {where} are malformed"
+        )
+    checkpoints: dict[int, tuple[str, str]] = {}
+    for key, value in data.items():
+        if not (
+            key.isascii()
+            and key.isdigit()
+            and len(key) <= 18
+            and isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, str) for v in value)
+        ):
+            raise CorruptHistoryError(
+                f"a checkpoint of timeline {timeline!r} in {where} is malformed"
+            )
+        checkpoints[int(key)] = (value[0], value[1])
+    return checkpoints
 
 
 def document(
@@ -90,6 +146,8 @@ def rows_of_document(
     """The rows, heads and checkpoints a history document holds (checked)."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise CorruptHistoryError(f"{where} is not a statetrail history file")
+    if type(data.get("version")) is not int:
+        raise CorruptHistoryError(f"{where} has no valid format version")
     if data.get("version") != VERSION:
         raise StorageError(
             f"{where} is version {data.get('version')!r} of the history format; this "
@@ -103,64 +161,69 @@ def rows_of_document(
         if not isinstance(entry, dict) or not isinstance(entry.get("rows"), list):
             raise CorruptHistoryError(f"timeline {name!r} in {where} is malformed")
         rows = [_row_of(name, row) for row in entry["rows"]]
-        heads_data = entry.get("heads")
-        heads = None
-        if heads_data is not None:
-            try:
-                heads = Heads(
-                    str(heads_data["branch"]),
-                    int(heads_data["cursor"]),
-                    {str(k): int(v) for k, v in heads_data["tips"].items()},
-                )
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise CorruptHistoryError(
-                    f"the heads of timeline {name!r} in {where} are malformed"
-                ) from exc
-        checkpoints: dict[int, tuple[str, str]] = {}
-        for key, value in (entry.get("checkpoints") or {}).items():
-            if not (
-                key.isdigit()
-                and isinstance(value, list)
-                and len(value) == 2
-                and all(isinstance(v, str) for v in value)
-            ):
-                raise CorruptHistoryError(
-                    f"a checkpoint of timeline {name!r} in {where} is malformed"
-                )
-            checkpoints[int(key)] = (value[0], value[1])
+        if len({row.number for row in rows}) != len(rows):
+            raise CorruptHistoryError(
+                f"timeline {name!r} in {where} holds two rows with one number"
+            )
+        heads = _heads_of(entry.get("heads"), name, where)
+        checkpoints = _checkpoints_of(entry.get("checkpoints"), name, where)
         out[name] = (rows, heads, checkpoints)
     return out
+
+
+def _check_writable(kept: dict[str, Any]) -> None:
+    """Refuse unknown top-level keys that could not be written back as read."""
+    try:
+        codec.canonical(kept)
+    except (CodecError, ValueError) as exc:
+        raise CorruptHistoryError(
+            f"its top-level keys {sorted(kept)} cannot be written back as they are "
+            f"({exc}); remove them, or open the file with the statetrail that "
+            "wrote them"
+        ) from exc
 
 
 class JsonFileBackend(MemoryBackend):
     """A history kept in one JSON file, rewritten atomically on every change."""
 
     kind = "json"
+    # How the document read from the file becomes rows: the seam through which
+    # the field-fuzz test's teeth put a reader that checks nothing.
+    _rows_of_document = staticmethod(rows_of_document)
 
     def __init__(self, path: str | os.PathLike[str], *, _os: Any = os) -> None:
         super().__init__()
         self._os = _os  # the seam through which tests fail the file operations
         # Held across a change and the write of the file, so writes never interleave.
         self._writes = threading.Lock()
+        # Top-level keys of the file that this version does not use: written back
+        # as they were, never dropped (issue 9, defect 7).
+        self._kept: dict[str, Any] = {}
         self.path = os.path.realpath(os.fspath(path))
         self._lock_file = self._take_lock(self.path + ".lock")
         remove_stale_temporaries(self.path)
         try:
-            with open(self.path, "rb") as f:
-                data = f.read()
+            data = read_regular(self.path)  # a FIFO or device: refused, not read
         except FileNotFoundError:
             return
+        except StorageError:
+            self._release()
+            raise
         except OSError as exc:
             self._release()
             raise StorageError(f"cannot read {self.path}: {exc.strerror}") from exc
         try:
-            loaded = rows_of_document(codec.parse(data), self.path)
+            tree = codec.parse(data)
+            loaded = self._rows_of_document(tree, self.path)
+            kept = {k: v for k, v in tree.items() if k not in _TOP_LEVEL}
+            _check_writable(kept)
         except CorruptHistoryError as exc:
             self._release()
             raise CorruptHistoryError(f"{self.path}: {exc}") from exc
         except BaseException:
             self._release()
             raise
+        self._kept = kept
         for name, (rows, heads, checkpoints) in loaded.items():
             self._rows[name] = {row.number: row for row in rows}
             if heads is not None:
@@ -199,8 +262,12 @@ class JsonFileBackend(MemoryBackend):
             )
             for name, rows in self._rows.items()
         }
+        data = codec.canonical({**self._kept, **document(snapshot)})
         try:
-            write_atomic(self.path, codec.canonical(document(snapshot)), _os=self._os)
+            write_atomic(self.path, data, _os=self._os)
+        except StorageError:  # the file was swapped for a FIFO or device since
+            undo()
+            raise
         except OSError as exc:
             undo()
             raise StorageError(
@@ -356,6 +423,7 @@ def timeline_from_tree(
         memory.put_checkpoint(name, number, value, digest)
     records = decode_rows(memory, name, rows, allow_pickle=allow_pickle)
     place = heads_after(rows, heads)
+    check_placement(name, rows, place)
     timeline = Timeline._restore(
         records, branch=place.branch, cursor=place.cursor, tips=place.tips, name=name
     )
@@ -374,6 +442,5 @@ def load_history(
 ) -> tuple[str, Timeline[Any]]:
     """The timeline saved in ``path`` by :func:`save_history` (or a backend)."""
     where = os.fspath(path)
-    with open(where, "rb") as f:
-        data = f.read()
+    data = read_regular(where)
     return timeline_from_tree(codec.parse(data), where, name, allow_pickle=allow_pickle)

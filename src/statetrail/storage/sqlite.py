@@ -71,6 +71,13 @@ from statetrail.errors import (
 )
 from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
+from statetrail.storage._files import check_regular
+from statetrail.storage._row_checks import (
+    check_checkpoint,
+    check_row,
+    is_int,
+    json_type,
+)
 from statetrail.storage._sqlite_batch import GroupCommit, Queued
 from statetrail.storage._sqlite_connections import (
     GATE,
@@ -205,6 +212,7 @@ class SQLiteBackend(Backend):
         # Absolute: connections opened later (new threads, after a fork) must
         # find the same file if the working directory changes.
         self.path = os.path.abspath(name)
+        check_regular(self.path)  # a FIFO or device would block or be clobbered
         self.durability = durability
         self._busy_timeout = busy_timeout
         self._batch_interval = batch_interval
@@ -487,17 +495,26 @@ class SQLiteBackend(Backend):
         """The rows of ``timeline`` numbered above ``after`` and at most ``upto``."""
         top = _MAX_INT if upto is None else upto
         records = self._read(sql.RANGE, (timeline, after, top))
-        return [sql.row_from(r, self.path) for r in records]
+        return [check_row(sql.row_from(r, self.path), self.path) for r in records]
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
         records = self._read(sql.ROW, (timeline, number))
-        return sql.row_from(records[0], self.path) if records else None
+        if not records:
+            return None
+        return check_row(sql.row_from(records[0], self.path), self.path)
 
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
         ((number,),) = self._read(sql.LATEST, (timeline,))
-        return -1 if number is None else int(number)
+        if number is None:
+            return -1
+        if not is_int(number):
+            raise CorruptHistoryError(
+                f"{self.path}: a revision number of {timeline!r} is "
+                f"{json_type(number)}; restore the file from a backup"
+            )
+        return int(number)
 
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record where the cursor is and each branch's tip."""
@@ -526,11 +543,19 @@ class SQLiteBackend(Backend):
     def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
         """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""
         records = self._read(sql.CHECKPOINT, (timeline, number))
-        return (records[0][0], records[0][1]) if records else None
+        if not records:
+            return None
+        return check_checkpoint(records[0][:2], timeline, number, self.path)
 
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""
-        return [n for (n,) in self._read(sql.CHECKPOINTS, (timeline,))]
+        numbers = [n for (n,) in self._read(sql.CHECKPOINTS, (timeline,))]
+        if not all(is_int(n) for n in numbers):
+            raise CorruptHistoryError(
+                f"{self.path}: a checkpoint of {timeline!r} has a damaged revision "
+                "number; restore the file from a backup"
+            )
+        return numbers
 
     def erase(self, timeline: str, number: int, tombstone: str) -> None:
         """Drop revision ``number``'s payload and keep ``tombstone`` in its place.

@@ -1,0 +1,252 @@
+"""Values no front end may take: ones that contain themselves or nest too deeply.
+
+Issue 9 ("Bad input everywhere", defect 4): every front end refuses them at once,
+with one error, :class:`~statetrail.NestingError` (a ``StatetrailError`` and a
+``ValueError``), at one limit, :data:`~statetrail.frozen.MAX_NESTING`. Before,
+``Store.set`` and ``Store(...)`` never returned on a self-referencing dict, the
+immutable containers raised ``RecursionError``, and the limit was wherever
+Python's recursion limit happened to fall.
+
+The check runs every front end on every bad value in a worker thread with a time
+limit, so a hang is counted rather than hanging the run; its teeth run it against
+front ends that do not check, which it must catch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import itertools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from statetrail import (
+    MAX_NESTING,
+    AsyncStore,
+    NestingError,
+    StatetrailError,
+    Store,
+    Timeline,
+    freeze,
+    watch,
+)
+from statetrail.immutable import ImmutableDict, ImmutableList, ImmutableSet, update
+from statetrail.storage import codec
+from tests.reliability import record
+
+
+def looped_dict() -> dict[str, Any]:
+    value: dict[str, Any] = {"n": 1}
+    value["self"] = value
+    return value
+
+
+def looped_list() -> list[Any]:
+    value: list[Any] = [1]
+    value.append(value)
+    return value
+
+
+def looped_deep() -> dict[str, Any]:
+    """A cycle five levels down, through a list and a tuple."""
+    top: dict[str, Any] = {}
+    inner: list[Any] = []
+    top["a"] = {"b": {"c": (inner,)}}
+    inner.append(top)
+    return top
+
+
+def nested(levels: int) -> list[Any]:
+    """A list ``levels`` levels deep (the innermost ``[]`` counts as one)."""
+    value: list[Any] = []
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+def nested_dicts(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for _ in range(levels - 1):
+        value = {"k": value}
+    return value
+
+
+BAD: dict[str, Callable[[], Any]] = {
+    "dict containing itself": looped_dict,
+    "list containing itself": looped_list,
+    "cycle five levels down": looped_deep,
+    "MAX_NESTING + 1 lists": lambda: nested(MAX_NESTING + 1),
+    "MAX_NESTING + 1 dicts": lambda: nested_dicts(MAX_NESTING + 1),
+    "10,000 lists": lambda: nested(10_000),
+}
+
+
+def _async_store_dispatch(value: Any) -> None:
+    async def main() -> None:
+        store = AsyncStore()
+        await store.dispatch({"type": "SET_STATE", "path": "x", "value": value})
+
+    asyncio.run(main())
+
+
+_names = itertools.count()
+
+
+def _var_set(value: Any) -> None:
+    watch(f"bad_input_var{next(_names)}", 0).set(value)
+
+
+def _timeline_set(value: Any) -> None:
+    Timeline(0).set(value)
+
+
+def _store_set(value: Any) -> None:
+    Store().set("x", value)
+
+
+def _async_store_set(value: Any) -> None:
+    AsyncStore().set("x", value)
+
+
+def _update_dict(value: Any) -> None:
+    with update(ImmutableDict({"a": 1})) as new:
+        new["b"] = value
+
+
+def _update_list(value: Any) -> None:
+    with update(ImmutableList([1])) as new:
+        new.append(value)
+
+
+FRONT_ENDS: dict[str, Callable[[Any], object]] = {
+    "watch": lambda v: watch(f"bad_input_watch{next(_names)}", v),
+    "Var.set": _var_set,
+    "Store(...)": lambda v: Store({"x": v}),
+    "Store.set": _store_set,
+    "AsyncStore(initial_state=...)": lambda v: AsyncStore(initial_state={"x": v}),
+    "AsyncStore.set": _async_store_set,
+    "AsyncStore.dispatch": _async_store_dispatch,
+    "ImmutableDict": lambda v: ImmutableDict({"x": v}),
+    "ImmutableList": lambda v: ImmutableList([v]),
+    "ImmutableSet": lambda v: ImmutableSet([(v,)]),
+    "update(ImmutableDict)": _update_dict,
+    "update(ImmutableList)": _update_list,
+    "Timeline(...)": Timeline,
+    "Timeline.set": _timeline_set,
+    "freeze": freeze,
+    "codec.dumps": codec.dumps,
+}
+
+
+def outcome(call: Callable[[Any], object], value: Any, limit: float = 10.0) -> str:
+    """What ``call(value)`` did: refused as it must, or how it went wrong."""
+    result: list[str] = []
+
+    def run() -> None:
+        try:
+            call(value)
+        except NestingError:
+            result.append("refused")
+        except BaseException as exc:  # what this check exists to count
+            result.append(f"raised {type(exc).__name__}")
+        else:
+            result.append("accepted")
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(limit)
+    return result[0] if result else "hung"
+
+
+def check(front_ends: dict[str, Callable[[Any], object]]) -> dict[str, str]:
+    """Every front end on every bad value: what went wrong, by case (empty: all
+    refused with NestingError)."""
+    wrong = {}
+    for end, call in front_ends.items():
+        for case, make in BAD.items():
+            result = outcome(call, make())
+            if result != "refused":
+                wrong[f"{end} / {case}"] = result
+    return wrong
+
+
+class TestNesting:
+    def test_every_front_end_refuses_with_one_error(self) -> None:
+        """Self-referencing and over-deep values: NestingError from each of 16
+        front ends, at once (no hang, no RecursionError, nothing else)."""
+        wrong = check(FRONT_ENDS)
+        record(
+            "S2-nesting",
+            front_ends=len(FRONT_ENDS),
+            values=len(BAD),
+            not_refused=len(wrong),
+        )
+        assert wrong == {}
+
+    def test_the_error_is_a_statetrail_error_and_a_value_error(self) -> None:
+        """Users may catch it as either; the message says what to do."""
+        with pytest.raises(NestingError) as info:
+            Store().set("x", looped_dict())
+        assert isinstance(info.value, StatetrailError)
+        assert isinstance(info.value, ValueError)
+        assert "contains itself" in str(info.value)
+        with pytest.raises(NestingError, match="flatten it"):
+            Store().set("x", nested(MAX_NESTING + 1))
+
+    def test_values_at_the_limit_are_taken_and_stored(self, tmp_path: Any) -> None:
+        """MAX_NESTING levels: accepted by every front end, and read back from
+        SQLite and JSON files as written (the limit fits the codec's)."""
+        import statetrail
+
+        value = nested(MAX_NESTING - 2)  # the calls wrap it in up to two levels
+        for end, call in FRONT_ENDS.items():
+            assert outcome(call, value) == "accepted", end
+        for target in (tmp_path / "h.db", tmp_path / "h.json"):
+            with statetrail.open(target) as repo:
+                repo.store("s", {}).set("deep", nested(MAX_NESTING - 1))
+            with statetrail.open(target) as repo:
+                assert repo.store("s", {}).get("deep") == nested(MAX_NESTING - 1)
+
+    def test_nothing_is_recorded_on_refusal(self) -> None:
+        """A refused write leaves the store as it was."""
+        store = Store({"a": 1})
+        with pytest.raises(NestingError):
+            store.set("b", looped_list())
+        assert store.head.number == 0
+        assert store.get_state() == {"a": 1}
+
+    def test_teeth_front_ends_that_do_not_check_are_caught(self) -> None:
+        """Teeth: front ends that do not check are counted: deepcopy (its memo
+        follows cycles) accepts, and a walk that does not know cycles hangs."""
+        stop = threading.Event()
+
+        def endless(value: Any) -> None:
+            # Store.set's key check before the fix, stopped once counted.
+            stack = [value]
+            while stack and not stop.is_set():
+                node = stack.pop()
+                if isinstance(node, dict):
+                    stack.extend(node.values())
+                elif isinstance(node, list):
+                    stack.extend(node)
+                del stack[:-1000]
+
+        broken: dict[str, Callable[[Any], object]] = {
+            "deepcopy": copy.deepcopy,
+            "walk": endless,
+        }
+        try:
+            found = {
+                f"{name} / {case}": outcome(call, make(), limit=0.5)
+                for name, call in broken.items()
+                for case, make in BAD.items()
+            }
+        finally:
+            stop.set()
+        kinds = set(found.values())
+        record("S2-nesting-teeth", outcomes=sorted(kinds))
+        assert "refused" not in kinds
+        assert {"accepted", "hung"} <= kinds
