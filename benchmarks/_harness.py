@@ -8,16 +8,18 @@ the machine hits both. Times are per operation, in seconds.
 
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import itertools
+import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Call", "Figure", "interleaved", "paired", "per_call"]
+__all__ = ["Call", "Figure", "consume", "interleaved", "paired", "per_call", "spread"]
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,28 @@ def _loop(arity: int) -> Callable[..., None]:
     exec(compile(source, f"<timing loop of {arity} arguments>", "exec"), scope)
     loop: Callable[..., None] = scope["loop"]
     return loop
+
+
+def spread(population: Sequence[Any], k: int, seed: int = 0) -> list[Any]:
+    """``k`` items of ``population`` drawn at random, made before any timing starts.
+
+    Random permutations of the whole population, one after another: no item comes
+    back until every other has had its turn, so a benchmark touches keys and paths
+    over the whole state instead of the few that stay hot in the caches. The seed
+    makes a run reproducible.
+    """
+    rng = random.Random(seed)
+    out: list[Any] = []
+    while len(out) < k:
+        batch = list(population)
+        rng.shuffle(batch)
+        out += batch
+    return out[:k]
+
+
+def consume(calls: Iterable[object]) -> None:
+    """Run an iterator of calls (``map(m.get, keys)``) to its end in C."""
+    collections.deque(calls, maxlen=0)
 
 
 @dataclass

@@ -4,6 +4,9 @@ Workloads (medians, garbage collector on, statetrail and the peer alternating):
 scalar set() with origin capture; one leaf of a 10,000-entry nested state changed
 with the old version kept; history memory per revision; reading an old revision;
 diff of two revisions differing in one leaf; writes after 100,000 revisions.
+Each leaf write changes an entry drawn at random over the whole state, made
+before the timing starts, none twice until every entry has had its turn
+(``_harness.spread``).
 """
 
 from __future__ import annotations
@@ -19,13 +22,19 @@ import alma
 import deepdiff
 
 import statetrail
-from _harness import Call, Figure, interleaved, paired
+from _harness import Call, Figure, interleaved, paired, spread
 
 _names = itertools.count()
 
 
 def _state(n: int) -> dict[str, dict[str, Any]]:
     return {f"k{i}": {"v": i, "name": f"item {i}"} for i in range(n)}
+
+
+def _leaves(n: int, k: int) -> list[tuple[tuple[str, str], int]]:
+    """``k`` (path, value) pairs: random entries of an ``n``-entry state, new values."""
+    keys = spread([f"k{i}" for i in range(n)], k, next(_names))
+    return [((key, "v"), -i - 1) for i, key in enumerate(keys)]
 
 
 def scalar_set(quick: bool) -> Figure:
@@ -86,19 +95,21 @@ def origin_cost(quick: bool) -> Figure:
 def leaf_change(quick: bool, entries: int = 10_000) -> tuple[Figure, float]:
     number = 500 if quick else 5_000
     state = _state(entries)
-    counter = itertools.count()
 
     def fresh() -> tuple[Any, Any]:
         ours = statetrail.Var(f"l{next(_names)}", state)
         theirs = alma.AlmaVar("l", state)
         work = copy.deepcopy(state)
+        leaves = iter(_leaves(entries, number))
+        set_in = ours.set_in
 
         def mine() -> None:
-            ours.set_in(("k5", "v"), next(counter))
+            set_in(*next(leaves))
 
         def peer() -> None:
             # alma keeps old versions by deep-copying the whole state on set().
-            work["k5"]["v"] = next(counter)
+            (key, leaf), value = next(leaves)
+            work[key][leaf] = value
             theirs.set(work)
 
         return mine, peer
@@ -127,13 +138,15 @@ def leaf_change(quick: bool, entries: int = 10_000) -> tuple[Figure, float]:
 def leaf_scaling(quick: bool) -> Figure:
     number = 500 if quick else 5_000
     costs = {}
+    rounds = 9
     for entries in (1_000, 100_000):
         var = statetrail.Var(f"x{next(_names)}", _state(entries))
-        counter = itertools.count()
+        leaves = iter(_leaves(entries, number * rounds))
         costs[entries], _ = interleaved(
-            lambda var=var, counter=counter: var.set_in(("k5", "v"), next(counter)),
+            lambda set_in=var.set_in, leaves=leaves: set_in(*next(leaves)),
             None,
             number=number,
+            rounds=rounds,
         )
     ratio = costs[100_000] / costs[1_000]
     return Figure(
@@ -151,11 +164,12 @@ def history_memory(quick: bool) -> list[Figure]:
     writes = 500 if quick else 5_000
     state = _state(10_000)
     var = statetrail.Var(f"m{next(_names)}", state)
+    leaves = _leaves(10_000, writes)
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for i in range(writes):
-        var.set_in(("k5", "v"), i)
+    for path, value in leaves:
+        var.set_in(path, value)
     gc.collect()
     ours = (tracemalloc.get_traced_memory()[0] - before) / writes
     tracemalloc.stop()
@@ -165,8 +179,8 @@ def history_memory(quick: bool) -> list[Figure]:
     gc.collect()
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
-    for i in range(3):
-        work["k5"]["v"] = i
+    for (key, leaf), value in _leaves(10_000, 3):
+        work[key][leaf] = value
         theirs_var.set(work)
     gc.collect()
     theirs = (tracemalloc.get_traced_memory()[0] - before) / 3
@@ -187,8 +201,8 @@ def history_memory(quick: bool) -> list[Figure]:
 
 def read_old_revision(quick: bool) -> Figure:
     var = statetrail.Var(f"r{next(_names)}", _state(10_000))
-    for i in range(1_000):
-        var.set_in(("k5", "v"), i)
+    for path, value in _leaves(10_000, 1_000):
+        var.set_in(path, value)
     timeline = var.timeline
     mine, _ = interleaved(lambda: timeline.value_at(500), None, number=200_000)
     return Figure(
@@ -202,7 +216,7 @@ def read_old_revision(quick: bool) -> Figure:
 
 def diff_one_leaf(quick: bool) -> Figure:
     var = statetrail.Var(f"d{next(_names)}", _state(10_000))
-    var.set_in(("k5", "v"), -1)
+    var.set_in(*_leaves(10_000, 1)[0])
     timeline = var.timeline
     a = statetrail.thaw(timeline.value_at(0))
     b = statetrail.thaw(timeline.value_at(1))
