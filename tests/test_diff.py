@@ -23,10 +23,18 @@ from statetrail.diff import (
     format_json_pointer,
     invert,
     parse_json_pointer,
+    same_value,
     to_json_patch,
 )
 from statetrail.errors import PatchError, PathError
-from statetrail.frozen import MISSING, FrozenDict, FrozenList, freeze, thaw
+from statetrail.frozen import (
+    MISSING,
+    FrozenDict,
+    FrozenList,
+    _vector,
+    freeze,
+    thaw,
+)
 from statetrail.paths import set_in
 from tests.conftest import scaled
 from tests.counting import count_calls
@@ -47,22 +55,31 @@ class Box:
     __hash__ = None  # type: ignore[assignment]
 
 
-def strictly_equal(a: Any, b: Any) -> bool:
-    """Equal with the same types all the way down (1, 1.0 and True differ)."""
+def strictly_equal(a: Any, b: Any, *, ordered: bool = True) -> bool:
+    """Equal with the same types all the way down (1, 1.0 and True differ), and
+    dicts' keys in the same order unless ``ordered`` is false."""
     a, b = thaw(a), thaw(b)
     if type(a) is not type(b):
         return False
     if isinstance(a, dict):
-        return a.keys() == b.keys() and all(strictly_equal(a[k], b[k]) for k in a)
+        if ordered and list(a) != list(b):
+            return False
+        return a.keys() == b.keys() and all(
+            strictly_equal(a[k], b[k], ordered=ordered) for k in a
+        )
     if isinstance(a, list):
-        return len(a) == len(b) and all(map(strictly_equal, a, b))
+        return len(a) == len(b) and all(
+            strictly_equal(x, y, ordered=ordered) for x, y in zip(a, b, strict=True)
+        )
     return bool(a == b) or (a != a and b != b)
 
 
 class TestDiffAndApply:
     @given(tree_pairs)
     def test_applying_the_diff_gives_the_target(self, pair: tuple[Any, Any]) -> None:
-        """apply_changes(a, diff(a, b)) is b, types included; invert gives a back.
+        """apply_changes(a, diff(a, b)) is b, types and dict order included;
+        invert gives a back (a removal inverted adds the key at the end, as a dict
+        does, so that one ignores order).
 
         No change is redundant (an equal value of the same type), and the inputs
         are left as they were.
@@ -72,7 +89,7 @@ class TestDiffAndApply:
         changes = diff(a, b)
         assert strictly_equal(apply_changes(a, changes), b)
         assert strictly_equal(apply_changes(freeze(a), changes), b)
-        assert strictly_equal(apply_changes(b, invert(changes)), a)
+        assert strictly_equal(apply_changes(b, invert(changes)), a, ordered=False)
         assert invert(invert(changes)) == changes
         for change in changes:
             if change.kind == "replace":
@@ -119,7 +136,7 @@ class TestDiffAndApply:
     def test_dict_changes_carry_the_key_path(self) -> None:
         """Added, removed and replaced keys at any depth, as add/remove/replace."""
         a = {"keep": 1, "gone": 2, "deep": {"x": 1, "y": [1, 2]}}
-        b = {"keep": 1, "new": 3, "deep": {"x": 2, "y": [1, 2]}}
+        b = {"keep": 1, "deep": {"x": 2, "y": [1, 2]}, "new": 3}
         changes = {(c.path, c.kind, c.old, c.new) for c in diff(a, b)}
         assert changes == {
             (("gone",), "remove", 2, MISSING),
@@ -137,6 +154,102 @@ class TestDiffAndApply:
         assert changes[0].new == Box([2])
         path, old, new = changes[0]
         assert (path, old, new) == (("b",), Box([1]), Box([2]))
+
+
+def _writes(draw: st.DrawFn, start: FrozenDict[str, Any]) -> FrozenDict[str, Any]:
+    """``start`` after random sets, deletions and deletions-then-sets."""
+    d = start
+    pool = [f"k{i}" for i in range(40)]
+    for _ in range(draw(st.integers(0, 30))):
+        key = draw(st.sampled_from(pool))
+        op = draw(st.sampled_from(["set", "set", "delete", "move", "nest"]))
+        if op == "set":
+            d = d.set(key, draw(st.integers(0, 3)))
+        elif op == "nest":
+            d = d.set(key, {"x": draw(st.integers(0, 3)), "a": 0})
+        elif key in d:
+            moved = d.delete(key)
+            d = moved.set(key, d[key]) if op == "move" else moved
+    return d
+
+
+@st.composite
+def written_pairs(draw: st.DrawFn) -> tuple[FrozenDict[str, Any], Any]:
+    """A large frozen dict and a version written from it (sharing its order)."""
+    keys = draw(st.permutations([f"k{i}" for i in range(20)]))
+    a = freeze({k: i for i, k in enumerate(keys)})
+    a = _writes(draw, a)
+    return a, _writes(draw, a)
+
+
+class TestDictOrder:
+    """Diffs rebuild the order of dicts (issue 10, defect 1)."""
+
+    @given(written_pairs())
+    def test_a_version_written_from_another(
+        self, pair: tuple[FrozenDict[str, Any], FrozenDict[str, Any]]
+    ) -> None:
+        """Sets keep places, deletions leave them, a key deleted and set again
+        moves: the changes and their JSON Patch rebuild b's order exactly."""
+        a, b = pair
+        changes = diff(a, b)
+        assert strictly_equal(apply_changes(a, changes), b)
+        patched = jsonpatch.apply_patch(thaw(a), to_json_patch(changes))
+        assert strictly_equal(patched, b)
+        assert list(patched) == list(b)
+        assert diff(a, b) == [] or not same_value(a, b)
+
+    def test_additions_come_last_in_order(self) -> None:
+        """New keys are added after the other changes (those in the trie's
+        order), in b's order."""
+        a = freeze({f"k{i}": i for i in range(12)})
+        b = a.set("z", 1).delete("k3").set("k0", -1).set("a", 2)
+        changes = [(c.path, c.kind) for c in diff(a, b)]
+        assert set(changes[:2]) == {(("k0",), "replace"), (("k3",), "remove")}
+        assert changes[2:] == [(("z",), "add"), (("a",), "add")]
+
+    def test_a_key_moved_to_the_end_is_removed_and_added(self) -> None:
+        """Deleting a key and setting it again (same value even) moves it: a
+        remove and an add, so the patch moves it too."""
+        a = freeze({f"k{i}": i for i in range(12)})
+        b = a.delete("k2").set("k2", 2)
+        assert a == b
+        assert not same_value(a, b)
+        assert [(c.path, c.kind) for c in diff(a, b)] == [
+            (("k2",), "remove"),
+            (("k2",), "add"),
+        ]
+        assert to_json_patch(diff(a, b)) == [
+            {"op": "remove", "path": "/k2"},
+            {"op": "add", "path": "/k2", "value": 2},
+        ]
+
+    @pytest.mark.parametrize("n", [3, 20])
+    def test_a_dict_given_again_in_another_order(self, n: int) -> None:
+        """Equal dicts in different orders differ for the record: the keys after
+        the first one out of place move to the end."""
+        a = freeze({f"k{i}": i for i in range(n)})
+        b = freeze({"k1": 1, "k0": 0, **{f"k{i}": i for i in range(2, n)}})
+        changes = diff(a, b)
+        assert a == b
+        assert strictly_equal(apply_changes(a, changes), b)
+        assert changes[0] == Change(("k0",), 0, MISSING)
+        assert len(changes) == 2 * (n - 1)
+        assert diff(a, freeze(thaw(a))) == []
+
+    def test_the_cost_of_a_moved_key_in_a_large_state(self) -> None:
+        """A version written from another is arranged in time proportional to the
+        change: no key of the other 100,000 is looked at."""
+        a = freeze({f"k{i}": i for i in range(100_000)})
+        b = a.delete("k5").set("k5", 5).set("new", 1)
+        with count_calls(FrozenDict.__iter__, _vector.iterate) as calls:
+            changes = diff(a, b)
+        assert sum(calls.values()) == 0
+        assert [(c.path, c.kind) for c in changes] == [
+            (("k5",), "remove"),
+            (("k5",), "add"),
+            (("new",), "add"),
+        ]
 
 
 class TestListDiff:
@@ -271,7 +384,7 @@ class TestCost:
         self, large_state: FrozenDict[str, Any]
     ) -> None:
         """One item inserted among 100k: one add (the list is scanned, not diffed)."""
-        b = large_state.set("items", large_state["items"].insert(60_000, "new"))
+        b = large_state.set("items", large_state["items"].inserted(60_000, "new"))
         changes = diff(large_state, b)
         assert changes == [Change(("items", 60_000), MISSING, "new")]
 

@@ -620,7 +620,7 @@ class TestDiffAndBlame:
         r1 = t.set_in("a.x", 2)
         t.set_in("z", 1)
         r3 = t.set_in("a", {"x": 3, "y": 1})
-        r4 = t.update(lambda v: v.set("items", v["items"].insert(0, 0)))
+        r4 = t.update(lambda v: v.set("items", v["items"].inserted(0, 0)))
         assert t.path_history("a.x") == [r1, r3]
         assert t.path_history("a") == [r1, r3]
         # An insertion at the front shifts every item: it counts for each.

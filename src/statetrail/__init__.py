@@ -42,6 +42,7 @@ from statetrail.frozen import (
     FrozenSet,
     edit,
     freeze,
+    json_default,
     register_immutable,
     thaw,
 )
@@ -105,6 +106,7 @@ __all__ = [
     "get_nested_value",
     "get_registry",
     "invert",
+    "json_default",
     "open",
     "origin_capture",
     "register_immutable",

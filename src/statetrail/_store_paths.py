@@ -325,7 +325,7 @@ def dissoc(root: Any, steps: tuple[str, ...]) -> Any:
     if type(node) is FrozenDict:
         if last not in node:
             raise Refused(f"no key {last!r}")
-        return _rebuild(trail, node.discard(last))
+        return _rebuild(trail, node.discarded(last))
     if type(node) is FrozenList:
         i = _index(last, len(node))
         if i is None:

@@ -31,6 +31,7 @@ from typing import Any
 from statetrail._change import Change
 from statetrail.errors import NestingError, PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
+from statetrail.frozen._dict import changes_in_order, same_order
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import EXACT_TYPES
 from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
@@ -55,7 +56,9 @@ def _same(a: Any, b: Any) -> bool:
     """Equal and of the same type, also inside dicts, lists and tuples.
 
     1, 1.0 and True are different values to record, and ``==`` on containers would
-    not tell ``[1]`` from ``[True]``. Shared parts are skipped by identity.
+    not tell ``[1]`` from ``[True]``; nor would it tell two dicts in different
+    orders apart, which are different values to record too. Shared parts are
+    skipped by identity.
     """
     if a is b:
         return True
@@ -70,12 +73,14 @@ def _same(a: Any, b: Any) -> bool:
         if a._keys is None and b._keys is None:
             pairs: list[tuple[Any, Any]] = []
             _hamt.diff_nodes(a._root, b._root, lambda k, x, y: pairs.append((x, y)))
-            return all(x is not MISSING and _same(x, y) for x, y in pairs)
+            if not all(x is not MISSING and _same(x, y) for x, y in pairs):
+                return False
+            return same_order(a, b)
         for k, x in a._raw_items():
             y = b._raw(k)
             if x is not y and not _same(x, y):
                 return False
-        return True
+        return same_order(a, b)
     if t is FrozenList:
         va, vb = a._vec, b._vec
         if va.size != vb.size:
@@ -154,6 +159,9 @@ def _diff_dict(
                 found.append((keys[i], av, bv))
     elif keys is None and b._keys is None:
         _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
+        # The trie finds the keys in hash order; the changes must also rebuild b's
+        # insertion order when applied (additions last, in b's order).
+        found = changes_in_order(a, b, found)
     else:
         aa = dict(a._raw_items())
         bb = dict(b._raw_items())
@@ -173,6 +181,7 @@ def _diff_dict(
         for k, bv in bb.items():
             if k not in aa:
                 found.append((k, MISSING, bv))
+        found = changes_in_order(a, b, found)
     for k, av, bv in found:
         if av is MISSING or bv is MISSING:
             out.append(Change((*path, k), av, bv))

@@ -4,7 +4,8 @@ Every error is a :class:`StatetrailError`, and where Python code already catches
 builtin for the same situation, it is that builtin too::
 
     StatetrailError
-    ├── FrozenError (AttributeError)      a write to a frozen Var or locked immutable
+    ├── FrozenError (AttributeError)      a write to a frozen Var or locked immutable,
+    │                                     or an in-place mutator on a frozen value
     ├── RevisionNotFoundError (LookupError)   no such revision or branch
     │   └── RollbackError                 a rollback to a revision not there
     ├── PathError (LookupError)           a path that cannot be read or written
@@ -49,7 +50,11 @@ class StatetrailError(Exception):
 
 
 class FrozenError(StatetrailError, AttributeError):
-    """A write to something frozen: a frozen ``Var`` or a locked immutable."""
+    """A write to something frozen.
+
+    A frozen ``Var``, a locked immutable, or an in-place mutator (``append``,
+    ``update``, ``+=`` ...) called on a frozen container.
+    """
 
 
 class RevisionNotFoundError(StatetrailError, LookupError):

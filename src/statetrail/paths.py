@@ -241,8 +241,8 @@ def insert_in(tree: Any, path: PathLike, value: Any) -> Any:
     if isinstance(parent, FrozenList):
         index = _index(parent, steps[-1], steps, end_ok=True)
         if index == len(parent):
-            return _rebuild(trail, parent.append(value))
-        return _rebuild(trail, parent.insert(index, value))
+            return _rebuild(trail, parent.appended(value))
+        return _rebuild(trail, parent.inserted(index, value))
     return _rebuild(trail, _dict_set(parent, steps, freeze_value(value)))
 
 
@@ -281,4 +281,4 @@ def delete_in(tree: Any, path: PathLike) -> Any:
         raise PathError(f"no key {steps[-1]!r}, in path {format_path(steps)!r}")
     if isinstance(parent, FrozenList):
         return _rebuild(trail, parent.delete(key))
-    return _rebuild(trail, parent.discard(key))
+    return _rebuild(trail, parent.discarded(key))

@@ -23,8 +23,9 @@ from statetrail.frozen import (
     FrozenDict,
     FrozenList,
     FrozenSet,
-    _hamt,
+    edit,
     freeze,
+    thaw,
 )
 from statetrail.frozen._dict import SMALL
 from tests.conftest import scaled
@@ -163,17 +164,92 @@ class TestReading:
         for k in keys:
             d = d.set(k, k)
         assert list(d) == keys
-        assert list(d.discard("m").set("m", 0)) == [*keys[:2], *keys[3:], "m"]
+        assert list(d.discarded("m").set("m", 0)) == [*keys[:2], *keys[3:], "m"]
 
-    def test_a_map_shrunk_from_the_trie_iterates_in_trie_order(self) -> None:
-        """Back at eight keys the order is the trie's, not the insertion order: the
-        order a trie of those eight keys has (the layout is canonical, so it does
-        not depend on the keys' history; a deletion may pull a key up a level)."""
-        big = FrozenDict({f"k{i}": i for i in range(SMALL + 1)})
-        shrunk = big.delete(f"k{SMALL}")
-        trie = _hamt.build([(hash(f"k{i}"), f"k{i}", i) for i in range(SMALL)])
-        assert list(shrunk) == [k for k, _ in _hamt.iter_items(trie)]
-        assert shrunk == {f"k{i}": i for i in range(SMALL)}
+    def test_a_map_shrunk_from_the_trie_keeps_insertion_order(self) -> None:
+        """Back at eight keys a map keeps the insertion order it had (issue 10,
+        defect 1: it used to take the trie's)."""
+        keys = [f"k{i}" for i in reversed(range(SMALL + 3))]
+        big = FrozenDict(dict.fromkeys(keys, 0))
+        shrunk = big.delete(keys[3]).delete(keys[0]).delete(keys[-1])
+        assert shrunk._keys is not None
+        assert list(shrunk) == [
+            k for k in keys if k not in (keys[3], keys[0], keys[-1])
+        ]
+
+
+class TestOrder:
+    """Insertion order at every size, as dict keeps it (issue 10, defect 1)."""
+
+    def test_large_maps_keep_insertion_order(self) -> None:
+        """Twenty keys given in any order iterate in that order, and so do their
+        items, values, repr, pickle, thaw and JSON."""
+        keys = [f"key{i}" for i in (7, 3, 19, 0, 12, 5, 18, 1, 9, 4, 16, 2)] + [
+            f"z{i}" for i in range(8)
+        ]
+        plain = {k: i for i, k in enumerate(keys)}
+        d = FrozenDict(plain)
+        assert d._keys is None
+        assert list(d) == keys
+        assert list(d.items()) == list(plain.items())
+        assert list(d.values()) == list(plain.values())
+        assert repr(d) == f"FrozenDict({plain!r})"
+        assert list(pickle.loads(pickle.dumps(d))) == keys
+        assert list(thaw(d)) == keys
+        assert list(freeze(plain)) == keys
+
+    def test_set_keeps_the_place_and_delete_then_add_moves_to_the_end(self) -> None:
+        """Reassigning keeps a key's place; deleting and adding it again moves it
+        to the end, exactly as in a dict."""
+        plain = {f"k{i}": i for i in range(20)}
+        d = FrozenDict(plain)
+        d2 = d.set("k3", "new").delete("k5").set("k5", 5).set("new", 0)
+        plain["k3"] = "new"
+        del plain["k5"]
+        plain["k5"] = 5
+        plain["new"] = 0
+        assert list(d2) == list(plain)
+        assert list(d) == [f"k{i}" for i in range(20)]
+
+    def test_equality_and_hash_ignore_order(self) -> None:
+        """Two maps with the same items in different orders are equal and hash
+        alike, as dicts are."""
+        items = [(f"k{i}", i) for i in range(20)]
+        a, b = FrozenDict(items), FrozenDict(reversed(items))
+        assert list(a) != list(b)
+        assert a == b
+        assert a == dict(reversed(items))
+        assert hash(a) == hash(b)
+
+    def test_many_deletions_compact_the_order(self) -> None:
+        """Deleting most keys of a large map compacts its vector of keys, and the
+        order stays right all the way down to the small form."""
+        plain = {f"k{i}": i for i in range(100)}
+        d = FrozenDict(plain)
+        for i in range(0, 100, 3):
+            d = d.delete(f"k{i}")
+            del plain[f"k{i}"]
+            assert d._keys is not None or d._order.size <= 2 * len(d)
+        for i in range(1, 100, 3):
+            d = d.delete(f"k{i}").set(f"k{i}", -i)
+            del plain[f"k{i}"]
+            plain[f"k{i}"] = -i
+        assert list(d.items()) == list(plain.items())
+        for k in list(plain)[:-5]:
+            d = d.delete(k)
+            del plain[k]
+        assert d._keys is not None
+        assert list(d.items()) == list(plain.items())
+
+    def test_updated_and_union_order(self) -> None:
+        """updated() and | put new keys last in the order given, as dict.update
+        and dict | do."""
+        base = {f"k{i}": i for i in range(10)}
+        other = {"z": 1, "k2": 20, "a": 2}
+        d = FrozenDict(base)
+        assert list(d.updated(other)) == list({**base, **other})
+        assert list(d | other) == list(base | other)
+        assert list(other | d) == list(other | base)
 
 
 class TestWrites:
@@ -185,9 +261,9 @@ class TestWrites:
         assert d.set("k0", "x") == {**model, "k0": "x"}
         assert d.set("new", 1) == {**model, "new": 1}
         assert d.delete("k1") == {k: v for k, v in model.items() if k != "k1"}
-        assert d.discard("k1") == d.delete("k1")
-        assert d.update({"k0": 0.5}, z=1) == {**model, "k0": 0.5, "z": 1}
-        assert d.update([("a", 1)]) == {**model, "a": 1}
+        assert d.discarded("k1") == d.delete("k1")
+        assert d.updated({"k0": 0.5}, z=1) == {**model, "k0": 0.5, "z": 1}
+        assert d.updated([("a", 1)]) == {**model, "a": 1}
         assert d == model
 
     @both
@@ -196,15 +272,15 @@ class TestWrites:
         d = FrozenDict(big(n))
         with pytest.raises(KeyError):
             d.delete("nope")
-        assert d.discard("nope") is d
+        assert d.discarded("nope") is d
 
     @both
     def test_noop_writes_return_the_same_map(self, n: int) -> None:
         """Writing back a key's very value, or an empty update, returns self."""
         d = FrozenDict(big(n))
         assert d.set("k1", d["k1"]) is d
-        assert d.update({}) is d
-        assert d.update({"k2": d["k2"]}) is d
+        assert d.updated({}) is d
+        assert d.updated({"k2": d["k2"]}) is d
         nested = FrozenDict({"l": [1], **big(n)})
         assert nested.set("l", nested["l"]) is nested
 
@@ -261,7 +337,7 @@ class TestSmallTrieBoundary:
         assert d._keys is not None
         assert d == big(SMALL)
         assert hash(d) == hash(FrozenDict(big(SMALL)))
-        assert d.discard("k0")._keys is not None
+        assert d.discarded("k0")._keys is not None
 
     @pytest.mark.parametrize("n", range(SMALL - 2, SMALL + 4))
     def test_every_size_near_the_boundary(self, n: int) -> None:
@@ -442,7 +518,7 @@ class TestIsolation:
         inner = d["l"]
         with pytest.raises(AttributeError):
             inner.extend_in_place = 1  # type: ignore[attr-defined]
-        assert inner.append(2) == [1, 2]
+        assert inner.appended(2) == [1, 2]
         assert d == {"l": [1]}
 
 
@@ -490,7 +566,7 @@ class FrozenDictMachine(RuleBasedStateMachine):
 
     @rule(key=colliding_keys)
     def discard(self, key: Any) -> None:
-        new = self.current.discard(key)
+        new = self.current.discarded(key)
         if key not in self.model:
             assert new is self.current
         self.model.pop(key, None)
@@ -506,7 +582,7 @@ class FrozenDictMachine(RuleBasedStateMachine):
     @rule(pairs=st.dictionaries(colliding_keys, values, max_size=12))
     def update(self, pairs: dict[Any, Any]) -> None:
         before = copy.deepcopy(pairs)
-        new = self.current.update(pairs)
+        new = self.current.updated(pairs)
         assert pairs == before
         self.model.update(pairs)
         self._record(new)
@@ -521,6 +597,37 @@ class FrozenDictMachine(RuleBasedStateMachine):
         for key in list(self.model)[:3]:
             assert self.current.set(key, self.current._raw(key)) is self.current
 
+    @precondition(lambda self: bool(self.model))
+    @rule(data=st.data(), value=values)
+    def delete_and_add_again(self, data: st.DataObject, value: Any) -> None:
+        """A key deleted and set again moves to the end (issue 10, defect 1)."""
+        key = data.draw(st.sampled_from(list(self.model)))
+        del self.model[key]
+        self.model[key] = value
+        self._record(self.current.delete(key).set(key, value))
+
+    @rule(data=st.data())
+    def edit_in_a_draft(self, data: st.DataObject) -> None:
+        """Sets and deletions through edit(), in the order a dict would keep."""
+        with edit(self.current) as draft:
+            for _ in range(data.draw(st.integers(0, 6))):
+                key = data.draw(colliding_keys)
+                if data.draw(st.booleans()) and key in self.model:
+                    del draft[key]
+                    del self.model[key]
+                else:
+                    value = data.draw(values)
+                    draft[key] = value
+                    self.model[key] = value
+            assert list(draft) == list(self.model)
+        self._record(draft.finish())
+
+    @rule()
+    def thaw_and_freeze(self) -> None:
+        plain = thaw(self.current)
+        assert list(plain) == list(self.model)
+        self._record(freeze(plain))
+
     @invariant()
     def matches_the_model(self) -> None:
         d, model = self.current, self.model
@@ -530,12 +637,22 @@ class FrozenDictMachine(RuleBasedStateMachine):
         for k, v in model.items():
             assert d[k] == v
         assert (d._keys is not None) == (len(d) <= SMALL)
+        # Insertion order, as dict keeps it (issue 10, defect 1).
+        assert list(d) == list(model)
+        assert [k for k, _ in d.items()] == list(model)
+        assert list(d.values()) == list(model.values())
+        assert list(reversed(d)) == list(reversed(model))
+        assert list(thaw(d)) == list(model)
+        if d._keys is None:
+            # The keys vector stays below twice the map's size (holes compacted).
+            assert d._order.size <= 2 * len(d)
 
     @invariant()
     def no_older_version_changed(self) -> None:
         for version, snapshot in self.versions:
             assert version == snapshot
             assert len(version) == len(snapshot)
+            assert list(version) == list(snapshot)
 
 
 TestFrozenDictStateful = FrozenDictMachine.TestCase

@@ -158,13 +158,13 @@ class TestWrites:
         model = list(range(n))
         xs = FrozenList(model)
         cases: list[tuple[FrozenList[Any], list[Any]]] = [
-            (xs.append("a"), [*model, "a"]),
-            (xs.extend(["a", "b"]), [*model, "a", "b"]),
-            (xs.insert(0, "a"), ["a", *model]),
-            (xs.insert(n // 2, "a"), [*model[: n // 2], "a", *model[n // 2 :]]),
-            (xs.insert(10**9, "a"), [*model, "a"]),
-            (xs.insert(-1, "a"), [*model[:-1], "a", *model[-1:]]),
-            (xs.insert(-(10**9), "a"), ["a", *model]),
+            (xs.appended("a"), [*model, "a"]),
+            (xs.extended(["a", "b"]), [*model, "a", "b"]),
+            (xs.inserted(0, "a"), ["a", *model]),
+            (xs.inserted(n // 2, "a"), [*model[: n // 2], "a", *model[n // 2 :]]),
+            (xs.inserted(10**9, "a"), [*model, "a"]),
+            (xs.inserted(-1, "a"), [*model[:-1], "a", *model[-1:]]),
+            (xs.inserted(-(10**9), "a"), ["a", *model]),
             (xs.delete(slice(1, None, 2)), model[::2]),
         ]
         if n:
@@ -174,7 +174,7 @@ class TestWrites:
                 (xs.delete(0), model[1:]),
                 (xs.delete(-1), model[:-1]),
                 (xs.delete(n // 2), model[: n // 2] + model[n // 2 + 1 :]),
-                (xs.remove(n - 1), model[:-1]),
+                (xs.removed(n - 1), model[:-1]),
             ]
         for got, expected in cases:
             assert type(got) is FrozenList
@@ -184,7 +184,7 @@ class TestWrites:
     def test_remove_of_a_missing_value_raises_value_error(self) -> None:
         """remove() raises ValueError, as list.remove does."""
         with pytest.raises(ValueError, match="not in"):
-            FrozenList([1]).remove(2)
+            FrozenList([1]).removed(2)
 
     @sizes
     def test_noop_writes_return_the_same_list(self, n: int) -> None:
@@ -192,7 +192,7 @@ class TestWrites:
         xs = FrozenList([[i] for i in range(n)])
         for i in {0, n // 2, n - 1} if n else ():
             assert xs.set(i, xs._raw(i)) is xs
-        assert xs.extend([]) is xs
+        assert xs.extended([]) is xs
 
     def test_equal_but_distinct_item_is_a_write(self) -> None:
         """Identity, not equality, decides: 1.0 replaces 1."""
@@ -204,7 +204,7 @@ class TestWrites:
     def test_writes_share_untouched_items(self) -> None:
         """Items not written are shared with the original, not copied."""
         xs = FrozenList([[i] for i in range(100)])
-        for ys in (xs.set(5, 0), xs.append(0), xs.insert(50, 0), xs.delete(3)):
+        for ys in (xs.set(5, 0), xs.appended(0), xs.inserted(50, 0), xs.delete(3)):
             shared = {id(x) for x in ys} & {id(x) for x in xs}
             assert len(shared) >= 99
 
@@ -277,7 +277,7 @@ class TestHash:
     def test_equal_lists_hash_alike(self, n: int) -> None:
         """Equal FrozenLists have equal hashes, however they were made."""
         a = FrozenList(range(n))
-        b = FrozenList().extend(range(n))
+        b = FrozenList().extended(range(n))
         assert hash(a) == hash(b)
         assert hash(FrozenList([1])) == hash(FrozenList([True]))
 
@@ -405,7 +405,7 @@ class FrozenListMachine(RuleBasedStateMachine):
     @rule(value=items)
     def append(self, value: Any) -> None:
         before = copy.deepcopy(value)
-        new = self.current.append(value)
+        new = self.current.appended(value)
         assert value == before
         self.model.append(value)
         self._record(new)
@@ -413,7 +413,7 @@ class FrozenListMachine(RuleBasedStateMachine):
     @rule(values=st.lists(items, max_size=40))
     def extend(self, values: list[Any]) -> None:
         before = copy.deepcopy(values)
-        new = self.current.extend(values)
+        new = self.current.extended(values)
         assert values == before
         self.model.extend(values)
         self._record(new)
@@ -421,7 +421,7 @@ class FrozenListMachine(RuleBasedStateMachine):
     @rule(i=indices, value=items)
     def insert(self, i: int, value: Any) -> None:
         self.model.insert(i, value)
-        self._record(self.current.insert(i, value))
+        self._record(self.current.inserted(i, value))
 
     @rule(i=indices, value=items)
     def set(self, i: int, value: Any) -> None:
@@ -456,9 +456,9 @@ class FrozenListMachine(RuleBasedStateMachine):
     def remove(self, value: Any) -> None:
         if value in self.model:
             self.model.remove(value)
-            self._record(self.current.remove(value))
+            self._record(self.current.removed(value))
         else:
-            self._expect(ValueError, lambda: self.current.remove(value))
+            self._expect(ValueError, lambda: self.current.removed(value))
 
     @rule(values=st.lists(items, max_size=3), k=st.integers(0, 2))
     def concatenate_and_repeat(self, values: list[Any], k: int) -> None:

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from statetrail.errors import FrozenError
 from statetrail.frozen import FrozenList, FrozenSet, SetDraft, freeze
 from statetrail.frozen._dict import SMALL
 from tests.conftest import scaled
@@ -86,10 +87,10 @@ class TestWrites:
         """add, discard, remove and update return new sets; the original stays."""
         model = set(range(n))
         s = FrozenSet(model)
-        assert s.add("a") == model | {"a"}
-        assert s.discard(0) == model - {0}
-        assert s.remove(1) == model - {1}
-        assert s.update([100, 101], {102}) == model | {100, 101, 102}
+        assert s.added("a") == model | {"a"}
+        assert s.discarded(0) == model - {0}
+        assert s.removed(1) == model - {1}
+        assert s.updated([100, 101], {102}) == model | {100, 101, 102}
         assert s == model
 
     @both
@@ -97,26 +98,26 @@ class TestWrites:
         """remove() raises KeyError like set.remove; discard() returns self."""
         s = FrozenSet(range(n))
         with pytest.raises(KeyError):
-            s.remove("nope")
-        assert s.discard("nope") is s
+            s.removed("nope")
+        assert s.discarded("nope") is s
 
     @both
     def test_noop_writes_return_the_same_set(self, n: int) -> None:
         """Adding a member, or an empty update, returns self."""
         s = FrozenSet(range(n))
-        assert s.add(1) is s
-        assert s.add(1.0) is s
-        assert s.update([]) is s
-        assert s.update([0, 1]) is s
+        assert s.added(1) is s
+        assert s.added(1.0) is s
+        assert s.updated([]) is s
+        assert s.updated([0, 1]) is s
 
     @both
     def test_members_are_removed_as_they_were_added(self, n: int) -> None:
         """What add() accepts (a list, an unknown object), discard/remove take too."""
-        s = FrozenSet(range(n)).add([1, 2]).add(Collide(1))
-        assert s.discard([1, 2]) == set(range(n)) | {Collide(1)}
-        assert s.remove(Collide(1)).remove([1, 2]) == set(range(n))
+        s = FrozenSet(range(n)).added([1, 2]).added(Collide(1))
+        assert s.discarded([1, 2]) == set(range(n)) | {Collide(1)}
+        assert s.removed(Collide(1)).removed([1, 2]) == set(range(n))
         with pytest.raises(KeyError):
-            s.remove([3])
+            s.removed([3])
 
     def test_draft_returns_a_set_draft(self) -> None:
         """draft() hands out a SetDraft of this set."""
@@ -128,14 +129,22 @@ class TestWrites:
         assert s == {1}
 
     def test_attributes_are_refused(self) -> None:
-        """No instance __dict__, no in-place operators changing the set."""
+        """No instance __dict__; the in-place operators raise instead of rebinding
+        to a new set (issue 10, defect 7)."""
         s = FrozenSet({1})
         with pytest.raises(AttributeError):
             s.extra = 1  # type: ignore[attr-defined]
         t = s
-        t |= {2}
+        with pytest.raises(FrozenError, match=r"s \| other"):
+            t |= {2}
+        with pytest.raises(FrozenError):
+            t -= {1}
+        with pytest.raises(FrozenError):
+            t &= {1}
+        with pytest.raises(FrozenError):
+            t ^= {1}
         assert s == {1}
-        assert t == {1, 2}
+        assert t is s
 
 
 class TestSmallTrieBoundary:
@@ -143,10 +152,10 @@ class TestSmallTrieBoundary:
         """The ninth member moves into the trie; going back to eight leaves it."""
         s = FrozenSet(range(SMALL))
         assert s._small is not None
-        t = s.add(SMALL)
+        t = s.added(SMALL)
         assert t._small is None
         assert t == set(range(SMALL + 1))
-        u = t.discard(3)
+        u = t.discarded(3)
         assert u._small is not None
         assert u == set(range(SMALL + 1)) - {3}
         assert hash(u) == hash(frozenset(u))
@@ -157,20 +166,20 @@ class TestSmallTrieBoundary:
         model = set(range(n))
         s = FrozenSet(model)
         assert (s._small is not None) == (n <= SMALL)
-        assert s.add(-1) == model | {-1}
-        assert s.add(-1).discard(-1) == s
+        assert s.added(-1) == model | {-1}
+        assert s.added(-1).discarded(-1) == s
         if n:
-            assert s.remove(0) == model - {0}
+            assert s.removed(0) == model - {0}
 
     def test_colliding_members(self) -> None:
         """Members with equal hashes are kept apart in both forms."""
         members = [Collide(i) for i in range(12)] + [-1, -2]
         s = FrozenSet()
         for m in members:
-            s = s.add(m)
+            s = s.added(m)
         assert s == set(members)
         for m in members[:10]:
-            s = s.remove(m)
+            s = s.removed(m)
         assert s == set(members[10:])
 
 
@@ -196,7 +205,7 @@ class TestEqualityAndHash:
         s = FrozenSet(model)
         assert hash(s) == hash(model)
         assert {model: "v"}[s] == "v"
-        assert hash(FrozenSet(range(30)).discard(29)) == hash(frozenset(range(29)))
+        assert hash(FrozenSet(range(30)).discarded(29)) == hash(frozenset(range(29)))
 
     def test_comparisons_are_subset_tests(self) -> None:
         """<, <=, >, >= are subset and superset tests, against plain sets too."""
@@ -306,26 +315,26 @@ class FrozenSetMachine(RuleBasedStateMachine):
     @rule(m=members)
     def add(self, m: Any) -> None:
         self.model.add(m)
-        self._record(self.current.add(m))
+        self._record(self.current.added(m))
 
     @rule(m=members)
     def discard(self, m: Any) -> None:
         self.model.discard(m)
-        self._record(self.current.discard(m))
+        self._record(self.current.discarded(m))
 
     @rule(m=members)
     def remove(self, m: Any) -> None:
         if m in self.model:
             self.model.remove(m)
-            self._record(self.current.remove(m))
+            self._record(self.current.removed(m))
         else:
             with pytest.raises(KeyError):
-                self.current.remove(m)
+                self.current.removed(m)
 
     @rule(ms=st.sets(members, max_size=12))
     def update(self, ms: set[Any]) -> None:
         before = set(ms)
-        new = self.current.update(ms)
+        new = self.current.updated(ms)
         assert ms == before
         self.model.update(ms)
         self._record(new)

@@ -267,11 +267,12 @@ class TestWellFormedDocuments:
 
 
 class TestCanonicalAndDigest:
-    def test_canonical_sorts_and_compacts(self) -> None:
-        """Keys sorted, no spaces, UTF-8 (not \\u escapes)."""
+    def test_canonical_keeps_order_and_compacts(self) -> None:
+        """Keys in the dict's order (issue 10; they were sorted), no spaces, UTF-8
+        (not \\u escapes)."""
         assert (
             codec.canonical({"b": 1, "a": ["é", 2.5]})
-            == '{"a":["é",2.5],"b":1}'.encode()
+            == '{"b":1,"a":["é",2.5]}'.encode()
         )
 
     @pytest.mark.parametrize(

@@ -619,3 +619,141 @@ class TestOpen:
         repo.close()
         with pytest.raises(statetrail.StorageError):
             repo.timeline("t", 0)
+
+
+def plain_in_order(value: Any) -> Any:
+    """Dicts as lists of pairs, recursively: equal only when in the same order."""
+    value = statetrail.thaw(value)
+    if isinstance(value, dict):
+        return [(k, plain_in_order(v)) for k, v in value.items()]
+    if isinstance(value, list):
+        return [plain_in_order(x) for x in value]
+    return value
+
+
+_ORDER_KEYS = [f"k{i}" for i in range(24)]
+
+#: Store writes on a dict of 12 to 24 keys, as (op, key, other key, value).
+_order_ops = st.lists(
+    st.tuples(
+        st.sampled_from(["set", "set", "delete", "move", "nest", "replace"]),
+        st.sampled_from(_ORDER_KEYS),
+        st.sampled_from(_ORDER_KEYS),
+        st.integers(0, 3),
+    ),
+    max_size=25,
+)
+
+
+def _store_writes(store: Any, ops: list[tuple[str, str, str, int]]) -> dict[str, Any]:
+    """Run ``ops`` on ``store``'s "cfg" and on a plain dict; return the dict."""
+    model: dict[str, Any] = {k: i for i, k in enumerate(reversed(_ORDER_KEYS[:12]))}
+    for op, key, other, value in ops:
+        if op == "set":
+            assert store.set(f"cfg.{key}", value)
+            model[key] = value
+        elif op == "nest" and not isinstance(model.get(key, {}), int):
+            assert store.set(f"cfg.{key}.{other}", value)
+            model.setdefault(key, {})[other] = value
+        elif op in ("delete", "move") and key in model:
+            store.delete(f"cfg.{key}")
+            old = model.pop(key)
+            if op == "move":
+                assert store.set(f"cfg.{key}", old)
+                model[key] = old
+        elif op == "replace":
+            # The whole dict again, with one key moved to the front.
+            model = {key: value, **{k: v for k, v in model.items() if k != key}}
+            assert store.set("cfg", model)
+    return model
+
+
+class TestDictOrder:
+    """Dicts keep their insertion order through every backend (issue 10, defect 1)."""
+
+    @given(ops=_order_ops)
+    @settings(max_examples=scaled(60), deadline=None)
+    def test_every_revision_reads_back_in_order(
+        self, ops: list[tuple[str, str, str, int]]
+    ) -> None:
+        """Sets, deletions, keys deleted and set again, nested dicts and whole
+        dicts in a new order: each revision read cold, and the JSON Patch of its
+        changes applied to a plain dict, is in the order a dict would have."""
+        import jsonpatch
+
+        backend = MemoryBackend()
+        start = {k: i for i, k in enumerate(reversed(_ORDER_KEYS[:12]))}
+        store = Repository(backend, checkpoint_every=5).store("s", {"cfg": start})
+        model = _store_writes(store, ops)
+        assert plain_in_order(store.get("cfg")) == plain_in_order(model)
+        assert plain_in_order(store.get_state()) == plain_in_order({"cfg": model})
+        cold = Repository(backend, checkpoint_every=5)
+        previous: Any = None
+        for rev in store.timeline.revisions():
+            back = cold.value_at("s", rev.number)
+            assert plain_in_order(back) == plain_in_order(rev.value)
+            if previous is not None:
+                patched = jsonpatch.apply_patch(
+                    statetrail.thaw(previous), statetrail.to_json_patch(rev.changes)
+                )
+                assert plain_in_order(patched) == plain_in_order(rev.value)
+            previous = rev.value
+
+    @pytest.mark.parametrize("seed", [0, 1])
+    def test_stores_and_vars_come_back_in_order(
+        self, make: Callable[[], Repository], seed: int
+    ) -> None:
+        """On memory, JSON file, SQLite and PostgreSQL: a store's state, a watched
+        dict and every revision of each reopen in insertion order, twenty keys
+        and more."""
+        import random
+
+        rng = random.Random(seed)
+        ops = [
+            (
+                rng.choice(["set", "set", "delete", "move", "nest", "replace"]),
+                rng.choice(_ORDER_KEYS),
+                rng.choice(_ORDER_KEYS),
+                rng.randrange(4),
+            )
+            for _ in range(40)
+        ]
+        repo = make()
+        start = {k: i for i, k in enumerate(reversed(_ORDER_KEYS[:12]))}
+        store = repo.store("s", {"cfg": start})
+        model = _store_writes(store, ops)
+        watched = {f"w{i}": i for i in range(20, 0, -1)}
+        var = repo.watch("v", watched)
+        var.set({**watched, "w5": "moved", "new": 1})
+        expected = {
+            r.number: plain_in_order(r.value) for r in store.timeline.revisions()
+        }
+        again = make()
+        state = again.store("s").get_state()
+        assert plain_in_order(state) == plain_in_order({"cfg": model})
+        for number, value in expected.items():
+            assert plain_in_order(again.value_at("s", number)) == value
+        assert list(again.watch("v").get()) == [*watched, "new"]
+        assert list(again.value_at("v", 0)) == list(watched)
+
+    def test_every_front_end_keeps_the_order(self) -> None:
+        """Store, watch, the compat stores and variables, and ImmutableDict iterate
+        a 20-key dict in the order given, also after a write (the defect as
+        reported)."""
+        from statetrail.compat import alma, roz_remembers
+        from statetrail.immutable import ImmutableDict
+
+        d = {f"key{i}": i for i in (7, 3, 19, 0, 12, 5, 18, 1, 9, 4)}
+        d.update({f"z{i}": i for i in range(10)})
+        order = list(d)
+        assert list(statetrail.Store({"cfg": d}).get("cfg")) == order
+        assert list(statetrail.Store({"cfg": d}).get_state()["cfg"]) == order
+        assert list(statetrail.watch("order_x", d).get()) == order
+        assert list(roz_remembers.Store({"cfg": d}).get_state()["cfg"]) == order
+        assert list(alma.watch("order_y", d).get()) == order
+        assert list(ImmutableDict(d)) == order
+        with update(ImmutableDict(d)) as new:
+            new["key3"] = -1
+            del new["key7"]
+            new["key7"] = 7
+        assert list(new) == [k for k in order if k != "key7"] + ["key7"]

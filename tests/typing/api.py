@@ -33,7 +33,7 @@ def var_api() -> None:
 
 def frozen_api() -> None:
     d: FrozenDict[str, int] = FrozenDict({"a": 1})
-    d2: FrozenDict[str, int] = d.set("b", 2).discard("a")
+    d2: FrozenDict[str, int] = d.set("b", 2).discarded("a")
     plain: Any = statetrail.thaw(d2)
     print(plain, statetrail.freeze([1, 2]))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from statetrail.diff import (
@@ -19,6 +20,7 @@ from statetrail.frozen import (
     edit,
     freeze,
     is_frozen,
+    json_default,
     thaw,
 )
 from statetrail.paths import Path, get_in, lookup_in, parse_path, set_in
@@ -27,17 +29,21 @@ from statetrail.revision import Change
 
 def containers() -> None:
     d: FrozenDict[str, int] = FrozenDict({"a": 1}, b=2)
-    d2: FrozenDict[str, int] = d.set("c", 3).discard("a").update({"d": 4})
+    d2: FrozenDict[str, int] = d.set("c", 3).discarded("a").updated({"d": 4})
     maybe: int | None = d2.get("c")
     either: int | str = d2.get("x", "default")
     merged: FrozenDict[str, int] = d2 | {"e": 5}
     xs: FrozenList[int] = FrozenList([1, 2, 3])
-    ys: FrozenList[int] = xs.append(4).set(0, 0).insert(1, 9).delete(-1)
+    ys: FrozenList[int] = xs.appended(4).set(0, 0).inserted(1, 9).delete(-1)
     first: int = ys[0]
     tail: FrozenList[int] = ys[1:]
     joined: FrozenList[int] = ys + [5] + xs  # noqa: RUF005
-    s: FrozenSet[str] = FrozenSet({"a"}).add("b").discard("a")
-    print(maybe, either, merged, first, tail, joined, s, is_frozen(s))
+    s: FrozenSet[str] = FrozenSet({"a"}).added("b").discarded("a")
+    more: FrozenList[int] = xs.extended([4]).removed(1)
+    fewer: FrozenSet[str] = s.updated(["c"]).removed("c")
+    text: str = json.dumps(d2, default=json_default)
+    print(maybe, either, merged, first, tail, joined, s, is_frozen(s), more, fewer)
+    print(text)
 
 
 def freezing() -> None:

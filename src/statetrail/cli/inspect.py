@@ -105,7 +105,7 @@ def _plain(value: Any) -> Any:
 
 
 def _json(value: Any) -> str:
-    return json.dumps(_plain(value), ensure_ascii=False, default=str, sort_keys=True)
+    return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
 def _when(rev: Revision) -> str:
@@ -303,7 +303,7 @@ def export(target: str, name: str, fmt: str, out: TextIO) -> None:
                     if rev.parent is None
                     else to_json_patch(rev.changes)
                 )
-            out.write(json.dumps(base, ensure_ascii=False, default=str, sort_keys=True))
+            out.write(json.dumps(base, ensure_ascii=False, default=str))
             out.write("\n")
 
 

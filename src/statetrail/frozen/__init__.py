@@ -14,6 +14,7 @@ from statetrail.frozen._freeze import (
     thaw,
 )
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._json import json_default
 from statetrail.frozen._list import FrozenList
 from statetrail.frozen._set import FrozenSet
 
@@ -30,6 +31,7 @@ __all__ = [
     "edit",
     "freeze",
     "is_frozen",
+    "json_default",
     "register_immutable",
     "thaw",
 ]

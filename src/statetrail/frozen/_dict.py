@@ -1,4 +1,4 @@
-"""FrozenDict: an immutable mapping with structural sharing."""
+"""FrozenDict: an immutable mapping with structural sharing, in insertion order."""
 
 from __future__ import annotations
 
@@ -12,23 +12,25 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from statetrail.frozen import _hamt, _hooks
+from statetrail.frozen import _hamt, _hooks, _ordered, _vector
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._refuse import refused
 
 if TYPE_CHECKING:
     from statetrail.frozen._draft import DictDraft
 
-__all__ = ["FrozenDict"]
+__all__ = ["FrozenDict", "changes_in_order", "same_order"]
 
 K = TypeVar("K")
 V = TypeVar("V")
 T = TypeVar("T")
 
 #: Maps with at most this many keys keep two tuples, keys and values (Clojure's
-#: array maps): lookups run in C, insertion order is kept, and changing a value
-#: copies only the values while sharing the keys. Larger maps live in a hash trie,
-#: where a write copies O(log32 n) and order is by hash.
+#: array maps): lookups run in C, the tuples are in insertion order, and changing a
+#: value copies only the values while sharing the keys. Larger maps keep their
+#: values in a hash trie, where a write copies O(log32 n), and their order beside
+#: it (``_ordered``: a vector of keys and a trie of positions).
 SMALL = 8
 
 
@@ -48,15 +50,27 @@ class FrozenDict(Mapping[K, V]):
     >>> d2["user"] is d["user"]      # the unchanged part is shared, not copied
     True
 
-    Up to eight keys keep insertion order; larger maps iterate in hash order, and
-    so does a map that shrinks back to eight keys (the trie keeps no order).
+    It iterates in insertion order, exactly as ``dict`` does: assigning to a key
+    keeps its place, deleting it and adding it again moves it to the end. Equality
+    ignores the order, as ``dict``'s does.
+
+    >>> list(d2.set("a", 0).set("count", 3))
+    ['user', 'count', 'a']
+
+    The methods that would change a dict in place (``update``, ``pop``, ``|=`` ...)
+    raise :class:`~statetrail.FrozenError`; :meth:`updated` returns the new map.
     """
 
-    __slots__ = ("_hashed", "_keys", "_len", "_root", "_vals")
+    __slots__ = ("_hashed", "_keys", "_len", "_order", "_pos", "_root", "_vals")
 
+    # The small form: _keys and _vals, in order (_root, _pos and _order empty).
+    # The large form: _keys is None; _root maps key -> value, _pos key -> position
+    # in _order, the vector of keys in insertion order with holes.
     _keys: tuple[Any, ...] | None
     _vals: tuple[Any, ...]
     _root: _hamt.Node
+    _pos: _hamt.Node
+    _order: _vector.Vec
     _len: int
     _hashed: int | None
 
@@ -75,11 +89,13 @@ class FrozenDict(Mapping[K, V]):
         if n <= SMALL:
             self._keys = tuple(plain)
             self._vals = tuple(plain.values())
-            self._root = _hamt.EMPTY
+            self._root = self._pos = _hamt.EMPTY
+            self._order = _vector.EMPTY
         else:
             self._keys = None
             self._vals = ()
             self._root = _hamt.build([(hash(k), k, v) for k, v in plain.items()])
+            self._pos, self._order = _ordered.build(plain)
 
     @classmethod
     def _of(cls, plain: dict[Any, Any]) -> FrozenDict[Any, Any]:
@@ -94,19 +110,26 @@ class FrozenDict(Mapping[K, V]):
         new = object.__new__(cls)
         new._keys = keys
         new._vals = vals
-        new._root = _hamt.EMPTY
+        new._root = new._pos = _hamt.EMPTY
+        new._order = _vector.EMPTY
         new._len = len(keys)
         new._hashed = None
         return new
 
     @classmethod
-    def _of_root(cls, root: _hamt.Node, length: int) -> FrozenDict[Any, Any]:
+    def _of_root(
+        cls, root: _hamt.Node, pos: _hamt.Node, order: _vector.Vec, length: int
+    ) -> FrozenDict[Any, Any]:
         if length <= SMALL:
-            return cls._of(dict(_hamt.iter_items(root)))
+            values = dict(_hamt.iter_items(root))
+            keys = tuple(_ordered.keys(order))
+            return cls._of_small(keys, tuple(map(values.__getitem__, keys)))
         new = object.__new__(cls)
         new._keys = None
         new._vals = ()
         new._root = root
+        new._pos = pos
+        new._order = order
         new._len = length
         new._hashed = None
         return new
@@ -155,13 +178,21 @@ class FrozenDict(Mapping[K, V]):
         keys = self._keys
         if keys is not None:
             return iter(keys)
-        return _hamt.iter_keys(self._root)
+        return _ordered.keys(self._order)
+
+    def __reversed__(self) -> Iterator[K]:
+        return reversed(tuple(self))
 
     def _raw_items(self) -> Iterator[tuple[Any, Any]]:
+        """The stored ``(key, value)`` pairs in order (boxes not opened)."""
         keys = self._keys
         if keys is not None:
             return zip(keys, self._vals, strict=True)
-        return _hamt.iter_items(self._root)
+        # One walk of the value trie into a dict, then the keys in order: C loops
+        # but for the walk, which is what iterating in hash order cost before.
+        values = dict(_hamt.iter_items(self._root))
+        ordered = tuple(_ordered.keys(self._order))
+        return zip(ordered, map(values.__getitem__, ordered), strict=True)
 
     def keys(self) -> KeysView[K]:
         """A view of the keys."""
@@ -199,21 +230,26 @@ class FrozenDict(Mapping[K, V]):
             if len(keys) < SMALL:
                 return self._of_small((*keys, key), (*self._vals, value))
             # Growing past SMALL: move to the trie.
-            pairs = [(hash(k), k, v) for k, v in zip(keys, self._vals, strict=True)]
-            pairs.append((hash(key), key, value))
-            return self._of_root(_hamt.build(pairs), len(pairs))
-        root, added = _hamt.assoc(self._root, 0, hash(key), key, value)
+            plain = dict(zip(keys, self._vals, strict=True))
+            plain[key] = value
+            return self._of(plain)
+        h = hash(key)
+        root, added = _hamt.assoc(self._root, 0, h, key, value)
         if root is self._root:
             return self
-        return self._of_root(root, self._len + added)
+        if not added:
+            # A key keeps its place: only the values changed.
+            return self._of_root(root, self._pos, self._order, self._len)
+        pos, order = _ordered.add(self._pos, self._order, h, key)
+        return self._of_root(root, pos, order, self._len + 1)
 
     def delete(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; raises :class:`KeyError` if it is absent."""
         if key not in self:
             raise KeyError(key)
-        return self.discard(key)
+        return self.discarded(key)
 
-    def discard(self, key: K) -> FrozenDict[K, V]:
+    def discarded(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; this very map when ``key`` is absent."""
         keys = self._keys
         if keys is not None:
@@ -224,15 +260,21 @@ class FrozenDict(Mapping[K, V]):
             return self._of_small(
                 (*keys[:i], *keys[i + 1 :]), (*vals[:i], *vals[i + 1 :])
             )
-        root = _hamt.dissoc(self._root, 0, hash(key), key)
+        h = hash(key)
+        root = _hamt.dissoc(self._root, 0, h, key)
         if root is self._root:
             return self
-        return self._of_root(root, self._len - 1)
+        n = self._len - 1
+        pos, order = _ordered.remove(self._pos, self._order, h, key, n)
+        return self._of_root(root, pos, order, n)
 
-    def update(
+    def updated(
         self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V
     ) -> FrozenDict[K, V]:
-        """A new map with the given items added or replaced."""
+        """A new map with the given items added or replaced, as ``dict.update``.
+
+        New keys go at the end, in the order given; replaced ones keep their place.
+        """
         result = self
         pairs = items.items() if isinstance(items, Mapping) else items
         for k, v in pairs:
@@ -284,12 +326,22 @@ class FrozenDict(Mapping[K, V]):
     def __or__(self, other: Mapping[K, V]) -> FrozenDict[K, V]:
         if not isinstance(other, Mapping):
             return NotImplemented
-        return self.update(other)
+        return self.updated(other)
 
     def __ror__(self, other: Mapping[K, V]) -> FrozenDict[K, V]:
         if not isinstance(other, Mapping):
             return NotImplemented
-        return FrozenDict(other).update(self)
+        return FrozenDict(other).updated(self)
+
+    # -- the names of in-place changes, refused (issue 10) ------------------------
+
+    update = refused("update", "d.updated(...) or d | other")
+    discard = refused("discard", "d.discarded(key) or d.delete(key)")
+    pop = refused("pop", "d[key] and d.delete(key)")
+    popitem = refused("popitem", "d.delete(key)")
+    setdefault = refused("setdefault", "d.get(key, default) and d.set(key, value)")
+    clear = refused("clear", "FrozenDict()")
+    __ior__ = refused("__ior__ (|=)", "d | other, bound to a new name")
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k!r}: {v!r}" for k, v in self._raw_items())
@@ -321,3 +373,71 @@ class _Values(ValuesView[V]):
     def __iter__(self) -> Iterator[V]:
         for _, v in self._mapping._raw_items():
             yield v.copy() if type(v) is Opaque else v
+
+
+def same_order(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> bool:
+    """Whether two maps with the same keys iterate them in the same order."""
+    ka, kb = a._keys, b._keys
+    if ka is not None and kb is not None:
+        return ka is kb or ka == kb
+    if ka is None and kb is None and a._order is b._order:
+        return True
+    return all(x is y or x == y for x, y in zip(a, b, strict=True))
+
+
+Found = list[tuple[Any, Any, Any]]
+
+
+def changes_in_order(
+    a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], found: Found
+) -> Found:
+    """The ``(key, old, new)`` changes from ``a`` to ``b``, arranged to keep b's order.
+
+    ``found`` lists every key whose value differs (``old`` or ``new`` is MISSING
+    for a key on one side only), in any order. Applied in the returned order, where
+    a replaced key keeps its place and an added key goes at the end (as ``dict``
+    does), they turn ``a`` into ``b`` in ``b``'s order: the additions come last, in
+    ``b``'s order, and a key that ``b`` holds in a different place relative to the
+    others is removed and added again (with its value even if that is the same).
+
+    A ``b`` written from ``a`` (so sharing its order up to ``a``'s size) is
+    arranged in time proportional to the change; otherwise the orders are walked.
+    """
+    ka, kb = a._keys, b._keys
+    if ka is not None and (ka is kb or ka == kb):
+        return found
+    tail: list[Any] | None = None
+    if ka is None and kb is None:
+        if a._order is b._order:
+            return found
+        tail = _ordered.appended_since(a._order, b._order)
+    if tail is None:
+        tail = _moved_or_added(a, b)
+    if not tail:
+        return found
+    at_end = set(tail)
+    out = [c for c in found if c[0] not in at_end]
+    adds = []
+    for k in tail:
+        old, new = a._raw(k), b._raw(k)
+        if old is not MISSING:
+            out.append((k, old, MISSING))
+        adds.append((k, MISSING, new))
+    return out + adds
+
+
+def _moved_or_added(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> list[Any]:
+    """The keys of ``b`` that must go to the end, in ``b``'s order.
+
+    ``b``'s longest first stretch of keys that ``a`` holds in the same relative
+    order stays; every key after it is added (again, if ``a`` holds it).
+    """
+    where = {k: i for i, k in enumerate(a)}
+    last = -1
+    bkeys = list(b)
+    for j, k in enumerate(bkeys):
+        i = where.get(k, -1)
+        if i <= last:
+            return bkeys[j:]
+        last = i
+    return []

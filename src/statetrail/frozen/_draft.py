@@ -73,13 +73,19 @@ def finish_value(value: Any) -> Any:
 
 
 class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
-    """A mutable view of a :class:`FrozenDict`."""
+    """A mutable view of a :class:`FrozenDict`, in insertion order as a dict.
 
-    __slots__ = ("_base", "_changes")
+    Changes are kept in a plain dict beside the frozen original; a key of the
+    original deleted and set again is noted, since it moves to the end.
+    """
+
+    __slots__ = ("_base", "_changes", "_moved")
 
     def __init__(self, base: FrozenDict[Any, Any]) -> None:
         self._base = base
         self._changes: dict[Any, Any] = {}
+        # Keys of the original that were deleted and set again: now at the end.
+        self._moved: set[Any] = set()
 
     def __getitem__(self, key: Any) -> Any:
         changes = self._changes
@@ -97,7 +103,13 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
         return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
-        self._changes[key] = value
+        changes = self._changes
+        if changes.get(key, MISSING) is _DELETED:
+            # Deleted and set again: to the end, as in a dict.
+            del changes[key]
+            if key in self._base:
+                self._moved.add(key)
+        changes[key] = value
 
     def __delitem__(self, key: Any) -> None:
         if key not in self:
@@ -111,16 +123,24 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
         return key in self._base
 
     def __iter__(self) -> Iterator[Any]:
-        changes = self._changes
-        for key in self._base:
-            if changes.get(key, MISSING) is not _DELETED:
+        changes, moved, base = self._changes, self._moved, self._base
+        for key in base:
+            if key not in moved and changes.get(key, MISSING) is not _DELETED:
                 yield key
         for key, value in changes.items():
-            if value is not _DELETED and key not in self._base:
+            if value is not _DELETED and (key in moved or key not in base):
                 yield key
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+    def popitem(self) -> tuple[Any, Any]:
+        """Remove and return the last ``(key, value)`` pair, as ``dict.popitem``."""
+        for key in reversed(list(self)):
+            value = self[key]
+            del self[key]
+            return key, value
+        raise KeyError("popitem(): dictionary is empty")
 
     def __repr__(self) -> str:
         return f"DictDraft({dict(self.items())!r})"
@@ -128,10 +148,11 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
     def finish(self) -> FrozenDict[Any, Any]:
         """The new :class:`FrozenDict`; the original when nothing changed."""
         result = self._base
+        moved = self._moved
         for key, value in self._changes.items():
-            if value is _DELETED:
-                result = result.discard(key)
-            else:
+            if value is _DELETED or key in moved:
+                result = result.discarded(key)
+            if value is not _DELETED:
                 result = result._set(key, finish_value(value))
         return result
 
@@ -268,7 +289,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         for i, value in self._sets.items():
             result = result._set(i, finish_value(value))
         if self._appended:
-            result = result.extend(finish_value(x) for x in self._appended)
+            result = result.extended(finish_value(x) for x in self._appended)
         return result
 
 
@@ -325,9 +346,9 @@ class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):
         """The new :class:`FrozenSet`; the original when nothing changed."""
         result = self._base
         for item in self._removed:
-            result = result.discard(item)
+            result = result.discarded(item)
         for item in self._added:
-            result = result.add(item)
+            result = result.added(item)
         return result
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen import _hooks, _vector
 from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._refuse import refused
 from statetrail.frozen._vector import Vec, tail_offset
 
 if TYPE_CHECKING:
@@ -28,11 +29,15 @@ class FrozenList(Sequence[T]):
     middle rebuilds the list (O(n), like ``list.insert``).
 
     >>> xs = FrozenList([1, 2, 3])
-    >>> ys = xs.append(4).set(0, 0)
+    >>> ys = xs.appended(4).set(0, 0)
     >>> xs, ys
     (FrozenList([1, 2, 3]), FrozenList([0, 2, 3, 4]))
     >>> ys == [0, 2, 3, 4]
     True
+
+    The methods that would change a list in place (``append``, ``sort``, ``+=``
+    ...) raise :class:`~statetrail.FrozenError`; :meth:`appended` and its kin
+    return the new list.
     """
 
     __slots__ = ("_hashed", "_vec")
@@ -128,18 +133,18 @@ class FrozenList(Sequence[T]):
         vec = _vector.put(self._vec, i, value)
         return self if vec is self._vec else self._of(vec)
 
-    def append(self, value: T) -> FrozenList[T]:
+    def appended(self, value: T) -> FrozenList[T]:
         """A new list with ``value`` added at the end."""
         return self._of(_vector.append(self._vec, _hooks.freeze_value(value)))
 
-    def extend(self, values: Iterable[T]) -> FrozenList[T]:
+    def extended(self, values: Iterable[T]) -> FrozenList[T]:
         """A new list with ``values`` added at the end."""
         vec = self._vec
         for x in values:
             vec = _vector.append(vec, _hooks.freeze_value(x))
         return self if vec is self._vec else self._of(vec)
 
-    def insert(self, i: SupportsIndex, value: T) -> FrozenList[T]:
+    def inserted(self, i: SupportsIndex, value: T) -> FrozenList[T]:
         """A new list with ``value`` inserted before index ``i``, as ``list.insert``."""
         items = list(self._raw_iter())
         items.insert(i, _hooks.freeze_value(value))
@@ -156,7 +161,7 @@ class FrozenList(Sequence[T]):
         del items[i]
         return self._of_frozen(items)
 
-    def remove(self, value: T) -> FrozenList[T]:
+    def removed(self, value: T) -> FrozenList[T]:
         """A new list without the first item equal to ``value``."""
         return self.delete(self.index(value))
 
@@ -221,12 +226,12 @@ class FrozenList(Sequence[T]):
     def __add__(self, other: Iterable[T]) -> FrozenList[T]:
         if not isinstance(other, (FrozenList, list, tuple)):
             return NotImplemented
-        return self.extend(other)
+        return self.extended(other)
 
     def __radd__(self, other: Iterable[T]) -> FrozenList[T]:
         if not isinstance(other, (list, tuple)):
             return NotImplemented
-        return FrozenList(other).extend(self)
+        return FrozenList(other).extended(self)
 
     def __mul__(self, n: SupportsIndex) -> FrozenList[T]:
         try:
@@ -236,6 +241,19 @@ class FrozenList(Sequence[T]):
         return self._of_frozen(tuple(self._raw_iter()) * times)
 
     __rmul__ = __mul__
+
+    # -- the names of in-place changes, refused (issue 10) ------------------------
+
+    append = refused("append", "xs.appended(value)")
+    extend = refused("extend", "xs.extended(values) or xs + values")
+    insert = refused("insert", "xs.inserted(i, value)")
+    remove = refused("remove", "xs.removed(value)")
+    pop = refused("pop", "xs[i] and xs.delete(i)")
+    clear = refused("clear", "FrozenList()")
+    sort = refused("sort", "FrozenList(sorted(xs))")
+    reverse = refused("reverse", "xs[::-1]")
+    __iadd__ = refused("__iadd__ (+=)", "xs + values, bound to a new name")
+    __imul__ = refused("__imul__ (*=)", "xs * n, bound to a new name")
 
     def __repr__(self) -> str:
         return f"FrozenList([{', '.join(repr(x) for x in self._raw_iter())}])"

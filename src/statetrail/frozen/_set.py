@@ -9,6 +9,7 @@ from statetrail.frozen import _hamt, _hooks
 from statetrail.frozen._dict import SMALL
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._opaque import Opaque
+from statetrail.frozen._refuse import refused
 
 if TYPE_CHECKING:
     from statetrail.frozen._draft import SetDraft
@@ -22,11 +23,13 @@ class FrozenSet(Set[T]):
     """An immutable set whose versions share their unchanged parts.
 
     It equals any set with the same members (``set`` and ``frozenset`` included),
-    always hashes, supports the set operators, and ``add``/``discard`` return new
-    sets. Small sets keep a ``frozenset``; larger ones a hash trie.
+    always hashes, supports the set operators, and ``added``/``discarded`` return
+    new sets; ``add``, ``discard``, ``|=`` and the other in-place names raise
+    :class:`~statetrail.FrozenError`. Small sets keep a ``frozenset``; larger ones
+    a hash trie.
 
     >>> s = FrozenSet({6})
-    >>> s.discard(6).add(9)
+    >>> s.discarded(6).added(9)
     FrozenSet({9})
     >>> s == {6}
     True
@@ -91,7 +94,7 @@ class FrozenSet(Set[T]):
             # A member of a type statetrail cannot freeze is read as a fresh copy.
             yield member.copy() if type(member) is Opaque else member
 
-    def add(self, item: T) -> FrozenSet[T]:
+    def added(self, item: T) -> FrozenSet[T]:
         """A new set with ``item`` (frozen) added; this set if already a member."""
         item = _hooks.freeze_value(item)
         small = self._small
@@ -104,7 +107,7 @@ class FrozenSet(Set[T]):
             return self
         return self._of_root(root, self._len + 1)
 
-    def discard(self, item: T) -> FrozenSet[T]:
+    def discarded(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; this set when it is not a member."""
         # Frozen as add() freezes it, so a boxed member is found by its box.
         item = _hooks.freeze_value(item)
@@ -118,19 +121,19 @@ class FrozenSet(Set[T]):
             return self
         return self._of_root(root, self._len - 1)
 
-    def remove(self, item: T) -> FrozenSet[T]:
+    def removed(self, item: T) -> FrozenSet[T]:
         """A new set without ``item``; :class:`KeyError` if it is not a member."""
-        new = self.discard(item)
+        new = self.discarded(item)
         if new is self:
             raise KeyError(item)
         return new
 
-    def update(self, *others: Iterable[T]) -> FrozenSet[T]:
+    def updated(self, *others: Iterable[T]) -> FrozenSet[T]:
         """A new set with the members of ``others`` added."""
         result = self
         for other in others:
             for item in other:
-                result = result.add(item)
+                result = result.added(item)
         return result
 
     def draft(self) -> SetDraft:
@@ -165,6 +168,22 @@ class FrozenSet(Set[T]):
             # Equal to a frozenset with the same members, so it must hash alike.
             h = self._hashed = hash(frozenset(self))
         return h
+
+    # -- the names of in-place changes, refused (issue 10) ------------------------
+
+    add = refused("add", "s.added(item)")
+    discard = refused("discard", "s.discarded(item)")
+    remove = refused("remove", "s.removed(item)")
+    update = refused("update", "s.updated(items) or s | other")
+    pop = refused("pop", "s.discarded(item)")
+    clear = refused("clear", "FrozenSet()")
+    difference_update = refused("difference_update", "s - other")
+    intersection_update = refused("intersection_update", "s & other")
+    symmetric_difference_update = refused("symmetric_difference_update", "s ^ other")
+    __ior__ = refused("__ior__ (|=)", "s | other, bound to a new name")
+    __iand__ = refused("__iand__ (&=)", "s & other, bound to a new name")
+    __isub__ = refused("__isub__ (-=)", "s - other, bound to a new name")
+    __ixor__ = refused("__ixor__ (^=)", "s ^ other, bound to a new name")
 
     def __repr__(self) -> str:
         if not self._len:

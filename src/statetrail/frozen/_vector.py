@@ -219,21 +219,27 @@ def changed_indices(a: Vec, b: Vec) -> Iterator[int]:
     """Indices below ``min(a.size, b.size)`` whose items are not identical.
 
     Subtrees shared by the two vectors are skipped, so two versions of a long list
-    that differ in one item are compared in O(log n).
+    that differ in one item are compared in O(log n), and so are a vector and one
+    that grew from it by appends (whose root may be deeper, its tail now a leaf).
     """
-    n = min(a.size, b.size)
-    if a.shift == b.shift and tail_offset(a.size) == tail_offset(b.size):
-        if a.root is not b.root:
-            yield from _changed(a.root, b.root, a.shift, 0)
-        off = tail_offset(a.size)
-        for k in compress(count(off), map(is_not, a.tail, b.tail)):
-            yield k
-        return
-    for k, (x, y) in enumerate(zip(iterate(a), iterate(b), strict=False)):
-        if k >= n:
-            return
-        if x is not y:
-            yield k
+    if a.size > b.size:
+        a, b = b, a
+    n = a.size
+    off = tail_offset(n)
+    if off:
+        # The trie is left-packed, so the node of b covering a's trie is the first
+        # child, level by level down to a's shift.
+        nb = b.root
+        level = b.shift
+        while level > a.shift:
+            nb = nb[0]
+            level -= _BITS
+        if a.root is not nb:
+            yield from _changed(a.root, nb, a.shift, 0)
+    if n > off:
+        leaf = b.tail if tail_offset(b.size) == off else _leaf_for(b, off)
+        if a.tail is not leaf:
+            yield from compress(count(off), map(is_not, a.tail, leaf))
 
 
 def _changed(

@@ -41,7 +41,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     >>> answer
     {'answer': 42}
 
-    Up to eight keys keep insertion order; larger dicts iterate in hash order.
+    Keys keep insertion order at any size, as in a dict.
 
     ``im_finalize`` and ``im_mode`` are shoobx.immutable's constructor keywords
     (see :mod:`statetrail.immutable`), so they cannot be keys given as keywords.

@@ -7,7 +7,6 @@ on the way out of a refusal, so the error names where the bad value sits.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from operator import itemgetter
 from typing import Any, NoReturn
 
 import orjson
@@ -140,7 +139,7 @@ def _enc_pairs(x: Any, depth: int, pickle_ok: bool) -> Any:
     except _Refused as refused:
         refused.steps.append(f"[{key!r}]")
         raise
-    _sort(pairs, itemgetter(0))
+    # In the dict's order, as objects are (issue 10).
     return {"$t": "dict", "v": [item for pair in pairs for item in pair]}
 
 
@@ -192,7 +191,7 @@ def _enc_set(x: Any, depth: int, pickle_ok: bool) -> Any:
 
 
 def _sort(items: list[Any], key: Callable[[Any], Any] | None = None) -> None:
-    """Sort set members or dict pairs so that equal values give equal bytes.
+    """Sort set members so that equal sets give equal bytes.
 
     Their iteration order depends on hashes (which change between processes for
     strings); all-string or all-integer members sort as they are, others by their

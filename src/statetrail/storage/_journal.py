@@ -156,9 +156,7 @@ def _note_text(note: Any, allow_pickle: bool) -> str:
         if all(type(x) is str and x.isascii() and x != "$t" for x in keys) and all(
             type(x) is str and x.isascii() for x in vals
         ):
-            return orjson.dumps(
-                dict(zip(keys, vals, strict=True)), option=orjson.OPT_SORT_KEYS
-            ).decode()
+            return orjson.dumps(dict(zip(keys, vals, strict=True))).decode()
     return codec.canonical(codec.to_json(note, allow_pickle=allow_pickle)).decode()
 
 

@@ -33,6 +33,18 @@ Dataclasses, enums, named tuples and Pydantic models are stored once their class
 class with ``encode``/``decode`` functions. Reading never imports a module named in
 the data, and never unpickles unless the caller passes ``allow_pickle=True``.
 
+Dicts keep their insertion order: an object's members, and the pairs of a
+``"dict"``, are written in the order the dict iterates, and read back in it.
+Only set members are sorted (a set has no order, and equal sets must give equal
+bytes).
+
+Digests (``statetrail.storage`` hashes every stored payload and chains the
+hashes) cover the bytes as stored, so they depend on key order: the order is
+part of the recorded value, as a list's is, and two dicts equal in Python but in
+different orders are different records. Histories written before order was kept
+(2026-12, when keys were sorted) still verify, since their stored bytes are
+hashed as they are, and read back in sorted order.
+
 Reading is strict: duplicate keys, ``NaN`` literals, numbers out of float range,
 invalid UTF-8 and nesting deeper than :data:`MAX_DEPTH` are
 :class:`~statetrail.errors.CorruptHistoryError`, never silently accepted.
@@ -88,11 +100,11 @@ __all__ = [
     "to_json",
 ]
 
-_CANONICAL = orjson.OPT_SORT_KEYS
+# Keys are written in the tree's order (dict order, issue 10), not sorted.
+_CANONICAL = 0
 # canonical() refuses what orjson would otherwise quietly turn into strings.
 _CANONICAL_STRICT = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
+    orjson.OPT_PASSTHROUGH_DATACLASS
     | orjson.OPT_PASSTHROUGH_DATETIME
     | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
@@ -152,18 +164,20 @@ def from_json(data: Any, *, allow_pickle: bool = False) -> Any:
 
 
 def canonical(obj: Any) -> bytes:
-    """Canonical JSON bytes of a JSON-able tree: sorted keys, no spaces, UTF-8.
+    """Canonical JSON bytes of a JSON-able tree: keys in order, no spaces, UTF-8.
 
-    Equal trees give equal bytes, so the result can be hashed. ``obj`` must already
-    be JSON-able (as :func:`to_json` returns); note that orjson writes a NaN or
-    infinite float as ``null``, and :func:`to_json` never returns one.
+    Equal trees in the same key order give equal bytes, so the result can be
+    hashed; keys are not sorted, so dicts keep their order (see the module's
+    docstring on digests). ``obj`` must already be JSON-able (as :func:`to_json`
+    returns); note that orjson writes a NaN or infinite float as ``null``, and
+    :func:`to_json` never returns one.
 
     Raises:
         CodecError: ``obj`` holds something JSON cannot (a non-string key, an
             object, an integer beyond 64 bits, nesting beyond 254 levels).
 
     >>> canonical({"b": [1, 2.5], "a": None})
-    b'{"a":null,"b":[1,2.5]}'
+    b'{"b":[1,2.5],"a":null}'
     """
     try:
         return orjson.dumps(obj, option=_CANONICAL_STRICT)
@@ -188,7 +202,8 @@ def parse(data: bytes | str) -> Any:
     nesting beyond 254 levels and duplicate keys in an object. Bytes written by
     :func:`dumps` or :func:`canonical` are checked by writing the parsed tree
     back and comparing (orjson both ways); only other documents go through the
-    slower duplicate-key scan.
+    slower duplicate-key scan. Sorted-key documents written before dicts kept
+    their order are canonical too (their keys are read in the order written).
 
     Raises:
         CorruptHistoryError: As above.

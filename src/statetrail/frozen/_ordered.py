@@ -1,0 +1,96 @@
+"""The insertion order of a large FrozenDict: positions in a trie, keys in a vector.
+
+A :class:`~statetrail.frozen.FrozenDict` of more than eight keys keeps its items in
+a hash trie (``_hamt``), which iterates in hash order. Its insertion order is kept
+beside it as Scala's ``VectorMap`` keeps it: a persistent vector of the keys in the
+order they came (``_vector``), with a hole where a key was deleted, and a second
+hash trie from each key to its position in that vector, so a deletion finds its
+hole in O(log32 n). When holes outnumber keys the vector is compacted, so its size
+stays below twice the map's and deleting costs O(1) amortized.
+
+Why beside the values and not in the value trie, as ``VectorMap``'s
+``key -> (position, value)``: reassigning a key, by far the most frequent write (a
+``Store.set`` of an existing path), then touches only the value trie, exactly as
+before order was kept, and a lookup stays one trie walk with no pair to unpack;
+only adding and deleting keys pay for the order (one more trie write and a vector
+append or put). Both structures hold only keys, positions and the hole marker, so
+their tuples are untracked by the garbage collector. ``benchmarks/README.md`` has
+the figures.
+
+A map derived from another by writes shares its vector up to the old size: the
+keys it added since sit past that size, and its new holes are the keys it deleted.
+:func:`appended_since` reads that difference in time proportional to it, which is
+how a diff of two versions stays proportional to the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from functools import partial
+from operator import is_not
+from typing import Any
+
+from statetrail.frozen import _hamt, _vector
+from statetrail.frozen._hamt import Node
+from statetrail.frozen._vector import Vec
+
+__all__ = ["HOLE", "add", "appended_since", "build", "keys", "remove"]
+
+#: Where a deleted key was. A bare ``object()``: never a user's key, and not
+#: tracked by the garbage collector, so tuples of keys holding it are not either.
+HOLE: Any = object()
+
+_live = partial(is_not, HOLE)
+
+
+def build(keys: Iterable[Any]) -> tuple[Node, Vec]:
+    """The positions trie and the keys vector of distinct ``keys``, in order."""
+    order = _vector.build(tuple(keys))
+    pos = _hamt.build([(hash(k), k, i) for i, k in enumerate(_vector.iterate(order))])
+    return pos, order
+
+
+def keys(order: Vec) -> Iterator[Any]:
+    """The keys in insertion order (the holes skipped)."""
+    return filter(_live, _vector.iterate(order))
+
+
+def add(pos: Node, order: Vec, h: int, key: Any) -> tuple[Node, Vec]:
+    """``key`` (whose hash is ``h``, not yet in the map) placed at the end."""
+    pos, _ = _hamt.assoc(pos, 0, h, key, order.size)
+    return pos, _vector.append(order, key)
+
+
+def remove(pos: Node, order: Vec, h: int, key: Any, length: int) -> tuple[Node, Vec]:
+    """``key`` (in the map) taken out, leaving a hole; ``length`` keys remain.
+
+    Compacts when the holes outnumber the remaining keys.
+    """
+    i = _hamt.lookup(pos, h, key, None)
+    order = _vector.put(order, i, HOLE)
+    if order.size > 2 * length:
+        return build(keys(order))
+    return _hamt.dissoc(pos, 0, h, key), order
+
+
+def appended_since(before: Vec, after: Vec) -> list[Any] | None:
+    """The keys ``after`` added past ``before``'s end, when it grew from it.
+
+    ``after`` grew from ``before`` when every position below ``before.size`` holds
+    the same key in both or a hole in ``after`` (a deletion): then ``after``'s order
+    is ``before``'s with those keys taken out and the returned keys appended (some
+    of which ``before`` may have held: deleted and added again). ``None`` when
+    ``after`` did not grow from ``before`` (compacted, or built apart). The cost is
+    proportional to what differs, shared subtrees being skipped.
+    """
+    if after.size < before.size:
+        return None
+    for i in _vector.changed_indices(before, after):
+        if _vector.get(after, i) is not HOLE:
+            return None
+    get = _vector.get
+    return [
+        k
+        for k in (get(after, i) for i in range(before.size, after.size))
+        if k is not HOLE
+    ]
