@@ -93,6 +93,25 @@ class TestCommands:
         status, out, _ = run(capsys, "show", str(history), "job@idea")
         assert '"bins": 99' in out
 
+    def test_show_and_export_keep_dict_order(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """show and export print a dict's keys in insertion order, at any size
+        (issue 10, defect 1: they were sorted)."""
+        cfg = {f"k{i}": i for i in (11, 3, 7, 0, 9, 1, 10, 2, 8, 4, 6, 5)}
+        path = tmp_path / "order.db"
+        with statetrail.open(path) as repo:
+            store = repo.store("s", {"cfg": cfg})
+            store.set("cfg.new", 1)
+        status, out, _ = run(capsys, "show", str(path), "s@1")
+        assert status == 0
+        shown = json.loads(out[out.index("{") :])
+        assert list(shown["cfg"]) == [*cfg, "new"]
+        status, out, _ = run(capsys, "export", str(path), "s")
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert list(lines[0]["value"]["cfg"]) == list(cfg)
+        assert list(lines[1]["value"]["cfg"]) == [*cfg, "new"]
+
     def test_diff(
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:

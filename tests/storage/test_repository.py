@@ -757,3 +757,36 @@ class TestDictOrder:
             del new["key7"]
             new["key7"] = 7
         assert list(new) == [k for k in order if k != "key7"] + ["key7"]
+
+    def test_a_history_written_with_sorted_keys_still_verifies(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """A JSON history written before dicts kept their order (its keys sorted,
+        by the code of 2026-12-07) verifies: digests cover the stored bytes. It
+        reads back as stored (sorted), takes new writes in insertion order, and a
+        tampered byte is still caught."""
+        source = pathlib.Path(__file__).parent / "data" / "history_sorted_keys.json"
+        path = tmp_path / "old.json"
+        path.write_bytes(source.read_bytes())
+        repo = statetrail.open(path)
+        assert repo.verify() == {"s": 5, "v": 2}
+        state = repo.store("s").get_state()
+        assert list(state["cfg"]) == sorted(state["cfg"])
+        assert state["cfg"]["k3"] == "three"
+        assert "k7" not in state["cfg"]
+        assert repo.value_at("s", 1)["cfg"]["k3"] == "three"
+        store = repo.store("s")
+        assert store.set("cfg.a_new", 1)
+        assert store.set("cfg", {"z": 1, **store.get("cfg")})
+        repo.close()
+        again = statetrail.open(path)
+        assert again.verify() == {"s": 7, "v": 2}
+        cfg = again.store("s").get("cfg")
+        assert next(iter(cfg)) == "z"
+        assert list(cfg)[-1] == "a_new"
+        again.close()
+        altered = source.read_bytes().replace(b'\\"k3\\":3,', b'\\"k3\\":4,')
+        assert altered != source.read_bytes()
+        path.write_bytes(altered)
+        with pytest.raises(CorruptHistoryError):
+            statetrail.open(path).verify()
