@@ -94,6 +94,63 @@ def run(quick: bool) -> list[Figure]:
         )
     )
 
+    # The writes that pay for insertion order: a new key (appended to the keys
+    # vector, a position recorded) and a deletion (a hole left).
+    fresh = [f"new{i}" for i in range(len(writes))]
+    mine, theirs = interleaved(
+        lambda: consume(map(ours.set, fresh, values)),
+        lambda: consume(map(imm.set, fresh, values)),
+        number=1,
+    )
+    assert theirs is not None
+    figures.append(
+        Figure(
+            10,
+            "add a new key to a 10,000-key map, old version kept (ours vs immutables)",
+            mine / len(fresh),
+            "reported (the cost of keeping insertion order)",
+            True,
+            "immutables",
+            theirs / len(fresh),
+        )
+    )
+    mine, theirs = interleaved(
+        lambda: consume(map(ours.delete, writes)),
+        lambda: consume(map(imm.delete, writes)),
+        number=1,
+    )
+    assert theirs is not None
+    figures.append(
+        Figure(
+            10,
+            "delete a random key of a 10,000-key map, old version kept (ours vs "
+            "immutables)",
+            mine / len(writes),
+            "reported (the cost of keeping insertion order)",
+            True,
+            "immutables",
+            theirs / len(writes),
+        )
+    )
+    mine, theirs = interleaved(
+        lambda: consume(ours.items()),
+        lambda: consume(imm.items()),
+        number=number // 1000,
+    )
+    assert theirs is not None
+    figures.append(
+        Figure(
+            10,
+            "iterate the items of a 10,000-key map, in insertion order (ours; "
+            "immutables iterates in hash order)",
+            mine,
+            "reported",
+            True,
+            "immutables",
+            theirs,
+        )
+    )
+
     key = random.Random(3).choice(keys)
     ours2 = ours.set(key, -1)
     imm2 = imm.set(key, -1)

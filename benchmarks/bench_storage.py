@@ -1,8 +1,8 @@
 """Durable writes end to end, and reading any revision back (issue 5).
 
-Each write is one ``Store.set`` of a single leaf through ``statetrail.open``,
-durable before it returns (SQLite in WAL mode at ``synchronous=FULL``; a
-PostgreSQL commit). The peers, measured in the same run and round by round:
+Each write is one ``Store.set`` of a single leaf (a bin drawn at random) through
+``statetrail.open``, durable before it returns (SQLite in WAL mode at
+``synchronous=FULL``; a PostgreSQL commit). The peers, measured in the same run and round by round:
 
 * raw ``sqlite3``: one ``INSERT`` of a row of the same size and a ``COMMIT``, on
   a file in WAL mode at ``synchronous=FULL`` (the floor any SQLite store pays);
@@ -30,11 +30,11 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import count
+from itertools import count, cycle
 from typing import Any
 
 import statetrail
-from _harness import Figure
+from _harness import Figure, spread
 
 ISSUE = 5
 PG_URL = os.environ.get(
@@ -48,6 +48,16 @@ STATE = {
     "counts": {f"bin{i}": 0 for i in range(10)},
 }
 
+_seeds = count()
+
+
+def _bins(prefix: str = "") -> Iterator[str]:
+    """The bins the writes set, drawn at random and made before the timing starts
+    (``_harness.spread``), each with ``prefix``."""
+    return cycle(
+        [prefix + b for b in spread(list(STATE["counts"]), 1_000, next(_seeds))]
+    )
+
 
 # -- the writers: each returns a function doing one durable write ----------------
 
@@ -56,7 +66,8 @@ def ours(repo: statetrail.Repository, name: str) -> Callable[[], object]:
     """One Store.set of one leaf."""
     store = repo.store(name, STATE)
     values = count(1)
-    return lambda: store.set("counts.bin3", next(values))
+    paths = _bins("counts.")
+    return lambda: store.set(next(paths), next(values))
 
 
 #: The row a single-leaf Store.set writes, as the raw peers insert it: the same
@@ -142,9 +153,10 @@ def eventsourcing_app(env: dict[str, str]) -> Callable[[], object]:
     board = _board()()
     app.save(board)
     values = count(1)
+    bins = _bins()
 
     def write() -> None:
-        board.set_count("bin3", next(values))
+        board.set_count(next(bins), next(values))
         app.save(board)
 
     return write
