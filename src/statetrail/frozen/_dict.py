@@ -341,7 +341,7 @@ class FrozenDict(Mapping[K, V]):
     popitem = refused("popitem", "d.delete(key)")
     setdefault = refused("setdefault", "d.get(key, default) and d.set(key, value)")
     clear = refused("clear", "FrozenDict()")
-    __ior__ = refused("__ior__ (|=)", "d | other, bound to a new name")
+    __ior__ = refused("|=", "d | other, bound to a new name")
 
     def __repr__(self) -> str:
         body = ", ".join(f"{k!r}: {v!r}" for k, v in self._raw_items())

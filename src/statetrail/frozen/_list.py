@@ -252,8 +252,8 @@ class FrozenList(Sequence[T]):
     clear = refused("clear", "FrozenList()")
     sort = refused("sort", "FrozenList(sorted(xs))")
     reverse = refused("reverse", "xs[::-1]")
-    __iadd__ = refused("__iadd__ (+=)", "xs + values, bound to a new name")
-    __imul__ = refused("__imul__ (*=)", "xs * n, bound to a new name")
+    __iadd__ = refused("+=", "xs + values, bound to a new name")
+    __imul__ = refused("*=", "xs * n, bound to a new name")
 
     def __repr__(self) -> str:
         return f"FrozenList([{', '.join(repr(x) for x in self._raw_iter())}])"

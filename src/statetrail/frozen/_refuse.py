@@ -25,19 +25,19 @@ _HOW = (
 
 
 def refused(name: str, instead: str) -> Callable[..., NoReturn]:
-    """A method ``name`` that raises :class:`FrozenError` suggesting ``instead``.
+    """A method that raises :class:`FrozenError` suggesting ``instead``.
 
-    ``instead`` reads after "use", as in ``"xs.appended(v), which returns a new
-    list"``.
+    ``name`` is a method's name (``"append"``) or an operator (``"+="``);
+    ``instead`` reads after "use", as in ``"xs.appended(value)"``.
     """
+    shown = f"{name}()" if name.isidentifier() else name
 
     def method(self: Any, *args: Any, **kwargs: Any) -> NoReturn:
         raise FrozenError(
-            f"{type(self).__name__} has no in-place {name}(): {_HOW}; "
+            f"{type(self).__name__} has no in-place {shown}: {_HOW}; "
             f"for a new {type(self).__name__} use {instead}"
         )
 
-    method.__name__ = name
-    method.__qualname__ = name
-    method.__doc__ = f"Refused (:class:`FrozenError`): use {instead} instead."
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"Refused (:class:`FrozenError`): use {instead}."
     return method

@@ -180,10 +180,10 @@ class FrozenSet(Set[T]):
     difference_update = refused("difference_update", "s - other")
     intersection_update = refused("intersection_update", "s & other")
     symmetric_difference_update = refused("symmetric_difference_update", "s ^ other")
-    __ior__ = refused("__ior__ (|=)", "s | other, bound to a new name")
-    __iand__ = refused("__iand__ (&=)", "s & other, bound to a new name")
-    __isub__ = refused("__isub__ (-=)", "s - other, bound to a new name")
-    __ixor__ = refused("__ixor__ (^=)", "s ^ other, bound to a new name")
+    __ior__ = refused("|=", "s | other, bound to a new name")
+    __iand__ = refused("&=", "s & other, bound to a new name")
+    __isub__ = refused("-=", "s - other, bound to a new name")
+    __ixor__ = refused("^=", "s ^ other, bound to a new name")
 
     def __repr__(self) -> str:
         if not self._len:
