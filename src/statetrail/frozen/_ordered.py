@@ -5,7 +5,7 @@ a hash trie (``_hamt``), which iterates in hash order. Its insertion order is ke
 beside it as Scala's ``VectorMap`` keeps it: a persistent vector of the keys in the
 order they came (``_vector``), with a hole where a key was deleted, and a second
 hash trie from each key to its position in that vector, so a deletion finds its
-hole in O(log32 n). When holes outnumber keys the vector is compacted, so its size
+hole in O(log32 n) (a deleted key's entry stays until the next compaction). When holes outnumber keys the vector is compacted, so its size
 stays below twice the map's and deleting costs O(1) amortized.
 
 Why beside the values and not in the value trie, as ``VectorMap``'s
@@ -64,13 +64,16 @@ def add(pos: Node, order: Vec, h: int, key: Any) -> tuple[Node, Vec]:
 def remove(pos: Node, order: Vec, h: int, key: Any, length: int) -> tuple[Node, Vec]:
     """``key`` (in the map) taken out, leaving a hole; ``length`` keys remain.
 
-    Compacts when the holes outnumber the remaining keys.
+    The key's entry in the positions trie is left as it is (pointing at the hole),
+    which saves a trie write per deletion: only live keys are ever looked up, and
+    adding the key again overwrites it. Compacting, when the holes outnumber the
+    remaining keys, drops such entries with the holes.
     """
     i = _hamt.lookup(pos, h, key, None)
     order = _vector.put(order, i, HOLE)
     if order.size > 2 * length:
         return build(keys(order))
-    return _hamt.dissoc(pos, 0, h, key), order
+    return pos, order
 
 
 def appended_since(before: Vec, after: Vec) -> list[Any] | None:
