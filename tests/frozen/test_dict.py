@@ -229,7 +229,7 @@ class TestOrder:
         for i in range(0, 100, 3):
             d = d.delete(f"k{i}")
             del plain[f"k{i}"]
-            assert d._keys is not None or d._order.size <= 2 * len(d)
+            assert d._keys is not None or d._vals[1].size <= 2 * len(d)
         for i in range(1, 100, 3):
             d = d.delete(f"k{i}").set(f"k{i}", -i)
             del plain[f"k{i}"]
@@ -645,7 +645,7 @@ class FrozenDictMachine(RuleBasedStateMachine):
         assert list(thaw(d)) == list(model)
         if d._keys is None:
             # The keys vector stays below twice the map's size (holes compacted).
-            assert d._order.size <= 2 * len(d)
+            assert d._vals[1].size <= 2 * len(d)
 
     @invariant()
     def no_older_version_changed(self) -> None:

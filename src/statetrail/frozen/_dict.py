@@ -12,7 +12,7 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from statetrail.frozen import _hamt, _hooks, _ordered, _vector
+from statetrail.frozen import _hamt, _hooks, _ordered
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._refuse import refused
@@ -61,16 +61,17 @@ class FrozenDict(Mapping[K, V]):
     raise :class:`~statetrail.FrozenError`; :meth:`updated` returns the new map.
     """
 
-    __slots__ = ("_hashed", "_keys", "_len", "_order", "_pos", "_root", "_vals")
+    __slots__ = ("_hashed", "_keys", "_len", "_root", "_vals")
 
-    # The small form: _keys and _vals, in order (_root, _pos and _order empty).
-    # The large form: _keys is None; _root maps key -> value, _pos key -> position
-    # in _order, the vector of keys in insertion order with holes.
+    # The small form: _keys and _vals, in order (_root empty). The large form:
+    # _keys is None, _root maps key -> value, and _vals is the order of
+    # ``_ordered`` (a trie from key to position, the vector of keys in insertion
+    # order with holes, and how far the trie covers it). The order shares _vals'
+    # slot so that a map is no bigger than before it kept order (a state holds
+    # thousands of small ones).
     _keys: tuple[Any, ...] | None
     _vals: tuple[Any, ...]
     _root: _hamt.Node
-    _pos: _hamt.Node
-    _order: _vector.Vec
     _len: int
     _hashed: int | None
 
@@ -89,13 +90,11 @@ class FrozenDict(Mapping[K, V]):
         if n <= SMALL:
             self._keys = tuple(plain)
             self._vals = tuple(plain.values())
-            self._root = self._pos = _hamt.EMPTY
-            self._order = _vector.EMPTY
+            self._root = _hamt.EMPTY
         else:
             self._keys = None
-            self._vals = ()
             self._root = _hamt.build([(hash(k), k, v) for k, v in plain.items()])
-            self._pos, self._order = _ordered.build(plain)
+            self._vals = _ordered.build(plain)
 
     @classmethod
     def _of(cls, plain: dict[Any, Any]) -> FrozenDict[Any, Any]:
@@ -110,26 +109,30 @@ class FrozenDict(Mapping[K, V]):
         new = object.__new__(cls)
         new._keys = keys
         new._vals = vals
-        new._root = new._pos = _hamt.EMPTY
-        new._order = _vector.EMPTY
+        new._root = _hamt.EMPTY
         new._len = len(keys)
         new._hashed = None
         return new
 
     @classmethod
     def _of_root(
-        cls, root: _hamt.Node, pos: _hamt.Node, order: _vector.Vec, length: int
+        cls, root: _hamt.Node, order: _ordered.Order, length: int
     ) -> FrozenDict[Any, Any]:
         if length <= SMALL:
             values = dict(_hamt.iter_items(root))
-            keys = tuple(_ordered.keys(order))
+            keys = tuple(_ordered.keys(order[1]))
             return cls._of_small(keys, tuple(map(values.__getitem__, keys)))
+        return cls._of_large(root, order, length)
+
+    @classmethod
+    def _of_large(
+        cls, root: _hamt.Node, order: _ordered.Order, length: int
+    ) -> FrozenDict[Any, Any]:
+        """A large map of ``root`` (key -> value) and ``order``."""
         new = object.__new__(cls)
         new._keys = None
-        new._vals = ()
+        new._vals = order
         new._root = root
-        new._pos = pos
-        new._order = order
         new._len = length
         new._hashed = None
         return new
@@ -178,7 +181,7 @@ class FrozenDict(Mapping[K, V]):
         keys = self._keys
         if keys is not None:
             return iter(keys)
-        return _ordered.keys(self._order)
+        return _ordered.keys(self._vals[1])
 
     def __reversed__(self) -> Iterator[K]:
         return reversed(tuple(self))
@@ -191,7 +194,7 @@ class FrozenDict(Mapping[K, V]):
         # One walk of the value trie into a dict, then the keys in order: C loops
         # but for the walk, which is what iterating in hash order cost before.
         values = dict(_hamt.iter_items(self._root))
-        ordered = tuple(_ordered.keys(self._order))
+        ordered = tuple(_ordered.keys(self._vals[1]))
         return zip(ordered, map(values.__getitem__, ordered), strict=True)
 
     def keys(self) -> KeysView[K]:
@@ -239,9 +242,8 @@ class FrozenDict(Mapping[K, V]):
             return self
         if not added:
             # A key keeps its place: only the values changed.
-            return self._of_root(root, self._pos, self._order, self._len)
-        pos, order = _ordered.add(self._pos, self._order, h, key)
-        return self._of_root(root, pos, order, self._len + 1)
+            return self._of_large(root, self._vals, self._len)
+        return self._of_large(root, _ordered.add(self._vals, key), self._len + 1)
 
     def delete(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; raises :class:`KeyError` if it is absent."""
@@ -265,8 +267,7 @@ class FrozenDict(Mapping[K, V]):
         if root is self._root:
             return self
         n = self._len - 1
-        pos, order = _ordered.remove(self._pos, self._order, h, key, n)
-        return self._of_root(root, pos, order, n)
+        return self._of_root(root, _ordered.remove(self._vals, h, key, n), n)
 
     def updated(
         self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V
@@ -380,7 +381,7 @@ def same_order(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> bool:
     ka, kb = a._keys, b._keys
     if ka is not None and kb is not None:
         return ka is kb or ka == kb
-    if ka is None and kb is None and a._order is b._order:
+    if ka is None and kb is None and a._vals[1] is b._vals[1]:
         return True
     return all(x is y or x == y for x, y in zip(a, b, strict=True))
 
@@ -408,9 +409,10 @@ def changes_in_order(
         return found
     tail: list[Any] | None = None
     if ka is None and kb is None:
-        if a._order is b._order:
+        before, after = a._vals[1], b._vals[1]
+        if before is after:
             return found
-        tail = _ordered.appended_since(a._order, b._order)
+        tail = _ordered.appended_since(before, after)
     if tail is None:
         tail = _moved_or_added(a, b)
     if not tail:

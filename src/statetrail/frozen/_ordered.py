@@ -5,17 +5,19 @@ a hash trie (``_hamt``), which iterates in hash order. Its insertion order is ke
 beside it as Scala's ``VectorMap`` keeps it: a persistent vector of the keys in the
 order they came (``_vector``), with a hole where a key was deleted, and a second
 hash trie from each key to its position in that vector, so a deletion finds its
-hole in O(log32 n) (a deleted key's entry stays until the next compaction). When holes outnumber keys the vector is compacted, so its size
-stays below twice the map's and deleting costs O(1) amortized.
+hole in O(log32 n). Keys added are entered in that trie only when a deletion
+needs it, and a deleted key's entry stays until the next compaction. When holes
+outnumber keys the vector is compacted, so its size stays below twice the map's
+and deleting costs O(1) amortized.
 
 Why beside the values and not in the value trie, as ``VectorMap``'s
 ``key -> (position, value)``: reassigning a key, by far the most frequent write (a
 ``Store.set`` of an existing path), then touches only the value trie, exactly as
 before order was kept, and a lookup stays one trie walk with no pair to unpack;
-only adding and deleting keys pay for the order (one more trie write and a vector
-append or put). Both structures hold only keys, positions and the hole marker, so
-their tuples are untracked by the garbage collector. ``benchmarks/README.md`` has
-the figures.
+only adding and deleting keys pay for the order (a vector append; a lookup, a
+vector put and, once for each key added since, a trie write). Both structures
+hold only keys, positions and the hole marker, so their tuples are untracked by
+the garbage collector. ``benchmarks/README.md`` has the figures.
 
 A map derived from another by writes shares its vector up to the old size: the
 keys it added since sit past that size, and its new holes are the keys it deleted.
@@ -34,7 +36,7 @@ from statetrail.frozen import _hamt, _vector
 from statetrail.frozen._hamt import Node
 from statetrail.frozen._vector import Vec
 
-__all__ = ["HOLE", "add", "appended_since", "build", "keys", "remove"]
+__all__ = ["HOLE", "Order", "add", "appended_since", "build", "keys", "remove"]
 
 #: Where a deleted key was. A bare ``object()``: never a user's key, and not
 #: tracked by the garbage collector, so tuples of keys holding it are not either.
@@ -43,11 +45,16 @@ HOLE: Any = object()
 _live = partial(is_not, HOLE)
 
 
-def build(keys: Iterable[Any]) -> tuple[Node, Vec]:
-    """The positions trie and the keys vector of distinct ``keys``, in order."""
+#: The order of a large map: the positions trie, the keys vector, and how many
+#: positions the trie covers (keys added since are not in it yet).
+Order = tuple[Node, Vec, int]
+
+
+def build(keys: Iterable[Any]) -> Order:
+    """The order of distinct ``keys``, every position in the trie."""
     order = _vector.build(tuple(keys))
     pos = _hamt.build([(hash(k), k, i) for i, k in enumerate(_vector.iterate(order))])
-    return pos, order
+    return pos, order, order.size
 
 
 def keys(order: Vec) -> Iterator[Any]:
@@ -55,25 +62,38 @@ def keys(order: Vec) -> Iterator[Any]:
     return filter(_live, _vector.iterate(order))
 
 
-def add(pos: Node, order: Vec, h: int, key: Any) -> tuple[Node, Vec]:
-    """``key`` (whose hash is ``h``, not yet in the map) placed at the end."""
-    pos, _ = _hamt.assoc(pos, 0, h, key, order.size)
-    return pos, _vector.append(order, key)
+def add(state: Order, key: Any) -> Order:
+    """``key`` (not yet in the map) placed at the end.
 
-
-def remove(pos: Node, order: Vec, h: int, key: Any, length: int) -> tuple[Node, Vec]:
-    """``key`` (in the map) taken out, leaving a hole; ``length`` keys remain.
-
-    The key's entry in the positions trie is left as it is (pointing at the hole),
-    which saves a trie write per deletion: only live keys are ever looked up, and
-    adding the key again overwrites it. Compacting, when the holes outnumber the
-    remaining keys, drops such entries with the holes.
+    Only the vector grows: the positions trie learns the keys added since it was
+    last brought up to date when a deletion needs it, so a map that only grows
+    (the usual case) never pays for it, and one that also shrinks pays one trie
+    write per key added, once.
     """
-    i = _hamt.lookup(pos, h, key, None)
-    order = _vector.put(order, i, HOLE)
+    pos, order, indexed = state
+    return pos, _vector.append(order, key), indexed
+
+
+def remove(state: Order, h: int, key: Any, length: int) -> Order:
+    """``key`` (in the map, whose hash is ``h``) taken out, leaving a hole.
+
+    ``length`` keys remain. The keys added since the positions trie was last
+    brought up to date are entered first. The key's own entry is left as it is
+    (pointing at the hole), which saves a trie write per deletion: only live keys
+    are looked up, and a key added again gets its new position before any lookup.
+    Compacting, when the holes outnumber the remaining keys, drops such entries
+    with the holes.
+    """
+    pos, order, indexed = state
+    get, assoc = _vector.get, _hamt.assoc
+    for i in range(indexed, order.size):
+        k = get(order, i)
+        if k is not HOLE:
+            pos, _ = assoc(pos, 0, hash(k), k, i)
+    order = _vector.put(order, _hamt.lookup(pos, h, key, None), HOLE)
     if order.size > 2 * length:
         return build(keys(order))
-    return pos, order
+    return pos, order, order.size
 
 
 def appended_since(before: Vec, after: Vec) -> list[Any] | None:
