@@ -2,7 +2,8 @@
 
 Each write is one ``Store.set`` of a single leaf (a bin drawn at random) through
 ``statetrail.open``, durable before it returns (SQLite in WAL mode at
-``synchronous=FULL``; a PostgreSQL commit). The peers, measured in the same run and round by round:
+``synchronous=FULL``; a PostgreSQL commit). The peers, measured in the same run
+and round by round:
 
 * raw ``sqlite3``: one ``INSERT`` of a row of the same size and a ``COMMIT``, on
   a file in WAL mode at ``synchronous=FULL`` (the floor any SQLite store pays);
