@@ -224,6 +224,22 @@ class TestDictOrder:
             {"op": "add", "path": "/k2", "value": 2},
         ]
 
+    def test_a_key_deleted_and_added_again_at_the_end_is_not_moved(self) -> None:
+        """When the keys added again already come after every key kept, in the
+        same order, the order needs no move: only their values are compared."""
+        a = freeze({f"k{i}": i for i in range(12)})
+        b = a.delete("k11").delete("k10").set("k10", -10).set("k11", 11).set("z", 0)
+        assert [(c.path, c.kind) for c in diff(a, b)] == [
+            (("k10",), "replace"),
+            (("z",), "add"),
+        ]
+        c = a.delete("k11").delete("k10").set("k11", 11).set("k10", 10)
+        assert [(c.path, c.kind) for c in diff(a, c)] == [
+            (("k10",), "remove"),
+            (("k10",), "add"),
+        ]
+        assert strictly_equal(apply_changes(a, diff(a, c)), c)
+
     @pytest.mark.parametrize("n", [3, 20])
     def test_a_dict_given_again_in_another_order(self, n: int) -> None:
         """Equal dicts in different orders differ for the record: the keys after

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import partial
+from itertools import repeat
 from operator import is_not
 from typing import Any
 
@@ -97,23 +98,39 @@ def remove(state: Order, h: int, key: Any, length: int) -> Order:
 
 
 def appended_since(before: Vec, after: Vec) -> list[Any] | None:
-    """The keys ``after`` added past ``before``'s end, when it grew from it.
+    """The keys ``after`` holds past the keys it kept from ``before``, in order.
 
     ``after`` grew from ``before`` when every position below ``before.size`` holds
-    the same key in both or a hole in ``after`` (a deletion): then ``after``'s order
-    is ``before``'s with those keys taken out and the returned keys appended (some
-    of which ``before`` may have held: deleted and added again). ``None`` when
+    the same key in both or a hole in ``after`` (a deletion): then ``after``'s
+    order is ``before``'s with the holes' keys taken out and the returned keys
+    appended, some of which ``before`` may have held (deleted and added again).
+    Such keys that come first and already follow every kept key in ``before``'s
+    order, in the same order, need no move and are left out. ``None`` when
     ``after`` did not grow from ``before`` (compacted, or built apart). The cost is
     proportional to what differs, shared subtrees being skipped.
     """
     if after.size < before.size:
         return None
-    for i in _vector.changed_indices(before, after):
-        if _vector.get(after, i) is not HOLE:
-            return None
     get = _vector.get
-    return [
-        k
-        for k in (get(after, i) for i in range(before.size, after.size))
-        if k is not HOLE
-    ]
+    was: dict[Any, int] = {}
+    for i in _vector.changed_indices(before, after):
+        if get(after, i) is not HOLE:
+            return None
+        was[get(before, i)] = i
+    tail = list(filter(_live, map(get, repeat(after), range(before.size, after.size))))
+    if was and tail and tail[0] in was:
+        # The last kept key: scan back over holes, a few steps at most (a long run
+        # of old holes only costs a move that was not needed).
+        last = before.size - 1
+        while last >= 0 and get(after, last) is HOLE and before.size - last < 64:
+            last -= 1
+        if last < 0 or get(after, last) is not HOLE:
+            kept = 0
+            for k in tail:
+                i = was.get(k, -1)
+                if i <= last:
+                    break
+                last = i
+                kept += 1
+            del tail[:kept]
+    return tail
