@@ -758,6 +758,19 @@ class TestDictOrder:
             new["key7"] = 7
         assert list(new) == [k for k in order if k != "key7"] + ["key7"]
 
+    def test_a_saved_store_file_keeps_the_order(self, tmp_path: pathlib.Path) -> None:
+        """Store.save() writes the state's dicts in order, and load() reads them
+        back in it."""
+        d = {f"key{i}": i for i in (7, 3, 19, 0, 12, 5, 18, 1, 9, 4, 16, 2)}
+        store = statetrail.Store({"cfg": d})
+        store.set("cfg.new", 1)
+        path = tmp_path / "state.json"
+        store.save(path)
+        assert list(json.loads(path.read_text())["cfg"]) == [*d, "new"]
+        again = statetrail.Store({})
+        again.load(path)
+        assert list(again.get("cfg")) == [*d, "new"]
+
     def test_a_history_written_with_sorted_keys_still_verifies(
         self, tmp_path: pathlib.Path
     ) -> None:
