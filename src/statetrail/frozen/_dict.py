@@ -191,8 +191,7 @@ class FrozenDict(Mapping[K, V]):
         keys = self._keys
         if keys is not None:
             return zip(keys, self._vals, strict=True)
-        # One walk of the value trie into a dict, then the keys in order: C loops
-        # but for the walk, which is what iterating in hash order cost before.
+        # The value trie into a dict, then the keys in order from the vector.
         values = dict(_hamt.iter_items(self._root))
         ordered = tuple(_ordered.keys(self._vals[1]))
         return zip(ordered, map(values.__getitem__, ordered), strict=True)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from functools import partial
-from itertools import repeat
+from itertools import chain, repeat
 from operator import is_not
 from typing import Any
 
@@ -60,7 +60,7 @@ def build(keys: Iterable[Any]) -> Order:
 
 def keys(order: Vec) -> Iterator[Any]:
     """The keys in insertion order (the holes skipped)."""
-    return filter(_live, _vector.iterate(order))
+    return filter(_live, chain.from_iterable(_vector.leaves(order)))
 
 
 def add(state: Order, key: Any) -> Order:
