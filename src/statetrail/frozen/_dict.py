@@ -246,9 +246,11 @@ class FrozenDict(Mapping[K, V]):
 
     def delete(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; raises :class:`KeyError` if it is absent."""
-        if key not in self:
+        new = self.discarded(key)
+        if new is self:
+            hash(key)  # an unhashable key is a TypeError, as in a dict
             raise KeyError(key)
-        return self.discarded(key)
+        return new
 
     def discarded(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; this very map when ``key`` is absent."""
