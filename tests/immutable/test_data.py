@@ -342,11 +342,12 @@ class TestSubclasses:
         assert dict(old) == {"a": 1}
 
     def test_list(self) -> None:
-        old = Doubling([1])
+        old = Doubling([1])  # the constructor appends through the override too
+        assert old == [2]
         with pytest.raises(FrozenError):
             old.append(2)
         with update(old) as new:
             new.append(2)
             new.data.append(3)
-        assert new == [1, 4, 3]
-        assert old == [1]
+        assert new == [2, 4, 3]
+        assert old == [2]

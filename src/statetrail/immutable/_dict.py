@@ -52,6 +52,25 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     _frozen_type: ClassVar[type] = FrozenDict
     _draft_type: ClassVar[type] = DictDraft
     _storage_name: ClassVar[str] = "data"
+    #: Whether this class overrides ``__setitem__`` or ``__delitem__``: then, as in
+    #: shoobx.immutable, the constructor, ``fromkeys()``, ``update()``, ``|=``,
+    #: ``setdefault()``, ``pop()`` and ``popitem()`` write through them.
+    _im_through_items: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if (
+            cls.__setitem__ is ImmutableDict.__setitem__
+            and cls.__delitem__ is ImmutableDict.__delitem__
+        ):
+            return
+        cls._im_through_items = True
+        # The plain class keeps its direct methods (no check on the fast path); a
+        # subclass that overrides an item write gets the ones that call it,
+        # unless it (or a class between) defines its own.
+        for name, method in _THROUGH_ITEMS.items():
+            if getattr(cls, name) is getattr(ImmutableDict, name):
+                setattr(cls, name, method)
 
     def __init__(
         self,
@@ -64,6 +83,15 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     ) -> None:
         if not kwargs and type(items) is FrozenDict:
             data = items
+        elif self._im_through_items:
+            # shoobx.immutable puts each item through the subclass's __setitem__.
+            self._init(FrozenDict._of({}), False, im_mode)
+            pairs = items.items() if isinstance(items, Mapping) else items
+            for key, value in [*pairs, *kwargs.items()]:
+                self[key] = value
+            if im_finalize:
+                self.__im_finalize__()
+            return
         elif not kwargs and isinstance(items, ImmutableDict):
             data = items._snapshot()
         else:
@@ -90,8 +118,9 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
 
     def _im_replace(self, content: Any) -> None:
         items = list(dict(content).items())  # read before clearing: it may be .data
-        self.clear()
-        self.update(items)
+        # Beneath a subclass's overrides, as UserDict's ``self.data = ...`` is.
+        ImmutableDict.clear(self)
+        ImmutableDict.update(self, items)
 
     def __getstate__(self) -> dict[K, V]:
         """The items, as a plain dict (shoobx.immutable's pickle state)."""
@@ -108,6 +137,12 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         A custom immutable ``value`` is copied for each key, so no two keys share
         one object that could be changed through the other.
         """
+        if cls._im_through_items:
+            new = cls(im_finalize=False)
+            for key in iterable:
+                new[key] = value
+            new.__im_finalize__()
+            return new
         return cls._master(
             FrozenDict._of({k: conform(value, LOCKED) for k in iterable})
         )
@@ -182,7 +217,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         """``self[key]``, first setting it to ``default`` if it is missing."""
         self._im_check()
         if key not in self._data:
-            self[key] = default
+            ImmutableDict.__setitem__(self, key, default)
         return self[key]
 
     @overload
@@ -205,7 +240,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         """Remove and return some ``(key, value)`` pair."""
         data = self._draft()
         for key in data:
-            return key, self.pop(key)
+            return key, ImmutableDict.pop(self, key)
         raise KeyError("popitem(): dictionary is empty")
 
     def __ior__(self, other: Any) -> Self:
@@ -228,6 +263,60 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         merged.update(self._snapshot()._raw_items())
         return type(self)(merged)
 
+
+def _update_through_items(
+    self: ImmutableDict[Any, Any], items: Any = (), /, **kwargs: Any
+) -> None:
+    """Add or replace the given items, each through ``self[key] = value``."""
+    self._im_check()
+    pairs = items.items() if isinstance(items, Mapping) else items
+    for key, value in [*pairs, *kwargs.items()]:
+        self[key] = value
+
+
+def _setdefault_through_items(
+    self: ImmutableDict[Any, Any], key: Any, default: Any = None
+) -> Any:
+    """``self[key]``, first setting it through ``self[key] = default``."""
+    self._im_check()
+    if key not in self._data:
+        self[key] = default
+    return self[key]
+
+
+def _pop_through_items(
+    self: ImmutableDict[Any, Any], key: Any, default: Any = _MISSING, /
+) -> Any:
+    """Remove ``key`` through ``del self[key]``, and return its value."""
+    data = self._draft()
+    if key not in data:
+        if default is _MISSING:
+            raise KeyError(key)
+        return default
+    value = detached(data[key])
+    del self[key]
+    return value
+
+
+def _popitem_through_items(self: ImmutableDict[Any, Any]) -> tuple[Any, Any]:
+    """Remove some item through ``del self[key]``, and return it."""
+    data = self._draft()
+    for key in data:
+        value = detached(data[key])
+        del self[key]
+        return key, value
+    raise KeyError("popitem(): dictionary is empty")
+
+
+#: The methods of a subclass that overrides ``__setitem__`` or ``__delitem__``:
+#: they write through them, as shoobx.immutable's do (``|=`` goes through
+#: ``update()``; ``clear()`` empties the data directly in both).
+_THROUGH_ITEMS: dict[str, Any] = {
+    "update": _update_through_items,
+    "setdefault": _setdefault_through_items,
+    "pop": _pop_through_items,
+    "popitem": _popitem_through_items,
+}
 
 register_view(FrozenDict, ImmutableDict._view)
 register_view(DictDraft, ImmutableDict._view)

@@ -39,6 +39,18 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     _frozen_type: ClassVar[type] = FrozenList
     _draft_type: ClassVar[type] = ListDraft
     _storage_name: ClassVar[str] = "data"
+    #: Whether this class overrides ``append``: then, as in shoobx.immutable, the
+    #: constructor, ``extend()`` and ``+=`` go through it.
+    _im_through_append: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.append is ImmutableList.append:
+            return
+        cls._im_through_append = True
+        # The plain class keeps its direct extend() (no check on the fast path).
+        if cls.extend is ImmutableList.extend:
+            cls.extend = _extend_through_append  # type: ignore[method-assign]
 
     def __init__(
         self,
@@ -50,6 +62,14 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     ) -> None:
         if type(items) is FrozenList:
             data = items
+        elif self._im_through_append:
+            # shoobx.immutable puts each item through the subclass's append().
+            self._init(FrozenList._of_frozen([]), False, im_mode)
+            for value in list(items):
+                self.append(value)
+            if im_finalize:
+                self.__im_finalize__()
+            return
         elif isinstance(items, ImmutableList):
             data = items._snapshot()
         else:
@@ -73,7 +93,8 @@ class ImmutableList(ContainerView, MutableSequence[T]):
         return ListData.of(self, ImmutableList)
 
     def _im_replace(self, content: Any) -> None:
-        self[:] = list(content)
+        # Beneath a subclass's overrides, as UserList's ``self.data = ...`` is.
+        ImmutableList.__setitem__(self, slice(None), list(content))
 
     # -- reading -------------------------------------------------------------------
 
@@ -234,6 +255,13 @@ class ImmutableList(ContainerView, MutableSequence[T]):
 
     def __ge__(self, other: Any) -> bool:
         return self._snapshot().__ge__(_plain(other))  # type: ignore[no-any-return]
+
+
+def _extend_through_append(self: ImmutableList[Any], values: Iterable[Any]) -> None:
+    """Add ``values`` at the end, each through ``self.append()`` (as shoobx)."""
+    self._im_check()
+    for value in list(values):
+        self.append(value)
 
 
 def _plain(value: Any) -> Any:

@@ -41,6 +41,23 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     _frozen_type: ClassVar[type] = FrozenSet
     _draft_type: ClassVar[type] = SetDraft
     _storage_name: ClassVar[str] = "__data__"
+    #: Whether this class overrides ``add`` or ``discard``: then, as in
+    #: shoobx.immutable, the constructor, ``|=``, ``-=``, ``&=``, ``^=``,
+    #: ``remove()``, ``pop()``, ``clear()`` and the ``*_update()`` methods go
+    #: through them.
+    _im_through_members: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.add is ImmutableSet.add and cls.discard is ImmutableSet.discard:
+            return
+        cls._im_through_members = True
+        # The plain class keeps its direct methods (no check on the fast path); a
+        # subclass that overrides add or discard gets the ones that call them,
+        # unless it (or a class between) defines its own.
+        for name, method in _THROUGH_MEMBERS.items():
+            if getattr(cls, name) is getattr(ImmutableSet, name):
+                setattr(cls, name, method)
 
     def __init__(
         self,
@@ -52,6 +69,14 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     ) -> None:
         if type(items) is FrozenSet:
             data = items
+        elif self._im_through_members:
+            # shoobx.immutable puts each member through the subclass's add().
+            self._init(FrozenSet._of(frozenset()), False, im_mode)
+            for value in list(items):
+                self.add(value)
+            if im_finalize:
+                self.__im_finalize__()
+            return
         elif isinstance(items, ImmutableSet):
             data = items._snapshot()
         else:
@@ -90,8 +115,9 @@ class ImmutableSet(ContainerView, MutableSet[T]):
 
     def _im_replace(self, content: Any) -> None:
         members = list(content)  # read before clearing: it may be __data__
-        self.clear()
-        self.update(members)
+        # Beneath a subclass's overrides, as shoobx's ``self.__data__ = ...`` is.
+        ImmutableSet.clear(self)
+        ImmutableSet.update(self, members)
 
     # -- reading -------------------------------------------------------------------
 
@@ -215,6 +241,88 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     def __isub__(self, other: AbstractSet[Any]) -> Self:
         self.difference_update(other)
         return self
+
+
+def _update_through_members(self: ImmutableSet[Any], *others: Iterable[Any]) -> None:
+    """Add the members of ``others``, each through ``self.add()``."""
+    self._im_check()
+    for other in others:
+        for value in list(other):
+            self.add(value)
+
+
+def _remove_through_members(self: ImmutableSet[Any], value: Any) -> None:
+    """Remove ``value`` through ``self.discard()``; KeyError if it is absent."""
+    self._im_check()
+    if value not in self:
+        raise KeyError(value)
+    self.discard(value)
+
+
+def _pop_through_members(self: ImmutableSet[Any]) -> Any:
+    """Remove some member through ``self.discard()``, and return it."""
+    self._im_check()
+    for value in self:
+        self.discard(value)
+        return value
+    raise KeyError("pop from an empty set")
+
+
+def _clear_through_members(self: ImmutableSet[Any]) -> None:
+    """Remove every member, each through ``self.discard()``."""
+    self._im_check()
+    for value in list(self):
+        self.discard(value)
+
+
+def _difference_update_through_members(
+    self: ImmutableSet[Any], *others: Iterable[Any]
+) -> None:
+    """Remove the members of ``others``, each through ``self.discard()``."""
+    self._im_check()
+    for other in others:
+        for value in list(other):
+            self.discard(value)
+
+
+def _intersection_update_through_members(
+    self: ImmutableSet[Any], *others: Iterable[Any]
+) -> None:
+    """Keep the members found in every one of ``others`` (``self.discard()``)."""
+    self._im_check()
+    sets = [_as_set(o) for o in others]
+    for value in list(self):
+        if not all(value in s for s in sets):
+            self.discard(value)
+
+
+def _symmetric_difference_update_through_members(
+    self: ImmutableSet[Any], other: Iterable[Any]
+) -> None:
+    """Keep the members in exactly one of this set and ``other``.
+
+    Each change goes through ``self.add()`` or ``self.discard()``.
+    """
+    self._im_check()
+    for value in list(set(_as_set(other))):
+        if value in self:
+            self.discard(value)
+        else:
+            self.add(value)
+
+
+#: The methods of a subclass that overrides ``add`` or ``discard``: they go
+#: through them, as shoobx.immutable's (``MutableSet``'s) do; ``|=``, ``-=``,
+#: ``&=`` and ``^=`` call these.
+_THROUGH_MEMBERS: dict[str, Any] = {
+    "update": _update_through_members,
+    "remove": _remove_through_members,
+    "pop": _pop_through_members,
+    "clear": _clear_through_members,
+    "difference_update": _difference_update_through_members,
+    "intersection_update": _intersection_update_through_members,
+    "symmetric_difference_update": _symmetric_difference_update_through_members,
+}
 
 
 def _member(value: Any) -> Any:
