@@ -40,7 +40,7 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     _draft_type: ClassVar[type] = ListDraft
     _storage_name: ClassVar[str] = "data"
     #: Whether this class overrides ``append``: then, as in shoobx.immutable, the
-    #: constructor, ``extend()`` and ``+=`` go through it.
+    #: constructor (so ``+`` and ``*`` too), ``extend()`` and ``+=`` go through it.
     _im_through_append: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -230,16 +230,22 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     # -- new lists -------------------------------------------------------------------
 
     def __add__(self, other: Iterable[T]) -> ImmutableList[T]:
+        if self._im_through_append:  # through the subclass's append(), as shoobx
+            return type(self)([*self, *other])
         items = list(self._snapshot()._raw_iter())
         items.extend(conform(x, LOCKED) for x in other)
         return type(self)._master(FrozenList._of_frozen(items))
 
     def __radd__(self, other: Iterable[T]) -> ImmutableList[T]:
+        if self._im_through_append:
+            return type(self)([*other, *self])
         items = [conform(x, LOCKED) for x in other]
         items.extend(self._snapshot()._raw_iter())
         return type(self)._master(FrozenList._of_frozen(items))
 
     def __mul__(self, n: SupportsIndex) -> ImmutableList[T]:
+        if self._im_through_append:
+            return type(self)([*self] * n.__index__())
         return type(self)._master(self._snapshot() * n)
 
     __rmul__ = __mul__

@@ -42,9 +42,9 @@ class ImmutableSet(ContainerView, MutableSet[T]):
     _draft_type: ClassVar[type] = SetDraft
     _storage_name: ClassVar[str] = "__data__"
     #: Whether this class overrides ``add`` or ``discard``: then, as in
-    #: shoobx.immutable, the constructor, ``|=``, ``-=``, ``&=``, ``^=``,
-    #: ``remove()``, ``pop()``, ``clear()`` and the ``*_update()`` methods go
-    #: through them.
+    #: shoobx.immutable, the constructor (so ``|``, ``&``, ``^``, ``-`` too),
+    #: ``|=``, ``-=``, ``&=``, ``^=``, ``remove()``, ``pop()``, ``clear()`` and
+    #: the ``*_update()`` methods go through them.
     _im_through_members: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -85,7 +85,10 @@ class ImmutableSet(ContainerView, MutableSet[T]):
 
     @classmethod
     def _from_iterable(cls, it: Iterable[Any]) -> Self:  # type: ignore[override]
-        # The Set mixins build the results of |, &, ^ and - with this.
+        # The Set mixins build the results of |, &, ^ and - with this; through a
+        # subclass's add(), as shoobx's (MutableSet's cls(it)), if it has one.
+        if cls._im_through_members:
+            return cls(it)
         return cls._master(FrozenSet._of(frozenset(conform(x, LOCKED) for x in it)))
 
     # The Set mixins build these with _from_iterable; declared for the type only.
