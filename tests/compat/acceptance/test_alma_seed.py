@@ -474,3 +474,18 @@ class TestStatetrailOnly:
         shout = st_alma.watch("s", "a", interceptors=[str.upper])
         shout.set("b")
         assert shout.get() == "B"
+        typed = st_alma.watch("t", [1], schema=list[int])
+        with pytest.raises((TypeError, ValueError)):
+            typed.set(["x"])
+        assert typed.get() == [1]
+
+    def test_statetrail_only_namespace_deletion_is_recorded(
+        self, st_alma: ModuleType
+    ) -> None:
+        """statetrail only (issue 10, defect 9): del namespace[key] records the
+        deletion; the key's history stays readable."""
+        ns = st_alma.AlmaNamespace({"theme": "dark"})
+        ns["theme"] = "light"
+        del ns["theme"]
+        assert "theme" not in ns
+        assert [r.value for r in ns.history("theme")][:2] == ["dark", "light"]

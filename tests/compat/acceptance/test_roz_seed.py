@@ -243,6 +243,16 @@ class TestPersistence:
         live.save()  # persists back to state.json
         assert roz.Store(state_file="state.json").get("job.sorted") == 5
 
+    def test_save_needs_a_path_without_a_state_file(
+        self, roz: ModuleType, in_tmp: Path
+    ) -> None:
+        """Persistence: "a Store created with state_file remembers it, so save()
+        needs no argument"; one made without needs a path (ValueError)."""
+        store = roz.Store({"a": 1})
+        with pytest.raises(ValueError, match="path"):
+            store.save()
+        assert list(in_tmp.iterdir()) == []
+
     def test_the_file_is_plain_json(self, roz: ModuleType, in_tmp: Path) -> None:
         """Persistence: "Store reads and writes plain JSON": the file holds the
         state and nothing else, for any other reader (issue 10, defect 2), after
