@@ -19,10 +19,7 @@ from typing import Any
 import pytest
 
 from tests.compat.acceptance.sides import (
-    ORDER_DEFECT,
-    ORDER_KEPT,
     twenty_keys,
-    xfail_on_statetrail,
 )
 
 
@@ -420,12 +417,9 @@ class TestValuesAsPythonTakesThem:
         assert json.dumps(var.get()) == '{"a": [3], "b": {"c": "x"}}'
         assert json.dumps(dataclasses.asdict(var.last_change()), default=str)
 
-    def test_dict_order_of_more_than_eight_keys(
-        self, alma: ModuleType, request: pytest.FixtureRequest
-    ) -> None:
+    def test_dict_order_of_more_than_eight_keys(self, alma: ModuleType) -> None:
         """Issue 10, defect 1: a watched dict of 20 keys keeps the order it was
         given, in get(), history and snapshot(), as alma's deep copies do."""
-        xfail_on_statetrail(request, alma, ORDER_DEFECT, present=not ORDER_KEPT)
         cfg = twenty_keys()
         var = alma.watch("cfg", cfg)
         var.set({**cfg, "zz": 1})

@@ -21,10 +21,7 @@ import statetrail
 from statetrail.frozen import thaw
 from statetrail.storage.jsonfile import history_tree
 from tests.compat.acceptance.sides import (
-    ORDER_DEFECT,
-    ORDER_KEPT,
     twenty_keys,
-    xfail_on_statetrail,
 )
 
 
@@ -334,11 +331,10 @@ class TestPersistence:
         assert store.get_current_state() == mine
 
     def test_dict_order_of_more_than_eight_keys(
-        self, roz: ModuleType, in_tmp: Path, request: pytest.FixtureRequest
+        self, roz: ModuleType, in_tmp: Path
     ) -> None:
         """Issue 10, defect 1: a config of 20 keys keeps its order in get(),
         get_state() and the saved JSON, as roz-remembers' plain dicts do."""
-        xfail_on_statetrail(request, roz, ORDER_DEFECT, present=not ORDER_KEPT)
         cfg = twenty_keys()
         store = roz.Store({"cfg": cfg})
         store.set("cfg.zz", 1)
