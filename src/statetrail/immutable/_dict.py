@@ -7,7 +7,13 @@ from typing import Any, ClassVar, Self, TypeVar, overload
 
 from statetrail.frozen import DictDraft, Draft, FrozenDict
 from statetrail.immutable._base import LOCKED, locked_error
-from statetrail.immutable._conform import SCALARS, VIEWS, conform, register_view
+from statetrail.immutable._conform import (
+    SCALARS,
+    VIEWS,
+    conform,
+    register_view,
+    wrap,
+)
 from statetrail.immutable._data import DictData
 from statetrail.immutable._view import ContainerView, detached, own
 from statetrail.immutable.interfaces import IM_STATE_TRANSIENT
@@ -88,7 +94,8 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
             self._init(FrozenDict._of({}), False, im_mode)
             pairs = items.items() if isinstance(items, Mapping) else items
             for key, value in [*pairs, *kwargs.items()]:
-                self[key] = value
+                # A frozen value (from | or a copy) is handed over as its view.
+                self[key] = wrap(value, LOCKED)
             if im_finalize:
                 self.__im_finalize__()
             return

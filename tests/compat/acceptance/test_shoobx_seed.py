@@ -413,7 +413,9 @@ class TestSubclassOverrides:
         class Upper(im.ImmutableDict):  # type: ignore[name-defined,misc]
             def __setitem__(self, key: Any, value: Any) -> None:
                 calls.append(("set", key, value))
-                super().__setitem__(key, value.upper())
+                super().__setitem__(
+                    key, value.upper() if isinstance(value, str) else value
+                )
 
             def __delitem__(self, key: Any) -> None:
                 calls.append(("del", key))
@@ -449,11 +451,16 @@ class TestSubclassOverrides:
         assert calls == [("set", "p", "v"), ("set", "q", "v")]
         with pytest.raises(AttributeError, match=LOCKED):
             d.update({"x": "y"})
+        calls.clear()
+        merged = Upper({"l": "a"}) | {"m": "n"}  # through the constructor
+        assert type(merged) is Upper
+        assert merged == {"l": "A", "m": "N"}
+        assert [c[1] for c in calls] == ["l", "l", "m"]
 
     def test_statetrail_only_dict_ior_and_keywords(self, st_im: ModuleType) -> None:
         """statetrail only: |= and update(**kw) go through __setitem__ too
         (shoobx's |= writes its .data directly, unchecked, and its update() takes
-        no keywords)."""
+        no keywords), and so does | of a dict holding a list."""
         calls: list[Any] = []
         Upper = self.upper_dict(st_im, calls)
         with st_im.update(Upper({})) as d:
@@ -461,6 +468,12 @@ class TestSubclassOverrides:
             d.update([("b", "y")], c="z")
         assert d == {"a": "X", "b": "Y", "c": "Z"}
         assert [c[1] for c in calls] == ["a", "b", "c"]
+        calls.clear()
+        # | with a nested value (shoobx's own | fails on it, an AssertionError)
+        # hands the subclass the nested value as an immutable, not as internals.
+        merged = Upper({"l": ["a"]}) | {"m": "n"}
+        assert merged == {"l": ["a"], "m": "N"}
+        assert isinstance(calls[1][2], st_im.ImmutableList)
 
     @staticmethod
     def tens(im: ModuleType, calls: list[Any]) -> type:
