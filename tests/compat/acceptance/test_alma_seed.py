@@ -473,6 +473,24 @@ class TestStatetrailOnly:
             typed.set(["x"])
         assert typed.get() == [1]
 
+    def test_statetrail_only_roadmap_persistence_branches_replay(
+        self, st_alma: ModuleType, tmp_path: Any
+    ) -> None:
+        """The roadmap: "Persistence: var.save(path) / AlmaVar.load(path) ...
+        persist history across restarts", "Branching history ... so rollbacks
+        don't destroy the forward path", "Export / replay"."""
+        var = st_alma.watch("score", 0)
+        var.set(10, label="ten").set(20)
+        var.save(tmp_path / "score.json")
+        loaded = st_alma.AlmaVar.load(tmp_path / "score.json")
+        assert isinstance(loaded, st_alma.AlmaVar)
+        assert [r.value for r in loaded.history()] == [0, 10, 20]
+        assert loaded.history()[1].label == "ten"
+        assert loaded.replay(lambda v: v * 2) == [0, 20, 40]
+        var.rollback(1)
+        assert var.get() == 10
+        assert 20 in [r.value for r in var.history()]
+
     def test_statetrail_only_namespace_deletion_is_recorded(
         self, st_alma: ModuleType
     ) -> None:
