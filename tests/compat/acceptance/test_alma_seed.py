@@ -282,10 +282,15 @@ class TestChangeRecord:
         assert record.timestamp <= datetime.now(UTC)
 
     def test_frozen(self, alma: ModuleType) -> None:
-        """ChangeRecord is "Immutable", a frozen dataclass: fields cannot be set."""
+        """ChangeRecord is "Immutable", a frozen dataclass: fields cannot be set;
+        it hashes, copies and takes dataclasses.replace() as a dataclass does."""
         record = alma.watch("v", 0).last_change()
         with pytest.raises(dataclasses.FrozenInstanceError):
             record.value = 1
+        assert hash(record) == hash(copy.copy(record))
+        relabelled = dataclasses.replace(record, label="x")
+        assert (relabelled.index, relabelled.value, relabelled.label) == (0, 0, "x")
+        assert type(relabelled) is type(record)
 
     def test_constructed_by_hand(self, alma: ModuleType) -> None:
         """ChangeRecord's declaration: label defaults to None; records with the
