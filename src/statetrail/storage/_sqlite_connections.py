@@ -115,6 +115,8 @@ class Connections:
         self.pid = os.getpid()
         self.write_lock = threading.Lock()
         self.batch: GroupCommit | None = None
+        #: Whether this process took the writers' lock (see ``_sqlite_lock``).
+        self.claimed = False
         self._connect = connect
         self._writer: sqlite3.Connection | None = None
         self._readers: dict[threading.Thread, sqlite3.Connection] = {}

@@ -39,9 +39,9 @@ def translate(exc: sqlite3.Error, path: str, busy_timeout: float) -> StorageErro
     """The statetrail error for driver error ``exc`` on database ``path``."""
     if is_busy(exc):
         return StorageError(
-            f"the SQLite database {path} is busy: another connection held it for "
-            f"more than busy_timeout={busy_timeout} s; retry later or raise "
-            "busy_timeout"
+            f"the SQLite database {path} is busy: other connections held it "
+            f"through busy_timeout={busy_timeout} s of retries; retry later or "
+            "raise busy_timeout"
         )
     # Text that is not UTF-8 comes back as an OperationalError without a code.
     if code(exc) in _CORRUPT or "decode" in str(exc):

@@ -57,7 +57,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
@@ -79,12 +78,14 @@ from statetrail.storage._row_checks import (
     json_type,
 )
 from statetrail.storage._sqlite_batch import GroupCommit, Queued
+from statetrail.storage._sqlite_busy import BusyRetry
 from statetrail.storage._sqlite_connections import (
     GATE,
     Connections,
     has_wal_reset_bug,
     warn_wal_reset,
 )
+from statetrail.storage._sqlite_lock import WriterLock
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
@@ -171,7 +172,9 @@ class SQLiteBackend(Backend):
     Args:
         path: The database file; created, with the schema, when missing.
         durability: ``"full"``, ``"normal"`` or ``"batched"`` (see the module).
-        busy_timeout: Seconds to wait for a database another connection holds.
+        busy_timeout: Seconds to keep retrying a database other connections
+            hold, with backoff and jitter, before a busy
+            :class:`~statetrail.StorageError` (see the module).
         batch_interval: Batched mode: longest wait, in seconds, before a commit.
         batch_size: Batched mode: queued rows that trigger a commit at once.
 
@@ -180,7 +183,8 @@ class SQLiteBackend(Backend):
             (use :class:`~statetrail.storage.memory.MemoryBackend`).
         CorruptHistoryError: The file is not an SQLite database.
         StorageError: The file cannot be opened, belongs to another application,
-            or was written by a newer statetrail.
+            or was written by a newer statetrail; with ``durability="batched"``,
+            another backend writes it (a batched backend is its only writer).
     """
 
     kind = "sqlite"
@@ -190,10 +194,12 @@ class SQLiteBackend(Backend):
         path: str | os.PathLike[str],
         *,
         durability: Durability = "full",
-        busy_timeout: float = 5.0,
+        busy_timeout: float = 30.0,
         batch_interval: float = 0.005,
         batch_size: int = 1000,
         _migrations: Sequence[sql.Migration] = sql.MIGRATIONS,
+        _busy: BusyRetry | None = None,
+        _writers: Callable[[str], WriterLock] = WriterLock,
     ) -> None:
         if durability not in _SYNCHRONOUS:
             raise ValueError(
@@ -215,6 +221,8 @@ class SQLiteBackend(Backend):
         check_regular(self.path)  # a FIFO or device would block or be clobbered
         self.durability = durability
         self._busy_timeout = busy_timeout
+        self._busy = BusyRetry(busy_timeout) if _busy is None else _busy
+        self._writers = _writers(self.path)
         self._batch_interval = batch_interval
         self._batch_size = batch_size
         self._closed = False
@@ -224,9 +232,12 @@ class SQLiteBackend(Backend):
         self._process = Connections(self._connect)
         warn_wal_reset(sqlite3.sqlite_version)
         try:
+            if durability == "batched":
+                self._claim(self._process)  # refused here, before any write
             self._setup(_migrations)
         except BaseException:
             self._process.close()
+            self._writers.release()
             raise
 
     # -- connections -------------------------------------------------------
@@ -234,7 +245,7 @@ class SQLiteBackend(Backend):
     def _connect(self, writer: bool) -> Connection:
         conn = sqlite3.connect(
             self.path,
-            timeout=self._busy_timeout,
+            timeout=0,  # busy: answered at once, waited out by self._busy
             isolation_level=None,  # transactions are ours: BEGIN IMMEDIATE
             check_same_thread=False,  # close() may come from another thread
         )
@@ -256,15 +267,20 @@ class SQLiteBackend(Backend):
                     f"{mode!r} mode); use a local file system"
                 )
 
+        def attempt() -> bool:
+            with GATE:
+                wal(state.writer())
+                return sql.has_json(state.writer())
+
         state = self._live()
-        with state.write_lock, GATE:
+        with state.write_lock:
             try:
-                self._retry(lambda: wal(state.writer()))
-                self._json = sql.has_json(state.writer())
+                self._json = self._busy.run(attempt)
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
         self._write(
-            functools.partial(sql.migrate, path=self.path, migrations=migrations)
+            functools.partial(sql.migrate, path=self.path, migrations=migrations),
+            claim=False,  # a backend that only reads does not claim the file
         )
 
     def _live(self) -> Connections:
@@ -279,60 +295,76 @@ class SQLiteBackend(Backend):
                     state = self._process = state.renewed()
         return state
 
+    def _claim(self, state: Connections) -> None:
+        """Take the writers' lock before this process's first write.
+
+        Batched: the file alone (at open, and in a forked child before it
+        writes); otherwise beside other writers that are not batched.
+
+        Raises:
+            StorageError: The lock is refused (see ``_sqlite_lock``).
+        """
+        with self._swap_lock:
+            if state.claimed:
+                return
+            if self.durability == "batched":
+                self._writers.exclusive()
+            else:
+                self._writers.shared()
+            state.claimed = True
+
     # -- transactions and errors -------------------------------------------
 
-    def _retry(self, attempt: Callable[[], T]) -> T:
-        """Run ``attempt``, retrying while the database is busy, up to the timeout.
-
-        sqlite3 already waits ``busy_timeout`` inside most calls; this loop covers
-        the cases where SQLite returns SQLITE_BUSY at once (recovery, snapshots).
-        """
-        deadline = time.monotonic() + self._busy_timeout
-        delay = 0.001
-        while True:
-            try:
-                return attempt()
-            except sqlite3.OperationalError as exc:
-                if not errors.is_busy(exc) or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(2 * delay, 0.05)
-
     def _read(self, statement: str, parameters: tuple[object, ...]) -> list[Any]:
+        def attempt() -> list[Any]:
+            with GATE:
+                # fetchall(): a half-read cursor would hold its snapshot open.
+                return state.reader().execute(statement, parameters).fetchall()
+
         state = self._live()
         try:
-            with GATE:
-                conn = state.reader()
-                # fetchall(): a half-read cursor would hold its snapshot open.
-                return self._retry(
-                    lambda: conn.execute(statement, parameters).fetchall()
-                )
+            return self._busy.run(attempt)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except OverflowError as exc:
             raise errors.too_large(exc) from exc
 
     def _write(
-        self, work: Callable[[Connection], T], state: Connections | None = None
+        self,
+        work: Callable[[Connection], T],
+        state: Connections | None = None,
+        *,
+        claim: bool = True,
     ) -> T:
         """Run ``work`` in one ``BEGIN IMMEDIATE`` transaction and commit it.
 
         ``state`` is given by the batch thread, which commits what was queued
-        before a close even while the backend closes.
+        before a close even while the backend closes. A busy database is waited
+        for between attempts at ``BEGIN``, outside the fork gate; once ``work``
+        has run, an error is not retried.
         """
         state = state or self._live()
-        try:
-            with state.write_lock, GATE:
+        if claim and not state.claimed:
+            self._claim(state)
+
+        def attempt() -> T:
+            with GATE:
                 conn = state.writer()
-                self._retry(lambda: conn.execute("BEGIN IMMEDIATE"))
+                conn.execute("BEGIN IMMEDIATE")  # busy: nothing done, try again
                 try:
                     result = work(conn)
                     conn.execute("COMMIT")
-                except BaseException:
+                except BaseException as exc:
                     if conn.in_transaction:
                         conn.rollback()
+                    if isinstance(exc, sqlite3.Error):
+                        raise self._translate(exc) from exc  # not to be retried
                     raise
                 return result
+
+        try:
+            with state.write_lock:
+                return self._busy.run(attempt)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except OverflowError as exc:
@@ -345,11 +377,17 @@ class SQLiteBackend(Backend):
         statement cannot meet the read-then-write upgrade that ``BEGIN
         IMMEDIATE`` avoids elsewhere.
         """
+
+        def attempt() -> None:
+            with GATE:
+                sql.insert_one(row, state.writer())
+
         state = self._live()
+        if not state.claimed:
+            self._claim(state)
         try:
-            with state.write_lock, GATE:
-                conn = state.writer()
-                self._retry(lambda: sql.insert_one(row, conn))
+            with state.write_lock:
+                self._busy.run(attempt)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
         except OverflowError as exc:
@@ -365,6 +403,8 @@ class SQLiteBackend(Backend):
             self._write(op)
             return
         if state.batch is None:
+            if not state.claimed:
+                self._claim(state)  # a forked child: its own lock, or refused
             with self._swap_lock:
                 if state.batch is None:
                     state.batch = GroupCommit(
@@ -599,12 +639,16 @@ class SQLiteBackend(Backend):
             self._closed = True
         _batched.discard(self)
         if state.pid != os.getpid():
+            self._writers.release()  # leaves the parent's lock alone
             return  # inherited through fork and never used here: the parent's
         try:
             if state.batch is not None:
                 state.batch.stop()
         finally:
-            state.close()
+            try:
+                state.close()
+            finally:
+                self._writers.release()
 
     # -- SQLite's own tools ------------------------------------------------
 
@@ -639,17 +683,16 @@ class SQLiteBackend(Backend):
             raise ValueError(f"cannot back {self.path} up onto itself")
 
         def copy() -> None:
-            destination = sqlite3.connect(target)
-            try:
-                source.backup(destination)
-            finally:
-                destination.close()
+            with GATE:
+                destination = sqlite3.connect(target)
+                try:
+                    state.reader().backup(destination)
+                finally:
+                    destination.close()
 
         state = self._live()
         try:
-            with GATE:
-                source = state.reader()
-                self._retry(copy)
+            self._busy.run(copy)
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
 
