@@ -220,7 +220,6 @@ class SQLiteBackend(Backend):
         self.path = os.path.abspath(name)
         check_regular(self.path)  # a FIFO or device would block or be clobbered
         self.durability = durability
-        self._busy_timeout = busy_timeout
         self._busy = BusyRetry(busy_timeout) if _busy is None else _busy
         self._writers = _writers(self.path)
         self._batch_interval = batch_interval
@@ -394,7 +393,7 @@ class SQLiteBackend(Backend):
             raise errors.too_large(exc) from exc
 
     def _translate(self, exc: sqlite3.Error) -> StorageError:
-        return errors.translate(exc, self.path, self._busy_timeout)
+        return errors.translate(exc, self.path, self._busy.bound)
 
     def _submit(self, op: Callable[[Connection], None], rows: int = 0) -> None:
         """Run a write now, or queue it in batched mode."""
