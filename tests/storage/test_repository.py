@@ -391,6 +391,25 @@ class TestIntegrity:
         with pytest.raises(ValueError, match="erased"):
             reopened.rollback(1)
 
+    def test_the_parent_of_an_erased_revision_can_be_erased(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Erasing a revision whose child is already erased: the child has no
+        value to keep (found by the model check, test_repository_model.py; it
+        raised CodecError on the tombstone)."""
+        repo = make()
+        v = repo.watch("v", {"n": 0})
+        for n in range(1, 4):
+            v.set_in("n", n)
+        v.timeline.erase(2, reason="first")
+        v.timeline.erase(1, reason="then its parent")
+        again = make()
+        assert again.verify() == {"v": 4}
+        reopened = again.watch("v")
+        assert reopened.get() == {"n": 3}
+        assert isinstance(reopened.timeline.value_at(1), statetrail.Erased)
+        assert isinstance(again.value_at("v", 2), statetrail.Erased)
+
     def test_the_current_revision_cannot_be_erased(self) -> None:
         """Erasing needs a newer value first."""
         v = Repository(MemoryBackend()).watch("v", 0)

@@ -577,6 +577,8 @@ class StoreJournal:
         for child in (timeline._find(number + 1), *map(timeline._find, forks)):
             if child is None or child[PARENT] != number:
                 continue
+            if type(child[VALUE]) is Erased:
+                continue  # no value to keep; its children got theirs when erased
             if self.backend.checkpoint(self.name, child[NUMBER]) is None:
                 text = codec.canonical(
                     codec.to_json(Revision(child).value, allow_pickle=self._pickle)
