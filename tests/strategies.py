@@ -128,3 +128,23 @@ tree_pairs = st.one_of(
     _pair_trees.flatmap(lambda a: st.tuples(st.just(a), edited(a))),
     st.tuples(_pair_trees, _pair_trees),
 )
+
+
+#: Keys of the model checks' states: few, so writes meet earlier ones.
+model_keys = st.sampled_from(["a", "b", "c", "d"])
+
+#: Small values for the model checks: every backend stores them as they are.
+model_values = st.recursive(
+    st.one_of(
+        st.integers(-5, 5),
+        st.text(max_size=3),
+        st.none(),
+        st.booleans(),
+        st.floats(allow_nan=False, allow_infinity=False, width=32),
+    ),
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4),
+        st.dictionaries(st.text(max_size=2), kids, max_size=4),
+    ),
+    max_leaves=8,
+)
