@@ -22,15 +22,34 @@
   :meth:`~SQLiteBackend.flush` waits until everything queued is on disk and
   raises the errors found meanwhile (a taken revision number is a
   :class:`~statetrail.ConflictError` there, and is logged when found). Reads see
-  committed rows only: flush to read your own writes. Meant for a single writer
-  process; ``close()`` flushes, and so does the interpreter's exit.
+  committed rows only: flush to read your own writes. ``close()`` flushes, and
+  so does the interpreter's exit.
+
+**Batched mode: one writer.** A queued revision's children are queued after it,
+their parents and chain hashes worked out in memory, so nobody else may append
+to the file meanwhile (issue 9: two batched processes left a file whose chain
+broke at the first refused row). A batched backend therefore takes an exclusive
+lock on ``<database>-lock`` when it opens and keeps it until it closes; other
+backends take a shared lock before their first write. So a batched backend is
+refused at open, with a :class:`~statetrail.StorageError` naming the batched
+writer's process, while another backend of this process or another has written
+the file and is open; and a backend that is not batched is refused at its first
+write while a batched one is open (reading is always allowed). Batched backends
+one after another are fine: the lock goes at ``close()``, and with the process
+however it ends. Details in ``_sqlite_lock``.
 
 **Threads and processes.** Each process writes through one connection, behind a
 lock, in ``BEGIN IMMEDIATE`` transactions (a read transaction is never upgraded,
 which would fail at once with ``SQLITE_BUSY_SNAPSHOT``). Each thread reads
 through its own connection, so reads go on while a write is in progress. Other
-processes may open the same file: a busy database is waited for up to
-``busy_timeout`` seconds, then :class:`~statetrail.StorageError` says it is busy.
+processes may open the same file. SQLite answers at once when another
+connection holds the database (SQLite's own busy handler backs off to 100 ms
+between tries, so the writer that has waited longest tries least often, and was
+starved past its timeout while others wrote); the backend then retries the whole
+attempt, outside the fork gate, after a random wait below a window that doubles
+from 1 ms to 8 ms and stays there, for up to ``busy_timeout`` seconds (30 by
+default), then raises :class:`~statetrail.StorageError` naming that bound.
+Details in ``_sqlite_busy``.
 ``os.fork()`` first waits until no thread is inside SQLite and closes every
 connection; parent and child reopen on next use, so the child shares nothing
 with its parent (https://www.sqlite.org/howtocorrupt.html, section 2.6; details
@@ -43,7 +62,8 @@ stores nothing of the batch; a file that is not a database, or is damaged, raise
 :class:`~statetrail.StorageError` with the driver's error as ``__cause__``.
 Integers must fit SQLite's 64 bits (:class:`ValueError` otherwise).
 
-The library never deletes the ``-wal`` and ``-shm`` files (SQLite manages them),
+The library never deletes the ``-wal`` and ``-shm`` files (SQLite manages them)
+nor the ``-lock`` file,
 copies the database only through the backup API (:meth:`~SQLiteBackend.backup`),
 and logs a warning once per process when the SQLite linked in has the WAL-reset
 bug (https://www.sqlite.org/wal.html#walresetbug).
