@@ -73,7 +73,9 @@ def open(
         durability: ``"full"`` (the default): a write returns once it is durable.
             ``"normal"``: durable across crashes of the application, not of the
             machine. ``"batched"``: writes are committed in groups by a background
-            thread; ``flush()`` waits for them (one writing process only).
+            thread; ``flush()`` waits for them. A batched repository is the
+            only writer of its file while open: opening one beside another
+            writer raises :class:`~statetrail.StorageError`.
         checkpoint_every: Keep a whole value every this many revisions along a
             lineage, so reading a revision from storage applies at most this many
             patches.
