@@ -15,6 +15,7 @@ first write, and a batched backend is refused beside them.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -27,6 +28,7 @@ import pytest
 
 import statetrail
 from statetrail.errors import StatetrailError, StorageError
+from statetrail.storage._sqlite_lock import WriterLock
 from statetrail.storage.base import Heads
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.conftest import scaled
@@ -312,6 +314,25 @@ class TestOneBatchedWriter:
             os.waitpid(pid, 0)
         with SQLiteBackend(path) as check:
             assert check.latest("t") == 1
+
+    def test_a_file_system_without_locks(self, tmp_path: Path) -> None:
+        """flock failing for another reason than a holder (ENOLCK: no locks on
+        this file system) is a StorageError saying so, and nothing is opened."""
+        path = tmp_path / "h.db"
+
+        def no_locks(fd: int, operation: int) -> None:
+            raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+        def writers(database: str) -> WriterLock:
+            return WriterLock(database, _flock=no_locks)
+
+        with pytest.raises(StorageError, match=r"cannot lock .*h\.db-lock") as caught:
+            SQLiteBackend(path, durability="batched", _writers=writers)
+        assert isinstance(caught.value.__cause__, OSError)
+        with SQLiteBackend(path, _writers=writers) as backend:
+            assert backend.latest("t") == -1  # reading takes no lock
+            with pytest.raises(StorageError, match="cannot lock"):
+                backend.append([row(0)])
 
     def test_the_lock_file_is_beside_the_database(self, tmp_path: Path) -> None:
         """``<database>-lock`` names the batched writer while it is open, and
