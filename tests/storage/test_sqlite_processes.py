@@ -11,16 +11,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from statetrail.errors import CorruptHistoryError
+from statetrail.errors import CorruptHistoryError, StorageError
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.conftest import SCALE, scaled
 from tests.reliability import record
@@ -237,6 +238,75 @@ class TestProcesses:
         assert figures["silent_overwrites"] > 0
 
 
+GREEDY = r"""
+import sqlite3, sys
+# SQLite's own busy handler (the policy before issue 9's fix): whoever has just
+# committed begins again at once, while the others sleep up to 100 ms.
+conn = sqlite3.connect(sys.argv[1], timeout=5, isolation_level=None)
+conn.execute("PRAGMA synchronous = FULL")
+print("ready", flush=True)
+n = 0
+while True:
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO greedy VALUES (?)", (n,))
+        conn.execute("COMMIT")
+        n += 1
+    except sqlite3.OperationalError:
+        pass
+"""
+
+
+@contextlib.contextmanager
+def greedy_writers(path: Path, count: int = 3) -> Iterator[None]:
+    """``count`` processes committing back to back into ``path`` while the block
+    runs (into a table of their own)."""
+    setup = sqlite3.connect(path, isolation_level=None)
+    setup.execute("PRAGMA journal_mode = WAL")
+    setup.execute("CREATE TABLE IF NOT EXISTS greedy (n INTEGER)")
+    setup.close()
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", GREEDY, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(count)
+    ]
+    try:
+        for writer in writers:
+            assert writer.stdout is not None
+            assert writer.stdout.readline() == "ready\n"
+        yield
+    finally:
+        for writer in writers:
+            writer.kill()
+        for writer in writers:
+            writer.wait()
+            assert writer.stdout is not None
+            writer.stdout.close()
+
+
+def waits(append: Callable[[int], None], appends: int, budget: float) -> dict[str, Any]:
+    """Time ``append(i)`` for each i (until ``budget`` seconds are spent)."""
+    seconds: list[float] = []
+    errors = []
+    for i in range(appends):
+        started = time.monotonic()
+        try:
+            append(i)
+        except StorageError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+        seconds.append(time.monotonic() - started)
+        if sum(seconds) > budget:
+            break
+    return {
+        "appends": len(seconds),
+        "errors": len(errors),
+        "first_error": errors[:1],
+        "longest_wait_s": round(max(seconds), 3),
+        "mean_wait_s": round(sum(seconds) / len(seconds), 3),
+    }
+
+
 class TestBusyDatabase:
     """Issue 9, defect 9: no writer is starved into "database is busy"."""
 
@@ -266,6 +336,29 @@ class TestBusyDatabase:
             busy_timeout_s=30,
         )
         assert conflicts > 0  # the processes did race
+
+    @pytest.mark.slow
+    def test_a_writer_beside_greedy_writers_is_not_starved(
+        self, tmp_path: Path
+    ) -> None:
+        """Three processes commit back to back with SQLite's own busy handler,
+        which lets the one that has just committed win again: each of this
+        process's appends still gets through."""
+        path = tmp_path / "h.db"
+        appends = scaled(15)
+        with SQLiteBackend(path) as backend, greedy_writers(path):
+            figures = waits(lambda n: backend.append([row(n)]), appends, budget=600)
+        record("C5-greedy", greedy_processes=3, **figures)
+        assert figures["errors"] == 0, figures
+        assert figures["appends"] == appends
+
+    def test_the_checker_catches_a_starved_writer(self, tmp_path: Path) -> None:
+        """Teeth: a writer that gives up at the first busy answer beside the
+        greedy writers fails, and the same check reports it."""
+        path = tmp_path / "h.db"
+        with SQLiteBackend(path, busy_timeout=0) as backend, greedy_writers(path):
+            figures = waits(lambda n: backend.append([row(n)]), 15, budget=60)
+        assert figures["errors"] > 0
 
     def test_the_checker_catches_a_writer_that_gives_up(self, tmp_path: Path) -> None:
         """Teeth: writers that give up at the first busy answer (busy_timeout=0)
