@@ -334,6 +334,20 @@ class TestOneBatchedWriter:
             with pytest.raises(StorageError, match="cannot lock"):
                 backend.append([row(0)])
 
+    def test_without_flock_no_lock_is_taken(self, tmp_path: Path) -> None:
+        """Where the system has no flock (Windows), no lock file is made and a
+        second batched backend opens: one writer is the application's job."""
+        path = tmp_path / "h.db"
+
+        def writers(database: str) -> WriterLock:
+            return WriterLock(database, _flock=None)
+
+        with (
+            SQLiteBackend(path, durability="batched", _writers=writers),
+            SQLiteBackend(path, durability="batched", _writers=writers),
+        ):
+            assert not (tmp_path / "h.db-lock").exists()
+
     def test_the_lock_file_is_beside_the_database(self, tmp_path: Path) -> None:
         """``<database>-lock`` names the batched writer while it is open, and
         nothing once it has closed; the database itself is never locked."""

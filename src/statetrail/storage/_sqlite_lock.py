@@ -24,13 +24,15 @@ a child that lives on never keeps its parent's lock alive; it takes its own lock
 when it writes. The lock file stays in place (deleting it would race with a
 process about to lock it); a batched writer leaves its process id in it, for the
 message another writer gets.
+
+On a system without flock (Windows) no lock is taken: keeping a batched backend
+the only writer of its file is then up to the application.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import threading
 import weakref
@@ -45,6 +47,17 @@ Mode = Literal["exclusive", "shared"]
 
 _BUSY_ERRNOS = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 
+_system_flock: Callable[[int, int], None] | None
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock, no lock taken
+    _system_flock = None
+    _EXCLUSIVE = _SHARED = 0
+else:
+    _system_flock = fcntl.flock
+    _EXCLUSIVE = fcntl.LOCK_EX | fcntl.LOCK_NB
+    _SHARED = fcntl.LOCK_SH | fcntl.LOCK_NB
+
 # The locks holding a descriptor, for the fork hook below.
 _held: weakref.WeakSet[WriterLock] = weakref.WeakSet()
 
@@ -54,14 +67,15 @@ class WriterLock:
 
     Args:
         database: The database file (absolute); the lock is ``database + "-lock"``.
-        _flock: The seam through which tests replace :func:`fcntl.flock`.
+        _flock: The seam through which tests replace :func:`fcntl.flock`;
+            ``None`` where the system has none (then no lock is taken).
     """
 
     def __init__(
         self,
         database: str,
         *,
-        _flock: Callable[[int, int], None] = fcntl.flock,
+        _flock: Callable[[int, int], None] | None = _system_flock,
     ) -> None:
         self.database = database
         self.path = database + "-lock"
@@ -89,6 +103,8 @@ class WriterLock:
         self._take("shared")
 
     def _take(self, mode: Mode) -> None:
+        if self._flock is None:
+            return  # no flock on this system: see the module docstring
         with self._mutex:
             if self._fd >= 0:
                 if self._pid == os.getpid():
@@ -96,8 +112,7 @@ class WriterLock:
                 self._forget()  # inherited through a fork made below Python
             fd = self._open()
             try:
-                flag = fcntl.LOCK_EX if mode == "exclusive" else fcntl.LOCK_SH
-                self._flock(fd, flag | fcntl.LOCK_NB)
+                self._flock(fd, _EXCLUSIVE if mode == "exclusive" else _SHARED)
             except OSError as exc:
                 os.close(fd)
                 if exc.errno not in _BUSY_ERRNOS:
@@ -182,4 +197,5 @@ def _after_fork_in_child() -> None:
     _held.clear()
 
 
-os.register_at_fork(after_in_child=_after_fork_in_child)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_after_fork_in_child)
