@@ -556,13 +556,13 @@ class TestBatched:
             backend.append([row(0), row(1)])
             backend.put_checkpoint("t", 1, "theirs", "h1")
             backend.flush()
-            backend.append([row(1, author="late")])
+            backend.append([row(1, author="late", digest="l1", chain="l1")])
             backend.put_checkpoint("t", 1, "mine", "hm")  # same group
-            backend.append([row(2)])
+            backend.append([row(2, parent=0)])  # not a child of the refused row
             backend.put_checkpoint("t", 2, "two", "h2")
             with pytest.raises(ConflictError):
                 backend.flush()
-            backend.append([row(0, author="late")])
+            backend.append([row(0, author="late", digest="l0", chain="l0")])
             with pytest.raises(ConflictError):
                 backend.flush()
             backend.put_checkpoint("t", 0, "mine", "hm")  # the next group
@@ -571,6 +571,35 @@ class TestBatched:
             assert backend.checkpoint("t", 2) == ("two", "h2")
             assert backend.checkpoint("t", 0) is None
             assert numbers(path) == [0, 1, 2]
+
+    def test_the_children_of_a_refused_row_are_not_stored(self, tmp_path: Path) -> None:
+        """Issue 9, defect 1 at the storage level: a writer that got past the
+        writers' lock (here a bare connection) takes number 2; this backend's
+        queued revisions 2, 3 and 4, each the child of the one before, are all
+        refused though 3 and 4 are free (stored, they broke the chain), with the
+        checkpoint of 4, in this group and the next; a row that does not descend
+        from them is stored."""
+        path = tmp_path / "h.db"
+        with SQLiteBackend(path, durability="batched", batch_interval=30) as backend:
+            backend.append([row(0), row(1)])
+            backend.flush()
+            other = raw(path)
+            other.execute(INSERT, params(row(2, author="o", digest="o2", chain="o2")))
+            other.close()
+            for n in (2, 3, 4):
+                backend.append([row(n, digest=f"m{n}", chain=f"m{n}")])
+            backend.put_checkpoint("t", 4, "mine", "h4")
+            backend.append([row(0, timeline="u")])
+            with pytest.raises(ConflictError) as caught:
+                backend.flush()
+            assert caught.value.conflicts == (("t", 2), ("t", 3), ("t", 4))
+            backend.append([row(5, digest="m5", chain="m5")])  # the next group
+            with pytest.raises(ConflictError, match="descends from revision 4"):
+                backend.flush()
+            assert numbers(path) == [0, 1, 2]
+            assert [r.author for r in backend.read("t")] == [None, None, "o"]
+            assert backend.checkpoints("t") == []
+            assert numbers(path, "u") == [0]
 
     def test_erase_runs_after_the_queue(self, tmp_path: Path) -> None:
         """erase() of a row still queued finds it: it flushes first."""

@@ -129,8 +129,12 @@ _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to thi
 _batched: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
 
 #: Refused revision numbers kept to drop their checkpoints (a checkpoint follows
-#: its row, in the same group or the next).
+#: its row, in the same group or the next) and the rows queued after them that
+#: descend from them; the newest are kept.
 _LOST_KEPT = 4096
+
+#: Revisions a batched backend could not store, in the order found.
+Lost = dict[tuple[str, int], None]
 
 
 def _bulk(
@@ -173,13 +177,33 @@ def _checkpoint_of(op: object) -> sql._Params | None:
     return None
 
 
-def _kept(lost: set[tuple[str, int]], checkpoint: sql._Params) -> bool:
+def _kept(lost: Lost, checkpoint: sql._Params) -> bool:
     """Whether ``checkpoint``'s revision was stored (its row was not refused)."""
-    key = (checkpoint[0], checkpoint[1])
-    if key in lost:
-        lost.discard(key)
-        return False
-    return True
+    return (checkpoint[0], checkpoint[1]) not in lost
+
+
+def _rows_of(op: object) -> list[Row]:
+    """The rows of a queued :meth:`SQLiteBackend.append` (none for the rest)."""
+    if type(op) is functools.partial and op.func is sql.insert:
+        rows: list[Row] = op.args[0]
+        return rows
+    return []
+
+
+def _orphans(rows: Sequence[Row], lost: Lost) -> ConflictError | None:
+    """The error for ``rows`` when one descends from a revision not stored.
+
+    Its parent and chain hash were worked out from a revision the file does not
+    hold: stored where its number is free, it would break the chain (issue 9).
+    """
+    for row in rows:
+        if (row.timeline, row.parent) in lost:
+            return ConflictError(
+                f"revision {row.number} of timeline {row.timeline!r} was not "
+                f"stored: it descends from revision {row.parent}, which was refused",
+                [(r.timeline, r.number) for r in rows],
+            )
+    return None
 
 
 class SQLiteBackend(Backend):
@@ -246,7 +270,7 @@ class SQLiteBackend(Backend):
         self._batch_size = batch_size
         self._closed = False
         self._swap_lock = threading.Lock()
-        self._lost: set[tuple[str, int]] = set()  # the batch thread's
+        self._lost: Lost = {}  # the batch thread's
         self._json = False  # SQLite has its JSON functions (set by _setup)
         self._process = Connections(self._connect)
         warn_wal_reset(sqlite3.sqlite_version)
@@ -446,8 +470,12 @@ class SQLiteBackend(Backend):
         an operation that fails is undone alone (a single statement undoes
         itself, several are wrapped in a savepoint), and the checkpoint of a
         revision whose row was refused is dropped, so it cannot stand for another
-        process's revision of that number. A failure of the transaction itself
-        fails the whole group.
+        process's revision of that number. So is every row queued after a
+        refused one that descends from it (a ConflictError too), so the file
+        never holds a child without its parent: the writers' lock keeps other
+        writers out, and this keeps the chain whole if one got in anyway. A
+        refused row whose number holds the same revision (the same digest and
+        chain hash) lost nothing. A failure of the transaction itself fails the whole group.
         """
         failed: list[StatetrailError] = []
         plan = _bulk(ops)
@@ -455,9 +483,24 @@ class SQLiteBackend(Backend):
         json_insert = sql.INSERT_JSON if self._json else None
         json_checkpoints = sql.PUT_CHECKPOINTS_JSON if self._json else None
 
+        def lose(rows: Sequence[Row], conn: Connection) -> None:
+            for row in rows:
+                record = conn.execute(sql.ROW, (row.timeline, row.number)).fetchone()
+                stored = None if record is None else sql.row_from(record, self.path)
+                if stored is None or (stored.digest, stored.chain) != (
+                    row.digest,
+                    row.chain,
+                ):
+                    lost[row.timeline, row.number] = None
+            for key in list(lost)[: max(0, len(lost) - _LOST_KEPT)]:
+                del lost[key]
+
         def work(conn: Connection) -> None:
             rest = ops
-            if plan is not None:
+            # After a refusal, rows that may descend from it go one at a time.
+            if plan is not None and not (
+                lost and any(_orphans(_rows_of(op), lost) for op, _ in ops)
+            ):
                 rows, checkpoints, rest = plan
                 try:
                     if rows:
@@ -480,6 +523,11 @@ class SQLiteBackend(Backend):
                     checkpoint = _checkpoint_of(op)
                     if checkpoint is not None and not _kept(lost, checkpoint):
                         continue
+                    orphans = _orphans(_rows_of(op), lost)
+                    if orphans is not None:
+                        lose(_rows_of(op), conn)
+                        failed.append(orphans)
+                        continue
                 if rows_of_op > 1:
                     conn.execute("SAVEPOINT op")
                 try:
@@ -487,11 +535,8 @@ class SQLiteBackend(Backend):
                 except (ConflictError, ValueError) as exc:
                     if rows_of_op > 1:
                         conn.execute("ROLLBACK TO op")
+                    lose(_rows_of(op), conn)  # none of the operation's rows
                     if isinstance(exc, ConflictError):
-                        if len(lost) > _LOST_KEPT:
-                            lost.clear()
-                        # None of the operation's rows is stored.
-                        lost.update((r.timeline, r.number) for r in op.args[0])  # type: ignore[attr-defined]
                         failed.append(exc)
                     else:
                         failed.append(errors.refused(exc))
