@@ -36,7 +36,10 @@ writer's process, while another backend of this process or another has written
 the file and is open; and a backend that is not batched is refused at its first
 write while a batched one is open (reading is always allowed). Batched backends
 one after another are fine: the lock goes at ``close()``, and with the process
-however it ends. Details in ``_sqlite_lock``.
+however it ends. Details in ``_sqlite_lock``. Should a writer get past the lock
+anyway (a bare connection, a file system without flock), a queued row that
+descends from a refused one is refused too, so the file never holds a child
+without its parent: the chain stays whole and the file opens.
 
 **Threads and processes.** Each process writes through one connection, behind a
 lock, in ``BEGIN IMMEDIATE`` transactions (a read transaction is never upgraded,
