@@ -478,7 +478,8 @@ class SQLiteBackend(Backend):
         never holds a child without its parent: the writers' lock keeps other
         writers out, and this keeps the chain whole if one got in anyway. A
         refused row whose number holds the same revision (the same digest and
-        chain hash) lost nothing. A failure of the transaction itself fails the whole group.
+        chain hash) lost nothing. A failure of the transaction itself fails the
+        whole group.
         """
         failed: list[StatetrailError] = []
         plan = _bulk(ops)
