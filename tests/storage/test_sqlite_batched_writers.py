@@ -38,12 +38,14 @@ from tests.storage.contract import row
 ROOT = Path(__file__).resolve().parents[2]
 
 WRITER = r"""
-import json, sys, time
+import json, os, sys, time
 import statetrail
 from statetrail.errors import StatetrailError
 from statetrail.storage._sqlite_lock import WriterLock
 
 path, tag, count, broken = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+processes = int(sys.argv[5])
+attempts = path + ".attempts"  # one file per process that has tried to open
 
 
 class NoLock(WriterLock):
@@ -69,6 +71,11 @@ while True:
         if time.monotonic() > deadline:
             raise
         time.sleep(0.01)
+    finally:
+        open(os.path.join(attempts, tag), "w").close()
+# The one that opened writes once every process has tried: the race is certain.
+while len(os.listdir(attempts)) < processes and time.monotonic() < deadline:
+    time.sleep(0.005)
 try:
     store = repo.store("job", {})
     for i in range(count):
@@ -88,6 +95,7 @@ print(json.dumps({"tag": tag, "refusals": refusals[:3], "refused": len(refusals)
 def trial(path: Path, processes: int, count: int, *, broken: bool) -> dict[str, Any]:
     """One race of ``processes`` batched writers on a new file; the figures."""
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{ROOT / 'src'}"}
+    Path(f"{path}.attempts").mkdir()
     writers = [
         subprocess.Popen(
             [
@@ -98,6 +106,7 @@ def trial(path: Path, processes: int, count: int, *, broken: bool) -> dict[str, 
                 f"p{i}",
                 str(count),
                 "broken" if broken else "sound",
+                str(processes),
             ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -180,8 +189,8 @@ class TestBatchedWriters:
             figures = trial(tmp_path / f"{n}.db", processes, count, broken=False)
             assert problems(figures, processes, count) == []
             refused_processes += sum(1 for r in figures["reports"] if r["refused"])
-        # The race happened: processes were refused at open, not after writing.
-        assert refused_processes >= trials
+        # Every process but the first was refused at open, before writing.
+        assert refused_processes == (processes - 1) * trials
         record(
             f"D-batched-{processes}",
             trials=trials,
