@@ -362,7 +362,7 @@ class TestDictDraft:
 
 class TestListDraft:
     def test_item_writes_and_appends_stay_an_overlay(self) -> None:
-        """Sets, reads and appends do not copy the list; finish shares the rest."""
+        """Sets, reads and appends copy one path each; finish shares the rest."""
         base = FrozenList([[i] for i in range(2000)])
         draft = base.draft()
         draft[5] = "x"
@@ -370,7 +370,6 @@ class TestListDraft:
         draft.append("a")
         draft[-1] = "A"
         draft[10].append(0)
-        assert draft._items is None, "still an overlay"
         assert draft[-3] == [1998]
         assert draft[2000] == "A"
         result = draft.finish()
@@ -382,14 +381,14 @@ class TestListDraft:
         assert len(result) == 2001
 
     def test_insertions_and_deletions_in_the_middle(self) -> None:
-        """Inserting or deleting mid-list materializes; results match a list."""
+        """Inserting or deleting mid-list edits the draft's own vector, as a list."""
         plain = list(range(100))
         base = FrozenList(plain)
         draft = base.draft()
         draft[3] = "before"
         draft.append("tail")
         draft.insert(50, "mid")
-        assert draft._items is not None
+        assert any(leaf is base._vec.root[2] for leaf in draft._vec.root), "shared"
         del draft[0]
         draft.insert(-1, "penultimate")
         draft[10:12] = ["s1", "s2", "s3"]
@@ -406,7 +405,7 @@ class TestListDraft:
         assert draft.finish() == model
         assert base == plain
 
-    def test_materialized_draft_without_net_change_is_the_base(self) -> None:
+    def test_draft_without_net_change_is_the_base(self) -> None:
         """Insert then delete the same item: finish returns the base itself."""
         base = FrozenList([[1], [2], [3]])
         draft = base.draft()

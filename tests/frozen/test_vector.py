@@ -269,6 +269,6 @@ class TestChangedIndices:
         """One put in 100k items: one index, one leaf path descended."""
         a = build(range(scaled(100_000)))
         b = put(a, 54_321, "x")
-        with count_calls(_vector._changed) as calls:
+        with count_calls(_vector._expand) as calls:
             assert list(changed_indices(a, b)) == [54_321]
-        assert calls["_changed"] <= 4, "one call per level of the path"
+        assert calls["_expand"] <= 2 * 4, "both sides, one node per level of the path"

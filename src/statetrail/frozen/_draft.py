@@ -20,12 +20,14 @@ from contextlib import contextmanager
 from operator import index as to_index
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
+from statetrail.frozen import _splice, _vector
 from statetrail.frozen._dict import FrozenDict
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._list import FrozenList
 from statetrail.frozen._opaque import Opaque, unbox
 from statetrail.frozen._set import FrozenSet
+from statetrail.frozen._vector import Vec
 
 __all__ = [
     "DictDraft",
@@ -39,12 +41,33 @@ __all__ = [
 
 F = TypeVar("F")
 _DELETED: Any = object()
+#: A list draft logs at most this many edits; past it, a diff finds them.
+_MAX_LOGGED = 256
+#: Values that cannot change after they are put into a draft.
+_SETTLED = frozenset({str, int, float, bool, bytes, complex, type(None)}) | {
+    FrozenDict,
+    FrozenList,
+    FrozenSet,
+}
+
+
+def _settled(value: Any) -> bool:
+    """Whether ``value`` is frozen as it is: an immutable scalar or frozen container."""
+    return type(value) in _SETTLED
 
 
 class Draft(Generic[F]):
     """Base of the three drafts: ``finish()`` returns the new frozen version."""
 
     __slots__ = ()
+
+    def edits(self) -> list[tuple[tuple[Any, ...], Any, Any]] | None:
+        """The edits made through this draft as ``(path, old, new)``, if known.
+
+        ``None`` here: a dict or set draft does not log its edits (a diff of the
+        finished value finds them); :meth:`ListDraft.edits` does.
+        """
+        return None
 
     def finish(self) -> F:
         """The frozen value with this draft's changes applied."""
@@ -160,44 +183,65 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
 class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
     """A mutable view of a :class:`FrozenList`.
 
-    Item reads, writes and appends are kept as an overlay on the frozen list, so a
-    change to one item of a long list costs O(log n); an insertion or deletion in
-    the middle copies the items into a plain list first.
+    The draft edits a persistent vector of its own (a new version per edit, every
+    one sharing all but a path with the last), so reading, writing, appending,
+    inserting or deleting one item costs O(log n) and a slice O(log n) plus its
+    items. Values that may still change (a nested draft handed out, a plain dict
+    put in) wait in an overlay by index and are frozen at :meth:`finish`.
     """
 
-    __slots__ = ("_appended", "_base", "_items", "_sets")
+    __slots__ = ("_base", "_edits", "_over", "_vec")
 
     def __init__(self, base: FrozenList[Any]) -> None:
         self._base = base
-        self._sets: dict[int, Any] = {}
-        self._appended: list[Any] = []
-        self._items: list[Any] | None = None
-
-    def _materialize(self) -> list[Any]:
-        items = self._items
-        if items is None:
-            items = list(self._base._raw_iter())
-            for i, value in self._sets.items():
-                items[i] = value
-            items.extend(self._appended)
-            self._items = items
-            self._sets = {}
-            self._appended = []
-        return items
+        self._vec: Vec = base._vec
+        # Index -> a value not frozen yet (a draft, a mutable value put in); the
+        # vector holds a stale item at that index until finish() puts it there.
+        self._over: dict[int, Any] = {}
+        # The edits in order, as (path, old, new), while each is known exactly.
+        self._edits: list[tuple[tuple[int, ...], Any, Any]] | None = []
 
     def __len__(self) -> int:
-        if self._items is not None:
-            return len(self._items)
-        return len(self._base) + len(self._appended)
+        return self._vec.size
 
     def _norm(self, i: SupportsIndex) -> int:
-        n = len(self)
+        n = self._vec.size
         j = to_index(i)  # TypeError for a float or str index, as list raises
         if j < 0:
             j += n
         if not 0 <= j < n:
             raise IndexError("list index out of range")
         return j
+
+    def _current(self, j: int) -> Any:
+        """Item ``j`` as it stands, without handing out a draft of it."""
+        over = self._over
+        return over[j] if j in over else _vector.get(self._vec, j)
+
+    def _note(self, j: int, old: Any, new: Any) -> None:
+        """Log one edit at index ``j``, or stop logging when a value may change."""
+        edits = self._edits
+        if edits is None:
+            return
+        if (
+            len(edits) >= _MAX_LOGGED
+            or (new is not MISSING and not _settled(new))
+            or (old is not MISSING and not _settled(old))
+        ):
+            self._edits = None
+        else:
+            edits.append(((j,), old, new))
+
+    def _shift(self, at: int, by: int, gone: int = 0) -> None:
+        """Move the overlay's indices from ``at + gone`` on by ``by``; drop the gone."""
+        over = self._over
+        if over:
+            end = at + gone
+            self._over = {
+                (k + by if k >= end else k): v
+                for k, v in over.items()
+                if k < at or k >= end
+            }
 
     @overload
     def __getitem__(self, i: SupportsIndex) -> Any: ...
@@ -208,24 +252,14 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         if isinstance(i, slice):
             return [self[k] for k in range(*i.indices(len(self)))]
         j = self._norm(i)
-        items = self._items
-        if items is not None:
-            value = items[j]
-            if not isinstance(value, Draft):
-                drafted = draft_of(value)
-                if drafted is not value:
-                    items[j] = drafted
-                value = drafted
-            return value
-        n = len(self._base)
-        if j >= n:
-            return self._appended[j - n]
-        if j in self._sets:
-            return self._sets[j]
-        raw = self._base._raw(j)
+        over = self._over
+        if j in over:
+            return over[j]
+        raw = _vector.get(self._vec, j)
         value = draft_of(raw)
         if value is not raw:
-            self._sets[j] = value
+            over[j] = value
+            self._edits = None  # what is done to it is not seen here
         return value
 
     @overload
@@ -235,34 +269,93 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def __setitem__(self, i: SupportsIndex | slice, value: Any) -> None:
         if isinstance(i, slice):
-            self._materialize()[i] = value
+            self._set_slice(i, value)
             return
         j = self._norm(i)
-        if self._items is not None:
-            self._items[j] = value
-            return
-        n = len(self._base)
-        if j >= n:
-            self._appended[j - n] = value
+        self._note(j, self._current(j), value)
+        if _settled(value):
+            self._over.pop(j, None)
+            self._vec = _vector.put(self._vec, j, value)
         else:
-            self._sets[j] = value
+            self._over[j] = value
+
+    def _set_slice(self, s: slice, values: Iterable[Any]) -> None:
+        new = list(values)
+        start, stop, step = s.indices(len(self))
+        if step != 1:
+            targets = range(start, stop, step)
+            if len(new) != len(targets):
+                raise ValueError(
+                    f"attempt to assign sequence of size {len(new)} "
+                    f"to extended slice of size {len(targets)}"
+                )
+            for k, value in zip(targets, new, strict=True):
+                self[k] = value
+            return
+        del self[start : max(start, stop)]
+        if not new:
+            return
+        if len(new) > _MAX_LOGGED:
+            self._edits = None
+        for k, value in enumerate(new, start):
+            self._note(k, MISSING, value)
+        self._shift(start, len(new))
+        for k, value in enumerate(new, start):
+            if not _settled(value):
+                self._over[k] = value
+        vec = self._vec
+        middle = _vector.build(new)
+        self._vec = _splice.concat(
+            _splice.concat(_splice.take(vec, start), middle), _splice.drop(vec, start)
+        )
 
     def __delitem__(self, i: SupportsIndex | slice) -> None:
-        del self._materialize()[i]
+        if isinstance(i, slice):
+            start, stop, step = i.indices(len(self))
+            targets = range(start, stop, step)
+            if step == 1 and len(targets) > 1:
+                if len(targets) > _MAX_LOGGED:
+                    self._edits = None
+                for j in targets:
+                    self._note(start, self._current(j), MISSING)
+                vec = self._vec
+                self._vec = _splice.concat(
+                    _splice.take(vec, start), _splice.drop(vec, stop)
+                )
+                self._shift(start, -len(targets), len(targets))
+                return
+            for j in sorted(targets, reverse=True):
+                del self[j]
+            return
+        j = self._norm(i)
+        self._note(j, self._current(j), MISSING)
+        self._vec = _splice.delete(self._vec, j)
+        self._shift(j, -1, 1)
 
     def insert(self, index: SupportsIndex, value: Any) -> None:
         """Insert ``value`` before ``index``, as ``list.insert``."""
-        if self._items is None and to_index(index) >= len(self):
-            self._appended.append(value)
-            return
-        self._materialize().insert(index, value)
+        n = self._vec.size
+        j = to_index(index)
+        if j < 0:
+            j = max(0, j + n)
+        j = min(j, n)
+        self._note(j, MISSING, value)
+        self._shift(j, 1)
+        if not _settled(value):
+            self._over[j] = value
+        self._vec = _splice.insert(self._vec, j, value)
 
     def append(self, value: Any) -> None:
         """Add ``value`` at the end."""
-        if self._items is not None:
-            self._items.append(value)
-        else:
-            self._appended.append(value)
+        j = self._vec.size
+        self._note(j, MISSING, value)
+        if not _settled(value):
+            self._over[j] = value
+        self._vec = _vector.append(self._vec, value)
+
+    def clear(self) -> None:
+        """Remove every item."""
+        del self[:]
 
     def __eq__(self, other: object) -> bool:
         # Sequence defines no ==: compare as the list this draft stands for.
@@ -275,22 +368,33 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
     def __repr__(self) -> str:
         return f"ListDraft({list(self)!r})"
 
+    def edits(self) -> list[tuple[tuple[int, ...], Any, Any]] | None:
+        """The edits made through this draft, in order, as ``(path, old, new)``.
+
+        An insertion is ``((i,), MISSING, new)``, a deletion ``((i,), old,
+        MISSING)``; indices are those of the list as each edit applies. ``None``
+        when they are not known exactly: after a nested item was handed out (what
+        is done to it is not seen here), a value that may still change was put
+        in, or more than a few hundred edits.
+        """
+        edits = self._edits
+        return None if edits is None else list(edits)
+
     def finish(self) -> FrozenList[Any]:
         """The new :class:`FrozenList`; the original when nothing changed."""
-        if self._items is not None:
-            new = [finish_value(x) for x in self._items]
-            base = self._base
-            if len(new) == len(base) and all(
-                a is b for a, b in zip(new, base._raw_iter(), strict=True)
-            ):
-                return base
-            return FrozenList._of_frozen(new)
-        result = self._base
-        for i, value in self._sets.items():
-            result = result._set(i, finish_value(value))
-        if self._appended:
-            result = result.extended(finish_value(x) for x in self._appended)
-        return result
+        vec = self._vec
+        for j, value in self._over.items():
+            vec = _vector.put(vec, j, finish_value(value))
+        base = self._base
+        if vec is base._vec:
+            return base
+        old = base._vec
+        if (
+            vec.size == old.size
+            and next(_vector.changed_indices(old, vec), None) is None
+        ):
+            return base  # edits that cancelled out
+        return FrozenList._of(vec)
 
 
 class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):

@@ -7,10 +7,10 @@ from itertools import islice
 from operator import index as to_index
 from typing import TYPE_CHECKING, Any, SupportsIndex, TypeVar, overload
 
-from statetrail.frozen import _hooks, _vector
+from statetrail.frozen import _hooks, _splice, _vector
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._refuse import refused
-from statetrail.frozen._vector import Vec, tail_offset
+from statetrail.frozen._vector import Vec
 
 if TYPE_CHECKING:
     from statetrail.frozen._draft import ListDraft
@@ -25,8 +25,8 @@ class FrozenList(Sequence[T]):
 
     It equals a plain list with the same items (and, like a list, not a tuple),
     hashes when its items hash, and every "write" returns a new ``FrozenList``.
-    Setting or appending an item copies O(log32 n); inserting or deleting in the
-    middle rebuilds the list (O(n), like ``list.insert``).
+    Reading, setting or appending an item costs O(log32 n); inserting or deleting
+    anywhere, slicing and concatenating cost O(log n), and share the rest.
 
     >>> xs = FrozenList([1, 2, 3])
     >>> ys = xs.appended(4).set(0, 0)
@@ -79,14 +79,21 @@ class FrozenList(Sequence[T]):
 
     def __getitem__(self, i: SupportsIndex | slice) -> T | FrozenList[T]:
         if isinstance(i, slice):
-            return self._of_frozen(tuple(self._raw_iter())[i])
+            return self._slice(i)
         v = self._vec
         j = self._index(i)
-        off = tail_offset(v.size)
+        off = v.size - len(v.tail)
         value = v.tail[j - off] if j >= off else _vector.get(v, j)
         if type(value) is Opaque:
             return value.copy()  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
+
+    def _slice(self, s: slice) -> FrozenList[Any]:
+        start, stop, step = s.indices(self._vec.size)
+        if step != 1:
+            return self._of_frozen(tuple(self._raw_iter())[s])
+        vec = _splice.drop(_splice.take(self._vec, max(stop, start)), start)
+        return self if vec is self._vec else self._of(vec)
 
     def _raw(self, i: int) -> Any:
         """The stored item ``i`` (an :class:`Opaque` box is not opened)."""
@@ -140,26 +147,35 @@ class FrozenList(Sequence[T]):
     def extended(self, values: Iterable[T]) -> FrozenList[T]:
         """A new list with ``values`` added at the end."""
         vec = self._vec
+        if type(values) is FrozenList:
+            return self._of(_splice.concat(vec, values._vec)) if values else self
         for x in values:
             vec = _vector.append(vec, _hooks.freeze_value(x))
         return self if vec is self._vec else self._of(vec)
 
     def inserted(self, i: SupportsIndex, value: T) -> FrozenList[T]:
         """A new list with ``value`` inserted before index ``i``, as ``list.insert``."""
-        items = list(self._raw_iter())
-        items.insert(i, _hooks.freeze_value(value))
-        return self._of_frozen(items)
+        n = self._vec.size
+        j = to_index(i)
+        if j < 0:
+            j = max(0, j + n)
+        return self._of(
+            _splice.insert(self._vec, min(j, n), _hooks.freeze_value(value))
+        )
 
     def delete(self, i: SupportsIndex | slice) -> FrozenList[T]:
         """A new list without item ``i`` (or the items of a slice)."""
+        v = self._vec
         if not isinstance(i, slice):
-            j = self._index(i)
-            if j == self._vec.size - 1:
-                return self._of(_vector.pop(self._vec))
-            i = j
-        items = list(self._raw_iter())
-        del items[i]
-        return self._of_frozen(items)
+            return self._of(_splice.delete(v, self._index(i)))
+        start, stop, step = i.indices(v.size)
+        if step != 1:
+            items = list(self._raw_iter())
+            del items[i]
+            return self._of_frozen(items)
+        if stop <= start:
+            return self
+        return self._of(_splice.concat(_splice.take(v, start), _splice.drop(v, stop)))
 
     def removed(self, value: T) -> FrozenList[T]:
         """A new list without the first item equal to ``value``."""
@@ -224,14 +240,16 @@ class FrozenList(Sequence[T]):
         return h
 
     def __add__(self, other: Iterable[T]) -> FrozenList[T]:
-        if not isinstance(other, (FrozenList, list, tuple)):
+        if isinstance(other, FrozenList):
+            return self._of(_splice.concat(self._vec, other._vec))
+        if not isinstance(other, (list, tuple)):
             return NotImplemented
         return self.extended(other)
 
     def __radd__(self, other: Iterable[T]) -> FrozenList[T]:
         if not isinstance(other, (list, tuple)):
             return NotImplemented
-        return FrozenList(other).extended(self)
+        return FrozenList(other) + self
 
     def __mul__(self, n: SupportsIndex) -> FrozenList[T]:
         try:
