@@ -7,6 +7,16 @@ the size of that change, not of the state. Inside lists, insertions and removals
 are found with Myers' O(ND) algorithm, so a list that gained one item in the middle
 diffs to one ``add``, not a ``replace`` for every shifted index.
 
+Lists are diffed by structure. Two versions of a list share every subtree that no
+edit copied, wherever an insertion or deletion has shifted it, and
+:func:`~statetrail.frozen._vector.regions` walks both trees to the stretches between
+the shared subtrees: O(32 log n) items around each edit. Each stretch is trimmed of
+the items equal at its two ends, and Myers' search runs on what is left; past
+``_MAX_EDITS`` edits in one stretch it pairs items up instead. So one insertion
+into a list of a million items diffs to one ``add`` after visiting a few hundred
+items, and two lists built apart (no shared subtree: one stretch) cost what the
+whole list costs, as before lists were trees.
+
 >>> from statetrail.frozen import freeze
 >>> a = freeze({"job": {"bins": [1, 2, 3], "state": "idle"}})
 >>> b = freeze({"job": {"bins": [1, 9, 2, 3], "state": "busy"}})
@@ -193,32 +203,38 @@ def _diff_list(
     a: FrozenList[Any], b: FrozenList[Any], path: Path, out: list[Change]
 ) -> None:
     va, vb = a._vec, b._vec
-    na, nb = va.size, vb.size
-    if na == nb:
-        # Same length: first look for items changed in place, skipping shared leaves.
-        changed = [
-            k
-            for k in _vector.changed_indices(va, vb)
-            if not _same(_vector.get(va, k), _vector.get(vb, k))
-        ]
-        if len(changed) <= max(8, na // 8):
+    get = _vector.get
+    if va.size == vb.size:
+        # Same length: first look for items changed in place, skipping shared
+        # subtrees; past a few, the stretches below find the edits instead.
+        limit = max(8, va.size // 8)
+        changed: list[int] = []
+        for k in _vector.changed_indices(va, vb):
+            if not _same(get(va, k), get(vb, k)):
+                changed.append(k)
+                if len(changed) > limit:
+                    break
+        if len(changed) <= limit:
             for k in changed:
-                _diff(_vector.get(va, k), _vector.get(vb, k), (*path, k), out)
+                _diff(get(va, k), get(vb, k), (*path, k), out)
             return
-    prefix = min(na, nb)
-    for k in _vector.changed_indices(va, vb):
-        if not _same(_vector.get(va, k), _vector.get(vb, k)):
-            prefix = k
-            break
-    suffix = 0
-    limit = min(na, nb) - prefix
-    while suffix < limit and _same(
-        _vector.get(va, na - 1 - suffix), _vector.get(vb, nb - 1 - suffix)
-    ):
-        suffix += 1
-    xs = tuple(a._raw_iter())[prefix : na - suffix]
-    ys = tuple(b._raw_iter())[prefix : nb - suffix]
-    _emit_script(xs, ys, _edit_script(xs, ys), prefix, path, out)
+    for _, xs, start, ys in _vector.regions(va, vb):
+        # Between two subtrees both lists hold: each stretch is diffed alone, and
+        # starts in b where the list, changed so far, has it.
+        n, m = len(xs), len(ys)
+        prefix = 0
+        while prefix < n and prefix < m and _same(xs[prefix], ys[prefix]):
+            prefix += 1
+        suffix = 0
+        while (
+            suffix < n - prefix
+            and suffix < m - prefix
+            and _same(xs[n - 1 - suffix], ys[m - 1 - suffix])
+        ):
+            suffix += 1
+        xs, ys = xs[prefix : n - suffix], ys[prefix : m - suffix]
+        if xs or ys:
+            _emit_script(xs, ys, _edit_script(xs, ys), start + prefix, path, out)
 
 
 def _edit_script(xs: Sequence[Any], ys: Sequence[Any]) -> list[tuple[str, int, int]]:
