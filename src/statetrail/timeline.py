@@ -910,7 +910,12 @@ class Timeline(History, Generic[T]):
                 yield draft
             value = draft.finish()
             if value is not base:
-                record = self._commit(value, info, raw, None)
+                # A list draft knows its edits (one add for an insert): no diff.
+                edits = draft.edits()
+                changes = (
+                    None if edits is None else tuple(Change(*edit) for edit in edits)
+                )
+                record = self._commit(value, info, raw, None, changes)
                 if _recorded is not None:  # a front end's: the revision it made
                     _recorded.append(Revision(record, self))
         if self._pending:

@@ -378,7 +378,10 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         in, or more than a few hundred edits.
         """
         edits = self._edits
-        return None if edits is None else list(edits)
+        if edits is None:
+            return None
+        # An item set to itself changes nothing: not an edit.
+        return [edit for edit in edits if edit[1] is not edit[2]]
 
     def finish(self) -> FrozenList[Any]:
         """The new :class:`FrozenList`; the original when nothing changed."""
