@@ -399,10 +399,66 @@ class TestCost:
     def test_one_insertion_into_a_large_list(
         self, large_state: FrozenDict[str, Any]
     ) -> None:
-        """One item inserted among 100k: one add (the list is scanned, not diffed)."""
+        """One item inserted among 100k: one add, a few leaves compared."""
         b = large_state.set("items", large_state["items"].inserted(60_000, "new"))
-        changes = diff(large_state, b)
+        with count_calls(_diff_module._same) as calls:
+            changes = diff(large_state, b)
         assert changes == [Change(("items", 60_000), MISSING, "new")]
+        assert calls["_same"] <= 2 * 33 + 4, "the two leaves around it, no more"
+
+
+class TestListsByStructure:
+    """Lists are diffed between the subtrees two versions share (diff.py's policy)."""
+
+    @pytest.mark.parametrize("at", [0, 3, 50_000, 99_999])
+    def test_insert_or_remove_anywhere_is_one_change(self, at: int) -> None:
+        """Near the front the whole tail moves, yet only the leaves around it are
+        compared: one add, one remove."""
+        a = FrozenList(range(scaled(100_000)))
+        with count_calls(_vector._expand) as calls:
+            assert diff(a, a.inserted(at, "x")) == [Change((at,), MISSING, "x")]
+            assert diff(a, a.delete(at)) == [Change((at,), at, MISSING)]
+        assert calls["_expand"] <= 2 * 2 * 3 * 4, "a path per side, per level"
+
+    def test_scattered_edits_of_a_relaxed_list(self) -> None:
+        """Inserts, removals and sets far apart: each found where it is."""
+        a = FrozenList(range(20_000)).inserted(7, "a").delete(9_000)
+        b = a.inserted(100, "x").delete(10_000).set(15_000, "y")
+        assert diff(a, b) == [
+            Change((100,), MISSING, "x"),
+            Change((10_000,), a[9_999], MISSING),
+            Change((15_000,), a[15_000], "y"),
+        ]
+        assert apply_changes(a, diff(a, b)) == b
+
+    def test_lists_built_apart_are_diffed_by_value(self) -> None:
+        """No shared subtree: one stretch, trimmed at both ends, then Myers."""
+        items = list(range(5_000))
+        a = FrozenList(items)
+        items.insert(2_500, "x")
+        assert diff(a, FrozenList(items)) == [Change((2_500,), MISSING, "x")]
+
+    @given(st.data())
+    def test_edited_lists_round_trip(self, data: st.DataObject) -> None:
+        """Any edits of a long list: the diff applied to the old gives the new."""
+        n = data.draw(st.sampled_from([0, 40, 1_100, 3_000]))
+        a = FrozenList(range(n))
+        b = a
+        for _ in range(data.draw(st.integers(1, 12))):
+            size = len(b)
+            op = data.draw(st.sampled_from(["insert", "delete", "set", "cut"]))
+            if op == "insert" or not size:
+                b = b.inserted(data.draw(st.integers(0, size)), "n")
+            elif op == "delete":
+                b = b.delete(data.draw(st.integers(0, size - 1)))
+            elif op == "set":
+                b = b.set(data.draw(st.integers(0, size - 1)), "s")
+            else:
+                i = data.draw(st.integers(0, size))
+                b = b[:i] + b[i + data.draw(st.integers(0, 50)) :]
+        changes = diff(a, b)
+        assert apply_changes(a, changes) == b
+        assert apply_changes(b, invert(changes)) == a
 
     def test_a_change_next_to_a_large_shared_subtree(
         self, large_state: FrozenDict[str, Any]

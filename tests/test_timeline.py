@@ -16,6 +16,7 @@ import pytest
 import statetrail
 from statetrail import (
     MAX_LISTENER_DEPTH,
+    Change,
     ConflictError,
     FrozenDict,
     FrozenError,
@@ -28,6 +29,10 @@ from statetrail import (
     Timeline,
 )
 from statetrail.context import capture_origin
+from statetrail.diff import diff_values
+from statetrail.frozen import MISSING
+from tests.conftest import scaled
+from tests.counting import count_calls
 
 
 def line_of(marker: str) -> int:
@@ -562,6 +567,61 @@ class TestRollbackRevertUndo:
         t.set(1)
         t.rollback(0)
         assert t.undo().value == 1
+
+
+class _KeepChanges:
+    """A journal that keeps the changes each revision arrives with."""
+
+    def __init__(self) -> None:
+        self.changes: list[tuple[Any, ...]] = []
+
+    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+        self.changes.append(revision.changes)
+
+    def moved(self, timeline: Timeline[Any]) -> None:
+        pass
+
+    def refresh(self, timeline: Timeline[Any]) -> None:
+        pass
+
+    def erase(self, timeline: Timeline[Any], number: int, tombstone: Any) -> None:
+        pass
+
+
+class TestListEdits:
+    def test_an_insert_or_removal_records_its_change_without_a_diff(self) -> None:
+        """edit() of a list hands the draft's own edits to the journal: one add,
+        one remove, and the engine diffs nothing."""
+        journal = _KeepChanges()
+        t = Timeline(list(range(scaled(100_000))), journal=journal)
+        with count_calls(diff_values) as calls:
+            with t.edit() as items:
+                items.insert(500, "x")
+            with t.edit() as items:
+                del items[3]
+            with t.edit() as items:
+                assert items.pop() == scaled(100_000) - 1
+        assert calls["diff_values"] == 0
+        assert journal.changes[1:] == [
+            (Change((500,), MISSING, "x"),),
+            (Change((3,), 3, MISSING),),
+            (Change((scaled(100_000) - 1,), scaled(100_000) - 1, MISSING),),
+        ]
+        assert len(t.value) == scaled(100_000) - 1
+        assert t.value[499] == "x"
+
+    def test_edits_not_known_exactly_are_diffed(self) -> None:
+        """A nested item handed out and changed: the revision's changes come from a
+        diff, and are still exact."""
+        journal = _KeepChanges()
+        t = Timeline([[1], [2], [3]], journal=journal)
+        with t.edit() as items:
+            items.insert(0, "x")
+            items[2].append(9)
+        assert journal.changes[1:] == [
+            (Change((0,), MISSING, "x"), Change((2, 1), MISSING, 9))
+        ]
+        assert t.value == ["x", [1], [2, 9], [3]]
 
 
 class TestDiffAndBlame:

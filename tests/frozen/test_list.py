@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import copy
 import pickle
+import random
 from collections.abc import Hashable, MutableSequence, Sequence
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
 
-from statetrail.frozen import FrozenDict, FrozenList, ListDraft, freeze
+from statetrail.frozen import MISSING, FrozenDict, FrozenList, ListDraft, freeze
 from tests.conftest import scaled
 
 SIZES = [0, 1, 5, 32, 33, 100, 1057]
@@ -496,3 +503,143 @@ def test_freeze_of_any_list_equals_it(model: list[Any]) -> None:
     assert frozen == model
     assert list(frozen) == model
     assert hash(frozen) == hash(FrozenList(model))
+
+
+def _replay(base: FrozenList[Any], edits: list[tuple[Any, Any, Any]]) -> list[Any]:
+    """A draft's logged edits applied to a plain copy of ``base``, in order."""
+    out = list(base)
+    for (i,), old, new in edits:
+        if old is MISSING:
+            out.insert(i, new)
+        elif new is MISSING:
+            assert out.pop(i) == old
+        else:
+            assert out[i] == old
+            out[i] = new
+    return out
+
+
+class LongListMachine(RuleBasedStateMachine):
+    """Long lists, edited in the middle through FrozenList and drafts, against a
+    plain list: the relaxed tree under them, past 32**2 items."""
+
+    @initialize(n=st.sampled_from([0, 40, 1100, scaled(3_000)]))
+    def start(self, n: int) -> None:
+        self.current: FrozenList[Any] = FrozenList(range(n))
+        self.model: list[Any] = list(range(n))
+        self.rnd = random.Random(n)
+        self.oldest = (self.current, list(self.model))
+
+    def _pos(self, end: bool = False) -> int:
+        return self.rnd.randint(0, len(self.model) - (0 if end else 1))
+
+    @rule(many=st.integers(1, 60))
+    def inserts_at_random(self, many: int) -> None:
+        for k in range(many):
+            i = self._pos(end=True)
+            self.current = self.current.inserted(i, k)
+            self.model.insert(i, k)
+
+    @precondition(lambda self: self.model)
+    @rule(many=st.integers(1, 60))
+    def deletes_at_random(self, many: int) -> None:
+        for _ in range(min(many, len(self.model))):
+            i = self._pos()
+            self.current = self.current.delete(i)
+            del self.model[i]
+
+    @rule(data=st.data())
+    def slice_and_delete_slice(self, data: st.DataObject) -> None:
+        n = len(self.model)
+        start = data.draw(st.integers(-n - 2, n + 2))
+        stop = data.draw(st.integers(-n - 2, n + 2))
+        assert self.current[start:stop] == self.model[start:stop]
+        self.current = self.current.delete(slice(start, stop))
+        del self.model[start:stop]
+
+    @rule(k=st.sampled_from([1, 70, 1500]))
+    def concatenate(self, k: int) -> None:
+        other = FrozenList(range(k)).inserted(k // 2, "mid")
+        plain = list(range(k))
+        plain.insert(k // 2, "mid")
+        self.current, self.model = other + self.current, plain + self.model
+        if len(self.model) > scaled(8_000):
+            self.current = self.current[: scaled(4_000)]
+            del self.model[scaled(4_000) :]
+
+    @rule(data=st.data())
+    def edit_through_a_draft(self, data: st.DataObject) -> None:
+        base = self.current
+        draft = base.draft()
+        model = self.model
+        for _ in range(data.draw(st.integers(1, 12))):
+            n = len(model)
+            op = data.draw(
+                st.sampled_from(["insert", "pop", "del", "set", "append", "slice"])
+            )
+            if op == "insert":
+                i = data.draw(st.integers(-n - 1, n + 1))
+                draft.insert(i, "d")
+                model.insert(i, "d")
+            elif op == "append":
+                draft.append([n])  # a mutable value: frozen at finish
+                model.append([n])
+            elif not n:
+                continue
+            elif op == "pop":
+                i = data.draw(st.integers(-n, n - 1))
+                assert draft.pop(i) == model.pop(i)
+            elif op == "del":
+                i = data.draw(st.integers(-n, n - 1))
+                del draft[i]
+                del model[i]
+            elif op == "set":
+                i = data.draw(st.integers(-n, n - 1))
+                draft[i] = "s"
+                model[i] = "s"
+            else:
+                a = data.draw(st.integers(0, n))
+                b = data.draw(st.integers(a, min(n, a + 40)))
+                new = data.draw(st.lists(st.integers(0, 3), max_size=5))
+                draft[a:b] = new
+                model[a:b] = new
+        assert len(draft) == len(model)
+        edits = draft.edits()
+        result = draft.finish()
+        assert result == model
+        assert base == self.oldest[1] if base is self.oldest[0] else True
+        if edits is not None:
+            assert _replay(base, edits) == model, "the edits rebuild the result"
+        self.current = result
+
+    @precondition(lambda self: self.model)
+    @rule()
+    def identity_when_nothing_changes(self) -> None:
+        xs = self.current
+        i = self._pos()
+        assert xs[:] is xs
+        assert xs.set(i, xs._raw(i)) is xs
+        assert xs.delete(slice(3, 3)) is xs
+        draft = xs.draft()
+        draft.insert(i, "x")
+        del draft[i]
+        assert draft.finish() is xs
+        assert draft.edits() == [((i,), MISSING, "x"), ((i,), "x", MISSING)]
+
+    @invariant()
+    def matches_the_model(self) -> None:
+        xs, model = self.current, self.model
+        assert len(xs) == len(model)
+        for i in {0, len(model) // 3, len(model) - 1}:
+            if 0 <= i < len(model):
+                assert xs[i] == model[i]
+
+    def teardown(self) -> None:
+        assert list(self.current) == self.model
+        assert self.oldest[0] == self.oldest[1], "the first version changed"
+
+
+TestLongListStateful = LongListMachine.TestCase
+TestLongListStateful.settings = settings(
+    max_examples=scaled(40), stateful_step_count=25, deadline=None
+)
