@@ -21,7 +21,7 @@ from statetrail.frozen import _splice, _vector
 from statetrail.frozen._splice import concat, delete, drop, insert, take
 from statetrail.frozen._vector import (
     EMPTY,
-    Sizes,
+    TABLE,
     Vec,
     append,
     build,
@@ -43,19 +43,19 @@ def _check_node(node: tuple[Any, ...], level: int) -> int:
     children = kids(node)
     assert 1 <= len(children) <= 32, "a node has 1 to 32 children"
     sizes = [_check_node(child, level - 5) for child in children]
-    if type(node[-1]) is Sizes:
+    if node[-1][0] is TABLE:
         total = 0
         table = []
         for s in sizes:
             total += s
             table.append(total)
-        assert list(node[-1]) == table, "the size table counts the children"
+        assert list(node[-1][1:]) == table, "the size table counts the children"
     else:
         assert all(s == 1 << level for s in sizes[:-1]), "dense: complete children"
         if level == 5:
             assert all(len(leaf) == 32 for leaf in children), "dense: full leaves"
         else:
-            assert all(type(c[-1]) is not Sizes for c in children), "dense below"
+            assert all(c[-1][0] is not TABLE for c in children), "dense below"
     return sum(sizes)
 
 
@@ -132,7 +132,7 @@ class TestInsertAndDelete:
                 check_rrb(v)
         check_rrb(v)
         assert v.shift <= dense_shift + 5
-        assert type(v.root[-1]) is Sizes, "relaxed nodes were made"
+        assert v.root[-1][0] is TABLE, "relaxed nodes were made"
         assert list(iterate(v)) == model
         for i in rnd.sample(range(len(model)), 200):
             assert get(v, i) == model[i]
@@ -212,7 +212,7 @@ class TestIdentity:
         for i in range(100):
             v = append(v, i)
         v = pop(v)
-        assert all(type(node[-1]) is not Sizes for node in _inner(v.root, v.shift))
+        assert all(node[-1][0] is not TABLE for node in _inner(v.root, v.shift))
 
 
 def _inner(node: tuple[Any, ...], level: int) -> list[tuple[Any, ...]]:
