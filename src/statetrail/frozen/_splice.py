@@ -30,6 +30,7 @@ from typing import Any
 
 from statetrail.frozen._vector import (
     EMPTY,
+    TABLE,
     Node,
     Vec,
     append,
@@ -81,10 +82,14 @@ def _insert(node: Node, level: int, i: int, value: Any) -> tuple[Node, ...]:
         if len(items) <= _WIDTH:
             return (items,)
         return items[:_HALF], items[_HALF:]
+    j, k = locate(node, level, i)
+    parts = _insert(node[j], level - _BITS, k, value)
+    table = node[-1]
+    if len(parts) == 1 and table[0] is TABLE:
+        # The usual case once a node is relaxed: one child and the table change.
+        return ((*node[:j], parts[0], *node[j + 1 : -1], _add(table, j, 1)),)
     children = kids(node)
     sizes = counts(node, level)
-    j, k = locate(node, level, i)
-    parts = _insert(children[j], level - _BITS, k, value)
     new = (*children[:j], *parts, *children[j + 1 :])
     if len(parts) == 1:
         sizes[j] += 1
@@ -117,10 +122,15 @@ def _delete(node: Node, level: int, i: int) -> Node | None:
         if len(node) == 1:
             return None
         return (*node[:i], *node[i + 1 :])
+    j, k = locate(node, level, i)
+    child = _delete(node[j], level - _BITS, k)
+    below = level - _BITS
+    table = node[-1]
+    if child is not None and table[0] is TABLE and _width(child, below) >= _HALF:
+        # The usual case once a node is relaxed: one child and the table change.
+        return (*node[:j], child, *node[j + 1 : -1], _add(table, j, -1))
     children = kids(node)
     sizes = counts(node, level)
-    j, k = locate(node, level, i)
-    child = _delete(children[j], level - _BITS, k)
     if child is None:
         if len(children) == 1:
             return None
@@ -129,7 +139,6 @@ def _delete(node: Node, level: int, i: int) -> Node | None:
     new = list(children)
     new[j] = child
     sizes[j] -= 1
-    below = level - _BITS
     width = _width(child, below)
     if width < _HALF:
         for n in (j + 1, j - 1):
@@ -139,6 +148,11 @@ def _delete(node: Node, level: int, i: int) -> Node | None:
                 sizes[lo : lo + 2] = [sizes[lo] + sizes[lo + 1]]
                 break
     return make(new, sizes, level)
+
+
+def _add(table: Node, j: int, by: int) -> Node:
+    """A size table with ``by`` more items in child ``j``."""
+    return (*table[: j + 1], *map(by.__add__, table[j + 1 :]))
 
 
 def _width(node: Node, level: int) -> int:
