@@ -610,6 +610,24 @@ class TestListEdits:
         assert len(t.value) == scaled(100_000) - 1
         assert t.value[499] == "x"
 
+    def test_a_list_inside_a_dict_state_records_its_change_too(self) -> None:
+        """A dict draft gathers its nested drafts' edits under their keys; a whole
+        list put in place of another is left to a diff, which looks inside."""
+        journal = _KeepChanges()
+        t = Timeline({"job": {"items": list(range(1000)), "n": 1}}, journal=journal)
+        with count_calls(diff_values) as calls, t.edit() as state:
+            state["job"]["items"].insert(5, "x")
+            state["job"]["n"] = 2
+        assert calls["diff_values"] == 0
+        assert journal.changes[-1] == (
+            Change(("job", "items", 5), MISSING, "x"),
+            Change(("job", "n"), 1, 2),
+        )
+        items = t.value["job"]["items"]
+        with t.edit() as state:
+            state["job"]["items"] = items.delete(7)
+        assert journal.changes[-1] == (Change(("job", "items", 7), 6, MISSING),)
+
     def test_edits_not_known_exactly_are_diffed(self) -> None:
         """A nested item handed out and changed: the revision's changes come from a
         diff, and are still exact."""

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from statetrail import Change
+from statetrail.diff import apply_changes
 from statetrail.frozen import (
     DictDraft,
     FrozenDict,
@@ -18,6 +20,7 @@ from statetrail.frozen import (
     SetDraft,
     edit,
     freeze,
+    thaw,
 )
 from tests.strategies import Collide, json_keys, scalars, trees
 
@@ -190,11 +193,16 @@ class TestDraftsAgainstPlainContainers:
         model = copy.deepcopy(plain)
         draft = base.draft()
         random_edits(data, draft, model, data.draw(st.integers(1, 8)))
+        edits = draft.edits()
         assert draft == model
         result = draft.finish()
         assert type(result) is FrozenDict
         assert result == model
         assert base == plain, "the base changed"
+        if edits is not None:
+            replayed = apply_changes(base, [Change(*edit) for edit in edits])
+            assert replayed == result, "the draft's edits rebuild the result"
+            assert list(thaw(replayed)) == list(model), "in the same order"
 
     @given(st.lists(small_trees, max_size=8), st.data())
     def test_list_draft_edits_match_a_list(
@@ -205,11 +213,16 @@ class TestDraftsAgainstPlainContainers:
         model = copy.deepcopy(plain)
         draft = base.draft()
         random_edits(data, draft, model, data.draw(st.integers(1, 8)))
+        edits = draft.edits()
         assert draft == model
         result = draft.finish()
         assert type(result) is FrozenList
         assert result == model
         assert base == plain, "the base changed"
+        if edits is not None:
+            replayed = apply_changes(base, [Change(*edit) for edit in edits])
+            assert replayed == result, "the draft's edits rebuild the result"
+            assert list(thaw(replayed)) == list(model), "in the same order"
 
     @given(
         st.sets(st.integers(0, 20), max_size=12),

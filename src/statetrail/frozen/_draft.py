@@ -43,17 +43,31 @@ F = TypeVar("F")
 _DELETED: Any = object()
 #: A list draft logs at most this many edits; past it, a diff finds them.
 _MAX_LOGGED = 256
+#: Scalars a draft takes as they are (a diff compares them by type and ==).
+_SCALARS = frozenset({str, int, float, bool, bytes, complex, type(None)})
 #: Values that cannot change after they are put into a draft.
-_SETTLED = frozenset({str, int, float, bool, bytes, complex, type(None)}) | {
-    FrozenDict,
-    FrozenList,
-    FrozenSet,
-}
+_SETTLED = _SCALARS | {FrozenDict, FrozenList, FrozenSet}
 
 
 def _settled(value: Any) -> bool:
     """Whether ``value`` is frozen as it is: an immutable scalar or frozen container."""
     return type(value) in _SETTLED
+
+
+def _opaque_change(old: Any, new: Any) -> bool:
+    """Whether ``new`` in place of ``old`` changes something inside them.
+
+    Both a dict or both a list: a diff finds what changed inside (a log would
+    record the whole value replaced, and every path under it as touched).
+    """
+    t = type(old)
+    return t is type(new) and (t is FrozenDict or t is FrozenList)
+
+
+def _unchanged(old: Any, new: Any) -> bool:
+    """Whether putting ``new`` where ``old`` was is no edit (as a diff would find)."""
+    t = type(old)
+    return old is new or (t is type(new) and t in _SCALARS and bool(old == new))
 
 
 class Draft(Generic[F]):
@@ -64,8 +78,9 @@ class Draft(Generic[F]):
     def edits(self) -> list[tuple[tuple[Any, ...], Any, Any]] | None:
         """The edits made through this draft as ``(path, old, new)``, if known.
 
-        ``None`` here: a dict or set draft does not log its edits (a diff of the
-        finished value finds them); :meth:`ListDraft.edits` does.
+        ``None`` here: a set draft does not log its edits (a diff of the finished
+        value finds them); :meth:`ListDraft.edits` and :meth:`DictDraft.edits`
+        do.
         """
         return None
 
@@ -168,6 +183,37 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
     def __repr__(self) -> str:
         return f"DictDraft({dict(self.items())!r})"
 
+    def edits(self) -> list[tuple[tuple[Any, ...], Any, Any]] | None:
+        """The edits made through this draft and the drafts it handed out.
+
+        A key set to a value that cannot change is a replace (an add for a new
+        key, which goes last, as :meth:`finish` puts it), a key deleted a remove,
+        and a nested draft's edits come under its key. ``None`` when any of them
+        is not known exactly: a nested draft that does not know its own, a value
+        that may still change, a dict or list put in place of another (a diff
+        finds what changed inside), or a key deleted and set again (moved to the
+        end).
+        """
+        if self._moved:
+            return None
+        base = self._base
+        out: list[tuple[tuple[Any, ...], Any, Any]] = []
+        for key, value in self._changes.items():
+            old = base._raw(key)
+            if isinstance(value, Draft):
+                inner = value.edits()
+                if inner is None:
+                    return None
+                out += [((key, *path), a, b) for path, a, b in inner]
+            elif value is _DELETED:
+                if old is not MISSING:  # not a key this draft added and deleted
+                    out.append(((key,), old, MISSING))
+            elif not _settled(value) or _opaque_change(old, value):
+                return None
+            elif not _unchanged(old, value):
+                out.append(((key,), old, value))
+        return out
+
     def finish(self) -> FrozenDict[Any, Any]:
         """The new :class:`FrozenDict`; the original when nothing changed."""
         result = self._base
@@ -227,6 +273,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
             len(edits) >= _MAX_LOGGED
             or (new is not MISSING and not _settled(new))
             or (old is not MISSING and not _settled(old))
+            or _opaque_change(old, new)
         ):
             self._edits = None
         else:
@@ -375,13 +422,14 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         MISSING)``; indices are those of the list as each edit applies. ``None``
         when they are not known exactly: after a nested item was handed out (what
         is done to it is not seen here), a value that may still change was put
-        in, or more than a few hundred edits.
+        in, a dict or list was put in place of another (a diff finds what changed
+        inside), or after 256 edits.
         """
         edits = self._edits
         if edits is None:
             return None
-        # An item set to itself changes nothing: not an edit.
-        return [edit for edit in edits if edit[1] is not edit[2]]
+        # An item set to itself (or an equal scalar) changes nothing: not an edit.
+        return [edit for edit in edits if not _unchanged(edit[1], edit[2])]
 
     def finish(self) -> FrozenList[Any]:
         """The new :class:`FrozenList`; the original when nothing changed."""
