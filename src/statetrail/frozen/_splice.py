@@ -18,10 +18,21 @@ size table, as a B-tree does:
   relaxed node bisect its table, so an uneven seam costs nothing on reads, and a
   concatenation copies O(log n) nodes instead of up to 4 of them per level.
 
-Costs measured on this 2-core machine (``benchmarks/bench_list.py``): an insert or
-delete at a random index copies about ``5 * depth`` small tuples, 15-25 us at
-10,000 to 1,000,000 items, where the dense 32-way vector this replaces rebuilt
-the list: O(n), 0.9 ms at 10,000 items and 110 ms at 1,000,000.
+Costs measured on this shared 2-core machine (medians of 5 x 1,000 edits at random
+indices; ``benchmarks/bench_list.py`` has the recorded figures):
+
+============  ========  ========  ===========  ==========  ====================
+items         insert    delete    take + drop  concat      before: rebuild
+============  ========  ========  ===========  ==========  ====================
+10,000        13 us     9 us      26 us        13 us       1.4 ms
+100,000       8 us      8 us      32 us        13 us       8.9 ms
+1,000,000     30 us     19 us     38 us        4 us        211 ms
+============  ========  ========  ===========  ==========  ====================
+
+"before" is what FrozenList did until this module: every item into a new dense
+vector (O(n)). Once a node is relaxed, an insert or delete through it copies the
+node and adds one to its table from the child on; only a dense node, edited for
+the first time, is recounted into a table.
 """
 
 from __future__ import annotations
