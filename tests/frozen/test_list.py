@@ -19,6 +19,8 @@ from hypothesis.stateful import (
     rule,
 )
 
+from statetrail import Change
+from statetrail.diff import apply_changes
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, ListDraft, freeze
 from tests.conftest import scaled
 
@@ -610,6 +612,8 @@ class LongListMachine(RuleBasedStateMachine):
         assert base == self.oldest[1] if base is self.oldest[0] else True
         if edits is not None:
             assert _replay(base, edits) == model, "the edits rebuild the result"
+            changes = [Change(*edit) for edit in edits]
+            assert apply_changes(base, changes) == model, "and so do their Changes"
         self.current = result
 
     @precondition(lambda self: self.model)

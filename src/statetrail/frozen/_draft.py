@@ -344,8 +344,9 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
             return
         if len(new) > _MAX_LOGGED:
             self._edits = None
-        for k, value in enumerate(new, start):
-            self._note(k, MISSING, value)
+        if self._edits is not None:
+            for k, value in enumerate(new, start):
+                self._note(k, MISSING, value)
         self._shift(start, len(new))
         for k, value in enumerate(new, start):
             if not _settled(value):
@@ -363,8 +364,9 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
             if step == 1 and len(targets) > 1:
                 if len(targets) > _MAX_LOGGED:
                     self._edits = None
-                for j in targets:
-                    self._note(start, self._current(j), MISSING)
+                if self._edits is not None:
+                    for j in targets:
+                        self._note(start, self._current(j), MISSING)
                 vec = self._vec
                 self._vec = _splice.concat(
                     _splice.take(vec, start), _splice.drop(vec, stop)
