@@ -602,9 +602,13 @@ class LongListMachine(RuleBasedStateMachine):
             else:
                 a = data.draw(st.integers(0, n))
                 b = data.draw(st.integers(a, min(n, a + 40)))
-                new = data.draw(st.lists(st.integers(0, 3), max_size=5))
-                draft[a:b] = new
-                model[a:b] = new
+                step = data.draw(st.sampled_from([1, 1, 2, -1]))
+                if step == 1:
+                    new = data.draw(st.lists(st.integers(0, 3), max_size=5))
+                else:
+                    new = [7] * len(range(n)[a:b:step])
+                draft[a:b:step] = new
+                model[a:b:step] = new
         assert len(draft) == len(model)
         edits = draft.edits()
         result = draft.finish()

@@ -173,7 +173,16 @@ class TestCutAndJoin:
 
     @pytest.mark.parametrize(
         ("m", "n"),
-        [(0, 5), (5, 0), (10, 70), (70, 10), (100, 100), (1100, 40_000), (40_000, 90)],
+        [
+            (0, 5),
+            (5, 0),
+            (10, 70),
+            (70, 10),
+            (100, 100),
+            (100, 40_000),
+            (1100, 40_000),
+            (40_000, 90),
+        ],
     )
     def test_concat_matches_list_addition(self, m: int, n: int) -> None:
         """concat of dense and relaxed vectors of any sizes is the items in order."""
@@ -253,6 +262,27 @@ class TestRegions:
             assert ys_all[j : j + len(ys)] == ys
             pa, pb = i + len(xs), j + len(ys)
         assert xs_all[pa:] == ys_all[pb:]
+
+    @pytest.mark.parametrize("burst", [1, 40, 600])
+    def test_bursts_that_split_leaves_and_nodes(self, burst: int) -> None:
+        """Many inserts at one place split leaves, then nodes: the stretches still
+        lie between shared subtrees, both ways round."""
+        rnd = random.Random(burst)
+        a = build(range(40_000))
+        b = a
+        for spot in (100, 20_000, 39_000):
+            for _ in range(burst):
+                b = insert(b, spot + rnd.randrange(8), object())
+            b = delete(b, spot + 500)
+        for x, y in ((a, b), (b, a)):
+            xs_all, ys_all = list(iterate(x)), list(iterate(y))
+            pa = pb = 0
+            for i, xs, j, ys in _vector.regions(x, y):
+                assert xs_all[pa:i] == ys_all[pb:j]
+                assert xs_all[i : i + len(xs)] == xs
+                assert ys_all[j : j + len(ys)] == ys
+                pa, pb = i + len(xs), j + len(ys)
+            assert xs_all[pa:] == ys_all[pb:]
 
     def test_changed_indices_on_relaxed_vectors(self) -> None:
         """Indices whose items differ, whatever the two shapes."""
