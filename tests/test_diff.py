@@ -420,6 +420,16 @@ class TestListsByStructure:
             assert diff(a, a.delete(at)) == [Change((at,), at, MISSING)]
         assert calls["_expand"] <= 2 * 2 * 3 * 4, "a path per side, per level"
 
+    def test_a_removal_and_an_insertion_far_apart(self) -> None:
+        """Same length, every index between them shifted: still two changes, and
+        the index-by-index look gives up after a bounded number of items."""
+        a = FrozenList(range(scaled(100_000)))
+        b = a.delete(10).inserted(90_000, "x")
+        with count_calls(_diff_module._same) as calls:
+            changes = diff(a, b)
+        assert changes == [Change((10,), 10, MISSING), Change((90_000,), MISSING, "x")]
+        assert calls["_same"] <= 2 * 130 + 4 * 33
+
     def test_scattered_edits_of_a_relaxed_list(self) -> None:
         """Inserts, removals and sets far apart: each found where it is."""
         a = FrozenList(range(20_000)).inserted(7, "a").delete(9_000)

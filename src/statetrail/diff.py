@@ -61,6 +61,10 @@ __all__ = [
 #: item instead: still correct, less minimal.
 _MAX_EDITS = 400
 
+#: Two lists of one length are first compared index by index; past this many
+#: items changed in place, the stretches between their shared subtrees are diffed.
+_MAX_IN_PLACE = 128
+
 
 def _same(a: Any, b: Any) -> bool:
     """Equal and of the same type, also inside dicts, lists and tuples.
@@ -206,8 +210,10 @@ def _diff_list(
     get = _vector.get
     if va.size == vb.size:
         # Same length: first look for items changed in place, skipping shared
-        # subtrees; past a few, the stretches below find the edits instead.
-        limit = max(8, va.size // 8)
+        # subtrees; past a few, the stretches below find the edits instead. The
+        # bound keeps a removal and an insertion far apart (every index between
+        # them changed) from costing the distance between them.
+        limit = max(8, min(va.size // 8, _MAX_IN_PLACE))
         changed: list[int] = []
         for k in _vector.changed_indices(va, vb):
             if not _same(get(va, k), get(vb, k)):
