@@ -124,7 +124,16 @@ class StorageError(StatetrailError):
 
 
 class CorruptHistoryError(StorageError):
-    """Stored history fails to parse or its hash chain does not verify."""
+    """Stored history fails to parse or its hash chain does not verify.
+
+    ``problems`` lists what a verification found, each as ``(timeline, number,
+    what)`` (``None`` where a problem is not about one timeline or revision);
+    empty when the error was raised at the first problem met while reading.
+    """
+
+    def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.problems: list[tuple[str | None, int | None, str]] = list(problems)
 
 
 class SyncError(StatetrailError):

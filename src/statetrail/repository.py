@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
@@ -35,6 +35,8 @@ from statetrail.immutable.revisioned import (
     RevisionedMapping,
     SimpleRevisionedImmutableManager,
 )
+from statetrail.storage import _integrity as integrity
+from statetrail.storage import _verify
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     StoreJournal,
@@ -153,7 +155,12 @@ class Repository:
             if self._closed:
                 raise StorageError("the repository is closed")
             timeline = self._open.get(name)
-            if timeline is None and not create and self.backend.latest(name) < 0:
+            if (
+                timeline is None
+                and not create
+                and self.backend.latest(name) < 0
+                and self.backend.end(name) is None
+            ):
                 raise RevisionNotFoundError(
                     f"there is no timeline {name!r} (timelines: "
                     f"{', '.join(self.timelines()) or 'none'})"
@@ -170,14 +177,21 @@ class Repository:
 
     def _load(self, name: str, initial: Any, options: dict[str, Any]) -> Timeline[Any]:
         for _ in range(3):
+            end = self.backend.end(name)  # before the rows: see opening_problems
             rows = self.backend.read(name)
+            if not rows and end is not None and end.length > 0:
+                raise _verify.corrupt(
+                    [(name, 0, f"all {end.length} revision(s) are missing")],
+                    f"timeline {name!r}",
+                )
             if not rows:
                 journal = self._journal(name)
                 try:
                     return Timeline(initial, name=name, journal=journal, **options)
                 except ConflictError:
                     continue  # another process created it first: load theirs
-            heads = heads_after(rows, self.backend.heads(name))
+            saved = self.backend.heads(name)
+            heads = heads_after(rows, saved)
             try:
                 check_placement(name, rows, heads)
             except CorruptHistoryError:
@@ -192,6 +206,11 @@ class Repository:
                 chains=journal._chains,
                 allow_pickle=self._pickle,
             )
+            problems = _verify.opening_problems(self.backend, name, rows, end, saved)
+            if problems:
+                # Opening must not hand back an older state as if it were the
+                # newest (truncated rows, a cursor moved by hand).
+                raise _verify.corrupt(problems, f"timeline {name!r}")
             return Timeline._restore(
                 records,
                 branch=heads.branch,
@@ -289,21 +308,66 @@ class Repository:
         with self._lock:
             return sum(timeline.sync() for timeline in self._open.values())
 
-    def verify(self, name: str | None = None) -> dict[str, int]:
-        """Check every stored revision against its digest and the hash chain.
+    def verify(
+        self,
+        name: str | None = None,
+        *,
+        anchor: str | None = None,
+        full: bool = False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> dict[str, int]:
+        """Check everything stored: every revision, checkpoint, heads and end.
 
-        Returns the number of revisions checked per timeline; raises
-        :class:`~statetrail.CorruptHistoryError` at the first mismatch.
+        Rows are read a page at a time (memory stays bounded) and every problem
+        is collected, not only the first. With ``anchor`` (what :meth:`anchor`
+        returned earlier) it also proves that nothing up to the anchored
+        revisions was rewritten or cut off since, however consistently.
+
+        Args:
+            name: Check only this timeline (and those the anchor names).
+            anchor: Text from :meth:`anchor`.
+            full: Run the thorough store checks (SQLite's ``integrity_check``
+                instead of ``quick_check``).
+            progress: Called as ``progress(timeline, done, total)``.
+
+        Returns:
+            The number of revisions checked per timeline.
+
+        Raises:
+            CorruptHistoryError: Anything does not verify; ``.problems`` lists
+                each problem as ``(timeline, number, what)``.
+            ValueError: ``anchor`` is not an anchor.
+
+        >>> import statetrail
+        >>> with statetrail.open(":memory:") as repo:
+        ...     _ = repo.watch("score", 0).set(10)
+        ...     kept = repo.anchor()
+        ...     repo.verify(anchor=kept)
+        {'score': 2}
         """
+        anchors = [] if anchor is None else integrity.parse_anchor(anchor)
+        return _verify.verify(
+            self.backend,
+            None if name is None else [name],
+            anchors=anchors,
+            full=full,
+            progress=progress,
+            allow_pickle=self._pickle,
+            checkpoint_every=self._every,
+            where=f"the {self.backend.kind} history",
+        )
+
+    def anchor(self, name: str | None = None) -> str:
+        """A short text proving the history as it is now; keep it elsewhere.
+
+        One line per timeline: the newest revision's number and the start of
+        its chain, which covers every revision before it. Pass it to
+        :meth:`verify` (or ``statetrail verify FILE --anchor TEXT``) later to
+        detect any rewrite or truncation since.
+        """
+        self.flush()
         names = [name] if name is not None else self.timelines()
-        checked: dict[str, int] = {}
-        for each in names:
-            rows = self.backend.read(each)
-            if not rows:
-                raise CorruptHistoryError(f"there is no timeline {each!r}")
-            decode_rows(self.backend, each, rows, allow_pickle=self._pickle)
-            checked[each] = len(rows)
-        return checked
+        return integrity.format_anchor(_verify.anchor_of(self.backend, names))
 
     def flush(self) -> None:
         """Make every write so far durable (with ``durability="batched"``)."""

@@ -209,7 +209,8 @@ class TestErrors:
     def test_tampered_file(
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """A history altered on disk fails verify with a clear line."""
+        """A history altered on disk fails verify with a clear line, after the
+        list of every problem found (one line each, on standard output)."""
         if history.suffix == ".json":
             text = history.read_text().replace('"bob"', '"mallory"')
             history.write_text(text)
@@ -219,7 +220,11 @@ class TestErrors:
                     "UPDATE revisions SET author = 'mallory' WHERE author = 'bob'"
                 ).rowcount
             assert altered == 1
-        err = self.error(capsys, "verify", str(history))
+        status, out, err = run(capsys, "verify", str(history))
+        assert status == 2
+        assert out == "problem: job@2: does not match its digest (altered)\n"
+        assert "Traceback" not in err
+        assert err.count("\n") == 1
         assert "altered on disk" in err
 
     def test_pickle_file_never_runs(

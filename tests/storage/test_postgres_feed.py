@@ -183,7 +183,9 @@ class TestTail:
             assert [r.number for r in rows] == [0]
             slow.execute("BEGIN")
             insert_uncommitted(slow, pg.name, 1)  # draws the lower seq
-            backend.append([row(2)])  # the higher seq, committed first
+            # The higher seq, committed first: in another timeline, as one
+            # timeline's appends queue behind each other on its end record.
+            backend.append([row(2, timeline="u")])
 
             with closing(admin()) as poller:
                 table = sql.Identifier(pg.name, "revisions")

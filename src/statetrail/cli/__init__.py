@@ -9,11 +9,13 @@
     statetrail diff FILE NAME REV_A REV_B
     statetrail blame FILE NAME PATH
     statetrail export FILE NAME --format jsonl|json-patch
-    statetrail verify FILE
+    statetrail verify FILE [--anchor TEXT] [--full]
+    statetrail anchor FILE
     statetrail demo [--file FILE]
 
 A problem (a missing or corrupt file, a pickle, an unknown timeline or revision)
-is one line on standard error and exit status 2, never a traceback.
+is one line on standard error and exit status 2, never a traceback; ``verify``
+lists every problem it found on standard output first.
 """
 
 from __future__ import annotations
@@ -74,7 +76,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("name", metavar="NAME")
     p.add_argument("--format", choices=("jsonl", "json-patch"), default="jsonl")
 
-    p = commands.add_parser("verify", help="check the history's hash chain")
+    p = commands.add_parser(
+        "verify", help="check every stored part of a history against its hash chain"
+    )
+    p.add_argument("target", metavar="FILE_OR_URL")
+    p.add_argument(
+        "--anchor",
+        metavar="TEXT",
+        help="what `statetrail anchor` printed earlier: detect any rewrite or "
+        "truncation since",
+    )
+    p.add_argument(
+        "--full",
+        action="store_true",
+        help="SQLite: run integrity_check instead of quick_check",
+    )
+
+    p = commands.add_parser(
+        "anchor", help="print a short text that proves the history as it is now"
+    )
     p.add_argument("target", metavar="FILE_OR_URL")
 
     p = commands.add_parser(
@@ -117,7 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "export":
             inspect.export(args.target, args.name, args.format, out)
         elif args.command == "verify":
-            inspect.verify(args.target, out)
+            inspect.verify(
+                args.target, out, anchor=args.anchor, full=args.full, err=sys.stderr
+            )
+        elif args.command == "anchor":
+            inspect.anchor(args.target, out)
         else:
             from statetrail.cli.demo import run
 

@@ -1,4 +1,4 @@
-"""The inspector commands: timelines, log, show, diff, blame, export, verify.
+"""The inspector commands: timelines, log, show, diff, blame, export, verify, anchor.
 
 Each opens a history file or database through :func:`statetrail.open`, so what
 they show is what a program reading the history sees.
@@ -10,7 +10,7 @@ import contextlib
 import json
 import linecache
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TextIO
@@ -20,7 +20,11 @@ from rich.table import Table
 from rich.text import Text
 
 from statetrail.diff import to_json_patch
-from statetrail.errors import RevisionNotFoundError, StatetrailError
+from statetrail.errors import (
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    StatetrailError,
+)
 from statetrail.frozen import MISSING, thaw
 from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
@@ -29,6 +33,7 @@ from statetrail.storage._files import read_regular
 from statetrail.timeline import Erased, Timeline
 
 __all__ = [
+    "anchor",
     "blame",
     "diff",
     "export",
@@ -307,13 +312,65 @@ def export(target: str, name: str, fmt: str, out: TextIO) -> None:
             out.write("\n")
 
 
-def verify(target: str, out: TextIO) -> None:
-    """Check every revision against its digest and the hash chain."""
+def verify(
+    target: str,
+    out: TextIO,
+    *,
+    anchor: str | None = None,
+    full: bool = False,
+    err: TextIO | None = None,
+) -> None:
+    """Check everything stored; every problem found is listed on ``out``.
+
+    With ``anchor`` (from ``statetrail anchor`` or ``repo.anchor()``), also
+    prove nothing up to the anchored revisions was rewritten or cut off since.
+    A progress bar goes to ``err`` when it is a terminal.
+    """
     console = _console(out)
-    with opened(target) as repo:
-        checked = repo.verify()
+    with opened(target) as repo, _progress(err) as progress:
+        try:
+            checked = repo.verify(anchor=anchor, full=full, progress=progress)
+        except CorruptHistoryError as exc:
+            for timeline, number, what in exc.problems:
+                where = "" if timeline is None else f"{timeline}"
+                if number is not None:
+                    where += f"@{number}"
+                console.print(f"problem: {where + ': ' if where else ''}{what}")
+            raise
         for name, count in checked.items():
             console.print(f"{name}: {count} revision(s) verified")
+        proved = " (anchor matched)" if anchor is not None else ""
         console.print(
-            f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s)"
+            f"ok: {sum(checked.values())} revision(s) in {len(checked)} "
+            f"timeline(s){proved}"
         )
+
+
+def anchor(target: str, out: TextIO) -> None:
+    """Print the anchor of a history: keep it elsewhere, verify against it later."""
+    with opened(target) as repo:
+        out.write(repo.anchor() + "\n")
+
+
+@contextmanager
+def _progress(
+    err: TextIO | None,
+) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A progress callback drawing a bar on ``err``, if it is a terminal."""
+    if err is None or not err.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(console=Console(file=err), transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(name: str, done: int, total: int) -> None:
+            if done % 256 and done != total:
+                return  # the bar costs more than checking a row
+            task = tasks.get(name)
+            if task is None:
+                task = tasks[name] = bar.add_task(f"verify {name}", total=total)
+            bar.update(task, completed=done, total=total)
+
+        yield update

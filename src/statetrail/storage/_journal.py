@@ -15,11 +15,9 @@ digest and chain link on the way: a history altered on disk raises
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import logging
-import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -50,6 +48,7 @@ from statetrail.revision import (
     Record,
     Revision,
 )
+from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased
@@ -57,14 +56,21 @@ from statetrail.timeline import Erased
 if TYPE_CHECKING:
     from statetrail.timeline import Timeline
 
-__all__ = ["StoreJournal", "decode_rows", "heads_after", "read_value", "row_value"]
+__all__ = [
+    "NeedsCheckpoint",
+    "StoreJournal",
+    "decode_rows",
+    "heads_after",
+    "read_value",
+    "row_value",
+]
 
 logger = logging.getLogger("statetrail")
 
 #: How many revisions along a lineage may pass without a checkpoint; bounds the
 #: patches a cold read of one revision applies.
 CHECKPOINT_EVERY = 64
-_ROOT_CHAIN = ""
+_ROOT_CHAIN = integrity.ROOT_CHAIN
 #: How many call sites' origin texts, notes and paths a journal keeps.
 _ORIGINS_KEPT = 1024
 #: How many revisions' chained hashes and lineage depths a journal keeps.
@@ -72,79 +78,19 @@ _KEPT = 4096
 _UNKNOWN: Any = object()
 
 
-def _meta(row: Row) -> bytes:
-    """The canonical bytes of a row's metadata.
+def _chain_link(row: Row, previous: str, parent: Callable[[], str]) -> int:
+    """Check ``row`` (see :func:`_integrity.row_check`); return its format.
 
-    The digest covers these and the payload.
+    Raises:
+        CorruptHistoryError: The row does not verify.
     """
-    return _meta_of(
-        row.timeline,
-        row.number,
-        row.parent,
-        row.branch,
-        row.time_ns,
-        row.kind,
-        row.target,
-        row.label,
-        row.author,
-        row.comment,
-        row.extra,
-        row.origin,
-        row.paths,
-    )
-
-
-def _meta_of(
-    timeline: str,
-    number: int,
-    parent: int | None,
-    branch: str,
-    time_ns: int,
-    kind: str,
-    target: int | None,
-    label: str | None,
-    author: str | None,
-    comment: str | None,
-    extra: str | None,
-    origin: str | None,
-    paths: tuple[str, ...],
-) -> bytes:
-    return codec.canonical(
-        [
-            timeline,
-            number,
-            parent,
-            branch,
-            time_ns,
-            kind,
-            target,
-            label,
-            author,
-            comment,
-            extra,
-            origin,
-            list(paths),
-        ]
-    )
-
-
-def _digest(row: Row) -> str:
-    payload = b"" if row.payload is None else row.payload.encode()
-    return codec.digest(_meta(row), payload)
-
-
-def _chain(parent_chain: str, digest: str) -> str:
-    return _digest_of(parent_chain.encode(), digest.encode())
-
-
-_LENGTH = struct.Struct(">Q")
-
-
-def _digest_of(first: bytes, second: bytes) -> str:
-    """``codec.digest(first, second)``, inlined: two per write."""
-    return hashlib.sha256(
-        _LENGTH.pack(len(first)) + first + _LENGTH.pack(len(second)) + second
-    ).hexdigest()
+    version, problem = integrity.row_check(row, previous, parent)
+    if problem is not None:
+        raise CorruptHistoryError(
+            f"revision {row.number} of timeline {row.timeline!r} {problem}: the "
+            "history was altered on disk"
+        )
+    return version
 
 
 def _note_text(note: Any, allow_pickle: bool) -> str:
@@ -200,7 +146,7 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
             f"revision {row.number} of {row.timeline!r}: bad payload"
         )
     if type(parent_value) is Erased or parent_value is _NO_VALUE:
-        raise _NeedsCheckpoint(row.number)
+        raise NeedsCheckpoint(row.number)
     ops = codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
     try:
         return _apply(parent_value, ops)
@@ -211,7 +157,7 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
         ) from exc
 
 
-class _NeedsCheckpoint(Exception):
+class NeedsCheckpoint(Exception):
     """The parent's value is gone (erased); the row's checkpoint must be used."""
 
     def __init__(self, number: int) -> None:
@@ -223,15 +169,12 @@ _NO_VALUE: Any = object()
 
 
 def _erased(row: Row) -> Erased:
-    try:
-        tomb = json.loads(row.erased or "{}")
-        return Erased(
-            tomb.get("author"), str(tomb.get("reason", "")), int(tomb.get("time_ns", 0))
-        )
-    except (ValueError, TypeError, AttributeError) as exc:
+    tomb = integrity.parse_tombstone(row.erased)
+    if tomb is None:
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: its tombstone is unreadable"
-        ) from exc
+        )
+    return Erased(tomb.author, tomb.reason, tomb.time_ns)
 
 
 def _origin(text: str | None) -> Origin | None:
@@ -279,38 +222,44 @@ def decode_rows(
     """Records for ``rows`` (ascending), each digest and chain link verified.
 
     ``known`` gives values and ``chains`` chained hashes of revisions decoded
-    before (the parents of the first rows); both are updated.
+    before (the parents of the first rows, the revision before the first);
+    both are updated.
     """
     values = {} if known is None else known
     chain_of = {} if chains is None else chains
     out: list[Record] = []
+    newer = False  # a format-2 row was seen: no format-1 row may follow
     for row in rows:
         if row.timeline != timeline:
             raise CorruptHistoryError(f"a row of {row.timeline!r} among {timeline!r}'s")
-        if row.payload is not None and _digest(row) != row.digest:
-            raise CorruptHistoryError(
-                f"revision {row.number} of timeline {timeline!r} does not match its "
-                "digest: the history was altered on disk"
+        number = row.number
+        previous = _ROOT_CHAIN
+        if number > 0:
+            previous = chain_of.get(number - 1) or _stored_chain(
+                backend, timeline, number - 1
             )
-        parent_chain = _ROOT_CHAIN
-        if row.parent is not None:
-            parent_chain = chain_of.get(row.parent) or _stored_chain(
-                backend, timeline, row.parent
-            )
-        if _chain(parent_chain, row.digest) != row.chain:
-            raise CorruptHistoryError(
-                f"revision {row.number} of timeline {timeline!r} breaks the hash "
-                "chain: the history was altered on disk"
-            )
-        parent_value = (
-            values.get(row.parent, _NO_VALUE) if row.parent is not None else None
+        parent = row.parent
+        version = _chain_link(
+            row,
+            previous,
+            lambda: chain_of.get(parent) or _stored_chain(backend, timeline, parent),  # type: ignore[arg-type]  # noqa: B023 - called at once
         )
+        if version == 2:
+            newer = True
+        elif newer:
+            raise CorruptHistoryError(
+                f"revision {number} of timeline {timeline!r} is in the older format "
+                "after newer ones: the history was altered on disk"
+            )
+        parent_value = values.get(parent, _NO_VALUE) if parent is not None else None
+        chain_of[number] = row.chain
         try:
             value = row_value(row, parent_value, allow_pickle=allow_pickle)
-        except _NeedsCheckpoint:
-            value = _from_checkpoint(backend, timeline, row.number, allow_pickle)
-        values[row.number] = value
-        chain_of[row.number] = row.chain
+        except NeedsCheckpoint:
+            value = _from_checkpoint(
+                backend, timeline, number, row.chain, version, allow_pickle
+            )
+        values[number] = value
         out.append(_record(row, value, allow_pickle=allow_pickle))
     return out
 
@@ -323,8 +272,17 @@ def _stored_chain(backend: Backend, timeline: str, number: int) -> str:
 
 
 def _from_checkpoint(
-    backend: Backend, timeline: str, number: int, allow_pickle: bool
+    backend: Backend,
+    timeline: str,
+    number: int,
+    chain: str,
+    version: int,
+    allow_pickle: bool,
 ) -> Any:
+    """The value of revision ``number`` from its checkpoint.
+
+    The checkpoint is checked against ``chain`` (the revision's) and its format.
+    """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
         raise CorruptHistoryError(
@@ -332,7 +290,7 @@ def _from_checkpoint(
             "parent was erased) and has none"
         )
     text, digest = stored
-    if codec.digest(text.encode()) != digest:
+    if integrity.checkpoint_problem(chain, version, text, digest) is not None:
         raise CorruptHistoryError(
             f"the checkpoint of revision {number} of timeline {timeline!r} was altered"
         )
@@ -364,11 +322,17 @@ def read_value(
     walked: list[Row] = []  # newest first
     current: int | None = number
     base: Any = _NO_VALUE
+
+    def chain_at(n: int) -> str:
+        known = rows.get(n)
+        return known.chain if known is not None else _stored_chain(backend, timeline, n)
+
     while current is not None:
         row = rows.get(current)
         if row is None:
+            # One more row below the window: the chain of the revision before.
             for each in backend.read(
-                timeline, after=max(-1, current - window), upto=current
+                timeline, after=max(-1, current - window - 1), upto=current
             ):
                 rows[each.number] = each
             window = checkpoint_every + 1
@@ -381,16 +345,12 @@ def read_value(
                 raise CorruptHistoryError(
                     f"timeline {timeline!r} lacks revision {current}"
                 )
-        if row.payload is not None and _digest(row) != row.digest:
-            raise CorruptHistoryError(
-                f"revision {row.number} of timeline {timeline!r} does not match its "
-                "digest: the history was altered on disk"
-            )
-        if walked and _chain(row.chain, walked[-1].digest) != walked[-1].chain:
-            raise CorruptHistoryError(
-                f"revision {walked[-1].number} of timeline {timeline!r} breaks the "
-                "hash chain: the history was altered on disk"
-            )
+        parent = row.parent
+        version = _chain_link(
+            row,
+            _ROOT_CHAIN if current == 0 else chain_at(current - 1),
+            lambda: chain_at(parent),  # type: ignore[arg-type]  # noqa: B023 - called at once
+        )
         if row.payload is None:
             if not walked:
                 return _erased(row)
@@ -399,12 +359,14 @@ def read_value(
                 "erased revision and has no checkpoint"
             )
         if current in checkpoints:
-            base = _from_checkpoint(backend, timeline, current, allow_pickle)
+            base = _from_checkpoint(
+                backend, timeline, current, row.chain, version, allow_pickle
+            )
             break
         walked.append(row)
-        if row.parent is None:
+        if parent is None:
             break
-        current = row.parent
+        current = parent
     if base is _NO_VALUE:  # the walk reached the first revision: a whole value
         base = row_value(walked.pop(), None, allow_pickle=allow_pickle)
     replaced = _replacements(walked)
@@ -526,10 +488,27 @@ class StoreJournal:
                 if value_json is not None
                 else codec.to_json(revision.value, allow_pickle=self._pickle)
             ).decode()
-            checkpoints = (Checkpoint(row.number, text, codec.digest(text.encode())),)
+            checkpoints = (
+                Checkpoint(
+                    row.number,
+                    text,
+                    integrity.checkpoint_digest(row.chain, text.encode()),
+                ),
+            )
             depth = 0
+        heads = None
+        if row.number == 0:
+            # The first revision's heads go with it: a timeline is never stored
+            # without them, so heads that go missing are found.
+            first = Heads(row.branch, 0, {row.branch: 0})
+            heads = Heads(
+                row.branch,
+                0,
+                first.tips,
+                integrity.heads_seal(self.name, first, {0: row.chain}),
+            )
         try:
-            self.backend.append((row,), checkpoints)
+            self.backend.append((row,), checkpoints, heads)
         except ConflictError:
             self.refresh(timeline)
             raise
@@ -542,10 +521,13 @@ class StoreJournal:
             self._depths = dict(list(self._depths.items())[-_KEPT:])
 
     def moved(self, timeline: Timeline[Any]) -> None:
-        """Save the cursor and the branch tips."""
+        """Save the cursor and the branch tips, sealed with their chains."""
         head = timeline.head
+        heads = Heads(timeline.current_branch, head.number, timeline.branches())
+        chains = {n: self._chain_of(n) for n in (heads.cursor, *heads.tips.values())}
+        seal = integrity.heads_seal(self.name, heads, chains)
         self.backend.save_heads(
-            self.name, Heads(timeline.current_branch, head.number, timeline.branches())
+            self.name, Heads(heads.branch, heads.cursor, heads.tips, seal)
         )
 
     def refresh(self, timeline: Timeline[Any]) -> None:
@@ -572,7 +554,11 @@ class StoreJournal:
             timeline._absorb(records)
 
     def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
-        """Keep the children readable (checkpoints), then drop the payload."""
+        """Keep the children readable (checkpoints), then drop the payload.
+
+        The tombstone carries the payload's digest, so the row's metadata still
+        verifies, and a seal bound to the row's chain.
+        """
         forks = timeline._forks.get(number, ())
         for child in (timeline._find(number + 1), *map(timeline._find, forks)):
             if child is None or child[PARENT] != number:
@@ -582,19 +568,30 @@ class StoreJournal:
             if self.backend.checkpoint(self.name, child[NUMBER]) is None:
                 text = codec.canonical(
                     codec.to_json(Revision(child).value, allow_pickle=self._pickle)
-                ).decode()
-                self.backend.put_checkpoint(
-                    self.name, child[NUMBER], text, codec.digest(text.encode())
                 )
+                self.backend.put_checkpoint(
+                    self.name,
+                    child[NUMBER],
+                    text.decode(),
+                    integrity.checkpoint_digest(self._chain_of(child[NUMBER]), text),
+                )
+        row = self.backend.row(self.name, number)
+        if row is None or row.payload is None:
+            raise CorruptHistoryError(
+                f"revision {number} of timeline {self.name!r} is missing from storage"
+            )
+        payload: str | None = integrity.payload_digest(row.payload.encode())
+        if row.digest != integrity.row_digest(integrity.meta_bytes(row), payload or ""):
+            payload = None  # a format-1 row: its digest does not use this one
         self.backend.erase(
             self.name,
             number,
-            json.dumps(
-                {
-                    "author": tombstone.author,
-                    "reason": tombstone.reason,
-                    "time_ns": tombstone.time_ns,
-                }
+            integrity.tombstone(
+                row.chain,
+                tombstone.author,
+                tombstone.reason,
+                tombstone.time_ns,
+                payload,
             ),
         )
 
@@ -687,8 +684,8 @@ class StoreJournal:
                 self._origins.clear()
             self._origins[where] = origin_text
         name = self.name
-        digest = _digest_of(
-            _meta_of(
+        digest = integrity.row_digest(
+            integrity.meta_of(
                 name,
                 number,
                 parent,
@@ -703,9 +700,9 @@ class StoreJournal:
                 origin_text,
                 paths,
             ),
-            payload,
+            integrity.payload_digest(payload),
         )
-        parent_chain = _ROOT_CHAIN if parent is None else self._chain_of(parent)
+        previous = _ROOT_CHAIN if number == 0 else self._chain_of(number - 1)
         row = Row(
             name,
             number,
@@ -722,6 +719,6 @@ class StoreJournal:
             payload.decode(),
             paths,
             digest,
-            _chain(parent_chain, digest),
+            integrity.chain_v2(previous, digest),
         )
         return row, value_json

@@ -2,6 +2,11 @@
 
 Plumbing for :mod:`statetrail.storage.postgres`. psycopg is imported inside the
 functions, so this module imports without the driver.
+
+Version 2 is format 2 of the hash chain (see ``_integrity``): ``heads`` also
+holds each timeline's end record, moved by a trigger on ``revisions`` inside the
+INSERT itself, and the heads' seal. A new schema is made at version 1 and
+migrated, so new and upgraded schemas are alike.
 """
 
 from __future__ import annotations
@@ -10,15 +15,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from statetrail.errors import StorageError
+from statetrail.storage import _integrity as integrity
+from statetrail.storage.base import Heads
 
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["COLUMNS", "SCHEMA_VERSION", "Statements", "migrate"]
+__all__ = ["BELOW_END", "COLUMNS", "SCHEMA_VERSION", "Statements", "migrate"]
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
 COLUMNS: Final = (
@@ -80,8 +87,102 @@ CREATE TABLE {s}.checkpoints (
 """
 
 
-def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
-    """Create the schema's tables if absent; refuse a schema newer than this code.
+#: Raised by the trigger for a number below the end record (as a unique
+#: violation: the number is taken).
+BELOW_END: Final = "statetrail: revision number below the end record"
+
+_VERSION_2: Final = """
+ALTER TABLE {s}.heads
+    ALTER COLUMN branch DROP NOT NULL,
+    ALTER COLUMN cursor DROP NOT NULL,
+    ALTER COLUMN tips DROP NOT NULL,
+    ADD COLUMN seal text,
+    ADD COLUMN count bigint,
+    ADD COLUMN chain text;
+INSERT INTO {s}.heads (timeline, count, chain)
+    SELECT DISTINCT ON (timeline) timeline, number + 1, chain FROM {s}.revisions
+    ORDER BY timeline, number DESC
+    ON CONFLICT (timeline) DO UPDATE SET
+        count = excluded.count, chain = excluded.chain;
+CREATE FUNCTION {s}.revisions_end() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT FROM {s}.heads
+               WHERE timeline = NEW.timeline AND count > NEW.number) THEN
+        RAISE EXCEPTION 'statetrail: revision number below the end record'
+            USING ERRCODE = 'unique_violation';
+    END IF;
+    INSERT INTO {s}.heads (timeline, count, chain)
+        VALUES (NEW.timeline, NEW.number + 1, NEW.chain)
+        ON CONFLICT (timeline) DO UPDATE SET
+            count = excluded.count, chain = excluded.chain;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER revisions_end AFTER INSERT ON {s}.revisions
+    FOR EACH ROW EXECUTE FUNCTION {s}.revisions_end();
+"""
+
+
+def _to_version_2(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Format 2 of the chain: end records, sealed heads (as found), the trigger."""
+    from psycopg import sql
+
+    ident = sql.Identifier(schema)
+    conn.execute(sql.SQL(_VERSION_2).format(s=ident))
+    heads = sql.SQL(
+        "SELECT timeline, branch, cursor, tips FROM {}.heads WHERE count > 0"
+    ).format(ident)
+    chain = sql.SQL(
+        "SELECT chain FROM {}.revisions WHERE timeline = %s AND number = %s"
+    ).format(ident)
+    for name, branch, cursor, tips in conn.execute(heads).fetchall():
+        if branch is None:
+            # Never saved: the cursor is the newest revision, each tip the
+            # newest of its branch (what the loader worked out from the rows).
+            found = conn.execute(
+                sql.SQL(
+                    "SELECT branch, max(number) FROM {}.revisions WHERE timeline = %s"
+                    " GROUP BY branch"
+                ).format(ident),
+                [name],
+            ).fetchall()
+            tips = {b: int(n) for b, n in found}
+            cursor = max(tips.values())
+            branch = next(b for b, n in tips.items() if n == cursor)
+        saved = Heads(branch, int(cursor), {str(k): int(v) for k, v in tips.items()})
+        chains = {}
+        for number in (saved.cursor, *saved.tips.values()):
+            record = conn.execute(chain, [name, number]).fetchone()
+            if record is not None:
+                chains[number] = record[0]
+        if len(chains) == len({saved.cursor, *saved.tips.values()}):
+            from psycopg.types.json import Jsonb
+
+            conn.execute(
+                sql.SQL(
+                    "UPDATE {}.heads SET branch = %s, cursor = %s, tips = %s,"
+                    " seal = %s WHERE timeline = %s"
+                ).format(ident),
+                [
+                    saved.branch,
+                    saved.cursor,
+                    Jsonb(saved.tips),
+                    integrity.heads_seal(name, saved, chains),
+                    name,
+                ],
+            )
+    conn.execute(sql.SQL("UPDATE {}.meta SET version = 2").format(ident))
+
+
+def migrate(
+    conn: psycopg.Connection[Any], schema: str, *, _version_1_only: bool = False
+) -> None:
+    """Create the schema's tables if absent and bring them to the current version.
+
+    A schema newer than this code is refused.
+
+    ``_version_1_only`` stops at version 1, as statetrail wrote it before format
+    2 (for tests of the upgrade).
 
     Raises:
         StorageError: The schema was written by a newer statetrail.
@@ -103,11 +204,8 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
                 conn.execute(sql.SQL("CREATE SCHEMA {}").format(ident))
             conn.execute(sql.SQL(_TABLES).format(s=ident))
             conn.execute(
-                sql.SQL("INSERT INTO {}.meta (version) VALUES ({})").format(
-                    ident, sql.Literal(SCHEMA_VERSION)
-                )
+                sql.SQL("INSERT INTO {}.meta (version) VALUES (1)").format(ident)
             )
-            return
         meta = sql.SQL("SELECT version FROM {}.meta").format(sql.Identifier(schema))
         row = conn.execute(meta).fetchone()
         version = 0 if row is None else int(row[0])
@@ -117,8 +215,10 @@ def migrate(conn: psycopg.Connection[Any], schema: str) -> None:
                 f"newer than this statetrail understands ({SCHEMA_VERSION}); "
                 "upgrade statetrail"
             )
-        if version < SCHEMA_VERSION:  # pragma: no cover - no older version yet
+        if version < 1:
             raise StorageError(f"schema {schema!r} is at unknown version {version}")
+        if version < 2 and not _version_1_only:
+            _to_version_2(conn, schema)
 
 
 @dataclass(frozen=True)
@@ -134,6 +234,8 @@ class Statements:
     timelines: str
     save_heads: str
     heads: str
+    end: str
+    counts: str
     put_checkpoint: str
     checkpoint: str
     checkpoints: str
@@ -189,14 +291,30 @@ class Statements:
                 " UNION ALL SELECT (SELECT min(timeline) FROM {s}.revisions"
                 " WHERE timeline > t.name) FROM t WHERE t.name IS NOT NULL)"
                 " SELECT name FROM t WHERE name IS NOT NULL"
+                " UNION SELECT timeline FROM {s}.heads WHERE count > 0 ORDER BY 1"
             ),
             save_heads=q(
-                "INSERT INTO {s}.heads (timeline, branch, cursor, tips)"
-                " VALUES (%s, %s, %s, %s) ON CONFLICT (timeline) DO UPDATE SET"
+                "INSERT INTO {s}.heads (timeline, branch, cursor, tips, seal)"
+                " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (timeline) DO UPDATE SET"
                 " branch = excluded.branch, cursor = excluded.cursor,"
-                " tips = excluded.tips"
+                " tips = excluded.tips, seal = excluded.seal"
             ),
-            heads=q("SELECT branch, cursor, tips FROM {s}.heads WHERE timeline = %s"),
+            heads=q(
+                "SELECT branch, cursor, tips, seal FROM {s}.heads"
+                " WHERE timeline = %s AND branch IS NOT NULL"
+            ),
+            end=q(
+                "SELECT count, chain FROM {s}.heads"
+                " WHERE timeline = %s AND count IS NOT NULL"
+            ),
+            counts=q(
+                "SELECT coalesce(r.timeline, h.timeline), coalesce(r.n, 0),"
+                " coalesce(h.count, 0) FROM (SELECT timeline, count(*) AS n"
+                " FROM {s}.revisions GROUP BY timeline) AS r FULL JOIN"
+                " (SELECT timeline, count FROM {s}.heads WHERE count IS NOT NULL)"
+                " AS h ON r.timeline = h.timeline"
+                " WHERE coalesce(r.n, 0) <> coalesce(h.count, 0)"
+            ),
             put_checkpoint=q(
                 "INSERT INTO {s}.checkpoints (timeline, number, value, digest)"
                 " VALUES (%s, %s, %s, %s) ON CONFLICT (timeline, number) DO UPDATE"

@@ -6,6 +6,14 @@ the caller's transaction, so a file is either fully migrated or not at all. A fi
 written by a newer statetrail (a higher version than this code knows) is refused
 rather than misread.
 
+Version 2 is format 2 of the hash chain (see ``_integrity``): the ``heads`` row
+of a timeline also holds its end record (``count``, ``chain``), which a trigger
+on ``revisions`` moves in the INSERT's own statement (no query more per write),
+and the heads' ``seal``. The same trigger refuses a number below the end record:
+with a damaged primary-key index SQLite would otherwise store a second row with
+a taken number. A new file goes through every step too, so new and migrated
+files have the same schema, which :func:`schema_problems` compares.
+
 Names (timelines, branches, authors) are data: every statement here binds them as
 parameters, and no text from outside is ever formatted into SQL.
 """
@@ -21,14 +29,18 @@ from typing import Any
 import orjson
 
 from statetrail.errors import ConflictError, CorruptHistoryError, StorageError
+from statetrail.storage import _integrity as integrity
 from statetrail.storage._sqlite_errors import PRIMARY_KEY, code, too_large
-from statetrail.storage.base import Heads, Row
+from statetrail.storage.base import End, Heads, Row
 
 __all__ = [
     "APPLICATION_ID",
+    "BELOW_END",
     "CHECKPOINT",
     "CHECKPOINTS",
     "CHECKPOINT_INTEGERS",
+    "COUNTS",
+    "END",
     "ERASE",
     "HEADS",
     "INSERT",
@@ -36,14 +48,19 @@ __all__ = [
     "INSERT_JSON",
     "LATEST",
     "MIGRATIONS",
+    "MIGRATIONS_1",
     "PUT_CHECKPOINT",
     "PUT_CHECKPOINTS_JSON",
     "RANGE",
     "ROW",
     "SAVE_HEADS",
+    "SCHEMA",
     "TIMELINES",
     "Migration",
+    "below_end",
+    "end_from",
     "execute",
+    "expected_schema",
     "has_json",
     "heads_from",
     "insert",
@@ -51,6 +68,7 @@ __all__ = [
     "migrate",
     "params",
     "row_from",
+    "schema_problems",
     "tips_json",
 ]
 
@@ -113,9 +131,148 @@ def _version_1(conn: sqlite3.Connection) -> None:
     )
 
 
+#: Raised by the trigger (spelled out in it): a number at or below the newest
+#: is being inserted.
+BELOW_END = "statetrail: revision number below the end record"
+
+
+def _version_2(conn: sqlite3.Connection) -> None:
+    """Format 2 of the chain: end records in ``heads``, sealed heads, the trigger."""
+    conn.execute(
+        """
+        CREATE TABLE heads_2 (
+            timeline TEXT PRIMARY KEY,
+            branch TEXT,
+            cursor INTEGER,
+            tips TEXT,
+            seal TEXT,
+            count INTEGER,
+            chain TEXT
+        )
+        """
+    )
+    conn.execute(
+        "INSERT INTO heads_2 (timeline, branch, cursor, tips)"
+        " SELECT timeline, branch, cursor, tips FROM heads"
+    )
+    conn.execute("DROP TABLE heads")
+    conn.execute("ALTER TABLE heads_2 RENAME TO heads")
+    # The end of each timeline stored so far, trusted as found.
+    conn.execute(
+        """
+        INSERT INTO heads (timeline, count, chain)
+        SELECT timeline, number + 1, chain FROM revisions AS r
+        WHERE number = (SELECT max(number) FROM revisions WHERE timeline = r.timeline)
+        ON CONFLICT (timeline) DO UPDATE SET
+            count = excluded.count, chain = excluded.chain
+        """
+    )
+    _seal_old_heads(conn)
+    conn.execute(
+        """
+        CREATE TRIGGER revisions_end AFTER INSERT ON revisions BEGIN
+            SELECT RAISE(ABORT, 'statetrail: revision number below the end record')
+            FROM heads WHERE timeline = new.timeline AND count > new.number;
+            INSERT INTO heads (timeline, count, chain)
+            VALUES (new.timeline, new.number + 1, new.chain)
+            ON CONFLICT (timeline) DO UPDATE SET
+                count = excluded.count, chain = excluded.chain;
+        END
+        """
+    )
+
+
+def _seal_old_heads(conn: sqlite3.Connection) -> None:
+    """Seal the heads of format-1 timelines (as found), saving the ones never saved.
+
+    A format-1 timeline whose cursor never moved has no saved heads: its cursor
+    is its newest revision and each branch's tip its newest there, what the
+    loader worked out from the rows.
+    """
+    names = [n for (n,) in conn.execute("SELECT timeline FROM heads WHERE count > 0")]
+    for name in names:
+        record = conn.execute(
+            "SELECT branch, cursor, tips FROM heads WHERE timeline = ?", (name,)
+        ).fetchone()
+        if record[0] is None:
+            tips = dict(
+                conn.execute(
+                    "SELECT branch, max(number) FROM revisions WHERE timeline = ?"
+                    " GROUP BY branch",
+                    (name,),
+                ).fetchall()
+            )
+            (cursor,) = conn.execute(
+                "SELECT max(number) FROM revisions WHERE timeline = ?", (name,)
+            ).fetchone()
+            (branch,) = conn.execute(
+                "SELECT branch FROM revisions WHERE timeline = ? AND number = ?",
+                (name, cursor),
+            ).fetchone()
+            heads = Heads(branch, cursor, tips)
+        else:
+            try:
+                heads = heads_from(record, name, "")
+            except CorruptHistoryError:
+                continue  # left unsealed: verify reports it
+        chains = {}
+        for number in (heads.cursor, *heads.tips.values()):
+            found = conn.execute(ROW_CHAIN, (name, number)).fetchone()
+            if found is not None:
+                chains[number] = found[0]
+        if all(n in chains for n in (heads.cursor, *heads.tips.values())):
+            conn.execute(
+                "UPDATE heads SET branch = ?, cursor = ?, tips = ?, seal = ?"
+                " WHERE timeline = ?",
+                (
+                    heads.branch,
+                    heads.cursor,
+                    tips_json(heads),
+                    integrity.heads_seal(name, heads, chains),
+                    name,
+                ),
+            )
+
+
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
 #: Append to it; never edit a step that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_version_1,)
+MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2)
+
+#: Version 1 alone: what statetrail wrote before format 2 (for tests of upgrades).
+MIGRATIONS_1: tuple[Migration, ...] = (_version_1,)
+
+
+@functools.lru_cache(maxsize=4)
+def expected_schema(migrations: tuple[Migration, ...] = MIGRATIONS) -> tuple[Any, ...]:
+    """The schema objects ``migrations`` make, as ``sqlite_schema`` lists them."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        for step in migrations:
+            step(conn)
+        return tuple(conn.execute(SCHEMA).fetchall())
+    finally:
+        conn.close()
+
+
+SCHEMA = "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+ROW_CHAIN = "SELECT chain FROM revisions WHERE timeline = ? AND number = ?"
+
+
+def schema_problems(
+    found: Sequence[Any], migrations: tuple[Migration, ...]
+) -> list[str]:
+    """How the schema ``found`` differs from what ``migrations`` make."""
+    expected = expected_schema(migrations)
+    if tuple(map(tuple, found)) == expected:
+        return []
+    names = {r[1] for r in expected} ^ {r[1] for r in found}
+    changed = sorted(
+        {r[1] for r in found if tuple(r) not in expected}
+        | {r[1] for r in expected if r not in set(map(tuple, found))}
+    )
+    return [
+        f"the schema differs from statetrail's: {', '.join(changed or sorted(names))}"
+    ]
 
 
 def migrate(
@@ -185,7 +342,9 @@ ROW = """
     WHERE timeline = ? AND number = ?
 """
 LATEST = "SELECT max(number) FROM revisions WHERE timeline = ?"
-# A skip-scan over the primary key: one index probe per timeline, not one per row.
+# A skip-scan over the primary key: one index probe per timeline, not one per row;
+# with the timelines of the end records, so a timeline whose rows are gone is
+# listed (and then refused when opened).
 TIMELINES = """
     WITH RECURSIVE names(name) AS (
         SELECT min(timeline) FROM revisions
@@ -194,16 +353,37 @@ TIMELINES = """
         FROM names WHERE name IS NOT NULL
     )
     SELECT name FROM names WHERE name IS NOT NULL
+    UNION SELECT timeline FROM heads WHERE count > 0
+    ORDER BY 1
 """
 ERASE = (
     "UPDATE revisions SET payload = NULL, erased = ? WHERE timeline = ? AND number = ?"
 )
 SAVE_HEADS = (
-    "INSERT INTO heads (timeline, branch, cursor, tips) VALUES (?, ?, ?, ?)"
+    "INSERT INTO heads (timeline, branch, cursor, tips, seal) VALUES (?, ?, ?, ?, ?)"
     " ON CONFLICT (timeline) DO UPDATE SET"
-    " branch = excluded.branch, cursor = excluded.cursor, tips = excluded.tips"
+    " branch = excluded.branch, cursor = excluded.cursor, tips = excluded.tips,"
+    " seal = excluded.seal"
 )
-HEADS = "SELECT branch, cursor, tips FROM heads WHERE timeline = ?"
+HEADS = (
+    "SELECT branch, cursor, tips, seal FROM heads"
+    " WHERE timeline = ? AND branch IS NOT NULL"
+)
+END = "SELECT count, chain FROM heads WHERE timeline = ? AND count IS NOT NULL"
+#: Rows per timeline counted from the table itself and through its primary-key
+#: index (a damaged index hides rows from every other query), beside the end
+#: records.
+COUNTS = """
+    SELECT timeline, sum(n), sum(i), sum(e) FROM (
+        SELECT timeline, count(*) AS n, 0 AS i, 0 AS e
+        FROM revisions NOT INDEXED GROUP BY timeline
+        UNION ALL
+        SELECT timeline, 0, count(*), 0
+        FROM revisions INDEXED BY sqlite_autoindex_revisions_1 GROUP BY timeline
+        UNION ALL
+        SELECT timeline, 0, 0, count FROM heads WHERE count IS NOT NULL
+    ) GROUP BY timeline
+"""
 PUT_CHECKPOINT = (
     "INSERT OR REPLACE INTO checkpoints (timeline, number, value, digest)"
     " VALUES (?, ?, ?, ?)"
@@ -271,6 +451,8 @@ def row_from(record: Sequence[Any], path: str) -> Row:
         CorruptHistoryError: The stored paths are not a JSON list of strings.
     """
     try:
+        if type(record[13]) is not str:  # a BLOB would decode all the same
+            raise TypeError("not text")
         paths = _paths(record[13])
     except (TypeError, ValueError) as exc:
         raise CorruptHistoryError(
@@ -301,13 +483,29 @@ def tips_json(heads: Heads) -> str:
     return json.dumps(heads.tips, separators=(",", ":"))
 
 
+def end_from(record: Sequence[Any], timeline: str, path: str) -> End:
+    """The :class:`End` a ``SELECT`` of :data:`END` returned.
+
+    Raises:
+        CorruptHistoryError: The record has the wrong types.
+    """
+    count, chain = record
+    if type(count) is not int or type(chain) is not str:
+        raise CorruptHistoryError(
+            f"{path}: the end record of {timeline!r} is malformed; restore from a "
+            "backup"
+        )
+    return End(count, chain)
+
+
 def heads_from(record: Sequence[Any], timeline: str, path: str) -> Heads:
     """The :class:`Heads` a ``SELECT`` of :data:`HEADS` returned.
 
     Raises:
         CorruptHistoryError: The stored tips are not a JSON object of numbers.
     """
-    branch, cursor, tips_text = record
+    branch, cursor, tips_text, *sealed = record
+    seal = sealed[0] if sealed else None
     try:
         tips = json.loads(tips_text)
     except (TypeError, ValueError) as exc:
@@ -319,11 +517,12 @@ def heads_from(record: Sequence[Any], timeline: str, path: str) -> Heads:
         or type(cursor) is not int
         or type(tips) is not dict
         or not all(type(n) is int for n in tips.values())
+        or not (seal is None or type(seal) is str)
     ):
         raise CorruptHistoryError(
             f"{path}: the heads of {timeline!r} are malformed; restore from a backup"
         )
-    return Heads(branch, cursor, tips)
+    return Heads(branch, cursor, tips, seal)
 
 
 def insert_one(row: Row, conn: sqlite3.Connection) -> None:
@@ -368,6 +567,8 @@ def _insert(
         conn.execute(statement, values)
     except sqlite3.IntegrityError as exc:
         if code(exc) != PRIMARY_KEY:
+            if BELOW_END in str(exc):
+                raise below_end(row) from exc
             raise
         raise ConflictError(
             f"revision {row.number} of timeline {row.timeline!r} is already stored",
@@ -375,6 +576,18 @@ def _insert(
         ) from exc
     except OverflowError as exc:
         raise too_large(exc) from exc
+
+
+def below_end(row: Row) -> CorruptHistoryError:
+    """The error for a row the trigger refused: its number is taken.
+
+    The primary-key index did not find it, so the index is damaged.
+    """
+    return CorruptHistoryError(
+        f"revision {row.number} of timeline {row.timeline!r} is already stored, "
+        "but the primary-key index did not find it: the index is damaged; run "
+        "statetrail verify --full, then REINDEX or restore from a backup"
+    )
 
 
 def insert(

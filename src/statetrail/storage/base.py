@@ -6,10 +6,13 @@ JSON text (by :mod:`statetrail.storage.codec`), so a backend is only persistence
 and the same contract test suite runs against every one of them.
 
 Rows hold a *patch* against the parent revision (revision 0's replaces the whole
-value), a digest of their content and a hash chained to the parent's, so a history
-altered on disk is detected. Checkpoints hold whole values every so many revisions:
-derived data, outside the chain, that lets a revision be read without replaying
-the history from the start, and that keeps it readable after a payload is erased.
+value), a digest of their content and a hash chained to the previous revision's,
+so a history altered on disk is detected. Checkpoints hold whole values every so
+many revisions, bound to their revision's chain: they let a revision be read
+without replaying the history from the start, and keep it readable after a
+payload is erased. Each timeline also has an end record (:class:`End`), kept by
+the append itself, so that deleting the newest revisions is detected too; what
+each part's digest covers is argued in ``_integrity``.
 
 Every method is atomic. Driver errors are raised as
 :class:`~statetrail.StorageError` with the driver's error as ``__cause__``; a row
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
-__all__ = ["Backend", "Checkpoint", "Heads", "Row"]
+__all__ = ["Backend", "Checkpoint", "End", "Heads", "Problem", "Row"]
 
 
 class Row(NamedTuple):
@@ -107,11 +110,33 @@ def timeline_of(rows: Sequence[Row], checkpoints: Sequence[Checkpoint]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Heads:
-    """Where a timeline's cursor is and each branch's newest revision."""
+    """Where a timeline's cursor is and each branch's newest revision.
+
+    ``seal`` covers the cursor and tips with the chains of the revisions they
+    point at (``None`` when the caller did not seal them).
+    """
 
     branch: str
     cursor: int
     tips: dict[str, int] = field(default_factory=dict)
+    seal: str | None = None
+
+
+class End(NamedTuple):
+    """The end of a timeline's history, as the appends left it.
+
+    Attributes:
+        length: How many revisions (the newest's number plus one).
+        chain: The chain of the newest revision.
+    """
+
+    length: int
+    chain: str
+
+
+#: One problem a check found: the timeline (``None`` for the whole store), the
+#: revision number (``None`` for the timeline as a whole), and what is wrong.
+Problem = tuple[str | None, int | None, str]
 
 
 class Backend(ABC):
@@ -129,13 +154,18 @@ class Backend(ABC):
 
     @abstractmethod
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
         """Store ``rows`` (of one timeline) in one transaction.
 
         ``checkpoints`` are whole values of some of those rows, kept in the same
         transaction as if by :meth:`put_checkpoint`: a durable write then waits
-        for one commit, not two.
+        for one commit, not two. ``heads`` are saved in it too, as if by
+        :meth:`save_heads` (the first revision's: a timeline is never seen
+        without them).
 
         Raises :class:`~statetrail.ConflictError`, storing none of them (and no
         checkpoint), when a row's number is already taken in its timeline.
@@ -157,6 +187,23 @@ class Backend(ABC):
     @abstractmethod
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
+
+    @abstractmethod
+    def end(self, timeline: str) -> End | None:
+        """The end record of ``timeline``, ``None`` if it has none.
+
+        Every append moves it to its newest row, in the same transaction, and
+        nothing else changes it: rows deleted behind the backend's back leave it
+        where it was.
+        """
+
+    def check(self, full: bool = False) -> list[Problem]:
+        """The store's own consistency checks (SQLite's ``quick_check`` ...).
+
+        With ``full``, the thorough ones (``integrity_check``). The default finds
+        nothing: a backend in memory has no file to check.
+        """
+        return []
 
     @abstractmethod
     def save_heads(self, timeline: str, heads: Heads) -> None:

@@ -9,8 +9,13 @@ writes. For many writes, or many processes, use SQLite or PostgreSQL.
 
 The file is JSON::
 
-    {"format": "statetrail-history", "version": 1,
-     "timelines": {"name": {"rows": [...], "heads": {...}, "checkpoints": {...}}}}
+    {"format": "statetrail-history", "version": 2,
+     "timelines": {"name": {"rows": [...], "heads": {...}, "checkpoints": {...},
+                            "end": [count, chain]}}}
+
+Version 2 adds each timeline's end record and the heads' ``seal`` (see
+``_integrity``). A version-1 file is read as it is, its end records and seals
+worked out from its rows (trusted as found), and written back as version 2.
 
 Top-level keys other than these three (a newer version's, or a tool's own) are
 kept: every rewrite of the file writes them back as they were read.
@@ -30,7 +35,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from statetrail.errors import CorruptHistoryError, StorageError
-from statetrail.storage import codec
+from statetrail.storage import _integrity as integrity
+from statetrail.storage import _verify, codec
 from statetrail.storage._files import (
     read_regular,
     remove_stale_temporaries,
@@ -44,7 +50,7 @@ from statetrail.storage._journal import (
 )
 from statetrail.storage._placement import check_placement
 from statetrail.storage._row_checks import check_row, is_int
-from statetrail.storage.base import Checkpoint, Heads, Row, timeline_of
+from statetrail.storage.base import Checkpoint, End, Heads, Row, timeline_of
 from statetrail.storage.codec import CodecError
 from statetrail.storage.memory import MemoryBackend
 from statetrail.timeline import Timeline
@@ -53,6 +59,7 @@ __all__ = [
     "FORMAT",
     "JsonFileBackend",
     "document",
+    "ends_of_document",
     "history_tree",
     "load_history",
     "rows_of_document",
@@ -61,7 +68,9 @@ __all__ = [
 ]
 
 FORMAT = "statetrail-history"
-VERSION = 1
+VERSION = 2
+#: The versions this code reads.
+_READS = (1, 2)
 # The top-level keys this version writes; any other is kept as it was.
 _TOP_LEVEL = frozenset({"format", "version", "timelines"})
 _FIELDS = list(Row._fields)
@@ -93,11 +102,12 @@ def _heads_of(data: Any, timeline: str, where: str) -> Heads | None:
         and is_int(data.get("cursor"))
         and isinstance(data.get("tips"), dict)
         and all(is_int(n) for n in data["tips"].values())
+        and (data.get("seal") is None or type(data.get("seal")) is str)
     ):
         raise CorruptHistoryError(
             f"the heads of timeline {timeline!r} in {where} are malformed"
         )
-    return Heads(data["branch"], data["cursor"], dict(data["tips"]))
+    return Heads(data["branch"], data["cursor"], dict(data["tips"]), data.get("seal"))
 
 
 def _checkpoints_of(data: Any, timeline: str, where: str) -> dict[int, tuple[str, str]]:
@@ -126,18 +136,74 @@ def _checkpoints_of(data: Any, timeline: str, where: str) -> dict[int, tuple[str
 
 def document(
     timelines: dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]],
+    ends: dict[str, End] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document for some timelines' rows, heads and checkpoints."""
+    """The JSON document for some timelines' rows, heads, checkpoints and ends."""
     out: dict[str, Any] = {}
     for name, (rows, heads, checkpoints) in timelines.items():
         out[name] = {
             "rows": [_row_json(row) for row in rows],
             "heads": None
             if heads is None
-            else {"branch": heads.branch, "cursor": heads.cursor, "tips": heads.tips},
+            else {
+                "branch": heads.branch,
+                "cursor": heads.cursor,
+                "tips": heads.tips,
+                "seal": heads.seal,
+            },
             "checkpoints": {str(n): list(v) for n, v in checkpoints.items()},
         }
+        end = (ends or {}).get(name)
+        if end is not None:
+            out[name]["end"] = [end.length, end.chain]
     return {"format": FORMAT, "version": VERSION, "timelines": out}
+
+
+def ends_of_document(
+    data: dict[str, Any],
+    loaded: dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]],
+    where: str,
+) -> tuple[dict[str, End], dict[str, Heads | None]]:
+    """The end records of a document :func:`rows_of_document` read, and its heads.
+
+    A version-1 document has neither end records nor seals: they are worked out
+    from its rows, as found.
+    """
+    ends: dict[str, End] = {}
+    heads_of: dict[str, Heads | None] = {}
+    for name, (rows, heads, _) in loaded.items():
+        if data.get("version") == 1:
+            chains = {r.number: r.chain for r in rows}
+            if rows:
+                ends[name] = End(rows[-1].number + 1, rows[-1].chain)
+                if heads is None:
+                    heads = heads_after(rows, None)
+            if heads is not None and all(
+                n in chains for n in (heads.cursor, *heads.tips.values())
+            ):
+                heads = Heads(
+                    heads.branch,
+                    heads.cursor,
+                    heads.tips,
+                    integrity.heads_seal(name, heads, chains),
+                )
+            heads_of[name] = heads
+            continue
+        heads_of[name] = heads
+        end = data["timelines"][name].get("end")
+        if end is None:
+            continue
+        if not (
+            isinstance(end, list)
+            and len(end) == 2
+            and is_int(end[0])
+            and isinstance(end[1], str)
+        ):
+            raise CorruptHistoryError(
+                f"the end record of timeline {name!r} in {where} is malformed"
+            )
+        ends[name] = End(end[0], end[1])
+    return ends, heads_of
 
 
 def rows_of_document(
@@ -148,10 +214,10 @@ def rows_of_document(
         raise CorruptHistoryError(f"{where} is not a statetrail history file")
     if type(data.get("version")) is not int:
         raise CorruptHistoryError(f"{where} has no valid format version")
-    if data.get("version") != VERSION:
+    if data.get("version") not in _READS:
         raise StorageError(
             f"{where} is version {data.get('version')!r} of the history format; this "
-            f"statetrail reads version {VERSION}: upgrade statetrail"
+            f"statetrail reads versions up to {VERSION}: upgrade statetrail"
         )
     timelines = data.get("timelines")
     if not isinstance(timelines, dict):
@@ -215,6 +281,7 @@ class JsonFileBackend(MemoryBackend):
         try:
             tree = codec.parse(data)
             loaded = self._rows_of_document(tree, self.path)
+            ends, heads_of = ends_of_document(tree, loaded, self.path)
             kept = {k: v for k, v in tree.items() if k not in _TOP_LEVEL}
             _check_writable(kept)
         except CorruptHistoryError as exc:
@@ -224,11 +291,13 @@ class JsonFileBackend(MemoryBackend):
             self._release()
             raise
         self._kept = kept
-        for name, (rows, heads, checkpoints) in loaded.items():
+        for name, (rows, _, checkpoints) in loaded.items():
             self._rows[name] = {row.number: row for row in rows}
+            heads = heads_of[name]
             if heads is not None:
                 self._heads[name] = heads
             self._checkpoints[name] = dict(checkpoints)
+        self._ends.update(ends)
 
     @staticmethod
     def _take_lock(path: str) -> int:
@@ -262,7 +331,7 @@ class JsonFileBackend(MemoryBackend):
             )
             for name, rows in self._rows.items()
         }
-        data = codec.canonical({**self._kept, **document(snapshot)})
+        data = codec.canonical({**self._kept, **document(snapshot, self._ends)})
         try:
             write_atomic(self.path, data, _os=self._os)
         except StorageError:  # the file was swapped for a FIFO or device since
@@ -275,24 +344,42 @@ class JsonFileBackend(MemoryBackend):
             ) from exc
 
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
-        """Store ``rows`` and ``checkpoints``, rewriting the file once.
+        """Store ``rows``, ``checkpoints`` and ``heads``, rewriting the file once.
 
         Nothing is kept if writing the file fails.
         """
         with self._writes:
-            self._append(rows, checkpoints)
+            self._append(rows, checkpoints, heads)
 
-    def _append(self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint]) -> None:
+    def _append(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        heads: Heads | None,
+    ) -> None:
         timeline = timeline_of(rows, checkpoints)
         before = {
             c.number: self._checkpoints.get(timeline, {}).get(c.number)
             for c in checkpoints
         }
-        super().append(rows, checkpoints)
+        end_before = self._ends.get(timeline)
+        heads_before = self._heads.get(timeline)
+        super().append(rows, checkpoints, heads)
 
         def undo() -> None:
+            if heads_before is None:
+                self._heads.pop(timeline, None)
+            else:
+                self._heads[timeline] = heads_before
+            if end_before is None:
+                self._ends.pop(timeline, None)
+            else:
+                self._ends[timeline] = end_before
             for row in rows:
                 self._rows.get(row.timeline, {}).pop(row.number, None)
                 if not self._rows.get(row.timeline):
@@ -393,10 +480,12 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
             row, _ = journal._row(revision)
             memory.append([row])
             journal._chains[row.number] = row.chain
-        head = timeline.head
-        heads = Heads(timeline.current_branch, head.number, timeline.branches())
+        journal.moved(timeline)
+        heads = memory.heads(name)
         rows = memory.read(name)
-    return document({name: (rows, heads, {})})
+        end = memory.end(name)
+    assert end is not None
+    return document({name: (rows, heads, {})}, {name: end})
 
 
 def timeline_from_tree(
@@ -416,14 +505,19 @@ def timeline_from_tree(
         name = next(iter(loaded))
     if name not in loaded:
         raise KeyError(f"{where} has no timeline {name!r}")
-    rows, heads, checkpoints = loaded[name]
+    rows, _, checkpoints = loaded[name]
+    ends, heads_of = ends_of_document(tree, loaded, where)
+    heads = heads_of[name]
     memory = MemoryBackend()
     memory.append(rows)
     for number, (value, digest) in checkpoints.items():
         memory.put_checkpoint(name, number, value, digest)
-    records = decode_rows(memory, name, rows, allow_pickle=allow_pickle)
     place = heads_after(rows, heads)
     check_placement(name, rows, place)
+    records = decode_rows(memory, name, rows, allow_pickle=allow_pickle)
+    problems = _verify.opening_problems(memory, name, rows, ends.get(name), heads)
+    if problems:
+        raise _verify.corrupt(problems, where)
     timeline = Timeline._restore(
         records, branch=place.branch, cursor=place.cursor, tips=place.tips, name=name
     )

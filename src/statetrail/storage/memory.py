@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
+from statetrail.storage.base import Backend, Checkpoint, End, Heads, Row, timeline_of
 
 __all__ = ["MemoryBackend"]
 
@@ -25,6 +25,7 @@ class MemoryBackend(Backend):
         self._rows: dict[str, dict[int, Row]] = {}
         self._heads: dict[str, Heads] = {}
         self._checkpoints: dict[str, dict[int, tuple[str, str]]] = {}
+        self._ends: dict[str, End] = {}
         self._closed = False
 
     def _check(self) -> None:
@@ -35,12 +36,18 @@ class MemoryBackend(Backend):
         """The names of the timelines stored, sorted."""
         with self._lock:
             self._check()
-            return sorted(self._rows)
+            return sorted(set(self._rows) | set(self._ends))
 
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
-        """Store ``rows`` and ``checkpoints`` at once; ConflictError if one is taken."""
+        """Store ``rows``, ``checkpoints`` and ``heads`` at once.
+
+        ConflictError if a number is taken.
+        """
         timeline = timeline_of(rows, checkpoints)
         with self._lock:
             self._check()
@@ -57,10 +64,17 @@ class MemoryBackend(Backend):
                 staged[key] = row
             for (name, number), row in staged.items():
                 self._rows.setdefault(name, {})[number] = row
+                end = self._ends.get(name)
+                if end is None or number >= end.length:
+                    self._ends[name] = End(number + 1, row.chain)
             if checkpoints:
                 kept = self._checkpoints.setdefault(timeline, {})
                 for number, value, digest in checkpoints:
                     kept[number] = (value, digest)
+            if heads is not None and rows:
+                self._heads[timeline] = Heads(
+                    heads.branch, heads.cursor, dict(heads.tips), heads.seal
+                )
 
     def read(
         self, timeline: str, after: int = -1, upto: int | None = None
@@ -84,11 +98,19 @@ class MemoryBackend(Backend):
             self._check()
             return max(self._rows.get(timeline, {}), default=-1)
 
+    def end(self, timeline: str) -> End | None:
+        """The end record, or ``None``."""
+        with self._lock:
+            self._check()
+            return self._ends.get(timeline)
+
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record the cursor and the branch tips."""
         with self._lock:
             self._check()
-            self._heads[timeline] = Heads(heads.branch, heads.cursor, dict(heads.tips))
+            self._heads[timeline] = Heads(
+                heads.branch, heads.cursor, dict(heads.tips), heads.seal
+            )
 
     def heads(self, timeline: str) -> Heads | None:
         """The heads last saved, or ``None``."""
@@ -98,7 +120,7 @@ class MemoryBackend(Backend):
             return (
                 None
                 if heads is None
-                else Heads(heads.branch, heads.cursor, dict(heads.tips))
+                else Heads(heads.branch, heads.cursor, dict(heads.tips), heads.seal)
             )
 
     def put_checkpoint(

@@ -60,7 +60,15 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_feed import ChangeFeed
 from statetrail.storage._postgres_sql import SCHEMA_VERSION, Statements, migrate
-from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
+from statetrail.storage.base import (
+    Backend,
+    Checkpoint,
+    End,
+    Heads,
+    Problem,
+    Row,
+    timeline_of,
+)
 
 try:  # The extra is optional: this module imports, construction says what is missing.
     import psycopg
@@ -122,6 +130,7 @@ class PostgresBackend(Backend):
         synchronous_commit: bool = True,
         retries: int = 5,
         timeout: float = 10.0,
+        _version_1_only: bool = False,
     ) -> None:
         if _MISSING is not None:
             raise ImportError(
@@ -161,7 +170,10 @@ class PostgresBackend(Backend):
             open=True,
         )
         try:
-            self._run(f"opening schema {schema!r}", lambda c, _: migrate(c, schema))
+            self._run(
+                f"opening schema {schema!r}",
+                lambda c, _: migrate(c, schema, _version_1_only=_version_1_only),
+            )
         except BaseException:
             self._pool.close()
             raise
@@ -223,11 +235,14 @@ class PostgresBackend(Backend):
     # -- the Backend contract -------------------------------------------------------
 
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
         """Store ``rows`` of one timeline in one transaction, and notify followers.
 
-        ``checkpoints`` are stored in the same transaction.
+        ``checkpoints`` and ``heads`` are stored in the same transaction.
 
         Raises:
             ConflictError: A number is taken (or repeated in ``rows``); nothing is
@@ -257,6 +272,8 @@ class PostgresBackend(Backend):
             (self._sql.put_checkpoint, [timeline, number, value, digest])
             for number, value, digest in checkpoints
         ]
+        if heads is not None:
+            steps.append((self._sql.save_heads, _heads_params(timeline, heads)))
 
         def insert(conn: Connection[Any], attempt: int) -> None:
             try:
@@ -333,8 +350,34 @@ class PostgresBackend(Backend):
 
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record the cursor and the branch tips (replacing the previous ones)."""
-        params = [timeline, heads.branch, heads.cursor, Jsonb(dict(heads.tips))]
+        params = _heads_params(timeline, heads)
         self._run("save_heads", lambda c, _: c.execute(self._sql.save_heads, params))
+
+    def end(self, timeline: str) -> End | None:
+        """The end record of ``timeline`` (kept by a trigger on every INSERT)."""
+        record = self._run(
+            "end", lambda c, _: c.execute(self._sql.end, [timeline]).fetchone()
+        )
+        return None if record is None else End(int(record[0]), record[1])
+
+    def check(self, full: bool = False) -> list[Problem]:
+        """Each timeline's rows counted against its end record.
+
+        PostgreSQL checks its own pages (data checksums, when enabled); there is
+        no quick check to run from a client.
+        """
+        records = self._run(
+            "check", lambda c, _: c.execute(self._sql.counts, []).fetchall()
+        )
+        return [
+            (
+                name,
+                None,
+                f"the table holds {rows} revision(s), the end record says {end} "
+                "(rows deleted?)",
+            )
+            for name, rows, end in records
+        ]
 
     def heads(self, timeline: str) -> Heads | None:
         """The heads last saved, or ``None``."""
@@ -343,8 +386,8 @@ class PostgresBackend(Backend):
         )
         if record is None:
             return None
-        branch, cursor, tips = record
-        return Heads(branch, cursor, {str(k): int(v) for k, v in tips.items()})
+        branch, cursor, tips, seal = record
+        return Heads(branch, cursor, {str(k): int(v) for k, v in tips.items()}, seal)
 
     def put_checkpoint(
         self, timeline: str, number: int, value: str, digest: str
@@ -519,6 +562,11 @@ class PostgresBackend(Backend):
 
     def _timeline_at(self, seq: int) -> str:
         return str(self._one("change feed lookup", self._sql.timeline_at, [seq]))
+
+
+def _heads_params(timeline: str, heads: Heads) -> list[Any]:
+    """The parameters of the ``save_heads`` statement."""
+    return [timeline, heads.branch, heads.cursor, Jsonb(dict(heads.tips)), heads.seal]
 
 
 def _values(rows: Sequence[Row]) -> list[Any]:

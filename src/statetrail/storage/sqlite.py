@@ -109,7 +109,15 @@ from statetrail.storage._sqlite_connections import (
     warn_wal_reset,
 )
 from statetrail.storage._sqlite_lock import WriterLock
-from statetrail.storage.base import Backend, Checkpoint, Heads, Row, timeline_of
+from statetrail.storage.base import (
+    Backend,
+    Checkpoint,
+    End,
+    Heads,
+    Problem,
+    Row,
+    timeline_of,
+)
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
 
@@ -209,6 +217,11 @@ def _orphans(rows: Sequence[Row], lost: Lost) -> ConflictError | None:
     return None
 
 
+def _heads_params(timeline: str, heads: Heads) -> sql._Params:
+    """The parameters of :data:`_sqlite_schema.SAVE_HEADS`."""
+    return (timeline, heads.branch, heads.cursor, sql.tips_json(heads), heads.seal)
+
+
 class SQLiteBackend(Backend):
     """Revisions in an SQLite file, in WAL mode.
 
@@ -275,6 +288,7 @@ class SQLiteBackend(Backend):
         self._swap_lock = threading.Lock()
         self._lost: Lost = {}  # the batch thread's
         self._json = False  # SQLite has its JSON functions (set by _setup)
+        self._migrations = _migrations
         self._process = Connections(self._connect)
         warn_wal_reset(sqlite3.sqlite_version)
         try:
@@ -562,9 +576,12 @@ class SQLiteBackend(Backend):
         return [name for (name,) in self._read(sql.TIMELINES, ())]
 
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
-        """Store ``rows`` and ``checkpoints`` in one transaction.
+        """Store ``rows``, ``checkpoints`` and ``heads`` in one transaction.
 
         In batched mode they are queued for the next group commit.
 
@@ -578,7 +595,7 @@ class SQLiteBackend(Backend):
         if not rows:
             return
         batched = self.durability == "batched"
-        if len(rows) == 1 and not checkpoints and not batched:
+        if len(rows) == 1 and not checkpoints and heads is None and not batched:
             self._insert_one(rows[0])
             return
         parameters = [sql.params(r) for r in rows]
@@ -588,12 +605,16 @@ class SQLiteBackend(Backend):
             self._submit(functools.partial(sql.insert, rows, parameters), len(rows))
             for checkpoint in checkpoints:
                 self._queue_checkpoint(timeline, *checkpoint)
+            if heads is not None:
+                self.save_heads(timeline, heads)
             return
 
         def work(conn: Connection) -> None:
             sql.insert(rows, parameters, conn)
             for number, value, digest in checkpoints:
                 sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
+            if heads is not None:
+                sql.execute(sql.SAVE_HEADS, _heads_params(timeline, heads), conn)
 
         self._write(work)
 
@@ -624,9 +645,14 @@ class SQLiteBackend(Backend):
             )
         return int(number)
 
+    def end(self, timeline: str) -> End | None:
+        """The end record of ``timeline`` (kept by a trigger on every INSERT)."""
+        records = self._read(sql.END, (timeline,))
+        return sql.end_from(records[0], timeline, self.path) if records else None
+
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record where the cursor is and each branch's tip."""
-        parameters = (timeline, heads.branch, heads.cursor, sql.tips_json(heads))
+        parameters = _heads_params(timeline, heads)
         self._submit(functools.partial(sql.execute, sql.SAVE_HEADS, parameters))
 
     def heads(self, timeline: str) -> Heads | None:
@@ -719,6 +745,45 @@ class SQLiteBackend(Backend):
                 self._writers.release()
 
     # -- SQLite's own tools ------------------------------------------------
+
+    def check(self, full: bool = False) -> list[Problem]:
+        """SQLite's own checks, the schema, and rows against end records.
+
+        ``quick_check`` (``integrity_check`` with ``full``); the schema against
+        statetrail's; each timeline's rows counted from the table, not through
+        its index (a damaged index hides rows from other queries), against its
+        end record.
+        """
+        pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
+        problems: list[Problem] = []
+        found = [str(r[0]) for r in self._read(pragma, ())]
+        if found != ["ok"]:
+            problems += [(None, None, f"SQLite: {line}") for line in found[:100]]
+        for what in sql.schema_problems(
+            self._read(sql.SCHEMA, ()), tuple(self._migrations)
+        ):
+            problems.append((None, None, what))
+        for name, rows, indexed, end in self._read(sql.COUNTS, ()):
+            if rows != indexed:
+                problems.append(
+                    (
+                        name,
+                        None,
+                        f"the table holds {rows} revision(s), its primary-key index "
+                        f"finds {indexed}: the index is damaged (REINDEX, or restore "
+                        "from a backup)",
+                    )
+                )
+            if rows != end:
+                problems.append(
+                    (
+                        name,
+                        None,
+                        f"the table holds {rows} revision(s), the end record says "
+                        f"{end} (rows deleted?)",
+                    )
+                )
+        return problems
 
     def integrity_check(self) -> None:
         """Run ``PRAGMA integrity_check``.

@@ -1,0 +1,411 @@
+"""Checking a stored history: at open, and in full with :func:`verify`.
+
+:func:`verify` goes through every timeline a page of rows at a time, so its
+memory stays bounded whatever the length of the history (the values of the last
+few hundred revisions, for the patches that follow them, and one checkpoint at
+a time). It does not stop at the first problem: every problem found goes into
+the :class:`~statetrail.CorruptHistoryError` it raises, as
+``(timeline, number, what)``, so a damaged file is described once, whole.
+
+What it checks, per timeline: each row's digest, tombstone and link in the chain
+(``_integrity``); that numbers run without gaps; that each payload decodes and
+its patch applies to its parent's value; each checkpoint's digest and, where the
+value can be rebuilt from patches, the value itself; the end record against the
+newest row (truncation); the heads' seal (a cursor or tip moved by hand); and
+against an anchor, that the revision it names still has its chain. Before the
+rows, the backend's own checks (SQLite's ``quick_check`` or ``integrity_check``).
+
+:func:`opening_problems` is the cheap part, run whenever a timeline is loaded:
+the end record and the heads, against rows already read and verified.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.storage import _integrity as integrity
+from statetrail.storage import codec
+from statetrail.storage._journal import (
+    CHECKPOINT_EVERY,
+    NeedsCheckpoint,
+    read_value,
+    row_value,
+)
+from statetrail.storage.base import Backend, End, Heads, Problem, Row
+from statetrail.timeline import Erased
+
+__all__ = ["Progress", "anchor_of", "corrupt", "opening_problems", "verify"]
+
+#: ``progress(timeline, done, total)``, called as rows are checked.
+Progress = Callable[[str, int, int], None]
+
+#: Rows read per query.
+PAGE = 512
+#: Decoded values kept for the patches of the next rows (a branch whose parent
+#: fell out is read back from its checkpoint).
+_VALUES_KEPT = 256
+_CHAINS_KEPT = 4096
+
+
+def corrupt(problems: Sequence[Problem], where: str) -> CorruptHistoryError:
+    """The error listing ``problems`` (the first few in its message)."""
+    lines = [
+        f"{'' if t is None else repr(t)}"
+        f"{'' if n is None else f' revision {n}'}: {what}".strip()
+        for t, n, what in problems[:5]
+    ]
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return CorruptHistoryError(
+        f"{where} was altered on disk or is damaged, {len(problems)} problem(s): "
+        + "; ".join(lines)
+        + more
+        + "; restore it from a backup",
+        problems,
+    )
+
+
+def end_problems(
+    name: str,
+    end: End | None,
+    count: int,
+    chain_at: Callable[[int], str | None],
+    after: End | None,
+) -> list[Problem]:
+    """Whether the rows reach the end record (``count``: numbers 0 .. count-1).
+
+    ``end`` was read before the rows, ``after`` after them: rows beyond the end
+    record are another process's appends only if the record moved meanwhile.
+    """
+    if after is not None and after.length < count:
+        return [
+            (
+                name,
+                after.length,
+                f"revisions from {after.length} on are beyond the end record "
+                "(the end record was moved back)",
+            )
+        ]
+    if end is None:
+        if count:
+            return [(name, None, "has no end record (removed?), so truncation "
+                     "cannot be ruled out")]  # fmt: skip
+        return []
+    if end.length > count:
+        return [
+            (
+                name,
+                count,
+                f"the newest {end.length - count} revision(s) are missing: the end "
+                f"record says {end.length} (truncated)",
+            )
+        ]
+    if end.length < 1 or chain_at(end.length - 1) != end.chain:
+        return [
+            (
+                name,
+                end.length - 1,
+                "does not match the end record's chain (altered)",
+            )
+        ]
+    return []
+
+
+def heads_problems(
+    name: str, heads: Heads | None, count: int, chain_at: Callable[[int], str | None]
+) -> list[Problem]:
+    """Whether the saved heads point at stored revisions and match their seal.
+
+    A timeline with revisions has heads: the first revision is stored with them.
+    """
+    if heads is None:
+        if count:
+            return [(name, None, "has no heads (removed?)")]
+        return []
+    chains: dict[int, str] = {}
+    for number in (heads.cursor, *heads.tips.values()):
+        chain = chain_at(number)
+        if chain is None:
+            return [(name, number, "the heads point at a revision that is not stored")]
+        chains[number] = chain
+    if heads.seal != integrity.heads_seal(name, heads, chains):
+        return [
+            (
+                name,
+                heads.cursor,
+                "the heads (cursor or a branch tip) do not match their seal (altered)",
+            )
+        ]
+    return []
+
+
+def opening_problems(
+    backend: Backend,
+    name: str,
+    rows: Sequence[Row],
+    end: End | None,
+    heads: Heads | None,
+) -> list[Problem]:
+    """What a timeline being opened has wrong beyond its rows (already verified).
+
+    ``end`` must have been read before ``rows``: an append by another process in
+    between then leaves more rows than the end record says, never fewer.
+    """
+    chains = {r.number: r.chain for r in rows}
+
+    def chain_at(number: int) -> str | None:
+        chain = chains.get(number)
+        if chain is None:
+            row = backend.row(name, number)
+            chain = None if row is None else row.chain
+        return chain
+
+    count = rows[-1].number + 1 if rows else 0
+    after = end if end is not None and end.length >= count else backend.end(name)
+    return [
+        *end_problems(name, end, count, chain_at, after),
+        *heads_problems(name, heads, count, chain_at),
+    ]
+
+
+def anchor_of(backend: Backend, names: Iterable[str]) -> list[integrity.Anchor]:
+    """The anchors of ``names``: each one's newest revision and its chain."""
+    anchors = []
+    for name in names:
+        end = backend.end(name)
+        if end is None or end.length < 1:
+            raise CorruptHistoryError(
+                f"timeline {name!r} has no end record; run verify() first"
+            )
+        anchors.append(integrity.Anchor(name, end.length - 1, end.chain))
+    return anchors
+
+
+class _Timeline:
+    """The check of one timeline, a page of rows at a time."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        name: str,
+        problems: list[Problem],
+        allow_pickle: bool,
+        every: int,
+    ) -> None:
+        self.backend = backend
+        self.name = name
+        self.problems = problems
+        self.pickle = allow_pickle
+        self.every = every
+        self.values: OrderedDict[int, Any] = OrderedDict()
+        self.chains: OrderedDict[int, str] = OrderedDict()
+        self.checkpoints = set(backend.checkpoints(name))
+        self.newer = False
+        self.count = 0
+
+    def problem(self, number: int | None, what: str) -> None:
+        self.problems.append((self.name, number, what))
+
+    def chain_at(self, number: int) -> str | None:
+        chain = self.chains.get(number)
+        if chain is None:
+            row = self.backend.row(self.name, number)
+            chain = None if row is None else row.chain
+        return chain
+
+    def run(self, progress: Progress | None, watch: set[int]) -> dict[int, str]:
+        """Check every row; return the chains of the numbers in ``watch``."""
+        name, backend = self.name, self.backend
+        end = backend.end(name)  # before the rows: later appends only add rows
+        latest = backend.latest(name)
+        total = max(latest + 1, end.length if end is not None else 0)
+        seen: dict[int, str] = {}
+        previous: str | None = integrity.ROOT_CHAIN
+        expected = 0
+        after = -1
+        while after < latest:
+            upto = min(after + PAGE, latest)
+            for row in backend.read(name, after=after, upto=upto):
+                if row.number != expected:
+                    if type(row.number) is not int or row.number < expected:
+                        self.problem(row.number, "is out of order or repeated")
+                        continue
+                    gone = f"revisions {expected} to {row.number - 1} are missing"
+                    self.problem(expected, gone)
+                    previous = None
+                self.row(row, previous)
+                previous = row.chain
+                expected = row.number + 1
+                if row.number in watch:
+                    seen[row.number] = row.chain
+                self.count += 1
+                if progress is not None:
+                    progress(name, self.count, total)
+            after = upto
+        moved = end if end is not None and end.length >= expected else backend.end(name)
+        self.problems.extend(end_problems(name, end, expected, self.chain_at, moved))
+        self.problems.extend(
+            heads_problems(name, backend.heads(name), expected, self.chain_at)
+        )
+        return seen
+
+    def row(self, row: Row, previous: str | None) -> None:
+        number = row.number
+
+        def parent_chain() -> str:
+            chain = self.chain_at(row.parent) if row.parent is not None else None
+            return "" if chain is None else chain
+
+        version, problem = integrity.row_check(
+            row, integrity.ROOT_CHAIN if previous is None else previous, parent_chain
+        )
+        self.chains[number] = row.chain
+        if len(self.chains) > _CHAINS_KEPT:
+            self.chains.popitem(last=False)
+        if problem is not None:
+            if previous is not None or "chain" not in problem:
+                self.problem(number, problem)
+            return
+        if version == 2:
+            self.newer = True
+        elif self.newer:
+            self.problem(number, "is in the older format after newer ones (altered)")
+        value = self.value(row)
+        if number in self.checkpoints:
+            self.checkpoint(row, version, value)
+
+    def value(self, row: Row) -> Any:
+        """The row's value from its parent's, or ``_UNKNOWN`` if it cannot be had."""
+        parent = row.parent
+        base: Any = None
+        if parent is not None:
+            base = self.values.get(parent, _UNKNOWN)
+            if base is _UNKNOWN:
+                try:
+                    base = read_value(
+                        self.backend,
+                        self.name,
+                        parent,
+                        checkpoint_every=self.every,
+                        allow_pickle=self.pickle,
+                    )
+                except StatetrailError:
+                    base = _UNKNOWN  # found again when that row is checked
+        try:
+            if base is _UNKNOWN or type(base) is Erased:
+                raise NeedsCheckpoint(row.number)
+            value = row_value(row, base, allow_pickle=self.pickle)
+        except NeedsCheckpoint:
+            if row.number not in self.checkpoints:
+                self.problem(
+                    row.number,
+                    "follows an erased revision and has no checkpoint: its value is "
+                    "lost",
+                )
+            value = _UNKNOWN
+        except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
+            self.problem(row.number, f"its payload does not decode: {exc}")
+            value = _UNKNOWN
+        self.values[row.number] = value
+        if len(self.values) > _VALUES_KEPT:
+            self.values.popitem(last=False)
+        return value
+
+    def checkpoint(self, row: Row, version: int, value: Any) -> None:
+        stored = self.backend.checkpoint(self.name, row.number)
+        if stored is None:
+            return
+        text, digest = stored
+        problem = integrity.checkpoint_problem(row.chain, version, text, digest)
+        if problem is not None:
+            self.problem(row.number, problem)
+            return
+        try:
+            kept = codec.from_json(codec.parse(text), allow_pickle=self.pickle)
+        except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
+            self.problem(row.number, f"its checkpoint does not decode: {exc}")
+            return
+        if value is _UNKNOWN:
+            self.values[row.number] = kept  # the value its children build on
+        elif type(value) is not Erased and not _same(kept, value):
+            self.problem(
+                row.number,
+                "its checkpoint holds another value than its patches give (altered)",
+            )
+
+
+_UNKNOWN: Any = object()
+
+
+def _same(kept: Any, value: Any) -> bool:
+    if kept == value:
+        return True
+    try:
+        return codec.canonical(codec.to_json(kept)) == codec.canonical(
+            codec.to_json(value)
+        )
+    except (StatetrailError, ValueError, TypeError):
+        return False
+
+
+def verify(
+    backend: Backend,
+    names: Sequence[str] | None = None,
+    *,
+    anchors: Sequence[integrity.Anchor] = (),
+    full: bool = False,
+    progress: Progress | None = None,
+    allow_pickle: bool = False,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    where: str = "the history",
+) -> dict[str, int]:
+    """Check everything stored (or the timelines ``names``); see the module.
+
+    Returns:
+        The number of revisions checked per timeline.
+
+    Raises:
+        CorruptHistoryError: Something does not verify; ``problems`` lists
+            every problem found.
+    """
+    problems: list[Problem] = list(backend.check(full))
+    stored = backend.timelines()
+    wanted = list(stored) if names is None else list(names)
+    by_name: dict[str, list[integrity.Anchor]] = {}
+    for anchor in anchors:
+        by_name.setdefault(anchor.name, []).append(anchor)
+        if anchor.name not in wanted:
+            wanted.append(anchor.name)
+    checked: dict[str, int] = {}
+    for name in wanted:
+        if name not in stored and backend.end(name) is None:
+            problems.append((name, None, "is not stored"))
+            continue
+        check = _Timeline(backend, name, problems, allow_pickle, checkpoint_every)
+        pinned = by_name.get(name, [])
+        seen = check.run(progress, {a.number for a in pinned})
+        for anchor in pinned:
+            chain = seen.get(anchor.number)
+            if chain is None:
+                problems.append(
+                    (
+                        name,
+                        anchor.number,
+                        "is gone: the anchor names it (truncated since the anchor)",
+                    )
+                )
+            elif chain[: integrity.ANCHOR_HEX] != anchor.chain:
+                problems.append(
+                    (
+                        name,
+                        anchor.number,
+                        "has another chain than the anchor's: revisions up to it "
+                        "were rewritten since the anchor",
+                    )
+                )
+        checked[name] = check.count
+    if problems:
+        raise corrupt(problems, where)
+    return checked

@@ -1,0 +1,222 @@
+"""Targeted tampering (issue 9, defect 3 and more) on real SQLite, JSON and
+PostgreSQL rows.
+
+Each edit in :data:`tests.storage.tamper.TAMPERS` is made to a history written
+through a repository, then: ``verify()`` must raise CorruptHistoryError listing
+the problem, ``statetrail verify`` must exit non-zero, and opening the history
+must either raise CorruptHistoryError or give back exactly the state written,
+never an older one. The teeth: the same checker, given the verify of format 1
+(rows' digests and chain only), counts undetected edits.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager, closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import statetrail
+from statetrail.cli import main
+from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.repository import Repository
+from statetrail.storage._journal import decode_rows
+from statetrail.storage._sqlite_schema import row_from
+from statetrail.storage.sqlite import SQLiteBackend
+from tests.reliability import record
+from tests.storage.pg import PgSchema, pg
+from tests.storage.tamper import (
+    EVERY,
+    TAMPERS,
+    JsonRaw,
+    PostgresRaw,
+    Raw,
+    SqliteRaw,
+    build,
+    export,
+)
+from tests.storage.test_bitflip import damage_index
+
+__all__ = ["pg"]  # the fixture, imported for the tests below
+
+Verifier = Callable[[Repository], object]
+
+
+def real_verify(repo: Repository) -> object:
+    """The verify under test."""
+    return repo.verify()
+
+
+def format_1_verify(repo: Repository) -> object:
+    """The broken variant (teeth): what verify checked before format 2, the
+    rows' digests and chain, nothing of heads, ends or checkpoints."""
+    for name in repo.timelines():
+        decode_rows(repo.backend, name, repo.backend.read(name))
+    return None
+
+
+class Site:
+    """One backend's history: opened, edited raw, and shown to the CLI."""
+
+    def __init__(
+        self,
+        target: str,
+        raw: Callable[[], AbstractContextManager[Raw]],
+        cli: bool,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.target = target
+        self.raw = raw
+        self.cli = cli
+        self.options = options or {}
+
+    def open(self) -> Repository:
+        return statetrail.open(self.target, checkpoint_every=EVERY, **self.options)
+
+
+def _closing_raw(make: Callable[[], Any]) -> Callable[[], AbstractContextManager[Raw]]:
+    return lambda: closing(make())
+
+
+def outcome(site: Site, tamper: Callable[[Raw], None], verify: Verifier) -> str:
+    """What became of one edit: "detected", or why it was not."""
+    with site.open() as repo:
+        original = export(repo)
+    with site.raw() as raw:
+        tamper(raw)
+    try:
+        with site.open() as repo:
+            verify(repo)
+    except CorruptHistoryError as exc:
+        if verify is real_verify and not exc.problems:
+            return "verify failed without listing its problems"
+    else:
+        return "verify passed"
+    if site.cli and main(["verify", site.target]) == 0:
+        return "the CLI passed"
+    try:
+        with site.open() as repo:
+            if export(repo) != original:
+                return "opened as another state"
+    except CorruptHistoryError:
+        pass
+    return "detected"
+
+
+def _sqlite_site(tmp_path: Path, template: Path) -> Site:
+    path = tmp_path / "h.db"
+    shutil.copy(template, path)
+    return Site(str(path), _closing_raw(lambda: SqliteRaw(str(path))), True)
+
+
+def _json_site(tmp_path: Path, template: Path) -> Site:
+    path = tmp_path / "h.json"
+    shutil.copy(template, path)
+    return Site(str(path), _closing_raw(lambda: JsonRaw(str(path))), True)
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The reference history, written once per file backend."""
+    where = tmp_path_factory.mktemp("templates")
+    out = {}
+    for kind, name in (("sqlite", "h.db"), ("json", "h.json")):
+        with statetrail.open(where / name, checkpoint_every=EVERY) as repo:
+            build(repo)
+        out[kind] = where / name
+    return out
+
+
+class TestTamperList:
+    @pytest.mark.parametrize("case", sorted(TAMPERS))
+    @pytest.mark.parametrize("kind", ["sqlite", "json"])
+    def test_file_edits_are_detected(
+        self, kind: str, case: str, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """Every edit of the list, on a real file: verify and the CLI fail, and
+        opening never hands back another state."""
+        make = _sqlite_site if kind == "sqlite" else _json_site
+        site = make(tmp_path, templates[kind])
+        assert outcome(site, TAMPERS[case], real_verify) == "detected"
+
+    @pytest.mark.parametrize("case", sorted(TAMPERS))
+    def test_postgres_edits_are_detected(self, case: str, pg: PgSchema) -> None:
+        """The same edits on PostgreSQL rows."""
+        site = Site(
+            pg.url,
+            _closing_raw(lambda: PostgresRaw(pg.url, pg.name)),
+            False,
+            {"schema": pg.name},
+        )
+        with site.open() as repo:
+            build(repo)
+        assert outcome(site, TAMPERS[case], real_verify) == "detected"
+
+    def test_the_checker_has_teeth(
+        self, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """Teeth: with format 1's verify (rows only), the same checker finds
+        edits that pass; with the real one, none. Counts are recorded."""
+        results: dict[str, dict[str, str]] = {}
+        for label, verify in (("real", real_verify), ("format 1", format_1_verify)):
+            results[label] = {}
+            for i, case in enumerate(sorted(TAMPERS)):
+                where = tmp_path / f"{label}-{i}".replace(" ", "")
+                where.mkdir()
+                site = _sqlite_site(where, templates["sqlite"])
+                results[label][case] = outcome(site, TAMPERS[case], verify)
+        missed = {c: o for c, o in results["format 1"].items() if o != "detected"}
+        record(
+            "S4-tamper-list",
+            cases=len(TAMPERS),
+            backends=["sqlite", "json", "postgresql"],
+            detected_sqlite=sum(o == "detected" for o in results["real"].values()),
+            teeth_missed_by_format_1=len(missed),
+        )
+        assert all(o == "detected" for o in results["real"].values())
+        assert len(missed) >= 5, missed
+
+
+class TestDamagedIndex:
+    def test_a_damaged_primary_key_index_is_found_and_guards_writes(
+        self, tmp_path: Path
+    ) -> None:
+        """The primary-key index emptied: integrity_check sees it, verify reports
+        it (quick mode too), opening the timeline refuses, and an append of a
+        taken number is refused instead of storing a second row."""
+        path = tmp_path / "h.db"
+        with statetrail.open(path, checkpoint_every=EVERY) as repo:
+            build(repo)
+        damage_index(path)
+        with closing(sqlite3.connect(path)) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() != [("ok",)]
+        for full in (False, True):
+            with (
+                statetrail.open(path) as repo,
+                pytest.raises(CorruptHistoryError) as caught,
+            ):
+                repo.verify(full=full)
+            assert any("index" in what for _, _, what in caught.value.problems)
+        assert main(["verify", str(path)]) == 2
+        with statetrail.open(path) as repo, pytest.raises(CorruptHistoryError):
+            repo.store("job").set("n", 1)
+        with SQLiteBackend(path) as backend:
+            taken = backend.row("job", 5)
+            assert taken is None  # the index does not find it ...
+            with closing(sqlite3.connect(path)) as conn:
+                (stored,) = conn.execute(
+                    "SELECT * FROM revisions NOT INDEXED WHERE timeline = 'job'"
+                    " AND number = 5"
+                ).fetchall()
+            with pytest.raises(StatetrailError, match="index"):
+                backend.append([row_from(stored, str(path))._replace(digest="x")])
+        with closing(sqlite3.connect(path)) as conn:
+            duplicates = conn.execute(
+                "SELECT count(*) FROM (SELECT number FROM revisions NOT INDEXED"
+                " GROUP BY timeline, number HAVING count(*) > 1)"
+            ).fetchone()
+        assert duplicates == (0,)
