@@ -1,9 +1,11 @@
 """Damaged SQLite files (RELIABILITY S4, the method of SQLite's own section 4.2).
 
-A 200-revision database is damaged outside SQLite: a random page overwritten
-with random bytes, zeros or a copy of another page, or the file cut short. Every
-backend method is then called on it. Each must work or raise StorageError
-(CorruptHistoryError when the damage is found); no other exception, no crash.
+A 200-revision database written through a repository is damaged outside
+SQLite: a random page overwritten with random bytes, zeros or a copy of another
+page, or the file cut short. Each copy is verified, then every backend method is
+called on it. Each must work or raise StorageError (CorruptHistoryError when the
+damage is found); no other exception, no crash; and no copy whose content
+changed may pass unnoticed (the hash chain, issue 9).
 """
 
 from __future__ import annotations
@@ -14,12 +16,15 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import statetrail
 from statetrail.errors import CorruptHistoryError, StorageError
+from statetrail.repository import Repository
 from statetrail.storage.base import Backend, Heads
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.contract import row
+from tests.storage.test_bitflip import LIVE, byte_map
 
 CALLS: list[Callable[[SQLiteBackend], object]] = [
     lambda b: b.integrity_check(),
@@ -38,14 +43,15 @@ CALLS: list[Callable[[SQLiteBackend], object]] = [
 
 def healthy(path: Path) -> None:
     """200 revisions over two timelines, with heads and checkpoints."""
-    with SQLiteBackend(path) as backend:
-        for n in range(200):
-            backend.append([row(n, timeline="t", comment="x" * (n % 50))])
-        for n in range(0, 200, 64):
-            backend.put_checkpoint("t", n, f'{{"n": {n}}}', f"h{n}")
-        for n in range(30):
-            backend.append([row(n, timeline="u")])
-        backend.save_heads("t", Heads("main", 199, {"main": 199}))
+    with statetrail.open(path) as repo:
+        store = repo.store("t", {"n": 0})
+        for n in range(1, 200):
+            with statetrail.context(comment="x" * (n % 50)):
+                store.set("n", n)
+        repo.timeline("t").checkout(150)
+        score = repo.watch("u", 0)
+        for n in range(1, 30):
+            score.set(n)
 
 
 def snapshot(backend: Backend) -> tuple[object, ...]:
@@ -63,6 +69,10 @@ def damage(original: bytes, rng: random.Random, kind: str) -> bytes:
     pages = len(original) // page_size
     if kind == "truncate":
         return original[: rng.randrange(1, len(original))]
+    if kind == "cell":  # inside a cell: the page stays well formed
+        live = [i for i, k in enumerate(byte_map(original)) if k == LIVE]
+        at = rng.choice(live)
+        return original[:at] + rng.randbytes(4) + original[at + 4 :]
     page = rng.randrange(pages)
     if kind == "random":
         new = rng.randbytes(page_size)
@@ -82,7 +92,11 @@ class Untranslated(SQLiteBackend):
 
 
 def damage_trials(
-    tmp_path: Path, trials: int, backend_class: type[SQLiteBackend] = SQLiteBackend
+    tmp_path: Path,
+    trials: int,
+    backend_class: type[SQLiteBackend] = SQLiteBackend,
+    verify: bool = True,
+    kinds: list[str] | None = None,
 ) -> tuple[Counter[str], Counter[str]]:
     """Damage ``trials`` copies and call everything on each; return the
     exceptions other than StorageError, and what became of each copy."""
@@ -96,7 +110,8 @@ def damage_trials(
     outcomes: Counter[str] = Counter()
     for trial in range(trials):
         path = tmp_path / f"damaged{trial}.db"
-        path.write_bytes(damage(original, rng, KINDS[trial % len(KINDS)]))
+        chosen = kinds or KINDS
+        path.write_bytes(damage(original, rng, chosen[trial % len(chosen)]))
         try:
             backend = backend_class(path)
         except StorageError as exc:
@@ -111,7 +126,14 @@ def damage_trials(
                 intact = snapshot(backend) == expected
             except Exception:  # counted by the calls below
                 intact = False
-            for call in CALLS:
+            if verify:
+                try:
+                    Repository(backend).verify()
+                except StorageError:
+                    found = True
+                except Exception as exc:  # what this test exists to catch
+                    foreign[f"{type(exc).__name__}: {exc}"] += 1
+            for call in CALLS if verify else CALLS[1:]:
                 try:
                     call(backend)
                 except CorruptHistoryError:
@@ -125,11 +147,11 @@ def damage_trials(
         elif intact:
             outcomes["read intact (damage in unused space)"] += 1
         else:
-            outcomes["altered, not found by SQLite"] += 1
+            outcomes["altered, not found"] += 1
     return foreign, outcomes
 
 
-KINDS = ["random", "zeros", "misplaced", "truncate"]
+KINDS = ["random", "zeros", "misplaced", "truncate", "cell"]
 
 
 class TestDamagedFiles:
@@ -143,9 +165,11 @@ class TestDamagedFiles:
             damaged_files=trials,
             kinds=KINDS,
             other_exceptions=sum(foreign.values()),
+            altered_not_found=outcomes["altered, not found"],
             outcomes=dict(outcomes),
         )
         assert foreign == Counter()
+        assert outcomes["altered, not found"] == 0, outcomes
         refused = sum(n for k, n in outcomes.items() if k.startswith("refused"))
         assert outcomes["damage found"] + refused > trials // 2
 
@@ -155,3 +179,10 @@ class TestDamagedFiles:
         foreign, _ = damage_trials(tmp_path, scaled(40), Untranslated)
         record("S4-sqlite-teeth", other_exceptions=sum(foreign.values()))
         assert sum(foreign.values()) > 0
+
+    def test_the_altered_count_has_teeth(self, tmp_path: Path) -> None:
+        """Teeth: without verify and integrity_check (reads alone), bytes
+        changed inside cells go unnoticed, and the same run counts them."""
+        _, outcomes = damage_trials(tmp_path, scaled(60), verify=False, kinds=["cell"])
+        record("S4-sqlite-altered-teeth", altered=outcomes["altered, not found"])
+        assert outcomes["altered, not found"] > 0

@@ -381,7 +381,14 @@ def verify(
     checked: dict[str, int] = {}
     for name in wanted:
         if name not in stored and backend.end(name) is None:
-            problems.append((name, None, "is not stored"))
+            problems.append(
+                (
+                    name,
+                    None,
+                    "is not stored"
+                    + (", though the anchor names it" if name in by_name else ""),
+                )
+            )
             continue
         check = _Timeline(backend, name, problems, allow_pickle, checkpoint_every)
         pinned = by_name.get(name, [])
