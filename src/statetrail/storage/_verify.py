@@ -236,7 +236,7 @@ class _Timeline:
                     self.problem(expected, gone)
                     previous = None
                 self.row(row, previous)
-                previous = row.chain
+                previous = row.chain if type(row.chain) is str else None
                 expected = row.number + 1
                 if row.number in watch:
                     seen[row.number] = row.chain
@@ -261,7 +261,8 @@ class _Timeline:
         version, problem = integrity.row_check(
             row, integrity.ROOT_CHAIN if previous is None else previous, parent_chain
         )
-        self.chains[number] = row.chain
+        if type(row.chain) is str:
+            self.chains[number] = row.chain
         if len(self.chains) > _CHAINS_KEPT:
             self.chains.popitem(last=False)
         if problem is not None:
@@ -316,6 +317,7 @@ class _Timeline:
     def checkpoint(self, row: Row, version: int, value: Any) -> None:
         stored = self.backend.checkpoint(self.name, row.number)
         if stored is None:
+            self.problem(row.number, "its checkpoint is listed but cannot be read")
             return
         text, digest = stored
         problem = integrity.checkpoint_problem(row.chain, version, text, digest)

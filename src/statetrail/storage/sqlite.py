@@ -313,6 +313,15 @@ class SQLiteBackend(Backend):
             if writer:
                 conn.execute(_SYNCHRONOUS[self.durability])
                 conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT:d}")
+            else:
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1")  # parses the schema
+        except UnicodeDecodeError as exc:
+            # A damaged schema: sqlite3 fails to decode SQLite's own message.
+            conn.close()
+            raise CorruptHistoryError(
+                f"{self.path} has a damaged schema (not UTF-8); restore it from a "
+                "backup"
+            ) from exc
         except BaseException:
             conn.close()
             raise
@@ -750,20 +759,35 @@ class SQLiteBackend(Backend):
         """SQLite's own checks, the schema, and rows against end records.
 
         ``quick_check`` (``integrity_check`` with ``full``); the schema against
-        statetrail's; each timeline's rows counted from the table, not through
-        its index (a damaged index hides rows from other queries), against its
-        end record.
+        statetrail's; each table against its primary-key index (reads take the
+        key columns from the index, so a table changed alone goes unseen, and a
+        damaged index hides rows); each timeline's rows against its end record.
         """
-        pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
         problems: list[Problem] = []
-        found = [str(r[0]) for r in self._read(pragma, ())]
-        if found != ["ok"]:
+
+        def run(statement: str) -> list[Any]:
+            try:
+                return self._read(statement, ())
+            except CorruptHistoryError as exc:
+                problems.append((None, None, str(exc)))
+                return []
+
+        pragma = "PRAGMA integrity_check" if full else "PRAGMA quick_check"
+        found = [str(r[0]) for r in run(pragma)]
+        if found not in ([], ["ok"]):
             problems += [(None, None, f"SQLite: {line}") for line in found[:100]]
-        for what in sql.schema_problems(
-            self._read(sql.SCHEMA, ()), tuple(self._migrations)
-        ):
+        for what in sql.schema_problems(run(sql.SCHEMA), tuple(self._migrations)):
             problems.append((None, None, what))
-        for name, rows, indexed, end in self._read(sql.COUNTS, ()):
+        for table, name in run(sql.INDEX_SUMS):
+            problems.append(
+                (
+                    name,
+                    None,
+                    f"the {table} table and its primary-key index disagree: the "
+                    "index is damaged (REINDEX, or restore from a backup)",
+                )
+            )
+        for name, rows, indexed, end in run(sql.COUNTS):
             if rows != indexed:
                 problems.append(
                     (
