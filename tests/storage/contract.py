@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Checkpoint, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, End, Heads, Row
 
 
 def row(
@@ -126,10 +126,38 @@ class BackendContract(ABC):
     def test_heads(self, backend: Backend) -> None:
         """The cursor and branch tips saved are what comes back."""
         assert backend.heads("t") is None
-        backend.save_heads("t", Heads("main", 3, {"main": 5, "exp": 4}))
-        assert backend.heads("t") == Heads("main", 3, {"main": 5, "exp": 4})
+        backend.save_heads("t", Heads("main", 3, {"main": 5, "exp": 4}, "seal"))
+        assert backend.heads("t") == Heads("main", 3, {"main": 5, "exp": 4}, "seal")
         backend.save_heads("t", Heads("exp", 4, {"main": 5, "exp": 4}))
         assert backend.heads("t") == Heads("exp", 4, {"main": 5, "exp": 4})
+
+    def test_the_end_record_follows_appends(self, backend: Backend) -> None:
+        """Each append moves the end record to its newest row; a refused append,
+        an erase and saved heads leave it where it was."""
+        assert backend.end("t") is None
+        backend.append([row(0), row(1)])
+        assert backend.end("t") == End(2, "c1")
+        backend.append([row(2)], [Checkpoint(2, "{}", "h2")])
+        assert backend.end("t") == End(3, "c2")
+        with pytest.raises(ConflictError):
+            backend.append([row(3), row(2)])
+        backend.erase("t", 1, "{}")
+        backend.save_heads("t", Heads("main", 1, {"main": 2}, "seal"))
+        backend.flush()
+        assert backend.end("t") == End(3, "c2")
+        assert backend.end("other") is None
+
+    def test_heads_appended_with_their_rows(self, backend: Backend) -> None:
+        """Heads given to append are saved with the rows, seal included; a
+        refused append saves none."""
+        heads = Heads("main", 0, {"main": 0}, "s0")
+        backend.append([row(0)], (), heads)
+        backend.flush()
+        assert backend.heads("t") == heads
+        with pytest.raises(ConflictError):
+            backend.append([row(0)], (), Heads("main", 0, {"main": 0}, "other"))
+        backend.flush()
+        assert backend.heads("t") == heads
 
     def test_checkpoints(self, backend: Backend) -> None:
         """Whole values kept by revision number, with their digests."""

@@ -27,7 +27,7 @@ from statetrail.diff import same_value
 from statetrail.immutable import RevisionedImmutable, update
 from statetrail.repository import Repository
 from statetrail.revision import Change
-from statetrail.storage.base import Backend
+from statetrail.storage.base import Backend, Heads, Row
 from statetrail.storage.codec import CodecError
 from statetrail.storage.jsonfile import JsonFileBackend
 from statetrail.storage.memory import MemoryBackend
@@ -367,6 +367,64 @@ class TestIntegrity:
             Repository(backend).verify()
         with pytest.raises(CorruptHistoryError):
             Repository(backend).watch("v")
+
+    def test_verify_lists_every_problem(self) -> None:
+        """Two rows altered, the heads moved and a checkpoint changed: one
+        CorruptHistoryError lists each, as (timeline, number, what)."""
+        backend = MemoryBackend()
+        repo = Repository(backend, checkpoint_every=4)
+        v = repo.watch("v", {"n": 0})
+        for i in range(1, 12):
+            v.set_in("n", i)
+        repo.timeline("v").checkout(9)
+        rows = backend._rows["v"]
+        rows[2] = rows[2]._replace(author="mallory")
+        rows[5] = rows[5]._replace(comment="nothing to see")
+        heads = backend._heads["v"]
+        backend._heads["v"] = Heads(heads.branch, 3, heads.tips, heads.seal)
+        value, digest = backend._checkpoints["v"][8]
+        backend._checkpoints["v"][8] = (value.replace("8", "0"), digest)
+        with pytest.raises(CorruptHistoryError) as caught:
+            Repository(backend).verify()
+        found = {(t, n) for t, n, _ in caught.value.problems}
+        assert {("v", 2), ("v", 5), ("v", 3), ("v", 8)} <= found
+
+    def test_verify_reads_in_pages_and_reports_progress(self) -> None:
+        """A long timeline is read a page at a time (memory stays bounded) and
+        progress reaches the total."""
+
+        class Counting(MemoryBackend):
+            largest = 0
+
+            def read(
+                self, timeline: str, after: int = -1, upto: int | None = None
+            ) -> list[Row]:
+                rows = super().read(timeline, after, upto)
+                Counting.largest = max(Counting.largest, len(rows))
+                return rows
+
+        backend = Counting()
+        v = Repository(backend).watch("v", 0)
+        for i in range(1, 1500):
+            v.set(i)
+        Counting.largest = 0
+        seen: list[tuple[str, int, int]] = []
+        assert Repository(backend).verify(progress=lambda *args: seen.append(args)) == {
+            "v": 1500
+        }
+        assert 0 < Counting.largest <= 512
+        assert seen[-1] == ("v", 1500, 1500)
+
+    def test_an_anchor_proves_the_history_as_it_grows(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """An anchor taken now verifies now and after more writes."""
+        repo = make()
+        v = repo.watch("v", 0)
+        v.set(1)
+        anchor = repo.anchor()
+        v.set(2)
+        assert make().verify(anchor=anchor) == {"v": 3}
 
     def test_erase_keeps_the_rest_verifiable(
         self, make: Callable[[], Repository]

@@ -55,10 +55,13 @@ class FlushingBackend(SQLiteBackend):
         self._pairing = threading.Lock()
 
     def append(
-        self, rows: Sequence[Row], checkpoints: Sequence[Checkpoint] = ()
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
     ) -> None:
         with self._pairing:
-            super().append(rows, checkpoints)
+            super().append(rows, checkpoints, heads)
             self.flush()
 
     def save_heads(self, timeline: str, heads: Heads) -> None:

@@ -69,6 +69,7 @@ __all__ = [
     "heads_from",
     "insert",
     "insert_many",
+    "insert_with_heads",
     "migrate",
     "params",
     "row_from",
@@ -629,6 +630,17 @@ def insert(
     """
     for row, values in zip(rows, parameters, strict=True):
         _insert(row, INSERT, values, conn)
+
+
+def insert_with_heads(
+    rows: Sequence[Row],
+    parameters: Sequence[_Params],
+    heads: _Params,
+    conn: sqlite3.Connection,
+) -> None:
+    """:func:`insert`, then :data:`SAVE_HEADS` with ``heads``, in one operation."""
+    insert(rows, parameters, conn)
+    execute(SAVE_HEADS, heads, conn)
 
 
 def has_json(conn: sqlite3.Connection) -> bool:

@@ -610,20 +610,31 @@ class SQLiteBackend(Backend):
         parameters = [sql.params(r) for r in rows]
         if batched:
             # A queued checkpoint follows its row and is dropped if the row is
-            # refused (see _commit_group).
-            self._submit(functools.partial(sql.insert, rows, parameters), len(rows))
+            # refused (see _commit_group). Heads go in the rows' own operation
+            # (the first revision's, once per timeline), undone with them.
+            if heads is None:
+                op = functools.partial(sql.insert, rows, parameters)
+            else:
+                op = functools.partial(
+                    sql.insert_with_heads,
+                    rows,
+                    parameters,
+                    _heads_params(timeline, heads),
+                )
+            self._submit(op, len(rows) + (heads is not None))
             for checkpoint in checkpoints:
                 self._queue_checkpoint(timeline, *checkpoint)
-            if heads is not None:
-                self.save_heads(timeline, heads)
             return
 
         def work(conn: Connection) -> None:
-            sql.insert(rows, parameters, conn)
+            if heads is None:
+                sql.insert(rows, parameters, conn)
+            else:
+                sql.insert_with_heads(
+                    rows, parameters, _heads_params(timeline, heads), conn
+                )
             for number, value, digest in checkpoints:
                 sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
-            if heads is not None:
-                sql.execute(sql.SAVE_HEADS, _heads_params(timeline, heads), conn)
 
         self._write(work)
 
