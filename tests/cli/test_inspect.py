@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import pathlib
@@ -16,7 +17,7 @@ from collections.abc import Callable
 import pytest
 
 import statetrail
-from statetrail.cli import main
+from statetrail.cli import inspect, main
 
 
 @pytest.fixture(params=["job.json", "job.db"])
@@ -174,6 +175,34 @@ class TestCommands:
         status, out, _ = run(capsys, "verify", str(history))
         assert status == 0
         assert "ok: 6 revision(s) in 2 timeline(s)" in out
+        status, out, _ = run(capsys, "verify", "--full", str(history))
+        assert status == 0
+
+    def test_verify_draws_a_progress_bar_on_a_terminal(
+        self, history: pathlib.Path
+    ) -> None:
+        """On a terminal, verify draws its progress on the error stream; the
+        report itself stays on the output."""
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        out, err = io.StringIO(), Terminal()
+        inspect.verify(str(history), out, err=err)
+        assert "verify" in err.getvalue()
+        assert "ok: 6 revision(s)" in out.getvalue()
+
+    def test_anchor_then_verify_against_it(
+        self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """anchor prints one line per timeline; verify --anchor accepts it."""
+        status, anchor, _ = run(capsys, "anchor", str(history))
+        assert status == 0
+        assert len(anchor.splitlines()) == 2
+        status, out, _ = run(capsys, "verify", str(history), "--anchor", anchor)
+        assert status == 0
+        assert "(anchor matched)" in out
 
 
 class TestErrors:
