@@ -227,7 +227,7 @@ class _Timeline:
         after = -1
         while after < latest:
             upto = min(after + PAGE, latest)
-            for row in backend.read(name, after=after, upto=upto):
+            for row in self.page(after, upto):
                 if row.number != expected:
                     if type(row.number) is not int or row.number < expected:
                         self.problem(row.number, "is out of order or repeated")
@@ -250,6 +250,27 @@ class _Timeline:
             heads_problems(name, backend.heads(name), expected, self.chain_at)
         )
         return seen
+
+    def page(self, after: int, upto: int) -> list[Row]:
+        """The rows numbered above ``after`` up to ``upto``.
+
+        When the backend refuses the page (a damaged row), the others are read
+        one by one.
+        """
+        try:
+            return self.backend.read(self.name, after=after, upto=upto)
+        except CorruptHistoryError:
+            pass
+        rows = []
+        for number in range(after + 1, upto + 1):
+            try:
+                row = self.backend.row(self.name, number)
+            except CorruptHistoryError as exc:
+                self.problem(number, f"cannot be read: {exc}")
+                continue
+            if row is not None:
+                rows.append(row)
+        return rows
 
     def row(self, row: Row, previous: str | None) -> None:
         number = row.number
