@@ -396,6 +396,17 @@ def _edit_checkpoint(raw: Raw, how: str) -> None:
     raw.set_checkpoint("job", number, altered, new_digest)
 
 
+def _edit_erased_child_checkpoint(raw: Raw) -> None:
+    """The checkpoint that alone holds the erased revision's child's value,
+    edited with its digest recomputed bound to its chain."""
+    number = ERASED + 1
+    value, _ = raw.checkpoints("job")[number]
+    altered = value.replace('"n":', '"m":')
+    chain = raw.row("job", number)["chain"]
+    digest = integrity.checkpoint_digest(chain, altered.encode())
+    raw.set_checkpoint("job", number, altered, digest)
+
+
 def _forge_tombstone(raw: Raw, number: int) -> None:
     raw.set_row("job", number, payload=None, erased=raw.row("job", ERASED)["erased"])
 
@@ -461,6 +472,8 @@ TAMPERS: dict[str, Tamper] = {
     "checkpoint value edited, digest recomputed bound to its chain": lambda raw: (
         _edit_checkpoint(raw, "bound")
     ),
+    "checkpoint after the erased revision edited, digest recomputed bound to its "
+    "chain": _edit_erased_child_checkpoint,
     "a payload edited": lambda raw: raw.set_row(
         "job", 6, payload=raw.row("job", 6)["payload"].replace("6", "7")
     ),

@@ -29,6 +29,8 @@ when they read.
   cannot stand for another, nor be recomputed as a plain hash of the value.
   Where its revision's value can be rebuilt from patches, the verifier also
   compares the two, which catches a checkpoint rewritten with the right formula.
+  Where it cannot (the child of an erased revision), the erased revision's
+  tombstone lists that checkpoint's digest under its seal.
 - *Heads* (cursor and branch tips) carry a seal over each one's number and
   chain: moving the cursor back by hand, or pointing a tip elsewhere, is found.
 
@@ -200,35 +202,56 @@ def checkpoint_problem(chain: str, version: int, value: str, digest: str) -> str
 
 
 class Tombstone(NamedTuple):
-    """A parsed tombstone; ``payload`` and ``seal`` are ``None`` in format 1."""
+    """A parsed tombstone; ``payload`` and ``seal`` are ``None`` in format 1.
+
+    ``checkpoints`` maps each child's number to the digest of the checkpoint
+    that keeps its value readable (the patches can no longer rebuild it).
+    """
 
     author: str | None
     reason: str
     time_ns: int
     payload: str | None
     seal: str | None
+    checkpoints: dict[str, str]
 
 
 def _seal_of(
-    chain: str, author: str | None, reason: str, time_ns: int, payload: str | None
+    chain: str,
+    author: str | None,
+    reason: str,
+    time_ns: int,
+    payload: str | None,
+    checkpoints: dict[str, str],
 ) -> str:
-    return _sha256(
-        b"st2e" + codec.canonical([chain, author, reason, time_ns, payload])
-    ).hexdigest()
+    body: list[Any] = [chain, author, reason, time_ns, payload]
+    if checkpoints:
+        body.append(checkpoints)
+    return _sha256(b"st2e" + codec.canonical(body)).hexdigest()
 
 
 def tombstone(
-    chain: str, author: str | None, reason: str, time_ns: int, payload: str | None
+    chain: str,
+    author: str | None,
+    reason: str,
+    time_ns: int,
+    payload: str | None,
+    checkpoints: dict[int, str] | None = None,
 ) -> str:
     """The tombstone text of an erased row: who, why, when, and its seal.
 
     ``payload`` is the erased payload's digest (``None`` for a format-1 row,
-    whose digest does not use it).
+    whose digest does not use it); ``checkpoints`` the digests of the children's
+    checkpoints, which alone hold their values from now on: sealed here, a
+    checkpoint rewritten with its digest recomputed is still found.
     """
+    children = {str(n): d for n, d in sorted((checkpoints or {}).items())}
     body: dict[str, Any] = {"author": author, "reason": reason, "time_ns": time_ns}
     if payload is not None:
         body["payload"] = payload
-    body["seal"] = _seal_of(chain, author, reason, time_ns, payload)
+    if children:
+        body["checkpoints"] = children
+    body["seal"] = _seal_of(chain, author, reason, time_ns, payload, children)
     return json.dumps(body, sort_keys=True)
 
 
@@ -245,15 +268,18 @@ def parse_tombstone(text: str | None) -> Tombstone | None:
     author, reason = data.get("author"), data.get("reason")
     time_ns = data.get("time_ns")
     payload, seal = data.get("payload"), data.get("seal")
+    children = data.get("checkpoints", {})
     if (
         not (author is None or isinstance(author, str))
         or not isinstance(reason, str)
         or type(time_ns) is not int
         or not (payload is None or isinstance(payload, str))
         or not (seal is None or isinstance(seal, str))
+        or not isinstance(children, dict)
+        or not all(isinstance(d, str) for d in children.values())
     ):
         return None
-    return Tombstone(author, reason, time_ns, payload, seal)
+    return Tombstone(author, reason, time_ns, payload, seal, children)
 
 
 class RowCheck(NamedTuple):
@@ -310,7 +336,14 @@ def row_check(row: Row, previous: str, parent: Callable[[], str]) -> RowCheck:
         if type(linked) is not str or row.chain != chain_v1(linked, row.digest):
             return RowCheck(1, "breaks the hash chain")
     if tomb is not None and (version == 2 or tomb.seal is not None):
-        seal = _seal_of(row.chain, tomb.author, tomb.reason, tomb.time_ns, tomb.payload)
+        seal = _seal_of(
+            row.chain,
+            tomb.author,
+            tomb.reason,
+            tomb.time_ns,
+            tomb.payload,
+            tomb.checkpoints,
+        )
         if tomb.seal != seal:
             return RowCheck(version, "has a tombstone that does not match its seal")
     return RowCheck(version, None)

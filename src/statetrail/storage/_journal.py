@@ -557,24 +557,30 @@ class StoreJournal:
         """Keep the children readable (checkpoints), then drop the payload.
 
         The tombstone carries the payload's digest, so the row's metadata still
-        verifies, and a seal bound to the row's chain.
+        verifies, the digests of the children's checkpoints (their values' only
+        source from now on), and a seal bound to the row's chain.
         """
         forks = timeline._forks.get(number, ())
+        children: dict[int, str] = {}
         for child in (timeline._find(number + 1), *map(timeline._find, forks)):
             if child is None or child[PARENT] != number:
                 continue
             if type(child[VALUE]) is Erased:
                 continue  # no value to keep; its children got theirs when erased
-            if self.backend.checkpoint(self.name, child[NUMBER]) is None:
+            stored = self.backend.checkpoint(self.name, child[NUMBER])
+            if stored is None:
                 text = codec.canonical(
                     codec.to_json(Revision(child).value, allow_pickle=self._pickle)
                 )
-                self.backend.put_checkpoint(
-                    self.name,
-                    child[NUMBER],
-                    text.decode(),
-                    integrity.checkpoint_digest(self._chain_of(child[NUMBER]), text),
+                digest = integrity.checkpoint_digest(
+                    self._chain_of(child[NUMBER]), text
                 )
+                self.backend.put_checkpoint(
+                    self.name, child[NUMBER], text.decode(), digest
+                )
+            else:
+                digest = stored[1]
+            children[child[NUMBER]] = digest
         row = self.backend.row(self.name, number)
         if row is None or row.payload is None:
             raise CorruptHistoryError(
@@ -592,6 +598,7 @@ class StoreJournal:
                 tombstone.reason,
                 tombstone.time_ns,
                 payload,
+                children,
             ),
         )
 

@@ -335,6 +335,16 @@ class _Timeline:
             self.values.popitem(last=False)
         return value
 
+    def sealed_by_parent(self, row: Row) -> str | None:
+        """The checkpoint digest the parent's tombstone lists for ``row``."""
+        if row.parent is None:
+            return None
+        parent = self.backend.row(self.name, row.parent)
+        tomb = None if parent is None else integrity.parse_tombstone(parent.erased)
+        if tomb is None or not tomb.checkpoints:  # format 1, or not erased
+            return None
+        return tomb.checkpoints.get(str(row.number), "")
+
     def checkpoint(self, row: Row, version: int, value: Any) -> None:
         stored = self.backend.checkpoint(self.name, row.number)
         if stored is None:
@@ -351,7 +361,16 @@ class _Timeline:
             self.problem(row.number, f"its checkpoint does not decode: {exc}")
             return
         if value is _UNKNOWN:
+            # Only the checkpoint holds this value: its digest must be the one
+            # the erased parent's tombstone sealed.
             self.values[row.number] = kept  # the value its children build on
+            sealed = self.sealed_by_parent(row)
+            if sealed is not None and sealed != digest:
+                self.problem(
+                    row.number,
+                    "its checkpoint is not the one its erased parent's tombstone "
+                    "sealed (altered)",
+                )
         elif type(value) is not Erased and not _same(kept, value):
             self.problem(
                 row.number,
