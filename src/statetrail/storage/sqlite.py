@@ -195,7 +195,9 @@ def _kept(lost: Lost, checkpoint: sql._Params) -> bool:
 
 def _rows_of(op: object) -> list[Row]:
     """The rows of a queued :meth:`SQLiteBackend.append` (none for the rest)."""
-    if type(op) is functools.partial and op.func is sql.insert:
+    if type(op) is functools.partial and (
+        op.func is sql.insert or op.func is sql.insert_with_heads
+    ):
         rows: list[Row] = op.args[0]
         return rows
     return []
@@ -208,7 +210,9 @@ def _orphans(rows: Sequence[Row], lost: Lost) -> ConflictError | None:
     hold: stored where its number is free, it would break the chain (issue 9).
     """
     for row in rows:
-        if (row.timeline, row.parent) in lost:
+        # The chain links each revision to the one numbered before it, whatever
+        # its parent: a refused predecessor breaks it too.
+        if (row.timeline, row.parent) in lost or (row.timeline, row.number - 1) in lost:
             return ConflictError(
                 f"revision {row.number} of timeline {row.timeline!r} was not "
                 f"stored: it descends from revision {row.parent}, which was refused",
