@@ -562,8 +562,10 @@ class TestBatched:
             backend.flush()
             backend.append([row(1, author="late", digest="l1", chain="l1")])
             backend.put_checkpoint("t", 1, "mine", "hm")  # same group
-            backend.append([row(2, parent=0)])  # not a child of the refused row
-            backend.put_checkpoint("t", 2, "two", "h2")
+            # Another timeline's row: it neither descends from nor follows the
+            # refused one (a row of "t" numbered 2 follows it in the chain).
+            backend.append([row(0, timeline="u")])
+            backend.put_checkpoint("u", 0, "two", "h2")
             with pytest.raises(ConflictError):
                 backend.flush()
             backend.append([row(0, author="late", digest="l0", chain="l0")])
@@ -572,9 +574,10 @@ class TestBatched:
             backend.put_checkpoint("t", 0, "mine", "hm")  # the next group
             backend.flush()
             assert backend.checkpoint("t", 1) == ("theirs", "h1")
-            assert backend.checkpoint("t", 2) == ("two", "h2")
+            assert backend.checkpoint("u", 0) == ("two", "h2")
             assert backend.checkpoint("t", 0) is None
-            assert numbers(path) == [0, 1, 2]
+            assert numbers(path) == [0, 1]
+            assert numbers(path, "u") == [0]
 
     def test_the_children_of_a_refused_row_are_not_stored(self, tmp_path: Path) -> None:
         """Issue 9, defect 1 at the storage level: a writer that got past the

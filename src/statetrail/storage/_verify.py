@@ -302,6 +302,8 @@ class _Timeline:
         """The row's value from its parent's, or ``_UNKNOWN`` if it cannot be had."""
         parent = row.parent
         base: Any = None
+        if row.payload is None:  # erased: its tombstone is its value
+            parent = None
         if parent is not None:
             base = self.values.get(parent, _UNKNOWN)
             if base is _UNKNOWN:
