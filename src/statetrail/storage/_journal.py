@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from statetrail.timeline import Timeline
 
 __all__ = [
+    "MISSING_PARENT",
     "NeedsCheckpoint",
     "StoreJournal",
     "decode_rows",
@@ -145,9 +146,13 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: bad payload"
         )
-    if type(parent_value) is Erased or parent_value is _NO_VALUE:
-        raise NeedsCheckpoint(row.number)
     ops = codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
+    if type(parent_value) is Erased or parent_value is MISSING_PARENT:
+        if not (ops and ops[0][0] == "=" and not ops[0][1]):
+            raise NeedsCheckpoint(row.number)
+        # It starts by replacing the whole value (as a write after an erased
+        # parent does): the parent's value is not needed.
+        parent_value = None
     try:
         return _apply(parent_value, ops)
     except PathError as exc:
@@ -165,7 +170,12 @@ class NeedsCheckpoint(Exception):
         self.number = number
 
 
-_NO_VALUE: Any = object()
+#: The value of a parent that cannot be had: :func:`row_value` then needs a row
+#: that replaces the whole value, or raises :class:`NeedsCheckpoint`.
+MISSING_PARENT: Any = object()
+#: How a stored patch that starts by replacing the whole value begins (the
+#: codec's canonical text), so a cold read stops there without parsing it.
+_WHOLE_PATCH = '{"patch":[["=",[],'
 
 
 def _erased(row: Row) -> Erased:
@@ -251,7 +261,9 @@ def decode_rows(
                 f"revision {number} of timeline {timeline!r} is in the older format "
                 "after newer ones: the history was altered on disk"
             )
-        parent_value = values.get(parent, _NO_VALUE) if parent is not None else None
+        parent_value = (
+            values.get(parent, MISSING_PARENT) if parent is not None else None
+        )
         chain_of[number] = row.chain
         try:
             value = row_value(row, parent_value, allow_pickle=allow_pickle)
@@ -321,7 +333,7 @@ def read_value(
     rows: dict[int, Row] = {}
     walked: list[Row] = []  # newest first
     current: int | None = number
-    base: Any = _NO_VALUE
+    base: Any = MISSING_PARENT
 
     def chain_at(n: int) -> str:
         known = rows.get(n)
@@ -364,10 +376,10 @@ def read_value(
             )
             break
         walked.append(row)
-        if parent is None:
+        if parent is None or row.payload.startswith(_WHOLE_PATCH):
             break
         current = parent
-    if base is _NO_VALUE:  # the walk reached the first revision: a whole value
+    if base is MISSING_PARENT:  # the walk reached a whole value
         base = row_value(walked.pop(), None, allow_pickle=allow_pickle)
     replaced = _replacements(walked)
     if replaced is not None:

@@ -30,6 +30,7 @@ from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
+    MISSING_PARENT,
     NeedsCheckpoint,
     read_value,
     row_value,
@@ -318,9 +319,11 @@ class _Timeline:
                 except StatetrailError:
                     base = _UNKNOWN  # found again when that row is checked
         try:
-            if base is _UNKNOWN or type(base) is Erased:
-                raise NeedsCheckpoint(row.number)
-            value = row_value(row, base, allow_pickle=self.pickle)
+            value = row_value(
+                row,
+                MISSING_PARENT if base is _UNKNOWN else base,
+                allow_pickle=self.pickle,
+            )
         except NeedsCheckpoint:
             if row.number not in self.checkpoints:
                 self.problem(
