@@ -207,6 +207,113 @@ class TestReopening:
         assert list(repo) == ["yes"]
 
 
+class TestMetadataIsText:
+    """Author, comment and label are text, or the history cannot be read back.
+
+    An integer author used to be recorded, then fail its digest (SQLite,
+    PostgreSQL) or parse as damaged (JSON) on reopening; a NUL was refused by
+    PostgreSQL only, a lone surrogate raised UnicodeEncodeError. One rule now, on
+    every backend and front end, checked before anything is recorded.
+    """
+
+    BAD_TYPES = (
+        {"author": 5},
+        {"author": True},
+        {"comment": ["x"]},
+        {"comment": 1.5},
+        {"label": 3},
+    )
+    BAD_TEXT = (
+        {"author": "a\x00b"},
+        {"comment": "x\ud800"},
+        {"label": "\x00"},
+    )
+
+    @staticmethod
+    def writes(repo: Repository) -> dict[str, Callable[[dict[str, Any]], object]]:
+        """Every front end's write, each given the metadata as arguments."""
+        timeline = repo.timeline("t", 0)
+        store = repo.store("s", {})
+        var = repo.watch("v", 0)
+
+        def in_context(meta: dict[str, Any]) -> None:
+            with statetrail.context(**meta):
+                var.set(2)
+
+        def in_transaction(meta: dict[str, Any]) -> None:
+            with store.transaction(**meta) as tx:
+                tx.set("a", 2)
+
+        return {
+            "Timeline.set": lambda meta: timeline.set(1, **meta),
+            "Timeline.set_in": lambda meta: timeline.set_in((), 1, **meta),
+            "Store.set": lambda meta: store.set("a", 1, **meta),
+            "Store.transaction": in_transaction,
+            "Var.set": lambda meta: var.set(1, **meta),
+            "context()": in_context,
+        }
+
+    def test_a_non_string_is_a_type_error_and_records_nothing(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Every front end refuses a non-string author, comment or label with a
+        TypeError naming it; the history reopens with nothing more in it."""
+        repo = make()
+        for name, write in self.writes(repo).items():
+            for meta in self.BAD_TYPES:
+                (field,) = meta
+                with pytest.raises(TypeError, match=rf"^{field} must be a string"):
+                    write(meta)
+                assert repo.timeline("t").head.number == 0, name
+        again = make()
+        for name in ("t", "s", "v"):
+            assert again.timeline(name).head.number == 0
+            assert again.verify(name) == {name: 1}
+
+    def test_nul_and_lone_surrogates_are_refused_on_every_backend(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """A NUL or a lone surrogate in metadata: ValueError naming the field,
+        from every front end and backend alike (PostgreSQL used to refuse a NUL
+        alone, SQLite and JSON to store it)."""
+        repo = make()
+        for write in self.writes(repo).values():
+            for meta in self.BAD_TEXT:
+                (field,) = meta
+                with pytest.raises(ValueError, match=rf"^{field} holds a"):
+                    write(meta)
+        again = make()
+        assert [again.timeline(name).head.number for name in "tsv"] == [0, 0, 0]
+
+    @pytest.mark.parametrize("name", ["t\x00", "\x00", "t\ud800"])
+    def test_timeline_names_follow_the_same_rule(
+        self, make: Callable[[], Repository], name: str
+    ) -> None:
+        """A timeline name with a NUL or a lone surrogate is a ValueError naming
+        it, on every backend, and no timeline is created."""
+        repo = make()
+        for open_it in (repo.timeline, repo.watch, repo.store):
+            with pytest.raises(ValueError, match=r"^a timeline name holds a"):
+                open_it(name)
+        assert repo.timelines() == []
+        assert make().timelines() == []
+
+    def test_text_metadata_still_round_trips(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Any other text goes through, a str subclass as the plain string."""
+
+        class Name(str):
+            pass
+
+        repo = make()
+        t = repo.timeline("t", 0)
+        t.set(1, author=Name("ann"), comment="é ✓ 😀", label="")
+        head = make().timeline("t").head
+        assert (head.author, head.comment, head.label) == ("ann", "é ✓ 😀", "")
+        assert type(head.author) is str
+
+
 def here() -> int:
     """The caller's line number."""
     return sys._getframe(1).f_lineno
