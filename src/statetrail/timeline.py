@@ -65,6 +65,7 @@ from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _FROZEN, freeze_value
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import PathLike, format_path, parse_path
 from statetrail.revision import (
@@ -783,6 +784,9 @@ class Timeline(History, Generic[T]):
         :class:`~statetrail.ConflictError` instead, as :meth:`set` does).
         """
         steps = parse_path(path)
+        for step in steps:
+            if type(step) is not str and type(step) is not int:
+                check_key(step)  # no NaN key: see frozen/_keys
         frozen = self._freeze(value)
         if not steps:
             return self._write(

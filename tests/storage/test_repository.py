@@ -314,6 +314,45 @@ class TestMetadataIsText:
         assert type(head.author) is str
 
 
+class TestNaNKeys:
+    """A dict keyed by NaN made a stored timeline unreadable (issue 9, defect 2):
+    ``{nan: 1}`` then ``{nan: 2}`` stored a patch naming the key, which the value
+    read back (a new NaN, not equal to it) did not hold. Such a key is refused
+    before anything is recorded; NaN values and set members are still stored."""
+
+    def test_a_nan_key_is_refused_and_the_history_reads_back(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Var, Store and Timeline writes of a NaN-keyed dict raise ValueError,
+        record nothing, and the history reopens and verifies."""
+        nan = float("nan")
+        repo = make()
+        var = repo.watch("w", {"k": 1})
+        store = repo.store("s", {})
+        timeline = repo.timeline("t", {"a": {}})
+        writes: list[Callable[[], object]] = [
+            lambda: repo.watch("new", {nan: 1}),
+            lambda: var.set({nan: 2}),
+            lambda: var.set({(nan,): 2}),
+            lambda: var.set({"x": {frozenset({nan}): 2}}),
+            lambda: store.set("a", {nan: 1}),
+            lambda: timeline.set_in(("a", nan), 1),
+            lambda: timeline.set_in(("a", (1, nan)), 1),
+        ]
+        for write in writes:
+            with pytest.raises(ValueError, match="is or holds NaN"):
+                write()
+        var.set({"k": nan, "s": {nan, 1}, "l": [nan]})
+        var.set({"k": 2, "s": {1}, "l": [nan, 1]})
+        again = make()
+        assert "new" not in again.timelines()
+        values = [r.value for r in again.watch("w").history()]
+        assert len(values) == 3
+        assert values[2] == {"k": 2, "s": {1}, "l": [values[2]["l"][0], 1]}
+        assert [again.timeline(name).head.number for name in "st"] == [0, 0]
+        assert again.verify() == {"s": 1, "t": 1, "w": 3}
+
+
 def here() -> int:
     """The caller's line number."""
     return sys._getframe(1).f_lineno

@@ -16,6 +16,7 @@ from typing import Any
 from statetrail.errors import NestingError
 from statetrail.frozen import _hooks
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._list import FrozenList as _FrozenList
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._set import FrozenSet as _FrozenSet
@@ -203,7 +204,11 @@ def _freeze(obj: Any, depth: int) -> Any:
 
 def _freeze_dict(obj: Mapping[Any, Any], depth: int) -> Any:
     inner = depth + 1
-    return _FrozenDict._of({k: _freeze(v, inner) for k, v in obj.items()})
+    # A key that is or holds NaN is refused (see _keys): checked in this loop, so
+    # a string key costs one type test.
+    return _FrozenDict._of(
+        {k: _freeze(v, inner) for k, v in obj.items() if type(k) is str or check_key(k)}
+    )
 
 
 def _freeze_list(obj: Any, depth: int) -> Any:
