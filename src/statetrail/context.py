@@ -55,26 +55,23 @@ def _checked_text(field: str, value: Any) -> str:
     on every backend, memory included. A ``str`` subclass is stored as the
     plain string.
     """
-    if type(value) is not str:
-        if not isinstance(value, str):
-            raise TypeError(
-                f"{field} must be a string or None, not {type(value).__name__}"
-            )
-        value = str.__str__(value)
-    if "\0" in value:
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a string or None, not {type(value).__name__}")
+    text = value if type(value) is str else str.__str__(value)  # a subclass: plain
+    if "\0" in text:
         raise ValueError(
             f"{field} holds a NUL character (\\x00) at position "
-            f"{value.index(chr(0))}: no backend stores it (PostgreSQL refuses it)"
+            f"{text.index(chr(0))}: no backend stores it (PostgreSQL refuses it)"
         )
-    if not value.isascii():
+    if not text.isascii():
         try:
-            value.encode("utf-8")
+            text.encode("utf-8")
         except UnicodeEncodeError as exc:
             raise ValueError(
-                f"{field} holds a lone surrogate ({value[exc.start]!r}) at position "
+                f"{field} holds a lone surrogate ({text[exc.start]!r}) at position "
                 f"{exc.start}: it is not valid Unicode text and cannot be stored"
             ) from None
-    return value
+    return text
 
 
 def current_context() -> Metadata:
