@@ -28,6 +28,7 @@ __all__ = [
     "freeze_value",
     "is_frozen",
     "nesting_error",
+    "register_frozen_form",
     "register_immutable",
     "thaw",
 ]
@@ -257,11 +258,29 @@ def _freeze_frozenset(obj: frozenset[Any], depth: int) -> Any:
     return frozenset(items)
 
 
+#: Classes whose instances stand for a frozen value, with the function giving it:
+#: statetrail.immutable's ImmutableDict, ImmutableList and ImmutableSet (and their
+#: subclasses) are recorded as the FrozenDict, FrozenList or FrozenSet they hold.
+_FORMS: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_frozen_form(cls: type, frozen_of: Callable[[Any], Any]) -> None:
+    """Freeze instances of ``cls`` and its subclasses as ``frozen_of(instance)``.
+
+    ``frozen_of`` returns a frozen value that was checked when made (a frozen
+    container). For packages above this one, which this module cannot import.
+    """
+    _FORMS[cls] = frozen_of
+
+
 def _freeze_other(obj: Any, depth: int) -> Any:
     if type(obj) is Opaque:
         return obj
     if isinstance(obj, enum.Enum):
         return obj
+    for cls, frozen_of in _FORMS.items():
+        if isinstance(obj, cls):
+            return frozen_of(obj)
     if isinstance(obj, tuple):
         return _freeze_tuple(obj, depth)
     if isinstance(obj, Mapping):
