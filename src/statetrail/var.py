@@ -667,6 +667,14 @@ class Namespace(MutableMapping[str, Any]):
         name: str = "",
         **options: Any,
     ) -> None:
+        if initial is not None and not isinstance(initial, Mapping):
+            hint = (
+                f"; to name it, pass name={initial!r}" if type(initial) is str else ""
+            )
+            raise TypeError(
+                f"{type(self).__name__}() takes a mapping of keys to initial values "
+                f"(or None) as initial, not {type(initial).__name__}{hint}"
+            )
         self.name = name
         self._options = options
         self._vars: dict[str, Var[Any]] = {}
