@@ -410,6 +410,34 @@ class TestDatetimes:
         assert roundtrip(second).utcoffset() == datetime.timedelta(hours=1)
         assert roundtrip(first).utcoffset() == datetime.timedelta(hours=2)
 
+    @pytest.mark.parametrize(
+        "value",
+        [
+            datetime.datetime(2024, 10, 27, 2, 30, fold=1),
+            datetime.datetime(2024, 1, 1, fold=1, tzinfo=datetime.UTC),
+            datetime.time(2, 30, fold=1),
+            datetime.time(2, 30, fold=1, tzinfo=PARIS),
+            datetime.time(2, 30, fold=1, tzinfo=datetime.UTC),
+        ],
+        ids=repr,
+    )
+    def test_fold_round_trips_where_no_offset_tells_it(self, value: Any) -> None:
+        """fold=1 on a naive datetime or a time (which == ignores) comes back:
+        it used to be lost. Marked "[fold=1]" after the ISO text."""
+        assert "[fold=1]" in codec.to_json(value)["v"]
+        back = roundtrip(value)
+        assert (back, back.fold, back.tzinfo) == (value, 1, value.tzinfo)
+        assert roundtrip(value.replace(fold=0)).fold == 0
+
+    def test_values_stored_before_the_fold_marker_read_as_before(self) -> None:
+        """The marker sits where no stored value had anything (right after the
+        ISO text): a zone name that ends like it is still a zone name."""
+        stored = {"$t": "datetime", "v": "2024-01-01T00:00:00+01:00[tzname=x][fold=1]"}
+        back = codec.from_json(stored)
+        assert (back.tzname(), back.fold) == ("x][fold=1", 0)
+        plain = codec.from_json({"$t": "time", "v": "02:30:00[Europe/Paris]"})
+        assert (plain.fold, plain.tzinfo) == (0, PARIS)
+
     def test_nonexistent_time_keeps_its_wall_time(self) -> None:
         """A wall time skipped by a DST change comes back as it was written."""
         for fold in (0, 1):

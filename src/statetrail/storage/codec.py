@@ -21,6 +21,7 @@ Fraction               ``"fraction"``: ``"1/3"``
 complex                ``"complex"``: ``"(1+2j)"``
 datetime               ``"datetime"``: ``"2024-10-27T02:30:00+01:00[Europe/Paris]"``
 date, time             ``"date"``: ``"2024-01-31"``, ``"time"``: ``"12:30:00"``
+fold=1 (naive, time)   ``"2024-10-27T02:30:00[fold=1]"``: the marker after the ISO text
 timedelta              ``"timedelta"``: ``[days, seconds, microseconds]``
 UUID                   ``"uuid"``: ``"12345678-1234-5678-1234-567812345678"``
 pathlib paths          ``"posixpath"``: ``"/tmp/x"`` (a tag per path class)
