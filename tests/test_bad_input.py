@@ -33,6 +33,7 @@ from statetrail import (
     Store,
     Timeline,
     freeze,
+    thaw,
     watch,
 )
 from statetrail.immutable import ImmutableDict, ImmutableList, ImmutableSet, update
@@ -360,3 +361,74 @@ class TestNaNKeys:
             assert len(values) == 3
             assert math.isnan(values[1]["x"])
             assert values[2] == {"x": 2, "s": {1}}
+
+
+class TestPathWritesCountThePath:
+    """The depth limit is one limit (issue 9, "bad input"): a path write nests
+    its value under as many levels as the path has steps, and the whole may not
+    pass MAX_NESTING either. A store took a 60-level list at a 61-step path (121
+    levels), a timeline a 20,000-step path (then thaw and to_json_patch raised
+    NestingError), a repository up to the codec's 201 levels, and a store
+    answered False to a 150-step path."""
+
+    def test_every_path_write_refuses_past_the_limit(self) -> None:
+        """Store.set, a transaction, AsyncStore.set, Timeline.set_in and
+        Var.set_in: NestingError past the limit, nothing recorded; at the limit,
+        taken."""
+        path = ".".join(["a"] * 61)
+
+        def in_transaction(store: Store, path: str, value: Any) -> object:
+            with store.transaction() as tx:
+                return tx.set(path, value)
+
+        writers: dict[str, Callable[[str, Any], object]] = {}
+        stores = {"Store": Store({}), "AsyncStore": AsyncStore(), "tx": Store({})}
+        timeline = Timeline({})
+        var = watch(f"bad_input_path{next(_names)}", {})
+        writers = {
+            "Store.set": lambda p, v: stores["Store"].set(p, v),
+            "transaction": lambda p, v: in_transaction(stores["tx"], p, v),
+            "AsyncStore.set": lambda p, v: stores["AsyncStore"].set(p, v),
+            "Timeline.set_in": timeline.set_in,
+            "Var.set_in": var.set_in,
+        }
+        too_deep = [
+            (path, nested(40)),  # 61 + 40 levels
+            (path, freeze(nested(40))),  # frozen already: walked
+            (".".join(["a"] * 100), []),  # 100 + 1
+            (".".join(["a"] * 101), 1),  # 101 path levels
+            (".".join(["a"] * 20_000), 1),
+        ]
+        for name, write in writers.items():
+            for where, value in too_deep:
+                with pytest.raises(NestingError):
+                    write(where, value)
+            assert write(path, nested(39)), name  # 61 + 39 = 100 levels
+            assert write(".".join(["b"] * 100), "leaf"), name
+        assert [s.head.number for s in stores.values()] == [2, 2, 2]
+        assert timeline.head.number == 2
+        thaw(timeline.value)  # within the limit: it thaws
+
+    def test_a_repository_keeps_the_same_limit(self, tmp_path: Any) -> None:
+        """A stored timeline refuses what a memory one refuses (it took up to
+        the codec's 201 levels), and what it took reads back."""
+        import statetrail
+
+        with statetrail.open(tmp_path / "h.db") as repo:
+            t = repo.timeline("t", {})
+            with pytest.raises(NestingError):
+                t.set_in(".".join(["a"] * 150), 1)
+            t.set_in(".".join(["a"] * 99), [1])
+        with statetrail.open(tmp_path / "h.db") as repo:
+            t = repo.timeline("t")
+            assert t.head.number == 1
+            assert t.value == freeze(t.revision(1).value)
+
+    def test_teeth_the_freeze_alone_does_not_count_the_path(self) -> None:
+        """Teeth: freezing the value alone (what path writes did) takes a value
+        the path then carries past the limit."""
+        from statetrail.frozen._freeze import freeze_value
+
+        assert freeze_value(nested(60)) == nested(60)
+        with pytest.raises(NestingError, match="levels of the path"):
+            freeze_value(nested(60), 61)

@@ -342,10 +342,12 @@ class Timeline(History, Generic[T]):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _freeze(self, value: Any) -> Any:
+    def _freeze(self, value: Any, above: int = 0) -> Any:
+        # ``above``: the levels of the path ``value`` is written at, which count
+        # towards MAX_NESTING too.
         if not self._deep_copy:
             return value
-        return freeze_value(value)  # NestingError for a value too deep to record
+        return freeze_value(value, above)  # NestingError for a value too deep
 
     def _capture_first(self) -> RawOrigin | tuple[None, None, None, None]:
         # Revision 0 may be made through any number of constructors: walk out.
@@ -787,7 +789,7 @@ class Timeline(History, Generic[T]):
         for step in steps:
             if type(step) is not str and type(step) is not int:
                 check_key(step)  # no NaN key: see frozen/_keys
-        frozen = self._freeze(value)
+        frozen = self._freeze(value, len(steps))
         if not steps:
             return self._write(
                 lambda current: frozen,
