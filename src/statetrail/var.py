@@ -667,13 +667,12 @@ class Namespace(MutableMapping[str, Any]):
         name: str = "",
         **options: Any,
     ) -> None:
-        if initial is not None and not isinstance(initial, Mapping):
-            hint = (
-                f"; to name it, pass name={initial!r}" if type(initial) is str else ""
-            )
+        given: object = initial  # callers without type checking pass anything
+        if given is not None and not isinstance(given, Mapping):
+            hint = f"; to name it, pass name={given!r}" if type(given) is str else ""
             raise TypeError(
                 f"{type(self).__name__}() takes a mapping of keys to initial values "
-                f"(or None) as initial, not {type(initial).__name__}{hint}"
+                f"(or None) as initial, not {type(given).__name__}{hint}"
             )
         self.name = name
         self._options = options
