@@ -27,6 +27,7 @@ import statetrail
 from statetrail import (
     FrozenDict,
     FrozenList,
+    NestingError,
     ReentrancyError,
     RevisionNotFoundError,
     StorageError,
@@ -307,12 +308,16 @@ class TestDotPathRules:
         assert store.set("items.__len__", 0) is False
 
     def test_hostile_lengths(self) -> None:
-        """10,000 segments and a 1 MB path are refused or read as missing quickly;
-        a 20-digit or 5,000-digit index is just out of range."""
+        """10,000 segments and a 1 MB path are refused or read as missing quickly
+        (a set that deep is a NestingError, as any write nesting deeper than
+        MAX_NESTING is); a 20-digit or 5,000-digit index is just out of range."""
         store = Store({"items": [0]})
         deep = ".".join(["a"] * 10_000)
         assert store.get(deep) is None
-        assert store.set(deep, 1) is False
+        with pytest.raises(NestingError, match="dot-path of 10000 segments"):
+            store.set(deep, 1)
+        assert store.delete(deep) is False
+        assert store.head.number == 0
         ok = ".".join(["a"] * MAX_PATH_DEPTH)
         assert store.set(ok, 1) is True
         assert store.get(ok) == 1

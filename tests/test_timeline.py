@@ -8,6 +8,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -310,6 +311,59 @@ class TestMetadata:
         """Metadata are strings (or None)."""
         with pytest.raises(TypeError), statetrail.context(author=1):  # type: ignore[arg-type]
             pass
+
+    def test_every_write_checks_its_metadata_before_recording(self) -> None:
+        """A non-string author, comment or label is a TypeError, a NUL or a lone
+        surrogate a ValueError naming the field, from every kind of write and
+        from context(); nothing is recorded (issue 9, bad input)."""
+        t = Timeline({"a": 0})
+        t.set({"a": 1})
+
+        def edit(**meta: Any) -> None:
+            with t.edit(**meta) as draft:
+                draft["a"] = 5
+
+        writes: list[Callable[..., object]] = [
+            lambda **meta: t.set({"a": 2}, **meta),
+            lambda **meta: t.set_in("a", 2, **meta),
+            lambda **meta: t.delete_in("a", **meta),
+            lambda **meta: t.update(lambda v: v, **meta),
+            lambda **meta: t.rollback(0, **meta),
+            edit,
+            lambda **meta: Timeline(0, **meta),
+        ]
+        for write in writes:
+            for field, bad, error in (
+                ("author", 7, TypeError),
+                ("label", b"x", TypeError),
+                ("comment", "a\x00", ValueError),
+                ("author", "\udfff", ValueError),
+            ):
+                with pytest.raises(error, match=rf"^{field} "):
+                    write(**{field: bad})
+                with (
+                    pytest.raises(error, match=rf"^{field} "),
+                    statetrail.context(**{field: bad}),
+                ):
+                    pass
+        assert t.head.number == 1
+
+    def test_erase_and_branch_names_follow_the_same_rule(self) -> None:
+        """An erasure's author and reason, and branch names, are text without a
+        NUL or a lone surrogate, as metadata are."""
+        t = Timeline(0)
+        t.set(1)
+        t.set(2)
+        with pytest.raises(TypeError, match=r"^author must be a string"):
+            t.erase(1, reason="gdpr", author=5)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match=r"^reason holds a NUL"):
+            t.erase(1, reason="gdpr\x00")
+        assert t.revision(1).value == 1
+        with pytest.raises(ValueError, match=r"^a branch name holds a NUL"):
+            t.branch("b\x00")
+        with pytest.raises(ValueError, match=r"^a branch name holds a lone surrogate"):
+            Timeline(0, branch="\ud800")
+        assert t.branches() == {"main": 2}
 
 
 class TestOrigin:

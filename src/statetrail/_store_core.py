@@ -247,7 +247,7 @@ class StoreBase:
         steps = split_or_warn(path, "set")
         if steps is None:
             return None
-        frozen = freeze_checked(value)
+        frozen = freeze_checked(value, len(steps))  # the path's levels count too
         try:
             return self._apply(
                 lambda root: assoc(root, steps, frozen),

@@ -10,8 +10,11 @@ A dot-path such as ``"items.0.name"`` names a value in a tree of dicts and lists
   missing); it fails when a segment cannot be followed or assigned: a list index
   out of range, or a step into a scalar;
 - a malformed path (``""``, an empty segment as in ``"a..b"``, ``".a"`` or
-  ``"a."``, or more than :data:`MAX_PATH_DEPTH` segments) reads as ``None`` and
-  cannot be written; a path that is not a string raises :class:`TypeError`.
+  ``"a."``) reads as ``None`` and cannot be written; a path that is not a string
+  raises :class:`TypeError`;
+- a path of more than :data:`MAX_PATH_DEPTH` (MAX_NESTING) segments reads as
+  ``None``; writing at it raises :class:`~statetrail.NestingError`, as a write
+  whose path and value together nest deeper than MAX_NESTING does.
 
 Steps only ever subscript containers, never look up attributes, so
 ``"a.__class__"`` is just a key that is not there.
@@ -35,8 +38,9 @@ from typing import Any
 
 from statetrail._change import Change
 from statetrail.diff import same_value
+from statetrail.errors import NestingError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
-from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._freeze import MAX_NESTING, freeze_value
 from statetrail.frozen._opaque import unbox
 
 __all__ = [
@@ -56,9 +60,9 @@ __all__ = [
 
 logger = logging.getLogger("statetrail.store")
 
-#: The most segments a dot-path may have. Deeper trees could not be thawed or
-#: saved without running out of stack, so such a path is refused up front.
-MAX_PATH_DEPTH = 100
+#: The most segments a dot-path may have: each is a container level, and no
+#: value nests deeper than MAX_NESTING levels.
+MAX_PATH_DEPTH = MAX_NESTING
 
 # A list index longer than this cannot exist, and int() of a very long digit string
 # is slow (and refused past 4,300 digits).
@@ -88,8 +92,9 @@ def split_path(path: str) -> tuple[str, ...]:
     if "" in steps:
         raise ValueError(f"malformed dot-path {path[:80]!r}: empty segment")
     if len(steps) > MAX_PATH_DEPTH:
-        raise ValueError(
-            f"dot-path of {len(steps)} segments; at most {MAX_PATH_DEPTH} are allowed"
+        raise NestingError(  # a ValueError
+            f"dot-path of {len(steps)} segments: each is a level of nesting, and "
+            f"a value nests at most MAX_NESTING ({MAX_PATH_DEPTH}) levels"
         )
     return steps
 
@@ -97,10 +102,17 @@ def split_path(path: str) -> tuple[str, ...]:
 def split_or_warn(path: str, verb: str) -> tuple[str, ...] | None:
     """The segments of ``path``, or ``None`` (with a warning) when it is malformed.
 
-    For writes, which refuse a malformed path by returning ``False``.
+    For writes, which refuse a malformed path by returning ``False``; a set at
+    a path too deep raises :class:`~statetrail.NestingError`, the one error of
+    every write that would nest too deeply.
     """
     try:
         return split_path(path)
+    except NestingError:
+        if verb == "set":
+            raise
+        logger.warning("cannot %s %r: too many segments", verb, path[:80])
+        return None
     except ValueError as exc:
         logger.warning("cannot %s %r: %s", verb, path, exc)
         return None
@@ -366,16 +378,17 @@ def check_keys(value: Any) -> None:
             stack.append(child)
 
 
-def freeze_checked(value: Any) -> Any:
+def freeze_checked(value: Any, above: int = 0) -> Any:
     """``value`` frozen for a store's state, its dict keys checked to be strings.
 
     Raises :class:`TypeError` for another key, and
     :class:`~statetrail.NestingError` (a :class:`ValueError`) for a value that
-    contains itself or nests deeper than :data:`~statetrail.frozen.MAX_NESTING`.
+    contains itself or nests deeper than :data:`~statetrail.frozen.MAX_NESTING`,
+    counting the ``above`` levels of the path it is written at.
     """
     # Frozen first: freezing refuses a value that contains itself, which the walk
     # over the keys would follow for ever (issue 9, defect 4).
-    frozen = freeze_value(value)
+    frozen = freeze_value(value, above)
     check_keys(frozen)
     return frozen
 

@@ -83,7 +83,7 @@ class Transaction:
         steps = split_or_warn(path, "set")
         if steps is None:
             return False
-        frozen = freeze_checked(value)
+        frozen = freeze_checked(value, len(steps))  # the path's levels count too
         return self._change(path, "set", steps, lambda r: assoc(r, steps, frozen))
 
     def delete(self, path: str) -> bool:

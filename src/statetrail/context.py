@@ -44,6 +44,36 @@ _META: ContextVar[Metadata] = ContextVar("statetrail_metadata", default=_EMPTY)
 _KEEP: Any = object()
 
 
+def _checked_text(field: str, value: Any) -> str:
+    """``value`` as a plain ``str`` that every backend stores and reads back as is.
+
+    The one rule for revision metadata (author, comment, label) and timeline
+    names, checked when they are given, before anything is recorded: anything
+    but a string is a :class:`TypeError` (an integer author used to be recorded
+    and then fail its digest on reopening); a NUL character, which PostgreSQL
+    refuses, or a lone surrogate, which is not UTF-8, is a :class:`ValueError`
+    on every backend, memory included. A ``str`` subclass is stored as the
+    plain string.
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"{field} must be a string or None, not {type(value).__name__}")
+    text = value if type(value) is str else str.__str__(value)  # a subclass: plain
+    if "\0" in text:
+        raise ValueError(
+            f"{field} holds a NUL character (\\x00) at position "
+            f"{text.index(chr(0))}: no backend stores it (PostgreSQL refuses it)"
+        )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"{field} holds a lone surrogate ({text[exc.start]!r}) at position "
+                f"{exc.start}: it is not valid Unicode text and cannot be stored"
+            ) from None
+    return text
+
+
 def current_context() -> Metadata:
     """The metadata set by the innermost enclosing :func:`context` blocks."""
     return _META.get()
@@ -68,11 +98,12 @@ def context(
     >>> rev.author, rev.comment
     ('alice', 'spring sale')
     """
-    for name, value in (("author", author), ("comment", comment), ("label", label)):
-        if value is not _KEEP and value is not None and not isinstance(value, str):
-            raise TypeError(
-                f"{name} must be a string or None, not {type(value).__name__}"
-            )
+    if author is not _KEEP and author is not None:
+        author = _checked_text("author", author)
+    if comment is not _KEEP and comment is not None:
+        comment = _checked_text("comment", comment)
+    if label is not _KEEP and label is not None:
+        label = _checked_text("label", label)
     outer = _META.get()
     meta = Metadata(
         outer.author if author is _KEEP else author,

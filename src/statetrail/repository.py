@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar
 
 from statetrail._store_core import root_of
+from statetrail.context import _checked_text
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
@@ -151,6 +152,7 @@ class Repository:
         """
         if not isinstance(name, str) or not name:
             raise ValueError("a timeline name is a non-empty string")
+        name = _checked_text("a timeline name", name)  # no NUL, no lone surrogate
         with self._lock:
             if self._closed:
                 raise StorageError("the repository is closed")

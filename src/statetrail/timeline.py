@@ -49,6 +49,7 @@ from statetrail.context import (
     _META,
     CAPTURE,
     RawOrigin,
+    _checked_text,
     _task_name,
     _threads,
     capture_raw_walk,
@@ -64,6 +65,7 @@ from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _FROZEN, freeze_value
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import PathLike, format_path, parse_path
 from statetrail.revision import (
@@ -226,6 +228,7 @@ class Timeline(History, Generic[T]):
     ) -> None:
         if not isinstance(branch, str) or not branch:
             raise ValueError("a branch name is a non-empty string")
+        branch = _checked_text("a branch name", branch)
         self.name = name
         self._deep_copy = deep_copy
         self._origin = origin
@@ -339,10 +342,12 @@ class Timeline(History, Generic[T]):
 
     # -- helpers -------------------------------------------------------------------
 
-    def _freeze(self, value: Any) -> Any:
+    def _freeze(self, value: Any, above: int = 0) -> Any:
+        # ``above``: the levels of the path ``value`` is written at, which count
+        # towards MAX_NESTING too.
         if not self._deep_copy:
             return value
-        return freeze_value(value)  # NestingError for a value too deep to record
+        return freeze_value(value, above)  # NestingError for a value too deep
 
     def _capture_first(self) -> RawOrigin | tuple[None, None, None, None]:
         # Revision 0 may be made through any number of constructors: walk out.
@@ -385,8 +390,25 @@ class Timeline(History, Generic[T]):
     ) -> Info:
         """A revision's kind, target and metadata; the context fills in the rest.
 
-        The shared :data:`~statetrail.revision.PLAIN` when there is none.
+        The shared :data:`~statetrail.revision.PLAIN` when there is none. Every
+        write with metadata comes here, so this is where the arguments are checked
+        (:func:`~statetrail.context` checked its own): a non-string raises
+        :class:`TypeError`, a NUL or a lone surrogate :class:`ValueError`, before
+        anything is recorded. Plain writes skip it, and pay nothing.
         """
+        # The common case (plain ASCII text) inline; the rest in _checked_text.
+        if label is not None and (
+            type(label) is not str or not label.isascii() or "\0" in label
+        ):
+            label = _checked_text("label", label)
+        if author is not None and (
+            type(author) is not str or not author.isascii() or "\0" in author
+        ):
+            author = _checked_text("author", author)
+        if comment is not None and (
+            type(comment) is not str or not comment.isascii() or "\0" in comment
+        ):
+            comment = _checked_text("comment", comment)
         meta = _META.get()
         if meta is not _EMPTY:
             if label is None:
@@ -764,7 +786,10 @@ class Timeline(History, Generic[T]):
         :class:`~statetrail.ConflictError` instead, as :meth:`set` does).
         """
         steps = parse_path(path)
-        frozen = self._freeze(value)
+        for step in steps:
+            if type(step) is not str and type(step) is not int:
+                check_key(step)  # no NaN key: see frozen/_keys
+        frozen = self._freeze(value, len(steps))
         if not steps:
             return self._write(
                 lambda current: frozen,
@@ -1182,6 +1207,7 @@ class Timeline(History, Generic[T]):
         """
         if not isinstance(name, str) or not name:
             raise ValueError("a branch name is a non-empty string")
+        name = _checked_text("a branch name", name)
         with self._lock:
             if name in self._tips or name == self._head_branch:
                 raise ValueError(f"{self._label()} already has a branch {name!r}")
@@ -1255,6 +1281,9 @@ class Timeline(History, Generic[T]):
         """
         if not isinstance(reason, str) or not reason:
             raise ValueError("erase() needs a reason")
+        reason = _checked_text("reason", reason)
+        if author is not None:
+            author = _checked_text("author", author)
         with self._lock:
             self._check_writable()
             record = self._get(number)

@@ -667,6 +667,13 @@ class Namespace(MutableMapping[str, Any]):
         name: str = "",
         **options: Any,
     ) -> None:
+        given: object = initial  # callers without type checking pass anything
+        if given is not None and not isinstance(given, Mapping):
+            hint = f"; to name it, pass name={given!r}" if type(given) is str else ""
+            raise TypeError(
+                f"{type(self).__name__}() takes a mapping of keys to initial values "
+                f"(or None) as initial, not {type(given).__name__}{hint}"
+            )
         self.name = name
         self._options = options
         self._vars: dict[str, Var[Any]] = {}

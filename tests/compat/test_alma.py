@@ -360,6 +360,19 @@ class TestNamespaceAndOptions:
         assert isinstance(ns, statetrail.Namespace)
         assert repr(ns) == ("AlmaNamespace({'cfg': {'debug': False}, 'theme': 'dark'})")
 
+    @pytest.mark.parametrize("initial", ["app", 5, ["a", "b"]])
+    def test_a_namespace_of_something_else_is_a_type_error(self, initial: Any) -> None:
+        """AlmaNamespace("app") (a name where the initial values go) raises a
+        TypeError naming the argument and, for a string, saying how to pass a
+        name; it used to be a raw AttributeError from inside ('str' object has
+        no attribute 'items'). statetrail.Namespace says the same."""
+        for cls in (alma.AlmaNamespace, statetrail.Namespace):
+            with pytest.raises(TypeError, match=r"mapping .* as initial, not") as info:
+                cls(initial)
+            if initial == "app":
+                assert "pass name='app'" in str(info.value)
+        assert alma.AlmaNamespace(None, name="app").name == "app"
+
     def test_watch_takes_interceptors(self) -> None:
         """interceptors= transforms each value before it is stored."""
         v = alma.watch("name", " Ada ", interceptors=[str.strip])

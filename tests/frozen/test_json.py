@@ -35,6 +35,15 @@ class TestJsonDefault:
             == '{"b": 1, "a": [1, {"c": null}]}'
         )
 
+    def test_a_plain_frozenset_inside_is_an_array_too(self) -> None:
+        """freeze() keeps a frozenset as it is (a value, or a set member): it is
+        an array, as a FrozenSet is, not a TypeError."""
+        value = freeze({"ids": frozenset({3}), "groups": {frozenset({1, 2})}})
+        assert type(value["ids"]) is frozenset
+        back = json.loads(json.dumps(value, default=json_default))
+        assert back["ids"] == [3]
+        assert [sorted(g) for g in back["groups"]] == [[1, 2]]
+
     def test_other_objects_are_refused_as_json_refuses_them(self) -> None:
         """Anything else is the TypeError json itself raises."""
         with pytest.raises(TypeError, match="datetime is not JSON serializable"):

@@ -501,3 +501,71 @@ class TestImmutableSet:
                 new.remove(1)
             with pytest.raises(KeyError):
                 new.pop()
+
+
+class TestRecorded:
+    """Put into a Store, a Var or a timeline, each container immutable is recorded
+    as the frozen container it holds, and so can be stored: ImmutableList used to
+    be kept as an opaque copy, which the codec refused (CodecError: ImmutableList
+    ... not registered with the codec), inside an ImmutableDict too."""
+
+    @staticmethod
+    def samples() -> dict[str, tuple[Any, type]]:
+        from statetrail.compat.shoobx_immutable import immutable as compat
+
+        class Items(ImmutableList[Any]):
+            pass
+
+        return {
+            "ImmutableDict": (ImmutableDict({"a": [1], "b": {2}}), FrozenDict),
+            "ImmutableList": (ImmutableList([1, [2], {"x": 3}]), FrozenList),
+            "ImmutableSet": (ImmutableSet({1, (2, 3)}), FrozenSet),
+            "ImmutableDict of ImmutableList": (
+                ImmutableDict({"a": ImmutableList([1])}),
+                FrozenDict,
+            ),
+            "compat ImmutableList": (compat.ImmutableList([1, [2]]), FrozenList),
+            "a subclass": (Items([1, [2]]), FrozenList),
+        }
+
+    def test_every_front_end_freezes_them(self) -> None:
+        """freeze, Store.set, Var.set and Timeline.set give the frozen container,
+        with frozen containers (not views) inside."""
+        from statetrail import Store, Timeline, Var, freeze
+
+        for name, (value, frozen_type) in self.samples().items():
+            store = Store({})
+            store.set("d", value)
+            var = Var(f"recorded {name}", 0)
+            var.set(value)
+            for got in (
+                freeze(value),
+                store.get("d"),
+                var.get(),
+                Timeline(value).value,
+            ):
+                assert type(got) is frozen_type, name
+                assert got == value
+                inner = got.values() if isinstance(got, Mapping) else got
+                assert not any(isinstance(x, ImmutableList) for x in inner), name
+
+    @pytest.mark.parametrize("suffix", ["db", "json"])
+    def test_they_are_stored_and_read_back(self, tmp_path: Any, suffix: str) -> None:
+        """In a repository (SQLite, JSON file) they are written and read back
+        equal, as plain frozen containers."""
+        import statetrail
+
+        target = tmp_path / f"h.{suffix}"
+        samples = self.samples()
+        with statetrail.open(target) as repo:
+            store = repo.store("s", {})
+            for name, (value, _) in samples.items():
+                store.set(name.replace(" ", "_"), value)
+            repo.watch("v", ImmutableList([1, ImmutableDict({"k": [2]})]))
+        with statetrail.open(target) as repo:
+            store = repo.store("s")
+            for name, (value, frozen_type) in samples.items():
+                back = store.get(name.replace(" ", "_"))
+                assert type(back) is frozen_type
+                assert back == value
+            assert repo.watch("v").get() == [1, {"k": [2]}]

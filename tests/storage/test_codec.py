@@ -151,17 +151,43 @@ class TestNumbers:
         _check(value)
 
     def test_two_nans_read_back_as_two(self) -> None:
-        """A set of two NaNs and a dict with two NaN keys read back with both
-        (issue 9, defect 2: decoding gave the shared math.nan twice, and the
-        value, and with it the whole timeline, could not be read)."""
+        """A set of two NaNs reads back with both (issue 9, defect 2: decoding
+        gave the shared math.nan twice, and the value, and with it the whole
+        timeline, could not be read); so does a dict with two NaN keys stored
+        before such keys were refused."""
         members = roundtrip({math.nan, float("nan")})
         assert len(members) == 2
         assert all(math.isnan(x) for x in members)
-        keys = roundtrip({float("nan"): 1, float("nan"): 2, "k": 3})
+        nan = {"$t": "float", "v": "nan"}
+        stored = {"$t": "dict", "v": [nan, 1, nan, 2, "k", 3]}
+        keys = codec.from_json(stored)
         assert len(keys) == 3
         assert sorted(v for k, v in keys.items() if k != "k") == [1, 2]
         in_frozenset = roundtrip(frozenset({float("nan"), float("nan"), 1.0}))
         assert len(in_frozenset) == 3
+
+    @pytest.mark.parametrize(
+        "key",
+        [
+            float("nan"),
+            (1, float("nan")),
+            frozenset({float("nan")}),
+            decimal.Decimal("NaN"),
+            complex(0, math.nan),
+            ("a", (float("nan"),)),
+        ],
+        ids=repr,
+    )
+    def test_a_nan_key_is_refused(self, key: Any) -> None:
+        """A dict key that is or holds NaN is refused when written, as a value
+        and as a patch step: NaN is not equal to itself, so a patch naming the
+        key found nothing once read back (issue 9, bad input)."""
+        plain = {key: 1}  # a plain dict: a FrozenDict refuses it when made
+        with pytest.raises(CodecError, match=r"cannot store value\[.*is or holds NaN"):
+            codec.to_json(plain)
+        with pytest.raises(CodecError, match="is or holds NaN"):
+            codec.changes_to_json([Change(("a", key), 1, 2)])
+        assert codec.changes_to_json([Change(("a", (1.5,)), 1, 2)])  # not NaN
 
     @pytest.mark.parametrize(
         "value", [2**63, -(2**63) - 1, 2**64, -(10**4299), 10**4300 - 1]
@@ -383,6 +409,34 @@ class TestDatetimes:
         assert roundtrip(second).fold == 1
         assert roundtrip(second).utcoffset() == datetime.timedelta(hours=1)
         assert roundtrip(first).utcoffset() == datetime.timedelta(hours=2)
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            datetime.datetime(2024, 10, 27, 2, 30, fold=1),
+            datetime.datetime(2024, 1, 1, fold=1, tzinfo=datetime.UTC),
+            datetime.time(2, 30, fold=1),
+            datetime.time(2, 30, fold=1, tzinfo=PARIS),
+            datetime.time(2, 30, fold=1, tzinfo=datetime.UTC),
+        ],
+        ids=repr,
+    )
+    def test_fold_round_trips_where_no_offset_tells_it(self, value: Any) -> None:
+        """fold=1 on a naive datetime or a time (which == ignores) comes back:
+        it used to be lost. Marked "[fold=1]" after the ISO text."""
+        assert "[fold=1]" in codec.to_json(value)["v"]
+        back = roundtrip(value)
+        assert (back, back.fold, back.tzinfo) == (value, 1, value.tzinfo)
+        assert roundtrip(value.replace(fold=0)).fold == 0
+
+    def test_values_stored_before_the_fold_marker_read_as_before(self) -> None:
+        """The marker sits where no stored value had anything (right after the
+        ISO text): a zone name that ends like it is still a zone name."""
+        stored = {"$t": "datetime", "v": "2024-01-01T00:00:00+01:00[tzname=x][fold=1]"}
+        back = codec.from_json(stored)
+        assert (back.tzname(), back.fold) == ("x][fold=1", 0)
+        plain = codec.from_json({"$t": "time", "v": "02:30:00[Europe/Paris]"})
+        assert (plain.fold, plain.tzinfo) == (0, PARIS)
 
     def test_nonexistent_time_keeps_its_wall_time(self) -> None:
         """A wall time skipped by a DST change comes back as it was written."""

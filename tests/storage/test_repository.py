@@ -207,6 +207,152 @@ class TestReopening:
         assert list(repo) == ["yes"]
 
 
+class TestMetadataIsText:
+    """Author, comment and label are text, or the history cannot be read back.
+
+    An integer author used to be recorded, then fail its digest (SQLite,
+    PostgreSQL) or parse as damaged (JSON) on reopening; a NUL was refused by
+    PostgreSQL only, a lone surrogate raised UnicodeEncodeError. One rule now, on
+    every backend and front end, checked before anything is recorded.
+    """
+
+    BAD_TYPES = (
+        {"author": 5},
+        {"author": True},
+        {"comment": ["x"]},
+        {"comment": 1.5},
+        {"label": 3},
+    )
+    BAD_TEXT = (
+        {"author": "a\x00b"},
+        {"comment": "x\ud800"},
+        {"label": "\x00"},
+    )
+
+    @staticmethod
+    def writes(repo: Repository) -> dict[str, Callable[[dict[str, Any]], object]]:
+        """Every front end's write, each given the metadata as arguments."""
+        timeline = repo.timeline("t", 0)
+        store = repo.store("s", {})
+        var = repo.watch("v", 0)
+
+        def in_context(meta: dict[str, Any]) -> None:
+            with statetrail.context(**meta):
+                var.set(2)
+
+        def in_transaction(meta: dict[str, Any]) -> None:
+            with store.transaction(**meta) as tx:
+                tx.set("a", 2)
+
+        return {
+            "Timeline.set": lambda meta: timeline.set(1, **meta),
+            "Timeline.set_in": lambda meta: timeline.set_in((), 1, **meta),
+            "Store.set": lambda meta: store.set("a", 1, **meta),
+            "Store.transaction": in_transaction,
+            "Var.set": lambda meta: var.set(1, **meta),
+            "context()": in_context,
+        }
+
+    def test_a_non_string_is_a_type_error_and_records_nothing(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Every front end refuses a non-string author, comment or label with a
+        TypeError naming it; the history reopens with nothing more in it."""
+        repo = make()
+        for name, write in self.writes(repo).items():
+            for meta in self.BAD_TYPES:
+                (field,) = meta
+                with pytest.raises(TypeError, match=rf"^{field} must be a string"):
+                    write(meta)
+                assert repo.timeline("t").head.number == 0, name
+        again = make()
+        for name in ("t", "s", "v"):
+            assert again.timeline(name).head.number == 0
+            assert again.verify(name) == {name: 1}
+
+    def test_nul_and_lone_surrogates_are_refused_on_every_backend(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """A NUL or a lone surrogate in metadata: ValueError naming the field,
+        from every front end and backend alike (PostgreSQL used to refuse a NUL
+        alone, SQLite and JSON to store it)."""
+        repo = make()
+        for write in self.writes(repo).values():
+            for meta in self.BAD_TEXT:
+                (field,) = meta
+                with pytest.raises(ValueError, match=rf"^{field} holds a"):
+                    write(meta)
+        again = make()
+        assert [again.timeline(name).head.number for name in "tsv"] == [0, 0, 0]
+
+    @pytest.mark.parametrize("name", ["t\x00", "\x00", "t\ud800"])
+    def test_timeline_names_follow_the_same_rule(
+        self, make: Callable[[], Repository], name: str
+    ) -> None:
+        """A timeline name with a NUL or a lone surrogate is a ValueError naming
+        it, on every backend, and no timeline is created."""
+        repo = make()
+        for open_it in (repo.timeline, repo.watch, repo.store):
+            with pytest.raises(ValueError, match=r"^a timeline name holds a"):
+                open_it(name)
+        assert repo.timelines() == []
+        assert make().timelines() == []
+
+    def test_text_metadata_still_round_trips(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Any other text goes through, a str subclass as the plain string."""
+
+        class Name(str):
+            pass
+
+        repo = make()
+        t = repo.timeline("t", 0)
+        t.set(1, author=Name("ann"), comment="é ✓ 😀", label="")
+        head = make().timeline("t").head
+        assert (head.author, head.comment, head.label) == ("ann", "é ✓ 😀", "")
+        assert type(head.author) is str
+
+
+class TestNaNKeys:
+    """A dict keyed by NaN made a stored timeline unreadable (issue 9, defect 2):
+    ``{nan: 1}`` then ``{nan: 2}`` stored a patch naming the key, which the value
+    read back (a new NaN, not equal to it) did not hold. Such a key is refused
+    before anything is recorded; NaN values and set members are still stored."""
+
+    def test_a_nan_key_is_refused_and_the_history_reads_back(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Var, Store and Timeline writes of a NaN-keyed dict raise ValueError,
+        record nothing, and the history reopens and verifies."""
+        nan = float("nan")
+        repo = make()
+        var = repo.watch("w", {"k": 1})
+        store = repo.store("s", {})
+        timeline = repo.timeline("t", {"a": {}})
+        writes: list[Callable[[], object]] = [
+            lambda: repo.watch("new", {nan: 1}),
+            lambda: var.set({nan: 2}),
+            lambda: var.set({(nan,): 2}),
+            lambda: var.set({"x": {frozenset({nan}): 2}}),
+            lambda: store.set("a", {nan: 1}),
+            lambda: timeline.set_in(("a", nan), 1),
+            lambda: timeline.set_in(("a", (1, nan)), 1),
+        ]
+        for write in writes:
+            with pytest.raises(ValueError, match="is or holds NaN"):
+                write()
+        var.set({"k": nan, "s": {nan, 1}, "l": [nan]})
+        var.set({"k": 2, "s": {1}, "l": [nan, 1]})
+        again = make()
+        assert "new" not in again.timelines()
+        values = [r.value for r in again.watch("w").history()]
+        assert len(values) == 3
+        assert values[2] == {"k": 2, "s": {1}, "l": [values[2]["l"][0], 1]}
+        assert [again.timeline(name).head.number for name in "st"] == [0, 0]
+        assert again.verify() == {"s": 1, "t": 1, "w": 3}
+
+
 def here() -> int:
     """The caller's line number."""
     return sys._getframe(1).f_lineno

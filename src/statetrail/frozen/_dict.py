@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statetrail.frozen import _hamt, _hooks, _ordered
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._refuse import refused
 
@@ -81,7 +82,13 @@ class FrozenDict(Mapping[K, V]):
         source: dict[Any, Any] = dict(items)
         source.update(kwargs)
         freeze_value = _hooks.freeze_value
-        self._init({k: freeze_value(v) for k, v in source.items()})
+        self._init(
+            {
+                k: freeze_value(v)
+                for k, v in source.items()
+                if type(k) is str or check_key(k)  # no NaN key (see _keys)
+            }
+        )
 
     def _init(self, plain: dict[Any, Any]) -> None:
         # ``plain`` holds frozen values already.
@@ -214,7 +221,10 @@ class FrozenDict(Mapping[K, V]):
         """A new map with ``key`` bound to (a frozen) ``value``.
 
         Returns this very map when ``key`` is already bound to the same object.
+        A key that is or holds NaN raises :class:`ValueError` (see ``_keys``).
         """
+        if type(key) is not str:
+            check_key(key)
         return self._set(key, _hooks.freeze_value(value))
 
     def _set(self, key: Any, value: Any) -> FrozenDict[Any, Any]:

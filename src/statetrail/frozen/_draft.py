@@ -24,6 +24,7 @@ from statetrail.frozen import _splice, _vector
 from statetrail.frozen._dict import FrozenDict
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._list import FrozenList
 from statetrail.frozen._opaque import Opaque, unbox
 from statetrail.frozen._set import FrozenSet
@@ -141,6 +142,8 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
         return value
 
     def __setitem__(self, key: Any, value: Any) -> None:
+        if type(key) is not str:
+            check_key(key)  # no NaN key (see _keys)
         changes = self._changes
         if changes.get(key, MISSING) is _DELETED:
             # Deleted and set again: to the end, as in a dict.

@@ -16,6 +16,7 @@ from typing import Any
 from statetrail.errors import NestingError
 from statetrail.frozen import _hooks
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
+from statetrail.frozen._keys import check_key
 from statetrail.frozen._list import FrozenList as _FrozenList
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._set import FrozenSet as _FrozenSet
@@ -23,10 +24,12 @@ from statetrail.frozen._set import FrozenSet as _FrozenSet
 __all__ = [
     "MAX_NESTING",
     "check_nesting",
+    "check_path_nesting",
     "freeze",
     "freeze_value",
     "is_frozen",
     "nesting_error",
+    "register_frozen_form",
     "register_immutable",
     "thaw",
 ]
@@ -86,19 +89,24 @@ class _TooDeep(Exception):
     """Raised where a value passes MAX_NESTING; the entry point names the value."""
 
 
-def nesting_error(value: Any) -> NestingError:
+def nesting_error(value: Any, above: int = 0) -> NestingError:
     """The :class:`~statetrail.NestingError` for ``value``, found to nest too deeply.
 
     It says whether ``value`` contains itself, which no limit could make storable.
+    ``above``: the container levels of the path it was written at.
     """
     if _contains_itself(value):
         return NestingError(
             "value nested too deeply: it contains itself (a dict, list or set inside "
             "itself), which cannot be recorded; break the cycle, or record a copy"
         )
+    where = (
+        f", counting the {above} levels of the path it is written at" if above else ""
+    )
     return NestingError(
         f"value nested too deeply: more than MAX_NESTING ({MAX_NESTING}) levels of "
-        "dicts, lists, sets and tuples; flatten it, or store the deep part as text"
+        f"dicts, lists, sets and tuples{where}; flatten it, or store the deep part "
+        "as text"
     )
 
 
@@ -132,6 +140,10 @@ def _check(node: Any, depth: int) -> None:
     elif isinstance(node, (list, tuple, set, frozenset)):
         for child in node:
             _check(child, inner)
+
+
+#: What counts as a level: dicts, lists, sets and tuples, frozen or not.
+_CONTAINERS = (Mapping, list, tuple, set, frozenset, _FrozenList, _FrozenSet)
 
 
 def _children(node: Any) -> list[Any]:
@@ -169,26 +181,60 @@ def _contains_itself(value: Any) -> bool:
     return False
 
 
-def freeze_value(obj: Any) -> Any:
+def freeze_value(obj: Any, above: int = 0) -> Any:
     """Freeze ``obj`` for storage inside a frozen tree.
 
     Dicts, lists and sets (nested up to :data:`MAX_NESTING` levels) become frozen
     containers, tuples get frozen items, immutable scalars stay as they are, and
     any other object is deep-copied into an :class:`Opaque` box that hands out
-    copies.
+    copies. ``above``: how many container levels the value is written under (a
+    path write's steps), which count towards the limit too.
 
     Raises:
         NestingError: ``obj`` contains itself or nests deeper than MAX_NESTING.
     """
     t = type(obj)
     if t in _IMMUTABLE or t in _FROZEN:
+        if above:
+            check_path_nesting(obj, above)
         return obj
     try:
+        if above:
+            return _freeze(obj, above + 1)  # which checks the level of obj itself
         return _HANDLERS.get(t, _freeze_other)(obj, 1)
     except (_TooDeep, RecursionError):
         # A RecursionError can still come from deep-copying an object whose own
         # attributes nest too deeply.
-        raise nesting_error(obj) from None
+        raise nesting_error(obj, above) from None
+
+
+def check_path_nesting(value: Any, above: int) -> None:
+    """Refuse ``value`` under ``above`` levels if the whole nests too deeply.
+
+    ``above``: the container levels of a path write's steps; the limit is
+    :data:`MAX_NESTING`. For a value frozen already, whose levels freezing does
+    not count again: a walk of at most ``MAX_NESTING - above`` levels (none for
+    a scalar).
+
+    Raises:
+        NestingError: the path and the value together pass the limit.
+    """
+    if above > MAX_NESTING:
+        raise nesting_error(value, above)
+    t = type(value)
+    if t in _IMMUTABLE or above == 0:
+        return
+    budget = MAX_NESTING - above  # levels the value may take
+    stack = [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, _CONTAINERS):
+            continue  # an opaque object or an enum: no level
+        if level > budget:
+            raise nesting_error(value, above)
+        for child in _children(node):
+            if type(child) not in _IMMUTABLE:
+                stack.append((child, level + 1))
 
 
 def _freeze(obj: Any, depth: int) -> Any:
@@ -203,7 +249,11 @@ def _freeze(obj: Any, depth: int) -> Any:
 
 def _freeze_dict(obj: Mapping[Any, Any], depth: int) -> Any:
     inner = depth + 1
-    return _FrozenDict._of({k: _freeze(v, inner) for k, v in obj.items()})
+    # A key that is or holds NaN is refused (see _keys): checked in this loop, so
+    # a string key costs one type test.
+    return _FrozenDict._of(
+        {k: _freeze(v, inner) for k, v in obj.items() if type(k) is str or check_key(k)}
+    )
 
 
 def _freeze_list(obj: Any, depth: int) -> Any:
@@ -252,11 +302,29 @@ def _freeze_frozenset(obj: frozenset[Any], depth: int) -> Any:
     return frozenset(items)
 
 
+#: Classes whose instances stand for a frozen value, with the function giving it:
+#: statetrail.immutable's ImmutableDict, ImmutableList and ImmutableSet (and their
+#: subclasses) are recorded as the FrozenDict, FrozenList or FrozenSet they hold.
+_FORMS: dict[type, Callable[[Any], Any]] = {}
+
+
+def register_frozen_form(cls: type, frozen_of: Callable[[Any], Any]) -> None:
+    """Freeze instances of ``cls`` and its subclasses as ``frozen_of(instance)``.
+
+    ``frozen_of`` returns a frozen value that was checked when made (a frozen
+    container). For packages above this one, which this module cannot import.
+    """
+    _FORMS[cls] = frozen_of
+
+
 def _freeze_other(obj: Any, depth: int) -> Any:
     if type(obj) is Opaque:
         return obj
     if isinstance(obj, enum.Enum):
         return obj
+    for cls, frozen_of in _FORMS.items():
+        if isinstance(obj, cls):
+            return frozen_of(obj)
     if isinstance(obj, tuple):
         return _freeze_tuple(obj, depth)
     if isinstance(obj, Mapping):

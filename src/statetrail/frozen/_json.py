@@ -14,8 +14,9 @@ __all__ = ["json_default"]
 def json_default(obj: Any) -> Any:
     """The ``default=`` for :func:`json.dumps` that writes frozen values as plain JSON.
 
-    A :class:`FrozenDict` becomes an object, in its order; a :class:`FrozenList`
-    and a :class:`FrozenSet` become arrays. Anything else is refused with the
+    A :class:`FrozenDict` becomes an object, in its order; a :class:`FrozenList`,
+    a :class:`FrozenSet` and a plain ``frozenset`` (which freezing keeps as it is)
+    become arrays. Anything else is refused with the
     :class:`TypeError` json raises itself. (For JSON that reads back as exactly
     what went in, sets and datetimes included, use the type-tagged
     ``statetrail.storage.codec.to_json``.)
@@ -34,5 +35,7 @@ def json_default(obj: Any) -> Any:
         # One level: json calls back for frozen values inside.
         return dict(obj.items())
     if t is FrozenList or t is FrozenSet or isinstance(obj, (FrozenList, FrozenSet)):
+        return list(obj)
+    if isinstance(obj, frozenset):  # kept as it is by freeze(), as a set member too
         return list(obj)
     raise TypeError(f"Object of type {t.__name__} is not JSON serializable")

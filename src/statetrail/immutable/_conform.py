@@ -29,6 +29,7 @@ from statetrail.frozen._freeze import (
     _TooDeep,
     nesting_error,
 )
+from statetrail.frozen._keys import check_key
 from statetrail.immutable._base import ImmutableBase, Session, new_session
 from statetrail.immutable.interfaces import IM_MODE_SLAVE, IM_STATE_TRANSIENT
 
@@ -142,7 +143,13 @@ def rebind_within(value: Any, old: Session, new: Session) -> None:
 def _conform_dict(
     value: Mapping[Any, Any], session: Session, inner: int
 ) -> FrozenDict[Any, Any]:
-    return FrozenDict._of({k: _conform(v, session, inner) for k, v in value.items()})
+    return FrozenDict._of(
+        {
+            k: _conform(v, session, inner)
+            for k, v in value.items()
+            if type(k) is str or check_key(k)  # no NaN key: see frozen/_keys
+        }
+    )
 
 
 def _conform_tuple(

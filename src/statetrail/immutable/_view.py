@@ -20,6 +20,7 @@ from statetrail.frozen import (
     ListDraft,
     SetDraft,
 )
+from statetrail.frozen._freeze import register_frozen_form
 from statetrail.immutable._base import (
     LOCKED,
     ImmutableBase,
@@ -257,6 +258,11 @@ def detached(value: Any) -> Any:
 _set_data = ContainerView.__dict__["_data"].__set__
 _set_session = ContainerView.__dict__["__im_session__"].__set__
 _set_mode = ContainerView.__dict__["__im_mode__"].__set__
+
+# Put into a Store, Var or timeline, an ImmutableDict, ImmutableList or ImmutableSet
+# is recorded as the frozen container it holds (ImmutableList used to be kept as an
+# opaque copy the codec could not store).
+register_frozen_form(ContainerView, ContainerView._snapshot)
 
 
 def show(value: Any) -> str:

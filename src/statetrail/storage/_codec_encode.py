@@ -13,6 +13,7 @@ import orjson
 
 from statetrail.frozen import FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen._freeze import check_nesting, nesting_error
+from statetrail.frozen._keys import nan_key_reason, unequal_to_itself
 from statetrail.frozen._opaque import Opaque
 from statetrail.storage import _codec_registry as _registry
 from statetrail.storage import _codec_tags as _tags
@@ -135,6 +136,8 @@ def _enc_pairs(x: Any, depth: int, pickle_ok: bool) -> Any:
     key = None
     try:
         for key, value in x._raw_items() if type(x) is FrozenDict else x.items():
+            if type(key) is not int and unequal_to_itself(key):
+                raise _Refused(nan_key_reason(key))  # unreadable: see frozen/_keys
             pairs.append((_enc(key, inner, pickle_ok), _enc(value, inner, pickle_ok)))
     except _Refused as refused:
         refused.steps.append(f"[{key!r}]")

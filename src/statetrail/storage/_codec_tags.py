@@ -225,11 +225,37 @@ def _from_iso(cls: type[_T], iso: str) -> _T:
     return value.replace(tzinfo=datetime.timezone(-offset if sign == "-" else offset))
 
 
+# The second of two readings of a repeated wall time (fold=1), which isoformat()
+# does not write: "[fold=1]" right after the ISO text, before any zone (an ISO
+# text has no brackets and no zone is named "fold=1]...", so what was stored
+# before reads as it did). An aware datetime in a ZoneInfo zone needs no marker:
+# its UTC offset tells the readings apart.
+_FOLD = "[fold=1]"
+
+
 def _encode_datetime(x: datetime.datetime | datetime.time) -> str:
-    return x.isoformat() + _zone_suffix(x.tzinfo)
+    fold = x.fold and not (
+        type(x) is datetime.datetime and type(x.tzinfo) is zoneinfo.ZoneInfo
+    )
+    return x.isoformat() + (_FOLD if fold else "") + _zone_suffix(x.tzinfo)
+
+
+def _split_fold(payload: Any) -> tuple[str, int]:
+    """The payload without its fold marker, and the fold (see _FOLD)."""
+    text = _text(payload)
+    start = text.find("[")
+    if start >= 0 and text.startswith(_FOLD, start):
+        return text[:start] + text[start + len(_FOLD) :], 1
+    return text, 0
 
 
 def _decode_datetime(payload: Any) -> datetime.datetime:
+    text, fold = _split_fold(payload)
+    value = _decode_wall_time(text)
+    return value.replace(fold=1) if fold else value
+
+
+def _decode_wall_time(payload: Any) -> datetime.datetime:
     iso, zone = _split_zone(payload)
     value = _from_iso(datetime.datetime, iso)
     if zone is None:
@@ -251,8 +277,11 @@ def _decode_datetime(payload: Any) -> datetime.datetime:
 
 
 def _decode_time(payload: Any) -> datetime.time:
-    iso, zone = _split_zone(payload)
+    text, fold = _split_fold(payload)
+    iso, zone = _split_zone(text)
     value = _from_iso(datetime.time, iso)
+    if fold:
+        value = value.replace(fold=1)
     if zone is None:
         return value
     if zone.startswith("tzname="):

@@ -21,6 +21,7 @@ Fraction               ``"fraction"``: ``"1/3"``
 complex                ``"complex"``: ``"(1+2j)"``
 datetime               ``"datetime"``: ``"2024-10-27T02:30:00+01:00[Europe/Paris]"``
 date, time             ``"date"``: ``"2024-01-31"``, ``"time"``: ``"12:30:00"``
+fold=1 (naive, time)   ``"2024-10-27T02:30:00[fold=1]"``: the marker after the ISO text
 timedelta              ``"timedelta"``: ``[days, seconds, microseconds]``
 UUID                   ``"uuid"``: ``"12345678-1234-5678-1234-567812345678"``
 pathlib paths          ``"posixpath"``: ``"/tmp/x"`` (a tag per path class)
@@ -54,7 +55,11 @@ deeper than :data:`~statetrail.frozen.MAX_NESTING` (100) levels, with
 :class:`~statetrail.errors.NestingError`, as every front end does; MAX_DEPTH
 (200 JSON levels, two per tagged container) bounds what frozen values nest to.
 A stored NaN reads back as a new ``float("nan")`` each time, never the shared
-``math.nan``, so a set or dict holding two NaNs reads back with both.
+``math.nan``, so a set holding two NaNs reads back with both. A dict key that is
+or holds NaN is refused when written (:class:`CodecError`), as a value's key and
+as a patch step: NaN is not equal to itself, so a patch naming the key would not
+find it in the value read back (``statetrail.frozen._keys``). Dicts holding such
+keys stored before still read back as whole values.
 
 >>> import datetime
 >>> data = dumps({"when": datetime.date(2024, 1, 31), "xy": (1, 2)})
@@ -76,6 +81,7 @@ import orjson
 from statetrail._change import Change
 from statetrail.errors import CorruptHistoryError
 from statetrail.frozen import MISSING
+from statetrail.frozen._keys import nan_key_reason, unequal_to_itself
 from statetrail.storage import _codec_decode as _decode
 from statetrail.storage import _codec_encode as _encode
 from statetrail.storage._codec_decode import corrupt as _corrupt
@@ -323,7 +329,7 @@ def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) ->
         path, old, new = change._path, change._old, change._new
         try:
             steps = [
-                step if _plain(step) else to_json(step, allow_pickle=allow_pickle)
+                step if _plain(step) else _step_json(step, allow_pickle)
                 for step in path
             ]
             if new is MISSING:
@@ -340,6 +346,14 @@ def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) ->
         except CodecError as exc:
             raise CodecError(f"change {i} at {path!r}: {exc}") from exc.__cause__
     return ops
+
+
+def _step_json(step: Any, allow_pickle: bool) -> Any:
+    """A path step that is not a plain string or integer, as :func:`to_json`."""
+    if unequal_to_itself(step):
+        # A patch naming it could not find it again when read back (frozen/_keys).
+        raise CodecError(nan_key_reason(step))
+    return to_json(step, allow_pickle=allow_pickle)
 
 
 def changes_from_json(
