@@ -49,6 +49,7 @@ __all__ = [
     "freeze_checked",
     "get_nested_value",
     "lookup",
+    "replace_change",
     "set_nested_value",
     "split_or_warn",
     "split_path",
@@ -313,6 +314,44 @@ def assoc_change(
     if same_value(old, value):
         return new_root, ()
     return new_root, (Change(path, old, value),)
+
+
+def replace_change(
+    root: Any, steps: tuple[str, ...], value: Any
+) -> tuple[Any, tuple[Change, ...] | None] | None:
+    """:func:`assoc_change` for the usual write, in one walk; ``None`` for the others.
+
+    The usual write replaces the value of a key that is there, in dicts all the
+    way down (none of them ``None``). Each dict on the way is read and written at
+    the same place (``FrozenDict._find`` and ``_put``), so the path is walked
+    once, not once to read and again to copy. Anything else (a list on the way,
+    a key to add or dicts to make) gives ``None``: :func:`assoc_change` does it.
+    """
+    trail: list[Any] = []
+    node = root
+    for step in steps:
+        if type(node) is not FrozenDict:
+            return None
+        child, place = node._find(step)
+        if child is MISSING:
+            return None
+        trail += (node, place)
+        node = child
+        if node is None and len(trail) < 2 * len(steps):
+            return None  # a None on the way is made a dict: assoc's job
+    old = node
+    told = type(old)
+    changes: tuple[Change, ...] | None
+    if told is type(value) and (told is FrozenDict or told is FrozenList):
+        changes = None
+    elif same_value(old, value):
+        changes = ()
+    else:
+        # The engine's path is the keys, which are the steps themselves.
+        changes = (Change(steps, old, value),)
+    for j in range(len(trail) - 2, -1, -2):
+        value = trail[j]._put(trail[j + 1], value)
+    return value, changes
 
 
 def dissoc(root: Any, steps: tuple[str, ...]) -> Any:
