@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statetrail.frozen import _hamt, _hooks, _ordered
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._hamt import lookup as _lookup
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._refuse import refused
 
@@ -188,9 +189,18 @@ class FrozenDict(Mapping[K, V]):
         return self._of_small(keys, tuple(items))
 
     def __getitem__(self, key: K) -> V:
-        value = self._raw(key)
-        if value is MISSING:
-            raise KeyError(key)
+        # _raw inlined: indexing is the read of every front end (store.at(n)[k]).
+        keys = self._keys
+        if keys is None:
+            value = _lookup(self._root, hash(key), key, MISSING)
+            if value is MISSING:
+                raise KeyError(key)
+        else:
+            try:
+                value = self._vals[keys.index(key)]
+            except ValueError:
+                hash(key)  # an unhashable key is a TypeError, as in a dict
+                raise KeyError(key) from None
         if type(value) is Opaque:
             return value.copy()  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
