@@ -387,6 +387,15 @@ def check_keys(value: Any) -> None:
         if t in _LEAVES:
             continue
         if t is FrozenDict:
+            keys = node._keys
+            if keys is not None:
+                # The small form, the most common dict of a state: its keys
+                # tuple, and only the values that are not scalars pushed.
+                for key in keys:
+                    if type(key) is not str:
+                        raise _not_a_string(key)
+                stack += [v for v in node._vals if type(v) not in _LEAVES]
+                continue
             items: Iterator[tuple[Any, Any]] = node._raw_items()
         elif isinstance(node, Mapping):
             items = iter(node.items())
@@ -398,11 +407,15 @@ def check_keys(value: Any) -> None:
             continue
         for key, child in items:
             if type(key) is not str:
-                raise TypeError(
-                    f"a store's dict keys are strings (its state is JSON), "
-                    f"not {type(key).__name__}: {key!r}"
-                )
+                raise _not_a_string(key)
             stack.append(child)
+
+
+def _not_a_string(key: Any) -> TypeError:
+    return TypeError(
+        f"a store's dict keys are strings (its state is JSON), "
+        f"not {type(key).__name__}: {key!r}"
+    )
 
 
 def freeze_checked(value: Any) -> Any:

@@ -52,10 +52,22 @@ Order = tuple[Node, Vec, int]
 
 
 def build(keys: Iterable[Any]) -> Order:
-    """The order of distinct ``keys``, every position in the trie."""
+    """The order of distinct ``keys``; the positions trie is left to a deletion.
+
+    A map built whole (``Store(state)``, a thawed state frozen again) is most
+    often never deleted from: building its positions trie at once took as long
+    as its value trie (0.2 s for 100,000 keys). :func:`remove` builds it, in
+    one go, the first time it is needed.
+    """
     order = _vector.build(tuple(keys))
-    pos = _hamt.build([(hash(k), k, i) for i, k in enumerate(_vector.iterate(order))])
-    return pos, order, order.size
+    return _hamt.EMPTY, order, 0
+
+
+def _positions(order: Vec) -> Node:
+    """The positions trie of every key in ``order`` (holes left out)."""
+    return _hamt.build(
+        [(hash(k), k, i) for i, k in enumerate(_vector.iterate(order)) if k is not HOLE]
+    )
 
 
 def keys(order: Vec) -> Iterator[Any]:
@@ -87,13 +99,18 @@ def remove(state: Order, h: int, key: Any, length: int) -> Order:
     """
     pos, order, indexed = state
     get, assoc = _vector.get, _hamt.assoc
+    if 2 * indexed < order.size:
+        # Most keys not in the trie yet (a map built whole): all of them at once.
+        pos = _positions(order)
+        indexed = order.size
     for i in range(indexed, order.size):
         k = get(order, i)
         if k is not HOLE:
             pos, _ = assoc(pos, 0, hash(k), k, i)
     order = _vector.put(order, _hamt.lookup(pos, h, key, None), HOLE)
     if order.size > 2 * length:
-        return build(keys(order))
+        compacted = _vector.build(tuple(keys(order)))
+        return _positions(compacted), compacted, compacted.size
     return pos, order, order.size
 
 
