@@ -64,6 +64,9 @@ def root_of(value: Any) -> State:
     return root
 
 
+#: Values frozen as they are, with no key to check.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
 #: What a set needs that depends on its path text alone, one entry per path:
 #: the steps, the note ``{"op": "set", "path": ...}`` and the revision's info
 #: holding it. Revisions of a path share the note and the info (two tracked
@@ -327,14 +330,17 @@ class StoreBase:
             if entry is None:
                 return False
         steps, note, info = entry
-        frozen = freeze_checked(value)
+        frozen = value if type(value) in _SCALARS else freeze_checked(value)
         if label is None and author is None and comment is None:
             # The usual write (a key that is there, dicts down to it) in one walk,
             # recorded straight onto the head it was worked out from; anything
             # else, or a write from another thread in between, takes _apply's way.
+            # The changes are worked out only for a timeline that keeps them: a
+            # plain one (nothing but appends) has no use for them, and should it
+            # stop being plain before the lock is taken, it diffs instead.
             timeline = self._timeline
             head = timeline._head
-            found = replace_change(head[VALUE], steps, frozen)
+            found = replace_change(head[VALUE], steps, frozen, not timeline._plain)
             if found is not None:
                 try:
                     timeline._set(

@@ -317,7 +317,7 @@ def assoc_change(
 
 
 def replace_change(
-    root: Any, steps: tuple[str, ...], value: Any
+    root: Any, steps: tuple[str, ...], value: Any, tell: bool = True
 ) -> tuple[Any, tuple[Change, ...] | None] | None:
     """:func:`assoc_change` for the usual write, in one walk; ``None`` for the others.
 
@@ -326,6 +326,8 @@ def replace_change(
     the same place (``FrozenDict._find`` and ``_put``), so the path is walked
     once, not once to read and again to copy. Anything else (a list on the way,
     a key to add or dicts to make) gives ``None``: :func:`assoc_change` does it.
+    Without ``tell`` the changes are not worked out (``None``), for a timeline
+    that keeps nothing by them (no path index, journal or listeners).
     """
     trail: list[Any] = []
     node = root
@@ -342,7 +344,7 @@ def replace_change(
     old = node
     told = type(old)
     changes: tuple[Change, ...] | None
-    if told is type(value) and (told is FrozenDict or told is FrozenList):
+    if not tell or (told is type(value) and (told is FrozenDict or told is FrozenList)):
         changes = None
     elif same_value(old, value):
         changes = ()
