@@ -19,6 +19,14 @@ every key (benchmarks/README.md has the figures). Tuples that hold only atomic
 values are also untracked by the garbage collector, so a long history costs the
 collector less.
 
+A read followed by a write of the same key, the usual ``Store.set`` (the old
+value, then the new map), walks the trie once: :func:`locate` gives the path down
+to the key and :func:`replace_at` copies it with the new value, where
+:func:`lookup` then :func:`assoc` walked it twice, the second time through a
+recursive call per level. With the store's other savings this took ``Store.set``
+on a random path of 10,000 entries from 14.8 to 10.4 us of CPU per call
+(benchmarks/README.md).
+
 The layout is canonical: a sub-node left with a single pair is pulled up into its
 parent on deletion, so equal key sets have equal shapes and :func:`equal_nodes` can
 compare node by node.

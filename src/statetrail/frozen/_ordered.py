@@ -6,7 +6,11 @@ beside it as Scala's ``VectorMap`` keeps it: a persistent vector of the keys in 
 order they came (``_vector``), with a hole where a key was deleted, and a second
 hash trie from each key to its position in that vector, so a deletion finds its
 hole in O(log32 n). Keys added are entered in that trie only when a deletion
-needs it, and a deleted key's entry stays until the next compaction. When holes
+needs it, and a deleted key's entry stays until the next compaction; a map built
+whole (``Store(state)``, a state frozen from a plain dict) has no trie until its
+first deletion, which builds it in one go (building it at once took as long as
+the value trie: 0.2 s of the 1.1 s that freezing 100,000 entries took with the
+collector off). When holes
 outnumber keys the vector is compacted, so its size stays below twice the map's
 and deleting costs O(1) amortized.
 
