@@ -41,7 +41,16 @@ from statetrail.frozen import _hamt, _vector
 from statetrail.frozen._hamt import Node
 from statetrail.frozen._vector import Vec
 
-__all__ = ["HOLE", "Order", "add", "appended_since", "build", "keys", "remove"]
+__all__ = [
+    "HOLE",
+    "Order",
+    "add",
+    "appended_since",
+    "build",
+    "indexed",
+    "keys",
+    "remove",
+]
 
 #: Where a deleted key was. A bare ``object()``: never a user's key, and not
 #: tracked by the garbage collector, so tuples of keys holding it are not either.
@@ -65,6 +74,20 @@ def build(keys: Iterable[Any]) -> Order:
     """
     order = _vector.build(tuple(keys))
     return _hamt.EMPTY, order, 0
+
+
+def indexed(state: Order) -> Order:
+    """``state`` with its positions trie built, when most keys are not in it yet.
+
+    A map built whole has none (see :func:`build`): the first deletion builds it
+    in one go, and the map keeps the result (``FrozenDict.discarded``), so
+    deleting again from the same map, the old version kept, does not build it
+    again.
+    """
+    _, order, covered = state
+    if 2 * covered < order.size:
+        return _positions(order), order, order.size
+    return state
 
 
 def _positions(order: Vec) -> Node:
@@ -103,10 +126,6 @@ def remove(state: Order, h: int, key: Any, length: int) -> Order:
     """
     pos, order, indexed = state
     get, assoc = _vector.get, _hamt.assoc
-    if 2 * indexed < order.size:
-        # Most keys not in the trie yet (a map built whole): all of them at once.
-        pos = _positions(order)
-        indexed = order.size
     for i in range(indexed, order.size):
         k = get(order, i)
         if k is not HOLE:
