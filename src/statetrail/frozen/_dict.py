@@ -316,12 +316,7 @@ class FrozenDict(Mapping[K, V]):
         if root is self._root:
             return self
         n = self._len - 1
-        order = self._vals
-        if 2 * order[2] < order[1].size:
-            # A map built whole gets its positions trie now, and keeps it, as it
-            # keeps its hash: the same order, so this map stays the same value.
-            order = self._vals = _ordered.indexed(order)
-        return self._of_root(root, _ordered.remove(order, h, key, n), n)
+        return self._of_root(root, _ordered.remove(self._vals, h, key, n), n)
 
     def updated(
         self, items: Mapping[K, V] | Iterable[tuple[K, V]] = (), /, **kwargs: V

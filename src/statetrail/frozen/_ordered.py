@@ -6,11 +6,7 @@ beside it as Scala's ``VectorMap`` keeps it: a persistent vector of the keys in 
 order they came (``_vector``), with a hole where a key was deleted, and a second
 hash trie from each key to its position in that vector, so a deletion finds its
 hole in O(log32 n). Keys added are entered in that trie only when a deletion
-needs it, and a deleted key's entry stays until the next compaction; a map built
-whole (``Store(state)``, a state frozen from a plain dict) has no trie until its
-first deletion, which builds it in one go (building it at once took as long as
-the value trie: 0.2 s of the 1.1 s that freezing 100,000 entries took with the
-collector off). When holes
+needs it, and a deleted key's entry stays until the next compaction. When holes
 outnumber keys the vector is compacted, so its size stays below twice the map's
 and deleting costs O(1) amortized.
 
@@ -41,16 +37,7 @@ from statetrail.frozen import _hamt, _vector
 from statetrail.frozen._hamt import Node
 from statetrail.frozen._vector import Vec
 
-__all__ = [
-    "HOLE",
-    "Order",
-    "add",
-    "appended_since",
-    "build",
-    "indexed",
-    "keys",
-    "remove",
-]
+__all__ = ["HOLE", "Order", "add", "appended_since", "build", "keys", "remove"]
 
 #: Where a deleted key was. A bare ``object()``: never a user's key, and not
 #: tracked by the garbage collector, so tuples of keys holding it are not either.
@@ -65,36 +52,10 @@ Order = tuple[Node, Vec, int]
 
 
 def build(keys: Iterable[Any]) -> Order:
-    """The order of distinct ``keys``; the positions trie is left to a deletion.
-
-    A map built whole (``Store(state)``, a thawed state frozen again) is most
-    often never deleted from: building its positions trie at once took as long
-    as its value trie (0.2 s for 100,000 keys). :func:`remove` builds it, in
-    one go, the first time it is needed.
-    """
+    """The order of distinct ``keys``, every position in the trie."""
     order = _vector.build(tuple(keys))
-    return _hamt.EMPTY, order, 0
-
-
-def indexed(state: Order) -> Order:
-    """``state`` with its positions trie built, when most keys are not in it yet.
-
-    A map built whole has none (see :func:`build`): the first deletion builds it
-    in one go, and the map keeps the result (``FrozenDict.discarded``), so
-    deleting again from the same map, the old version kept, does not build it
-    again.
-    """
-    _, order, covered = state
-    if 2 * covered < order.size:
-        return _positions(order), order, order.size
-    return state
-
-
-def _positions(order: Vec) -> Node:
-    """The positions trie of every key in ``order`` (holes left out)."""
-    return _hamt.build(
-        [(hash(k), k, i) for i, k in enumerate(_vector.iterate(order)) if k is not HOLE]
-    )
+    pos = _hamt.build([(hash(k), k, i) for i, k in enumerate(_vector.iterate(order))])
+    return pos, order, order.size
 
 
 def keys(order: Vec) -> Iterator[Any]:
@@ -132,8 +93,7 @@ def remove(state: Order, h: int, key: Any, length: int) -> Order:
             pos, _ = assoc(pos, 0, hash(k), k, i)
     order = _vector.put(order, _hamt.lookup(pos, h, key, None), HOLE)
     if order.size > 2 * length:
-        compacted = _vector.build(tuple(keys(order)))
-        return _positions(compacted), compacted, compacted.size
+        return build(keys(order))
     return pos, order, order.size
 
 
