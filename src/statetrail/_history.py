@@ -21,7 +21,7 @@ from statetrail._pathindex import PathIndex
 from statetrail.diff import diff_values
 from statetrail.errors import RevisionNotFoundError
 from statetrail.frozen import MISSING
-from statetrail.frozen._opaque import unbox
+from statetrail.frozen._opaque import Opaque
 from statetrail.paths import Path, PathLike, parse_path
 from statetrail.revision import (
     BRANCH,
@@ -158,7 +158,11 @@ class History:
 
     def value_at(self, number: int) -> Any:
         """The value recorded at revision ``number``."""
-        return unbox(self._get(number)[VALUE])
+        record = self._find(number) if type(number) is int else None
+        if record is None:
+            record = self._get(number)  # the error, or a bool or int subclass
+        value = record[VALUE]
+        return value if type(value) is not Opaque else value.copy()
 
     def revisions(self) -> list[Revision]:
         """Every held revision, on every branch, in number order."""

@@ -31,6 +31,7 @@ from statetrail._store_paths import (
     engine_paths,
     freeze_checked,
     lookup,
+    replace_change,
     split_or_warn,
     split_path,
 )
@@ -38,8 +39,9 @@ from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
-from statetrail.revision import NUMBER, VALUE, Change, Revision
-from statetrail.timeline import Timeline, Validator
+from statetrail.frozen._freeze import check_path_nesting
+from statetrail.revision import NUMBER, VALUE, Change, Revision, RevisionKind
+from statetrail.timeline import Info, Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
 
@@ -63,18 +65,37 @@ def root_of(value: Any) -> State:
     return root
 
 
-#: The note of a set, one per path: revisions share it, so a long history holds
-#: one object fewer per revision for the garbage collector to walk.
-_SET_NOTES: dict[str, FrozenDict[str, str]] = {}
+#: Values frozen as they are, with no key to check.
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+#: What a set needs that depends on its path text alone, one entry per path:
+#: the steps, the note ``{"op": "set", "path": ...}`` and the revision's info
+#: holding it. Revisions of a path share the note and the info (two tracked
+#: objects fewer per revision for the garbage collector to walk, about 300
+#: bytes fewer), and the path is split once. At most _MAX_PATHS entries: a state
+#: of 10,000 entries keeps all of its paths.
+_SET_PATHS: dict[str, tuple[tuple[str, ...], FrozenDict[str, str], Info]] = {}
+_MAX_PATHS = 1 << 16
+_NOTE_KEYS = ("op", "path")
 
 
-def _note_of_set(path: str) -> FrozenDict[str, str]:
-    note: FrozenDict[str, str] = FrozenDict._of({"op": "set", "path": path})
-    if type(path) is str:  # anything else is refused a step later
-        if len(_SET_NOTES) >= 4096:
-            _SET_NOTES.clear()
-        _SET_NOTES[path] = note
-    return note
+def _set_entry(
+    path: str,
+) -> tuple[tuple[str, ...], FrozenDict[str, str], Info] | None:
+    """A path's entry of :data:`_SET_PATHS` (``None``, warned, if malformed)."""
+    steps = split_or_warn(path, "set")  # TypeError for a path that is not a str
+    if steps is None:
+        return None
+    # A path deeper than the limit is refused whatever it sets (a scalar skips
+    # freezing, which counts the path's levels otherwise).
+    check_path_nesting(None, len(steps))
+    note: FrozenDict[str, str] = FrozenDict._of_small(_NOTE_KEYS, ("set", path))
+    entry = steps, note, (RevisionKind.SET, None, None, None, None, note)
+    if type(path) is str:
+        if len(_SET_PATHS) >= _MAX_PATHS:
+            _SET_PATHS.clear()
+        _SET_PATHS[path] = entry
+    return entry
 
 
 class StoreBase:
@@ -247,7 +268,31 @@ class StoreBase:
         steps = split_or_warn(path, "set")
         if steps is None:
             return None
-        frozen = freeze_checked(value, len(steps))  # the path's levels count too
+        return self._write_path(
+            path,
+            steps,
+            freeze_checked(value, len(steps)),  # the path's levels count too
+            extra,
+            label,
+            author,
+            comment,
+            origin,
+            depth + 1,
+        )
+
+    def _write_path(
+        self,
+        path: str,
+        steps: tuple[str, ...],
+        frozen: Any,
+        extra: Any,
+        label: str | None,
+        author: str | None,
+        comment: str | None,
+        origin: Any,
+        depth: int,
+    ) -> Revision | None:
+        """:meth:`_set_path` of a path split and a value frozen already."""
         try:
             return self._apply(
                 lambda root: assoc(root, steps, frozen),
@@ -283,11 +328,42 @@ class StoreBase:
         tx = self._tx
         if tx is not None and tx._owned():
             return tx.set(path, value)
-        extra = _SET_NOTES.get(path) if type(path) is str else None
-        if extra is None:
-            extra = _note_of_set(path)
-        rev = self._set_path(
-            path, value, extra, label, author, comment, _FROM_FRAMES, 2
+        entry = _SET_PATHS.get(path) if type(path) is str else None
+        if entry is None:
+            entry = _set_entry(path)
+            if entry is None:
+                return False
+        steps, note, info = entry
+        frozen = value if type(value) in _SCALARS else freeze_checked(value, len(steps))
+        if label is None and author is None and comment is None:
+            # The usual write (a key that is there, dicts down to it) in one walk,
+            # recorded straight onto the head it was worked out from; anything
+            # else, or a write from another thread in between, takes _apply's way.
+            # The changes are worked out only for a timeline that keeps them: a
+            # plain one (nothing but appends) has no use for them, and should it
+            # stop being plain before the lock is taken, it diffs instead.
+            timeline = self._timeline
+            head = timeline._head
+            found = replace_change(head[VALUE], steps, frozen, not timeline._plain)
+            if found is not None:
+                try:
+                    timeline._set(
+                        found[0],
+                        None,
+                        None,
+                        None,
+                        note,
+                        head[NUMBER],
+                        2,
+                        found[1],
+                        info,
+                    )
+                    return True
+                except ConflictError:
+                    if timeline._head is head:
+                        raise  # not ours: a validator raised it
+        rev = self._write_path(
+            path, steps, frozen, note, label, author, comment, _FROM_FRAMES, 2
         )
         return rev is not None
 

@@ -53,6 +53,7 @@ __all__ = [
     "freeze_checked",
     "get_nested_value",
     "lookup",
+    "replace_change",
     "set_nested_value",
     "split_or_warn",
     "split_path",
@@ -327,6 +328,46 @@ def assoc_change(
     return new_root, (Change(path, old, value),)
 
 
+def replace_change(
+    root: Any, steps: tuple[str, ...], value: Any, tell: bool = True
+) -> tuple[Any, tuple[Change, ...] | None] | None:
+    """:func:`assoc_change` for the usual write, in one walk; ``None`` for the others.
+
+    The usual write replaces the value of a key that is there, in dicts all the
+    way down (none of them ``None``). Each dict on the way is read and written at
+    the same place (``FrozenDict._find`` and ``_put``), so the path is walked
+    once, not once to read and again to copy. Anything else (a list on the way,
+    a key to add or dicts to make) gives ``None``: :func:`assoc_change` does it.
+    Without ``tell`` the changes are not worked out (``None``), for a timeline
+    that keeps nothing by them (no path index, journal or listeners).
+    """
+    trail: list[Any] = []
+    node = root
+    for step in steps:
+        if type(node) is not FrozenDict:
+            return None
+        child, place = node._find(step)
+        if child is MISSING:
+            return None
+        trail += (node, place)
+        node = child
+        if node is None and len(trail) < 2 * len(steps):
+            return None  # a None on the way is made a dict: assoc's job
+    old = node
+    told = type(old)
+    changes: tuple[Change, ...] | None
+    if not tell or (told is type(value) and (told is FrozenDict or told is FrozenList)):
+        changes = None
+    elif same_value(old, value):
+        changes = ()
+    else:
+        # The engine's path is the keys, which are the steps themselves.
+        changes = (Change(steps, old, value),)
+    for j in range(len(trail) - 2, -1, -2):
+        value = trail[j]._put(trail[j + 1], value)
+    return value, changes
+
+
 def dissoc(root: Any, steps: tuple[str, ...]) -> Any:
     """A new frozen tree without the key or list item at ``steps``.
 
@@ -360,6 +401,15 @@ def check_keys(value: Any) -> None:
         if t in _LEAVES:
             continue
         if t is FrozenDict:
+            keys = node._keys
+            if keys is not None:
+                # The small form, the most common dict of a state: its keys
+                # tuple, and only the values that are not scalars pushed.
+                for key in keys:
+                    if type(key) is not str:
+                        raise _not_a_string(key)
+                stack += [v for v in node._vals if type(v) not in _LEAVES]
+                continue
             items: Iterator[tuple[Any, Any]] = node._raw_items()
         elif isinstance(node, Mapping):
             items = iter(node.items())
@@ -371,11 +421,15 @@ def check_keys(value: Any) -> None:
             continue
         for key, child in items:
             if type(key) is not str:
-                raise TypeError(
-                    f"a store's dict keys are strings (its state is JSON), "
-                    f"not {type(key).__name__}: {key!r}"
-                )
+                raise _not_a_string(key)
             stack.append(child)
+
+
+def _not_a_string(key: Any) -> TypeError:
+    return TypeError(
+        f"a store's dict keys are strings (its state is JSON), "
+        f"not {type(key).__name__}: {key!r}"
+    )
 
 
 def freeze_checked(value: Any, above: int = 0) -> Any:

@@ -194,11 +194,14 @@ def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
     One loop down the path, then the changed containers are rebuilt bottom-up;
     the engine's writes come through here, so it avoids per-step calls.
     """
-    trail: list[tuple[Any, Any]] = []
+    # (container, key, place): a dict's place (FrozenDict._find) is where its
+    # new child goes back in, so the path is walked once, not again to copy.
+    trail: list[tuple[Any, Any, Any]] = []
     node = tree
     last = len(steps) - 1
     for i, step in enumerate(steps):
         kind = type(node)
+        place = None
         if kind is FrozenDict or (
             kind is not FrozenList and isinstance(node, FrozenDict)
         ):
@@ -206,7 +209,10 @@ def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
                 value = _dict_set(node, steps, value, create=create)
                 break
             try:
-                child = node._raw(step)
+                if kind is FrozenDict:
+                    child, place = node._find(step)
+                else:  # a subclass writes through its own _set
+                    child = node._raw(step)
             except TypeError:
                 raise PathError(
                     f"unhashable key {step!r}, in path {format_path(steps)!r}"
@@ -224,10 +230,13 @@ def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
         else:
             _child(node, step, steps)  # raises the PathError for a non-container
             raise AssertionError("unreachable")  # pragma: no cover
-        trail.append((node, step))
+        trail.append((node, step, place))
         node = child
-    for container, key in reversed(trail):
-        value = container._set(key, value)
+    for container, key, place in reversed(trail):
+        if place is None:
+            value = container._set(key, value)
+        else:
+            value = container._put(place, value)
     return value
 
 

@@ -689,11 +689,15 @@ class Timeline(History, Generic[T]):
         expect: int | None,
         depth: int,
         changes: tuple[Change, ...] | None = None,
+        shared: Info | None = None,
     ) -> Record:
         # The hot path of every front end, kept flat on purpose: what _freeze,
         # _capture, _info and _commit do, for the common case of a plain append.
         # It returns the record; front ends that want a Revision wrap it.
         # ``changes``: what changed from the head, when the caller knows (no diff).
+        # ``shared``: the info ``(SET, None, None, None, None, extra)`` made once
+        # by the caller (a Store keeps one per path), recorded when no metadata is
+        # in force: revisions share it, one tracked tuple fewer each for the GC.
         if (
             self._deep_copy
             and type(value) not in _SCALARS
@@ -724,16 +728,22 @@ class Timeline(History, Generic[T]):
             label is None
             and author is None
             and comment is None
-            and extra is None
             and _META.get() is _EMPTY
         ):
-            info: Info = PLAIN
+            if extra is None:
+                info: Info = PLAIN
+            elif shared is not None:
+                info = shared
+            else:
+                info = (RevisionKind.SET, None, None, None, None, extra)
         else:
             info = self._info(RevisionKind.SET, None, label, author, comment, extra)
         lock = self._lock
         lock.acquire()
         try:
-            if self._plain and expect is None:
+            # A front end's expected head (a Store's optimistic write) is the head
+            # itself unless another thread wrote in between: still a plain append.
+            if self._plain and (expect is None or expect == self._head[NUMBER]):
                 number = self._next
                 record = (
                     number,

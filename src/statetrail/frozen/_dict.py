@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statetrail.frozen import _hamt, _hooks, _ordered
 from statetrail.frozen._hamt import MISSING
+from statetrail.frozen._hamt import lookup as _lookup
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._refuse import refused
@@ -156,10 +157,57 @@ class FrozenDict(Mapping[K, V]):
         hash(key)  # an unhashable key is a TypeError, as in a dict
         return default
 
+    def _find(self, key: Any) -> tuple[Any, Any]:
+        """The stored value of ``key`` and its place, for :meth:`_put`.
+
+        ``(MISSING, None)`` when the key is absent. A read followed by a write
+        of the same key (a path write: the old value, then the new map) walks
+        the trie once.
+        """
+        keys = self._keys
+        if keys is None:
+            place = _hamt.locate(self._root, hash(key), key)
+            if place is None:
+                return MISSING, None
+            return place[-2][place[-1]], place
+        if key in keys:
+            i = keys.index(key)
+            return self._vals[i], i
+        hash(key)  # an unhashable key is a TypeError, as in a dict
+        return MISSING, None
+
+    def _put(self, place: Any, value: Any) -> FrozenDict[Any, Any]:
+        """This map with ``value`` (frozen) at ``place``, a place :meth:`_find` gave.
+
+        The key keeps its place in the order; this very map when the value there
+        is ``value`` itself.
+        """
+        keys = self._keys
+        if keys is None:
+            if place[-2][place[-1]] is value:
+                return self
+            root = _hamt.replace_at(place, value)
+            return self._of_large(root, self._vals, self._len)
+        vals = self._vals
+        if vals[place] is value:
+            return self
+        items = list(vals)
+        items[place] = value
+        return self._of_small(keys, tuple(items))
+
     def __getitem__(self, key: K) -> V:
-        value = self._raw(key)
-        if value is MISSING:
-            raise KeyError(key)
+        # _raw inlined: indexing is the read of every front end (store.at(n)[k]).
+        keys = self._keys
+        if keys is None:
+            value = _lookup(self._root, hash(key), key, MISSING)
+            if value is MISSING:
+                raise KeyError(key)
+        else:
+            try:
+                value = self._vals[keys.index(key)]
+            except ValueError:
+                hash(key)  # an unhashable key is a TypeError, as in a dict
+                raise KeyError(key) from None
         if type(value) is Opaque:
             return value.copy()  # type: ignore[no-any-return]
         return value  # type: ignore[no-any-return]
