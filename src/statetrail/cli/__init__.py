@@ -21,6 +21,7 @@ lists every problem it found on standard output first.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -146,6 +147,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             from statetrail.cli.demo import run
 
             run(cards=args.cards, out=out, file=args.file)
+    except BrokenPipeError:
+        # The reader went away (`statetrail log FILE NAME | head`): end quietly,
+        # with the status a process killed by SIGPIPE has. Standard output goes to
+        # devnull first, so the interpreter's last flush does not fail again
+        # (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # pragma: no cover - stdout is not a file
+            pass
+        return 128 + 13  # SIGPIPE
     except (StatetrailError, OSError, ValueError, KeyError) as exc:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyError):
