@@ -127,13 +127,16 @@ class CorruptHistoryError(StorageError):
     """Stored history fails to parse or its hash chain does not verify.
 
     ``problems`` lists what a verification found, each as ``(timeline, number,
-    what)`` (``None`` where a problem is not about one timeline or revision);
-    empty when the error was raised at the first problem met while reading.
+    what)`` (``None`` where a problem is not about one timeline or revision).
+    Never empty: an error raised at the first problem met while reading lists
+    that one, as ``(None, None, message)`` when it names no timeline.
     """
 
     def __init__(self, message: str, problems: Sequence[Any] = ()) -> None:
         super().__init__(message)
-        self.problems: list[tuple[str | None, int | None, str]] = list(problems)
+        self.problems: list[tuple[str | None, int | None, str]] = list(problems) or [
+            (None, None, message)
+        ]
 
 
 class SyncError(StatetrailError):

@@ -11,6 +11,7 @@ never an older one. The teeth: the same checker, given the verify of format 1
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
@@ -220,3 +221,128 @@ class TestDamagedIndex:
                 " GROUP BY timeline, number HAVING count(*) > 1)"
             ).fetchone()
         assert duplicates == (0,)
+
+
+def _verify_problems(target: Path) -> list[tuple[str | None, int | None, str]]:
+    """The problems verify lists (opening included), which must not be none."""
+    with pytest.raises(CorruptHistoryError) as caught, statetrail.open(target) as repo:
+        repo.verify()
+    assert caught.value.problems, "a CorruptHistoryError without its problems"
+    return caught.value.problems
+
+
+def _json_row(doc: dict[str, Any], timeline: str, number: int) -> dict[str, Any]:
+    rows = doc["timelines"][timeline]["rows"]
+    return next(r for r in rows if r["number"] == number)  # type: ignore[no-any-return]
+
+
+#: Damage that stops the reading of a JSON timeline (QA's cases), each with the
+#: timeline it hits; "score" revision 2's author is edited beside each.
+JSON_DAMAGE: dict[str, tuple[str, Callable[[dict[str, Any]], None]]] = {
+    "a number stored as a real": (
+        "job",
+        lambda d: _json_row(d, "job", 6).update(number=6.0),
+    ),
+    "a row stored twice": (
+        "job",
+        lambda d: d["timelines"]["job"]["rows"].append(dict(_json_row(d, "job", 5))),
+    ),
+    "the end count stored as a real": (
+        "job",
+        lambda d: d["timelines"]["job"]["end"].__setitem__(
+            0, float(d["timelines"]["job"]["end"][0])
+        ),
+    ),
+    "a tombstone stored as an object": (
+        "job",
+        lambda d: _json_row(d, "job", 3).update(
+            erased=json.loads(_json_row(d, "job", 3)["erased"])
+        ),
+    ),
+    "a checkpoint key with a space": (
+        "job",
+        lambda d: d["timelines"]["job"]["checkpoints"].__setitem__(
+            " 8", d["timelines"]["job"]["checkpoints"].pop("8")
+        ),
+    ),
+}
+
+
+class TestEveryProblemListed:
+    """Gap 1 of the QA pass on issue 9: every CorruptHistoryError from verify
+    lists its problems, and verify goes on with the other timelines."""
+
+    def test_sqlite_text_revision_number(
+        self, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """A number stored as text made latest() raise before the scan, with no
+        problem listed and "score" unchecked."""
+        path = tmp_path / "h.db"
+        shutil.copy(templates["sqlite"], path)
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute(
+                "UPDATE revisions SET number = 'x6' WHERE timeline = 'job'"
+                " AND number = 6"
+            )
+            conn.execute(
+                "UPDATE revisions SET author = 'mallory' WHERE timeline = 'score'"
+                " AND number = 2"
+            )
+        problems = _verify_problems(path)
+        assert any(t == "job" and "text" in what for t, _, what in problems)
+        assert ("job", 6, "revisions 6 to 6 are missing") in problems
+        assert ("score", 2, "does not match its digest (altered)") in problems
+        assert main(["verify", str(path)]) == 2
+
+    def test_sqlite_malformed_schema(
+        self, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """A table's root page moved through writable_schema: "malformed",
+        listed once per cause, not once per row."""
+        path = tmp_path / "h.db"
+        shutil.copy(templates["sqlite"], path)
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            conn.execute("PRAGMA writable_schema = ON")
+            conn.execute(
+                "UPDATE sqlite_master SET rootpage = rootpage + 1"
+                " WHERE name = 'revisions'"
+            )
+        problems = _verify_problems(path)
+        assert any("malformed" in what for _, _, what in problems)
+        assert len(problems) < 10, problems
+
+    @pytest.mark.parametrize("case", sorted(JSON_DAMAGE))
+    def test_json_damage_lists_its_problems_and_the_others(
+        self, case: str, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """Damage that stops a JSON timeline being read: its problem is listed
+        with its timeline, and the other timeline is still checked."""
+        path = tmp_path / "h.json"
+        doc = json.loads(templates["json"].read_text())
+        hit, damage = JSON_DAMAGE[case]
+        damage(doc)
+        _json_row(doc, "score", 2)["author"] = "mallory"
+        path.write_text(json.dumps(doc))
+        problems = _verify_problems(path)
+        assert any(t == hit for t, _, _ in problems), problems
+        assert ("score", 2, "does not match its digest (altered)") in problems
+        assert main(["verify", str(path)]) == 2
+
+    @pytest.mark.parametrize("kind", ["sqlite", "json"])
+    def test_one_altered_row_is_one_problem(self, kind: str, tmp_path: Path) -> None:
+        """An altered row's descendants are not each reported as "follows an
+        erased revision ... value is lost": the cause is listed once."""
+        path = tmp_path / ("h.db" if kind == "sqlite" else "h.json")
+        with statetrail.open(path, checkpoint_every=64) as repo:
+            score = repo.watch("score", 0)
+            for i in range(1, 70):
+                score.set(i)
+        if kind == "sqlite":
+            with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+                conn.execute("UPDATE revisions SET author = 'm' WHERE number = 10")
+        else:
+            doc = json.loads(path.read_text())
+            _json_row(doc, "score", 10)["author"] = "m"
+            path.write_text(json.dumps(doc))
+        problems = _verify_problems(path)
+        assert problems == [("score", 10, "does not match its digest (altered)")]

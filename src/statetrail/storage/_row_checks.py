@@ -77,9 +77,14 @@ def check_row(row: Row, where: str) -> Row:
     for i, name, check in _CHECKS:
         value = row[i]
         if not check(value):
+            what = f"is damaged: its {name} is {json_type(value)}"
+            number = row.number if is_int(row.number) else None
+            if number is None:
+                what = f"(stored as {row.number!r}) {what}"
             raise CorruptHistoryError(
-                f"{where}: revision {row.number!r} of {row.timeline!r} is damaged: "
-                f"its {name} is {json_type(value)}; restore the file from a backup"
+                f"{where}: revision {row.number!r} of {row.timeline!r} {what}; "
+                "restore the file from a backup",
+                [(row.timeline, number, what)],
             )
     return row
 
@@ -90,9 +95,13 @@ def check_checkpoint(
     """A stored checkpoint's ``(value, digest)``, if both are text."""
     value, digest = entry
     if type(value) is not str or type(digest) is not str:
+        what = (
+            f"its checkpoint is damaged ({json_type(value)} and "
+            f"{json_type(digest)}, not text)"
+        )
         raise CorruptHistoryError(
-            f"{where}: the checkpoint of revision {number} of {timeline!r} is "
-            f"damaged ({json_type(value)} and {json_type(digest)}, not text); "
-            "restore the file from a backup"
+            f"{where}: revision {number} of {timeline!r}: {what}; restore the file "
+            "from a backup",
+            [(timeline, number, what)],
         )
     return value, digest

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.storage import _integrity as integrity
@@ -38,10 +38,19 @@ from statetrail.storage._journal import (
 from statetrail.storage.base import Backend, End, Heads, Problem, Row
 from statetrail.timeline import Erased
 
-__all__ = ["Progress", "anchor_of", "corrupt", "opening_problems", "verify"]
+__all__ = [
+    "Progress",
+    "anchor_of",
+    "corrupt",
+    "opening_problems",
+    "problems_of",
+    "verify",
+]
 
 #: ``progress(timeline, done, total)``, called as rows are checked.
 Progress = Callable[[str, int, int], None]
+
+T = TypeVar("T")
 
 #: Rows read per query.
 PAGE = 512
@@ -202,12 +211,24 @@ class _Timeline:
         self.every = every
         self.values: OrderedDict[int, Any] = OrderedDict()
         self.chains: OrderedDict[int, str] = OrderedDict()
-        self.checkpoints = set(backend.checkpoints(name))
+        self.checkpoints: set[int] = set()
+        # Rows whose value cannot be had because of a problem already reported
+        # (theirs or an ancestor's): their descendants are not reported again.
+        self.broken: set[int] = set()
+        self.unread: set[int] = set()  # rows the backend could not read
         self.newer = False
         self.count = 0
 
     def problem(self, number: int | None, what: str) -> None:
         self.problems.append((self.name, number, what))
+
+    def read(self, what: Callable[[], T], default: T) -> tuple[T, bool]:
+        """``what()``, or ``default`` with the problem listed when it fails."""
+        try:
+            return what(), True
+        except CorruptHistoryError as exc:
+            self.problems.extend(problems_of(exc, self.name))
+            return default, False
 
     def chain_at(self, number: int) -> str | None:
         chain = self.chains.get(number)
@@ -219,8 +240,13 @@ class _Timeline:
     def run(self, progress: Progress | None, watch: set[int]) -> dict[int, str]:
         """Check every row; return the chains of the numbers in ``watch``."""
         name, backend = self.name, self.backend
-        end = backend.end(name)  # before the rows: later appends only add rows
-        latest = backend.latest(name)
+        # Before the rows: later appends only add rows.
+        end, end_read = self.read(lambda: backend.end(name), None)
+        none: list[int] = []
+        self.checkpoints = set(self.read(lambda: backend.checkpoints(name), none)[0])
+        latest, _ = self.read(
+            lambda: backend.latest(name), -1 if end is None else end.length - 1
+        )
         total = max(latest + 1, end.length if end is not None else 0)
         seen: dict[int, str] = {}
         previous: str | None = integrity.ROOT_CHAIN
@@ -233,8 +259,9 @@ class _Timeline:
                     if type(row.number) is not int or row.number < expected:
                         self.problem(row.number, "is out of order or repeated")
                         continue
-                    gone = f"revisions {expected} to {row.number - 1} are missing"
-                    self.problem(expected, gone)
+                    if not self.unread.issuperset(range(expected, row.number)):
+                        gone = f"revisions {expected} to {row.number - 1} are missing"
+                        self.problem(expected, gone)
                     previous = None
                 self.row(row, previous)
                 previous = row.chain if type(row.chain) is str else None
@@ -245,11 +272,18 @@ class _Timeline:
                 if progress is not None:
                     progress(name, self.count, total)
             after = upto
-        moved = end if end is not None and end.length >= expected else backend.end(name)
-        self.problems.extend(end_problems(name, end, expected, self.chain_at, moved))
-        self.problems.extend(
-            heads_problems(name, backend.heads(name), expected, self.chain_at)
-        )
+        if self.unread:  # the end and heads cannot be judged: the cause is listed
+            return seen
+        if end_read:
+            moved = end
+            if end is None or end.length < expected:
+                moved, _ = self.read(lambda: backend.end(name), end)
+            self.problems.extend(
+                end_problems(name, end, expected, self.chain_at, moved)
+            )
+        heads, heads_read = self.read(lambda: backend.heads(name), None)
+        if heads_read:
+            self.problems.extend(heads_problems(name, heads, expected, self.chain_at))
         return seen
 
     def page(self, after: int, upto: int) -> list[Row]:
@@ -263,14 +297,27 @@ class _Timeline:
         except CorruptHistoryError:
             pass
         rows = []
+        failed: list[tuple[int, int, str]] = []  # runs of rows failing alike
         for number in range(after + 1, upto + 1):
             try:
                 row = self.backend.row(self.name, number)
             except CorruptHistoryError as exc:
-                self.problem(number, f"cannot be read: {exc}")
+                self.broken.add(number)
+                self.unread.add(number)
+                if failed and failed[-1][1] == number - 1 and failed[-1][2] == str(exc):
+                    failed[-1] = (failed[-1][0], number, str(exc))
+                else:
+                    failed.append((number, number, str(exc)))
                 continue
             if row is not None:
                 rows.append(row)
+        for first, last, why in failed:
+            what = (
+                "cannot be read"
+                if first == last
+                else f"(and up to {last}) cannot be read"
+            )
+            self.problem(first, f"{what}: {why}")
         return rows
 
     def row(self, row: Row, previous: str | None) -> None:
@@ -290,6 +337,7 @@ class _Timeline:
         if problem is not None:
             if previous is not None or "chain" not in problem:
                 self.problem(number, problem)
+            self.broken.add(number)
             return
         if version == 2:
             self.newer = True
@@ -305,9 +353,12 @@ class _Timeline:
         base: Any = None
         if row.payload is None:  # erased: its tombstone is its value
             parent = None
+        broken = False  # the parent's value is lost to a problem listed already
         if parent is not None:
             base = self.values.get(parent, _UNKNOWN)
-            if base is _UNKNOWN:
+            if parent in self.broken:
+                base, broken = _UNKNOWN, True
+            elif base is _UNKNOWN:
                 try:
                     base = read_value(
                         self.backend,
@@ -317,7 +368,7 @@ class _Timeline:
                         allow_pickle=self.pickle,
                     )
                 except StatetrailError:
-                    base = _UNKNOWN  # found again when that row is checked
+                    base, broken = _UNKNOWN, True  # listed when that row is checked
         try:
             value = row_value(
                 row,
@@ -325,7 +376,7 @@ class _Timeline:
                 allow_pickle=self.pickle,
             )
         except NeedsCheckpoint:
-            if row.number not in self.checkpoints:
+            if row.number not in self.checkpoints and not broken:
                 self.problem(
                     row.number,
                     "follows an erased revision and has no checkpoint: its value is "
@@ -335,6 +386,8 @@ class _Timeline:
         except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
             self.problem(row.number, f"its payload does not decode: {exc}")
             value = _UNKNOWN
+        if value is _UNKNOWN:
+            self.broken.add(row.number)  # a checkpoint may still give it
         self.values[row.number] = value
         if len(self.values) > _VALUES_KEPT:
             self.values.popitem(last=False)
@@ -369,6 +422,7 @@ class _Timeline:
             # Only the checkpoint holds this value: its digest must be the one
             # the erased parent's tombstone sealed.
             self.values[row.number] = kept  # the value its children build on
+            self.broken.discard(row.number)
             sealed = self.sealed_by_parent(row)
             if sealed is not None and sealed != digest:
                 self.problem(
@@ -384,6 +438,11 @@ class _Timeline:
 
 
 _UNKNOWN: Any = object()
+
+
+def problems_of(exc: CorruptHistoryError, name: str | None) -> list[Problem]:
+    """The problems ``exc`` lists, as problems of timeline ``name``."""
+    return [(name if t is None else t, n, what) for t, n, what in exc.problems]
 
 
 def _same(kept: Any, value: Any) -> bool:
@@ -417,8 +476,16 @@ def verify(
         CorruptHistoryError: Something does not verify; ``problems`` lists
             every problem found.
     """
-    problems: list[Problem] = list(backend.check(full))
-    stored = backend.timelines()
+    problems: list[Problem] = []
+    try:
+        problems.extend(backend.check(full))
+    except CorruptHistoryError as exc:
+        problems.extend(problems_of(exc, None))
+    try:
+        stored = backend.timelines()
+    except CorruptHistoryError as exc:
+        problems.extend(problems_of(exc, None))
+        stored = []
     wanted = list(stored) if names is None else list(names)
     by_name: dict[str, list[integrity.Anchor]] = {}
     for anchor in anchors:
@@ -426,40 +493,60 @@ def verify(
         if anchor.name not in wanted:
             wanted.append(anchor.name)
     checked: dict[str, int] = {}
+    options = (progress, allow_pickle, checkpoint_every)
     for name in wanted:
-        if name not in stored and backend.end(name) is None:
+        try:
+            count = _one(backend, name, problems, stored, by_name, options)
+        except CorruptHistoryError as exc:  # one timeline's: go on with the others
+            problems.extend(problems_of(exc, name))
+            continue
+        if count is not None:
+            checked[name] = count
+    if problems:
+        raise corrupt(list(dict.fromkeys(problems)), where)  # each listed once
+    return checked
+
+
+def _one(
+    backend: Backend,
+    name: str,
+    problems: list[Problem],
+    stored: list[str],
+    by_name: dict[str, list[integrity.Anchor]],
+    options: tuple[Progress | None, bool, int],
+) -> int | None:
+    """Check timeline ``name`` into ``problems``; the revisions checked."""
+    progress, allow_pickle, checkpoint_every = options
+    if name not in stored and backend.end(name) is None:
+        problems.append(
+            (
+                name,
+                None,
+                "is not stored"
+                + (", though the anchor names it" if name in by_name else ""),
+            )
+        )
+        return None
+    check = _Timeline(backend, name, problems, allow_pickle, checkpoint_every)
+    pinned = by_name.get(name, [])
+    seen = check.run(progress, {a.number for a in pinned})
+    for anchor in pinned:
+        chain = seen.get(anchor.number)
+        if chain is None:
             problems.append(
                 (
                     name,
-                    None,
-                    "is not stored"
-                    + (", though the anchor names it" if name in by_name else ""),
+                    anchor.number,
+                    "is gone: the anchor names it (truncated since the anchor)",
                 )
             )
-            continue
-        check = _Timeline(backend, name, problems, allow_pickle, checkpoint_every)
-        pinned = by_name.get(name, [])
-        seen = check.run(progress, {a.number for a in pinned})
-        for anchor in pinned:
-            chain = seen.get(anchor.number)
-            if chain is None:
-                problems.append(
-                    (
-                        name,
-                        anchor.number,
-                        "is gone: the anchor names it (truncated since the anchor)",
-                    )
+        elif chain[: integrity.ANCHOR_HEX] != anchor.chain:
+            problems.append(
+                (
+                    name,
+                    anchor.number,
+                    "has another chain than the anchor's: revisions up to it "
+                    "were rewritten since the anchor",
                 )
-            elif chain[: integrity.ANCHOR_HEX] != anchor.chain:
-                problems.append(
-                    (
-                        name,
-                        anchor.number,
-                        "has another chain than the anchor's: revisions up to it "
-                        "were rewritten since the anchor",
-                    )
-                )
-        checked[name] = check.count
-    if problems:
-        raise corrupt(problems, where)
-    return checked
+            )
+    return check.count

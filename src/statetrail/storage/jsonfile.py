@@ -31,6 +31,7 @@ import contextlib
 import errno
 import os
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -50,7 +51,7 @@ from statetrail.storage._journal import (
 )
 from statetrail.storage._placement import check_placement
 from statetrail.storage._row_checks import check_row, is_int
-from statetrail.storage.base import Checkpoint, End, Heads, Row, timeline_of
+from statetrail.storage.base import Checkpoint, End, Heads, Problem, Row, timeline_of
 from statetrail.storage.codec import CodecError
 from statetrail.storage.memory import MemoryBackend
 from statetrail.timeline import Timeline
@@ -84,7 +85,12 @@ def _row_json(row: Row) -> dict[str, Any]:
 
 def _row_of(timeline: str, data: Any) -> Row:
     if not isinstance(data, dict) or set(data) != set(_FIELDS) - {"timeline"}:
-        raise CorruptHistoryError(f"a row of timeline {timeline!r} is malformed")
+        number = data.get("number") if isinstance(data, dict) else None
+        what = "is malformed (not an object of a row's fields)"
+        raise CorruptHistoryError(
+            f"a row of timeline {timeline!r} {what}",
+            [(timeline, number if is_int(number) else None, what)],
+        )
     paths = data["paths"]
     row = Row(
         timeline=timeline,
@@ -118,19 +124,25 @@ def _checkpoints_of(data: Any, timeline: str, where: str) -> dict[int, tuple[str
             f"the checkpoints of timeline {timeline!r} in {where} are malformed"
         )
     checkpoints: dict[int, tuple[str, str]] = {}
+    problems: list[Problem] = []
     for key, value in data.items():
-        if not (
-            key.isascii()
-            and key.isdigit()
-            and len(key) <= 18
-            and isinstance(value, list)
+        number = (
+            int(key) if key.isascii() and key.isdigit() and len(key) <= 18 else None
+        )
+        if number is None or not (
+            isinstance(value, list)
             and len(value) == 2
             and all(isinstance(v, str) for v in value)
         ):
-            raise CorruptHistoryError(
-                f"a checkpoint of timeline {timeline!r} in {where} is malformed"
+            problems.append(
+                (timeline, number, f"its checkpoint (key {key!r}) is malformed")
             )
-        checkpoints[int(key)] = (value[0], value[1])
+            continue
+        checkpoints[number] = (value[0], value[1])
+    if problems:
+        raise CorruptHistoryError(
+            f"a checkpoint of timeline {timeline!r} in {where} is malformed", problems
+        )
     return checkpoints
 
 
@@ -163,12 +175,15 @@ def ends_of_document(
     data: dict[str, Any],
     loaded: dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]],
     where: str,
+    problems: list[Problem] | None = None,
 ) -> tuple[dict[str, End], dict[str, Heads | None]]:
     """The end records of a document :func:`rows_of_document` read, and its heads.
 
     A version-1 document has neither end records nor seals: they are worked out
-    from its rows, as found.
+    from its rows, as found. A malformed end record goes into ``problems`` when
+    it is given (and that timeline gets none), else raises.
     """
+    found: list[Problem] = []
     ends: dict[str, End] = {}
     heads_of: dict[str, Heads | None] = {}
     for name, (rows, heads, _) in loaded.items():
@@ -199,11 +214,42 @@ def ends_of_document(
             and is_int(end[0])
             and isinstance(end[1], str)
         ):
-            raise CorruptHistoryError(
-                f"the end record of timeline {name!r} in {where} is malformed"
-            )
+            found.append((name, None, f"its end record {end!r} is malformed"))
+            continue
         ends[name] = End(end[0], end[1])
+    if found:
+        if problems is None:
+            raise _verify.corrupt(found, where)
+        problems += found
     return ends, heads_of
+
+
+def _problems_beyond(tree: dict[str, Any], where: str) -> list[Problem]:
+    """What a full verify finds in the intact timelines of a damaged document.
+
+    Opening a document with a damaged timeline fails; its error lists the
+    others' problems too, so one damaged timeline does not hide another.
+    """
+    try:
+        loaded, _ = read_timelines(tree, where)
+        bad: list[Problem] = []
+        ends, heads_of = ends_of_document(tree, loaded, where, bad)
+        memory = MemoryBackend()
+        for name, (rows, _, checkpoints) in loaded.items():
+            if any(t == name for t, _, _ in bad):
+                continue
+            memory._rows[name] = {row.number: row for row in rows}
+            heads = heads_of[name]
+            if heads is not None:
+                memory._heads[name] = heads
+            memory._checkpoints[name] = dict(checkpoints)
+        memory._ends.update(ends)
+        _verify.verify(memory)
+    except CorruptHistoryError as exc:
+        return list(exc.problems)
+    except (StorageError, ValueError, TypeError):
+        return []
+    return []
 
 
 def rows_of_document(
@@ -219,22 +265,57 @@ def rows_of_document(
             f"{where} is version {data.get('version')!r} of the history format; this "
             f"statetrail reads versions up to {VERSION}: upgrade statetrail"
         )
+    out, problems = read_timelines(data, where)
+    if problems:
+        raise _verify.corrupt(problems, where)
+    return out
+
+
+_Loaded = dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]]
+
+
+def read_timelines(data: dict[str, Any], where: str) -> tuple[_Loaded, list[Problem]]:
+    """The intact timelines of a document, and what is wrong with the others.
+
+    Every timeline is read, whatever the damage to another: the problems list
+    each one's (timeline, number, what).
+    """
     timelines = data.get("timelines")
     if not isinstance(timelines, dict):
         raise CorruptHistoryError(f"{where} has no timelines")
-    out = {}
+    out: _Loaded = {}
+    problems: list[Problem] = []
     for name, entry in timelines.items():
         if not isinstance(entry, dict) or not isinstance(entry.get("rows"), list):
-            raise CorruptHistoryError(f"timeline {name!r} in {where} is malformed")
-        rows = [_row_of(name, row) for row in entry["rows"]]
-        if len({row.number for row in rows}) != len(rows):
-            raise CorruptHistoryError(
-                f"timeline {name!r} in {where} holds two rows with one number"
-            )
-        heads = _heads_of(entry.get("heads"), name, where)
-        checkpoints = _checkpoints_of(entry.get("checkpoints"), name, where)
+            problems.append((name, None, "is malformed (it holds no list of rows)"))
+            continue
+        found: list[Problem] = []
+        rows = []
+        for data_row in entry["rows"]:
+            try:
+                rows.append(_row_of(name, data_row))
+            except CorruptHistoryError as exc:
+                found += _verify.problems_of(exc, name)
+        repeated = Counter(row.number for row in rows)
+        found += [
+            (name, number, f"is stored {times} times (two rows with one number)")
+            for number, times in sorted(repeated.items())
+            if times > 1
+        ]
+        heads = checkpoints = None
+        try:
+            heads = _heads_of(entry.get("heads"), name, where)
+        except CorruptHistoryError:
+            found.append((name, None, "its heads are malformed"))
+        try:
+            checkpoints = _checkpoints_of(entry.get("checkpoints"), name, where)
+        except CorruptHistoryError as exc:
+            found += _verify.problems_of(exc, name)
+        if found or checkpoints is None:
+            problems += found
+            continue
         out[name] = (rows, heads, checkpoints)
-    return out
+    return out, problems
 
 
 def _check_writable(kept: dict[str, Any]) -> None:
@@ -278,6 +359,7 @@ class JsonFileBackend(MemoryBackend):
         except OSError as exc:
             self._release()
             raise StorageError(f"cannot read {self.path}: {exc.strerror}") from exc
+        tree: Any = None
         try:
             tree = codec.parse(data)
             loaded = self._rows_of_document(tree, self.path)
@@ -286,7 +368,13 @@ class JsonFileBackend(MemoryBackend):
             _check_writable(kept)
         except CorruptHistoryError as exc:
             self._release()
-            raise CorruptHistoryError(f"{self.path}: {exc}") from exc
+            problems = list(exc.problems)
+            if isinstance(tree, dict) and tree.get("format") == FORMAT:
+                found = set(problems)
+                problems += [
+                    p for p in _problems_beyond(tree, self.path) if p not in found
+                ]
+            raise _verify.corrupt(problems, self.path) from exc
         except BaseException:
             self._release()
             raise
