@@ -346,3 +346,41 @@ class TestEveryProblemListed:
             path.write_text(json.dumps(doc))
         problems = _verify_problems(path)
         assert problems == [("score", 10, "does not match its digest (altered)")]
+
+
+#: Changes to a PostgreSQL schema that let tampering through (QA gap 2).
+PG_SCHEMA_EDITS = {
+    "the end trigger dropped": "DROP TRIGGER revisions_end ON {s}.revisions",
+    "the end trigger disabled": "ALTER TABLE {s}.revisions DISABLE TRIGGER"
+    " revisions_end",
+    "the end function emptied": "CREATE OR REPLACE FUNCTION {s}.revisions_end()"
+    " RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$",
+    "the primary key dropped": "ALTER TABLE {s}.revisions DROP CONSTRAINT"
+    " revisions_pkey",
+    "a column made nullable": "ALTER TABLE {s}.revisions ALTER COLUMN digest"
+    " DROP NOT NULL",
+}
+
+
+class TestPostgresSchema:
+    @pytest.mark.parametrize("case", sorted(PG_SCHEMA_EDITS))
+    def test_a_changed_schema_is_a_problem(self, case: str, pg: PgSchema) -> None:
+        """The schema is compared with what statetrail makes, as SQLite's is."""
+        import psycopg
+        from psycopg import sql
+
+        with statetrail.open(pg.url, schema=pg.name) as repo:
+            build(repo)
+            assert repo.verify() == {"job": 15, "score": 6}
+        with closing(psycopg.connect(pg.url, autocommit=True)) as conn:
+            conn.execute(
+                sql.SQL(PG_SCHEMA_EDITS[case]).format(s=sql.Identifier(pg.name))
+            )
+        with (
+            statetrail.open(pg.url, schema=pg.name) as repo,
+            pytest.raises(CorruptHistoryError) as caught,
+        ):
+            repo.verify()
+        assert [what for t, _, what in caught.value.problems if "schema" in what], (
+            caught.value.problems
+        )

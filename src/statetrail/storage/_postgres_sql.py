@@ -21,7 +21,14 @@ from statetrail.storage.base import Heads
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["BELOW_END", "COLUMNS", "SCHEMA_VERSION", "Statements", "migrate"]
+__all__ = [
+    "BELOW_END",
+    "COLUMNS",
+    "SCHEMA_VERSION",
+    "Statements",
+    "migrate",
+    "schema_problems",
+]
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
@@ -219,6 +226,192 @@ def migrate(
             raise StorageError(f"schema {schema!r} is at unknown version {version}")
         if version < 2 and not _version_1_only:
             _to_version_2(conn, schema)
+
+
+# -- the schema as statetrail makes it, for verify ---------------------------------
+
+# What a schema at version 2 holds, as :func:`_schema_objects` describes it
+# (``{s}`` for the schema): its columns, constraints, indexes, trigger and the
+# trigger's function. A trigger dropped or disabled, a function emptied, a
+# constraint dropped is found by comparing the two; without them the end
+# record would not move, or two rows could share a number.
+_EXPECTED: Final = frozenset(
+    {
+        *(
+            f"column {line}"
+            for line in (
+                "checkpoints.timeline text not null",
+                "checkpoints.number bigint not null",
+                "checkpoints.value text not null",
+                "checkpoints.digest text not null",
+                "heads.timeline text not null",
+                "heads.branch text",
+                "heads.cursor bigint",
+                "heads.tips jsonb",
+                "heads.seal text",
+                "heads.count bigint",
+                "heads.chain text",
+                "meta.id boolean not null default true",
+                "meta.version integer not null",
+                "revisions.timeline text not null",
+                "revisions.number bigint not null",
+                "revisions.parent bigint",
+                "revisions.branch text not null",
+                "revisions.time_ns bigint not null",
+                "revisions.kind text not null",
+                "revisions.target bigint",
+                "revisions.label text",
+                "revisions.author text",
+                "revisions.comment text",
+                "revisions.extra text",
+                "revisions.origin text",
+                "revisions.payload text",
+                "revisions.paths bytea[] not null",
+                "revisions.digest text not null",
+                "revisions.chain text not null",
+                "revisions.erased text",
+                "revisions.seq bigint not null identity a",
+                "revisions.txid xid8 not null default pg_current_xact_id()",
+            )
+        ),
+        "constraint checkpoints.checkpoints_pkey PRIMARY KEY (timeline, number)",
+        "constraint heads.heads_pkey PRIMARY KEY (timeline)",
+        "constraint meta.meta_id_check CHECK (id)",
+        "constraint meta.meta_pkey PRIMARY KEY (id)",
+        "constraint revisions.revisions_pkey PRIMARY KEY (timeline, number)",
+        "constraint revisions.revisions_seq_key UNIQUE (seq)",
+        "index CREATE UNIQUE INDEX checkpoints_pkey ON {s}.checkpoints USING btree"
+        " (timeline, number)",
+        "index CREATE UNIQUE INDEX heads_pkey ON {s}.heads USING btree (timeline)",
+        "index CREATE UNIQUE INDEX meta_pkey ON {s}.meta USING btree (id)",
+        "index CREATE INDEX revisions_author ON {s}.revisions USING btree"
+        " (timeline, author, number)",
+        "index CREATE UNIQUE INDEX revisions_pkey ON {s}.revisions USING btree"
+        " (timeline, number)",
+        "index CREATE UNIQUE INDEX revisions_seq_key ON {s}.revisions USING btree"
+        " (seq)",
+        "index CREATE INDEX revisions_tail ON {s}.revisions USING btree (txid, seq)",
+        "trigger revisions.revisions_end (enabled O) CREATE TRIGGER revisions_end"
+        " AFTER INSERT ON {s}.revisions FOR EACH ROW EXECUTE FUNCTION"
+        " {s}.revisions_end()",
+        "function revisions_end() plpgsql, body as statetrail writes it",
+    }
+)
+
+# The function's body as created (prosrc), ``{s}`` for the schema.
+_END_BODY: Final = _VERSION_2.split("AS $$", 1)[1].split("$$;", 1)[0]
+
+# Objects on other tables of the schema (an administrator's) are not compared.
+_DESCRIBE: Final = (
+    (
+        "column",
+        "SELECT c.relname || '.' || a.attname || ' '"
+        " || format_type(a.atttypid, a.atttypmod)"
+        " || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END"
+        " || CASE WHEN a.attidentity <> '' THEN ' identity ' || a.attidentity::text"
+        " ELSE '' END"
+        " || CASE WHEN a.attgenerated <> '' THEN ' generated' ELSE '' END"
+        " || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), '')"
+        " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+        " WHERE n.nspname = %s AND a.attnum > 0"
+        " AND c.relname IN ('meta', 'revisions', 'heads', 'checkpoints')"
+        " AND NOT a.attisdropped",
+    ),
+    (
+        "constraint",
+        "SELECT r.relname || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid)"
+        " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
+        " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %s"
+        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints')",
+    ),
+    (
+        "index",
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
+        " AND tablename IN ('meta', 'revisions', 'heads', 'checkpoints')",
+    ),
+    (
+        "trigger",
+        "SELECT r.relname || '.' || t.tgname || ' (enabled '"
+        " || t.tgenabled::text || ') ' || pg_get_triggerdef(t.oid)"
+        " FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid"
+        " JOIN pg_namespace n ON n.oid = r.relnamespace"
+        " WHERE n.nspname = %s AND NOT t.tgisinternal"
+        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints')",
+    ),
+)
+
+
+def _schema_objects(conn: psycopg.Connection[Any], schema: str) -> set[str]:
+    """What the schema holds, one line per object, ``{s}`` for its name."""
+    from psycopg import sql
+
+    quoted = sql.Identifier(schema).as_string(conn)
+    (plain,) = conn.execute("SELECT quote_ident(%s)", [schema]).fetchone() or ("",)
+
+    def general(text: str) -> str:
+        return text.replace(f"{quoted}.", "{s}.").replace(f"{plain}.", "{s}.")
+
+    found = set()
+    for kind, query in _DESCRIBE:
+        for (line,) in conn.execute(query, [schema]).fetchall():
+            found.add(f"{kind} {general(str(line))}")
+    functions = conn.execute(
+        "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') '"
+        " || l.lanname, p.prosrc, p.prosecdef, p.proconfig IS NOT NULL"
+        " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+        " JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = %s"
+        " AND p.proname = 'revisions_end'",
+        [schema],
+    ).fetchall()
+    for head, source, definer, configured in functions:
+        same = (
+            source.replace(quoted, "{s}") == _END_BODY
+            and not definer
+            and not configured
+        )
+        body = "body as statetrail writes it" if same else "body changed"
+        found.add(f"function {head}, {body}")
+    return found
+
+
+def schema_problems(conn: psycopg.Connection[Any], schema: str) -> list[str]:
+    """How the schema differs from what statetrail makes (at version 2).
+
+    A schema at an older version (kept by a test) is not compared.
+    """
+    from psycopg import sql
+
+    meta = sql.SQL("SELECT version FROM {}.meta").format(sql.Identifier(schema))
+    record = conn.execute(meta).fetchone()
+    if record is None or record[0] != SCHEMA_VERSION:
+        return (
+            []
+            if record is not None and record[0] < SCHEMA_VERSION
+            else [f"schema {schema!r} has no valid version in its meta table"]
+        )
+    found = _schema_objects(conn, schema)
+    missing = {_object_name(line): line for line in _EXPECTED - found}
+    added = {_object_name(line): line for line in found - _EXPECTED}
+    problems = []
+    for name in sorted(missing.keys() | added.keys()):
+        if name not in added:
+            what = f"removed: {missing[name]}"
+        elif name not in missing:
+            what = f"added: {added[name]}"
+        else:
+            what = f"altered: {added[name]}; statetrail made {missing[name]}"
+        problems.append(f"the schema is not as statetrail made it, {what}")
+    return problems
+
+
+def _object_name(line: str) -> str:
+    """The kind and name of an object described by :func:`_schema_objects`."""
+    words = line.split()
+    if words[0] == "index":
+        return " ".join(words[:1] + [w for w in words if not w.isupper()][1:2])
+    return " ".join(words[:2])
 
 
 @dataclass(frozen=True)

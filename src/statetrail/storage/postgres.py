@@ -59,7 +59,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_feed import ChangeFeed
-from statetrail.storage._postgres_sql import SCHEMA_VERSION, Statements, migrate
+from statetrail.storage._postgres_sql import (
+    SCHEMA_VERSION,
+    Statements,
+    migrate,
+    schema_problems,
+)
 from statetrail.storage.base import (
     Backend,
     Checkpoint,
@@ -361,15 +366,19 @@ class PostgresBackend(Backend):
         return None if record is None else End(int(record[0]), record[1])
 
     def check(self, full: bool = False) -> list[Problem]:
-        """Each timeline's rows counted against its end record.
+        """The schema against statetrail's, each timeline's rows against its end.
 
+        The schema's columns, constraints, indexes, trigger and the trigger's
+        function are compared with what statetrail creates: a trigger dropped or
+        disabled, a function emptied or a primary key dropped is a problem.
         PostgreSQL checks its own pages (data checksums, when enabled); there is
         no quick check to run from a client.
         """
+        schema = self._run("check", lambda c, _: schema_problems(c, self.schema))
         records = self._run(
             "check", lambda c, _: c.execute(self._sql.counts, []).fetchall()
         )
-        return [
+        return [(None, None, what) for what in schema] + [
             (
                 name,
                 None,
