@@ -384,3 +384,52 @@ class TestPostgresSchema:
         assert [what for t, _, what in caught.value.problems if "schema" in what], (
             caught.value.problems
         )
+
+
+class TestJsonIndex:
+    """QA gap 3: a timeline deleted from a JSON document is one edit."""
+
+    @pytest.mark.parametrize(
+        "edit",
+        [
+            lambda d: d["timelines"].pop("score"),
+            lambda d: d.update(timelines={}),
+            lambda d: d["index"]["timelines"].pop(),
+        ],
+        ids=["one timeline deleted", "every timeline deleted", "index edited"],
+    )
+    def test_a_deleted_timeline_is_found(
+        self,
+        edit: Callable[[dict[str, Any]], object],
+        tmp_path: Path,
+        templates: dict[str, Path],
+    ) -> None:
+        path = tmp_path / "h.json"
+        doc = json.loads(templates["json"].read_text())
+        edit(doc)
+        path.write_text(json.dumps(doc))
+        problems = _verify_problems(path)
+        assert problems, problems
+        assert main(["verify", str(path)]) == 2
+
+    def test_the_index_follows_writes_and_old_documents_load(
+        self, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """The index is rewritten with each write; a document without one
+        (written before it) opens and gets one at its next write."""
+        path = tmp_path / "h.json"
+        doc = json.loads(templates["json"].read_text())
+        del doc["index"]
+        path.write_text(json.dumps(doc))
+        with statetrail.open(path) as repo:
+            assert repo.verify() == {"job": 15, "score": 6}
+            repo.watch("score").set(99)
+            repo.watch("new", 1)
+        listed = json.loads(path.read_text())["index"]["timelines"]
+        assert [(name, count) for name, count, _ in listed] == [
+            ("job", 15),
+            ("new", 1),
+            ("score", 7),
+        ]
+        with statetrail.open(path) as repo:
+            assert repo.verify() == {"job": 15, "new": 1, "score": 7}

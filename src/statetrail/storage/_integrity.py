@@ -76,6 +76,7 @@ __all__ = [
     "digest_v1",
     "format_anchor",
     "heads_seal",
+    "index_seal",
     "meta_bytes",
     "meta_of",
     "parse_anchor",
@@ -361,6 +362,15 @@ def heads_seal(timeline: str, heads: Heads, chains: Mapping[int, str]) -> str:
             [timeline, heads.branch, heads.cursor, chains[heads.cursor], tips]
         )
     ).hexdigest()
+
+
+def index_seal(entries: list[list[Any]]) -> str:
+    """The seal of a JSON document's index: ``[name, count, chain]`` per timeline.
+
+    The index lists every timeline with its end record, so deleting a timeline
+    from the document (one edit) is found without an anchor.
+    """
+    return _sha256(b"st2i" + codec.canonical(sorted(entries))).hexdigest()
 
 
 class Anchor(NamedTuple):

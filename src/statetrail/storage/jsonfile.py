@@ -11,13 +11,17 @@ The file is JSON::
 
     {"format": "statetrail-history", "version": 2,
      "timelines": {"name": {"rows": [...], "heads": {...}, "checkpoints": {...},
-                            "end": [count, chain]}}}
+                            "end": [count, chain]}},
+     "index": {"timelines": [[name, count, chain], ...], "seal": "..."}}
 
 Version 2 adds each timeline's end record and the heads' ``seal`` (see
-``_integrity``). A version-1 file is read as it is, its end records and seals
-worked out from its rows (trusted as found), and written back as version 2.
+``_integrity``), and the ``index``: every timeline with its end record, sealed,
+so that deleting a timeline's entry (one edit) is found. A version-1 file is
+read as it is, its end records and seals worked out from its rows (trusted as
+found), and written back as version 2; a version-2 file written before the
+index gets one at its next write.
 
-Top-level keys other than these three (a newer version's, or a tool's own) are
+Top-level keys other than these four (a newer version's, or a tool's own) are
 kept: every rewrite of the file writes them back as they were read.
 
 What is read is checked before it is used: each row's fields have their types,
@@ -73,7 +77,7 @@ VERSION = 2
 #: The versions this code reads.
 _READS = (1, 2)
 # The top-level keys this version writes; any other is kept as it was.
-_TOP_LEVEL = frozenset({"format", "version", "timelines"})
+_TOP_LEVEL = frozenset({"format", "version", "timelines", "index"})
 _FIELDS = list(Row._fields)
 
 
@@ -168,7 +172,68 @@ def document(
         end = (ends or {}).get(name)
         if end is not None:
             out[name]["end"] = [end.length, end.chain]
-    return {"format": FORMAT, "version": VERSION, "timelines": out}
+    entries = [
+        [name, end.length, end.chain]
+        for name, end in sorted((ends or {}).items())
+        if name in timelines
+    ]
+    index = {"timelines": entries, "seal": integrity.index_seal(entries)}
+    return {"format": FORMAT, "version": VERSION, "timelines": out, "index": index}
+
+
+def index_problems(data: dict[str, Any], ends: dict[str, End]) -> list[Problem]:
+    """The document's index (every timeline and its end, sealed) against ``ends``.
+
+    Deleting one timeline's entry, or emptying ``"timelines"``, is one edit: the
+    index still lists it. A document written before the index (version 1, or
+    version 2 before 2026-12) has none and is taken as found.
+    """
+    if "index" not in data:
+        return []
+    index = data["index"]
+    entries = index.get("timelines") if isinstance(index, dict) else None
+    if not (
+        isinstance(entries, list)
+        and all(
+            isinstance(e, list)
+            and len(e) == 3
+            and isinstance(e[0], str)
+            and is_int(e[1])
+            and isinstance(e[2], str)
+            for e in entries
+        )
+        and len({e[0] for e in entries}) == len(entries)
+    ):
+        return [(None, None, "the document's index of timelines is malformed")]
+    if index.get("seal") != integrity.index_seal(entries):
+        return [
+            (None, None, "the document's index of timelines does not match its seal")
+        ]
+    problems: list[Problem] = []
+    listed = {name: End(count, chain) for name, count, chain in entries}
+    for name, end in sorted(listed.items()):
+        found = ends.get(name)
+        if found is None:
+            problems.append(
+                (
+                    name,
+                    None,
+                    f"is missing: the document's index lists it with {end.length} "
+                    "revision(s) (timeline deleted)",
+                )
+            )
+        elif found != end:
+            problems.append(
+                (
+                    name,
+                    None,
+                    f"its end record ({found.length} revision(s)) is not the one the "
+                    f"document's index lists ({end.length}): altered",
+                )
+            )
+    for name in sorted(ends.keys() - listed.keys()):
+        problems.append((name, None, "is not in the document's index (added by hand)"))
+    return problems
 
 
 def ends_of_document(
@@ -364,6 +429,9 @@ class JsonFileBackend(MemoryBackend):
             tree = codec.parse(data)
             loaded = self._rows_of_document(tree, self.path)
             ends, heads_of = ends_of_document(tree, loaded, self.path)
+            listed = index_problems(tree, ends)
+            if listed:
+                raise _verify.corrupt(listed, self.path)
             kept = {k: v for k, v in tree.items() if k not in _TOP_LEVEL}
             _check_writable(kept)
         except CorruptHistoryError as exc:
@@ -595,6 +663,9 @@ def timeline_from_tree(
         raise KeyError(f"{where} has no timeline {name!r}")
     rows, _, checkpoints = loaded[name]
     ends, heads_of = ends_of_document(tree, loaded, where)
+    listed = index_problems(tree, ends)
+    if listed:
+        raise _verify.corrupt(listed, where)
     heads = heads_of[name]
     memory = MemoryBackend()
     memory.append(rows)
