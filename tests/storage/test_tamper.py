@@ -433,3 +433,63 @@ class TestJsonIndex:
         ]
         with statetrail.open(path) as repo:
             assert repo.verify() == {"job": 15, "new": 1, "score": 7}
+
+
+#: A version-2 SQLite file labelled version 1 again (QA gap 4), with more or
+#: less of version 2 taken away.
+SQLITE_DOWNGRADES = {
+    "the version alone": ["PRAGMA user_version = 1"],
+    "the trigger dropped and the cursor moved back": [
+        "PRAGMA user_version = 1",
+        "DROP TRIGGER revisions_end",
+        "UPDATE heads SET cursor = 5 WHERE timeline = 'job'",
+    ],
+    "the heads rebuilt as version 1 had them": [
+        "PRAGMA user_version = 1",
+        "DROP TRIGGER revisions_end",
+        "CREATE TABLE old_heads (timeline TEXT PRIMARY KEY, branch TEXT NOT NULL,"
+        " cursor INTEGER NOT NULL, tips TEXT NOT NULL)",
+        "INSERT INTO old_heads SELECT timeline, branch, 5, tips FROM heads",
+        "DROP TABLE heads",
+        "ALTER TABLE old_heads RENAME TO heads",
+    ],
+}
+
+
+class TestDowngrade:
+    """A file labelled an older version holding format-2 parts is refused,
+    not upgraded with whatever was changed trusted and re-sealed."""
+
+    @pytest.mark.parametrize("case", sorted(SQLITE_DOWNGRADES))
+    def test_sqlite(
+        self, case: str, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        path = tmp_path / "h.db"
+        shutil.copy(templates["sqlite"], path)
+        with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+            for statement in SQLITE_DOWNGRADES[case]:
+                conn.execute(statement)
+        with pytest.raises(CorruptHistoryError, match="version") as caught:
+            statetrail.open(path).close()
+        assert caught.value.problems
+        assert main(["verify", str(path)]) == 2
+
+    @pytest.mark.parametrize("strip", [False, True], ids=["as is", "stripped"])
+    def test_json(
+        self, strip: bool, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """Version 1 and the cursor moved back; stripped: the index, end
+        records and seals removed too (the rows are still format 2's)."""
+        path = tmp_path / "h.json"
+        doc = json.loads(templates["json"].read_text())
+        doc["version"] = 1
+        doc["timelines"]["job"]["heads"]["cursor"] = 5
+        if strip:
+            del doc["index"]
+            for entry in doc["timelines"].values():
+                del entry["end"]
+                del entry["heads"]["seal"]
+        path.write_text(json.dumps(doc))
+        problems = _verify_problems(path)
+        assert any("version 1" in what for _, _, what in problems), problems
+        assert main(["verify", str(path)]) == 2

@@ -85,6 +85,7 @@ __all__ = [
     "row_check",
     "row_digest",
     "tombstone",
+    "written_in_format_2",
 ]
 
 #: The chain before revision 0.
@@ -281,6 +282,20 @@ def parse_tombstone(text: str | None) -> Tombstone | None:
     ):
         return None
     return Tombstone(author, reason, time_ns, payload, seal, children)
+
+
+def written_in_format_2(row: Row) -> bool:
+    """Whether ``row`` was written in format 2 (its digest or tombstone says so).
+
+    A file labelled as an older version that holds such a row was downgraded
+    by hand: upgrading it would trust (and re-seal) whatever was changed.
+    """
+    if row.payload is not None and type(row.payload) is str:
+        return row.digest == row_digest(
+            meta_bytes(row), payload_digest(row.payload.encode())
+        )
+    tomb = parse_tombstone(row.erased)
+    return tomb is not None and (tomb.payload is not None or tomb.seal is not None)
 
 
 class RowCheck(NamedTuple):

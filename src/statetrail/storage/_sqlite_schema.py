@@ -310,12 +310,55 @@ def migrate(
             f"{path} has schema version {version}, newer than this statetrail "
             f"knows ({len(migrations)}); upgrade statetrail to open it"
         )
+    if 0 < version < 2 <= len(migrations):
+        found = _format_2_in_version_1(conn)
+        if found:
+            what = (
+                f"{path} is labelled schema version {version} but holds "
+                f"{found}, which only version 2 writes: its version was set back "
+                "by hand (altered); restore it from a backup"
+            )
+            raise CorruptHistoryError(what, [(None, None, what)])
     for step in migrations[version:]:
         step(conn)
     if version < len(migrations):
         # PRAGMA takes no parameters; both values are integers of our own.
         conn.execute(f"PRAGMA user_version = {len(migrations):d}")
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID:d}")
+
+
+def _format_2_in_version_1(conn: sqlite3.Connection) -> str | None:
+    """What of format 2 a file at schema version 1 holds, if anything.
+
+    Its heads' columns of version 2, its end trigger, or a timeline's newest row
+    written in format 2 (a timeline's rows switch to format 2 for good).
+    """
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(heads)")}
+    if not columns:
+        return "no heads table (version 1 has one)"
+    if columns & {"seal", "count", "chain"}:
+        return "the heads' seal and end record columns"
+    if conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = 'revisions_end'"
+    ).fetchone():
+        return "the end record's trigger"
+    newest = conn.execute(
+        """
+        SELECT timeline, number, parent, branch, time_ns, kind, target, label,
+            author, comment, extra, origin, payload, paths, digest, chain, erased
+        FROM revisions AS r
+        WHERE number = (SELECT max(number) FROM revisions WHERE timeline = r.timeline)
+        """
+    ).fetchall()
+    for record in newest:
+        try:
+            row = row_from(record, "")
+            newer = integrity.written_in_format_2(row)
+        except (CorruptHistoryError, TypeError, ValueError):
+            continue  # damaged: verify reports it
+        if newer:
+            return f"revision {row.number} of {row.timeline!r} in format 2"
+    return None
 
 
 # The statements are spelled out whole: nothing, not even a column list, is

@@ -181,6 +181,42 @@ def document(
     return {"format": FORMAT, "version": VERSION, "timelines": out, "index": index}
 
 
+def downgrade_problems(data: dict[str, Any], loaded: _Loaded) -> list[Problem]:
+    """Format-2 parts in a document labelled version 1: its version set back.
+
+    Read as version 1, its end records and seals would be worked out from the
+    rows as found (and written back sealed), so a cursor moved back with the
+    label would pass: refused instead.
+    """
+    if data.get("version") != 1:
+        return []
+    problems: list[Problem] = []
+    if "index" in data:
+        problems.append((None, None, "holds an index of timelines"))
+    for name, entry in data["timelines"].items():
+        if "end" in entry:
+            problems.append((name, None, "has an end record"))
+        heads = entry.get("heads")
+        if isinstance(heads, dict) and heads.get("seal") is not None:
+            problems.append((name, None, "has sealed heads"))
+        rows = loaded.get(name, ([], None, {}))[0]
+        newest = max((r.number for r in rows), default=None)
+        for row in rows:  # the newest (a timeline switches for good) and erased
+            if (
+                row.number == newest or row.erased is not None
+            ) and integrity.written_in_format_2(row):
+                problems.append((name, row.number, "is written in format 2"))
+    return [
+        (
+            name,
+            number,
+            f"{what}, which only version 2 writes, in a document labelled version "
+            "1: its version was set back by hand (altered)",
+        )
+        for name, number, what in problems
+    ]
+
+
 def index_problems(data: dict[str, Any], ends: dict[str, End]) -> list[Problem]:
     """The document's index (every timeline and its end, sealed) against ``ends``.
 
@@ -428,6 +464,9 @@ class JsonFileBackend(MemoryBackend):
         try:
             tree = codec.parse(data)
             loaded = self._rows_of_document(tree, self.path)
+            listed = downgrade_problems(tree, loaded)
+            if listed:
+                raise _verify.corrupt(listed, self.path)
             ends, heads_of = ends_of_document(tree, loaded, self.path)
             listed = index_problems(tree, ends)
             if listed:
@@ -662,6 +701,9 @@ def timeline_from_tree(
     if name not in loaded:
         raise KeyError(f"{where} has no timeline {name!r}")
     rows, _, checkpoints = loaded[name]
+    listed = downgrade_problems(tree, loaded)
+    if listed:
+        raise _verify.corrupt(listed, where)
     ends, heads_of = ends_of_document(tree, loaded, where)
     listed = index_problems(tree, ends)
     if listed:
