@@ -25,12 +25,14 @@ import statetrail
 from statetrail.cli import main
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.repository import Repository
+from statetrail.storage import _integrity as integrity
 from statetrail.storage._journal import decode_rows
 from statetrail.storage._sqlite_schema import row_from
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.reliability import record
 from tests.storage.pg import PgSchema, pg
 from tests.storage.tamper import (
+    ERASED,
     EVERY,
     TAMPERS,
     JsonRaw,
@@ -493,3 +495,38 @@ class TestDowngrade:
         problems = _verify_problems(path)
         assert any("version 1" in what for _, _, what in problems), problems
         assert main(["verify", str(path)]) == 2
+
+
+class TestForgedCheckpointOnOpen:
+    """QA gap 5: the checkpoint of an erased revision's child, given another
+    value (patches after it still apply) with its digest recomputed bound to
+    its chain, is refused by opening and value_at, not only by verify."""
+
+    @pytest.mark.parametrize("kind", ["sqlite", "json"])
+    def test_opening_checks_the_tombstones_list(
+        self, kind: str, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        make = _sqlite_site if kind == "sqlite" else _json_site
+        site = make(tmp_path, templates[kind])
+        number = ERASED + 1
+        with site.raw() as raw:
+            value, _ = raw.checkpoints("job")[number]
+            forged = value.replace('"a"', '"z"')
+            assert forged != value
+            chain = raw.row("job", number)["chain"]
+            digest = integrity.checkpoint_digest(chain, forged.encode())
+            raw.set_checkpoint("job", number, forged, digest)
+        with site.open() as repo:
+            with pytest.raises(CorruptHistoryError, match="sealed") as caught:
+                repo.timeline("job")
+            assert caught.value.problems == [
+                (
+                    "job",
+                    number,
+                    "its checkpoint is not the one its erased parent's tombstone "
+                    "sealed (altered)",
+                )
+            ]
+            for n in (number, number + 1):
+                with pytest.raises(CorruptHistoryError, match="sealed"):
+                    repo.value_at("job", n)

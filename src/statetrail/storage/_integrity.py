@@ -84,6 +84,7 @@ __all__ = [
     "payload_digest",
     "row_check",
     "row_digest",
+    "sealed_checkpoint",
     "tombstone",
     "written_in_format_2",
 ]
@@ -296,6 +297,28 @@ def written_in_format_2(row: Row) -> bool:
         )
     tomb = parse_tombstone(row.erased)
     return tomb is not None and (tomb.payload is not None or tomb.seal is not None)
+
+
+def sealed_checkpoint(parent: Row, number: int) -> str | None:
+    """The checkpoint digest an erased ``parent``'s tombstone lists for a child.
+
+    ``None`` when it lists none (format 1, or erased before the list); ``""``
+    when its seal does not hold or ``number`` is not listed (no digest matches).
+    """
+    tomb = parse_tombstone(parent.erased)
+    if tomb is None or not tomb.checkpoints:
+        return None
+    seal = _seal_of(
+        parent.chain,
+        tomb.author,
+        tomb.reason,
+        tomb.time_ns,
+        tomb.payload,
+        tomb.checkpoints,
+    )
+    if seal != tomb.seal:
+        return ""
+    return tomb.checkpoints.get(str(number), "")
 
 
 class RowCheck(NamedTuple):

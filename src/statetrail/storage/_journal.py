@@ -269,7 +269,13 @@ def decode_rows(
             value = row_value(row, parent_value, allow_pickle=allow_pickle)
         except NeedsCheckpoint:
             value = _from_checkpoint(
-                backend, timeline, number, row.chain, version, allow_pickle
+                backend,
+                timeline,
+                number,
+                row.chain,
+                version,
+                allow_pickle,
+                lambda: backend.row(timeline, parent),  # type: ignore[arg-type]  # noqa: B023 - called at once
             )
         values[number] = value
         out.append(_record(row, value, allow_pickle=allow_pickle))
@@ -290,10 +296,14 @@ def _from_checkpoint(
     chain: str,
     version: int,
     allow_pickle: bool,
+    parent: Callable[[], Row | None] | None = None,
 ) -> Any:
     """The value of revision ``number`` from its checkpoint.
 
-    The checkpoint is checked against ``chain`` (the revision's) and its format.
+    The checkpoint is checked against ``chain`` (the revision's) and its format;
+    with ``parent`` (which gives the parent's row), against the digest an erased
+    parent's sealed tombstone lists for it: such a checkpoint alone holds the
+    value, so one rewritten with its digest recomputed is found there.
     """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
@@ -306,6 +316,19 @@ def _from_checkpoint(
         raise CorruptHistoryError(
             f"the checkpoint of revision {number} of timeline {timeline!r} was altered"
         )
+    if parent is not None:
+        row = parent()
+        if row is not None and row.payload is None:
+            sealed = integrity.sealed_checkpoint(row, number)
+            if sealed is not None and sealed != digest:
+                what = (
+                    "its checkpoint is not the one its erased parent's tombstone "
+                    "sealed (altered)"
+                )
+                raise CorruptHistoryError(
+                    f"revision {number} of timeline {timeline!r}: {what}",
+                    [(timeline, number, what)],
+                )
     return codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
 
 
@@ -371,8 +394,14 @@ def read_value(
                 "erased revision and has no checkpoint"
             )
         if current in checkpoints:
+
+            def parent_row(n: int | None = parent) -> Row | None:
+                if n is None:
+                    return None
+                return rows.get(n) or backend.row(timeline, n)
+
             base = _from_checkpoint(
-                backend, timeline, current, row.chain, version, allow_pickle
+                backend, timeline, current, row.chain, version, allow_pickle, parent_row
             )
             break
         walked.append(row)
