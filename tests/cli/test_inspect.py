@@ -366,3 +366,79 @@ class TestRevisionSpecs:
         status, out, _ = run(capsys, "show", str(history), "job@-1")
         assert status == 0
         assert out.startswith("job@")
+
+
+_READ_ONLY = ["timelines", "log", "verify", "anchor"]
+
+
+def _state(path: pathlib.Path) -> tuple[bytes, list[str]]:
+    """A file's bytes and the files beside it (what a command must not change)."""
+    return path.read_bytes(), sorted(
+        p.name for p in path.parent.iterdir() if not p.name.endswith(("-shm", "-wal"))
+    )
+
+
+class TestReadOnly:
+    """QA gap 6: the inspector commands never create, migrate or write."""
+
+    @pytest.mark.parametrize("command", _READ_ONLY)
+    def test_an_empty_file(
+        self, command: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "empty.db"
+        path.touch()
+        argv = [command, str(path)] + (["job"] if command == "log" else [])
+        status, _, err = run(capsys, *argv)
+        assert status == 2
+        assert "not a statetrail database" in err
+        assert err.count("\n") == 1
+        assert path.stat().st_size == 0
+
+    @pytest.mark.parametrize("command", _READ_ONLY)
+    def test_another_applications_database(
+        self, command: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "other.db"
+        with contextlib.closing(sqlite3.connect(path)) as db, db:
+            db.execute("CREATE TABLE t (x)")
+        before = _state(path)
+        argv = [command, str(path)] + (["job"] if command == "log" else [])
+        status, _, err = run(capsys, *argv)
+        assert status == 2
+        assert "not a statetrail database" in err
+        assert _state(path) == before
+
+    @pytest.mark.parametrize("command", _READ_ONLY)
+    def test_an_old_file_is_not_upgraded(
+        self, command: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A schema-1 file: the message says to open it once with the library."""
+        path = tmp_path / "old.db"
+        data = pathlib.Path(__file__).parent.parent / "storage" / "data" / "main_v1.db"
+        path.write_bytes(data.read_bytes())
+        before = _state(path)
+        argv = [command, str(path)] + (["job"] if command == "log" else [])
+        status, _, err = run(capsys, *argv)
+        assert status == 2
+        assert "open it once with statetrail.open()" in err
+        assert _state(path) == before
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (1,)
+
+    def test_reading_while_another_connection_writes(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Opening takes no write lock when nothing needs migrating: log and
+        statetrail.open do not wait for a writer's transaction."""
+        path = tmp_path / "h.db"
+        with statetrail.open(path) as repo:
+            repo.watch("score", 0).set(5)
+        with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("INSERT INTO checkpoints VALUES ('other', 0, '0', 'x')")
+            status, out, _ = run(capsys, "log", str(path), "score")
+            assert status == 0
+            assert "<all>=5" in out
+            with statetrail.open(path, busy_timeout=0.5) as repo:
+                assert repo.timeline("score").head.value == 5
+            db.execute("ROLLBACK")

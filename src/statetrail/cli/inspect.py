@@ -53,8 +53,15 @@ class CommandError(StatetrailError):
 
 @contextmanager
 def opened(target: str) -> Iterator[Repository]:
-    """Open an existing history (a missing file is an error, not a new file)."""
+    """Open an existing history (a missing file is an error, not a new file).
+
+    An SQLite file is opened read-only: nothing is created, migrated or
+    written, and a file that is not a statetrail database is an error.
+    """
+    options: dict[str, Any] = {}
     if "://" not in target and target != ":memory:":
+        if not target.endswith(".json"):
+            options["read_only"] = True
         if not os.path.exists(target):
             raise CommandError(f"{target}: no such file")
         if os.path.isdir(target):
@@ -66,7 +73,7 @@ def opened(target: str) -> Iterator[Repository]:
                 f"{target}: is a Python pickle, which is never read (unpickling runs "
                 "code); statetrail reads SQLite, JSON history files and PostgreSQL"
             )
-    repo = open_repository(target)
+    repo = open_repository(target, **options)
     try:
         yield repo
     finally:
@@ -327,23 +334,28 @@ def verify(
     A progress bar goes to ``err`` when it is a terminal.
     """
     console = _console(out)
-    with opened(target) as repo, _progress(err) as progress:
-        try:
+    verifying = False
+    try:
+        with opened(target) as repo, _progress(err) as progress:
+            verifying = True
             checked = repo.verify(anchor=anchor, full=full, progress=progress)
-        except CorruptHistoryError as exc:
-            for timeline, number, what in exc.problems:
-                where = "" if timeline is None else f"{timeline}"
-                if number is not None:
-                    where += f"@{number}"
-                console.print(f"problem: {where + ': ' if where else ''}{what}")
+    except CorruptHistoryError as exc:
+        # Opening fails on a damaged JSON document: its problems are listed when
+        # they say more than the error's one line.
+        if not verifying and all(t is None for t, _, _ in exc.problems):
             raise
-        for name, count in checked.items():
-            console.print(f"{name}: {count} revision(s) verified")
-        proved = " (anchor matched)" if anchor is not None else ""
-        console.print(
-            f"ok: {sum(checked.values())} revision(s) in {len(checked)} "
-            f"timeline(s){proved}"
-        )
+        for timeline, number, what in exc.problems:
+            where = "" if timeline is None else f"{timeline}"
+            if number is not None:
+                where += f"@{number}"
+            console.print(f"problem: {where + ': ' if where else ''}{what}")
+        raise
+    for name, count in checked.items():
+        console.print(f"{name}: {count} revision(s) verified")
+    proved = " (anchor matched)" if anchor is not None else ""
+    console.print(
+        f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s){proved}"
+    )
 
 
 def anchor(target: str, out: TextIO) -> None:

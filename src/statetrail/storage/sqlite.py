@@ -80,6 +80,7 @@ import logging
 import os
 import sqlite3
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
@@ -241,6 +242,9 @@ class SQLiteBackend(Backend):
             :class:`~statetrail.StorageError` (see the module).
         batch_interval: Batched mode: longest wait, in seconds, before a commit.
         batch_size: Batched mode: queued rows that trigger a commit at once.
+        read_only: Open the file read-only (``mode=ro``): nothing is created,
+            migrated or written (every write raises StorageError); an empty
+            file, another application's database or an older schema is refused.
 
     Raises:
         ValueError: An unknown ``durability``, a bad number, or ``":memory:"``
@@ -261,6 +265,7 @@ class SQLiteBackend(Backend):
         busy_timeout: float = 30.0,
         batch_interval: float = 0.005,
         batch_size: int = 1000,
+        read_only: bool = False,
         _migrations: Sequence[sql.Migration] = sql.MIGRATIONS,
         _busy: BusyRetry | None = None,
         _writers: Callable[[str], WriterLock] = WriterLock,
@@ -284,6 +289,7 @@ class SQLiteBackend(Backend):
         self.path = os.path.abspath(name)
         check_regular(self.path)  # a FIFO or device would block or be clobbered
         self.durability = durability
+        self.read_only = read_only
         self._busy = BusyRetry(busy_timeout) if _busy is None else _busy
         self._writers = _writers(self.path)
         self._batch_interval = batch_interval
@@ -307,14 +313,18 @@ class SQLiteBackend(Backend):
     # -- connections -------------------------------------------------------
 
     def _connect(self, writer: bool) -> Connection:
+        target = self.path
+        if self.read_only:  # SQLite itself refuses every write, and creates nothing
+            target = f"file:{urllib.parse.quote(self.path)}?mode=ro"
         conn = sqlite3.connect(
-            self.path,
+            target,
             timeout=0,  # busy: answered at once, waited out by self._busy
             isolation_level=None,  # transactions are ours: BEGIN IMMEDIATE
             check_same_thread=False,  # close() may come from another thread
+            uri=self.read_only,
         )
         try:
-            if writer:
+            if writer and not self.read_only:
                 conn.execute(_SYNCHRONOUS[self.durability])
                 conn.execute(f"PRAGMA journal_size_limit = {_WAL_LIMIT:d}")
             else:
@@ -340,21 +350,71 @@ class SQLiteBackend(Backend):
                     f"{mode!r} mode); use a local file system"
                 )
 
-        def attempt() -> bool:
+        def attempt() -> tuple[bool, tuple[int, int]]:
             with GATE:
-                wal(state.writer())
-                return sql.has_json(state.writer())
+                conn = state.writer()
+                wal(conn)
+                return sql.has_json(conn), _version(conn)
 
+        if self.read_only:
+            self._check_read_only(len(migrations))
+            return
         state = self._live()
         with state.write_lock:
             try:
-                self._json = self._busy.run(attempt)
+                self._json, found = self._busy.run(attempt)
             except sqlite3.Error as exc:
                 raise self._translate(exc) from exc
-        self._write(
-            functools.partial(sql.migrate, path=self.path, migrations=migrations),
-            claim=False,  # a backend that only reads does not claim the file
-        )
+        # The version first: the write lock only to migrate, so opening a file
+        # while another connection writes it does not wait for that writer.
+        if found != (sql.APPLICATION_ID, len(migrations)):
+            self._write(
+                functools.partial(sql.migrate, path=self.path, migrations=migrations),
+                claim=False,  # a backend that only reads does not claim the file
+            )
+
+    def _check_read_only(self, current: int) -> None:
+        """Refuse what a read-only backend cannot read as it is.
+
+        Raises:
+            StorageError: The file is empty, not statetrail's, or at another
+                schema version (an older one must be upgraded by a writer).
+        """
+        try:
+            size = os.path.getsize(self.path)
+        except OSError as exc:
+            raise StorageError(f"cannot open {self.path}: {exc.strerror}") from exc
+        if size == 0:
+            raise StorageError(f"{self.path} is empty, not a statetrail database")
+        with GATE:
+            try:
+                app_id, version = _version(self._live().reader())
+            except sqlite3.Error as exc:
+                raise self._translate(exc) from exc
+        if app_id != sql.APPLICATION_ID:
+            if app_id == 0 and version == 0:
+                raise StorageError(f"{self.path} is not a statetrail database")
+            raise StorageError(
+                f"{self.path} is an SQLite database of another application "
+                f"(application_id {app_id:#x}), not a statetrail database"
+            )
+        if version > current:
+            raise StorageError(
+                f"{self.path} has schema version {version}, newer than this "
+                f"statetrail knows ({current}); upgrade statetrail to open it"
+            )
+        if version < current:
+            raise StorageError(
+                f"{self.path} was written by an older statetrail (schema version "
+                f"{version}); open it once with statetrail.open() to upgrade it, "
+                "then run this again"
+            )
+        with GATE:
+            self._json = sql.has_json(self._live().reader())
+
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            raise StorageError(f"{self.path} is open read-only: nothing is written")
 
     def _live(self) -> Connections:
         """This process's connections; raise if closed; renew them after fork."""
@@ -416,6 +476,7 @@ class SQLiteBackend(Backend):
         for between attempts at ``BEGIN``, outside the fork gate; once ``work``
         has run, an error is not retried.
         """
+        self._refuse_write()
         state = state or self._live()
         if claim and not state.claimed:
             self._claim(state)
@@ -455,6 +516,7 @@ class SQLiteBackend(Backend):
             with GATE:
                 sql.insert_one(row, state.writer())
 
+        self._refuse_write()
         state = self._live()
         if not state.claimed:
             self._claim(state)
@@ -471,6 +533,7 @@ class SQLiteBackend(Backend):
 
     def _submit(self, op: Callable[[Connection], None], rows: int = 0) -> None:
         """Run a write now, or queue it in batched mode."""
+        self._refuse_write()
         state = self._live()
         if self.durability != "batched":
             self._write(op)
@@ -870,6 +933,13 @@ class SQLiteBackend(Backend):
 
     def __enter__(self) -> SQLiteBackend:
         return self
+
+
+def _version(conn: Connection) -> tuple[int, int]:
+    """The file's ``application_id`` and schema version."""
+    ((app_id,),) = conn.execute("PRAGMA application_id").fetchall()
+    ((version,),) = conn.execute("PRAGMA user_version").fetchall()
+    return int(app_id), int(version)
 
 
 @atexit.register
