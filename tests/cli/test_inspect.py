@@ -442,3 +442,17 @@ class TestReadOnly:
             with statetrail.open(path, busy_timeout=0.5) as repo:
                 assert repo.timeline("score").head.value == 5
             db.execute("ROLLBACK")
+
+    @pytest.mark.parametrize("command", _READ_ONLY)
+    def test_a_json_history_gets_no_lock_file(
+        self, command: str, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = tmp_path / "h.json"
+        with statetrail.open(path) as repo:
+            repo.watch("job", 0).set(1)
+        (tmp_path / "h.json.lock").unlink()
+        before = _state(path)
+        argv = [command, str(path)] + (["job"] if command == "log" else [])
+        status, _, _ = run(capsys, *argv)
+        assert status == 0
+        assert _state(path) == before

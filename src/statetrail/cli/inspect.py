@@ -55,13 +55,13 @@ class CommandError(StatetrailError):
 def opened(target: str) -> Iterator[Repository]:
     """Open an existing history (a missing file is an error, not a new file).
 
-    An SQLite file is opened read-only: nothing is created, migrated or
-    written, and a file that is not a statetrail database is an error.
+    A file is opened read-only: nothing is created, migrated or written (no
+    lock file either), and an SQLite file that is not a statetrail database is
+    an error.
     """
     options: dict[str, Any] = {}
     if "://" not in target and target != ":memory:":
-        if not target.endswith(".json"):
-            options["read_only"] = True
+        options["read_only"] = True  # SQLite and JSON files
         if not os.path.exists(target):
             raise CommandError(f"{target}: no such file")
         if os.path.isdir(target):

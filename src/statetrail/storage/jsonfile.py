@@ -439,8 +439,17 @@ class JsonFileBackend(MemoryBackend):
     # the field-fuzz test's teeth put a reader that checks nothing.
     _rows_of_document = staticmethod(rows_of_document)
 
-    def __init__(self, path: str | os.PathLike[str], *, _os: Any = os) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, read_only: bool = False, _os: Any = os
+    ) -> None:
+        """Open (or, unless ``read_only``, create at the first write) ``path``.
+
+        ``read_only`` takes no lock, creates and removes nothing, and refuses
+        every write (the file is replaced atomically by its writer, so reading
+        it beside one is safe).
+        """
         super().__init__()
+        self.read_only = read_only
         self._os = _os  # the seam through which tests fail the file operations
         # Held across a change and the write of the file, so writes never interleave.
         self._writes = threading.Lock()
@@ -448,8 +457,10 @@ class JsonFileBackend(MemoryBackend):
         # as they were, never dropped (issue 9, defect 7).
         self._kept: dict[str, Any] = {}
         self.path = os.path.realpath(os.fspath(path))
-        self._lock_file = self._take_lock(self.path + ".lock")
-        remove_stale_temporaries(self.path)
+        self._lock_file = -1
+        if not read_only:
+            self._lock_file = self._take_lock(self.path + ".lock")
+            remove_stale_temporaries(self.path)
         try:
             data = read_regular(self.path)  # a FIFO or device: refused, not read
         except FileNotFoundError:
@@ -518,6 +529,9 @@ class JsonFileBackend(MemoryBackend):
 
     def _persist(self, undo: Callable[[], None]) -> None:
         """Write the whole document; on failure undo the change in memory."""
+        if self.read_only:
+            undo()
+            raise StorageError(f"{self.path} is open read-only: nothing is written")
         snapshot = {
             name: (
                 [rows[n] for n in sorted(rows)],
