@@ -324,6 +324,7 @@ _DESCRIBE: Final = (
         "SELECT r.relname || '.' || c.conname || ' ' || pg_get_constraintdef(c.oid)"
         " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
         " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %s"
+        " AND c.contype <> 'n'"  # NOT NULL (PostgreSQL 18): the columns say it
         " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints')",
     ),
     (
@@ -383,6 +384,11 @@ def schema_problems(conn: psycopg.Connection[Any], schema: str) -> list[str]:
     """
     from psycopg import sql
 
+    found = conn.execute(
+        "SELECT to_regclass(format('%%I.meta', %s::text)) IS NOT NULL", [schema]
+    ).fetchone()
+    if not found or not found[0]:
+        return [f"schema {schema!r} has no meta table (removed?)"]
     meta = sql.SQL("SELECT version FROM {}.meta").format(sql.Identifier(schema))
     record = conn.execute(meta).fetchone()
     if record is None or record[0] != SCHEMA_VERSION:

@@ -375,9 +375,15 @@ class PostgresBackend(Backend):
         no quick check to run from a client.
         """
         schema = self._run("check", lambda c, _: schema_problems(c, self.schema))
-        records = self._run(
-            "check", lambda c, _: c.execute(self._sql.counts, []).fetchall()
-        )
+        try:
+            records = self._run(
+                "check", lambda c, _: c.execute(self._sql.counts, []).fetchall()
+            )
+        except StorageError as exc:
+            gone = (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedColumn)
+            if not isinstance(exc.__cause__, gone):
+                raise
+            records = []  # a table or column gone: the schema's problems say so
         return [(None, None, what) for what in schema] + [
             (
                 name,
