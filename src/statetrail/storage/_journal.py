@@ -393,7 +393,9 @@ def read_value(
                 f"revision {walked[-1].number} of timeline {timeline!r} follows an "
                 "erased revision and has no checkpoint"
             )
-        if current in checkpoints:
+        if current in checkpoints and not row.payload.startswith(_WHOLE_PATCH):
+            # (A row that replaces the whole value needs no checkpoint: a write
+            # after an erased parent keeps one its parent's tombstone never saw.)
 
             def parent_row(n: int | None = parent) -> Row | None:
                 if n is None:
