@@ -614,6 +614,27 @@ class TestIntegrity:
         assert isinstance(reopened.timeline.value_at(1), statetrail.Erased)
         assert isinstance(again.value_at("v", 2), statetrail.Erased)
 
+    def test_a_tombstone_sealing_children_past_nine_verifies(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """Erasing a revision with children numbered 2 and 10: the tombstone's
+        list of their checkpoints is stored with its keys sorted as text ("10"
+        before "2"), and its seal must be worked out in that order (found by the
+        model check at a larger scale: "a tombstone that does not match its
+        seal" on reopen, on every backend)."""
+        repo = make()
+        t = repo.timeline("m", {})
+        t.set({"a": 0})  # revision 1
+        for n in range(1, 9):  # revisions 2 to 9, 2 a child of 1
+            t.set({"a": n})
+        t.checkout(1)
+        t.set({"a": 10})  # revision 10, another child of 1
+        t.erase(1, reason="gone")
+        again = make()
+        assert again.verify() == {"m": 11}
+        assert again.timeline("m").value == {"a": 10}
+        assert again.value_at("m", 2) == {"a": 1}
+
     @pytest.mark.parametrize("reopened", [False, True])
     def test_a_write_after_an_erased_parent_reads_back(
         self, make: Callable[[], Repository], reopened: bool

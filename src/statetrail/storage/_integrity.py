@@ -229,7 +229,9 @@ def _seal_of(
 ) -> str:
     body: list[Any] = [chain, author, reason, time_ns, payload]
     if checkpoints:
-        body.append(checkpoints)
+        # In the order the stored text has (json.dumps(sort_keys=True) sorts the
+        # numbers as text: "10" before "2"), since canonical() keeps dict order.
+        body.append(dict(sorted(checkpoints.items())))
     return _sha256(b"st2e" + codec.canonical(body)).hexdigest()
 
 
