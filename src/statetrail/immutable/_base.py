@@ -31,6 +31,7 @@ __all__ = [
     "LOCKED",
     "LOCKED_MESSAGE",
     "MASTER_MESSAGE",
+    "MEMBER_MESSAGE",
     "ImmutableBase",
     "Session",
     "Update",
@@ -38,12 +39,18 @@ __all__ = [
     "checked_mode",
     "failOnNonTransient",
     "locked_error",
+    "member_session",
     "new_session",
     "update",
 ]
 
 #: The message of every refused write, as shoobx.immutable words it.
 LOCKED_MESSAGE = "Cannot update locked immutable object."
+#: The message of a write to a set's member while the set is transient.
+MEMBER_MESSAGE = (
+    "a set's member cannot change in place: the set holds it by its hash; "
+    "discard it and add the changed one"
+)
 #: The message when ``update()`` is given a nested (slave) immutable.
 MASTER_MESSAGE = "update() is only available for master immutables."
 
@@ -59,15 +66,20 @@ class Session:
     ``im_finalize=False``, or by ``__im_clone__()``), not by an ``update()``
     block: placed in a tree, such an object joins it instead of being copied, as
     shoobx.immutable's ``__im_conform__`` keeps it.
+
+    ``shown`` is set on the session of a set's members (:func:`member_session`):
+    they are always locked, since a set holds them by their hash, but they show
+    the state of the set they were read from, as shoobx.immutable's slaves do.
     """
 
-    __slots__ = ("standalone", "state")
+    __slots__ = ("shown", "standalone", "state")
 
     def __init__(
         self, state: str = IM_STATE_TRANSIENT, standalone: bool = False
     ) -> None:
         self.state = state
         self.standalone = standalone
+        self.shown: Session | None = None
 
 
 #: The session of everything locked from birth: it never becomes transient, so one
@@ -78,6 +90,23 @@ LOCKED = Session(IM_STATE_LOCKED)
 def new_session(state: str = IM_STATE_TRANSIENT, standalone: bool = False) -> Session:
     """A fresh session (transient by default), for ``update()`` or a constructor."""
     return Session(state, standalone)
+
+
+def member_session(session: Session) -> Session:
+    """The session of the members read from a set of ``session``.
+
+    Locked, whatever ``session``'s state: a set holds its members by their hash,
+    so a member that changed in place would be lost in it. It shows ``session``'s
+    state (``__im_state__`` is ``"transient"`` inside an ``update()`` block, as
+    shoobx.immutable's slaves are), and a write to a member inside the block
+    raises :class:`~statetrail.errors.FrozenError` saying to discard it and add
+    the new one.
+    """
+    if session.state is IM_STATE_LOCKED and session.shown is None:
+        return LOCKED
+    member = Session(IM_STATE_LOCKED)
+    member.shown = session.shown or session
+    return member
 
 
 def locked_error() -> FrozenError:
@@ -104,9 +133,11 @@ class ImmutableBase:
     def __im_state__(self) -> str:
         """``"transient"`` inside an ``update()`` block, ``"locked"`` otherwise.
 
+        A set's member shows the state of its set (see :func:`member_session`).
         Setting it is :meth:`__im_set_state__`.
         """
-        return self.__im_session__.state
+        session = self.__im_session__
+        return (session.shown or session).state
 
     @__im_state__.setter
     def __im_state__(self, state: str) -> None:
@@ -167,6 +198,9 @@ class ImmutableBase:
         """The session, if writes are allowed now; else the locked error."""
         session = self.__im_session__
         if session.state is not IM_STATE_TRANSIENT:
+            shown = session.shown
+            if shown is not None and shown.state is IM_STATE_TRANSIENT:
+                raise FrozenError(MEMBER_MESSAGE)
             raise locked_error()
         return session
 

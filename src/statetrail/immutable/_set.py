@@ -8,7 +8,7 @@ from itertools import chain
 from typing import Any, ClassVar, Self, TypeVar
 
 from statetrail.frozen import FrozenSet, SetDraft
-from statetrail.immutable._base import LOCKED
+from statetrail.immutable._base import LOCKED, member_session
 from statetrail.immutable._conform import conform, register_view, wrap
 from statetrail.immutable._data import SetData
 from statetrail.immutable._view import ContainerView
@@ -129,9 +129,11 @@ class ImmutableSet(ContainerView, MutableSet[T]):
 
     def __iter__(self) -> Iterator[T]:
         # Members are hashed by their content, so they stay locked even inside an
-        # update() block: to change one, discard it and add the new one.
+        # update() block (showing the set's state): to change one, discard it and
+        # add the new one.
+        members = member_session(self.__im_session__)
         for value in self._read():
-            yield wrap(value, LOCKED)
+            yield wrap(value, members)
 
     def __len__(self) -> int:
         return len(self._read())

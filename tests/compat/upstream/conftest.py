@@ -47,14 +47,6 @@ DIFFERS_ON_PURPOSE: dict[str, tuple[str, type[BaseException]]] = {
         _ATTRIBUTE_SETTING.format(kind="list", write="im_list.data.append(42)"),
         FrozenError,
     ),
-    "test_shoobx_immutable_upstream.py::ImmutableSetTest::"
-    "test_im_set_state_withImmutableValue": (
-        "a set's members stay locked while the set is transient: a member is "
-        "hashed by its content, so a changeable one would either change its hash "
-        "inside the set (shoobx's do) or be unhashable, and set(s), s <= t or a "
-        "member used as a key would fail inside the block",
-        AssertionError,
-    ),
 }
 
 

@@ -66,12 +66,11 @@ aliases data or wastes work:
 
 shoobx.immutable 1.2.0's own ``test_immutable.py`` and ``test_revisioned.py`` run
 against this module in ``tests/compat/upstream/``, with only their imports changed.
-Three of their tests check behaviour that differs on purpose (above), and run as
-expected failures: ``ImmutableDictTest``'s ``test_attribute_setting`` and
-``ImmutableListTest``'s ``test_attribute_setting`` write to a locked container's
-``.data`` (``dct.data['answer'] = 42``, ``im_list.data.append(42)``), which raises;
-``ImmutableSetTest``'s ``test_im_set_state_withImmutableValue`` checks that a set's
-members turn transient with it.
+Two of their tests read the original's private storage, ``.data``, and check
+behaviour that differs on purpose (above); they run as expected failures:
+``ImmutableDictTest``'s ``test_attribute_setting`` and ``ImmutableListTest``'s
+``test_attribute_setting`` write to a locked container's ``.data``
+(``dct.data['answer'] = 42``, ``im_list.data.append(42)``), which raises.
 """
 
 from statetrail.compat.shoobx_immutable import immutable, interfaces, revisioned
