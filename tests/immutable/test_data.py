@@ -118,12 +118,11 @@ class TestReading:
         assert ImmutableSet([1]).__im_clone__().__data__ == {1}
 
     def test_copies_pickles_and_json_are_plain(self) -> None:
-        for data in (
-            ImmutableDict(a=1).data,
-            ImmutableList([1]).data,
-            ImmutableSet({1}).__data__,
+        for data, plain in (
+            (ImmutableDict(a=1).data, dict),
+            (ImmutableList([1]).data, list),
+            (ImmutableSet({1}).__data__, set),
         ):
-            plain = type(data).__mro__[1]
             for made in (
                 copy.copy(data),
                 copy.deepcopy(data),

@@ -40,24 +40,32 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, MutableMapping, MutableSequence
 from collections.abc import MutableSet as AbstractMutableSet
-from typing import Any, Self, SupportsIndex
+from typing import Any, ClassVar, Self, SupportsIndex
 
 __all__ = ["DictData", "ListData", "SetData"]
 
 
-class DictData(dict[Any, Any]):
-    """An ``ImmutableDict``'s ``.data``: its items when read, writes made on it."""
+class _Mirror:
+    """What the three share: a copy of an immutable's content whose writes go to it.
 
-    __slots__ = ("_kind", "_owner")
+    The concrete class is a ``dict``, ``list`` or ``set`` subclass that declares
+    the ``_owner`` and ``_kind`` slots (a builtin's layout cannot be mixed with a
+    base that has slots of its own) and reads the content again in ``_sync``.
+    """
 
-    _owner: MutableMapping[Any, Any]
+    __slots__ = ()
+
+    #: The plain type a copy, a deep copy or a pickle gives.
+    _plain: ClassVar[type]
+    _owner: Any
     _kind: Any
 
     @classmethod
-    def of(cls, owner: MutableMapping[Any, Any], kind: type) -> Self:
-        """The items of ``owner`` now, as a dict whose writes go to ``owner``.
+    def of(cls, owner: Any, kind: type) -> Self:
+        """The content of ``owner`` now, in a container whose writes go to it.
 
-        ``kind`` is ``ImmutableDict``: its methods read and write ``owner``.
+        ``kind`` is ``ImmutableDict``, ``ImmutableList`` or ``ImmutableSet``: its
+        methods read and write ``owner``.
         """
         new = cls()
         new._owner = owner
@@ -66,15 +74,37 @@ class DictData(dict[Any, Any]):
         return new
 
     def _sync(self) -> None:
-        owner, kind = self._owner, self._kind
-        keys = list(kind.__iter__(owner))
-        dict.clear(self)
-        dict.update(self, [(key, kind.__getitem__(owner, key)) for key in keys])
+        raise NotImplementedError
 
     def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
         result = getattr(self._kind, name)(self._owner, *args, **kwargs)
         self._sync()
         return result
+
+    def __copy__(self) -> Any:
+        return self._plain(self)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return copy.deepcopy(self._plain(self), memo)
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (self._plain, (self._plain(self),))
+
+
+class DictData(_Mirror, dict[Any, Any]):
+    """An ``ImmutableDict``'s ``.data``: its items when read, writes made on it."""
+
+    __slots__ = ("_kind", "_owner")
+
+    _plain = dict
+    _owner: MutableMapping[Any, Any]
+    _kind: Any
+
+    def _sync(self) -> None:
+        owner, kind = self._owner, self._kind
+        keys = list(kind.__iter__(owner))
+        dict.clear(self)
+        dict.update(self, [(key, kind.__getitem__(owner, key)) for key in keys])
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._write("__setitem__", key, value)
@@ -111,45 +141,20 @@ class DictData(dict[Any, Any]):
         """A plain dict (there is no immutable to write to)."""
         return dict.fromkeys(iterable, value)
 
-    def __copy__(self) -> dict[Any, Any]:
-        return dict(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> dict[Any, Any]:
-        return copy.deepcopy(dict(self), memo)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
-        return (dict, (dict(self),))
-
-
-class ListData(list[Any]):
+class ListData(_Mirror, list[Any]):
     """An ``ImmutableList``'s ``.data``: its items when read, writes made on it."""
 
     __slots__ = ("_kind", "_owner")
 
+    _plain = list
     _owner: MutableSequence[Any]
     _kind: Any
-
-    @classmethod
-    def of(cls, owner: MutableSequence[Any], kind: type) -> Self:
-        """The items of ``owner`` now, as a list whose writes go to ``owner``.
-
-        ``kind`` is ``ImmutableList``: its methods read and write ``owner``.
-        """
-        new = cls()
-        new._owner = owner
-        new._kind = kind
-        new._sync()
-        return new
 
     def _sync(self) -> None:
         owner, kind = self._owner, self._kind
         items = [kind.__getitem__(owner, i) for i in range(kind.__len__(owner))]
         list.__setitem__(self, slice(None), items)
-
-    def _write(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        result = getattr(self._kind, name)(self._owner, *args, **kwargs)
-        self._sync()
-        return result
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._write("__setitem__", index, value)
@@ -197,45 +202,20 @@ class ListData(list[Any]):
         self._write("__imul__", n)
         return self
 
-    def __copy__(self) -> list[Any]:
-        return list(self)
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> list[Any]:
-        return copy.deepcopy(list(self), memo)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
-        return (list, (list(self),))
-
-
-class SetData(set[Any]):
+class SetData(_Mirror, set[Any]):
     """An ``ImmutableSet``'s ``__data__``: its members when read, writes made on it."""
 
     __slots__ = ("_kind", "_owner")
 
+    _plain = set
     _owner: AbstractMutableSet[Any]
     _kind: Any
-
-    @classmethod
-    def of(cls, owner: AbstractMutableSet[Any], kind: type) -> Self:
-        """The members of ``owner`` now, as a set whose writes go to ``owner``.
-
-        ``kind`` is ``ImmutableSet``: its methods read and write ``owner``.
-        """
-        new = cls()
-        new._owner = owner
-        new._kind = kind
-        new._sync()
-        return new
 
     def _sync(self) -> None:
         members = list(self._kind.__iter__(self._owner))
         set.clear(self)
         set.update(self, members)
-
-    def _write(self, name: str, *args: Any) -> Any:
-        result = getattr(self._kind, name)(self._owner, *args)
-        self._sync()
-        return result
 
     def add(self, value: Any) -> None:
         """Add ``value`` to the immutable."""
@@ -288,12 +268,3 @@ class SetData(set[Any]):
     def __isub__(self, other: Any) -> Self:  # type: ignore[misc]
         self.difference_update(other)
         return self
-
-    def __copy__(self) -> set[Any]:
-        return set(self)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> set[Any]:
-        return copy.deepcopy(set(self), memo)
-
-    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
-        return (set, (set(self),))
