@@ -16,7 +16,9 @@ branches and cursor, checked against its hash chain.
 
 from __future__ import annotations
 
+import difflib
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
@@ -71,8 +73,8 @@ def open(
 
     Args:
         target: A file path (SQLite, the default: no server, no set-up), a
-            ``postgresql://`` URL, a path ending in ``.json`` (one JSON file), or
-            ``":memory:"``.
+            ``postgresql://`` URL (``?schema=NAME`` picks the schema), a path
+            ending in ``.json`` (one JSON file), or ``":memory:"``.
         durability: ``"full"`` (the default): a write returns once it is durable.
             ``"normal"``: durable across crashes of the application, not of the
             machine. ``"batched"``: writes are committed in groups by a background
@@ -84,7 +86,12 @@ def open(
             patches.
         allow_pickle: Read and write pickled values. Off by default, because
             unpickling runs code: a history containing pickle is refused.
-        options: Passed to the backend (``schema=`` for PostgreSQL ...).
+        options: Passed to the backend (``schema=`` for PostgreSQL,
+            ``read_only=True`` to create and write nothing ...).
+
+    Raises:
+        ValueError: A bad option, or a URL whose scheme statetrail does not
+            store to (``mysql://``, a typo such as ``postgress://``).
     """
     if durability not in _DURABILITY:
         raise ValueError(
@@ -92,12 +99,14 @@ def open(
         )
     backend: Backend
     text = os.fspath(target)
+    scheme = _scheme(text)
     if text == ":memory:":
         backend = MemoryBackend()
-    elif text.startswith(("postgresql://", "postgres://")):
+    elif scheme in _SCHEMES:
         from statetrail.storage.postgres import PostgresBackend
 
-        backend = PostgresBackend(text, **options)
+        # libpq reads the scheme in lower case only.
+        backend = PostgresBackend(scheme + text[len(scheme) :], **options)
     elif text.endswith(".json"):
         from statetrail.storage.jsonfile import JsonFileBackend
 
@@ -108,6 +117,32 @@ def open(
         backend = SQLiteBackend(text, durability=durability, **options)
     return Repository(
         backend, checkpoint_every=checkpoint_every, allow_pickle=allow_pickle
+    )
+
+
+#: The URL schemes :func:`open` stores to.
+_SCHEMES = ("postgresql", "postgres")
+
+
+def _scheme(text: str) -> str | None:
+    """The URL scheme of ``text`` (lower case), or ``None`` for a path.
+
+    Raises:
+        ValueError: A scheme statetrail does not store to; the message names it,
+            the supported ones, and the closest as a guess.
+    """
+    scheme, sep, _ = text.partition("://")
+    if not sep or not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]+", scheme):
+        return None  # a path: "://" further in, or a drive letter ("C://x")
+    scheme = scheme.lower()
+    if scheme in _SCHEMES:
+        return scheme
+    guess = difflib.get_close_matches(scheme, _SCHEMES, n=1, cutoff=0.6)
+    hint = f" (did you mean {guess[0]}://?)" if guess else ""
+    raise ValueError(
+        f"statetrail.open() does not know the URL scheme {scheme + '://'!r}{hint}; "
+        "it opens postgresql:// (or postgres://) URLs, a file path (SQLite, or "
+        "JSON for a name ending in .json) and ':memory:'"
     )
 
 

@@ -332,7 +332,7 @@ class TestErrors:
         with socket.create_server(("127.0.0.1", 0)) as unused:
             port = unused.getsockname()[1]
         url = f"postgresql://postgres@127.0.0.1:{port}/test"  # nothing listens
-        with pytest.raises(StorageError, match="opening schema") as info:
+        with pytest.raises(StorageError, match="cannot connect to PostgreSQL") as info:
             PostgresBackend(url, timeout=2)
         assert isinstance(info.value.__cause__, psycopg.OperationalError)
 

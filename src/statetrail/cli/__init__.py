@@ -2,7 +2,7 @@
 
 ::
 
-    statetrail timelines FILE_OR_URL
+    statetrail timelines FILE_OR_URL [--schema NAME]
     statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P]
                              [--branch B] [--limit N]
     statetrail show FILE NAME[@REV]
@@ -12,6 +12,9 @@
     statetrail verify FILE [--anchor TEXT] [--full]
     statetrail anchor FILE
     statetrail demo [--file FILE]
+
+Every command but ``demo`` takes ``--schema NAME``: the PostgreSQL schema to
+read (the same as ``?schema=NAME`` in the URL).
 
 A problem (a missing or corrupt file, a pickle, an unknown timeline or revision)
 is one line on standard error and exit status 2, never a traceback; ``verify``
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -105,7 +109,26 @@ def _parser() -> argparse.ArgumentParser:
         "--file", help="the SQLite file to record into (default: a temporary one)"
     )
     p.add_argument("--cards", type=int, default=6, help="cards each sorter sorts")
+    for name, command in commands.choices.items():
+        if name != "demo":  # every command that reads a FILE_OR_URL
+            command.add_argument(
+                "--schema",
+                help="PostgreSQL: the schema holding the history (default "
+                "statetrail; the same as ?schema= in the URL)",
+            )
     return parser
+
+
+def _with_schema(target: str, schema: str | None) -> str:
+    """``target`` with ``--schema`` put in as the URL's ``?schema=``."""
+    if schema is None:
+        return target
+    if not target.lower().startswith(("postgresql://", "postgres://")):
+        raise ValueError(
+            "--schema names a PostgreSQL schema; it needs a postgresql:// URL"
+        )
+    separator = "&" if "?" in target else "?"
+    return f"{target}{separator}schema={urllib.parse.quote(schema, safe='')}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     out = sys.stdout
     try:
+        if args.command != "demo":
+            args.target = _with_schema(args.target, args.schema)
         from statetrail.cli import inspect
 
         if args.command == "timelines":

@@ -55,13 +55,14 @@ class CommandError(StatetrailError):
 def opened(target: str) -> Iterator[Repository]:
     """Open an existing history (a missing file is an error, not a new file).
 
-    A file is opened read-only: nothing is created, migrated or written (no
-    lock file either), and an SQLite file that is not a statetrail database is
-    an error.
+    A file or database is opened read-only: nothing is created, migrated or
+    written (no lock file either), and an SQLite file or PostgreSQL schema that
+    holds no statetrail history is an error.
     """
     options: dict[str, Any] = {}
+    if target != ":memory:":
+        options["read_only"] = True  # SQLite, JSON files and PostgreSQL
     if "://" not in target and target != ":memory:":
-        options["read_only"] = True  # SQLite and JSON files
         if not os.path.exists(target):
             raise CommandError(f"{target}: no such file")
         if os.path.isdir(target):

@@ -26,6 +26,7 @@ __all__ = [
     "COLUMNS",
     "SCHEMA_VERSION",
     "Statements",
+    "check_readable",
     "migrate",
     "schema_problems",
 ]
@@ -226,6 +227,64 @@ def migrate(
             raise StorageError(f"schema {schema!r} is at unknown version {version}")
         if version < 2 and not _version_1_only:
             _to_version_2(conn, schema)
+
+
+def check_readable(conn: psycopg.Connection[Any], schema: str, where: str) -> None:
+    """Refuse a schema a read-only backend cannot read as it is; change nothing.
+
+    A schema whose ``revisions`` table is there but whose ``meta`` table is
+    gone or damaged is read (``verify`` then lists what is wrong with it).
+
+    Args:
+        conn: A connection to the server.
+        schema: The schema to read.
+        where: The database, for messages (``PostgreSQL database 'x' at h:p``).
+
+    Raises:
+        StorageError: There is no such schema, it holds no statetrail history, or
+            its tables are at another version (an older one must be upgraded by
+            a writer).
+    """
+    import psycopg
+    from psycopg import sql
+
+    found = conn.execute(
+        "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = %s),"
+        " to_regclass(format('%%I.revisions', %s::text)) IS NOT NULL,"
+        " to_regclass(format('%%I.meta', %s::text)) IS NOT NULL",
+        [schema, schema, schema],
+    ).fetchone()
+    assert found is not None
+    has_schema, has_revisions, has_meta = found
+    choose = "nothing was created; name the schema with ?schema= or --schema"
+    if not has_schema:
+        raise StorageError(f"{where} has no schema {schema!r} ({choose})")
+    if not has_revisions:
+        raise StorageError(
+            f"schema {schema!r} of {where} holds no statetrail history ({choose})"
+        )
+    version = None
+    if has_meta:
+        meta = sql.SQL("SELECT version FROM {}.meta").format(sql.Identifier(schema))
+        try:
+            record = conn.execute(meta).fetchone()
+        except psycopg.Error:  # not statetrail's meta table: verify says so
+            record = None
+        version = None if record is None else record[0]
+    if not isinstance(version, int):
+        return
+    if version > SCHEMA_VERSION:
+        raise StorageError(
+            f"schema {schema!r} of {where} holds statetrail tables at version "
+            f"{version}, newer than this statetrail knows ({SCHEMA_VERSION}); "
+            "upgrade statetrail to read it"
+        )
+    if version < SCHEMA_VERSION:
+        raise StorageError(
+            f"schema {schema!r} of {where} was written by an older statetrail "
+            f"(schema version {version}); open it once with statetrail.open() "
+            "to upgrade it, then run this again"
+        )
 
 
 # -- the schema as statetrail makes it, for verify ---------------------------------

@@ -58,10 +58,12 @@ from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import ChangeFeed
 from statetrail.storage._postgres_sql import (
     SCHEMA_VERSION,
     Statements,
+    check_readable,
     migrate,
     schema_problems,
 )
@@ -105,22 +107,35 @@ class PostgresBackend(Backend):
     """Revisions in PostgreSQL, shared by every process that opens the same schema.
 
     Args:
-        url: A libpq connection string or URL.
-        schema: The schema holding the tables; created if absent. At most 63
-            bytes, since PostgreSQL would silently cut a longer name.
+        url: A libpq connection string or URL. A ``?schema=NAME`` parameter in
+            a URL names the schema (libpq itself does not know it).
+        schema: The schema holding the tables (default ``statetrail``); created
+            if absent unless ``read_only``. The same as the URL's ``?schema=``,
+            if both are given.
+        read_only: Create, migrate and write nothing: a schema without
+            statetrail's tables (or an older version of them) is refused, every
+            write raises :class:`~statetrail.StorageError`, and the sessions run
+            with ``default_transaction_read_only`` so the server refuses writes
+            too.
         min_size: Connections the pool keeps open.
         max_size: Connections the pool opens at most.
         synchronous_commit: Wait for the WAL flush on every commit (``on``); with
             ``False`` (``off``) a server crash may lose the last fraction of a
             second of appends, though never consistency.
         retries: How many times a call whose connection was lost is retried.
-        timeout: Seconds to wait for a connection, at start and from the pool.
+        timeout: Seconds to wait for a free connection from the pool.
+        connect_timeout: Seconds to wait for the server to answer when
+            connecting (whole seconds, at least 2, per host of the URL). By
+            default the URL's ``connect_timeout``, else 2.
 
     Raises:
         ImportError: psycopg or psycopg-pool is not installed.
-        ValueError: The schema name is empty, too long or contains U+0000.
-        StorageError: The server cannot be reached, or the schema is newer than
-            this statetrail.
+        ValueError: libpq cannot read the URL; the schema name is empty, longer
+            than 63 bytes, holds a control character or starts with ``pg_``; or
+            the URL's ``?schema=`` and ``schema`` name different schemas.
+        StorageError: The server cannot be reached or did not answer within
+            ``connect_timeout`` (one line naming ``host:port``), the schema is
+            newer than this statetrail, or (``read_only``) holds no history.
     """
 
     kind = "postgresql"
@@ -129,12 +144,14 @@ class PostgresBackend(Backend):
         self,
         url: str,
         *,
-        schema: str = "statetrail",
+        schema: str | None = None,
+        read_only: bool = False,
         min_size: int = 1,
         max_size: int = 8,
         synchronous_commit: bool = True,
         retries: int = 5,
         timeout: float = 10.0,
+        connect_timeout: float | None = None,
         _version_1_only: bool = False,
     ) -> None:
         if _MISSING is not None:
@@ -142,53 +159,58 @@ class PostgresBackend(Backend):
                 "the PostgreSQL backend needs psycopg 3 and psycopg-pool: "
                 "pip install 'statetrail[postgres]'"
             ) from _MISSING
-        if not schema or "\x00" in schema or len(schema.encode()) > 63:
-            raise ValueError(
-                "schema must be a name of 1 to 63 bytes without U+0000 "
-                f"(PostgreSQL cuts longer names), not {schema!r}"
-            )
+        url, schema = schema_from_url(url, schema)
         self.schema = schema
+        self.read_only = read_only
         #: The NOTIFY channel of this schema's appends.
         self.channel = "statetrail_" + sha256(schema.encode()).hexdigest()[:24]
-        self._url = url
+        self._server = Server.of(url, connect_timeout)
         self._retries = retries
-        self._timeout = timeout
         self._closed = False
         self._sql = Statements.for_schema(schema)
         self._inserts: dict[int, str] = {}
         self._lock = threading.Lock()
-        setting = "on" if synchronous_commit else "off"
+        settings = [("synchronous_commit", "on" if synchronous_commit else "off")]
+        if read_only:  # the server refuses every write too, whatever the code does
+            settings.append(("default_transaction_read_only", "on"))
 
         def configure(conn: Connection[Any]) -> None:
-            conn.execute(
-                sql.SQL("SET synchronous_commit = {}").format(sql.Literal(setting))
-            )
+            for name, value in settings:
+                conn.execute(
+                    sql.SQL("SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
 
+        # One connection first, bounded by the connect timeout: an unreachable
+        # server is one line at once, not a pool retrying in the background.
+        with self._server.connect() as conn:
+            try:
+                if read_only:
+                    check_readable(conn, schema, self._server.describe())
+                else:
+                    migrate(conn, schema, _version_1_only=_version_1_only)
+            except psycopg.Error as exc:
+                raise _storage_error(f"opening schema {schema!r}", exc) from exc
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             url,
             min_size=min_size,
             max_size=max_size,
-            kwargs={"autocommit": True},
+            kwargs={"autocommit": True, **self._server.options},
             configure=configure,
             timeout=timeout,
             name=f"statetrail:{schema}",
             open=True,
         )
-        try:
-            self._run(
-                f"opening schema {schema!r}",
-                lambda c, _: migrate(c, schema, _version_1_only=_version_1_only),
-            )
-        except BaseException:
-            self._pool.close()
-            raise
 
     # -- plumbing ----------------------------------------------------------------
 
-    def _connect(self) -> Connection[Any]:
-        return psycopg.connect(
-            self._url, autocommit=True, connect_timeout=max(1, round(self._timeout))
-        )
+    def _refuse_write(self) -> None:
+        if self.read_only:
+            raise StorageError(
+                f"schema {self.schema!r} of {self._server.describe()} is open "
+                "read-only: nothing is written"
+            )
 
     def _run(self, what: str, op: Callable[[Connection[Any], int], _T]) -> _T:
         """Run ``op(connection, attempt)``, retrying when the connection is lost."""
@@ -199,8 +221,8 @@ class PostgresBackend(Backend):
                 with self._pool.connection() as conn:
                     return op(conn, attempt)
             except PoolTimeout as exc:
-                cause = self._why_no_connection(exc)
-                raise _storage_error(what, cause) from cause
+                error, cause = self._no_connection(what, exc)
+                raise error from cause
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                 if self._closed:
                     raise StorageError("the PostgreSQL backend is closed") from exc
@@ -216,13 +238,23 @@ class PostgresBackend(Backend):
                 raise _storage_error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _why_no_connection(self, timeout: PoolTimeout) -> psycopg.Error:
-        """The server's refusal if it refuses, else the pool's timeout (busy)."""
+    def _no_connection(
+        self, what: str, timeout: PoolTimeout
+    ) -> tuple[StorageError, BaseException]:
+        """Why the pool had no connection, and the error to chain.
+
+        The server's refusal if it refuses, else all connections were busy.
+        """
         try:
-            self._connect().close()
-        except psycopg.Error as exc:
-            return exc
-        return timeout
+            self._server.connect().close()
+        except StorageError as down:
+            cause = down.__cause__ if down.__cause__ is not None else down
+            return StorageError(f"PostgreSQL {what} failed: {down}"), cause
+        busy = StorageError(
+            f"PostgreSQL {what} failed: no pooled connection came free within "
+            f"{self._pool.timeout:g} s; raise max_size or timeout"
+        )
+        return busy, timeout
 
     def _insert(self, count: int, *, notify: bool) -> str:
         """INSERT of ``count`` rows, with the NOTIFY in the same statement."""
@@ -256,6 +288,7 @@ class PostgresBackend(Backend):
             ValueError: The rows span several timelines, or a name holds U+0000.
             StorageError: The server failed, or the connection stayed lost.
         """
+        self._refuse_write()
         timeline = timeline_of(rows, checkpoints)
         if not rows:
             return
@@ -355,6 +388,7 @@ class PostgresBackend(Backend):
 
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record the cursor and the branch tips (replacing the previous ones)."""
+        self._refuse_write()
         params = _heads_params(timeline, heads)
         self._run("save_heads", lambda c, _: c.execute(self._sql.save_heads, params))
 
@@ -408,6 +442,7 @@ class PostgresBackend(Backend):
         self, timeline: str, number: int, value: str, digest: str
     ) -> None:
         """Keep revision ``number``'s whole value (replacing an earlier one)."""
+        self._refuse_write()
         params = [timeline, number, value, digest]
         self._run(
             "put_checkpoint", lambda c, _: c.execute(self._sql.put_checkpoint, params)
@@ -435,6 +470,7 @@ class PostgresBackend(Backend):
         Raises:
             RevisionNotFoundError: There is no such revision.
         """
+        self._refuse_write()
         params = [tombstone, timeline, number]
         updated = self._run(
             "erase", lambda c, _: c.execute(self._sql.erase, params).rowcount
@@ -564,7 +600,7 @@ class PostgresBackend(Backend):
         if self._closed:
             raise StorageError("the PostgreSQL backend is closed")
         try:
-            conn = self._connect()
+            conn = self._server.connect()
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
         except psycopg.Error as exc:
             raise _storage_error("listening", exc) from exc
@@ -603,10 +639,15 @@ def _row(record: Sequence[Any]) -> Row:
 
 
 def _storage_error(what: str, exc: Exception, tries: int = 1) -> Exception:
-    """The statetrail error for a driver error (the caller chains ``exc``)."""
+    """The statetrail error for a driver error (the caller chains ``exc``).
+
+    The message is one line: the driver's first (a command prints it as it is).
+    """
+    reason = next((line for line in str(exc).splitlines() if line.strip()), "")
+    reason = reason.strip() or type(exc).__name__
     if isinstance(exc, psycopg.DataError):
         # A value PostgreSQL cannot hold (U+0000 in text, a number out of range):
         # a bad argument, not a failing store.
-        return ValueError(f"PostgreSQL cannot store this value ({what}): {exc}")
+        return ValueError(f"PostgreSQL cannot store this value ({what}): {reason}")
     after = f" after {tries} tries" if tries > 1 else ""
-    return StorageError(f"PostgreSQL {what} failed{after}: {exc}")
+    return StorageError(f"PostgreSQL {what} failed{after}: {reason}")
