@@ -4,6 +4,7 @@ nothing."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from contextlib import closing
 from typing import Any
@@ -13,18 +14,20 @@ import pytest
 from psycopg import sql
 
 from statetrail.errors import ConflictError, StorageError
+from statetrail.storage._postgres_connect import Server
 from statetrail.storage._postgres_sql import COLUMNS
 from statetrail.storage.postgres import ChangeFeed, PostgresBackend
 from tests.storage.contract import row
 from tests.storage.pg import (
+    LossyProxy,
     PgSchema,
     admin,
     append_in_a_process,
     fresh_schema,
     pg,
     process_context,
-    terminate,
 )
+from tests.storage.test_postgres_open import unused_port
 
 __all__ = ["pg"]  # the fixture, imported for the tests below
 
@@ -122,16 +125,175 @@ class TestChangeFeed:
             here.append([row(0, timeline="here")])
             assert drain(feed) == [("here", 0)]
 
-    def test_a_lost_feed_connection_is_a_storage_error(self, pg: PgSchema) -> None:
-        """A feed whose session is terminated raises StorageError with the driver's
-        error as cause."""
-        app = f"st-feed-{uuid.uuid4().hex[:8]}"
-        backend = PostgresBackend(pg.url_for(app), schema=pg.name)
-        with closing(backend), backend.listen() as feed, closing(admin()) as conn:
-            terminate(conn, app)
+
+def append_range(url: str, schema: str, timeline: str, start: int, stop: int) -> None:
+    """Append revisions start .. stop-1 of ``timeline``, one per call (spawned)."""
+    with closing(PostgresBackend(url, schema=schema)) as backend:
+        for number in range(start, stop):
+            backend.append([row(number, timeline=timeline)])
+
+
+def in_a_process(*args: Any) -> Any:
+    """A started process running :func:`append_range` with ``args``."""
+    child = process_context().Process(target=append_range, args=args)
+    child.start()
+    return child
+
+
+def terminate_pid(pid: int | None) -> None:
+    """pg_terminate_backend one session, from another connection."""
+    assert pid is not None
+    with closing(admin()) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+def follow(
+    feed: ChangeFeed, want: dict[str, int], seconds: float = 60
+) -> dict[str, list[int]]:
+    """The row numbers ``next_rows`` delivers, per timeline, until each timeline
+    in ``want`` reached its number (or the time is up)."""
+    seen: dict[str, list[int]] = {}
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(
+        (seen.get(name) or [-1])[-1] < top for name, top in want.items()
+    ):
+        for r in feed.next_rows(timeout=1):
+            seen.setdefault(r.timeline, []).append(r.number)
+    return seen
+
+
+class TestReconnect:
+    def test_rows_resume_with_no_gap_and_no_repeat(self, pg: PgSchema) -> None:
+        """The feed's session is terminated; another process commits meanwhile
+        (to a timeline the feed knew and to a new one) and goes on committing
+        after: the follower sees every revision once, in order, with no gap."""
+        with (
+            closing(pg.backend()) as listener,
+            closing(pg.backend()) as writer,
+            listener.listen() as feed,
+        ):
+            for number in range(5):
+                writer.append([row(number)])
+            assert follow(feed, {"t": 4}) == {"t": [0, 1, 2, 3, 4]}
+            first_pid = feed.pid
+            terminate_pid(first_pid)
+            away = [
+                in_a_process(pg.url, pg.name, "t", 5, 30),
+                in_a_process(pg.url, pg.name, "new", 0, 10),
+            ]
+            for child in away:
+                child.join(60)
+                assert child.exitcode == 0
+            later = in_a_process(pg.url, pg.name, "t", 30, 60)
+            seen = follow(feed, {"t": 59, "new": 9})
+            later.join(60)
+            assert later.exitcode == 0
+            assert seen == {"t": list(range(5, 60)), "new": list(range(10))}
+            assert feed.reconnects == 1
+            assert feed.pid not in (None, first_pid)
+            assert feed.last_outage is not None
+
+    def test_notifications_lost_while_away_are_delivered_once(
+        self, pg: PgSchema
+    ) -> None:
+        """get() after a reconnect: each timeline that moved while the feed was
+        away, once, with its newest number; then notifications as before."""
+        with (
+            closing(pg.backend()) as backend,
+            backend.listen() as feed,
+        ):
+            backend.append([row(0)])
+            assert feed.get(10) == ("t", 0)
+            terminate_pid(feed.pid)
+            backend.append([row(1)])
+            backend.append([row(2), row(3)])
+            backend.append([row(0, timeline="v")])
+            assert drain(feed) == [("t", 3), ("v", 0)]
+            backend.append([row(4)])
+            assert drain(feed) == [("t", 4)]
+            assert feed.reconnects == 1
+
+    def test_after_resumes_from_a_number(self, pg: PgSchema) -> None:
+        """listen(after={...}) starts the rows after the follower's number, and
+        get() gives the timeline's newest at once."""
+        with closing(pg.backend()) as backend:
+            for number in range(10):
+                backend.append([row(number)])
+            with backend.listen(after={"t": 6}) as feed:
+                assert [r.number for r in feed.next_rows(5)] == [7, 8, 9]
+                assert feed.next_rows(0.2) == []
+            with backend.listen(after={"t": 6}) as feed:
+                assert feed.get(5) == ("t", 9)
+
+    def test_gives_up_after_reconnect_for_in_one_line(self, pg: PgSchema) -> None:
+        """The server stays away (its proxy closed): after reconnect_for seconds
+        the feed raises StorageError naming host:port and the bound, with the
+        last driver error as cause; a later call tries again."""
+        proxy = LossyProxy()
+        url = pg.url_for(f"st-gone-{uuid.uuid4().hex[:8]}", port=proxy.port)
+        backend = PostgresBackend(url, schema=pg.name)
+        try:
+            feed = backend.listen(reconnect_for=1)
+            proxy.close()  # its connections end within half a second
+            started = time.monotonic()
+
+            def until_it_gives_up() -> None:
+                while time.monotonic() - started < 30:
+                    feed.get(1)
+
             with pytest.raises(StorageError) as info:
-                feed.get(5)
+                until_it_gives_up()
+            elapsed = time.monotonic() - started
+            assert 1 <= elapsed < 10
+            message = str(info.value)
+            assert "\n" not in message
+            assert f"no connection to 127.0.0.1:{proxy.port} for 1 s" in message
             assert isinstance(info.value.__cause__, psycopg.OperationalError)
+            with pytest.raises(StorageError, match="for 1 s"):
+                feed.get(5)
+            feed.close()
+            with pytest.raises(StorageError, match="closed"):
+                feed.get(0)
+        finally:
+            backend.close()
+
+    def test_backoff_doubles_to_its_bound_with_jitter(self, pg: PgSchema) -> None:
+        """Attempts after a loss: the first at once, then after a random share
+        of a window doubling from 0.1 s (here the whole window: the random draw
+        is 1)."""
+        waits: list[float] = []
+        refused = f"postgresql://postgres@127.0.0.1:{unused_port()}/test"
+        with closing(pg.backend()) as backend:
+            ends = backend._sql.ends
+            server = backend._server
+            attempts: list[float] = []
+
+            def connect() -> psycopg.Connection[Any]:
+                attempts.append(time.monotonic())
+                target = server if len(attempts) == 1 else Server.of(refused)
+                conn = target.connect()
+                conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier("x")))
+                return conn
+
+            def sleep(seconds: float) -> None:
+                waits.append(seconds)
+                time.sleep(seconds)
+
+            feed = ChangeFeed(
+                connect,
+                ends=ends,
+                timeline_at=str,
+                read=backend.read,
+                place="here",
+                reconnect_for=1.6,
+                _sleep=sleep,
+                _random=lambda: 1.0,
+            )
+            terminate_pid(feed.pid)
+            with pytest.raises(StorageError, match="no connection to here"):
+                feed.get(30)
+        assert len(attempts) == 1 + 6  # at 0, 0.1, 0.3, 0.7, 1.5 and 1.6 s
+        assert [round(w, 1) for w in waits] == [0.1, 0.2, 0.4, 0.8, 0.1]
 
 
 def insert_uncommitted(conn: psycopg.Connection[Any], schema: str, number: int) -> None:

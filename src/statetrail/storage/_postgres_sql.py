@@ -501,6 +501,7 @@ class Statements:
     query: str
     tail: str
     timeline_at: str
+    ends: str
 
     @classmethod
     def for_schema(cls, schema: str) -> Statements:
@@ -597,4 +598,9 @@ class Statements:
                 " ORDER BY txid, seq LIMIT %s"
             ),
             timeline_at=q("SELECT timeline FROM {s}.revisions WHERE seq = %s"),
+            # Every timeline's newest number, from its end record.
+            ends=q(
+                "SELECT timeline, count - 1 FROM {s}.heads WHERE count > 0"
+                " ORDER BY timeline"
+            ),
         )

@@ -16,6 +16,13 @@ cannot hold U+0000 itself either, so a name containing it raises
 :class:`ValueError`; JSON text carries it escaped, and the changed paths (which
 come from dict keys) are kept as UTF-8 ``bytea``.
 
+**Opening.** ``?schema=NAME`` in the URL (or ``schema=``) picks the schema.
+The backend first makes one connection of its own, bounded by
+``connect_timeout`` (2 s unless the URL or the caller says otherwise), and
+creates or upgrades the tables there, or with ``read_only=True`` only checks
+them; a server that refuses, cannot be found or never answers is one line
+naming ``host:port``, before any pool exists to retry in the background.
+
 **Writes.** Every call is one statement on an autocommit connection from a
 :class:`psycopg_pool.ConnectionPool`: atomic, and with no BEGIN/COMMIT round
 trips. With ``synchronous_commit=True`` (the default) each session sets
@@ -38,11 +45,14 @@ its own statement, so a notification goes out only when the append commits. The
 payload is ``{"t": timeline, "n": number}`` with the highest number stored; when
 the timeline's name would make it longer than 4,000 bytes (NOTIFY allows fewer
 than 8,000) it is ``{"s": seq, "n": number}`` instead, and the
-:class:`ChangeFeed` looks the name up by ``seq``. Notifications are hints, lost
-while no one listens; :meth:`PostgresBackend.tail` is the complete record.
-NOTIFY serializes the commits of notifying transactions in PostgreSQL, which
-bounds the total append rate of all writers together at about one commit per
-WAL flush.
+:class:`ChangeFeed` looks the name up by ``seq``. Notifications are lost while
+no one listens, so a feed whose connection was lost reconnects by itself and
+then delivers every timeline whose end record moved meanwhile (see
+:meth:`PostgresBackend.listen`); :meth:`ChangeFeed.next_rows` turns that into
+every row once, in order. :meth:`PostgresBackend.tail` is the complete record
+of every timeline together. NOTIFY serializes the commits of notifying
+transactions in PostgreSQL, which bounds the total append rate of all writers
+together at about one commit per WAL flush.
 """
 
 from __future__ import annotations
@@ -53,13 +63,13 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_connect import Server, schema_from_url
-from statetrail.storage._postgres_feed import ChangeFeed
+from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
     SCHEMA_VERSION,
     Statements,
@@ -100,6 +110,12 @@ Cursor: TypeAlias = tuple[int, int]
 _T = TypeVar("_T")
 _NO_LIMIT: Final = 2**63 - 1
 _INLINE_NOTIFY_BYTES: Final = 4000
+_KEEPALIVES: Final = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 2,
+}
 _CHUNK: Final = 1000  # rows per INSERT: 17 parameters each, of PostgreSQL's 65,535
 
 
@@ -585,26 +601,60 @@ class PostgresBackend(Backend):
             return [], cursor
         return [_row(r[2:]) for r in records], (records[-1][0], records[-1][1])
 
-    def listen(self) -> ChangeFeed:
+    def listen(
+        self,
+        *,
+        after: Mapping[str, int] | None = None,
+        reconnect_for: float = RECONNECT_FOR,
+    ) -> ChangeFeed:
         """Start listening for appends, on a dedicated connection.
 
-        Notifications sent from now on are delivered; see :class:`ChangeFeed`.
+        Appends committed from now on are delivered; see :class:`ChangeFeed`.
+        The feed reconnects by itself after a lost connection and delivers what
+        was committed meanwhile.
 
-        >>> with backend.listen() as feed:  # doctest: +SKIP
-        ...     for timeline, number in feed:
-        ...         rows = backend.read(timeline, after=seen[timeline], upto=number)
+        >>> with backend.listen(after={"job": 41}) as feed:  # doctest: +SKIP
+        ...     while True:
+        ...         for row in feed.next_rows():  # 42, 43 ... each once, in order
+        ...             apply(row)
+
+        Args:
+            after: Per timeline, the number a follower has: ``next_rows`` starts
+                after it (and ``get`` delivers the timeline's newest at once if
+                it is beyond). Timelines not named start at their newest.
+            reconnect_for: Seconds the feed keeps reconnecting after a loss
+                before it raises :class:`~statetrail.StorageError`.
 
         Raises:
             StorageError: The server cannot be reached.
         """
         if self._closed:
             raise StorageError("the PostgreSQL backend is closed")
+        listen = sql.SQL("LISTEN {}").format(sql.Identifier(self.channel))
+
+        def connect() -> Connection[Any]:
+            # Keepalives: a peer gone without a word (a cable pulled) is noticed
+            # in about 20 s instead of never.
+            conn = self._server.connect(**_KEEPALIVES)
+            try:
+                conn.execute(listen)
+            except BaseException:
+                conn.close()
+                raise
+            return conn
+
         try:
-            conn = self._server.connect()
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            return ChangeFeed(
+                connect,
+                ends=self._sql.ends,
+                timeline_at=self._timeline_at,
+                read=lambda name, after, upto: self.read(name, after, upto),
+                place=self._server.place,
+                after=after,
+                reconnect_for=reconnect_for,
+            )
         except psycopg.Error as exc:
             raise _storage_error("listening", exc) from exc
-        return ChangeFeed(conn, self._timeline_at)
 
     def _one(self, what: str, statement: str, params: Sequence[Any]) -> Any:
         record = self._run(what, lambda c, _: c.execute(statement, params).fetchone())
@@ -612,7 +662,18 @@ class PostgresBackend(Backend):
         return record[0]
 
     def _timeline_at(self, seq: int) -> str:
-        return str(self._one("change feed lookup", self._sql.timeline_at, [seq]))
+        """The timeline of the row ``seq`` (a long name's notification).
+
+        Raises:
+            KeyError: No row has that seq.
+        """
+        record = self._run(
+            "change feed lookup",
+            lambda c, _: c.execute(self._sql.timeline_at, [seq]).fetchone(),
+        )
+        if record is None:
+            raise KeyError(seq)
+        return str(record[0])
 
 
 def _heads_params(timeline: str, heads: Heads) -> list[Any]:
