@@ -16,7 +16,6 @@ Without psycopg or a reachable server the module reports no figures, unless
 
 from __future__ import annotations
 
-import os
 import socket
 import statistics
 import threading
@@ -25,10 +24,8 @@ import uuid
 from collections.abc import Callable
 
 from _harness import Figure
-
-URL = os.environ.get(
-    "STATETRAIL_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+from bench_postgres import URL, _unavailable
+from statetrail.errors import StatetrailError
 
 
 def _time_to_error(url: str, runs: int) -> float:
@@ -123,33 +120,26 @@ def reconnect(backend: object, admin: object, quick: bool) -> Figure:
     )
 
 
-def _unavailable(exc: Exception) -> list[Figure]:
-    if os.environ.get("STATETRAIL_REQUIRE_SERVICES") == "1":
-        raise exc
-    print(f"  skipped: PostgreSQL is not available ({exc})")
-    return []
-
-
 def run(quick: bool) -> list[Figure]:
+    # The server is not needed for the first two figures: they have none.
+    figures = [refused(quick), silent(quick)]
     try:
         import psycopg
         from psycopg import sql
 
         from statetrail.storage.postgres import PostgresBackend
-    except ImportError as exc:
-        return _unavailable(exc)
-    try:
+
         admin = psycopg.connect(URL, autocommit=True, connect_timeout=3)
+    except (ImportError, StatetrailError) as exc:
+        return figures + _unavailable(exc)
     except psycopg.OperationalError as exc:
-        return _unavailable(exc)
-    schema = f"st_bench_{uuid.uuid4().hex[:12]}"
-    try:
-        figures = [refused(quick), silent(quick)]
-        with PostgresBackend(URL, schema=schema) as backend:
-            figures.append(reconnect(backend, admin, quick))
-        return figures
-    finally:
-        admin.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-        )
-        admin.close()
+        return figures + _unavailable(exc)
+    name = f"st_bench_{uuid.uuid4().hex[:12]}"
+    with admin:
+        try:
+            with PostgresBackend(URL, schema=name) as backend:
+                figures.append(reconnect(backend, admin, quick))
+        finally:
+            drop = sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE")
+            admin.execute(drop.format(sql.Identifier(name)))
+    return figures
