@@ -199,15 +199,24 @@ class PostgresBackend(Backend):
                 )
 
         # One connection first, bounded by the connect timeout: an unreachable
-        # server is one line at once, not a pool retrying in the background.
-        with self._server.connect() as conn:
-            try:
-                if read_only:
-                    check_readable(conn, schema, self._server.describe())
-                else:
-                    migrate(conn, schema, _version_1_only=_version_1_only)
-            except psycopg.Error as exc:
-                raise _storage_error(f"opening schema {schema!r}", exc) from exc
+        # server is one line at once, not a pool retrying in the background. A
+        # connection lost after it was made is retried, as every call is.
+        for attempt in itertools.count():
+            with self._server.connect() as conn:
+                try:
+                    if read_only:
+                        check_readable(conn, schema, self._server.describe())
+                    else:
+                        migrate(conn, schema, _version_1_only=_version_1_only)
+                    break
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    if attempt >= retries:
+                        what = f"opening schema {schema!r}"
+                        raise _storage_error(what, exc, attempt + 1) from exc
+                    log.info("opening: connection lost (%s); retrying", exc)
+                except psycopg.Error as exc:
+                    raise _storage_error(f"opening schema {schema!r}", exc) from exc
+            time.sleep(_backoff(attempt))
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             url,
             min_size=min_size,
@@ -249,7 +258,7 @@ class PostgresBackend(Backend):
                 if attempt >= self._retries:
                     raise _storage_error(what, exc, tries=attempt + 1) from exc
                 log.info("%s: connection lost (%s); retrying", what, exc)
-                time.sleep(min(1.0, 0.05 * (2**attempt - 1)))  # none before the first
+                time.sleep(_backoff(attempt))
             except psycopg.Error as exc:
                 raise _storage_error(what, exc) from exc
         raise AssertionError("unreachable")  # pragma: no cover
@@ -674,6 +683,11 @@ class PostgresBackend(Backend):
         if record is None:
             raise KeyError(seq)
         return str(record[0])
+
+
+def _backoff(attempt: int) -> float:
+    """Seconds to wait before retry ``attempt + 1``: none before the first."""
+    return min(1.0, 0.05 * float(2**attempt - 1))
 
 
 def _heads_params(timeline: str, heads: Heads) -> list[Any]:
