@@ -18,7 +18,7 @@ from psycopg import sql
 
 import statetrail
 from statetrail.errors import StorageError
-from statetrail.storage._postgres_connect import schema_from_url
+from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage.postgres import PostgresBackend
 from tests.storage.contract import row
 from tests.storage.pg import URL, PgSchema, admin, pg
@@ -96,6 +96,31 @@ class TestSchemaInTheURL:
         url, schema = schema_from_url(f"{URL}?schema=a%20%22b%22&sslmode=prefer", None)
         assert schema == 'a "b"'
         assert url == f"{URL}?sslmode=prefer"
+
+    @pytest.mark.parametrize(
+        ("url", "without"),
+        [
+            ("postgresql:///db?host=/run/pg&schema=s", "postgresql:///db?host=/run/pg"),
+            (
+                "postgresql://u:p%40ss@h1:5432,h2:5433/db?schema=s&sslmode=require",
+                "postgresql://u:p%40ss@h1:5432,h2:5433/db?sslmode=require",
+            ),
+            ("postgresql://[::1]:5432/db?schema=s", "postgresql://[::1]:5432/db"),
+        ],
+    )
+    def test_the_rest_of_the_url_is_kept_as_written(
+        self, url: str, without: str
+    ) -> None:
+        """An empty host, several hosts, an escaped password, an IPv6 address:
+        only the schema parameter is taken out."""
+        assert schema_from_url(url, None) == (without, "s")
+
+    def test_messages_name_each_host_and_port(self) -> None:
+        """host:port for messages, IPv6 in brackets, one port for every host."""
+        assert Server.of("postgresql://[::1]:6000/db").place == "[::1]:6000"
+        assert Server.of("postgresql://a,b:7/db").place == "a:5432, b:7"
+        assert Server.of("postgresql://a,b/db").place == "a:5432, b:5432"
+        assert Server.of("postgresql://a:1,b:2/db").place == "a:1, b:2"
 
     def test_without_the_parameter_the_url_is_untouched(self) -> None:
         """No ?schema=: the URL is passed on as written; the keyword or the

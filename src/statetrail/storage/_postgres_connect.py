@@ -79,18 +79,21 @@ def schema_from_url(url: str, schema: str | None) -> tuple[str, str]:
         ValueError: Two different schemas, or a bad schema name (see
             :func:`checked_schema`).
     """
-    parts = urllib.parse.urlsplit(url) if "://" in url else None
     named: list[str] = []
-    if parts is not None and parts.query:
+    base, _, rest = url.partition("?")
+    query, hash_sign, fragment = rest.partition("#")
+    if "://" in base and query:
+        # Rebuilt by hand: urlunsplit would drop the empty host of
+        # "postgresql:///db?host=/run/postgresql".
         kept = []
-        for item in parts.query.split("&"):
+        for item in query.split("&"):
             key, _, value = item.partition("=")
             if urllib.parse.unquote(key) == "schema":
                 named.append(urllib.parse.unquote(value, errors="strict"))
             else:
                 kept.append(item)
         if named:
-            url = urllib.parse.urlunsplit(parts._replace(query="&".join(kept)))
+            url = base + ("?" + "&".join(kept) if kept else "") + hash_sign + fragment
     names = list(dict.fromkeys([*named, *([] if schema is None else [schema])]))
     if len(names) > 1:
         raise ValueError(
@@ -138,11 +141,16 @@ class Server:
         ):
             options["connect_timeout"] = CONNECT_TIMEOUT
         hosts = str(params.get("host") or os.environ.get("PGHOST") or "localhost")
-        ports = str(params.get("port") or os.environ.get("PGPORT") or "5432")
-        host_list, port_list = hosts.split(","), ports.split(",")
+        default_port = os.environ.get("PGPORT") or "5432"
+        host_list = hosts.split(",")
+        # An empty port in a list ("a,b:7" gives ",7") is the default one.
+        port_list = [p or default_port for p in str(params.get("port", "")).split(",")]
         if len(port_list) != len(host_list):  # one port for every host
             port_list = port_list[:1] * len(host_list)
-        place = ", ".join(f"{h}:{p}" for h, p in zip(host_list, port_list, strict=True))
+        place = ", ".join(
+            f"[{h}]:{p}" if ":" in h else f"{h}:{p}"  # an IPv6 address
+            for h, p in zip(host_list, port_list, strict=True)
+        )
         database = str(
             params.get("dbname")
             or os.environ.get("PGDATABASE")
