@@ -17,6 +17,7 @@ from statetrail.errors import ConflictError, StorageError
 from statetrail.storage._postgres_connect import Server
 from statetrail.storage._postgres_sql import COLUMNS
 from statetrail.storage.postgres import ChangeFeed, PostgresBackend
+from tests.conftest import scaled
 from tests.storage.contract import row
 from tests.storage.pg import (
     LossyProxy,
@@ -164,9 +165,10 @@ def follow(
 
 class TestReconnect:
     def test_rows_resume_with_no_gap_and_no_repeat(self, pg: PgSchema) -> None:
-        """The feed's session is terminated; another process commits meanwhile
-        (to a timeline the feed knew and to a new one) and goes on committing
-        after: the follower sees every revision once, in order, with no gap."""
+        """The feed's session is terminated (three times); another process
+        commits meanwhile (to a timeline the feed knew and to a new one) and
+        goes on committing after: the follower sees every revision once, in
+        order, with no gap (25 revisions per stretch, times STATETRAIL_SCALE)."""
         with (
             closing(pg.backend()) as listener,
             closing(pg.backend()) as writer,
@@ -175,23 +177,31 @@ class TestReconnect:
             for number in range(5):
                 writer.append([row(number)])
             assert follow(feed, {"t": 4}) == {"t": [0, 1, 2, 3, 4]}
-            first_pid = feed.pid
-            terminate_pid(first_pid)
-            away = [
-                in_a_process(pg.url, pg.name, "t", 5, 30),
-                in_a_process(pg.url, pg.name, "new", 0, 10),
-            ]
-            for child in away:
-                child.join(60)
-                assert child.exitcode == 0
-            later = in_a_process(pg.url, pg.name, "t", 30, 60)
-            seen = follow(feed, {"t": 59, "new": 9})
-            later.join(60)
-            assert later.exitcode == 0
-            assert seen == {"t": list(range(5, 60)), "new": list(range(10))}
-            assert feed.reconnects == 1
-            assert feed.pid not in (None, first_pid)
-            assert feed.last_outage is not None
+            step = scaled(25)
+            for away in range(1, 4):  # three losses, each with commits meanwhile
+                start = 5 + 2 * step * (away - 1)
+                first_pid = feed.pid
+                terminate_pid(first_pid)
+                children = [
+                    in_a_process(pg.url, pg.name, "t", start, start + step),
+                    in_a_process(pg.url, pg.name, f"new{away}", 0, 10),
+                ]
+                for child in children:
+                    child.join(120)
+                    assert child.exitcode == 0
+                later = in_a_process(
+                    pg.url, pg.name, "t", start + step, start + 2 * step
+                )
+                seen = follow(feed, {"t": start + 2 * step - 1, f"new{away}": 9})
+                later.join(120)
+                assert later.exitcode == 0
+                assert seen == {
+                    "t": list(range(start, start + 2 * step)),
+                    f"new{away}": list(range(10)),
+                }
+                assert feed.reconnects == away
+                assert feed.pid not in (None, first_pid)
+                assert feed.last_outage is not None
 
     def test_notifications_lost_while_away_are_delivered_once(
         self, pg: PgSchema
