@@ -267,6 +267,28 @@ class TestReconnect:
         finally:
             backend.close()
 
+    def test_close_from_another_thread_ends_a_waiting_get(self, pg: PgSchema) -> None:
+        """A get() waiting without a timeout ends with StorageError when another
+        thread closes the feed; it does not reconnect."""
+        with closing(pg.backend()) as backend:
+            feed = backend.listen()
+            outcome: list[object] = []
+
+            def wait() -> None:
+                try:
+                    outcome.append(feed.get())
+                except StorageError as exc:
+                    outcome.append(exc)
+
+            thread = threading.Thread(target=wait)
+            thread.start()
+            time.sleep(0.3)
+            feed.close()
+            thread.join(10)
+            assert not thread.is_alive()
+            assert [str(e) for e in outcome] == ["the PostgreSQL change feed is closed"]
+            assert feed.reconnects == 0
+
     def test_backoff_doubles_to_its_bound_with_jitter(self, pg: PgSchema) -> None:
         """Attempts after a loss: the first at once, then after a random share
         of a window doubling from 0.1 s (here the whole window: the random draw

@@ -294,6 +294,9 @@ class ChangeFeed:
                 self._next_try = time.monotonic() + self._random() * window
                 self._why = exc.__cause__ or exc  # the driver's, when there is one
                 continue
+            if self._closed:  # closed from another thread meanwhile
+                conn.close()
+                raise StorageError("the PostgreSQL change feed is closed")
             self._conn = conn
             moved = 0
             for name, number in ends:
