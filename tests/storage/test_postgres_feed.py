@@ -345,6 +345,33 @@ def insert_uncommitted(conn: psycopg.Connection[Any], schema: str, number: int) 
     )  # fmt: skip
 
 
+def tail_until(
+    backend: PostgresBackend,
+    cursor: tuple[int, int],
+    count: int,
+    limit: int = 1000,
+    seconds: float = 60,
+) -> tuple[list[Any], tuple[int, int]]:
+    """Page through the tail until ``count`` rows came (or the time is up).
+
+    The tail holds back rows of transactions newer than the oldest still
+    running anywhere on the server (``pg_snapshot_xmin`` is cluster-wide):
+    other tests' transactions, in this database or another, delay it.
+    """
+    seen: list[Any] = []
+    deadline = time.monotonic() + seconds
+    while len(seen) < count and time.monotonic() < deadline:
+        page, after = backend.tail(cursor, limit=limit)
+        if not page:
+            assert after == cursor  # an empty page keeps the cursor
+            time.sleep(0.05)
+            continue
+        assert len(page) <= limit
+        seen += page
+        cursor = after
+    return seen, cursor
+
+
 class TestTail:
     def test_every_row_once_in_pages(self, pg: PgSchema) -> None:
         """Paging with the cursor returned gives each row once; each timeline's
@@ -354,13 +381,7 @@ class TestTail:
                 backend.append([row(number, timeline="a")])
                 backend.append([row(number, timeline="b")])
             backend.append([row(5, timeline="a"), row(6, timeline="a")])
-            seen, cursor = [], (0, 0)
-            while True:
-                page, cursor = backend.tail(cursor, limit=3)
-                if not page:
-                    break
-                assert len(page) <= 3
-                seen += page
+            seen, cursor = tail_until(backend, (0, 0), 12, limit=3)
             assert sorted((r.timeline, r.number) for r in seen) == sorted(
                 [("a", n) for n in range(7)] + [("b", n) for n in range(5)]
             )
@@ -373,7 +394,7 @@ class TestTail:
         skips it; the tail waits for its transaction and returns it."""
         with closing(pg.backend()) as backend, closing(admin()) as slow:
             backend.append([row(0)])
-            rows, cursor = backend.tail()
+            rows, cursor = tail_until(backend, (0, 0), 1)
             assert [r.number for r in rows] == [0]
             slow.execute("BEGIN")
             insert_uncommitted(slow, pg.name, 1)  # draws the lower seq
@@ -398,5 +419,5 @@ class TestTail:
                 assert backend.tail(cursor) == ([], cursor)  # waits for "slow"
                 slow.execute("COMMIT")
                 assert poll(last) == []  # revision 1 was skipped by seq polling
-                rows, cursor = backend.tail(cursor)
+                rows, cursor = tail_until(backend, cursor, 2)
                 assert [r.number for r in rows] == [1, 2]
