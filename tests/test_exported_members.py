@@ -11,7 +11,14 @@ import statetrail
 
 
 def test_all_lists_every_public_name() -> None:
-    """Every public attribute of the package is in __all__ and vice versa."""
+    """Every public attribute of the package is in __all__ and vice versa.
+
+    Some names are imported when first used (PEP 562, issue 11): dir() lists
+    them before, and they are attributes like the others once asked for.
+    """
+    listed = {name for name in dir(statetrail) if not name.startswith("_")}
+    for name in statetrail.__all__:
+        getattr(statetrail, name)
     public = {
         name
         for name, value in vars(statetrail).items()
@@ -19,6 +26,12 @@ def test_all_lists_every_public_name() -> None:
     }
     # The function statetrail.context and statetrail.diff shadow their modules.
     assert public == set(statetrail.__all__) - {"__version__"}
+    modules = {
+        name
+        for name in listed
+        if isinstance(getattr(statetrail, name), types.ModuleType)
+    }
+    assert listed - modules == public
 
 
 def test_every_module_declares_all_and_documents_its_names() -> None:

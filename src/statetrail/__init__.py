@@ -3,7 +3,14 @@
 Every change to a value is recorded with when, by whom, why and from which line
 of code, in an append-only, branching history that can be read, compared,
 restored or branched from.
+
+``import statetrail`` loads the engine and the in-memory front ends only. What
+needs more is imported when first used (PEP 562): :func:`open` and
+:class:`Repository` with the storage backends, :class:`EventQueue` with
+asyncio, so a program that records in memory never pays for them (issue 11).
 """
+
+import typing as _typing
 
 from statetrail._version import __version__
 from statetrail.context import (
@@ -46,11 +53,9 @@ from statetrail.frozen import (
     register_immutable,
     thaw,
 )
-from statetrail.repository import Repository, open
 from statetrail.revision import Change, Origin, Revision, RevisionKind, Trim
 from statetrail.store import (
     AsyncStore,
-    EventQueue,
     Store,
     Transaction,
     get_nested_value,
@@ -58,6 +63,10 @@ from statetrail.store import (
 )
 from statetrail.timeline import MAX_LISTENER_DEPTH, Erased, Retention, Timeline
 from statetrail.var import Namespace, Registry, Var, get_registry, reset_registry, watch
+
+if _typing.TYPE_CHECKING:
+    from statetrail._store_queue import EventQueue
+    from statetrail.repository import Repository, open
 
 __all__ = [
     "MAX_LISTENER_DEPTH",
@@ -117,3 +126,25 @@ __all__ = [
     "to_json_patch",
     "watch",
 ]
+
+# The names imported on first use, and the module each comes from.
+_LAZY = {
+    "EventQueue": "statetrail._store_queue",
+    "Repository": "statetrail.repository",
+    "open": "statetrail.repository",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'statetrail' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module), name)
+    globals()[name] = value  # later lookups find it without this call
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -11,11 +11,11 @@ the commit, outside the lock, in commit order, each isolated from the others.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from statetrail._log import get_logger
 from statetrail._store_events import (
     EVENT_TYPE_STATE_CHANGED,
     Event,
@@ -45,7 +45,7 @@ from statetrail.timeline import Info, Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
 
-logger = logging.getLogger("statetrail.store")
+logger = get_logger("statetrail.store")
 
 State = FrozenDict[str, Any]
 # "Capture the origin from the frames": the writer is the caller's own code.

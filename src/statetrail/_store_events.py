@@ -16,9 +16,17 @@ from statetrail._store_paths import lookup, split_path
 from statetrail.frozen import FrozenDict
 from statetrail.revision import Change, Revision
 
-__all__ = ["EVENT_TYPE_STATE_CHANGED", "Event", "concerns", "make_event"]
+__all__ = [
+    "EVENT_TYPE_EVENTS_DROPPED",
+    "EVENT_TYPE_STATE_CHANGED",
+    "Event",
+    "concerns",
+    "make_event",
+]
 
 EVENT_TYPE_STATE_CHANGED = "STATE_CHANGED"
+#: The notice a subscriber's full queue leaves of the events it dropped.
+EVENT_TYPE_EVENTS_DROPPED = "EVENTS_DROPPED"
 
 Event = dict[str, Any]
 

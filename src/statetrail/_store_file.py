@@ -21,22 +21,20 @@ cannot destroy what it held.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 from typing import Any
 
+from statetrail._log import get_logger
 from statetrail.frozen._freeze import check_nesting
 from statetrail.storage._files import (
     read_regular,
     remove_stale_temporaries,
     write_atomic,
 )
-from statetrail.storage.jsonfile import FORMAT as HISTORY_FORMAT
 
 __all__ = ["HISTORY_KEY", "dump_state", "read_state", "write_atomic"]
 
-logger = logging.getLogger("statetrail.store")
+logger = get_logger("statetrail.store")
 
 
 def dump_state(state: dict[str, Any]) -> bytes:
@@ -45,6 +43,8 @@ def dump_state(state: dict[str, Any]) -> bytes:
     Values JSON has no type for are written as their ``str()``, as the seed does;
     NaN and infinities are refused with :class:`ValueError`, since they are not JSON.
     """
+    import json  # here: a Store that is never saved or loaded does not need it
+
     try:
         text = json.dumps(state, indent=2, default=str, allow_nan=False)
     except ValueError as exc:
@@ -75,6 +75,8 @@ def read_state(path: str) -> dict[str, Any] | None:
             directory): refused at once, never waited on.
         OSError: ``path`` cannot be read (no permission).
     """
+    import json
+
     remove_stale_temporaries(path)
     try:
         data = read_regular(path)
@@ -112,7 +114,12 @@ def _without_history(state: dict[str, Any], path: str) -> dict[str, Any]:
     warning); any other ``"$statetrail"`` key is the user's and stays state.
     """
     block = state.get(HISTORY_KEY)
-    if isinstance(block, dict) and block.get("format") == HISTORY_FORMAT:
+    if not isinstance(block, dict):
+        return state
+    # Imported here, for this rare old file: the backend is no part of a Store.
+    from statetrail.storage.jsonfile import FORMAT as HISTORY_FORMAT
+
+    if block.get("format") == HISTORY_FORMAT:
         del state[HISTORY_KEY]
         logger.warning(
             "state file %s holds a history block under %r, written by an earlier "

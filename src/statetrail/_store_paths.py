@@ -32,11 +32,11 @@ True
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping, MutableMapping
 from typing import Any
 
 from statetrail._change import Change
+from statetrail._log import get_logger
 from statetrail.diff import same_value
 from statetrail.errors import NestingError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
@@ -59,7 +59,7 @@ __all__ = [
     "split_path",
 ]
 
-logger = logging.getLogger("statetrail.store")
+logger = get_logger("statetrail.store")
 
 #: The most segments a dot-path may have: each is a container level, and no
 #: value nests deeper than MAX_NESTING levels.

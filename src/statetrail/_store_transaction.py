@@ -8,12 +8,11 @@ block raises.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import threading
 from collections.abc import Callable
 from typing import Any
 
+from statetrail._log import get_logger
 from statetrail._store_paths import (
     Refused,
     assoc,
@@ -23,20 +22,25 @@ from statetrail._store_paths import (
     split_or_warn,
     split_path,
 )
+from statetrail.context import running_loop
 from statetrail.frozen import MISSING, DictDraft, FrozenDict
 from statetrail.revision import Revision
 
 __all__ = ["Transaction", "current_owner"]
 
-logger = logging.getLogger("statetrail.store")
+logger = get_logger("statetrail.store")
 
 State = FrozenDict[str, Any]
 
 
 def current_owner() -> tuple[int, object]:
     """The thread and the asyncio task (if any) running now."""
-    loop = asyncio._get_running_loop()
-    return threading.get_ident(), (None if loop is None else asyncio.current_task(loop))
+    loop = running_loop()
+    if loop is None:
+        return threading.get_ident(), None
+    import asyncio  # imported already, since a loop runs
+
+    return threading.get_ident(), asyncio.current_task(loop)
 
 
 class Transaction:

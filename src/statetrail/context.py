@@ -9,7 +9,6 @@ nested blocks override only what they name.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sys
@@ -17,9 +16,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from types import FrameType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from statetrail.revision import Origin
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = [
     "Metadata",
@@ -164,8 +166,29 @@ def origin_capture() -> bool:
     return CAPTURE.on
 
 
+_modules = sys.modules
+
+
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The asyncio event loop running in this thread, or ``None``.
+
+    It never imports asyncio: no loop can run before asyncio is imported, so
+    while it is not, there is none (``import statetrail`` stays without asyncio,
+    issue 11). Once it is, this is asyncio's own C function plus a dict lookup.
+    """
+    events = _modules.get("asyncio.events")
+    if events is None:
+        return None
+    try:
+        get: Callable[[], asyncio.AbstractEventLoop | None] = events._get_running_loop
+    except AttributeError:  # another thread is importing asyncio: no loop runs yet
+        return None
+    return get()
+
+
 def _task_name(loop: asyncio.AbstractEventLoop) -> str | None:
-    task = asyncio.current_task(loop)
+    # Only called with a running loop, so asyncio is imported.
+    task = _modules["asyncio"].current_task(loop)
     return task.get_name() if task is not None else None
 
 
@@ -184,7 +207,7 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
         thread = _threads.thread
     except AttributeError:
         thread = _threads.thread = threading.current_thread()
-    loop = asyncio._get_running_loop()
+    loop = running_loop()
     return (
         frame.f_code,
         frame.f_lasti,
@@ -206,7 +229,7 @@ def capture_raw_walk(
         frame = frame.f_back
     if frame is None:
         return (None, None, None, None)
-    loop = asyncio._get_running_loop()
+    loop = running_loop()
     return (
         frame.f_code,
         frame.f_lasti,
@@ -229,7 +252,7 @@ def capture_origin(
         frame = frame.f_back
     if frame is None:
         return None
-    loop = asyncio._get_running_loop()
+    loop = running_loop()
     return Origin(
         frame.f_code.co_filename,
         frame.f_lineno,

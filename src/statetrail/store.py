@@ -26,23 +26,29 @@ True
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-import logging
 import os
-import threading
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from statetrail._log import get_logger
 from statetrail._store_core import State, StoreBase, capture, root_of
-from statetrail._store_events import EVENT_TYPE_STATE_CHANGED, Event
+from statetrail._store_events import (
+    EVENT_TYPE_EVENTS_DROPPED,
+    EVENT_TYPE_STATE_CHANGED,
+    Event,
+)
 from statetrail._store_file import read_state
 from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
 from statetrail._store_transaction import Transaction
-from statetrail.context import Metadata, RawOrigin, current_context
+from statetrail.context import Metadata, RawOrigin, current_context, running_loop
 from statetrail.frozen import FrozenDict, freeze
 from statetrail.revision import Revision
 from statetrail.timeline import Timeline
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from statetrail._store_queue import EventQueue
 
 __all__ = [
     "EVENT_TYPE_EVENTS_DROPPED",
@@ -56,9 +62,7 @@ __all__ = [
     "set_nested_value",
 ]
 
-logger = logging.getLogger("statetrail.store")
-
-EVENT_TYPE_EVENTS_DROPPED = "EVENTS_DROPPED"
+logger = get_logger("statetrail.store")
 
 Action = Mapping[str, Any]
 Reducer = Callable[[Transaction, Action], object]
@@ -85,91 +89,6 @@ class Store(StoreBase):
 
 
 _STOP: Any = object()
-
-
-class EventQueue(asyncio.Queue[Event]):
-    """One subscriber's events, in commit order (made by ``subscribe_events()``).
-
-    A bounded queue never blocks the store. When it is full, new events are
-    dropped; as soon as there is room again (the consumer takes an event), one
-    ``EVENTS_DROPPED`` event (``count``, ``first_revision``, ``last_revision``)
-    goes in after the events already queued and tells the consumer what it
-    missed, so it can read those revisions from the history; delivery goes on.
-    Events dropped while that notice is still the newest in the queue are added
-    to it. ``dropped`` counts every event lost so.
-    """
-
-    def __init__(self, maxsize: int, loop: asyncio.AbstractEventLoop | None) -> None:
-        if maxsize == 1 or maxsize < 0:
-            raise ValueError("an event queue holds at least 2 events (0: unbounded)")
-        super().__init__(maxsize)
-        self._loop = loop
-        self._thread = threading.get_ident()
-        self._stop: Callable[[], None] = lambda: None
-        # Events dropped and not yet told: [count, first revision, last revision].
-        self._missed: list[int] = []
-        # The notice at the end of the queue, still to be taken: later drops join it.
-        self._notice: Event | None = None
-        self.dropped = 0
-
-    def unsubscribe(self) -> None:
-        """Stop delivering events to this queue (those already in it stay)."""
-        self._stop()
-
-    def get_nowait(self) -> Event:
-        """Remove and return an event; :class:`asyncio.QueueEmpty` if there is none.
-
-        ``get()`` ends here too. Taking an event makes room, so the notice of the
-        events dropped while the queue was full goes in now, not with the next
-        event.
-        """
-        event = super().get_nowait()
-        if self._missed:
-            count, first, last = self._missed
-            self._missed = []
-            self._notice = {
-                "type": EVENT_TYPE_EVENTS_DROPPED,
-                "count": count,
-                "first_revision": first,
-                "last_revision": last,
-            }
-            self.put_nowait(self._notice)
-        return event
-
-    def _send(self, event: Event) -> None:
-        # Runs on the committing thread. Every event goes through the loop's own
-        # queue of callbacks, so events committed from other threads keep their order.
-        loop = self._loop
-        if loop is None:
-            self._offer(event)
-            return
-        try:
-            if threading.get_ident() == self._thread:
-                loop.call_soon(self._offer, event)
-            else:
-                loop.call_soon_threadsafe(self._offer, event)
-        except RuntimeError:  # the loop is closed: nobody can read this queue
-            self.unsubscribe()
-
-    def _offer(self, event: Event) -> None:
-        # Runs on the loop's thread, as the consumer does: no lock needed. Events
-        # go missing only while the queue is full, and the first event taken after
-        # that makes room for the notice, so the notice never waits for an event.
-        if not self.full():
-            self._notice = None  # an event follows it: the notice is final
-            self.put_nowait(event)
-            return
-        self.dropped += 1
-        number = event.get("revision", -1)
-        notice = self._notice
-        if notice is not None:  # still the newest in the queue: it tells this too
-            notice["count"] += 1
-            notice["last_revision"] = number
-        elif self._missed:
-            self._missed[0] += 1
-            self._missed[2] = number
-        else:
-            self._missed = [1, number, number]
 
 
 class AsyncStore(StoreBase):
@@ -221,6 +140,8 @@ class AsyncStore(StoreBase):
         _timeline: Timeline[State] | None = None,
         _yield_between_actions: bool = True,
     ) -> None:
+        import asyncio  # here: import statetrail and Store stay without asyncio
+
         super().__init__(initial_state, name=name, _timeline=_timeline)
         # A test seam: False is the broken processor that starves consumers.
         self._yield_between_actions = _yield_between_actions
@@ -256,6 +177,8 @@ class AsyncStore(StoreBase):
         A missing or malformed file (copied aside first) gives the initial state,
         with a warning; nothing is recorded when that is the state already.
         """
+        import asyncio
+
         origin = capture(1)
         path = self._initial_state_file_path
         if path is None:
@@ -291,6 +214,8 @@ class AsyncStore(StoreBase):
             raise ValueError("SET_STATE is built in and cannot be replaced")
 
         def register(fn: R) -> R:
+            import inspect  # here: import statetrail stays without it
+
             if inspect.iscoroutinefunction(fn) or not callable(fn):
                 raise TypeError(f"a reducer is a plain function, not {fn!r}")
             self._reducers[action_type] = fn
@@ -322,6 +247,8 @@ class AsyncStore(StoreBase):
         if self.is_processing:
             logger.warning("the action processor is already running")
             return
+        import asyncio
+
         self._task = asyncio.get_running_loop().create_task(self._process())
 
     async def stop_processing(self) -> None:
@@ -330,6 +257,8 @@ class AsyncStore(StoreBase):
         Cancelling the call stops the waiting, not the stop: the processor still
         ends after the actions queued before it.
         """
+        import asyncio
+
         task = self._task
         if task is None or task.done():
             return
@@ -369,12 +298,16 @@ class AsyncStore(StoreBase):
             raise RuntimeError(
                 "the action processor is not running: start_processing()"
             )
+        import asyncio
+
         done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._actions.put(self._pending(action, capture(1), done))
         result: Revision | None = await done
         return result
 
     async def _process(self) -> None:
+        import asyncio
+
         actions = self._actions
         while True:
             item = await actions.get()
@@ -408,6 +341,8 @@ class AsyncStore(StoreBase):
     async def _handle(
         self, action: Action, origin: RawOrigin | None, meta: Metadata
     ) -> Revision | None:
+        import inspect
+
         for fn in list(self._middleware):
             result = fn(action)
             if inspect.isawaitable(result):
@@ -448,6 +383,8 @@ class AsyncStore(StoreBase):
     async def _no_transaction_here(self) -> None:
         # A transaction block open in another task of this thread holds the lock
         # while it awaits; writing now would collide with it, so wait for its end.
+        import asyncio
+
         while (tx := self._tx) is not None and tx._opened_on_this_thread():
             await asyncio.sleep(0.001)
 
@@ -458,7 +395,7 @@ class AsyncStore(StoreBase):
         *,
         path: str | None = None,
         maxsize: int | None = None,
-        _queue_type: type[EventQueue] = EventQueue,
+        _queue_type: type[EventQueue] | None = None,
     ) -> EventQueue:
         """A new queue that receives every ``STATE_CHANGED`` event, in order.
 
@@ -471,7 +408,24 @@ class AsyncStore(StoreBase):
         what happens when a consumer falls behind. Call it from the event loop
         that reads the queue.
         """
+        from statetrail._store_queue import EventQueue  # imports asyncio
+
         size = self._queue_size if maxsize is None else maxsize
-        queue = _queue_type(size, asyncio._get_running_loop())
+        queue = (_queue_type or EventQueue)(size, running_loop())
         queue._stop = self._listen(queue._send, path, f"event queue {id(queue):#x}")
         return queue
+
+
+def __getattr__(name: str) -> Any:
+    # PEP 562: EventQueue is an asyncio.Queue, so it is imported when first asked
+    # for, and import statetrail (or Store alone) does not import asyncio.
+    if name == "EventQueue":
+        from statetrail._store_queue import EventQueue
+
+        globals()[name] = EventQueue
+        return EventQueue
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

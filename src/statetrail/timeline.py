@@ -29,11 +29,9 @@ FrozenDict({'bins': 12, 'sorted': 1})
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 import threading
 import time
-from asyncio import _get_running_loop
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
@@ -43,6 +41,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from statetrail import paths
 from statetrail._change import Change
 from statetrail._history import History
+from statetrail._log import get_logger
 from statetrail._pathindex import index_path
 from statetrail.context import (
     _EMPTY,
@@ -53,6 +52,7 @@ from statetrail.context import (
     _task_name,
     _threads,
     capture_raw_walk,
+    running_loop,
 )
 from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
@@ -94,8 +94,7 @@ __all__ = [
     "Validator",
 ]
 
-logger = logging.getLogger("statetrail")
-logger.addHandler(logging.NullHandler())
+logger = get_logger("statetrail")
 
 T = TypeVar("T")
 
@@ -371,7 +370,7 @@ class Timeline(History, Generic[T]):
             thread = _threads.thread
         except AttributeError:
             thread = _threads.thread = threading.current_thread()
-        loop = _get_running_loop()
+        loop = running_loop()
         return (
             frame.f_code,
             frame.f_lasti,
@@ -717,7 +716,7 @@ class Timeline(History, Generic[T]):
                 thread = _threads.thread
             except AttributeError:
                 thread = _threads.thread = threading.current_thread()
-            loop = _get_running_loop()
+            loop = running_loop()
             code = frame.f_code
             lasti = frame.f_lasti
             thread_name = thread._name  # the property costs a call

@@ -21,18 +21,20 @@ This module also holds the process-wide default :class:`Registry` that
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
-from typing import Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
 from statetrail.revision import Change, Revision, _short
 from statetrail.timeline import Retention, Timeline, Validator
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Namespace", "Registry", "Var", "get_registry", "reset_registry", "watch"]
 
@@ -270,6 +272,8 @@ class Var(Generic[T]):
         Writers on one event loop take turns on an ``asyncio.Lock``, and async
         interceptors (coroutine functions) are awaited.
         """
+        import asyncio  # here, not at the top: import statetrail stays light
+
         loop = asyncio.get_running_loop()
         lock = self._async_locks.get(loop)
         if lock is None:

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import copy
 import datetime
-import decimal
 import enum
-import fractions
-import pathlib
-import uuid
+import sys
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
@@ -29,6 +26,7 @@ __all__ = [
     "freeze",
     "freeze_value",
     "is_frozen",
+    "late_immutable",
     "nesting_error",
     "register_frozen_form",
     "register_immutable",
@@ -47,21 +45,58 @@ _IMMUTABLE: set[type] = {
     range,
     slice,
     type(Ellipsis),
-    decimal.Decimal,
-    fractions.Fraction,
     datetime.datetime,
     datetime.date,
     datetime.time,
     datetime.timedelta,
     datetime.timezone,
-    uuid.UUID,
-    pathlib.PurePath,
-    pathlib.PurePosixPath,
-    pathlib.PureWindowsPath,
-    pathlib.Path,
-    pathlib.PosixPath,
-    pathlib.WindowsPath,
 }
+
+#: Immutable types of modules ``import statetrail`` does not import (issue 11:
+#: pathlib alone brings urllib and ipaddress). A value of one can exist only once
+#: its module is imported, so each module's types join ``_IMMUTABLE`` when met:
+#: those imported already now, the others by :func:`late_immutable`, which the
+#: fallback paths for types not in ``_IMMUTABLE`` call first.
+_LATER: dict[str, tuple[str, ...]] = {
+    "decimal": ("Decimal",),
+    "fractions": ("Fraction",),
+    "uuid": ("UUID",),
+    "pathlib": (
+        "PurePath",
+        "PurePosixPath",
+        "PureWindowsPath",
+        "Path",
+        "PosixPath",
+        "WindowsPath",
+    ),
+}
+
+
+def _add_imported() -> None:
+    for name, attributes in list(_LATER.items()):
+        module = sys.modules.get(name)
+        if module is None:
+            continue
+        types = [getattr(module, attribute, None) for attribute in attributes]
+        found = [t for t in types if isinstance(t, type)]
+        if len(found) == len(types):  # not half imported
+            _IMMUTABLE.update(found)
+            _LATER.pop(name, None)
+
+
+_add_imported()
+
+
+def late_immutable(t: type) -> bool:
+    """Whether ``t`` is an immutable type of a module imported since statetrail.
+
+    ``Decimal``, ``Fraction``, ``UUID`` and the ``pathlib`` paths: it adds them to
+    the types kept as they are, so the next check finds them at once.
+    """
+    if t.__module__ in _LATER:
+        _add_imported()
+        return t in _IMMUTABLE
+    return False
 
 
 def register_immutable(cls: type) -> type:
@@ -333,7 +368,7 @@ def register_frozen_form(cls: type, frozen_of: Callable[[Any], Any]) -> None:
 
 
 def _freeze_other(obj: Any, depth: int) -> Any:
-    if type(obj) is Opaque:
+    if type(obj) is Opaque or late_immutable(type(obj)):
         return obj
     if isinstance(obj, enum.Enum):
         return obj
@@ -394,6 +429,8 @@ def is_frozen(obj: Any) -> bool:
     """Whether ``obj`` is a frozen container or an immutable scalar."""
     t = type(obj)
     if t in _IMMUTABLE or t in _FROZEN or isinstance(obj, enum.Enum):
+        return True
+    if late_immutable(t):
         return True
     if isinstance(obj, (tuple, frozenset)):
         return all(is_frozen(x) for x in obj)

@@ -13,7 +13,7 @@ keys: a set is stored and patched whole, so a NaN in a set reads back.
 
 from __future__ import annotations
 
-import dataclasses
+import sys
 from collections.abc import Mapping, Sequence, Set
 from typing import Any
 
@@ -37,7 +37,14 @@ def unequal_to_itself(key: Any) -> bool:
         return any(unequal_to_itself(k) or unequal_to_itself(v) for k, v in key.items())
     if isinstance(key, (tuple, Set, Sequence)):  # FrozenList, FrozenSet too
         return any(unequal_to_itself(item) for item in key)
-    if dataclasses.is_dataclass(key) and not isinstance(key, type):
+    # A dataclass exists only once its module is imported: looked up, not
+    # imported, so that import statetrail does not load dataclasses and inspect.
+    dataclasses = sys.modules.get("dataclasses")
+    if (
+        dataclasses is not None
+        and dataclasses.is_dataclass(key)
+        and not isinstance(key, type)
+    ):
         return any(
             unequal_to_itself(getattr(key, field.name))
             for field in dataclasses.fields(key)

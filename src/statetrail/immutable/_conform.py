@@ -27,6 +27,7 @@ from statetrail.frozen._freeze import (
     _IMMUTABLE,
     MAX_NESTING,
     _TooDeep,
+    late_immutable,
     nesting_error,
 )
 from statetrail.frozen._keys import check_key
@@ -164,7 +165,7 @@ def _conform_tuple(
 
 
 def _conform_other(value: Any, session: Session, inner: int) -> Any:
-    if isinstance(value, enum.Enum):
+    if isinstance(value, enum.Enum) or late_immutable(type(value)):
         return value
     if isinstance(value, datetime.tzinfo):
         # Time zones are immutable by contract; keep any kind by reference.

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import stat
 from typing import Any
 
@@ -82,7 +81,7 @@ _TMP_SUFFIX = ".tmp"
 
 def _temporary_name(target: str) -> str:
     directory, name = os.path.split(target)
-    token = secrets.token_hex(4)
+    token = os.urandom(4).hex()  # secrets.token_hex(4), without importing secrets
     return os.path.join(directory, f".{name}.{os.getpid()}.{token}{_TMP_SUFFIX}")
 
 

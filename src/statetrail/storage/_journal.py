@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import bisect
 import json
-import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from statetrail._log import get_logger
 from statetrail._pathindex import index_path
 from statetrail.diff import format_json_pointer
 from statetrail.errors import (
@@ -66,7 +66,7 @@ __all__ = [
     "row_value",
 ]
 
-logger = logging.getLogger("statetrail")
+logger = get_logger("statetrail")
 
 #: How many revisions along a lineage may pass without a checkpoint; bounds the
 #: patches a cold read of one revision applies.

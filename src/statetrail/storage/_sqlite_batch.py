@@ -12,17 +12,17 @@ they are logged when found and kept for the next :meth:`GroupCommit.flush`.
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 
+from statetrail._log import get_logger
 from statetrail.errors import ConflictError, StatetrailError, StorageError
 
 __all__ = ["GroupCommit", "Op", "Queued"]
 
-log = logging.getLogger("statetrail.storage.sqlite")
+log = get_logger("statetrail.storage.sqlite")
 
 #: One queued write: it runs inside the group's transaction.
 Op = Callable[[sqlite3.Connection], None]

@@ -26,7 +26,6 @@ logged once per process when the linked SQLite has the bug.
 
 from __future__ import annotations
 
-import logging
 import os
 import sqlite3
 import threading
@@ -34,11 +33,12 @@ import weakref
 from collections.abc import Callable
 from types import TracebackType
 
+from statetrail._log import get_logger
 from statetrail.storage._sqlite_batch import GroupCommit
 
 __all__ = ["GATE", "Connections", "has_wal_reset_bug", "warn_wal_reset"]
 
-log = logging.getLogger("statetrail.storage.sqlite")
+log = get_logger("statetrail.storage.sqlite")
 # Process-wide: the WAL-reset warning is logged once per SQLite version.
 _warned: set[str] = set()
 

@@ -59,7 +59,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import threading
 import time
 from collections import Counter
@@ -67,6 +66,7 @@ from collections.abc import Callable, Mapping, Sequence
 from hashlib import sha256
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
+from statetrail._log import get_logger
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
@@ -102,7 +102,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SCHEMA_VERSION", "ChangeFeed", "Cursor", "PostgresBackend"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: A position in :meth:`PostgresBackend.tail`: ``(transaction id, seq)``.
 Cursor: TypeAlias = tuple[int, int]

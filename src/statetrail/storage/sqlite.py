@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import logging
 import os
 import sqlite3
 import threading
@@ -85,6 +84,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
+from statetrail._log import get_logger
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
@@ -122,7 +122,7 @@ from statetrail.storage.base import (
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 T = TypeVar("T")
 Durability = Literal["full", "normal", "batched"]
