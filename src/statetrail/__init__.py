@@ -40,6 +40,7 @@ from statetrail.errors import (
     StatetrailError,
     StorageError,
     SyncError,
+    UnknownTimelineError,
 )
 from statetrail.frozen import (
     MAX_NESTING,
@@ -103,6 +104,7 @@ __all__ = [
     "Timeline",
     "Transaction",
     "Trim",
+    "UnknownTimelineError",
     "Var",
     "__version__",
     "apply_changes",

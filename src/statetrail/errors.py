@@ -7,7 +7,9 @@ builtin for the same situation, it is that builtin too::
     ├── FrozenError (AttributeError)      a write to a frozen Var or locked immutable,
     │                                     or an in-place mutator on a frozen value
     ├── RevisionNotFoundError (LookupError)   no such revision or branch
-    │   └── RollbackError                 a rollback to a revision not there
+    │   ├── RollbackError                 a rollback to a revision not there
+    │   └── UnknownTimelineError (KeyError)   no timeline of that name is
+    │                                     stored, and no initial value given
     ├── PathError (LookupError)           a path that cannot be read or written
     ├── PatchError (ValueError)           a JSON Patch malformed or not applying
     ├── NestingError (ValueError)         a value that contains itself or nests
@@ -26,7 +28,7 @@ functions do.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "StatetrailError",
     "StorageError",
     "SyncError",
+    "UnknownTimelineError",
 ]
 
 
@@ -63,6 +66,47 @@ class RevisionNotFoundError(StatetrailError, LookupError):
 
 class RollbackError(RevisionNotFoundError):
     """A rollback names a revision that is not there (out of range or trimmed)."""
+
+
+class UnknownTimelineError(RevisionNotFoundError, KeyError):
+    """No timeline of that name is stored, and nothing says to create one.
+
+    Raised by a repository's ``store``, ``async_store``, ``watch`` and
+    ``revisioned`` given a name that holds no history and no initial value, so
+    a misspelt name fails at once instead of starting an empty timeline; pass
+    an initial value to create one. ``name`` is the name asked for, ``matches``
+    the stored names closest to it (:func:`difflib.get_close_matches`), which
+    the message offers. ``repo.timeline(name, create=False)`` raises it too.
+    A :class:`KeyError`, as for a missing key of a mapping,
+    whose message reads as a sentence (``str()`` of a ``KeyError`` would quote
+    it).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        known: Iterable[str] = (),
+        what: str = "timeline",
+        advice: str = "give an initial value to create it",
+    ) -> None:
+        import difflib  # only when raised: import statetrail stays light
+
+        self.name = name
+        self.what = what
+        self.advice = advice
+        self.matches: list[str] = difflib.get_close_matches(name, list(known), n=3)
+        if self.matches:
+            hint = "did you mean " + " or ".join(repr(m) for m in self.matches) + "?"
+        else:
+            hint = "no stored name is close to it"
+        message = f"there is no {what} {name!r} ({hint})"
+        super().__init__(f"{message}; {advice}" if advice else message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.name, self.matches, self.what, self.advice))
 
 
 class PathError(StatetrailError, LookupError):

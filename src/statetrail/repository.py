@@ -20,17 +20,17 @@ import difflib
 import os
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from statetrail._store_core import root_of
 from statetrail.context import _checked_text
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
-    RevisionNotFoundError,
     StorageError,
+    UnknownTimelineError,
 )
 from statetrail.frozen import FrozenDict
 from statetrail.immutable.revisioned import (
@@ -59,6 +59,11 @@ __all__ = ["Repository", "open"]
 T = TypeVar("T")
 
 _DURABILITY = ("full", "normal", "batched")
+
+# watch()'s default: None is a value a Var may start from.
+_ABSENT: Any = object()
+# What UnknownTimelineError advises where an initial value would create the name.
+_ADVICE = "give an initial value to create it"
 
 
 def open(
@@ -181,10 +186,21 @@ class Repository:
         """The timeline ``name``: loaded from storage, or created with ``initial``.
 
         With ``create=False`` a timeline that is not stored raises
-        :class:`~statetrail.RevisionNotFoundError`. ``options`` go to
+        :class:`~statetrail.UnknownTimelineError` (a
+        :class:`~statetrail.RevisionNotFoundError`). ``options`` go to
         :class:`~statetrail.Timeline` (validators, retention ...); retention trims
         what this process holds in memory, not what is stored.
         """
+        return self._timeline(name, initial, create, "", options)
+
+    def _timeline(
+        self,
+        name: str,
+        initial: Any,
+        create: bool,
+        advice: str,
+        options: dict[str, Any],
+    ) -> Timeline[Any]:
         if not isinstance(name, str) or not name:
             raise ValueError("a timeline name is a non-empty string")
         name = _checked_text("a timeline name", name)  # no NUL, no lone surrogate
@@ -198,10 +214,7 @@ class Repository:
                 and self.backend.latest(name) < 0
                 and self.backend.end(name) is None
             ):
-                raise RevisionNotFoundError(
-                    f"there is no timeline {name!r} (timelines: "
-                    f"{', '.join(self.timelines()) or 'none'})"
-                )
+                raise UnknownTimelineError(name, self.timelines(), advice=advice)
             if timeline is None:
                 timeline = self._load(name, initial, options)
                 self._open[name] = timeline
@@ -285,32 +298,79 @@ class Repository:
 
     # -- front ends ------------------------------------------------------------------
 
-    def watch(self, name: str, initial: T = None, **options: Any) -> Var[T]:  # type: ignore[assignment]
-        """A :class:`~statetrail.Var` kept in storage (created with ``initial``)."""
-        timeline_options = {
+    @overload
+    def watch(self, name: str, **options: Any) -> Var[Any]: ...
+    @overload
+    def watch(self, name: str, initial: T, **options: Any) -> Var[T]: ...
+
+    def watch(self, name: str, initial: Any = _ABSENT, **options: Any) -> Var[Any]:
+        """A :class:`~statetrail.Var` kept in storage.
+
+        The stored timeline ``name`` with its history, or, if there is none, a
+        new one starting from ``initial`` (``None`` included). Without
+        ``initial``, a name that is not stored raises
+        :class:`~statetrail.UnknownTimelineError`: a misspelt name never starts
+        an empty history.
+        """
+        timeline_options: dict[str, Any] = {
             key: options.pop(key)
             for key in ("retention", "origin", "deep_copy")
             if key in options
         }
-        timeline = self.timeline(name, initial, label="initial", **timeline_options)
-        return Var(name, initial, _timeline=timeline, **options)
+        given = initial is not _ABSENT
+        timeline = self._timeline(
+            name,
+            initial if given else None,
+            given,
+            _ADVICE,
+            {"label": "initial", **timeline_options},
+        )
+        return Var(name, timeline.value, _timeline=timeline, **options)
 
     def store(self, name: str, initial_state: dict[str, Any] | None = None) -> Store:
-        """A :class:`~statetrail.Store` kept in storage."""
-        root = root_of({} if initial_state is None else initial_state)
-        timeline = self.timeline(name, root, label="initial")
-        return Store(initial_state, name=name, _timeline=timeline)
+        """A :class:`~statetrail.Store` kept in storage.
+
+        The stored timeline ``name``, or a new one starting from
+        ``initial_state`` (``{}`` for an empty state). Without it, a name that is
+        not stored raises :class:`~statetrail.UnknownTimelineError`.
+
+        >>> import statetrail
+        >>> with statetrail.open(":memory:") as repo:
+        ...     _ = repo.store("job", {"bins": 10})
+        ...     try:
+        ...         repo.store("jbo")
+        ...     except statetrail.UnknownTimelineError as exc:
+        ...         exc.matches
+        ['job']
+        """
+        return Store(
+            initial_state, name=name, _timeline=self._state(name, initial_state)
+        )
 
     def async_store(
         self, name: str, initial_state: dict[str, Any] | None = None
     ) -> AsyncStore:
-        """An :class:`~statetrail.AsyncStore` kept in storage."""
-        root = root_of({} if initial_state is None else initial_state)
-        timeline = self.timeline(name, root, label="initial")
+        """An :class:`~statetrail.AsyncStore` kept in storage.
+
+        As :meth:`store`: without ``initial_state``, a name that is not stored
+        raises :class:`~statetrail.UnknownTimelineError`.
+        """
+        timeline = self._state(name, initial_state)
         return AsyncStore(initial_state=initial_state, name=name, _timeline=timeline)
 
+    def _state(
+        self, name: str, initial_state: Mapping[str, Any] | None
+    ) -> Timeline[Any]:
+        root = None if initial_state is None else root_of(initial_state)
+        return self._timeline(
+            name, root, root is not None, _ADVICE, {"label": "initial"}
+        )
+
     def revisioned(
-        self, name: str, kind: type[RevisionedImmutable] = RevisionedImmutable
+        self,
+        name: str,
+        kind: type[RevisionedImmutable] = RevisionedImmutable,
+        initial: Mapping[str, RevisionedImmutable] | None = None,
     ) -> RevisionedMapping:
         """A :class:`~statetrail.immutable.RevisionedMapping` kept in storage.
 
@@ -319,13 +379,18 @@ class Repository:
         objects. Keys are strings. History is never deleted: rollbacks move the
         cursor, and deleting a key is refused.
 
+        A mapping is stored once it holds a key. Without ``initial``, a name
+        with none stored raises :class:`~statetrail.UnknownTimelineError`; with
+        it (``{}`` for an empty mapping), such a name starts a new mapping
+        holding ``initial``'s items. A stored mapping ignores ``initial``.
+
         >>> import statetrail
         >>> from statetrail.immutable import RevisionedImmutable, update
         >>> class Answer(RevisionedImmutable):
         ...     def __init__(self, answer=None):
         ...         self.answer = answer
         >>> with statetrail.open(":memory:") as repo:
-        ...     data = repo.revisioned("answers", Answer)
+        ...     data = repo.revisioned("answers", Answer, {})
         ...     data["a"] = first = Answer()
         ...     with update(first, "universe", "Provide Answer") as second:
         ...         second.answer = 42
@@ -336,7 +401,19 @@ class Repository:
         """
         if not isinstance(name, str) or not name:
             raise ValueError("a mapping name is a non-empty string")
-        return RevisionedMapping(_storage=_StoredMapping(self, name, kind))
+        storage = _StoredMapping(self, name, kind)
+        mapping = RevisionedMapping(_storage=storage)
+        if not mapping:
+            if initial is None:
+                names = {
+                    stored.rsplit("/", 1)[0]
+                    for stored in self.timelines()
+                    if "/" in stored
+                }
+                raise UnknownTimelineError(name, names, "revisioned mapping", _ADVICE)
+            for key, value in initial.items():
+                mapping[key] = value
+        return mapping
 
     # -- upkeep ----------------------------------------------------------------------
 

@@ -22,7 +22,12 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import statetrail
-from statetrail import ConflictError, CorruptHistoryError, RevisionNotFoundError
+from statetrail import (
+    ConflictError,
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    UnknownTimelineError,
+)
 from statetrail.diff import same_value
 from statetrail.immutable import RevisionedImmutable, update
 from statetrail.repository import Repository
@@ -375,7 +380,7 @@ class TestRevisionedMappings:
     ) -> None:
         """Keys, revisions, creators, comments, origins and the current revision
         survive a reopen, as objects of the class given."""
-        data = make().revisioned("answers", Answer)
+        data = make().revisioned("answers", Answer, {})
         data["life"] = first = Answer("life?")
         with update(first, "universe", "Provide Answer") as second:
             second.answer = 42
@@ -404,7 +409,7 @@ class TestRevisionedMappings:
     ) -> None:
         """A reopened mapping keeps recording; a rollback is a cursor move that is
         remembered, and the next update branches from it."""
-        data = make().revisioned("q", Answer)
+        data = make().revisioned("q", Answer, {})
         data["k"] = v0 = Answer("q", 0)
         with update(v0, "a", "one") as v1:
             v1.answer = 1
@@ -431,13 +436,130 @@ class TestRevisionedMappings:
         self, make: Callable[[], Repository]
     ) -> None:
         """A stored mapping refuses other keys, and deleting a key."""
-        data = make().revisioned("m", Answer)
+        data = make().revisioned("m", Answer, {})
         with pytest.raises(TypeError, match="strings"):
             data[1] = Answer()  # type: ignore[index]
         data["x"] = Answer()
         with pytest.raises(TypeError, match="cannot be deleted"):
             del data["x"]
         assert list(make().revisioned("m", Answer)) == ["x"]
+
+
+class TestUnknownNames:
+    """Issue 11: a misspelt name fails at once, instead of starting an empty
+    timeline; an initial value creates it."""
+
+    def test_a_store_without_initial_state_must_be_stored(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """store(), async_store() and watch() of a name not stored raise
+        UnknownTimelineError, a KeyError too, naming the close stored names; the
+        repository is left without the name."""
+        repo = make()
+        repo.store("jobs", {"n": 1})
+        repo.watch("score", 0)
+        for call in (
+            lambda: repo.store("job"),
+            lambda: repo.async_store("job"),
+            lambda: repo.watch("job"),
+        ):
+            with pytest.raises(UnknownTimelineError) as caught:
+                call()
+            error = caught.value
+            assert isinstance(error, KeyError)
+            assert isinstance(error, statetrail.StatetrailError)
+            assert isinstance(error, RevisionNotFoundError)
+            assert error.name == "job"
+            assert error.matches == ["jobs"]
+            assert str(error) == (
+                "there is no timeline 'job' (did you mean 'jobs'?); "
+                "give an initial value to create it"
+            )
+        assert repo.timelines() == ["jobs", "score"]
+        assert make().timelines() == ["jobs", "score"]
+
+    def test_no_close_name(self, make: Callable[[], Repository]) -> None:
+        """With nothing close, the message says so; an empty repository too."""
+        repo = make()
+        with pytest.raises(UnknownTimelineError, match="no stored name is close"):
+            repo.store("settings")
+        repo.watch("score", 0)
+        with pytest.raises(UnknownTimelineError) as caught:
+            repo.watch("settings")
+        assert caught.value.matches == []
+        assert repo.timelines() == ["score"]
+
+    def test_an_initial_value_creates_the_timeline(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """An empty state, or None for a Var, is an initial value; the next
+        process opens what was created without one."""
+        repo = make()
+        repo.store("s", {}).set("a", 1)
+        repo.async_store("a", {})
+        repo.watch("v", None).set(2)
+        again = make()
+        assert again.store("s").get_state() == {"a": 1}
+        assert again.async_store("a").get_state() == {}
+        assert [r.value for r in again.watch("v").history()] == [None, 2]
+
+    def test_a_name_open_in_this_process_needs_no_initial_value(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """The same name asked for again through another front end is there."""
+        repo = make()
+        repo.store("job", {"n": 1})
+        assert repo.async_store("job").get("n") == 1
+
+    def test_a_revisioned_mapping_without_initial_must_be_stored(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """revisioned() of a mapping with no key stored raises, naming the close
+        mapping names; with an initial mapping it starts one holding its items."""
+        repo = make()
+        repo.revisioned("answers", Answer, {"life": Answer("life?")})
+        with pytest.raises(UnknownTimelineError) as caught:
+            repo.revisioned("answer", Answer)
+        assert caught.value.matches == ["answers"]
+        assert str(caught.value).startswith(
+            "there is no revisioned mapping 'answer' (did you mean 'answers'?)"
+        )
+        assert repo.timelines() == ["answers/life"]
+        again = make().revisioned("answers", Answer)
+        assert again["life"] is not None
+        assert again["life"].question == "life?"
+        assert make().revisioned("answers", Answer, {"x": Answer()}).keys() == {"life"}
+
+    def test_the_error_reads_well_and_survives_pickling(self) -> None:
+        """str() is the sentence, not KeyError's quoted repr; a pickled copy
+        (an error sent to another process) says the same."""
+        import pickle
+
+        error = UnknownTimelineError("scroe", ["score", "scores", "other"])
+        assert str(error) == (
+            "there is no timeline 'scroe' (did you mean 'score' or 'scores'?); "
+            "give an initial value to create it"
+        )
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is UnknownTimelineError
+        assert (copy.name, copy.matches, str(copy)) == (
+            error.name,
+            error.matches,
+            str(error),
+        )
+
+    def test_the_command_line_lookup_has_no_advice_to_create(
+        self, make: Callable[[], Repository]
+    ) -> None:
+        """timeline(create=False), as the command uses it, raises the same error
+        without telling to give an initial value."""
+        repo = make()
+        repo.watch("score", 0)
+        with pytest.raises(UnknownTimelineError) as caught:
+            repo.timeline("scor", create=False)
+        assert str(caught.value) == (
+            "there is no timeline 'scor' (did you mean 'score'?)"
+        )
 
 
 class TestOtherWriters:

@@ -51,3 +51,20 @@ def conflict_and_deletion_api() -> None:
         winner: int | None = exc.winner
         print(winner)
     print(gone, kept, deleted.kind)
+
+
+def repository_api() -> None:
+    # statetrail.open and Repository are imported on first use (issue 11); the
+    # type checker sees them as the package's own names.
+    repo: statetrail.Repository = statetrail.open(":memory:")
+    score: Var[int] = repo.watch("score", 0)
+    again: Var[Any] = repo.watch("score")
+    try:
+        repo.store("scroe")
+    except statetrail.UnknownTimelineError as exc:
+        matches: list[str] = exc.matches
+        name: str = exc.name
+        print(matches, name)
+    queue_type: type[statetrail.EventQueue] = statetrail.EventQueue
+    print(score, again, queue_type)
+    repo.close()
