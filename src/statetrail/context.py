@@ -169,26 +169,65 @@ def origin_capture() -> bool:
 _modules = sys.modules
 
 
+class _LoopProbe:
+    """Reads the running asyncio loop without importing asyncio (issue 11).
+
+    No loop can run before asyncio is imported, so the hot paths ask
+    ``LOOP.get() if "asyncio.events" in sys.modules else None`` (``ASYNCIO``
+    spelt out, a constant is cheaper than a global): one dict lookup while
+    asyncio is not imported. ``get`` starts as a Python function that finds
+    asyncio's own, and then puts that C function in its place, so that from then
+    on a read costs what ``asyncio._get_running_loop()`` does.
+    """
+
+    __slots__ = ("get",)
+
+    def __init__(self) -> None:
+        self.get: Callable[[], asyncio.AbstractEventLoop | None] = self._find
+
+    def _find(self) -> asyncio.AbstractEventLoop | None:
+        events = _modules.get(ASYNCIO)
+        if events is None:
+            return None
+        try:
+            get: Callable[[], asyncio.AbstractEventLoop | None]
+            get = events._get_running_loop
+        except AttributeError:  # another thread is importing asyncio: no loop runs
+            return None
+        self.get = get
+        return get()
+
+
+#: The module whose presence means an asyncio loop may run.
+ASYNCIO = "asyncio.events"
+LOOP = _LoopProbe()
+
+
 def running_loop() -> asyncio.AbstractEventLoop | None:
     """The asyncio event loop running in this thread, or ``None``.
 
-    It never imports asyncio: no loop can run before asyncio is imported, so
-    while it is not, there is none (``import statetrail`` stays without asyncio,
-    issue 11). Once it is, this is asyncio's own C function plus a dict lookup.
+    It never imports asyncio (see :class:`_LoopProbe`).
     """
-    events = _modules.get("asyncio.events")
-    if events is None:
-        return None
-    try:
-        get: Callable[[], asyncio.AbstractEventLoop | None] = events._get_running_loop
-    except AttributeError:  # another thread is importing asyncio: no loop runs yet
-        return None
-    return get()
+    return LOOP.get() if ASYNCIO in _modules else None
+
+
+def _first_current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any] | None:
+    # The first call puts asyncio's own function in its place (a loop runs, so
+    # asyncio is imported): later calls cost what asyncio.current_task does.
+    global _current_task
+    from asyncio import current_task
+
+    _current_task = current_task
+    return current_task(loop)
+
+
+_current_task: Callable[[asyncio.AbstractEventLoop], asyncio.Task[Any] | None] = (
+    _first_current_task
+)
 
 
 def _task_name(loop: asyncio.AbstractEventLoop) -> str | None:
-    # Only called with a running loop, so asyncio is imported.
-    task = _modules["asyncio"].current_task(loop)
+    task = _current_task(loop)
     return task.get_name() if task is not None else None
 
 
@@ -207,7 +246,7 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
         thread = _threads.thread
     except AttributeError:
         thread = _threads.thread = threading.current_thread()
-    loop = running_loop()
+    loop = LOOP.get() if "asyncio.events" in _modules else None
     return (
         frame.f_code,
         frame.f_lasti,
@@ -229,7 +268,7 @@ def capture_raw_walk(
         frame = frame.f_back
     if frame is None:
         return (None, None, None, None)
-    loop = running_loop()
+    loop = LOOP.get() if "asyncio.events" in _modules else None
     return (
         frame.f_code,
         frame.f_lasti,
@@ -252,7 +291,7 @@ def capture_origin(
         frame = frame.f_back
     if frame is None:
         return None
-    loop = running_loop()
+    loop = LOOP.get() if "asyncio.events" in _modules else None
     return Origin(
         frame.f_code.co_filename,
         frame.f_lineno,

@@ -47,12 +47,12 @@ from statetrail.context import (
     _EMPTY,
     _META,
     CAPTURE,
+    LOOP,
     RawOrigin,
     _checked_text,
     _task_name,
     _threads,
     capture_raw_walk,
-    running_loop,
 )
 from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
@@ -95,6 +95,7 @@ __all__ = [
 ]
 
 logger = get_logger("statetrail")
+_modules = sys.modules  # for context.LOOP: asyncio is read only once imported
 
 T = TypeVar("T")
 
@@ -370,7 +371,7 @@ class Timeline(History, Generic[T]):
             thread = _threads.thread
         except AttributeError:
             thread = _threads.thread = threading.current_thread()
-        loop = running_loop()
+        loop = LOOP.get() if "asyncio.events" in _modules else None
         return (
             frame.f_code,
             frame.f_lasti,
@@ -716,7 +717,7 @@ class Timeline(History, Generic[T]):
                 thread = _threads.thread
             except AttributeError:
                 thread = _threads.thread = threading.current_thread()
-            loop = running_loop()
+            loop = LOOP.get() if "asyncio.events" in _modules else None
             code = frame.f_code
             lasti = frame.f_lasti
             thread_name = thread._name  # the property costs a call
