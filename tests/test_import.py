@@ -233,3 +233,19 @@ class TestLoggers:
         get_logger("statetrail.test").debug("make it real")
         handlers = logging.getLogger("statetrail").handlers
         assert sum(isinstance(h, logging.NullHandler) for h in handlers) == 1
+
+    def test_every_logger_is_made_through_get_logger(self) -> None:
+        """No module asks logging for a logger itself: it would be made at import
+        (importing logging), and could log before "statetrail" has its
+        NullHandler, when Python's last-resort handler prints to stderr."""
+        package = Path(statetrail.__file__).parent
+        direct = [
+            str(path.relative_to(package))
+            for path in sorted(package.rglob("*.py"))
+            if path.name != "_log.py"
+            and (
+                "logging.getLogger(" in (text := path.read_text("utf-8"))
+                or "import logging\n" in text
+            )
+        ]
+        assert direct == []

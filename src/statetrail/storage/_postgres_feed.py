@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import random
 import threading
 import time
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
+from statetrail._log import get_logger
 from statetrail.errors import StorageError
 from statetrail.storage.base import Row
 
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RECONNECT_FOR", "ChangeFeed"]
 
-log = logging.getLogger("statetrail.storage.postgres")
+log = get_logger("statetrail.storage.postgres")
 
 #: Seconds a feed keeps trying to reconnect before it raises StorageError.
 RECONNECT_FOR: Final = 60.0
