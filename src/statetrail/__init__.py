@@ -7,7 +7,7 @@ restored or branched from.
 ``import statetrail`` loads the engine and the in-memory front ends only. What
 needs more is imported when first used (PEP 562): :func:`open` and
 :class:`Repository` with the storage backends, :class:`EventQueue` with
-asyncio, so a program that records in memory never pays for them (issue 11).
+asyncio, :func:`follow` and :func:`mirror` with :mod:`statetrail.live`, so a program that records in memory never pays for them (issue 11).
 """
 
 import typing as _typing
@@ -67,6 +67,7 @@ from statetrail.var import Namespace, Registry, Var, get_registry, reset_registr
 
 if _typing.TYPE_CHECKING:
     from statetrail._store_queue import EventQueue
+    from statetrail.live import Following, Lag, Mirror, follow, follow_async, mirror
     from statetrail.repository import Repository, open
 
 __all__ = [
@@ -79,11 +80,14 @@ __all__ = [
     "CorruptHistoryError",
     "Erased",
     "EventQueue",
+    "Following",
     "FrozenDict",
     "FrozenError",
     "FrozenList",
     "FrozenSet",
+    "Lag",
     "Metadata",
+    "Mirror",
     "Namespace",
     "NestingError",
     "Origin",
@@ -113,11 +117,14 @@ __all__ = [
     "current_context",
     "diff",
     "edit",
+    "follow",
+    "follow_async",
     "freeze",
     "get_nested_value",
     "get_registry",
     "invert",
     "json_default",
+    "mirror",
     "open",
     "origin_capture",
     "register_immutable",
@@ -132,6 +139,12 @@ __all__ = [
 # The names imported on first use, and the module each comes from.
 _LAZY = {
     "EventQueue": "statetrail._store_queue",
+    "Following": "statetrail.live",
+    "Lag": "statetrail.live",
+    "Mirror": "statetrail.live",
+    "follow": "statetrail.live",
+    "follow_async": "statetrail.live",
+    "mirror": "statetrail.live",
     "Repository": "statetrail.repository",
     "open": "statetrail.repository",
 }

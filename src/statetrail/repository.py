@@ -17,6 +17,8 @@ branches and cursor, checked against its hash chain.
 from __future__ import annotations
 
 import difflib
+import functools
+import logging
 import os
 import re
 import threading
@@ -29,6 +31,7 @@ from statetrail.context import _checked_text
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
+    StatetrailError,
     StorageError,
     UnknownTimelineError,
 )
@@ -48,6 +51,7 @@ from statetrail.storage._journal import (
     read_value,
 )
 from statetrail.storage._placement import check_placement
+from statetrail.storage._publisher import Publisher
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
@@ -55,6 +59,17 @@ from statetrail.timeline import Timeline
 from statetrail.var import Var
 
 __all__ = ["Repository", "open"]
+
+log = logging.getLogger("statetrail")
+
+#: Seconds ``close()`` waits for what is stored to be published.
+_PUBLISH_ON_CLOSE = 5.0
+
+
+def _poke(publisher: Publisher, name: str, _revision: object) -> None:
+    """A listener: tell the publisher ``name`` has news (the cost of a write)."""
+    publisher.poke(name)
+
 
 T = TypeVar("T")
 
@@ -72,6 +87,7 @@ def open(
     durability: Literal["full", "normal", "batched"] = "full",
     checkpoint_every: int = CHECKPOINT_EVERY,
     allow_pickle: bool = False,
+    publish: str | None = None,
     **options: Any,
 ) -> Repository:
     """Open (or create) a repository of timelines.
@@ -91,6 +107,11 @@ def open(
             patches.
         allow_pickle: Read and write pickled values. Off by default, because
             unpickling runs code: a history containing pickle is refused.
+        publish: A ``redis://`` or ``rediss://`` URL: publish every committed
+            revision of every timeline to a Redis stream per timeline, after the
+            commit, for :func:`statetrail.follow` and :func:`statetrail.mirror`
+            (``?maxlen=`` bounds each stream, ``?prefix=`` names them; see
+            ``docs/live.md``). Needs ``statetrail[redis]``.
         options: Passed to the backend (``schema=`` for PostgreSQL,
             ``read_only=True`` to create and write nothing ...).
 
@@ -120,9 +141,16 @@ def open(
         from statetrail.storage.sqlite import SQLiteBackend
 
         backend = SQLiteBackend(text, durability=durability, **options)
-    return Repository(
+    repo = Repository(
         backend, checkpoint_every=checkpoint_every, allow_pickle=allow_pickle
     )
+    if publish is not None:
+        try:
+            repo._publisher = Publisher(backend, publish)
+        except BaseException:
+            backend.close()
+            raise
+    return repo
 
 
 #: The URL schemes :func:`open` stores to.
@@ -173,6 +201,7 @@ class Repository:
         self._lock = threading.RLock()
         self._open: dict[str, Timeline[Any]] = {}
         self._closed = False
+        self._publisher: Publisher | None = None
 
     # -- timelines -----------------------------------------------------------------
 
@@ -218,6 +247,11 @@ class Repository:
             if timeline is None:
                 timeline = self._load(name, initial, options)
                 self._open[name] = timeline
+                if self._publisher is not None:
+                    timeline.add_listener(
+                        functools.partial(_poke, self._publisher, name)
+                    )
+                    self._publisher.poke(name)
             return timeline
 
     def _journal(self, name: str) -> StoreJournal:
@@ -486,6 +520,14 @@ class Repository:
     def flush(self) -> None:
         """Make every write so far durable (with ``durability="batched"``)."""
         self.backend.flush()
+        if self._publisher is not None:
+            for name in self.timelines():
+                self._publisher.poke(name)
+
+    @property
+    def publisher(self) -> Publisher | None:
+        """What publishes this repository's revisions to Redis (``publish=``)."""
+        return self._publisher
 
     def close(self) -> None:
         """Flush and close the backend; the front ends handed out stop writing."""
@@ -494,6 +536,18 @@ class Repository:
                 return
             self._closed = True
             self._open.clear()
+        if self._publisher is not None:
+            self.backend.flush()
+            try:
+                if not self._publisher.wait(timeout=_PUBLISH_ON_CLOSE):
+                    log.warning(
+                        "closing: revisions not yet published to %s will be "
+                        "published by the next publisher of this history",
+                        self._publisher.url,
+                    )
+            except StatetrailError as exc:
+                log.warning("closing: %s", exc)
+            self._publisher.close()
         self.backend.close()
 
     def __iter__(self) -> Iterator[str]:

@@ -1,0 +1,209 @@
+"""Issue 12: following a trail live over Redis Streams, on loopback.
+
+Workloads (random, non-repeating paths over a 1,000-entry state; GC on; a
+redis-server of the benchmark's own on a free loopback port, append-only file
+with ``appendfsync everysec``, as a production Redis runs):
+
+- **lag**: revisions written at about 1,000/s by a publishing repository; a
+  follower in another thread of the same process timestamps each arrival. The
+  lag is arrival time minus the revision's commit time: p50 and p99 (target:
+  p99 <= 5 ms);
+- **throughput**: a history already written (20,000 revisions) published from
+  scratch and followed to its end by one follower: revisions per second end to
+  end (target: >= 10,000/s);
+- **cost of publishing**: ``Store.set`` with ``durability="full"`` on SQLite,
+  with and without ``publish=`` (paired rounds; target: within 5%).
+
+Without redis-server or redis-py the module reports no figures, unless
+``STATETRAIL_REQUIRE_SERVICES=1``, when it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from _harness import Figure, paired
+
+
+class _Server:
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = subprocess.Popen(
+            [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+                "--dir", str(folder), "--appendonly", "yes",
+                "--appendfsync", "everysec", "--save", "",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        for _ in range(500):
+            try:
+                client.ping()
+                break
+            except redis.exceptions.ConnectionError:
+                time.sleep(0.02)
+        client.close()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=20)
+
+
+def _paths(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return [f"u{rng.randrange(1000)}.v{rng.randrange(10**9)}" for _ in range(n)]
+
+
+def lag(url: str, folder: Path, quick: bool) -> Figure:
+    import statetrail
+
+    count = 300 if quick else 2_000
+    repo = statetrail.open(folder / "lag.sqlite", publish=url, durability="normal")
+    store = repo.store("lag", {f"u{i}": {} for i in range(1000)})
+    assert repo.publisher is not None
+    repo.publisher.wait(timeout=60)
+    arrivals: dict[int, float] = {}
+    done = threading.Event()
+
+    def follow() -> None:
+        with statetrail.follow(url, "lag", after=0) as following:
+            while len(arrivals) < count:
+                rev = following.get(timeout=30)
+                if rev is None:
+                    break
+                arrivals[rev.number] = time.time_ns() - rev.time_ns
+        done.set()
+
+    thread = threading.Thread(target=follow)
+    thread.start()
+    time.sleep(0.5)
+    for path in _paths(count, 1):
+        store.set(path, 1)
+        time.sleep(0.001)
+    done.wait(60)
+    thread.join()
+    repo.close()
+    lags = sorted(arrivals.values())
+    p50 = statistics.median(lags) / 1e9
+    p99 = lags[int(len(lags) * 0.99) - 1] / 1e9
+    return Figure(
+        12,
+        f"lag from commit to a follower's apply at ~1,000 revisions/s ({count:,}"
+        f" revisions; p99 {p99 * 1e3:.2f} ms)",
+        p99,
+        "p99 <= 5 ms",
+        p99 <= 0.005 and len(lags) == count,
+        extra={"p50_s": p50, "p99_s": p99, "received": len(lags)},
+    )
+
+
+def throughput(url: str, folder: Path, quick: bool) -> Figure:
+    import statetrail
+
+    count = 2_000 if quick else 20_000
+    path = folder / "throughput.sqlite"
+    with statetrail.open(path, durability="batched") as repo:
+        store = repo.store("tp", {f"u{i}": {} for i in range(1000)})
+        for p in _paths(count, 2):
+            store.set(p, 1)
+    start = time.perf_counter()
+    repo = statetrail.open(path, publish=url)
+    got = 0
+    with statetrail.follow(url, "tp") as following:
+        while got <= count:
+            rev = following.get(timeout=60)
+            if rev is None:
+                break
+            got += 1
+    elapsed = time.perf_counter() - start
+    repo.close()
+    rate = got / elapsed
+    return Figure(
+        12,
+        f"publish and follow a written history of {count:,} revisions, end to end",
+        rate,
+        ">= 10,000 revisions/s",
+        rate >= 10_000 and got == count + 1,
+        unit="revisions/s",
+    )
+
+
+def publish_cost(url: str, folder: Path, quick: bool) -> Figure:
+    import statetrail
+
+    number = 50 if quick else 200
+    paths = iter(_paths(10**6, 3))
+    made: list[Any] = []
+
+    def fresh() -> tuple[Any, Any]:
+        for repo in made:
+            repo.close()
+        made.clear()
+        base = Path(tempfile.mkdtemp(dir=folder))
+        plain = statetrail.open(base / "plain.sqlite", durability="full")
+        published = statetrail.open(
+            base / "published.sqlite", durability="full", publish=url
+        )
+        made.extend((plain, published))
+        a = plain.store("c", {})
+        b = published.store("c", {})
+        return (lambda: b.set(next(paths), 1)), (lambda: a.set(next(paths), 1))
+
+    mine, theirs, ratio = paired(fresh, number=number, rounds=7 if quick else 15)
+    for repo in made:
+        repo.close()
+    return Figure(
+        12,
+        'durable Store.set (durability="full") with publish= against without',
+        mine,
+        "within 5% (>= 0.95x)",
+        ratio >= 0.95,
+        "the same without publishing",
+        theirs,
+        paired_ratio=ratio,
+    )
+
+
+def run(quick: bool) -> list[Figure]:
+    try:
+        import redis  # noqa: F401
+    except ImportError as exc:
+        return _unavailable(exc)
+    if shutil.which("redis-server") is None:
+        return _unavailable(RuntimeError("redis-server is not on the PATH"))
+    folder = Path(tempfile.mkdtemp(prefix="statetrail-bench-live-"))
+    (folder / "redis").mkdir()
+    server = _Server(folder / "redis")
+    try:
+        return [
+            lag(server.url, folder, quick),
+            throughput(server.url, folder, quick),
+            publish_cost(server.url, folder, quick),
+        ]
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _unavailable(exc: Exception) -> list[Figure]:
+    if os.environ.get("STATETRAIL_REQUIRE_SERVICES") == "1":
+        raise exc
+    print(f"  skipped: Redis is not available ({exc})")
+    return []

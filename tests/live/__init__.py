@@ -1,0 +1,1 @@
+"""Tests of statetrail.live: following a trail live."""

@@ -1,0 +1,466 @@
+"""Following a trail live (issue 12): published to Redis Streams, or read from
+storage, every revision reaches a follower once and in order.
+
+Every test runs against its own redis-server (tests/live/redis_server.py). The
+reliability tests also run against a deliberately broken variant, which must fail:
+a follower that does not resume where it was (pub/sub's semantics), a publisher
+whose outbox is not the history, a publisher that lets Redis choose entry ids,
+an applier that does not check what it applies.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import statetrail
+from statetrail.errors import SyncError
+from statetrail.live import _core, _follow
+from statetrail.live._follow import Following
+from statetrail.revision import Revision
+from statetrail.storage import _publisher, _stream
+from statetrail.storage.base import Row
+from tests.conftest import scaled
+from tests.live.redis_server import RedisServer
+
+
+def _write(repo: statetrail.Repository, name: str, count: int, rate: float) -> None:
+    """``count`` sets of random, non-repeating paths, at about ``rate`` per second."""
+    store = repo.store(name, {})
+    rng = random.Random(7)
+    for i in range(count):
+        store.set(f"k{rng.randrange(10**9)}", {"i": i})
+        if rate:
+            time.sleep(1 / rate)
+
+
+def _collect(following: Following, until: int, deadline: float) -> list[Revision]:
+    """What ``following`` yields up to revision ``until``, or until ``deadline``."""
+    got: list[Revision] = []
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        rev = following.get(timeout=end - time.monotonic())
+        if rev is None:
+            break
+        got.append(rev)
+        if rev.number >= until:
+            break
+    return got
+
+
+def _check(
+    got: list[Revision], repo: statetrail.Repository, name: str, last: int
+) -> None:
+    numbers = [r.number for r in got]
+    missing = sorted(set(range(last + 1)) - set(numbers))
+    twice = len(numbers) - len(set(numbers))
+    assert (missing, twice) == ([], 0), f"{len(missing)} missing, {twice} twice"
+    assert numbers == sorted(numbers)
+    for rev in got[:: max(1, len(got) // 20)] + got[-1:]:
+        assert rev.value == repo.value_at(name, rev.number)
+
+
+class TestPublishAndFollow:
+    def test_every_revision_reaches_a_follower_in_order(
+        self, server: RedisServer, tmp_path: Path
+    ) -> None:
+        """Revisions written with publish= are followed with their values, their
+        metadata and their changes; the follower's lag ends at 0."""
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path, publish=server.url) as repo:
+            _write(repo, "job", 200, rate=0)
+            store = repo.store("job")
+            store.set("done", True, author="ada", comment="finished")
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            with statetrail.follow(server.url, "job") as following:
+                got = _collect(following, 201, deadline=30)
+                assert following.lag.revisions == 0
+            _check(got, repo, "job", 201)
+            last = got[-1]
+            assert (last.author, last.comment) == ("ada", "finished")
+            assert [c.dotted for c in last.changes] == ["done"]
+            assert last.origin is not None
+            assert last.origin.file.endswith("test_follow.py")
+
+    def test_follow_async(self, server: RedisServer, tmp_path: Path) -> None:
+        """follow_async yields the same revisions without blocking the loop."""
+        import asyncio
+
+        with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+            _write(repo, "job", 30, rate=0)
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+
+            async def main() -> list[int]:
+                ticks = 0
+
+                async def tick() -> None:
+                    nonlocal ticks
+                    while True:
+                        await asyncio.sleep(0.001)
+                        ticks += 1
+
+                ticker = asyncio.create_task(tick())
+                numbers = []
+                async for rev in statetrail.follow_async(server.url, "job"):
+                    numbers.append(rev.number)
+                    if rev.number == 30:
+                        break
+                ticker.cancel()
+                assert ticks > 0
+                return numbers
+
+            assert asyncio.run(main()) == list(range(31))
+
+    def test_follow_storage_without_redis(self, tmp_path: Path) -> None:
+        """The same core follows an SQLite file written by another thread."""
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path) as repo:
+            repo.store("job", {})
+            writer = threading.Thread(target=_write, args=(repo, "job", 150, 2000))
+            with statetrail.follow(path, "job") as following:
+                writer.start()
+                got = _collect(following, 150, deadline=60)
+            writer.join()
+            _check(got, repo, "job", 150)
+
+    def test_mirror_stays_current(self, server: RedisServer, tmp_path: Path) -> None:
+        """A mirror shows the newest state, delivers path events and reports lag."""
+        with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+            store = repo.store("job", {"bins": 1, "user": {"name": "a"}})
+            with statetrail.mirror(server.url, "job") as copy:
+                events: list[dict[str, Any]] = []
+                copy.subscribe(events.append, path="user")
+                store.set("bins", 2)
+                store.set("user.name", "ada")
+                assert copy.wait_for(2, timeout=30)
+                assert copy.get("user.name") == "ada"
+                assert copy.get_state() == {"bins": 2, "user": {"name": "ada"}}
+                assert [e["new_value"] for e in events] == ["ada"]
+                assert copy.lag.revisions == 0
+                assert copy.revision is not None
+                assert copy.revision.number == 2
+
+    def test_credentials_are_never_printed(self, tmp_path: Path) -> None:
+        """A password in the URL does not appear in errors, logs or reprs."""
+        from tests.live.redis_server import redis_server
+
+        folder = tmp_path / "r"
+        folder.mkdir()
+        for server in redis_server(folder, password="s3cret-pw"):
+            with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+                assert repo.publisher is not None
+                assert "s3cret-pw" not in repo.publisher.url
+                following = statetrail.follow(server.url, "nothing")
+                assert "s3cret-pw" not in repr(following)
+                following.close()
+            wrong = server.url.replace("s3cret-pw", "wrong-pw")
+            with pytest.raises(SyncError, match="AuthenticationError") as info:
+                next(iter(statetrail.follow(wrong, "job")))
+            assert "wrong-pw" not in str(info.value)
+
+
+def _follow_through_outages(
+    server: RedisServer, got: list[Revision], total: int, outages: int, patience: float
+) -> None:
+    """Follow up to revision ``total`` in three followers one after another, each
+    resuming where the last stopped, restarting Redis ``outages`` times."""
+    after: int | None = None
+    every = total // (outages + 1)
+    for round_ in range(3):
+        with statetrail.follow(server.url, "job", after=after) as following:
+            end = time.monotonic() + patience
+            while time.monotonic() < end:
+                rev = following.get(timeout=end - time.monotonic())
+                if rev is None:
+                    break
+                got.append(rev)
+                if rev.number and rev.number % every == 0:
+                    server.stop()
+                    time.sleep(0.2)
+                    server.start()
+                if round_ < 2 and rev.number >= (round_ + 1) * total // 3:
+                    break
+                if rev.number >= total:
+                    break
+            after = following.position
+
+
+def _broken_resume(following: Following) -> None:
+    """A follower that reads only what arrives from now on after a reconnect, as
+    pub/sub delivers: no history."""
+    reply = following._client.xread({following._key: "$"}, count=500, block=200)
+    for _key, entries in reply or ():
+        for eid, fields in entries:
+            following._entry(eid, fields)
+
+
+class TestOutages:
+    @pytest.mark.parametrize("broken", [False, True], ids=["streams", "broken-pubsub"])
+    def test_redis_and_follower_restarts_lose_and_repeat_nothing(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Revisions written at about 1,000/s while Redis is stopped and restarted
+        and the follower is closed and restarted: 0 missing, 0 applied twice."""
+        if broken:
+            monkeypatch.setattr(Following, "_read_stream", _broken_resume)
+        total = scaled(400) // 2 * 2
+        outages = 2 if total < 2000 else 5
+        got: list[Revision] = []
+        with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+            repo.store("job", {})
+            writer = threading.Thread(
+                target=_write, args=(repo, "job", total, 1000), daemon=True
+            )
+            writer.start()
+            try:
+                if broken:
+
+                    def follow_and_check() -> None:
+                        _follow_through_outages(server, got, total, outages, 5)
+                        _check(got, repo, "job", total)
+
+                    with pytest.raises((AssertionError, SyncError)):
+                        follow_and_check()
+                    return
+                _follow_through_outages(server, got, total, outages, 60)
+            finally:
+                writer.join()
+            _check(got, repo, "job", total)
+
+    @pytest.mark.parametrize("broken", [False, True], ids=["history", "broken-memory"])
+    def test_a_publisher_killed_mid_stream(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Revisions committed but not yet published when the publishing process
+        dies (kill -9) are published by the next publisher of the history."""
+        import multiprocessing
+
+        path = tmp_path / "h.sqlite"
+        ctx = multiprocessing.get_context("spawn")
+        proc = ctx.Process(target=_publish_forever, args=(str(path), server.url))
+        proc.start()
+        client = server.client()
+        key = _stream.stream_key("job")
+        deadline = time.monotonic() + 60
+        while client.xlen(key) < 50 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Stop Redis, so that what is committed from now on is not published...
+        server.stop()
+        time.sleep(0.3)
+        proc.kill()  # ...then kill -9 the writer
+        proc.join()
+        server.start()
+        with statetrail.open(path) as check:
+            committed = check.backend.latest("job")
+        if broken:
+            # A publisher whose outbox is in memory: it publishes only what is
+            # committed after it starts.
+            original = _publisher.Publisher._publish
+
+            def from_now(self: _publisher.Publisher, name: str) -> None:
+                published = self._published
+                if name not in published:
+                    published[name] = self._backend.latest(name)
+                original(self, name)
+
+            monkeypatch.setattr(_publisher.Publisher, "_publish", from_now)
+        with statetrail.open(path, publish=server.url) as repo:
+            repo.store("job")
+            assert repo.publisher is not None
+            repo.publisher.wait(timeout=30)
+            with statetrail.follow(server.url, "job") as following:
+                got = _collect(following, committed, deadline=10 if broken else 60)
+            if broken:
+                with pytest.raises(AssertionError, match="missing"):
+                    _check(got, repo, "job", committed)
+                return
+            _check(got, repo, "job", committed)
+        assert committed > 50
+
+    @pytest.mark.parametrize("broken", [False, True], ids=["ids", "broken-auto-ids"])
+    def test_two_publishers_of_one_history(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Two processes writing one SQLite file, each publishing: the stream holds
+        each revision once, in number order."""
+        import multiprocessing
+
+        if broken:
+            monkeypatch.setattr(_stream, "entry_id", lambda number: "*")
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path) as repo:
+            repo.store("job", {})
+        ctx = multiprocessing.get_context("spawn")
+        count = scaled(100)
+        procs = [
+            ctx.Process(
+                target=_write_and_publish,
+                args=(str(path), server.url, count, w, broken),
+            )
+            for w in range(2)
+        ]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=120)
+            assert p.exitcode == 0
+        entries = server.client().xrange(_stream.stream_key("job"))
+        numbers = [int(fields[b"number"]) for _eid, fields in entries]
+        each_once_in_order = numbers == list(range(2 * count + 1))
+        assert each_once_in_order is not broken
+
+
+def _naive_decode(eid: bytes, fields: dict[bytes, bytes]) -> Row:
+    """The broken decoder: it takes fields as they come, checking nothing."""
+    text = {k.decode(): v.decode() for k, v in fields.items()}
+    parents = json.loads(text.get("parents", "[]"))
+    return Row(
+        timeline=text.get("timeline", ""),
+        number=int(eid.decode().partition("-")[0]),
+        parent=parents[0] if parents else None,
+        branch=text.get("branch", ""),
+        time_ns=int(text.get("time_ns", "0")),
+        kind=text.get("kind", ""),
+        target=None,
+        label=text.get("label"),
+        author=text.get("author"),
+        comment=text.get("comment"),
+        extra=text.get("extra"),
+        origin=text.get("origin"),
+        payload=text.get("payload"),
+        paths=tuple(json.loads(text.get("paths", "[]"))),
+        digest=text.get("digest", ""),
+        chain=text.get("chain", ""),
+    )
+
+
+def _publish_forever(path: str, url: str) -> None:
+    repo = statetrail.open(path, publish=url, durability="normal")
+    store = repo.store("job", {})
+    i = 0
+    while True:
+        store.set(f"k{i}", i)
+        i += 1
+        time.sleep(0.002)
+
+
+def _write_and_publish(
+    path: str, url: str, count: int, seed: int, broken: bool
+) -> None:
+    if broken:
+        _stream.entry_id = lambda number: "*"  # type: ignore[assignment]
+        _publisher.entry_id = _stream.entry_id  # type: ignore[attr-defined]
+    with statetrail.open(path, publish=url) as repo:
+        store = repo.store("job")
+        rng = random.Random(seed)
+        for _ in range(count):
+            store.set(f"w{seed}.{rng.randrange(10**9)}", seed)
+
+
+class TestBehindAndHostile:
+    def test_a_follower_beyond_the_stream_backfills_or_says_where_to_restart(
+        self, server: RedisServer, tmp_path: Path
+    ) -> None:
+        """A stream bounded to about 50 entries: a follower from the start reads
+        the rest from the source, or, without one, is told to restart."""
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path, publish=server.url + "?maxlen=50") as repo:
+            _write(repo, "job", 400, rate=0)
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            assert server.client().xlen(_stream.stream_key("job")) < 400
+            with statetrail.follow(server.url, "job", source=path) as following:
+                got = _collect(following, 400, deadline=60)
+            _check(got, repo, "job", 400)
+            following = statetrail.follow(server.url, "job")
+            with pytest.raises(
+                SyncError,
+                match=r"revisions 0\.\.\d+ of 'job' are no longer in the stream"
+                r".*source=.*restart after",
+            ):
+                next(following)
+            following.close()
+
+    @pytest.mark.parametrize(
+        ("hostile", "why"),
+        [
+            ({"number": "two"}, "not an integer"),
+            ({"format": "9"}, "unknown format"),
+            ({"parents": "[99]"}, "parents"),
+            ({"author": "mallory"}, "digest"),
+            ({"bogus": "1"}, "unknown fields"),
+            ({"payload": '{"patch":[["=",["x"],{"$t":"nope","v":1}]]}'}, "digest"),
+        ],
+    )
+    @pytest.mark.parametrize(
+        "broken", [False, True], ids=["checked", "broken-unchecked"]
+    )
+    def test_hostile_entries_are_refused_never_applied(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        hostile: dict[str, str],
+        why: str,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """An entry written by hand with a wrong type, a missing or unknown field,
+        an unknown codec tag or a forged value is refused with SyncError and never
+        applied; with a source, the true revision is read from it instead."""
+        if broken:
+            monkeypatch.setattr(_core, "row_check", lambda row, prev, parent: (2, None))
+            monkeypatch.setattr(_follow, "decode_entry", _naive_decode)
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path, publish=server.url) as repo:
+            store = repo.store("job", {"x": 0})
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            # The true revision 1 is stored, but a hostile one takes its place in
+            # the stream (the publisher is closed first, so it cannot add the
+            # true one).
+            repo.publisher.close()
+            repo._publisher = None
+            store.set("x", 1)
+            row = repo.backend.row("job", 1)
+            assert row is not None
+            fields = {**_stream.encode_entry(row), **hostile}
+            server.client().xadd(_stream.stream_key("job"), fields, id="1-1")
+            got: list[Revision] = []
+            failure: BaseException | None = None
+            try:
+                with statetrail.follow(server.url, "job") as following:
+                    got = _collect(following, 1, deadline=5)
+            except Exception as exc:
+                failure = exc
+            applied = [r for r in got if r.number == 1]
+            refused = isinstance(failure, SyncError) and why in str(failure)
+            if broken:
+                # The check under test is off: the entry is applied, or refused
+                # later for another reason (the codec, a value not known here).
+                assert not (refused and not applied)
+                return
+            assert refused, failure
+            assert applied == []
+            with statetrail.follow(server.url, "job", source=path) as following:
+                got = _collect(following, 1, deadline=30)
+            assert [(r.number, r.value["x"]) for r in got] == [(0, 0), (1, 1)]
