@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from statetrail.diff import diff_values
 from statetrail.errors import StatetrailError, SyncError
-from statetrail.revision import Revision
+from statetrail.revision import VALUE, Change, Record, Revision
 from statetrail.storage._integrity import ROOT_CHAIN, row_check
 from statetrail.storage._journal import (
     MISSING_PARENT,
@@ -129,8 +129,9 @@ class Applier:
         self.next = number + 1
         self.time_ns = row.time_ns
         record = _record(row, value, allow_pickle=self._pickle)
-        changes = () if parent is None else diff_values(before, value)
-        return Revision(record, None, changes)
+        if parent is None:
+            return Revision(record, None, ())
+        return Revision(record, _Diff(before))
 
     # -- what this applier knows, and asks of the source ---------------------------
 
@@ -169,3 +170,15 @@ class Applier:
         self._remember(self._chains, number, chain)
         self._remember(self._values, number, value)
         return value, chain
+
+
+class _Diff:
+    """A revision's changes, worked out from its parent's value when asked."""
+
+    __slots__ = ("_before",)
+
+    def __init__(self, before: Any) -> None:
+        self._before = before
+
+    def _changes_of(self, record: Record) -> tuple[Change, ...]:
+        return diff_values(self._before, record[VALUE])

@@ -32,6 +32,8 @@ from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import orjson
+
 from statetrail.errors import CorruptHistoryError, SyncError
 from statetrail.storage._row_checks import check_row
 from statetrail.storage.base import Row
@@ -115,15 +117,6 @@ def encode_entry(row: Row) -> dict[str, str]:
     return fields
 
 
-def _text(raw: bytes | str, name: str, number: str) -> str:
-    if isinstance(raw, str):
-        return raw
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise _bad(number, f"its {name} is not UTF-8") from None
-
-
 def _int(text: str, name: str, number: str) -> int:
     if not re.fullmatch(r"-?[0-9]{1,19}", text):
         raise _bad(number, f"its {name} is not an integer: {text[:40]!r}")
@@ -148,10 +141,13 @@ def decode_entry(
     """
     number = number_of(entry)
     where = str(number)
-    data = {
-        _text(k, "field name", where): _text(v, "field", where)
-        for k, v in fields.items()
-    }
+    try:
+        data = {
+            (k if type(k) is str else k.decode()): (v if type(v) is str else v.decode())
+            for k, v in fields.items()
+        }
+    except (UnicodeDecodeError, AttributeError):
+        raise _bad(where, "a field is not UTF-8 text") from None
     if data.get("format") != FORMAT:
         raise _bad(where, f"unknown format {data.get('format')!r}")
     unknown = sorted(set(data) - _KNOWN)
@@ -165,9 +161,9 @@ def decode_entry(
     if ints["time_ns"] is None:
         raise _bad(where, "it has no time")
     try:
-        parents = json.loads(data.get("parents", "null"))
-        paths = json.loads(data.get("paths", "null"))
-    except ValueError:
+        parents = orjson.loads(data.get("parents", "null"))
+        paths = orjson.loads(data.get("paths", "null"))
+    except orjson.JSONDecodeError:
         raise _bad(where, "its parents or paths are not JSON") from None
     if (
         type(parents) is not list
