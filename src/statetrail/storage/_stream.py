@@ -117,6 +117,10 @@ def encode_entry(row: Row) -> dict[str, str]:
     return fields
 
 
+def _str(raw: bytes | str) -> str:
+    return raw if isinstance(raw, str) else raw.decode()
+
+
 def _int(text: str, name: str, number: str) -> int:
     if not re.fullmatch(r"-?[0-9]{1,19}", text):
         raise _bad(number, f"its {name} is not an integer: {text[:40]!r}")
@@ -142,10 +146,7 @@ def decode_entry(
     number = number_of(entry)
     where = str(number)
     try:
-        data = {
-            (k if type(k) is str else k.decode()): (v if type(v) is str else v.decode())
-            for k, v in fields.items()
-        }
+        data = {_str(k): _str(v) for k, v in fields.items()}
     except (UnicodeDecodeError, AttributeError):
         raise _bad(where, "a field is not UTF-8 text") from None
     if data.get("format") != FORMAT:
