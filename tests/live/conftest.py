@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 from tests.live.redis_server import RedisServer, redis_server
+from tests.storage.pg import pg
+
+__all__ = ["pg", "server"]
 
 
 @pytest.fixture

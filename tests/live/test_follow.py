@@ -28,6 +28,7 @@ from statetrail.storage import _publisher, _stream
 from statetrail.storage.base import Row
 from tests.conftest import scaled
 from tests.live.redis_server import RedisServer
+from tests.storage.pg import PgSchema
 
 
 def _write(repo: statetrail.Repository, name: str, count: int, rate: float) -> None:
@@ -130,6 +131,21 @@ class TestPublishAndFollow:
                 got = _collect(following, 150, deadline=60)
             writer.join()
             _check(got, repo, "job", 150)
+
+    def test_follow_postgresql_through_its_change_feed(self, pg: PgSchema) -> None:
+        """A follower of a PostgreSQL URL waits on its change feed (LISTEN/NOTIFY,
+        which reconnects by itself: tests/storage/test_postgres_feed.py) and gets
+        every revision written by another connection."""
+        url = f"{pg.url}?schema={pg.name}"
+        with statetrail.open(url) as repo:
+            repo.store("job", {})
+            with statetrail.follow(url, "job", interval=0.5) as following:
+                first = following.get(timeout=30)
+                assert first is not None
+                assert first.number == 0
+                _write(repo, "job", 40, rate=0)
+                got = [first, *_collect(following, 40, deadline=60)]
+            _check(got, repo, "job", 40)
 
     def test_mirror_stays_current(self, server: RedisServer, tmp_path: Path) -> None:
         """A mirror shows the newest state, delivers path events and reports lag."""

@@ -158,8 +158,12 @@ class _History:
             text = os.fspath(target)
             if "://" not in text and text != ":memory:" and not os.path.exists(text):
                 raise FileNotFoundError(f"no history to follow at {text!r}")
-            self.repo, self._own = open_repository(text), True
+            # A database is read without creating anything in it.
+            options = {"read_only": True} if text.startswith("postgres") else {}
+            self.repo, self._own = open_repository(text, **options), True
         self.name = name
+        self._feed: Any = None
+        self._feed_after = -2
 
     def value(self, number: int) -> tuple[Any, str]:
         row = self.repo.backend.row(self.name, number)
@@ -175,7 +179,36 @@ class _History:
     def latest(self) -> int:
         return self.repo.backend.latest(self.name)
 
+    def news(self, after: int, timeout: float) -> list[Row]:
+        """The rows after ``after``, waiting up to ``timeout`` seconds for some.
+
+        PostgreSQL says when there is news (its change feed, LISTEN/NOTIFY,
+        which reconnects by itself); the other backends are polled.
+        """
+        backend = self.repo.backend
+        listen = getattr(backend, "listen", None)
+        if listen is None:
+            rows = self.rows(after, after + BATCH)
+            if not rows:
+                time.sleep(timeout)
+            return rows
+        if self._feed is None or self._feed_after != after:
+            self._close_feed()
+            self._feed = listen(after={self.name: after})
+        rows = [r for r in self._feed.next_rows(timeout) if r.timeline == self.name]
+        if rows:
+            self._feed_after = rows[-1].number
+        else:
+            self._feed_after = after
+        return rows
+
+    def _close_feed(self) -> None:
+        if self._feed is not None:
+            self._feed.close()
+            self._feed = None
+
     def close(self) -> None:
+        self._close_feed()
         if self._own:
             self.repo.close()
 
@@ -389,9 +422,8 @@ class Following(Iterator[Revision]):
 
     def _read_history(self) -> None:
         assert self._history is not None
-        rows = self._history.rows(self._applier.next - 1, self._applier.next + BATCH)
+        rows = self._history.news(self._applier.next - 1, self._interval)
         if not rows:
-            self._closed.wait(self._interval)
             return
         self._seen = max(self._seen, rows[-1].number)
         for row in rows:
