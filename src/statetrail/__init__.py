@@ -7,7 +7,8 @@ restored or branched from.
 ``import statetrail`` loads the engine and the in-memory front ends only. What
 needs more is imported when first used (PEP 562): :func:`open` and
 :class:`Repository` with the storage backends, :class:`EventQueue` with
-asyncio, :func:`follow` and :func:`mirror` with :mod:`statetrail.live`, so a program that records in memory never pays for them (issue 11).
+asyncio, :func:`follow` and :func:`mirror` with :mod:`statetrail.live`, so a
+program that records in memory never pays for them (issue 11).
 """
 
 import typing as _typing

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import logging
 import os
 import re
 import threading
@@ -26,6 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
+from statetrail._log import get_logger
 from statetrail._store_core import root_of
 from statetrail.context import _checked_text
 from statetrail.errors import (
@@ -60,7 +60,7 @@ from statetrail.var import Var
 
 __all__ = ["Repository", "open"]
 
-log = logging.getLogger("statetrail")
+log = get_logger("statetrail")
 
 #: Seconds ``close()`` waits for what is stored to be published.
 _PUBLISH_ON_CLOSE = 5.0

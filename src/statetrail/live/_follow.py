@@ -29,7 +29,6 @@ whatever the revisions come from:
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import threading
@@ -39,6 +38,7 @@ from collections.abc import AsyncIterator, Iterator
 from types import TracebackType
 from typing import Any, Final, Literal, NamedTuple, Self
 
+from statetrail._log import get_logger
 from statetrail.errors import RevisionNotFoundError, StatetrailError, SyncError
 from statetrail.live._core import Applier, Gap
 from statetrail.repository import Repository
@@ -58,7 +58,7 @@ from statetrail.storage.base import Row
 
 __all__ = ["Following", "Lag", "follow", "follow_async"]
 
-log = logging.getLogger("statetrail")
+log = get_logger("statetrail")
 
 #: Entries read from Redis per round trip.
 BATCH: Final = 500
@@ -159,7 +159,9 @@ class _History:
             if "://" not in text and text != ":memory:" and not os.path.exists(text):
                 raise FileNotFoundError(f"no history to follow at {text!r}")
             # A database is read without creating anything in it.
-            options = {"read_only": True} if text.startswith("postgres") else {}
+            options: dict[str, Any] = (
+                {"read_only": True} if text.startswith("postgres") else {}
+            )
             self.repo, self._own = open_repository(text, **options), True
         self.name = name
         self._feed: Any = None

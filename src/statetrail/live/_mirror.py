@@ -17,13 +17,13 @@ True
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Self
 
+from statetrail._log import get_logger
 from statetrail._store_events import Event, concerns, make_event
 from statetrail._store_paths import lookup, split_path
 from statetrail.frozen import thaw
@@ -33,7 +33,7 @@ from statetrail.storage._stream import DEFAULT_PREFIX
 
 __all__ = ["Mirror", "mirror"]
 
-log = logging.getLogger("statetrail")
+log = get_logger("statetrail")
 
 
 def mirror(

@@ -22,12 +22,12 @@ backfills from the source.
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 import time
 from typing import Final
 
+from statetrail._log import get_logger
 from statetrail.errors import StatetrailError
 from statetrail.storage._stream import (
     connect,
@@ -42,7 +42,7 @@ from statetrail.storage.base import Backend
 
 __all__ = ["Publisher"]
 
-log = logging.getLogger("statetrail")
+log = get_logger("statetrail")
 
 #: Rows read from the backend and added to Redis per round trip.
 PAGE: Final = 1_000
