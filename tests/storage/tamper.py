@@ -376,13 +376,13 @@ def _newest(raw: Raw) -> int:
     return max(raw.heads("job")["tips"].values())
 
 
-def _rebuildable_checkpoint(raw: Raw) -> int:
+def rebuildable_checkpoint(raw: Raw) -> int:
     """A checkpoint whose value can be rebuilt from patches (none erased below)."""
     return max(n for n in raw.checkpoints("job") if n != ERASED + 1)
 
 
-def _edit_checkpoint(raw: Raw, how: str) -> None:
-    number = _rebuildable_checkpoint(raw)
+def edit_checkpoint(raw: Raw, how: str) -> None:
+    number = rebuildable_checkpoint(raw)
     value, digest = raw.checkpoints("job")[number]
     altered = value.replace('"n":', '"m":') if '"n":' in value else value + " "
     if how == "plain":  # as statetrail wrote it before format 2
@@ -407,13 +407,49 @@ def _edit_erased_child_checkpoint(raw: Raw) -> None:
     raw.set_checkpoint("job", number, altered, digest)
 
 
+def forge_erasure(raw: Raw) -> int:
+    """A forged erasure (issue 9's last gap): a revision's payload dropped, a
+    tombstone written with its seal recomputed, its child's checkpoint given
+    another value (the patches after it still apply) and listed in the forged
+    tombstone with its digest recomputed. Returns the child's number.
+
+    Every digest an attacker without the chain's history can recompute is
+    recomputed; only the child's own row, chained when it was written, still
+    says what its value was (its value digest, format 3).
+    """
+    child = rebuildable_checkpoint(raw)
+    parent = int(raw.row("job", child)["parent"])
+    row = raw.row("job", parent)
+    value, _ = raw.checkpoints("job")[child]
+    forged = value.replace('"a"', '"z"')
+    assert forged != value
+    digest = integrity.checkpoint_digest(
+        raw.row("job", child)["chain"], forged.encode()
+    )
+    raw.set_checkpoint("job", child, forged, digest)
+    raw.set_row(
+        "job",
+        parent,
+        payload=None,
+        erased=integrity.tombstone(
+            row["chain"],
+            "dpo",
+            "privacy",
+            row["time_ns"] + 1,
+            integrity.payload_digest(row["payload"].encode()),
+            {child: digest},
+        ),
+    )
+    return child
+
+
 def _forge_tombstone(raw: Raw, number: int) -> None:
     raw.set_row("job", number, payload=None, erased=raw.row("job", ERASED)["erased"])
 
 
 def _child_with_checkpoint(raw: Raw) -> int:
     """The parent of a checkpointed revision (not the erased one)."""
-    number = _rebuildable_checkpoint(raw)
+    number = rebuildable_checkpoint(raw)
     parent = raw.row("job", number)["parent"]
     assert parent is not None
     return int(parent)
@@ -465,15 +501,17 @@ TAMPERS: dict[str, Tamper] = {
     "erased revision: tombstone removed": lambda raw: raw.set_row(
         "job", ERASED, erased=None
     ),
-    "checkpoint value edited": lambda raw: _edit_checkpoint(raw, "value"),
-    "checkpoint value edited, its digest recomputed": lambda raw: _edit_checkpoint(
+    "checkpoint value edited": lambda raw: edit_checkpoint(raw, "value"),
+    "checkpoint value edited, its digest recomputed": lambda raw: edit_checkpoint(
         raw, "plain"
     ),
     "checkpoint value edited, digest recomputed bound to its chain": lambda raw: (
-        _edit_checkpoint(raw, "bound")
+        edit_checkpoint(raw, "bound")
     ),
     "checkpoint after the erased revision edited, digest recomputed bound to its "
     "chain": _edit_erased_child_checkpoint,
+    "a forged erasure: payload dropped, tombstone sealed, the child's checkpoint "
+    "forged and listed": forge_erasure,
     "a payload edited": lambda raw: raw.set_row(
         "job", 6, payload=raw.row("job", 6)["payload"].replace("6", "7")
     ),

@@ -19,8 +19,10 @@ import statetrail
 from statetrail.cli import main
 from statetrail.errors import CorruptHistoryError
 from statetrail.storage import _integrity as integrity
+from statetrail.storage import codec
+from statetrail.storage._value_digest import value_digest
 from statetrail.storage.base import Heads, Row
-from tests.storage.tamper import EVERY, SqliteRaw, build, sqlite_raw
+from tests.storage.tamper import EVERY, SqliteRaw, build, forge_erasure, sqlite_raw
 
 
 def _row(raw: SqliteRaw, timeline: str, number: int) -> Row:
@@ -170,6 +172,27 @@ class TestAnchors:
         with sqlite_raw(str(path)) as raw:
             raw.conn.execute("DELETE FROM revisions WHERE timeline = 'score'")
             raw.conn.execute("DELETE FROM heads WHERE timeline = 'score'")
+        check(path, anchor)
+
+    def test_a_consistent_forged_erasure_is_found(
+        self, history: tuple[Path, str]
+    ) -> None:
+        """The forged erasure (tests.storage.tamper.forge_erasure) made
+        consistent: the child's value digest recomputed for the forged value,
+        then every digest, chain, seal and end record after the erased revision.
+        Its value digest is in the child's chained row, so the anchor finds it
+        (before format 3 nothing written at the child's time held its value)."""
+        path, anchor = history
+        with sqlite_raw(str(path)) as raw:
+            child = forge_erasure(raw)
+            parent = int(raw.row("job", child)["parent"])
+            forged = codec.from_json(codec.parse(raw.checkpoints("job")[child][0]))
+            payload = raw.row("job", child)["payload"]
+            assert integrity.committed_value(_row(raw, "job", child)) is not None
+            raw.set_row(
+                "job", child, payload=payload[:-66] + value_digest(forged) + '"}'
+            )
+            rewrite(raw, "job", parent, erased=raw.row("job", parent)["erased"])
         check(path, anchor)
 
     def test_a_malformed_anchor_is_a_value_error(

@@ -26,7 +26,7 @@ from statetrail.cli import main
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.repository import Repository
 from statetrail.storage import _integrity as integrity
-from statetrail.storage._journal import decode_rows
+from statetrail.storage._journal import CHECKPOINT_NOT_COMMITTED, decode_rows
 from statetrail.storage._sqlite_schema import row_from
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.reliability import record
@@ -40,7 +40,10 @@ from tests.storage.tamper import (
     Raw,
     SqliteRaw,
     build,
+    edit_checkpoint,
     export,
+    forge_erasure,
+    rebuildable_checkpoint,
 )
 from tests.storage.test_bitflip import damage_index
 
@@ -530,3 +533,73 @@ class TestForgedCheckpointOnOpen:
             for n in (number, number + 1):
                 with pytest.raises(CorruptHistoryError, match="sealed"):
                     repo.value_at("job", n)
+
+
+class TestValueCommitment:
+    """Issue 9's last gap: a checkpoint is checked against the value digest its
+    revision's row commits to (format 3), whatever was erased or recomputed
+    since. Both cases passed on real rows before: value_at read the forged
+    value, and a forged erasure passed verify even against an anchor."""
+
+    def _site(
+        self, kind: str, tmp_path: Path, templates: dict[str, Path], pg: Any
+    ) -> Site:
+        if kind == "sqlite":
+            return _sqlite_site(tmp_path, templates[kind])
+        if kind == "json":
+            return _json_site(tmp_path, templates[kind])
+        site = Site(
+            pg.url,
+            _closing_raw(lambda: PostgresRaw(pg.url, pg.name)),
+            False,
+            {"schema": pg.name},
+        )
+        with site.open() as repo:
+            build(repo)
+        return site
+
+    @pytest.mark.parametrize("kind", ["sqlite", "json", "postgresql"])
+    def test_value_at_refuses_a_recomputed_checkpoint(
+        self,
+        kind: str,
+        tmp_path: Path,
+        templates: dict[str, Path],
+        request: pytest.FixtureRequest,
+    ) -> None:
+        """An ordinary checkpoint given another value, its digest recomputed
+        bound to its chain: value_at starts from it and refuses it."""
+        pg = request.getfixturevalue("pg") if kind == "postgresql" else None
+        site = self._site(kind, tmp_path, templates, pg)
+        with site.raw() as raw:
+            number = rebuildable_checkpoint(raw)
+            edit_checkpoint(raw, "bound")
+        with site.open() as repo:
+            with pytest.raises(CorruptHistoryError) as caught:
+                repo.value_at("job", number)
+            assert caught.value.problems == [("job", number, CHECKPOINT_NOT_COMMITTED)]
+
+    @pytest.mark.parametrize("kind", ["sqlite", "json", "postgresql"])
+    def test_a_forged_erasure_is_found(
+        self,
+        kind: str,
+        tmp_path: Path,
+        templates: dict[str, Path],
+        request: pytest.FixtureRequest,
+    ) -> None:
+        """The forged erasure: verify (with and without the anchor taken
+        before), opening the timeline and value_at of the child refuse it."""
+        pg = request.getfixturevalue("pg") if kind == "postgresql" else None
+        site = self._site(kind, tmp_path, templates, pg)
+        with site.open() as repo:
+            anchor = repo.anchor()
+        with site.raw() as raw:
+            child = forge_erasure(raw)
+        with site.open() as repo:
+            for given in ("", anchor):
+                with pytest.raises(CorruptHistoryError) as caught:
+                    repo.verify(anchor=given or None)
+                assert ("job", child, CHECKPOINT_NOT_COMMITTED) in caught.value.problems
+            with pytest.raises(CorruptHistoryError, match="value digest"):
+                repo.value_at("job", child)
+            with pytest.raises(CorruptHistoryError, match="value digest"):
+                repo.timeline("job")

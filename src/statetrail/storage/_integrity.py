@@ -73,6 +73,7 @@ __all__ = [
     "chain_v2",
     "checkpoint_digest",
     "checkpoint_problem",
+    "committed_value",
     "digest_v1",
     "format_anchor",
     "heads_seal",
@@ -202,6 +203,29 @@ def checkpoint_problem(chain: str, version: int, value: str, digest: str) -> str
     if version == 1 and digest == codec.digest(data):
         return None
     return "its checkpoint does not match its digest and chain (altered)"
+
+
+#: How a format-3 payload ends: its value digest, the payload's last member.
+_COMMITTED = ',"value_digest":"'
+_HEX = frozenset("0123456789abcdef")
+
+
+def committed_value(row: Row) -> str | None:
+    """The value digest ``row``'s payload commits to (format 3), or ``None``.
+
+    ``None`` for a row written before format 3 and for an erased row (its value
+    is gone, and its children commit to their own). The payload is canonical
+    JSON whose last member is the digest, so it is read from the end without
+    parsing the patch; the row's digest covers it like the rest of the payload.
+    """
+    payload = row.payload
+    if type(payload) is not str or not payload.endswith('"}'):
+        return None
+    start = len(payload) - 66
+    if payload[start - len(_COMMITTED) : start] != _COMMITTED:
+        return None
+    digest = payload[start:-2]
+    return digest if _HEX.issuperset(digest) else None
 
 
 class Tombstone(NamedTuple):

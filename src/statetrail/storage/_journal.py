@@ -30,7 +30,7 @@ from statetrail.errors import (
     PathError,
     RevisionNotFoundError,
 )
-from statetrail.frozen import FrozenDict
+from statetrail.frozen import MISSING, FrozenDict
 from statetrail.paths import delete_in, insert_in, set_in
 from statetrail.revision import (
     BRANCH,
@@ -50,6 +50,7 @@ from statetrail.revision import (
 )
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
+from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased
 
@@ -135,10 +136,12 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
         ) from exc
-    if not isinstance(payload, dict) or len(payload) != 1:
+    if not isinstance(payload, dict) or len(payload) != 1 + (
+        type(payload.get("value_digest")) is str  # format 3 (_value_digest)
+    ):
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: a payload is "
-            '{"value": ...} or {"patch": [...]}'
+            '{"value": ...} or {"patch": [...]}, and its value digest'
         )
     if "value" in payload:
         return codec.from_json(payload["value"], allow_pickle=allow_pickle)
@@ -276,6 +279,7 @@ def decode_rows(
                 version,
                 allow_pickle,
                 lambda: backend.row(timeline, parent),  # type: ignore[arg-type]  # noqa: B023 - called at once
+                integrity.committed_value(row),
             )
         values[number] = value
         out.append(_record(row, value, allow_pickle=allow_pickle))
@@ -297,13 +301,17 @@ def _from_checkpoint(
     version: int,
     allow_pickle: bool,
     parent: Callable[[], Row | None] | None = None,
+    committed: str | None = None,
 ) -> Any:
     """The value of revision ``number`` from its checkpoint.
 
     The checkpoint is checked against ``chain`` (the revision's) and its format;
     with ``parent`` (which gives the parent's row), against the digest an erased
     parent's sealed tombstone lists for it: such a checkpoint alone holds the
-    value, so one rewritten with its digest recomputed is found there.
+    value, so one rewritten with its digest recomputed is found there. With
+    ``committed`` (the value digest the revision's own row holds, format 3), its
+    value is checked against it: that row was chained when it was written, so a
+    checkpoint rewritten later, by whatever route, does not match it.
     """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
@@ -329,7 +337,23 @@ def _from_checkpoint(
                     f"revision {number} of timeline {timeline!r}: {what}",
                     [(timeline, number, what)],
                 )
-    return codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
+    value = codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
+    if committed is not None and value_digest(value, allow_pickle=allow_pickle) != (
+        committed
+    ):
+        what = CHECKPOINT_NOT_COMMITTED
+        raise CorruptHistoryError(
+            f"revision {number} of timeline {timeline!r}: {what}",
+            [(timeline, number, what)],
+        )
+    return value
+
+
+#: The problem of a checkpoint whose value is not the one its row commits to.
+CHECKPOINT_NOT_COMMITTED = (
+    "its checkpoint holds another value than its row's value digest commits to "
+    "(altered)"
+)
 
 
 def read_value(
@@ -403,7 +427,14 @@ def read_value(
                 return rows.get(n) or backend.row(timeline, n)
 
             base = _from_checkpoint(
-                backend, timeline, current, row.chain, version, allow_pickle, parent_row
+                backend,
+                timeline,
+                current,
+                row.chain,
+                version,
+                allow_pickle,
+                parent_row,
+                integrity.committed_value(row),
             )
             break
         walked.append(row)
@@ -468,6 +499,16 @@ def _replacements(walked: list[Row]) -> list[tuple[list[Any], Any]] | None:
     return kept
 
 
+def _steps(changes: Sequence[Any]) -> Iterable[tuple[str, Any, Any]]:
+    """A revision's changes as patch steps (``=``, ``+``, ``-``; see codec)."""
+    for change in changes:
+        new = change._new
+        if new is MISSING:
+            yield "-", change._path, MISSING
+        else:
+            yield ("+" if change._old is MISSING else "="), change._path, new
+
+
 def heads_after(rows: Sequence[Row], saved: Heads | None) -> Heads:
     """Where the cursor is after ``rows``, starting from the heads last saved.
 
@@ -516,6 +557,7 @@ class StoreJournal:
         self._origins: dict[tuple[Any, ...], str | None] = {}
         self._notes: dict[tuple[Any, ...], str] = {}
         self._pointers: dict[tuple[Any, ...], str] = {}
+        self._values = Tracker(allow_pickle=allow_pickle)
 
     # -- the Journal protocol ----------------------------------------------------
 
@@ -553,7 +595,11 @@ class StoreJournal:
         try:
             self.backend.append((row,), checkpoints, heads)
         except ConflictError:
+            self._values.forget()
             self.refresh(timeline)
+            raise
+        except BaseException:
+            self._values.forget()
             raise
         self._chains[row.number] = row.chain
         self._depths[row.number] = depth
@@ -672,14 +718,27 @@ class StoreJournal:
             rec[TIME],
         )
         value_json = None
+        values = self._values
         if parent is None:
             value_json = codec.to_json(revision.value, allow_pickle=self._pickle)
-            payload = codec.canonical({"value": value_json})
+            payload = codec.canonical(
+                {
+                    "value": value_json,
+                    "value_digest": values.reset(rec[VALUE], number),
+                }
+            )
             paths: tuple[str, ...] = ("",)
         else:
             changes = revision.changes
+            if values.number == parent:
+                committed = values.advance(_steps(changes), rec[VALUE], number)
+            else:  # the first write here, or on another branch than the last
+                committed = values.reset(rec[VALUE], number)
             payload = codec.canonical(
-                {"patch": codec.changes_to_json(changes, allow_pickle=self._pickle)}
+                {
+                    "patch": codec.changes_to_json(changes, allow_pickle=self._pickle),
+                    "value_digest": committed,
+                }
             )
             if len(changes) == 1:
                 where = index_path(changes[0])

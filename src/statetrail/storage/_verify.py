@@ -9,11 +9,13 @@ the :class:`~statetrail.CorruptHistoryError` it raises, as
 
 What it checks, per timeline: each row's digest, tombstone and link in the chain
 (``_integrity``); that numbers run without gaps; that each payload decodes and
-its patch applies to its parent's value; each checkpoint's digest and, where the
-value can be rebuilt from patches, the value itself; the end record against the
-newest row (truncation); the heads' seal (a cursor or tip moved by hand); and
-against an anchor, that the revision it names still has its chain. Before the
-rows, the backend's own checks (SQLite's ``quick_check`` or ``integrity_check``).
+its patch applies to its parent's value; each checkpoint's digest, its value
+against the value digest its row commits to (format 3, ``_value_digest``)
+and, where the value can be rebuilt from patches, against that value; the end
+record against the newest row (truncation); the heads' seal (a cursor or tip
+moved by hand); and against an anchor, that the revision it names still has its
+chain. Before the rows, the backend's own checks (SQLite's ``quick_check`` or
+``integrity_check``).
 
 :func:`opening_problems` is the cheap part, run whenever a timeline is loaded:
 the end record and the heads, against rows already read and verified.
@@ -30,11 +32,13 @@ from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
+    CHECKPOINT_NOT_COMMITTED,
     MISSING_PARENT,
     NeedsCheckpoint,
     read_value,
     row_value,
 )
+from statetrail.storage._value_digest import value_digest
 from statetrail.storage.base import Backend, End, Heads, Problem, Row
 from statetrail.timeline import Erased
 
@@ -417,6 +421,14 @@ class _Timeline:
             kept = codec.from_json(codec.parse(text), allow_pickle=self.pickle)
         except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
             self.problem(row.number, f"its checkpoint does not decode: {exc}")
+            return
+        committed = integrity.committed_value(row)
+        if committed is not None and committed != value_digest(
+            kept, allow_pickle=self.pickle
+        ):
+            # The row was chained when it was written: whatever was erased or
+            # recomputed since, the checkpoint must hold the value it names.
+            self.problem(row.number, CHECKPOINT_NOT_COMMITTED)
             return
         if value is _UNKNOWN:
             # Only the checkpoint holds this value: its digest must be the one
