@@ -22,8 +22,8 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from _harness import Figure, spread
 import statetrail
+from _harness import Figure, spread
 from statetrail.frozen import freeze
 from statetrail.storage._value_digest import Tracker
 

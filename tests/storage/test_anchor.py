@@ -20,6 +20,7 @@ from statetrail.cli import main
 from statetrail.errors import CorruptHistoryError
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
+from statetrail.storage._journal import row_value
 from statetrail.storage._value_digest import value_digest
 from statetrail.storage.base import Heads, Row
 from tests.storage.tamper import EVERY, SqliteRaw, build, forge_erasure, sqlite_raw
@@ -178,20 +179,31 @@ class TestAnchors:
         self, history: tuple[Path, str]
     ) -> None:
         """The forged erasure (tests.storage.tamper.forge_erasure) made
-        consistent: the child's value digest recomputed for the forged value,
-        then every digest, chain, seal and end record after the erased revision.
-        Its value digest is in the child's chained row, so the anchor finds it
-        (before format 3 nothing written at the child's time held its value)."""
+        consistent: the value digests of the child and of every revision built
+        on it recomputed for the forged value, then every digest, chain, seal and
+        end record after the erased revision. The child's value digest is in its
+        chained row, so the anchor finds it (before format 3 nothing written at
+        the child's time held its value)."""
         path, anchor = history
         with sqlite_raw(str(path)) as raw:
             child = forge_erasure(raw)
             parent = int(raw.row("job", child)["parent"])
-            forged = codec.from_json(codec.parse(raw.checkpoints("job")[child][0]))
-            payload = raw.row("job", child)["payload"]
-            assert integrity.committed_value(_row(raw, "job", child)) is not None
-            raw.set_row(
-                "job", child, payload=payload[:-66] + value_digest(forged) + '"}'
-            )
+            values = {
+                child: codec.from_json(codec.parse(raw.checkpoints("job")[child][0]))
+            }
+            (top,) = raw.conn.execute(
+                "SELECT max(number) FROM revisions WHERE timeline = 'job'"
+            ).fetchone()
+            for n in range(child, top + 1):
+                row = _row(raw, "job", n)
+                if n != child:
+                    if row.parent not in values or row.payload is None:
+                        continue
+                    values[n] = row_value(row, values[row.parent])
+                assert row.payload is not None
+                assert integrity.committed_value(row) is not None
+                committed = value_digest(values[n])
+                raw.set_row("job", n, payload=row.payload[:-66] + committed + '"}')
             rewrite(raw, "job", parent, erased=raw.row("job", parent)["erased"])
         check(path, anchor)
 

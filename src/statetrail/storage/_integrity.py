@@ -34,6 +34,16 @@ when they read.
 - *Heads* (cursor and branch tips) carry a seal over each one's number and
   chain: moving the cursor back by hand, or pointing a tip elsewhere, is found.
 
+**Format 3** is format 2 with a *value commitment*: the payload's last member
+is the Merkle digest of the revision's whole value (``_value_digest``), so the
+row's digest and the chain cover it (:func:`committed_value` reads it). Every
+checkpoint is then checked against the row of its own revision, written and
+chained at that revision's time: a tombstone forged later (its seal
+recomputed) can hide the erased revision's value, but cannot make a child's
+checkpoint stand for another value. The digests and chain are computed as in
+format 2, so a format-3 row verifies by format 2's rules; only its payload is
+longer.
+
 Every format-2 hash starts with its own tag (``st2r``, ``st2c`` ...), so no value
 of one kind can pass for another, nor for a format-1 hash (which starts with a
 length, a zero byte).

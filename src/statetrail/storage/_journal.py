@@ -64,6 +64,7 @@ __all__ = [
     "decode_rows",
     "heads_after",
     "read_value",
+    "row_steps",
     "row_value",
 ]
 
@@ -163,6 +164,19 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
             f"revision {row.number} of {row.timeline!r}: its patch does not apply to "
             f"its parent ({exc})"
         ) from exc
+
+
+def row_steps(row: Row, allow_pickle: bool) -> list[tuple[str, Any, Any]]:
+    """The ``(op, path, new)`` steps of a row's patch (a whole value: one step).
+
+    For the value digest's tracker (``_value_digest``); the row's digest has
+    been checked.
+    """
+    assert row.payload is not None
+    payload = orjson.loads(row.payload)
+    if "value" in payload:
+        return [("=", (), codec.from_json(payload["value"], allow_pickle=allow_pickle))]
+    return codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
 
 
 class NeedsCheckpoint(Exception):

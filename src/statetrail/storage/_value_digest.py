@@ -102,14 +102,6 @@ def _leaf(value: Any, allow_pickle: bool) -> bytes:
     return _sha(b"j" + data).digest()
 
 
-def _is_dict(value: Any) -> bool:
-    return type(value) is FrozenDict or type(value) is dict
-
-
-def _is_list(value: Any) -> bool:
-    return type(value) is FrozenList or type(value) is list
-
-
 class _Dict:
     """The shadow of a dict: its keys in order, each with its digest and value's.
 
@@ -391,11 +383,14 @@ class _List:
 
 def _shadow(value: Any, allow_pickle: bool) -> Any:
     """The shadow of ``value``: a leaf's digest, or a dict's or list's shadow."""
-    if _is_dict(value):
+    t = type(value)
+    if t is str:  # the usual leaf, spared two calls
+        return _sha(b"s" + value.encode("utf-8", "surrogatepass")).digest()
+    if t is FrozenDict or t is dict:
         return _Dict(
-            ((k, _shadow(v, allow_pickle)) for k, v in value.items()), allow_pickle
+            [(k, _shadow(v, allow_pickle)) for k, v in value.items()], allow_pickle
         )
-    if _is_list(value):
+    if t is FrozenList or t is list:
         return _List([_shadow(v, allow_pickle) for v in value])
     return _leaf(value, allow_pickle)
 

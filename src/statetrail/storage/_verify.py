@@ -36,9 +36,10 @@ from statetrail.storage._journal import (
     MISSING_PARENT,
     NeedsCheckpoint,
     read_value,
+    row_steps,
     row_value,
 )
-from statetrail.storage._value_digest import value_digest
+from statetrail.storage._value_digest import Tracker
 from statetrail.storage.base import Backend, End, Heads, Problem, Row
 from statetrail.timeline import Erased
 
@@ -222,6 +223,7 @@ class _Timeline:
         self.unread: set[int] = set()  # rows the backend could not read
         self.newer = False
         self.count = 0
+        self.tracker = Tracker(allow_pickle=allow_pickle)
 
     def problem(self, number: int | None, what: str) -> None:
         self.problems.append((self.name, number, what))
@@ -392,10 +394,40 @@ class _Timeline:
             value = _UNKNOWN
         if value is _UNKNOWN:
             self.broken.add(row.number)  # a checkpoint may still give it
+        elif type(value) is not Erased:
+            self.commitment(row, value)
         self.values[row.number] = value
         if len(self.values) > _VALUES_KEPT:
             self.values.popitem(last=False)
         return value
+
+    def commitment(self, row: Row, value: Any) -> None:
+        """Check the value digest ``row`` commits to (format 3) against ``value``.
+
+        The tracker follows the patches from one row to its child, so this
+        costs what each revision changed; a row on another branch than the last
+        one checked hashes its whole value.
+        """
+        committed = integrity.committed_value(row)
+        if committed is None:
+            self.tracker.forget()
+            return
+        tracker = self.tracker
+        try:
+            if row.parent is not None and tracker.number == row.parent:
+                found = tracker.advance(row_steps(row, self.pickle), value, row.number)
+            else:
+                found = tracker.reset(value, row.number)
+        except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
+            tracker.forget()
+            self.problem(row.number, f"its value cannot be hashed: {exc}")
+            return
+        if found != committed:
+            tracker.forget()
+            self.problem(
+                row.number,
+                "its value digest does not match the value its patches give (altered)",
+            )
 
     def sealed_by_parent(self, row: Row) -> str | None:
         """The checkpoint digest the parent's tombstone lists for ``row``."""
@@ -423,11 +455,16 @@ class _Timeline:
             self.problem(row.number, f"its checkpoint does not decode: {exc}")
             return
         committed = integrity.committed_value(row)
-        if committed is not None and committed != value_digest(
-            kept, allow_pickle=self.pickle
+        # Where only the checkpoint holds the value, it must be the one its row
+        # names: that row was chained when it was written, whatever was erased
+        # or recomputed since. (A value the patches give was checked against it
+        # already, and the checkpoint is compared with that value below.)
+        if (
+            committed is not None
+            and value is _UNKNOWN
+            and self.tracker.reset(kept, row.number) != committed
         ):
-            # The row was chained when it was written: whatever was erased or
-            # recomputed since, the checkpoint must hold the value it names.
+            self.tracker.forget()
             self.problem(row.number, CHECKPOINT_NOT_COMMITTED)
             return
         if value is _UNKNOWN:
