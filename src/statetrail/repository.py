@@ -198,6 +198,8 @@ class Repository:
         self.backend = backend
         self._every = checkpoint_every
         self._pickle = allow_pickle
+        # Checkpoints value_at has hashed against their rows' value digests.
+        self._checked: set[tuple[str, int, str, str]] = set()
         self._lock = threading.RLock()
         self._open: dict[str, Timeline[Any]] = {}
         self._closed = False
@@ -328,6 +330,7 @@ class Repository:
             number,
             checkpoint_every=self._every,
             allow_pickle=self._pickle,
+            checked=self._checked,
         )
 
     # -- front ends ------------------------------------------------------------------

@@ -26,7 +26,11 @@ from statetrail.cli import main
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.repository import Repository
 from statetrail.storage import _integrity as integrity
-from statetrail.storage._journal import CHECKPOINT_NOT_COMMITTED, decode_rows
+from statetrail.storage._journal import (
+    CHECKPOINT_NOT_COMMITTED,
+    decode_rows,
+    read_value,
+)
 from statetrail.storage._sqlite_schema import row_from
 from statetrail.storage.sqlite import SQLiteBackend
 from tests.reliability import record
@@ -603,3 +607,22 @@ class TestValueCommitment:
                 repo.value_at("job", child)
             with pytest.raises(CorruptHistoryError, match="value digest"):
                 repo.timeline("job")
+
+    def test_a_checked_checkpoint_is_checked_again_once_rewritten(
+        self, tmp_path: Path, templates: dict[str, Path]
+    ) -> None:
+        """value_at remembers the checkpoints it hashed (``checked``), by their
+        digest: one rewritten afterwards, its digest recomputed, is hashed
+        again and refused."""
+        site = _sqlite_site(tmp_path, templates["sqlite"])
+        with site.raw() as raw:
+            number = rebuildable_checkpoint(raw)
+        checked: set[tuple[str, int, str, str]] = set()
+        with site.open() as repo:
+            before = read_value(repo.backend, "job", number, checked=checked)
+            assert len(checked) == 1
+            assert read_value(repo.backend, "job", number, checked=checked) == before
+            with site.raw() as raw:
+                edit_checkpoint(raw, "bound")
+            with pytest.raises(CorruptHistoryError, match="value digest"):
+                read_value(repo.backend, "job", number, checked=checked)

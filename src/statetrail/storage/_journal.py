@@ -316,6 +316,7 @@ def _from_checkpoint(
     allow_pickle: bool,
     parent: Callable[[], Row | None] | None = None,
     committed: str | None = None,
+    checked: set[tuple[str, int, str, str]] | None = None,
 ) -> Any:
     """The value of revision ``number`` from its checkpoint.
 
@@ -326,6 +327,9 @@ def _from_checkpoint(
     ``committed`` (the value digest the revision's own row holds, format 3), its
     value is checked against it: that row was chained when it was written, so a
     checkpoint rewritten later, by whatever route, does not match it.
+    ``checked`` holds the checkpoints (timeline, number, digest, value digest)
+    whose value was hashed before: the stored text is still checked against its
+    digest (one SHA-256 of the text), but not hashed as a value again.
     """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
@@ -352,15 +356,26 @@ def _from_checkpoint(
                     [(timeline, number, what)],
                 )
     value = codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
-    if committed is not None and value_digest(value, allow_pickle=allow_pickle) != (
-        committed
-    ):
+    if committed is None:
+        return value
+    key = (timeline, number, digest, committed)
+    if checked is not None and key in checked:
+        return value
+    if value_digest(value, allow_pickle=allow_pickle) != committed:
         what = CHECKPOINT_NOT_COMMITTED
         raise CorruptHistoryError(
             f"revision {number} of timeline {timeline!r}: {what}",
             [(timeline, number, what)],
         )
+    if checked is not None:
+        if len(checked) >= _CHECKED_KEPT:
+            checked.clear()
+        checked.add(key)
     return value
+
+
+#: How many checked checkpoints a repository remembers (see _from_checkpoint).
+_CHECKED_KEPT = 256
 
 
 #: The problem of a checkpoint whose value is not the one its row commits to.
@@ -377,13 +392,16 @@ def read_value(
     *,
     checkpoint_every: int = CHECKPOINT_EVERY,
     allow_pickle: bool = False,
+    checked: set[tuple[str, int, str, str]] | None = None,
 ) -> Any:
     """The value of one stored revision, without replaying the history.
 
     Walks from revision ``number`` up its lineage to the nearest whole value (a
     checkpoint, or the first revision), then applies the patches on the way back
     down: at most ``checkpoint_every`` of them when the checkpoints are in place.
-    Every row walked is checked against its digest and its link in the chain.
+    Every row walked is checked against its digest and its link in the chain,
+    and the checkpoint against the value digest its row commits to (format 3;
+    ``checked`` remembers those already hashed, see :func:`_from_checkpoint`).
     """
     numbers = backend.checkpoints(timeline)
     checkpoints = set(numbers)
@@ -449,6 +467,7 @@ def read_value(
                 allow_pickle,
                 parent_row,
                 integrity.committed_value(row),
+                checked,
             )
             break
         walked.append(row)
