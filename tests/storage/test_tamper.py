@@ -129,6 +129,19 @@ def _json_site(tmp_path: Path, template: Path) -> Site:
     return Site(str(path), _closing_raw(lambda: JsonRaw(str(path))), True)
 
 
+def _pg_site(pg: PgSchema) -> Site:
+    """The reference history, written in ``pg``'s schema."""
+    site = Site(
+        pg.url,
+        _closing_raw(lambda: PostgresRaw(pg.url, pg.name)),
+        False,
+        {"schema": pg.name},
+    )
+    with site.open() as repo:
+        build(repo)
+    return site
+
+
 @pytest.fixture(scope="module")
 def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The reference history, written once per file backend."""
@@ -156,15 +169,7 @@ class TestTamperList:
     @pytest.mark.parametrize("case", sorted(TAMPERS))
     def test_postgres_edits_are_detected(self, case: str, pg: PgSchema) -> None:
         """The same edits on PostgreSQL rows."""
-        site = Site(
-            pg.url,
-            _closing_raw(lambda: PostgresRaw(pg.url, pg.name)),
-            False,
-            {"schema": pg.name},
-        )
-        with site.open() as repo:
-            build(repo)
-        assert outcome(site, TAMPERS[case], real_verify) == "detected"
+        assert outcome(_pg_site(pg), TAMPERS[case], real_verify) == "detected"
 
     def test_the_checker_has_teeth(
         self, tmp_path: Path, templates: dict[str, Path]
@@ -552,15 +557,7 @@ class TestValueCommitment:
             return _sqlite_site(tmp_path, templates[kind])
         if kind == "json":
             return _json_site(tmp_path, templates[kind])
-        site = Site(
-            pg.url,
-            _closing_raw(lambda: PostgresRaw(pg.url, pg.name)),
-            False,
-            {"schema": pg.name},
-        )
-        with site.open() as repo:
-            build(repo)
-        return site
+        return _pg_site(pg)
 
     @pytest.mark.parametrize("kind", ["sqlite", "json", "postgresql"])
     def test_value_at_refuses_a_recomputed_checkpoint(
