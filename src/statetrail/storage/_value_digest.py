@@ -122,17 +122,25 @@ class _Dict:
         "slots",
     )
 
-    def __init__(self, items: Iterable[tuple[Any, Any]], allow_pickle: bool) -> None:
+    def __init__(self, items: list[tuple[Any, Any]], allow_pickle: bool) -> None:
         self.pickle = allow_pickle
-        self.slots: dict[Any, list[Any]] = {}
         self.cached: bytes | None = None
         self.buckets: dict[int, dict[bytes, Any]] | None = None
         self.nodes: list[dict[int, list[bytes]]] = []
         self.dirty: set[int] = set()
         self.first: Any = _MISSING
         self.last: Any = _MISSING
-        for key, child in items:
-            self.slots[key] = [_leaf(key, allow_pickle), child, _MISSING, _MISSING]
+        self.slots: dict[Any, list[Any]] = {
+            key: [
+                _sha(b"s" + key.encode("utf-8", "surrogatepass")).digest()
+                if type(key) is str
+                else _leaf(key, allow_pickle),
+                child,
+                _MISSING,
+                _MISSING,
+            ]
+            for key, child in items
+        }
         self._relink()
 
     # -- the large form: links and buckets ----------------------------------------
@@ -140,25 +148,34 @@ class _Dict:
     def _relink(self) -> None:
         """Build (or drop) the links and buckets for the current size."""
         self.cached = None
-        if len(self.slots) <= SMALL_DICT:
+        slots = self.slots
+        if len(slots) <= SMALL_DICT:
             self.buckets = None
             self.nodes = []
             self.dirty = set()
             return
-        self.buckets = {}
+        keys = list(slots)
+        buckets: dict[int, dict[bytes, Any]] = {}
+        for slot, key, before, after in zip(
+            slots.values(),
+            keys,
+            [_MISSING, *keys[:-1]],
+            [*keys[1:], _MISSING],
+            strict=True,
+        ):
+            slot[2] = before
+            slot[3] = after
+            kd = slot[0]
+            bucket = buckets.get((kd[0] << 8) | kd[1])
+            if bucket is None:
+                buckets[(kd[0] << 8) | kd[1]] = {kd: key}
+            else:
+                bucket[kd] = key
+        self.buckets = buckets
         self.nodes = [{} for _ in range(_LEVELS)]
-        previous: Any = _MISSING
-        for key, slot in self.slots.items():
-            slot[2] = previous
-            slot[3] = _MISSING
-            if previous is not _MISSING:
-                self.slots[previous][3] = key
-            previous = key
-            self.buckets.setdefault(_bucket(slot[0]), {})[slot[0]] = key
-        keys = iter(self.slots)
-        self.first = next(keys)
-        self.last = previous
-        self.dirty = set(self.buckets)
+        self.first = keys[0]
+        self.last = keys[-1]
+        self.dirty = set(buckets)
 
     def touch(self, key: Any) -> None:
         """``key``'s value (or a value under it) changed."""
@@ -384,8 +401,10 @@ class _List:
 def _shadow(value: Any, allow_pickle: bool) -> Any:
     """The shadow of ``value``: a leaf's digest, or a dict's or list's shadow."""
     t = type(value)
-    if t is str:  # the usual leaf, spared two calls
+    if t is str:  # the usual leaves, spared a call
         return _sha(b"s" + value.encode("utf-8", "surrogatepass")).digest()
+    if t is int:
+        return _sha(b"i" + str(value).encode()).digest()
     if t is FrozenDict or t is dict:
         return _Dict(
             [(k, _shadow(v, allow_pickle)) for k, v in value.items()], allow_pickle
