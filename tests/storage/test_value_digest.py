@@ -223,3 +223,33 @@ def test_verify_checks_every_rows_value_digest(tmp_path: Path) -> None:
             "its value digest does not match the value its patches give (altered)",
         )
     ]
+
+
+def test_two_writers_follow_each_other_without_hashing_the_whole_value(
+    tmp_path: Path,
+) -> None:
+    """Two repositories writing one SQLite timeline in turn: each write loses
+    the race for its number, steps back and follows the other's rows, so the
+    whole value is hashed once per writer, and every row still commits to its
+    value (a dict deletion, which cannot be stepped back, hashes it again)."""
+    path = tmp_path / "h.db"
+    state = {"d": {f"k{i}": i for i in range(SMALL_DICT + 10)}, "l": [0, 1]}
+    with statetrail.open(path) as one, statetrail.open(path) as two:
+        first = one.store("s", state)
+        second = two.store("s")
+        for i in range(10):
+            first.set(f"d.k{i}", i * 10)
+            second.set(f"d.k{i + 20}", {"n": i})
+        second.delete("d.k39")
+        first.set("d.k1", "after the deletion")
+        wholes = [
+            repo.timeline("s")._journal._values.wholes  # type: ignore[union-attr]
+            for repo in (one, two)
+        ]
+    assert wholes[0] <= 2, wholes
+    assert wholes[1] <= 3, wholes
+    with statetrail.open(path) as repo:
+        assert repo.verify() == {"s": 23}
+        for row in repo.backend.read("s"):
+            committed = integrity.committed_value(row)
+            assert committed == value_digest(repo.value_at("s", row.number))

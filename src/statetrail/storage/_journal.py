@@ -628,7 +628,9 @@ class StoreJournal:
         try:
             self.backend.append((row,), checkpoints, heads)
         except ConflictError:
-            self._values.forget()
+            # Back to the parent, then along the newcomers' rows: a process
+            # that loses races hashes what changed, not its whole value.
+            self._step_back(revision, row.parent)
             self.refresh(timeline)
             raise
         except BaseException:
@@ -674,6 +676,31 @@ class StoreJournal:
                 allow_pickle=self._pickle,
             )
             timeline._absorb(records)
+            values = self._values
+            for row, record in zip(rows, records, strict=True):
+                if values.number is None or values.number != row.parent:
+                    continue
+                if row.payload is None:
+                    values.forget()
+                    continue
+                values.advance(row_steps(row, self._pickle), record[VALUE], row.number)
+
+    def _step_back(self, revision: Revision, parent: int | None) -> None:
+        """Return the value digest's tracker from ``revision`` to its parent."""
+        values = self._values
+        if parent is None or values.number != revision.number:
+            values.forget()
+            return
+        back = []
+        for change in reversed(revision.changes):
+            old, new = change._old, change._new
+            if new is MISSING:
+                back.append(("+", change._path, old))
+            elif old is MISSING:
+                back.append(("-", change._path, MISSING))
+            else:
+                back.append(("=", change._path, old))
+        values.revert(back, parent)
 
     def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
         """Keep the children readable (checkpoints), then drop the payload.

@@ -445,15 +445,18 @@ class Tracker:
     Not thread-safe: the journal calls it under the timeline's lock.
     """
 
-    __slots__ = ("_pickle", "_root", "number")
+    __slots__ = ("_pickle", "_root", "number", "wholes")
 
     def __init__(self, *, allow_pickle: bool = False) -> None:
         self._pickle = allow_pickle
         self._root: Any = None
         self.number: int | None = None
+        #: How many times a whole value was hashed (the costly case).
+        self.wholes = 0
 
     def reset(self, value: Any, number: int | None) -> str:
         """Start over from ``value`` (the whole value of revision ``number``)."""
+        self.wholes += 1
         self._root = _shadow(value, self._pickle)
         self.number = number
         return _digest(self._root).hex()
@@ -473,12 +476,28 @@ class Tracker:
         self.number = number
         return _digest(self._root).hex()
 
+    def revert(self, ops: Iterable[Op], number: int) -> None:
+        """Undo the last write with its inverse ``ops``, back to ``number``.
+
+        A key removed from a dict cannot be put back in its place by a step (an
+        added key goes last): such an undo forgets the value instead, and the
+        next write hashes it whole.
+        """
+        self.number = None
+        try:
+            for op, path, new in ops:
+                self._step(op, path, new, back=True)
+        except _Lost:
+            self.forget()
+            return
+        self.number = number
+
     def forget(self) -> None:
         """Drop the held value (a write failed after it was applied)."""
         self._root = None
         self.number = None
 
-    def _step(self, op: str, path: Sequence[Any], new: Any) -> None:
+    def _step(self, op: str, path: Sequence[Any], new: Any, back: bool = False) -> None:
         if not path:
             if op != "=":
                 raise _Lost
@@ -495,7 +514,7 @@ class Tracker:
             present = key in node.slots
             if op == "=" and present:
                 node.put(key, _shadow(new, self._pickle))
-            elif op == "+" and not present:
+            elif op == "+" and not present and not back:
                 node.add(key, _shadow(new, self._pickle))
             elif op == "-" and present:
                 node.remove(key)
