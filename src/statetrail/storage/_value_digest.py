@@ -64,7 +64,6 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from statetrail.frozen import MISSING as _MISSING
 from statetrail.frozen import FrozenDict, FrozenList
 from statetrail.storage import codec
 
@@ -77,6 +76,10 @@ SMALL_LIST = 64
 _CHUNK = 32
 _LEVELS = 4  # hex digits of a key's digest that choose its bucket
 _ZERO = bytes(32)
+#: No key (before the first, after the last). A bare ``object()``, which the
+#: garbage collector does not track, so slots of strings and digests holding it
+#: are not tracked either (a million-key dict has a million slots).
+_MISSING: Any = object()
 
 _sha = hashlib.sha256
 
@@ -105,7 +108,7 @@ def _leaf(value: Any, allow_pickle: bool) -> bytes:
 class _Dict:
     """The shadow of a dict: its keys in order, each with its digest and value's.
 
-    ``slots`` maps a key to ``[kd, leaf digest or shadow, previous, next]`` in the
+    ``slots`` maps a key to ``(kd, leaf digest or shadow, previous, next)`` in the
     dict's order (a Python dict keeps it as the frozen one does: a replaced key
     keeps its place, an added one goes last). The links and buckets are kept only
     while the dict is larger than :data:`SMALL_DICT`.
@@ -130,15 +133,15 @@ class _Dict:
         self.dirty: set[int] = set()
         self.first: Any = _MISSING
         self.last: Any = _MISSING
-        self.slots: dict[Any, list[Any]] = {
-            key: [
+        self.slots: dict[Any, tuple[Any, ...]] = {
+            key: (
                 _sha(b"s" + key.encode("utf-8", "surrogatepass")).digest()
                 if type(key) is str
                 else _leaf(key, allow_pickle),
                 child,
                 _MISSING,
                 _MISSING,
-            ]
+            )
             for key, child in items
         }
         self._relink()
@@ -156,16 +159,11 @@ class _Dict:
             return
         keys = list(slots)
         buckets: dict[int, dict[bytes, Any]] = {}
-        for slot, key, before, after in zip(
-            slots.values(),
-            keys,
-            [_MISSING, *keys[:-1]],
-            [*keys[1:], _MISSING],
-            strict=True,
+        for key, before, after in zip(
+            keys, [_MISSING, *keys[:-1]], [*keys[1:], _MISSING], strict=True
         ):
-            slot[2] = before
-            slot[3] = after
-            kd = slot[0]
+            kd, child, _, _ = slots[key]
+            slots[key] = (kd, child, before, after)
             bucket = buckets.get((kd[0] << 8) | kd[1])
             if bucket is None:
                 buckets[(kd[0] << 8) | kd[1]] = {kd: key}
@@ -185,25 +183,31 @@ class _Dict:
 
     def put(self, key: Any, child: Any) -> None:
         """Bind ``key`` (present) to ``child``, keeping its place."""
-        self.slots[key][1] = child
+        kd, _, before, after = self.slots[key]
+        self.slots[key] = (kd, child, before, after)
         self.touch(key)
 
     def add(self, key: Any, child: Any) -> None:
         """Add ``key`` (absent) at the end."""
         kd = _leaf(key, self.pickle)
-        self.slots[key] = [kd, child, self.last, _MISSING]
+        self.slots[key] = (kd, child, self.last, _MISSING)
         if self.buckets is None:
             self.cached = None
             if len(self.slots) > SMALL_DICT:
                 self._relink()
             return
         if self.last is not _MISSING:
-            self.slots[self.last][3] = key
-            self.touch(self.last)
+            self._link(self.last, key)
         else:
             self.first = key
         self.last = key
         self.buckets.setdefault(_bucket(kd), {})[kd] = key
+        self.touch(key)
+
+    def _link(self, key: Any, following: Any) -> None:
+        """Point ``key``'s next link at ``following``: its bucket's digest changes."""
+        kd, child, before, _ = self.slots[key]
+        self.slots[key] = (kd, child, before, following)
         self.touch(key)
 
     def remove(self, key: Any) -> None:
@@ -220,12 +224,12 @@ class _Dict:
         if previous is _MISSING:
             self.first = following
         else:
-            self.slots[previous][3] = following
-            self.touch(previous)
+            self._link(previous, following)
         if following is _MISSING:
             self.last = previous
         else:
-            self.slots[following][2] = previous
+            slot = self.slots[following]
+            self.slots[following] = (slot[0], slot[1], previous, slot[3])
         if len(self.slots) <= SMALL_DICT:
             self._relink()
 
