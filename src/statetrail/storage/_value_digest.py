@@ -62,9 +62,11 @@ stepped back with its inverted changes and then follows the other process's
 rows, so writers taking turns do not hash whole values.
 
 Figures (CPU per single-leaf step of a random key, this 2-core machine under
-load, ``benchmarks/bench_durable_digest.py``): 5.6 us at 13 leaves, 16-17 us at
-10,000 entries, 22 us at 100,000, 64 us at 1,000,000 (where the bucket of 15
-keys is rehashed and the caches are cold).
+load, ``benchmarks/bench_durable_digest.py``): 5.6 us at 13 leaves, 13.5 us at
+10,000 entries, 24 us at 1,000,000 (a bucket of about 15 keys re-joined: each
+keeps its entries' bytes, and only the keys a write touched are made again).
+A whole durable ``Store.set`` measured 5-9, 25-30 and about 100 us more than
+main's (benchmarks/README.md): the rest is the collector and colder caches.
 
 A compiled ``_hamt`` (wt/speed) needs to keep nothing for this module: the
 shadow reads values through ``FrozenDict.items()`` and list iteration only, and
