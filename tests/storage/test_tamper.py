@@ -544,33 +544,27 @@ class TestForgedCheckpointOnOpen:
                     repo.value_at("job", n)
 
 
+@pytest.fixture(params=["sqlite", "json", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: dict[str, Path]
+) -> Site:
+    """The reference history on each backend, ready to edit."""
+    if request.param == "sqlite":
+        return _sqlite_site(tmp_path, templates["sqlite"])
+    if request.param == "json":
+        return _json_site(tmp_path, templates["json"])
+    return _pg_site(request.getfixturevalue("pg"))
+
+
 class TestValueCommitment:
     """Issue 9's last gap: a checkpoint is checked against the value digest its
     revision's row commits to (format 3), whatever was erased or recomputed
     since. Both cases passed on real rows before: value_at read the forged
     value, and a forged erasure passed verify even against an anchor."""
 
-    def _site(
-        self, kind: str, tmp_path: Path, templates: dict[str, Path], pg: Any
-    ) -> Site:
-        if kind == "sqlite":
-            return _sqlite_site(tmp_path, templates[kind])
-        if kind == "json":
-            return _json_site(tmp_path, templates[kind])
-        return _pg_site(pg)
-
-    @pytest.mark.parametrize("kind", ["sqlite", "json", "postgresql"])
-    def test_value_at_refuses_a_recomputed_checkpoint(
-        self,
-        kind: str,
-        tmp_path: Path,
-        templates: dict[str, Path],
-        request: pytest.FixtureRequest,
-    ) -> None:
+    def test_value_at_refuses_a_recomputed_checkpoint(self, site: Site) -> None:
         """An ordinary checkpoint given another value, its digest recomputed
         bound to its chain: value_at starts from it and refuses it."""
-        pg = request.getfixturevalue("pg") if kind == "postgresql" else None
-        site = self._site(kind, tmp_path, templates, pg)
         with site.raw() as raw:
             number = rebuildable_checkpoint(raw)
             edit_checkpoint(raw, "bound")
@@ -579,18 +573,9 @@ class TestValueCommitment:
                 repo.value_at("job", number)
             assert caught.value.problems == [("job", number, CHECKPOINT_NOT_COMMITTED)]
 
-    @pytest.mark.parametrize("kind", ["sqlite", "json", "postgresql"])
-    def test_a_forged_erasure_is_found(
-        self,
-        kind: str,
-        tmp_path: Path,
-        templates: dict[str, Path],
-        request: pytest.FixtureRequest,
-    ) -> None:
+    def test_a_forged_erasure_is_found(self, site: Site) -> None:
         """The forged erasure: verify (with and without the anchor taken
         before), opening the timeline and value_at of the child refuse it."""
-        pg = request.getfixturevalue("pg") if kind == "postgresql" else None
-        site = self._site(kind, tmp_path, templates, pg)
         with site.open() as repo:
             anchor = repo.anchor()
         with site.raw() as raw:
