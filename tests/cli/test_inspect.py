@@ -108,8 +108,9 @@ class TestCommands:
         assert status == 0
         shown = json.loads(out[out.index("{") :])
         assert list(shown["cfg"]) == [*cfg, "new"]
-        status, out, _ = run(capsys, "export", str(path), "s")
+        status, out, _ = run(capsys, "export", str(path), "s", "--full")
         lines = [json.loads(line) for line in out.splitlines()]
+        assert list(lines[0]["changes"][0]["value"]["cfg"]) == list(cfg)
         assert list(lines[0]["value"]["cfg"]) == list(cfg)
         assert list(lines[1]["value"]["cfg"]) == [*cfg, "new"]
 
@@ -153,20 +154,28 @@ class TestCommands:
     def test_export(
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        """export writes JSON Lines of whole values, or JSON Patches."""
+        """export writes revision objects with their changes (whole values with
+        --full), or each revision's JSON Patch alone."""
         status, out, _ = run(capsys, "export", str(history), "job")
         lines = [json.loads(line) for line in out.splitlines()]
         assert status == 0
         assert [line["number"] for line in lines] == [0, 1, 2, 3]
-        assert lines[2]["value"] == {"job": {"bins": 11, "sorted": 1}}
+        assert [line["parents"] for line in lines] == [[], [0], [1], [1]]
+        assert lines[2]["changes"] == [
+            {"op": "replace", "path": "/job/bins", "value": 11}
+        ]
         assert lines[2]["author"] == "bob"
+        assert lines[2]["time"].endswith("Z")
+        assert "value" not in lines[2]
+        status, out, _ = run(capsys, "export", str(history), "job", "--full")
+        lines = [json.loads(line) for line in out.splitlines()]
+        assert lines[2]["value"] == {"job": {"bins": 11, "sorted": 1}}
+        assert lines[3]["value"] == {"job": {"bins": 99, "sorted": 1}}
         status, out, _ = run(
             capsys, "export", str(history), "job", "--format", "json-patch"
         )
         patches = [json.loads(line) for line in out.splitlines()]
-        assert patches[2]["patch"] == [
-            {"op": "replace", "path": "/job/bins", "value": 11}
-        ]
+        assert patches[2] == [{"op": "replace", "path": "/job/bins", "value": 11}]
 
     def test_verify(
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]

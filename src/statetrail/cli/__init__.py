@@ -4,11 +4,11 @@
 
     statetrail timelines FILE_OR_URL [--schema NAME]
     statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P]
-                             [--branch B] [--limit N]
+                             [--label L] [--branch B] [--limit N]
     statetrail show FILE NAME[@REV]
     statetrail diff FILE NAME REV_A REV_B
-    statetrail blame FILE NAME PATH
-    statetrail export FILE NAME --format jsonl|json-patch
+    statetrail blame FILE NAME PATH [--branch B]
+    statetrail export FILE NAME [--format jsonl|json-patch] [--full]
     statetrail verify FILE [--anchor TEXT] [--full]
     statetrail anchor FILE
     statetrail demo [--file FILE]
@@ -19,6 +19,11 @@ read (the same as ``?schema=NAME`` in the URL).
 A problem (a missing or corrupt file, a pickle, an unknown timeline or revision)
 is one line on standard error and exit status 2, never a traceback; ``verify``
 lists every problem it found on standard output first.
+
+The commands read only what they show, straight from storage (``log --limit``
+the newest rows, ``show`` and ``diff`` a checkpoint and its patches), and stream
+what is long (``log``, ``export``, ``verify``): plain lines when standard output
+is not a terminal, a progress bar on standard error when that is one.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--since", type=_time, help="ISO 8601 time, inclusive")
     p.add_argument("--until", type=_time, help="ISO 8601 time, exclusive")
     p.add_argument("--path", help="only revisions that changed this dot-path")
+    p.add_argument("--label", help="only revisions with exactly this label")
     p.add_argument("--branch", help="follow this branch instead of the cursor")
     p.add_argument("--limit", type=int, help="at most this many revisions")
 
@@ -75,11 +81,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="FILE_OR_URL")
     p.add_argument("name", metavar="NAME")
     p.add_argument("path", metavar="PATH")
+    p.add_argument("--branch", help="follow this branch instead of the cursor")
 
     p = commands.add_parser("export", help="every revision, for other tools")
     p.add_argument("target", metavar="FILE_OR_URL")
     p.add_argument("name", metavar="NAME")
-    p.add_argument("--format", choices=("jsonl", "json-patch"), default="jsonl")
+    p.add_argument(
+        "--format",
+        choices=("jsonl", "json-patch"),
+        default="jsonl",
+        help="jsonl: one revision object per line (docs/revision-json.md); "
+        "json-patch: each revision's RFC 6902 patch alone",
+    )
+    p.add_argument(
+        "--full", action="store_true", help="jsonl: add each revision's whole value"
+    )
 
     p = commands.add_parser(
         "verify", help="check every stored part of a history against its hash chain"
@@ -152,6 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 until=args.until,
                 path=args.path,
                 branch=args.branch,
+                label=args.label,
                 limit=args.limit,
             )
         elif args.command == "show":
@@ -159,9 +176,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "diff":
             inspect.diff(args.target, args.name, args.a, args.b, out)
         elif args.command == "blame":
-            inspect.blame(args.target, args.name, args.path, out)
+            inspect.blame(args.target, args.name, args.path, out, branch=args.branch)
         elif args.command == "export":
-            inspect.export(args.target, args.name, args.format, out)
+            from statetrail.cli.export import export
+
+            export(
+                args.target,
+                args.name,
+                out,
+                fmt=args.format,
+                full=args.full,
+                err=sys.stderr,
+            )
         elif args.command == "verify":
             inspect.verify(
                 args.target, out, anchor=args.anchor, full=args.full, err=sys.stderr

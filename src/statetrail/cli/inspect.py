@@ -1,7 +1,16 @@
-"""The inspector commands: timelines, log, show, diff, blame, export, verify, anchor.
+"""The inspector commands: timelines, log, show, diff, blame, verify, anchor.
 
-Each opens a history file or database through :func:`statetrail.open`, so what
-they show is what a program reading the history sees.
+Each opens a history file or database through :func:`statetrail.open` and reads
+one timeline through :class:`~statetrail.storage._reader.StoredTimeline`: only
+the rows a question needs, checked against their digests and hash chain as a
+program opening the history checks them, so what they show is what that program
+sees, in the time the question takes rather than the history's length.
+
+- ``log --limit N`` reads the newest rows of the cursor's line, a page at a time;
+  a full log streams, in plain lines when standard output is not a terminal;
+- ``show NAME@N`` and ``diff`` read the nearest checkpoint and its patches;
+- ``blame PATH`` walks the cursor's line newest first and stops at the first
+  revision that touched the path (a path that never changed walks to the start).
 """
 
 from __future__ import annotations
@@ -10,35 +19,33 @@ import contextlib
 import json
 import linecache
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+import orjson
 
-from statetrail.diff import to_json_patch
-from statetrail.errors import (
-    CorruptHistoryError,
-    RevisionNotFoundError,
-    StatetrailError,
-)
+from statetrail.cli._output import cell, console, progress
+from statetrail.diff import diff_values, format_json_pointer
+from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.frozen import MISSING, thaw
+from statetrail.paths import format_path, lookup_in, parse_path
 from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
-from statetrail.revision import Revision
 from statetrail.storage._files import read_regular
-from statetrail.timeline import Erased, Timeline
+from statetrail.storage._reader import StoredTimeline, touches
+from statetrail.storage.base import Row
+from statetrail.timeline import Erased
 
 __all__ = [
+    "CommandError",
     "anchor",
     "blame",
     "diff",
-    "export",
     "log",
     "opened",
+    "reader",
     "show",
     "timelines",
     "verify",
@@ -81,34 +88,9 @@ def opened(target: str) -> Iterator[Repository]:
         repo.close()
 
 
-def _console(out: TextIO) -> Console:
-    # Piped or redirected output gets room for whole paths instead of 80 columns.
-    width = None if out.isatty() else 160
-    return Console(file=out, markup=False, highlight=False, soft_wrap=True, width=width)
-
-
-def _timeline(repo: Repository, name: str) -> Timeline[Any]:
-    return repo.timeline(name, create=False)
-
-
-def _revision(timeline: Timeline[Any], spec: str) -> Revision:
-    spec = spec.strip()
-    if spec in ("", "head", "HEAD"):
-        return timeline.head
-    if spec.lstrip("-").isdigit():
-        number = int(spec)
-        if number < 0:
-            history = timeline.history()
-            if -number > len(history):
-                raise RevisionNotFoundError(
-                    f"revision {number}: the current line has only {len(history)} "
-                    f"revisions; use -1 to -{len(history)} or a revision number"
-                )
-            return history[number]
-        return timeline.revision(number)
-    if spec in timeline.branches():
-        return timeline.revision(timeline.branches()[spec])
-    raise RevisionNotFoundError(f"{spec!r} is neither a revision number nor a branch")
+def reader(repo: Repository, name: str) -> StoredTimeline:
+    """The stored timeline ``name`` of ``repo``, read on demand."""
+    return StoredTimeline(repo.backend, name)
 
 
 def _plain(value: Any) -> Any:
@@ -121,53 +103,92 @@ def _json(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
-def _when(rev: Revision) -> str:
-    return rev.timestamp.isoformat(timespec="seconds").replace("+00:00", "Z")
+def _when(time_ns: int) -> str:
+    when = datetime.fromtimestamp(time_ns // 1_000_000_000, UTC)
+    return f"{when:%Y-%m-%dT%H:%M:%S}Z"
 
 
-def _where(rev: Revision) -> str:
-    origin = rev.origin
-    if origin is None:
-        return "-"
-    file = origin.file
+def _file(file: str) -> str:
     if os.path.isabs(file):
         with contextlib.suppress(ValueError):  # another drive, on Windows
             file = os.path.relpath(file)
-    return f"{file}:{origin.line}"
+    return file
 
 
-def _summary(rev: Revision) -> str:
-    changes = rev.changes
-    if not changes:
-        return "(initial)" if rev.parent is None else "(no change)"
+def _origin(row: Row) -> list[Any] | None:
+    if row.origin is None:
+        return None
+    try:
+        origin = orjson.loads(row.origin)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptHistoryError(
+            f"an origin is unreadable: {row.origin[:80]!r}"
+        ) from exc
+    if type(origin) is not list or len(origin) != 5:
+        raise CorruptHistoryError(f"an origin is unreadable: {row.origin[:80]!r}")
+    return origin
+
+
+def _where(row: Row) -> str:
+    origin = _origin(row)
+    return "-" if origin is None else f"{_file(str(origin[0]))}:{origin[1]}"
+
+
+def _short(text: str, width: int = 24) -> str:
+    """``text``, or its start and ``…`` when longer than ``width``."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _summary(row: Row) -> str:
+    """The row's changes in a few words: ``path=value``, ``-path``."""
+    if row.payload is None:
+        return "(erased)"
+    try:
+        payload = orjson.loads(row.payload)
+    except orjson.JSONDecodeError as exc:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
+        ) from exc
+    if "value" in payload or row.parent is None:
+        return "(initial)" if row.parent is None else "<all> replaced"
+    ops = payload.get("patch") or []
+    if not ops:
+        return "(no change)"
     parts = []
-    for change in changes[:2]:
-        if change.new is MISSING:
-            parts.append(f"-{change.dotted}")
+    for op in ops[:2]:
+        where = format_path(tuple(op[1])) if type(op[1]) is list else "?"
+        if op[0] == "-":
+            parts.append(f"-{where}")
         else:
-            text = _json(change.new)
-            parts.append(f"{change.dotted or '<all>'}={text[:24]}")
-    if len(changes) > 2:
-        parts.append(f"+{len(changes) - 2} more")
+            text = orjson.dumps(op[2]).decode() if len(op) > 2 else ""
+            parts.append(f"{where or '<all>'}={_short(text)}")
+    if len(ops) > 2:
+        parts.append(f"+{len(ops) - 2} more")
     return ", ".join(parts)
 
 
 def timelines(target: str, out: TextIO) -> None:
     """List the timelines a history holds, with their revisions and branches."""
-    console = _console(out)
+    from rich.table import Table
+
     with opened(target) as repo:
         table = Table("timeline", "revisions", "branches", "head", "last change")
         for name in repo.timelines():
-            timeline = _timeline(repo, name)
-            head = timeline.head
+            stored = reader(repo, name)
+            heads = stored.heads
+            head = stored.row(heads.cursor)
             table.add_row(
                 name,
-                str(len(timeline)),
-                ", ".join(sorted(timeline.branches())),
-                f"{head.number} ({timeline.current_branch})",
-                _when(head),
+                str(stored.latest + 1),
+                ", ".join(sorted(heads.tips)),
+                f"{heads.cursor} ({heads.branch})",
+                _when(head.time_ns),
             )
-        console.print(table)
+        console(out).print(table)
+
+
+def _since_ns(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp() * 1e9)
 
 
 def log(
@@ -180,79 +201,175 @@ def log(
     until: datetime | None = None,
     path: str | None = None,
     branch: str | None = None,
+    label: str | None = None,
     limit: int | None = None,
 ) -> None:
-    """The revisions of a timeline, newest first, with who, why and where."""
-    console = _console(out)
+    """The revisions of a timeline, newest first, with who, why and where.
+
+    Read newest first from storage and written as they are read: ``--limit``
+    reads only the newest rows. A terminal gets a table, a file or pipe one
+    tab-separated line per revision (number, time, author, label, comment,
+    change, where).
+    """
+    if limit is not None and limit < 0:
+        raise ValueError("--limit must not be negative")
+    pointer = None if path is None else format_json_pointer(parse_path(path))
+    since_ns, until_ns = _since_ns(since), _since_ns(until)
     with opened(target) as repo:
-        timeline = _timeline(repo, name)
-        revs = timeline.log(
+        stored = reader(repo, name)
+        rows = _matching(
+            stored.lineage(stored.tip(branch)),
             author=author,
-            since=since,
-            until=until,
-            path=path,
-            branch=branch,
-            reverse=True,
+            since_ns=since_ns,
+            until_ns=until_ns,
+            pointer=pointer,
+            label=label,
             limit=limit,
         )
-        table = Table("rev", "when", "author", "comment", "change", "where", title=name)
-        for rev in revs:
-            kind = "" if rev.kind in ("set", "initial") else f"[{rev.kind}] "
-            table.add_row(
-                str(rev.number),
-                _when(rev),
-                rev.author or "-",
-                kind + (rev.comment or "-"),
-                _summary(rev),
-                _where(rev),
+        if out.isatty():
+            _log_table(name, rows, out)
+            return
+        for row in rows:
+            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            out.write(
+                f"{row.number}\t{_when(row.time_ns)}\t{cell(row.author or '-')}\t"
+                f"{cell(row.label or '-')}\t{cell(kind + (row.comment or '-'))}\t"
+                f"{cell(_summary(row))}\t{cell(_where(row))}\n"
             )
-        console.print(table)
+
+
+def _matching(
+    rows: Iterator[Row],
+    *,
+    author: str | None,
+    since_ns: int | None,
+    until_ns: int | None,
+    pointer: str | None,
+    label: str | None,
+    limit: int | None,
+) -> Iterator[Row]:
+    """The rows of ``rows`` (newest first) that pass every filter given."""
+    if limit == 0:
+        return
+    count = 0
+    for row in rows:
+        if until_ns is not None and row.time_ns >= until_ns:
+            continue
+        if since_ns is not None and row.time_ns < since_ns:
+            continue
+        if author is not None and row.author != author:
+            continue
+        if label is not None and row.label != label:
+            continue
+        if pointer is not None and not any(
+            touches(changed, pointer) for changed in row.paths
+        ):
+            continue
+        yield row
+        count += 1
+        if limit is not None and count >= limit:
+            return
+
+
+#: Rows per table on a terminal: a long log is printed as it is read.
+_TABLE_ROWS = 100
+
+
+def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
+    """``rows`` as tables of :data:`_TABLE_ROWS`, columns sized alike."""
+    from rich import box
+    from rich.table import Table
+
+    screen = console(out)
+    first = True
+    batch: list[Row] = []
+
+    def flush() -> None:
+        nonlocal first
+        table = Table(
+            title=name if first else None,
+            show_header=first,
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            expand=True,
+        )
+        # The time and number are never cut; the rest shorten with "…" rather
+        # than wrap a value over lines.
+        table.add_column("rev", no_wrap=True, justify="right", min_width=5)
+        table.add_column("when", no_wrap=True, min_width=20)
+        table.add_column("author", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("label", no_wrap=True, overflow="ellipsis", ratio=1)
+        table.add_column("comment", no_wrap=True, overflow="ellipsis", ratio=3)
+        table.add_column("change", no_wrap=True, overflow="ellipsis", ratio=4)
+        table.add_column("where", no_wrap=True, overflow="ellipsis", ratio=3)
+        for row in batch:
+            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            table.add_row(
+                str(row.number),
+                _when(row.time_ns),
+                row.author or "-",
+                row.label or "-",
+                kind + (row.comment or "-"),
+                _summary(row),
+                _where(row),
+            )
+        screen.print(table)
+        first = False
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _TABLE_ROWS:
+            flush()
+    if batch or first:
+        flush()
 
 
 def show(target: str, spec: str, out: TextIO) -> None:
     """One revision: its metadata and its whole value."""
+    from rich.text import Text
+
     name, _, rev_spec = spec.partition("@")
-    console = _console(out)
+    screen = console(out)
     with opened(target) as repo:
-        timeline = _timeline(repo, name)
-        rev = _revision(timeline, rev_spec)
-        console.print(
-            Text(f"{name}@{rev.number}", style="bold"),
-            f"branch {rev.branch}, {rev.kind}, {_when(rev)}",
+        stored = reader(repo, name)
+        row = stored.row(stored.resolve(rev_spec))
+        value = stored.value_at(row.number)
+        screen.print(
+            Text(f"{name}@{row.number}", style="bold"),
+            f"branch {row.branch}, {row.kind}, {_when(row.time_ns)}",
         )
-        for label, value in (
-            ("author", rev.author),
-            ("comment", rev.comment),
-            ("label", rev.label),
-            ("parent", rev.parent),
-            ("origin", _where(rev) if rev.origin else None),
+        for field, text in (
+            ("author", row.author),
+            ("comment", row.comment),
+            ("label", row.label),
+            ("parent", row.parent),
+            ("origin", _where(row) if row.origin else None),
         ):
-            if value is not None:
-                console.print(f"  {label}: {value}")
-        out.write(
-            json.dumps(_plain(rev.value), indent=2, ensure_ascii=False, default=str)
-        )
+            if text is not None:
+                screen.print(f"  {field}: {text}")
+        out.write(json.dumps(_plain(value), indent=2, ensure_ascii=False, default=str))
         out.write("\n")
 
 
 def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
     """The changes from one revision to another."""
-    console = _console(out)
+    from rich.text import Text
+
+    screen = console(out)
     with opened(target) as repo:
-        timeline = _timeline(repo, name)
-        first, second = _revision(timeline, a), _revision(timeline, b)
-        changes = timeline.diff(first.number, second.number)
-        console.print(
-            f"{name}: {first.number} -> {second.number}, {len(changes)} change(s)"
-        )
+        stored = reader(repo, name)
+        first, second = stored.resolve(a), stored.resolve(b)
+        changes = diff_values(stored.value_at(first), stored.value_at(second))
+        screen.print(f"{name}: {first} -> {second}, {len(changes)} change(s)")
         for change in changes:
             where = change.dotted or "<all>"
             if change.old is MISSING:
-                console.print(Text(f"+ {where}: {_json(change.new)}", style="green"))
+                screen.print(Text(f"+ {where}: {_json(change.new)}", style="green"))
             elif change.new is MISSING:
-                console.print(Text(f"- {where}: {_json(change.old)}", style="red"))
+                screen.print(Text(f"- {where}: {_json(change.old)}", style="red"))
             else:
-                console.print(
+                screen.print(
                     Text(
                         f"~ {where}: {_json(change.old)} -> {_json(change.new)}",
                         style="yellow",
@@ -260,64 +377,47 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
                 )
 
 
-def blame(target: str, name: str, path: str, out: TextIO) -> None:
-    """Who last changed a path, why, and the line of code that did it."""
-    console = _console(out)
+def blame(
+    target: str, name: str, path: str, out: TextIO, *, branch: str | None = None
+) -> None:
+    """Who last changed a path, why, and the line of code that did it.
+
+    Walks the cursor's line (or ``branch``'s) newest first and stops at the first
+    revision that changed the path, something under it or an ancestor of it; the
+    first revision counts only if the path exists in its value.
+    """
+    from rich.text import Text
+
+    steps = parse_path(path)
+    pointer = format_json_pointer(steps)
+    screen = console(out)
     with opened(target) as repo:
-        timeline = _timeline(repo, name)
-        rev = timeline.blame(path)
-        if rev is None:
+        stored = reader(repo, name)
+        found = None
+        for row in stored.lineage(stored.tip(branch)):
+            if row.parent is None:
+                value = stored.value_at(row.number)
+                if lookup_in(value, steps, MISSING) is not MISSING:
+                    found = row
+                break
+            if any(touches(changed, pointer) for changed in row.paths):
+                found = row
+                break
+        if found is None:
             raise CommandError(f"{name} has no path {path!r}")
-        console.print(
-            f"{path}: revision {rev.number} on {rev.branch}, {_when(rev)}, "
-            f"by {rev.author or '-'} ({rev.comment or 'no comment'})"
+        screen.print(
+            f"{path}: revision {found.number} on {found.branch}, "
+            f"{_when(found.time_ns)}, by {found.author or '-'} "
+            f"({found.comment or 'no comment'})"
         )
-        origin = rev.origin
+        origin = _origin(found)
         if origin is not None:
-            code = linecache.getline(origin.file, origin.line).strip()
-            task = f", task {origin.task}" if origin.task else ""
-            console.print(
-                f"  {_where(rev)} in {origin.function} [thread {origin.thread}{task}]"
-            )
+            file, line, function, thread, task = origin
+            code = linecache.getline(str(file), int(line)).strip()
+            in_task = f", task {task}" if task else ""
+            screen.print(f"  {_where(found)} in {function} [thread {thread}{in_task}]")
             if code:
-                console.print(Text(f"  {code}", style="cyan"))
-
-
-def export(target: str, name: str, fmt: str, out: TextIO) -> None:
-    """Every revision as JSON Lines, or each revision's JSON Patch from its parent."""
-    with opened(target) as repo:
-        timeline = _timeline(repo, name)
-        for rev in timeline.revisions():
-            origin = rev.origin
-            base: dict[str, Any] = {
-                "number": rev.number,
-                "parent": rev.parent,
-                "branch": rev.branch,
-                "time": rev.timestamp.isoformat(),
-                "kind": rev.kind,
-                "author": rev.author,
-                "comment": rev.comment,
-                "label": rev.label,
-                "origin": None
-                if origin is None
-                else {
-                    "file": origin.file,
-                    "line": origin.line,
-                    "function": origin.function,
-                    "thread": origin.thread,
-                    "task": origin.task,
-                },
-            }
-            if fmt == "jsonl":
-                base["value"] = _plain(rev.value)
-            else:
-                base["patch"] = (
-                    [{"op": "replace", "path": "", "value": _plain(rev.value)}]
-                    if rev.parent is None
-                    else to_json_patch(rev.changes)
-                )
-            out.write(json.dumps(base, ensure_ascii=False, default=str))
-            out.write("\n")
+                screen.print(Text(f"  {code}", style="cyan"))
 
 
 def verify(
@@ -334,12 +434,12 @@ def verify(
     prove nothing up to the anchored revisions was rewritten or cut off since.
     A progress bar goes to ``err`` when it is a terminal.
     """
-    console = _console(out)
+    screen = console(out)
     verifying = False
     try:
-        with opened(target) as repo, _progress(err) as progress:
+        with opened(target) as repo, progress(err, "verify") as update:
             verifying = True
-            checked = repo.verify(anchor=anchor, full=full, progress=progress)
+            checked = repo.verify(anchor=anchor, full=full, progress=update)
     except CorruptHistoryError as exc:
         # Opening fails on a damaged JSON document: its problems are listed when
         # they say more than the error's one line.
@@ -349,12 +449,12 @@ def verify(
             where = "" if timeline is None else f"{timeline}"
             if number is not None:
                 where += f"@{number}"
-            console.print(f"problem: {where + ': ' if where else ''}{what}")
+            screen.print(f"problem: {where + ': ' if where else ''}{what}")
         raise
     for name, count in checked.items():
-        console.print(f"{name}: {count} revision(s) verified")
+        screen.print(f"{name}: {count} revision(s) verified")
     proved = " (anchor matched)" if anchor is not None else ""
-    console.print(
+    screen.print(
         f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s){proved}"
     )
 
@@ -363,27 +463,3 @@ def anchor(target: str, out: TextIO) -> None:
     """Print the anchor of a history: keep it elsewhere, verify against it later."""
     with opened(target) as repo:
         out.write(repo.anchor() + "\n")
-
-
-@contextmanager
-def _progress(
-    err: TextIO | None,
-) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A progress callback drawing a bar on ``err``, if it is a terminal."""
-    if err is None or not err.isatty():
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(console=Console(file=err), transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(name: str, done: int, total: int) -> None:
-            if done % 256 and done != total:
-                return  # the bar costs more than checking a row
-            task = tasks.get(name)
-            if task is None:
-                task = tasks[name] = bar.add_task(f"verify {name}", total=total)
-            bar.update(task, completed=done, total=total)
-
-        yield update

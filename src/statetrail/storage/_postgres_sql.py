@@ -502,6 +502,7 @@ class Statements:
     tail: str
     timeline_at: str
     ends: str
+    forks: str
 
     @classmethod
     def for_schema(cls, schema: str) -> Statements:
@@ -602,5 +603,14 @@ class Statements:
             ends=q(
                 "SELECT timeline, count - 1 FROM {s}.heads WHERE count > 0"
                 " ORDER BY timeline"
+            ),
+            # Backend.forks(): rows whose parent or branch is not the previous
+            # row's (or whose previous row is missing).
+            forks=q(
+                "SELECT r.number, r.parent, r.branch FROM {s}.revisions AS r"
+                " LEFT JOIN {s}.revisions AS p ON p.timeline = r.timeline"
+                " AND p.number = r.number - 1 WHERE r.timeline = %s AND r.number > %s"
+                " AND (r.parent IS NULL OR r.parent <> r.number - 1"
+                " OR p.branch IS NULL OR p.branch <> r.branch) ORDER BY r.number"
             ),
         )

@@ -45,6 +45,7 @@ __all__ = [
     "COUNTS",
     "END",
     "ERASE",
+    "FORKS",
     "HEADS",
     "INDEX_SUMS",
     "INSERT",
@@ -386,6 +387,18 @@ RANGE = """
     WHERE timeline = ? AND number > ? AND number <= ?
     ORDER BY number
 """
+#: Backend.forks(): rows whose parent or branch is not the row before's (a row
+#: whose predecessor is missing counts too); one probe of the primary key each.
+FORKS = """
+    SELECT r.number, r.parent, r.branch
+    FROM revisions AS r
+    LEFT JOIN revisions AS p ON p.timeline = r.timeline AND p.number = r.number - 1
+    WHERE r.timeline = ? AND r.number > ?
+      AND (r.parent IS NULL OR r.parent != r.number - 1
+           OR p.branch IS NULL OR p.branch != r.branch)
+    ORDER BY r.number
+"""
+
 ROW = """
     SELECT
         timeline, number, parent, branch, time_ns, kind, target, label, author,

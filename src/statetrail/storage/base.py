@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
-__all__ = ["Backend", "Checkpoint", "End", "Heads", "Problem", "Row"]
+__all__ = ["Backend", "Checkpoint", "End", "Fork", "Heads", "Problem", "Row"]
 
 
 class Row(NamedTuple):
@@ -134,6 +134,25 @@ class End(NamedTuple):
     chain: str
 
 
+class Fork(NamedTuple):
+    """A row that does not simply continue the row numbered before it.
+
+    Its parent is not that row (the first revision, a write after going back,
+    a rollback's branch), or it is on another branch. Between two forks every
+    row's parent is the row before it, on the same branch: where a timeline's
+    cursor and branch tips ended up follows from its forks alone (see
+    :meth:`Backend.forks`).
+    """
+
+    number: int
+    parent: int | None
+    branch: str
+
+
+#: How many rows :meth:`Backend.forks` reads at a time by default.
+FORKS_PAGE = 1024
+
+
 #: One problem a check found: the timeline (``None`` for the whole store), the
 #: revision number (``None`` for the timeline as a whole), and what is wrong.
 Problem = tuple[str | None, int | None, str]
@@ -179,6 +198,38 @@ class Backend(ABC):
 
         With ``upto``, only those numbered at most ``upto``.
         """
+
+    def forks(self, timeline: str, after: int = -1) -> list[Fork]:
+        """The rows numbered above ``after`` that are forks (:class:`Fork`).
+
+        A row is a fork when its parent is not the row numbered one below it,
+        or its branch is not that row's (the row numbered ``after`` counts as
+        the one before the first). The default reads the rows a page at a
+        time; the SQL backends ask the database, so a long line of history
+        without forks costs one query, not a read of every row.
+        """
+        out: list[Fork] = []
+        branch: str | None = None
+        if after >= 0:
+            before = self.row(timeline, after)
+            branch = None if before is None else before.branch
+        previous = after
+        while True:
+            rows = self.read(timeline, after=previous, upto=previous + FORKS_PAGE)
+            for row in rows:
+                if (
+                    row.parent != row.number - 1
+                    or row.branch != branch
+                    or row.number != previous + 1
+                ):
+                    out.append(Fork(row.number, row.parent, row.branch))
+                branch = row.branch
+                previous = row.number
+            if not rows:
+                if self.latest(timeline) <= previous:
+                    return out
+                previous += FORKS_PAGE  # a gap as long as a page: go on after it
+                branch = None
 
     @abstractmethod
     def row(self, timeline: str, number: int) -> Row | None:

@@ -81,6 +81,7 @@ from statetrail.storage.base import (
     Backend,
     Checkpoint,
     End,
+    Fork,
     Heads,
     Problem,
     Row,
@@ -392,6 +393,14 @@ class PostgresBackend(Backend):
             lambda c, _: c.execute(self._sql.read, [timeline, after, top]).fetchall(),
         )
         return [_row(r) for r in records]
+
+    def forks(self, timeline: str, after: int = -1) -> list[Fork]:
+        """The rows above ``after`` that fork, found by the server in one query."""
+        records = self._run(
+            "forks",
+            lambda c, _: c.execute(self._sql.forks, [timeline, after]).fetchall(),
+        )
+        return [_fork(r) for r in records]
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
@@ -705,6 +714,11 @@ def _values(rows: Sequence[Row]) -> list[Any]:
             [p.encode() for p in r.paths], r.digest, r.chain, r.erased,
         )  # fmt: skip
     return values
+
+
+def _fork(record: Sequence[Any]) -> Fork:
+    number, parent, branch = record
+    return Fork(number, parent, branch)
 
 
 def _row(record: Sequence[Any]) -> Row:

@@ -114,6 +114,7 @@ from statetrail.storage.base import (
     Backend,
     Checkpoint,
     End,
+    Fork,
     Heads,
     Problem,
     Row,
@@ -192,6 +193,21 @@ def _checkpoint_of(op: object) -> sql._Params | None:
 def _kept(lost: Lost, checkpoint: sql._Params) -> bool:
     """Whether ``checkpoint``'s revision was stored (its row was not refused)."""
     return (checkpoint[0], checkpoint[1]) not in lost
+
+
+def _fork(record: Sequence[Any], path: str) -> Fork:
+    """A fork as read, its types checked (a damaged file may hold anything)."""
+    number, parent, branch = record
+    if (
+        not (is_int(number) and (parent is None or is_int(parent)))
+        or type(branch) is not str
+    ):
+        raise CorruptHistoryError(
+            f"{path}: a revision's number, parent or branch is of the wrong type "
+            f"({json_type(number)}, {json_type(parent)}, {json_type(branch)}); "
+            "restore the file from a backup"
+        )
+    return Fork(int(number), None if parent is None else int(parent), branch)
 
 
 def _rows_of(op: object) -> list[Row]:
@@ -712,6 +728,13 @@ class SQLiteBackend(Backend):
         top = _MAX_INT if upto is None else upto
         records = self._read(sql.RANGE, (timeline, after, top))
         return [check_row(sql.row_from(r, self.path), self.path) for r in records]
+
+    def forks(self, timeline: str, after: int = -1) -> list[Fork]:
+        """The rows above ``after`` that fork, found by the database in one query."""
+        return [
+            _fork(record, self.path)
+            for record in self._read(sql.FORKS, (timeline, after))
+        ]
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""

@@ -1,0 +1,359 @@
+"""Reading one stored timeline straight from its rows, a page at a time.
+
+The inspector commands (``statetrail log``, ``show``, ``diff``, ``blame``,
+``export``) and the web API read a history without building a
+:class:`~statetrail.Timeline`, which would load every revision: a
+:class:`StoredTimeline` reads only the rows a question needs, in pages of
+:data:`PAGE`, and keeps none of them once they are handed on, so its memory is
+bounded whatever the length of the history.
+
+What it reads is checked as the engine checks it: each row against its digest
+and its link in the hash chain, the end record against the newest row (a
+truncated history is refused) and the saved heads against their seal. A
+revision's value comes from its nearest checkpoint plus at most
+``checkpoint_every`` patches (:func:`~statetrail.storage._journal.read_value`).
+
+Where the cursor is: the heads a timeline saves when its cursor moves without a
+write, carried along by the rows written since, as a timeline opening does
+(:func:`~statetrail.storage._journal.heads_after`), but from the rows that fork
+(:meth:`~statetrail.storage.base.Backend.forks`) rather than every row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.storage import _integrity as integrity
+from statetrail.storage._journal import (
+    CHECKPOINT_EVERY,
+    MISSING_PARENT,
+    NeedsCheckpoint,
+    read_value,
+    row_value,
+)
+from statetrail.storage._verify import corrupt, end_problems, heads_problems
+from statetrail.storage.base import Backend, Fork, Heads, Row
+
+__all__ = ["PAGE", "StoredTimeline", "touches"]
+
+#: Rows read per query.
+PAGE = 512
+
+
+def touches(changed: str, path: str) -> bool:
+    """Whether a change at JSON Pointer ``changed`` touches ``path``.
+
+    A change at the path, under it, or at one of its ancestors does, as
+    :meth:`~statetrail.Timeline.log` counts it.
+
+    >>> touches("/a/b", "/a"), touches("", "/a"), touches("/ab", "/a")
+    (True, True, False)
+    """
+    if changed == path:
+        return True
+    if changed.startswith(path) and changed[len(path)] == "/":
+        return True
+    return path.startswith(changed) and path[len(changed)] == "/"
+
+
+def heads_from_forks(
+    saved: Heads | None, forks: list[Fork], after: int, branch: str | None, latest: int
+) -> Heads:
+    """Where the cursor and tips are after the rows numbered above ``after``.
+
+    ``forks`` are those rows' forks, ``branch`` the branch of row ``after`` and
+    ``latest`` the newest row's number. Between forks each row continues the
+    one before it, so a run of them moves the cursor only if it starts right
+    after the cursor (as :func:`~statetrail.storage._journal.heads_after`).
+    """
+    if saved is None:
+        cursor, current, tips = -1, "", {}
+    else:
+        cursor, current, tips = saved.cursor, saved.branch, dict(saved.tips)
+    position = after + 1
+    for fork in [*forks, None]:
+        end = latest if fork is None else fork.number - 1
+        if position <= end and branch is not None:
+            tips[branch] = end
+            if cursor == position - 1 or saved is None:
+                cursor, current = end, branch
+        if fork is None:
+            break
+        tips[fork.branch] = fork.number
+        if fork.parent == cursor or saved is None:
+            cursor, current = fork.number, fork.branch
+        branch, position = fork.branch, fork.number + 1
+    return Heads(current, cursor, tips)
+
+
+class StoredTimeline:
+    """One stored timeline, read on demand; see the module.
+
+    Opening it reads the end record, the saved heads and the forks since they
+    were saved, and checks the end and the heads.
+
+    Raises:
+        RevisionNotFoundError: There is no timeline ``name``.
+        CorruptHistoryError: Its end record or heads do not verify.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        name: str,
+        *,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+        allow_pickle: bool = False,
+        page: int = PAGE,
+    ) -> None:
+        self.backend = backend
+        self.name = name
+        self.every = checkpoint_every
+        self.pickle = allow_pickle
+        self.page = page
+        #: How many rows were read (for tests: memory follows the page, not this).
+        self.rows_read = 0
+        self._chains: dict[int, str] = {}
+        end = backend.end(name)
+        latest = backend.latest(name)
+        if latest < 0:
+            if end is not None and end.length > 0:
+                raise corrupt(
+                    [(name, 0, f"all {end.length} revision(s) are missing")],
+                    f"timeline {name!r}",
+                )
+            raise RevisionNotFoundError(
+                f"there is no timeline {name!r} (timelines: "
+                f"{', '.join(backend.timelines()) or 'none'})"
+            )
+        self.latest = latest
+        saved = backend.heads(name)
+        after = -1 if saved is None else max(saved.tips.values(), default=-1)
+        after = min(after, latest)
+        before = self._row(after) if after >= 0 else None
+        forks = backend.forks(name, after)
+        self.heads = heads_from_forks(
+            saved, forks, after, None if before is None else before.branch, latest
+        )
+        problems = [
+            *end_problems(name, end, latest + 1, self.chain_at, backend.end(name)),
+            *heads_problems(name, saved, latest + 1, self.chain_at),
+        ]
+        if problems:
+            raise corrupt(problems, f"timeline {name!r}")
+
+    # -- single rows -----------------------------------------------------------------
+
+    def _row(self, number: int) -> Row | None:
+        row = self.backend.row(self.name, number)
+        self.rows_read += row is not None
+        return row
+
+    def chain_at(self, number: int) -> str | None:
+        """The chain of revision ``number`` (``None`` if it is not stored)."""
+        chain = self._chains.get(number)
+        if chain is None:
+            row = self._row(number)
+            if row is None:
+                return None
+            chain = row.chain
+        return chain
+
+    def _stored_chain(self, number: int) -> str:
+        chain = self.chain_at(number)
+        if chain is None:
+            raise CorruptHistoryError(
+                f"timeline {self.name!r} lacks revision {number}: the history was "
+                "altered on disk"
+            )
+        return chain
+
+    def check(self, row: Row, previous: str | None = None) -> Row:
+        """``row``, checked against its digest and its link in the chain.
+
+        ``previous`` is the chain of the row numbered one below (read when not
+        given).
+        """
+        if row.timeline != self.name:
+            raise CorruptHistoryError(
+                f"a row of {row.timeline!r} among {self.name!r}'s"
+            )
+        if previous is None:
+            previous = (
+                integrity.ROOT_CHAIN
+                if row.number == 0
+                else self._stored_chain(row.number - 1)
+            )
+        parent = row.parent
+        _, problem = integrity.row_check(
+            row,
+            previous,
+            lambda: (
+                integrity.ROOT_CHAIN if parent is None else self._stored_chain(parent)
+            ),
+        )
+        if problem is not None:
+            raise CorruptHistoryError(
+                f"revision {row.number} of timeline {self.name!r} {problem}: the "
+                "history was altered on disk",
+                [(self.name, row.number, problem)],
+            )
+        return row
+
+    def row(self, number: int) -> Row:
+        """Revision ``number``'s row, checked."""
+        row = self._row(number)
+        if row is None:
+            raise RevisionNotFoundError(
+                f"timeline {self.name!r} has no revision {number} (revisions 0 to "
+                f"{self.latest})"
+            )
+        return self.check(row)
+
+    def value_at(self, number: int) -> Any:
+        """Revision ``number``'s whole value (frozen), from its nearest checkpoint."""
+        return read_value(
+            self.backend,
+            self.name,
+            number,
+            checkpoint_every=self.every,
+            allow_pickle=self.pickle,
+        )
+
+    def resolve(self, spec: str) -> int:
+        """The revision number ``spec`` names: a number, ``-N``, a branch, ``head``.
+
+        ``-1`` is the cursor, ``-2`` its parent and so on along its line.
+        """
+        spec = spec.strip()
+        if spec in ("", "head", "HEAD"):
+            return self.heads.cursor
+        if spec.lstrip("-").isdigit():
+            number = int(spec)
+            if number >= 0:
+                if number > self.latest:
+                    raise RevisionNotFoundError(
+                        f"timeline {self.name!r} has no revision {number} "
+                        f"(revisions 0 to {self.latest})"
+                    )
+                return number
+            steps = -number
+            for row in self.lineage(self.heads.cursor):
+                steps -= 1
+                if steps == 0:
+                    return row.number
+            raise RevisionNotFoundError(
+                f"revision {number}: the current line has only {-number - steps} "
+                f"revisions; use -1 to -{-number - steps} or a revision number"
+            )
+        tip = self.heads.tips.get(spec)
+        if tip is not None:
+            return tip
+        raise RevisionNotFoundError(
+            f"{spec!r} is neither a revision number nor a branch"
+        )
+
+    def tip(self, branch: str | None) -> int:
+        """The cursor (``branch`` ``None``) or a branch's newest revision."""
+        if branch is None:
+            return self.heads.cursor
+        tip = self.heads.tips.get(branch)
+        if tip is None:
+            raise RevisionNotFoundError(
+                f"timeline {self.name!r} has no branch {branch!r} (branches: "
+                f"{', '.join(sorted(self.heads.tips))})"
+            )
+        return tip
+
+    # -- many rows -------------------------------------------------------------------
+
+    def _read(self, after: int, upto: int) -> list[Row]:
+        rows = self.backend.read(self.name, after=after, upto=upto)
+        self.rows_read += len(rows)
+        return rows
+
+    def lineage(self, tip: int) -> Iterator[Row]:
+        """The rows from ``tip`` back along its parents to the first, checked.
+
+        Rows are read a page at a time, newest first, each page reaching one row
+        below itself (for the chain link of its lowest row).
+        """
+        page: dict[int, Row] = {}
+        current: int | None = tip
+        while current is not None:
+            row = page.get(current)
+            if row is None:
+                page = {
+                    r.number: r for r in self._read(current - self.page - 1, current)
+                }
+                row = page.get(current)
+                if row is None:
+                    if current == tip:
+                        raise RevisionNotFoundError(
+                            f"timeline {self.name!r} has no revision {tip}"
+                        )
+                    raise CorruptHistoryError(
+                        f"timeline {self.name!r} lacks revision {current}: the "
+                        "history was altered on disk",
+                        [(self.name, current, "is missing")],
+                    )
+            below = page.get(current - 1)
+            yield self.check(row, None if below is None else below.chain)
+            current = row.parent
+
+    def forward(
+        self, after: int = -1, progress: Callable[[int], None] | None = None
+    ) -> Iterator[Row]:
+        """Every row numbered above ``after``, in number order, checked.
+
+        ``progress(done)`` is called after each page.
+        """
+        previous = None if after < 0 else self._stored_chain(after)
+        expected = after + 1
+        done = 0
+        while expected <= self.latest:
+            rows = self._read(expected - 1, expected - 1 + self.page)
+            if not rows:
+                break
+            for row in rows:
+                if row.number != expected:
+                    raise CorruptHistoryError(
+                        f"timeline {self.name!r} lacks revision {expected}: the "
+                        "history was altered on disk",
+                        [(self.name, expected, "is missing")],
+                    )
+                self.check(row, integrity.ROOT_CHAIN if expected == 0 else previous)
+                previous = row.chain
+                if len(self._chains) >= 4096:
+                    self._chains.clear()
+                self._chains[row.number] = row.chain
+                expected += 1
+                yield row
+            done += len(rows)
+            if progress is not None:
+                progress(done)
+
+    def values(self, rows: Iterator[Row], keep: int = 256) -> Iterator[tuple[Row, Any]]:
+        """Each row of ``rows`` (ascending) with its whole value (frozen).
+
+        A value is built from its parent's, kept for the next ``keep`` rows;
+        a parent further back is read from its checkpoint.
+        """
+        kept: dict[int, Any] = {}
+        for row in rows:
+            parent = row.parent
+            base: Any = None
+            if parent is not None:
+                base = kept.get(parent, MISSING_PARENT)
+                if base is MISSING_PARENT:
+                    base = self.value_at(parent)
+            try:
+                value = row_value(row, base, allow_pickle=self.pickle)
+            except NeedsCheckpoint:
+                value = self.value_at(row.number)
+            kept[row.number] = value
+            if len(kept) > keep:
+                del kept[next(iter(kept))]
+            yield row, value
