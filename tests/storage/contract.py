@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Checkpoint, End, Heads, Row
+from statetrail.storage.base import Backend, Checkpoint, End, Fork, Heads, Row
 
 
 def row(
@@ -66,6 +66,48 @@ class BackendContract(ABC):
         assert backend.row("t", 9) is None
         assert backend.latest("t") == 2
         assert backend.latest("nothing") == -1
+
+    def test_pages_read_the_same_rows(self, backend: Backend) -> None:
+        """Reading page by page (after, upto), either way, gives every row once:
+        the paged read the commands stream with (issue 11)."""
+        rows = [row(n) for n in range(23)]
+        backend.append(rows[:1])
+        backend.append(rows[1:])
+        forward = []
+        for after in range(-1, 23, 5):
+            forward += backend.read("t", after=after, upto=after + 5)
+        assert forward == rows
+        backward: list[Row] = []
+        for upto in range(22, -1, -5):
+            backward = backend.read("t", after=upto - 5, upto=upto) + backward
+        assert backward == rows
+
+    def test_forks(self, backend: Backend) -> None:
+        """forks() lists the rows that do not continue the row before them: the
+        first, a row whose parent is further back, a row on another branch than
+        the row before (issue 11: where the cursor is, without every row)."""
+        rows = [
+            row(0),
+            row(1),
+            row(2),
+            row(3, parent=1, branch="idea"),
+            row(4, branch="idea"),
+            row(5, parent=2),
+            row(6),
+            row(7, branch="other"),
+        ]
+        backend.append(rows[:1])
+        backend.append(rows[1:])
+        assert backend.forks("t") == [
+            Fork(0, None, "main"),
+            Fork(3, 1, "idea"),
+            Fork(5, 2, "main"),
+            Fork(7, 6, "other"),
+        ]
+        assert backend.forks("t", 3) == [Fork(5, 2, "main"), Fork(7, 6, "other")]
+        assert backend.forks("t", 5) == [Fork(7, 6, "other")]
+        assert backend.forks("t", 7) == []
+        assert backend.forks("nothing") == []
 
     def test_every_field_round_trips(self, backend: Backend) -> None:
         """Unicode, None, large numbers and empty strings survive storage."""
