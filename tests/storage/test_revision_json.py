@@ -83,7 +83,8 @@ class TestSchema:
         assert [list(d) for d in docs] == [list(schema.FIELDS)] * len(docs)
         assert [d["parents"] for d in docs] == [[], [0], [1], [2], [3], [2], [5]]
         assert all(TIME.match(d["time"]) for d in docs)
-        assert docs[1]["author"] == "ann" and docs[1]["comment"] == "why"
+        assert docs[1]["author"] == "ann"
+        assert docs[1]["comment"] == "why"
         assert docs[0]["label"] == "initial"
         assert docs[5]["branch"] == "idea"
         assert docs[6]["kind"] == "rollback"
@@ -123,7 +124,7 @@ class TestSchema:
         """Each revision's changes, applied by an RFC 6902 library to its
         parent's value, give its own value (as --full writes it)."""
         full = {d["number"]: d for d in _export(history, "s", "--full")}
-        for number, doc in full.items():
+        for doc in full.values():
             parents = doc["parents"]
             base = full[parents[0]]["value"] if parents else None
             assert jsonpatch.apply_patch(base, doc["changes"]) == doc["value"]
