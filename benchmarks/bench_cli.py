@@ -32,9 +32,8 @@ import tempfile
 import time
 from typing import Any
 
-from _harness import Figure
-
 import statetrail
+from _harness import Figure
 from statetrail._version import __version__
 
 ISSUE = 11
