@@ -6,19 +6,25 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import statetrail
 
 
-def test_a_reader_that_stops_ends_the_command_quietly(tmp_path: Path) -> None:
-    """`statetrail export FILE NAME | head -1`: no "Broken pipe" message, no
-    traceback, and the status of a process killed by SIGPIPE (issue 11)."""
+@pytest.mark.parametrize("command", ["export", "log"])
+def test_a_reader_that_stops_ends_the_command_quietly(
+    tmp_path: Path, command: str
+) -> None:
+    """`statetrail export FILE NAME | head -1` (or log): no "Broken pipe"
+    message, no traceback, and the status of a process killed by SIGPIPE
+    (issue 11)."""
     path = tmp_path / "h.db"
     with statetrail.open(path, durability="batched") as repo:
         store = repo.store("job", {"n": 0})
         for n in range(1, 3000):  # far more than a pipe's 64 KiB buffer
             store.set("n", n, comment="x" * 40)
     writer = subprocess.Popen(
-        [sys.executable, "-m", "statetrail", "export", str(path), "job"],
+        [sys.executable, "-m", "statetrail", command, str(path), "job"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -29,5 +35,5 @@ def test_a_reader_that_stops_ends_the_command_quietly(tmp_path: Path) -> None:
     errors = writer.stderr.read()
     writer.stderr.close()
     assert writer.wait(timeout=60) == 141
-    assert first.startswith(b"{")
+    assert first.startswith(b"{" if command == "export" else b"2999\t")
     assert errors == b""

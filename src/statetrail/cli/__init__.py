@@ -34,6 +34,7 @@ import sys
 import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TextIO
 
 from statetrail.errors import StatetrailError
 
@@ -147,10 +148,20 @@ def _with_schema(target: str, schema: str | None) -> str:
     return f"{target}{separator}schema={urllib.parse.quote(schema, safe='')}"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """Run the command line; returns the exit status.
+
+    ``out`` and ``err`` stand for standard output and error (tests pass a
+    terminal of their own).
+    """
     args = _parser().parse_args(argv)
-    out = sys.stdout
+    out = sys.stdout if out is None else out
+    err = sys.stderr if err is None else err
     try:
         if args.command != "demo":
             args.target = _with_schema(args.target, args.schema)
@@ -186,11 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 out,
                 fmt=args.format,
                 full=args.full,
-                err=sys.stderr,
+                err=err,
             )
         elif args.command == "verify":
             inspect.verify(
-                args.target, out, anchor=args.anchor, full=args.full, err=sys.stderr
+                args.target, out, anchor=args.anchor, full=args.full, err=err
             )
         elif args.command == "anchor":
             inspect.anchor(args.target, out)
@@ -213,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(exc) or type(exc).__name__
         if isinstance(exc, KeyError):
             message = message.strip("'\"")
-        print(f"statetrail {args.command}: error: {message}", file=sys.stderr)
+        print(f"statetrail {args.command}: error: {message}", file=err)
         return 2
     except KeyboardInterrupt:  # pragma: no cover - interactive
         return 130

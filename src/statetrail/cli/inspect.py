@@ -281,6 +281,9 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
     from rich.table import Table
 
     screen = console(out)
+    # Below 100 columns the origin gives way: the time stays whole and the
+    # change keeps room to be read.
+    wide = screen.width >= 100
     first = True
     batch: list[Row] = []
 
@@ -290,29 +293,35 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
             title=name if first else None,
             show_header=first,
             box=box.SIMPLE_HEAD,
+            show_edge=False,
             pad_edge=False,
+            collapse_padding=True,
+            padding=(0, 1),
             expand=True,
         )
         # The time and number are never cut; the rest shorten with "…" rather
         # than wrap a value over lines.
         table.add_column("rev", no_wrap=True, justify="right", min_width=5)
         table.add_column("when", no_wrap=True, min_width=20)
-        table.add_column("author", no_wrap=True, overflow="ellipsis", ratio=2)
-        table.add_column("label", no_wrap=True, overflow="ellipsis", ratio=1)
-        table.add_column("comment", no_wrap=True, overflow="ellipsis", ratio=3)
-        table.add_column("change", no_wrap=True, overflow="ellipsis", ratio=4)
-        table.add_column("where", no_wrap=True, overflow="ellipsis", ratio=3)
+        table.add_column("author", no_wrap=True, overflow="ellipsis", width=8)
+        table.add_column("label", no_wrap=True, overflow="ellipsis", width=8)
+        table.add_column("comment", no_wrap=True, overflow="ellipsis", ratio=2)
+        table.add_column("change", no_wrap=True, overflow="ellipsis", ratio=3)
+        if wide:
+            table.add_column("where", no_wrap=True, overflow="ellipsis", ratio=2)
         for row in batch:
             kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
-            table.add_row(
+            cells = [
                 str(row.number),
                 _when(row.time_ns),
                 row.author or "-",
                 row.label or "-",
                 kind + (row.comment or "-"),
                 _summary(row),
-                _where(row),
-            )
+            ]
+            if wide:
+                cells.append(_where(row))
+            table.add_row(*cells)
         screen.print(table)
         first = False
         batch.clear()
