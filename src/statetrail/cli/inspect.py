@@ -103,9 +103,16 @@ def _json(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
+#: The last second formatted: a history's revisions come many to a second.
+_second: list[Any] = [None, ""]
+
+
 def _when(time_ns: int) -> str:
-    when = datetime.fromtimestamp(time_ns // 1_000_000_000, UTC)
-    return f"{when:%Y-%m-%dT%H:%M:%S}Z"
+    seconds = time_ns // 1_000_000_000
+    if _second[0] != seconds:
+        when = datetime.fromtimestamp(seconds, UTC)
+        _second[:] = [seconds, f"{when:%Y-%m-%dT%H:%M:%S}Z"]
+    return str(_second[1])
 
 
 def _file(file: str) -> str:
@@ -129,9 +136,23 @@ def _origin(row: Row) -> list[Any] | None:
     return origin
 
 
+#: ``file:line`` of each origin text seen: a history has few call sites.
+_places: dict[str, str] = {}
+
+
 def _where(row: Row) -> str:
-    origin = _origin(row)
-    return "-" if origin is None else f"{_file(str(origin[0]))}:{origin[1]}"
+    text = row.origin
+    if text is None:
+        return "-"
+    place = _places.get(text)
+    if place is None:
+        origin = _origin(row)
+        assert origin is not None
+        place = f"{_file(str(origin[0]))}:{origin[1]}"
+        if len(_places) >= 1024:
+            _places.clear()
+        _places[text] = place
+    return place
 
 
 def _short(text: str, width: int = 24) -> str:

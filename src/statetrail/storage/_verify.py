@@ -358,10 +358,70 @@ class _Timeline:
             self.newer = True
         elif self.newer:
             self.problem(number, "is in the older format after newer ones (altered)")
-        value = self.value(row)
-        self.follow(row, value)
+        value = self.quick(row)
+        if value is _NOT_QUICK:
+            value = self.value(row)
+            self.follow(row, value)
         if number in self.checkpoints:
             self.checkpoint(row, version, value)
+
+    def quick(self, row: Row) -> Any:
+        """Follow ``row`` on the JSON tree alone: ``_LAZY``, or ``_NOT_QUICK``.
+
+        Its patch is decoded (so a payload that does not decode is still found)
+        but not applied to a frozen value: that value is built from storage
+        only if a later row or check needs it. Anything unusual goes the slow
+        way, which reports it.
+        """
+        parent = row.parent
+        if (
+            self.tree is _NO_TREE
+            or self.tree_at != parent
+            or parent is None
+            or row.payload is None
+            or parent in self.broken
+        ):
+            return _NOT_QUICK
+        try:
+            payload = orjson.loads(row.payload)
+            if type(payload) is not dict or len(payload) != 1:
+                return _NOT_QUICK
+            patch = payload["patch"]
+            codec.changes_from_json(patch, allow_pickle=self.pickle)
+        except (
+            orjson.JSONDecodeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            RecursionError,
+            StatetrailError,
+        ):
+            return _NOT_QUICK
+        try:
+            tree = _apply_tree(self.tree, patch)
+        except (_NoTree, KeyError, IndexError, TypeError):
+            self.tree = _NO_TREE  # half applied: rebuilt at the next whole value
+            return _NOT_QUICK
+        self.tree, self.tree_at = tree, row.number
+        self.values[row.number] = _LAZY
+        if len(self.values) > _VALUES_KEPT:
+            self.values.popitem(last=False)
+        return _LAZY
+
+    def built(self, row: Row) -> Any:
+        """The frozen value of a row followed only on the tree (``_UNKNOWN`` if
+        it cannot be had)."""
+        try:
+            base = read_value(
+                self.backend,
+                self.name,
+                row.parent,  # type: ignore[arg-type]  # quick() rows have parents
+                checkpoint_every=self.every,
+                allow_pickle=self.pickle,
+            )
+            return row_value(row, base, allow_pickle=self.pickle)
+        except (StatetrailError, NeedsCheckpoint, ValueError, TypeError):
+            return _UNKNOWN
 
     def follow(self, row: Row, value: Any) -> None:
         """Bring the JSON tree to ``row``, or drop it until the next checkpoint."""
@@ -391,7 +451,7 @@ class _Timeline:
             base = self.values.get(parent, _UNKNOWN)
             if parent in self.broken:
                 base, broken = _UNKNOWN, True
-            elif base is _UNKNOWN:
+            elif base is _UNKNOWN or base is _LAZY:
                 try:
                     base = read_value(
                         self.backend,
@@ -482,6 +542,8 @@ class _Timeline:
                     return  # the value its patches give, read strictly
             except CorruptHistoryError:
                 pass  # reported below
+        if value is _LAZY:
+            value = self.built(row)
         try:
             kept = codec.from_json(codec.parse(text), allow_pickle=self.pickle)
         except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
@@ -521,6 +583,10 @@ class _Timeline:
 
 _UNKNOWN: Any = object()
 _NO_TREE: Any = object()
+#: A row's value that was only followed on the JSON tree (built when needed).
+_LAZY: Any = object()
+#: quick() could not follow the row.
+_NOT_QUICK: Any = object()
 
 
 class _NoTree(Exception):
@@ -546,6 +612,10 @@ def _apply_tree(tree: Any, patch: Any) -> Any:
             node = _child(node, step)
         last = steps[-1]
         if type(node) is dict and type(last) is str and "$t" not in node:
+            # A replace or removal needs the key, an add its absence: anything
+            # else goes the slow way, which reports it.
+            if (last in node) == (kind == "+"):
+                raise _NoTree
             if kind == "-":
                 del node[last]
             else:
