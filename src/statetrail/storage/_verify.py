@@ -409,8 +409,10 @@ class _Timeline:
         return _LAZY
 
     def built(self, row: Row) -> Any:
-        """The frozen value of a row followed only on the tree (``_UNKNOWN`` if
-        it cannot be had)."""
+        """The frozen value of a row followed only on the tree.
+
+        ``_UNKNOWN`` if it cannot be had.
+        """
         try:
             base = read_value(
                 self.backend,
