@@ -36,6 +36,7 @@ from statetrail.repository import open as open_repository
 from statetrail.storage._files import read_regular
 from statetrail.storage._reader import StoredTimeline, touches
 from statetrail.storage.base import Row
+from statetrail.storage.revision_json import origin_of, payload_of
 from statetrail.timeline import Erased
 
 __all__ = [
@@ -122,20 +123,6 @@ def _file(file: str) -> str:
     return file
 
 
-def _origin(row: Row) -> list[Any] | None:
-    if row.origin is None:
-        return None
-    try:
-        origin = orjson.loads(row.origin)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptHistoryError(
-            f"an origin is unreadable: {row.origin[:80]!r}"
-        ) from exc
-    if type(origin) is not list or len(origin) != 5:
-        raise CorruptHistoryError(f"an origin is unreadable: {row.origin[:80]!r}")
-    return origin
-
-
 #: ``file:line`` of each origin text seen: a history has few call sites.
 _places: dict[str, str] = {}
 
@@ -146,9 +133,9 @@ def _where(row: Row) -> str:
         return "-"
     place = _places.get(text)
     if place is None:
-        origin = _origin(row)
+        origin = origin_of(text)
         assert origin is not None
-        place = f"{_file(str(origin[0]))}:{origin[1]}"
+        place = f"{_file(origin['file'])}:{origin['line']}"
         if len(_places) >= 1024:
             _places.clear()
         _places[text] = place
@@ -164,12 +151,7 @@ def _summary(row: Row) -> str:
     """The row's changes in a few words: ``path=value``, ``-path``."""
     if row.payload is None:
         return "(erased)"
-    try:
-        payload = orjson.loads(row.payload)
-    except orjson.JSONDecodeError as exc:
-        raise CorruptHistoryError(
-            f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
-        ) from exc
+    payload = payload_of(row)
     if "value" in payload or row.parent is None:
         return "(initial)" if row.parent is None else "<all> replaced"
     ops = payload.get("patch") or []
@@ -440,12 +422,14 @@ def blame(
             f"{_when(found.time_ns)}, by {found.author or '-'} "
             f"({found.comment or 'no comment'})"
         )
-        origin = _origin(found)
+        origin = origin_of(found.origin)
         if origin is not None:
-            file, line, function, thread, task = origin
-            code = linecache.getline(str(file), int(line)).strip()
-            in_task = f", task {task}" if task else ""
-            screen.print(f"  {_where(found)} in {function} [thread {thread}{in_task}]")
+            code = linecache.getline(origin["file"], origin["line"]).strip()
+            task = f", task {origin['task']}" if origin["task"] else ""
+            screen.print(
+                f"  {_where(found)} in {origin['function']} "
+                f"[thread {origin['thread']}{task}]"
+            )
             if code:
                 screen.print(Text(f"  {code}", style="cyan"))
 

@@ -64,6 +64,8 @@ __all__ = [
     "format_time",
     "from_revision",
     "from_row",
+    "origin_of",
+    "payload_of",
 ]
 
 #: The fields of every revision object, in the order they are written.
@@ -152,7 +154,37 @@ def changes_from_patch(patch: Any) -> list[dict[str, Any]]:
     return out
 
 
-def _origin(text: str | None) -> dict[str, Any] | None:
+def payload_of(row: Row) -> dict[str, Any]:
+    """The row's payload parsed: ``{"value": ...}`` or ``{"patch": [...]}``.
+
+    Raises:
+        CorruptHistoryError: It is neither (or the row is erased).
+    """
+    text = row.payload
+    try:
+        payload = orjson.loads(text if text is not None else b"")
+    except orjson.JSONDecodeError as exc:
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
+        ) from exc
+    if (
+        type(payload) is not dict
+        or len(payload) != 1
+        or not ("value" in payload or "patch" in payload)
+    ):
+        raise CorruptHistoryError(
+            f"revision {row.number} of {row.timeline!r}: a payload is "
+            '{"value": ...} or {"patch": [...]}'
+        )
+    return payload
+
+
+def origin_of(text: str | None) -> dict[str, Any] | None:
+    """A stored origin (``[file, line, function, thread, task]``) as an object.
+
+    Raises:
+        CorruptHistoryError: The text is not an origin.
+    """
     if text is None:
         return None
     try:
@@ -161,6 +193,8 @@ def _origin(text: str | None) -> dict[str, Any] | None:
         pass
     try:
         file, line, function, thread, task = orjson.loads(text)
+        if type(line) is not int:
+            raise TypeError(line)
     except (orjson.JSONDecodeError, ValueError, TypeError) as exc:
         raise CorruptHistoryError(f"an origin is unreadable: {text[:80]!r}") from exc
     origin = {
@@ -200,7 +234,7 @@ def from_row(
         "comment": row.comment,
         "label": row.label,
         "kind": row.kind,
-        "origin": _origin(row.origin),
+        "origin": origin_of(row.origin),
     }
     if row.payload is None:
         tomb = integrity.parse_tombstone(row.erased)
@@ -216,25 +250,11 @@ def from_row(
             "time": format_time(tomb.time_ns),
         }
     else:
-        try:
-            payload = orjson.loads(row.payload)
-        except orjson.JSONDecodeError as exc:
-            raise CorruptHistoryError(
-                f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
-            ) from exc
-        if type(payload) is not dict or len(payload) != 1:
-            raise CorruptHistoryError(
-                f"revision {row.number} of {row.timeline!r}: a payload is "
-                '{"value": ...} or {"patch": [...]}'
-            )
+        payload = payload_of(row)
         if "value" in payload:
             doc["changes"] = [{"op": "replace", "path": "", "value": payload["value"]}]
-        elif "patch" in payload:
-            doc["changes"] = changes_from_patch(payload["patch"])
         else:
-            raise CorruptHistoryError(
-                f"revision {row.number} of {row.timeline!r}: bad payload"
-            )
+            doc["changes"] = changes_from_patch(payload["patch"])
     if with_value:
         doc["value"] = value
     return doc
