@@ -18,6 +18,7 @@ from statetrail.storage._reader import StoredTimeline, heads_from_forks
 from statetrail.storage.base import Fork, Heads
 from statetrail.timeline import Timeline
 from tests.conftest import scaled
+from tests.storage.pg import fresh_schema
 
 
 def _linear(timeline: Timeline[Any]) -> None:
@@ -71,10 +72,14 @@ SCENARIOS: list[Callable[[Timeline[Any]], None]] = [
 ]
 
 
-@pytest.fixture(params=["h.db", "h.json", ":memory:"])
+@pytest.fixture(params=["h.db", "h.json", ":memory:", "postgresql"])
 def repo(
     request: pytest.FixtureRequest, tmp_path: pathlib.Path
 ) -> Iterator[Repository]:
+    if request.param == "postgresql":
+        with fresh_schema() as schema, Repository(schema.backend()) as opened:
+            yield opened
+        return
     target = request.param if request.param == ":memory:" else tmp_path / request.param
     with statetrail.open(target) as opened:
         yield opened
