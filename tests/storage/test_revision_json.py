@@ -167,3 +167,28 @@ class TestBadRows:
         KeyError or a half-written object."""
         with pytest.raises(CorruptHistoryError):
             schema.changes_from_patch(patch)
+
+
+class TestThreads:
+    def test_times_formatted_from_many_threads_are_right(self) -> None:
+        """format_time keeps the last second it formatted; threads formatting
+        different seconds at once (the web server's) each get their own."""
+        import threading
+        from datetime import UTC, datetime
+
+        wrong: list[tuple[int, str]] = []
+
+        def work(offset: int) -> None:
+            for i in range(20_000):
+                ns = (1_700_000_000 + offset + i % 2) * 1_000_000_000 + 5_000
+                text = schema.format_time(ns)
+                when = datetime.fromtimestamp(ns // 1_000_000_000, UTC)
+                if text != f"{when:%Y-%m-%dT%H:%M:%S}.000005Z":
+                    wrong.append((ns, text))
+
+        threads = [threading.Thread(target=work, args=(10 * n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert wrong == []

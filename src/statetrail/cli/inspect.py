@@ -104,16 +104,19 @@ def _json(value: Any) -> str:
     return json.dumps(_plain(value), ensure_ascii=False, default=str)
 
 
-#: The last second formatted: a history's revisions come many to a second.
-_second: list[Any] = [None, ""]
+#: The last second formatted, one tuple so threads swap it whole: a history's
+#: revisions come many to a second.
+_second: tuple[int, str] = (-1, "")
 
 
 def _when(time_ns: int) -> str:
+    global _second
     seconds = time_ns // 1_000_000_000
-    if _second[0] != seconds:
-        when = datetime.fromtimestamp(seconds, UTC)
-        _second[:] = [seconds, f"{when:%Y-%m-%dT%H:%M:%S}Z"]
-    return str(_second[1])
+    known, text = _second
+    if known != seconds:
+        text = f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}Z"
+        _second = (seconds, text)
+    return text
 
 
 def _file(file: str) -> str:

@@ -89,9 +89,9 @@ _origins: dict[str, dict[str, Any] | None] = {}
 _ORIGINS_KEPT = 1024
 
 
-#: The second last formatted, and its text up to the fraction: a history's
-#: revisions come many to a second.
-_second: list[Any] = [None, ""]
+#: The second last formatted and its text up to the fraction, one tuple so
+#: threads swap it whole: a history's revisions come many to a second.
+_second: tuple[int, str] = (-1, "")
 
 
 def format_time(time_ns: int) -> str:
@@ -100,12 +100,13 @@ def format_time(time_ns: int) -> str:
     >>> format_time(1_700_000_000_123_456_789)
     '2023-11-14T22:13:20.123456Z'
     """
+    global _second
     seconds, ns = divmod(time_ns, 1_000_000_000)
-    second = _second
-    if second[0] != seconds:
-        second[1] = f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}."
-        second[0] = seconds
-    return f"{second[1]}{ns // 1000:06d}Z"
+    known, text = _second
+    if known != seconds:
+        text = f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%dT%H:%M:%S}."
+        _second = (seconds, text)
+    return f"{text}{ns // 1000:06d}Z"
 
 
 def _escaped(step: str) -> str:
