@@ -87,3 +87,35 @@ class TestCheckpoints:
         with statetrail.open(path, read_only=True) as repo:
             repo.verify(progress=lambda *a: calls.append(a))
         assert calls[-1] == ("s", 34, 34)
+
+
+class TestPayloads:
+    @pytest.mark.parametrize(
+        "patch",
+        [
+            [["=", ["n"], {"$t": "no such tag", "v": 1}]],
+            [["?", ["n"], 5]],
+            [["=", ["n"], 5, 6]],
+        ],
+        ids=["unknown tag", "unknown operation", "too long"],
+    )
+    def test_a_resealed_payload_that_does_not_decode_is_found(
+        self, tmp_path: pathlib.Path, patch: list[object]
+    ) -> None:
+        """A row rewritten with a patch the codec refuses, and everything after it
+        re-sealed, is reported as not decoding, though verify follows the rows on
+        a JSON tree without decoding plain patches."""
+        from tests.storage.tamper import sqlite_raw
+        from tests.storage.test_anchor import rewrite
+
+        path = tmp_path / "h.db"
+        _history(path)
+        with sqlite_raw(str(path)) as raw:
+            rewrite(raw, "s", 12, payload=json.dumps({"patch": patch}))
+        with (
+            statetrail.open(path, read_only=True) as repo,
+            pytest.raises(CorruptHistoryError) as caught,
+        ):
+            repo.verify()
+        problems = [(n, what) for _, n, what in caught.value.problems]
+        assert any(n == 12 and "does not decode" in what for n, what in problems)

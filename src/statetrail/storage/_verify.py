@@ -387,7 +387,8 @@ class _Timeline:
             if type(payload) is not dict or len(payload) != 1:
                 return _NOT_QUICK
             patch = payload["patch"]
-            codec.changes_from_json(patch, allow_pickle=self.pickle)
+            if not _plain_patch(patch):
+                codec.changes_from_json(patch, allow_pickle=self.pickle)
         except (
             orjson.JSONDecodeError,
             KeyError,
@@ -540,9 +541,14 @@ class _Timeline:
             return
         if self.tree is not _NO_TREE and self.tree_at == row.number:
             try:
+                # The same bytes as the tree written canonically: nothing to
+                # parse. Else the same value, read strictly (an older file's
+                # keys may be in another order).
+                if orjson.dumps(self.tree) == text.encode():
+                    return
                 if codec.parse(text) == self.tree:
-                    return  # the value its patches give, read strictly
-            except CorruptHistoryError:
+                    return
+            except (CorruptHistoryError, orjson.JSONEncodeError):
                 pass  # reported below
         if value is _LAZY:
             value = self.built(row)
@@ -593,6 +599,33 @@ _NOT_QUICK: Any = object()
 
 class _NoTree(Exception):
     """A patch the plain JSON tree cannot follow (a tagged container on its path)."""
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_patch(patch: Any) -> bool:
+    """Whether ``patch`` is well formed with only scalar values and plain steps.
+
+    Such a patch decodes as it is (the codec would only copy it), so decoding
+    it to check it is skipped. ``False`` sends it to the codec, which decides.
+    """
+    if type(patch) is not list:
+        return False
+    for op in patch:
+        if type(op) is not list or not 2 <= len(op) <= 3:
+            return False
+        kind, steps = op[0], op[1]
+        if type(steps) is not list or any(
+            type(step) is not str and type(step) is not int for step in steps
+        ):
+            return False
+        if len(op) == 2:
+            if kind != "-":
+                return False
+        elif (kind != "=" and kind != "+") or type(op[2]) not in _SCALARS:
+            return False
+    return True
 
 
 def _apply_tree(tree: Any, patch: Any) -> Any:
