@@ -235,13 +235,19 @@ def log(
         if out.isatty():
             _log_table(name, rows, out)
             return
+        lines = []
         for row in rows:
             kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
-            out.write(
+            lines.append(
                 f"{row.number}\t{_when(row.time_ns)}\t{cell(row.author or '-')}\t"
                 f"{cell(row.label or '-')}\t{cell(kind + (row.comment or '-'))}\t"
                 f"{cell(_summary(row))}\t{cell(_where(row))}\n"
             )
+            if len(lines) >= 256:
+                out.write("".join(lines))
+                lines.clear()
+        out.write("".join(lines))
+        out.flush()  # a reader that went away (| head) is found here
 
 
 def _matching(
