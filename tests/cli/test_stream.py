@@ -154,3 +154,33 @@ class TestArguments:
         status = main(["log", str(long_history), "big", "--limit", "-1"])
         assert status == 2
         assert "--limit" in capsys.readouterr().err
+
+
+class TestPlain:
+    def test_off_a_terminal_rich_is_not_imported(
+        self, long_history: pathlib.Path
+    ) -> None:
+        """show, diff, blame and log --limit into a pipe write plain lines without
+        importing rich's console (about 50 ms of each short command)."""
+        code = (
+            "import sys, io\n"
+            "from statetrail.cli import main\n"
+            f"path = {str(long_history)!r}\n"
+            "for argv in (['show', path, 'big@3'], ['diff', path, 'big', '3', '5'],"
+            " ['blame', path, 'big', 'k5.n'], ['log', path, 'big', '--limit', '3']):\n"
+            "    assert main(argv, out=io.StringIO()) == 0\n"
+            "print('rich.console' in sys.modules)\n"
+        )
+        env = dict(os.environ)
+        src = str(pathlib.Path(statetrail.__file__).parents[1])
+        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+            env=env,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "False"

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import orjson
 
-from statetrail.cli._output import cell, console, progress
+from statetrail.cli._output import Printer, cell, console, progress
 from statetrail.diff import diff_values, format_json_pointer
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.frozen import MISSING, thaw
@@ -348,17 +348,16 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
 
 def show(target: str, spec: str, out: TextIO) -> None:
     """One revision: its metadata and its whole value."""
-    from rich.text import Text
-
     name, _, rev_spec = spec.partition("@")
-    screen = console(out)
+    say = Printer(out)
     with opened(target) as repo:
         stored = reader(repo, name)
         row = stored.row(stored.resolve(rev_spec))
         value = stored.value_at(row.number)
-        screen.print(
-            Text(f"{name}@{row.number}", style="bold"),
-            f"branch {row.branch}, {row.kind}, {_when(row.time_ns)}",
+        say(
+            f"{name}@{row.number} branch {row.branch}, {row.kind}, "
+            f"{_when(row.time_ns)}",
+            "bold",
         )
         for field, text in (
             ("author", row.author),
@@ -368,34 +367,27 @@ def show(target: str, spec: str, out: TextIO) -> None:
             ("origin", _where(row) if row.origin else None),
         ):
             if text is not None:
-                screen.print(f"  {field}: {text}")
+                say(f"  {field}: {text}")
         out.write(json.dumps(_plain(value), indent=2, ensure_ascii=False, default=str))
         out.write("\n")
 
 
 def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
     """The changes from one revision to another."""
-    from rich.text import Text
-
-    screen = console(out)
+    say = Printer(out)
     with opened(target) as repo:
         stored = reader(repo, name)
         first, second = stored.resolve(a), stored.resolve(b)
         changes = diff_values(stored.value_at(first), stored.value_at(second))
-        screen.print(f"{name}: {first} -> {second}, {len(changes)} change(s)")
+        say(f"{name}: {first} -> {second}, {len(changes)} change(s)")
         for change in changes:
             where = change.dotted or "<all>"
             if change.old is MISSING:
-                screen.print(Text(f"+ {where}: {_json(change.new)}", style="green"))
+                say(f"+ {where}: {_json(change.new)}", "green")
             elif change.new is MISSING:
-                screen.print(Text(f"- {where}: {_json(change.old)}", style="red"))
+                say(f"- {where}: {_json(change.old)}", "red")
             else:
-                screen.print(
-                    Text(
-                        f"~ {where}: {_json(change.old)} -> {_json(change.new)}",
-                        style="yellow",
-                    )
-                )
+                say(f"~ {where}: {_json(change.old)} -> {_json(change.new)}", "yellow")
 
 
 def blame(
@@ -407,11 +399,9 @@ def blame(
     revision that changed the path, something under it or an ancestor of it; the
     first revision counts only if the path exists in its value.
     """
-    from rich.text import Text
-
     steps = parse_path(path)
     pointer = format_json_pointer(steps)
-    screen = console(out)
+    say = Printer(out)
     with opened(target) as repo:
         stored = reader(repo, name)
         found = None
@@ -426,7 +416,7 @@ def blame(
                 break
         if found is None:
             raise CommandError(f"{name} has no path {path!r}")
-        screen.print(
+        say(
             f"{path}: revision {found.number} on {found.branch}, "
             f"{_when(found.time_ns)}, by {found.author or '-'} "
             f"({found.comment or 'no comment'})"
@@ -435,12 +425,12 @@ def blame(
         if origin is not None:
             code = linecache.getline(origin["file"], origin["line"]).strip()
             task = f", task {origin['task']}" if origin["task"] else ""
-            screen.print(
+            say(
                 f"  {_where(found)} in {origin['function']} "
                 f"[thread {origin['thread']}{task}]"
             )
             if code:
-                screen.print(Text(f"  {code}", style="cyan"))
+                say(f"  {code}", "cyan")
 
 
 def verify(
@@ -457,7 +447,7 @@ def verify(
     prove nothing up to the anchored revisions was rewritten or cut off since.
     A progress bar goes to ``err`` when it is a terminal.
     """
-    screen = console(out)
+    say = Printer(out)
     verifying = False
     try:
         with opened(target) as repo, progress(err, "verify") as update:
@@ -472,12 +462,12 @@ def verify(
             where = "" if timeline is None else f"{timeline}"
             if number is not None:
                 where += f"@{number}"
-            screen.print(f"problem: {where + ': ' if where else ''}{what}")
+            say(f"problem: {where + ': ' if where else ''}{what}")
         raise
     for name, count in checked.items():
-        screen.print(f"{name}: {count} revision(s) verified")
+        say(f"{name}: {count} revision(s) verified")
     proved = " (anchor matched)" if anchor is not None else ""
-    screen.print(
+    say(
         f"ok: {sum(checked.values())} revision(s) in {len(checked)} timeline(s){proved}"
     )
 
