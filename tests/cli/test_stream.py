@@ -43,11 +43,16 @@ def long_history(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
 
 
 def _run(*argv: str) -> subprocess.CompletedProcess[str]:
+    """``python -m statetrail ARGV`` on this checkout's package."""
+    return _python("-m", "statetrail", *argv)
+
+
+def _python(*argv: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     src = str(pathlib.Path(statetrail.__file__).parents[1])
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.run(
-        [sys.executable, "-m", "statetrail", *argv],
+        [sys.executable, *argv],
         capture_output=True,
         text=True,
         check=False,
@@ -171,16 +176,6 @@ class TestPlain:
             "    assert main(argv, out=io.StringIO()) == 0\n"
             "print('rich.console' in sys.modules)\n"
         )
-        env = dict(os.environ)
-        src = str(pathlib.Path(statetrail.__file__).parents[1])
-        env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
-        done = subprocess.run(
-            [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-            env=env,
-        )
+        done = _python("-c", code)
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() == "False"
