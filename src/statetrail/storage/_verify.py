@@ -380,6 +380,9 @@ class _Timeline:
             or parent is None
             or row.payload is None
             or parent in self.broken
+            # A row that commits to its value's digest (format 3) is checked
+            # against it, which needs the frozen value: the full way.
+            or integrity.committed_value(row) is not None
         ):
             return _NOT_QUICK
         try:

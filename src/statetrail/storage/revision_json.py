@@ -158,6 +158,8 @@ def changes_from_patch(patch: Any) -> list[dict[str, Any]]:
 def payload_of(row: Row) -> dict[str, Any]:
     """The row's payload parsed: ``{"value": ...}`` or ``{"patch": [...]}``.
 
+    Format 3 rows also hold ``"value_digest"``.
+
     Raises:
         CorruptHistoryError: It is neither (or the row is erased).
     """
@@ -168,14 +170,16 @@ def payload_of(row: Row) -> dict[str, Any]:
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: its payload is not JSON"
         ) from exc
+    # Format 3 adds the digest of the whole value ("value_digest"), which the
+    # revision object does not carry.
     if (
         type(payload) is not dict
-        or len(payload) != 1
+        or len(payload) != 1 + (type(payload.get("value_digest")) is str)
         or not ("value" in payload or "patch" in payload)
     ):
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: a payload is "
-            '{"value": ...} or {"patch": [...]}'
+            '{"value": ...} or {"patch": [...]}, and its value digest'
         )
     return payload
 
