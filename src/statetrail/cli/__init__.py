@@ -11,6 +11,8 @@
     statetrail export FILE NAME [--format jsonl|json-patch] [--full]
     statetrail verify FILE [--anchor TEXT] [--full]
     statetrail anchor FILE
+    statetrail follow URL NAME [--after N] [--source FILE_OR_URL] [--json]
+                               [--count N]
     statetrail demo [--file FILE]
 
 Every command but ``demo`` takes ``--schema NAME``: the PostgreSQL schema to
@@ -120,6 +122,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("target", metavar="FILE_OR_URL")
 
     p = commands.add_parser(
+        "follow", help="print a timeline's revisions as they are committed"
+    )
+    p.add_argument(
+        "target",
+        metavar="URL",
+        help="redis:// or rediss:// (a published stream), a file or postgresql://",
+    )
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--after", type=int, help="start after this revision number")
+    p.add_argument(
+        "--source",
+        metavar="FILE_OR_URL",
+        help="where the history is stored: revisions the stream no longer holds "
+        "are read from it",
+    )
+    p.add_argument("--json", action="store_true", help="one revision object per line")
+    p.add_argument("--count", type=int, help="stop after this many revisions")
+
+    p = commands.add_parser(
         "demo", help="record a small live application into SQLite and look at it"
     )
     p.add_argument(
@@ -205,6 +226,18 @@ def main(
             )
         elif args.command == "anchor":
             inspect.anchor(args.target, out)
+        elif args.command == "follow":
+            from statetrail.cli.follow import follow
+
+            follow(
+                args.target,
+                args.name,
+                out,
+                after=args.after,
+                source=args.source,
+                as_json=args.json,
+                count=args.count,
+            )
         else:
             from statetrail.cli.demo import run
 
