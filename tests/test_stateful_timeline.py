@@ -179,9 +179,9 @@ class _NeverBranches(Timeline[Any]):
     """A deliberately broken engine: writing after a checkout overwrites the
     branch's forward path instead of starting a branch."""
 
-    def _commit(self, *args: Any, **kwargs: Any) -> Any:
+    def _record(self, *args: Any, **kwargs: Any) -> Any:
         self._tip = self._head
-        return super()._commit(*args, **kwargs)
+        return super()._record(*args, **kwargs)
 
 
 class TestTheModelCheckHasTeeth:

@@ -32,6 +32,7 @@ from statetrail import (
 from statetrail.context import capture_origin
 from statetrail.diff import diff_values
 from statetrail.frozen import MISSING
+from statetrail.timeline import Handle
 from tests.conftest import scaled
 from tests.counting import count_calls
 
@@ -629,16 +630,16 @@ class _KeepChanges:
     def __init__(self) -> None:
         self.changes: list[tuple[Any, ...]] = []
 
-    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+    def record(self, timeline: Handle, revision: Revision) -> None:
         self.changes.append(revision.changes)
 
-    def moved(self, timeline: Timeline[Any]) -> None:
+    def moved(self, timeline: Handle) -> None:
         pass
 
-    def refresh(self, timeline: Timeline[Any]) -> None:
+    def refresh(self, timeline: Handle) -> None:
         pass
 
-    def erase(self, timeline: Timeline[Any], number: int, tombstone: Any) -> None:
+    def erase(self, timeline: Handle, number: int, tombstone: Any) -> None:
         pass
 
 

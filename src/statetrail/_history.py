@@ -1,11 +1,10 @@
 """The read side of a Timeline: finding records, lineage, log, blame and diff.
 
 A base class of :class:`~statetrail.Timeline`, which owns the state these methods
-read: the records (``_revs`` from number ``_offset`` on, older kept ones in
-``_old``), the cursor (``_head`` on ``_head_branch``, whose newest record is
-``_tip``), the other branches' tips (``_tips``), each branch's first number
-(``_first``), changes settled before a parent was trimmed (``_settled``) and the
-path index, built on first use.
+read: the records (``_records``, a :class:`~statetrail._records.Records`), the
+cursor (``_head`` on ``_head_branch``, whose newest record is ``_tip``), changes
+settled before a parent was trimmed (``_settled``) and the path index, built on
+first use.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from typing import Any
 from statetrail import paths
 from statetrail._change import Change
 from statetrail._pathindex import PathIndex
+from statetrail._records import Records
 from statetrail.diff import diff_values
 from statetrail.errors import RevisionNotFoundError
 from statetrail.frozen import MISSING
@@ -37,24 +37,15 @@ from statetrail.revision import (
 __all__: list[str] = []
 
 
-def _number(record: Record) -> int:
-    return record[NUMBER]  # type: ignore[no-any-return]
-
-
 class History:
     """Read-only queries over a timeline's records (see :class:`Timeline`)."""
 
     name: str
     _lock: threading.RLock
-    _revs: list[Record]
-    _offset: int
-    _old: dict[int, Record]
-    _next: int
+    _records: Records
     _head: Record
     _tip: Record
     _head_branch: str
-    _tips: dict[str, int]
-    _first: dict[str, int]
     _settled: dict[int, tuple[Change, ...]]
     _path_index: PathIndex | None
 
@@ -67,24 +58,20 @@ class History:
         return f"timeline {self.name!r}" if self.name else "the timeline"
 
     def _find(self, number: int) -> Record | None:
-        i = number - self._offset
-        if i >= 0:
-            revs = self._revs
-            return revs[i] if i < len(revs) else None
-        return self._old.get(number)
+        return self._records.find(number)
 
     def _get(self, number: int) -> Record:
         if isinstance(number, bool) or not isinstance(number, int):
             raise TypeError(f"a revision number is an int, not {type(number).__name__}")
         record = self._find(number)
         if record is None:
-            if 0 <= number < self._next:
+            if 0 <= number < self._records.next:
                 raise RevisionNotFoundError(
                     f"revision {number} of {self._label()} was trimmed by retention"
                 )
             raise RevisionNotFoundError(
                 f"{self._label()} has no revision {number} "
-                f"(revisions 0..{self._next - 1})"
+                f"(revisions 0..{self._records.next - 1})"
             )
         return record
 
@@ -93,9 +80,7 @@ class History:
         return None if parent is None else self._find(parent)
 
     def _all(self) -> list[Record]:
-        if self._old:
-            return sorted(self._old.values(), key=_number) + self._revs
-        return list(self._revs)
+        return list(self._records.oldest_first())
 
     def _view(self, record: Record) -> Revision:
         return Revision(record, self)
@@ -124,10 +109,10 @@ class History:
 
     def __len__(self) -> int:
         """How many revisions are held (trimmed ones are not)."""
-        return len(self._revs) + len(self._old)
+        return len(self._records)
 
     def _all_tips(self) -> dict[str, int]:
-        tips = dict(self._tips)
+        tips = dict(self._records.tips)
         tips[self._head_branch] = self._tip[NUMBER]
         return tips
 
@@ -141,7 +126,7 @@ class History:
             return self._head[NUMBER]  # type: ignore[no-any-return]
         if branch == self._head_branch:
             return self._tip[NUMBER]  # type: ignore[no-any-return]
-        tip = self._tips.get(branch)
+        tip = self._records.tips.get(branch)
         if tip is None:
             raise RevisionNotFoundError(f"{self._label()} has no branch {branch!r}")
         return tip
@@ -158,7 +143,7 @@ class History:
 
     def value_at(self, number: int) -> Any:
         """The value recorded at revision ``number``."""
-        record = self._find(number) if type(number) is int else None
+        record = self._records.find(number) if type(number) is int else None
         if record is None:
             record = self._get(number)  # the error, or a bool or int subclass
         value = record[VALUE]
@@ -189,7 +174,7 @@ class History:
         while record is not None:
             branch = record[BRANCH]
             high = record[NUMBER]
-            first = self._first.get(branch)
+            first = self._records.first_of(branch)
             start = self._find(high if first is None else first)
             if start is None or start[BRANCH] != branch:
                 # The branch's first revisions were trimmed: walk to the oldest held.

@@ -40,7 +40,14 @@ from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._freeze import check_path_nesting
-from statetrail.revision import NUMBER, VALUE, Change, Revision, RevisionKind
+from statetrail.revision import (
+    NUMBER,
+    PLAIN,
+    VALUE,
+    Change,
+    Revision,
+    RevisionKind,
+)
 from statetrail.timeline import Info, Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
@@ -216,6 +223,7 @@ class StoreBase:
             # in between: the common case costs one lock round.
             # The head record itself: a store's state is a frozen dict, never the
             # Opaque box that Revision.value would copy.
+            # The front-end seam: read the head record, commit onto it.
             head = timeline._head
             changes = None
             if with_changes is None:
@@ -223,9 +231,16 @@ class StoreBase:
             else:
                 new, changes = with_changes(head[VALUE])
             try:
-                record = timeline._set(
-                    new, label, author, comment, extra, head[NUMBER], depth + 1, changes
-                )
+                info: Info
+                if label is None and author is None and comment is None:
+                    info = (
+                        PLAIN
+                        if extra is None
+                        else (RevisionKind.SET, None, None, None, None, extra)
+                    )
+                else:
+                    info = (RevisionKind.SET, None, label, author, comment, extra)
+                record = timeline._commit(new, info, head[NUMBER], changes, depth + 1)
                 return Revision(record, timeline)
             except ConflictError as exc:
                 if timeline._head is head:
@@ -343,21 +358,15 @@ class StoreBase:
             # plain one (nothing but appends) has no use for them, and should it
             # stop being plain before the lock is taken, it diffs instead.
             timeline = self._timeline
+            # The front-end seam: read the head record (and whether the timeline
+            # keeps changes), commit onto it.
             head = timeline._head
-            found = replace_change(head[VALUE], steps, frozen, not timeline._plain)
+            plain = timeline._plain
+            found = replace_change(head[VALUE], steps, frozen, not plain)
             if found is not None:
                 try:
-                    timeline._set(
-                        found[0],
-                        None,
-                        None,
-                        None,
-                        note,
-                        head[NUMBER],
-                        2,
-                        found[1],
-                        info,
-                    )
+                    # ``info`` is this path's, made once: its revisions share it.
+                    timeline._commit(found[0], info, head[NUMBER], found[1], 2)
                     return True
                 except ConflictError:
                     if timeline._head is head:

@@ -34,6 +34,7 @@ __all__ = [
     "is_prefix",
     "lookup_in",
     "parse_path",
+    "set_frozen",
     "set_in",
 ]
 
@@ -185,11 +186,13 @@ def set_in(tree: Any, path: PathLike, value: Any, *, create: bool = True) -> Any
     value = freeze_value(value)
     if not steps:
         return value
-    return _set_frozen(freeze_value(tree), steps, value, create)
+    return set_frozen(freeze_value(tree), steps, value, create)
 
 
-def _set_frozen(tree: Any, steps: Path, value: Any, create: bool) -> Any:
+def set_frozen(tree: Any, steps: Path, value: Any, create: bool = True) -> Any:
     """:func:`set_in` for a frozen tree, parsed steps and a frozen value.
+
+    ``steps`` must not be empty. Errors are :func:`set_in`'s.
 
     One loop down the path, then the changed containers are rebuilt bottom-up;
     the engine's writes come through here, so it avoids per-step calls.

@@ -55,7 +55,7 @@ from statetrail.storage._publisher import Publisher
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
-from statetrail.timeline import Timeline
+from statetrail.timeline import Handle, Timeline
 from statetrail.var import Var
 
 __all__ = ["Repository", "open"]
@@ -297,7 +297,7 @@ class Repository:
                 # Opening must not hand back an older state as if it were the
                 # newest (truncated rows, a cursor moved by hand).
                 raise _verify.corrupt(problems, f"timeline {name!r}")
-            return Timeline._restore(
+            return Handle.restore(
                 records,
                 branch=heads.branch,
                 cursor=heads.cursor,

@@ -361,11 +361,6 @@ class Trim:
         """When the trim happened, as an aware UTC datetime."""
         return _utc(self._time_ns)
 
-    def _extended(self, last: int, count: int, time_ns: int) -> Trim:
-        return Trim(
-            self._first, last, self._count + count, self._reason, time_ns, self._author
-        )
-
     def __repr__(self) -> str:
         return (
             f"Trim(revisions {self._first}..{self._last}, count={self._count}, "

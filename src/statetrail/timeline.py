@@ -32,17 +32,32 @@ import contextlib
 import sys
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from sys import _getframe
 from time import time_ns as _time_ns
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from statetrail import paths
 from statetrail._change import Change
 from statetrail._history import History
+from statetrail._listeners import (
+    MAX_LISTENER_DEPTH,
+    Dispatcher,
+    Listener,
+    write_depth,
+)
 from statetrail._log import get_logger
 from statetrail._pathindex import index_path
+from statetrail._records import MemoryRecords, Records
+from statetrail._retention import (
+    Retention,
+    Tombstones,
+    check_retention,
+    rule_bounds,
+    trim_bounds,
+)
+from statetrail._undo import UndoStack
 from statetrail.context import (
     _EMPTY,
     _META,
@@ -72,9 +87,7 @@ from statetrail.revision import (
     BRANCH,
     INFO,
     NUMBER,
-    PARENT,
     PLAIN,
-    TIME,
     VALUE,
     Record,
     Revision,
@@ -87,6 +100,7 @@ __all__ = [
     "MAX_LISTENER_DEPTH",
     "REBASE_LIMIT",
     "Erased",
+    "Handle",
     "Journal",
     "Listener",
     "Retention",
@@ -100,64 +114,107 @@ _modules = sys.modules  # for context.LOOP: asyncio is read only once imported
 T = TypeVar("T")
 
 Validator = Callable[[Any], object]
-Listener = Callable[[Revision], object]
 Info = tuple[str, "int | None", "str | None", "str | None", "str | None", Any]
-
-#: How many generations of listener write-backs are allowed before a write raises
-#: :class:`~statetrail.ReentrancyError` (a listener writing, whose revision's
-#: listener writes, and so on, across timelines too).
-MAX_LISTENER_DEPTH = 100
 
 #: How many times a path write re-applies itself on top of revisions other
 #: processes recorded first before it gives up with their ConflictError.
 REBASE_LIMIT = 100
 
-_getframe = sys._getframe
-_local = threading.local()
-# Threads now delivering to listeners: only they need the thread-local depth, so a
-# write elsewhere skips that lookup.
-_delivering: set[int] = set()
 # "Capture the origin here": a front end that captured it earlier (an asyncio
 # store, at dispatch) passes what it captured instead.
 _UNSET: Any = object()
 _NO_ORIGIN = (None, None, None, None)
-
-
-class Retention(NamedTuple):
-    """Which revisions a timeline keeps.
-
-    The last ``keep_last``, and/or those younger than ``max_age``. Older ones are
-    trimmed after each write, leaving a :class:`~statetrail.revision.Trim`
-    tombstone; branch tips and the current revision are always kept.
-    """
-
-    keep_last: int | None = None
-    max_age: timedelta | None = None
+# "Apply the changes to the head": a commit given changes and no value.
+_APPLY: Any = object()
 
 
 class Journal(Protocol):
     """Where a timeline makes its history durable (implemented by storage).
 
-    The engine calls it under the timeline's lock; whatever it raises reaches the
-    caller and nothing is recorded in memory either.
+    The engine calls it under the timeline's lock, with the timeline's
+    :class:`Handle`; whatever it raises reaches the caller and nothing is
+    recorded in memory either.
     """
 
-    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+    def record(self, timeline: Handle, revision: Revision) -> None:
         """Make ``revision`` durable before it becomes visible.
 
         On a conflict with another writer the journal should bring the timeline
-        up to date (:meth:`Timeline._absorb`) and raise
+        up to date (:meth:`Handle.absorb`) and raise
         :class:`~statetrail.ConflictError`, so a retry can succeed.
         """
 
-    def moved(self, timeline: Timeline[Any]) -> None:
+    def moved(self, timeline: Handle) -> None:
         """The cursor or the branches changed without a new revision."""
 
-    def refresh(self, timeline: Timeline[Any]) -> None:
+    def refresh(self, timeline: Handle) -> None:
         """Bring the timeline up to date with revisions written elsewhere."""
 
-    def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
+    def erase(self, timeline: Handle, number: int, tombstone: Erased) -> None:
         """Drop a revision's value from durable storage, keeping ``tombstone``."""
+
+
+class Handle:
+    """A timeline as storage sees it: the engine-storage seam.
+
+    Storage never touches a timeline's private state: its journal gets this
+    handle (on every call) and restores stored timelines through
+    :meth:`restore`. What it offers is what a journal needs: the timeline's
+    lock, the number the next revision takes, records by number and by
+    parent, and a way to take in revisions other processes recorded. Public
+    reads (the head, the branches) go through :attr:`timeline`.
+    """
+
+    __slots__ = ("timeline",)
+
+    def __init__(self, timeline: Timeline[Any]) -> None:
+        self.timeline = timeline
+
+    @property
+    def name(self) -> str:
+        """The timeline's name."""
+        return self.timeline.name
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The timeline's lock: hold it to read records and absorb as one step."""
+        return self.timeline._lock  # noqa: SLF001 - the storage seam
+
+    @property
+    def next(self) -> int:
+        """The number the next revision takes."""
+        return self.timeline._records.next  # noqa: SLF001 - the storage seam
+
+    def find(self, number: int) -> Record | None:
+        """The held record numbered ``number``, or ``None``."""
+        return self.timeline._records.find(number)  # noqa: SLF001 - the storage seam
+
+    def children(self, number: int) -> list[Record]:
+        """The held records made from revision ``number``."""
+        return self.timeline._records.children(number)  # noqa: SLF001 - storage seam
+
+    def absorb(self, records: Sequence[Record]) -> None:
+        """Take in revisions recorded elsewhere (by another process), in order."""
+        self.timeline._absorb(records)  # noqa: SLF001 - the storage seam
+
+    @staticmethod
+    def restore(
+        records: Sequence[Record],
+        *,
+        branch: str,
+        cursor: int,
+        tips: dict[str, int],
+        journal: Journal | None = None,
+        **options: Any,
+    ) -> Timeline[Any]:
+        """A timeline holding stored ``records`` (decoded, numbered without gaps).
+
+        The cursor is at ``cursor`` on ``branch`` and ``tips`` gives the
+        branches' newest revisions; ``options`` are :class:`Timeline`'s.
+        """
+        return Timeline._restore(  # noqa: SLF001 - the storage seam
+            records, branch=branch, cursor=cursor, tips=tips, journal=journal, **options
+        )
 
 
 class Erased:
@@ -236,16 +293,18 @@ class Timeline(History, Generic[T]):
         self._writing = False
         self._frozen = False
         self._validators: list[Validator] = list(validators)
-        self._listeners: tuple[Listener, ...] = tuple(listeners)
-        self._pending: deque[tuple[Record, int]] = deque()
-        self._dispatch_lock = threading.Lock()
+        self._listeners = Dispatcher(
+            tuple(listeners), self._lock, self._view, self._label
+        )
+        # The queue itself, checked after every write that may have queued.
+        self._pending = self._listeners.pending
         self._path_index = None
-        self._undo: tuple[str, int, list[int], list[int]] | None = None
-        self._retention = _check_retention(retention)
-        self._tombstones: list[Trim] = []
-        self._forks: dict[int, list[int]] = {}
+        self._undo: UndoStack | None = None
+        self._retention = check_retention(retention)
+        self._tombstones = Tombstones()
         self._settled = {}
         self._journal = journal
+        self._handle = Handle(self)
         record = (
             0,
             None,
@@ -255,22 +314,15 @@ class Timeline(History, Generic[T]):
             self._info(RevisionKind.INITIAL, None, label, author, comment),
             *(self._capture_first()),
         )
-        # Records numbered _offset and up, in order; older ones retention had to
-        # keep (branch tips, the cursor) wait in _old.
-        self._revs = [record]
-        self._offset = 0
-        self._old = {}
-        self._next = 1
+        self._records: Records = MemoryRecords((record,))
         # The cursor (_head) on its branch (_head_branch), whose newest record is
-        # _tip; _tips keeps the other branches' newest revision numbers.
-        self._tips = {}
-        self._first = {branch: 0}
+        # _tip; the records keep the other branches' newest revision numbers.
         self._head = record
         self._tip = record
         self._head_branch = branch
         self._refresh()
         if journal is not None:
-            journal.record(self, Revision(record, self))
+            journal.record(self._handle, Revision(record, self))
 
     @classmethod
     def _restore(
@@ -296,23 +348,11 @@ class Timeline(History, Generic[T]):
         )
         timeline._deep_copy = options.get("deep_copy", True)
         timeline._origin = options.get("origin")
-        first = records[0][NUMBER]
-        for i, record in enumerate(records):
-            if record[NUMBER] != first + i:
-                raise ValueError("stored revisions must be numbered without gaps")
-        timeline._revs = list(records)
-        timeline._offset = first
-        timeline._next = first + len(records)
-        timeline._first = {}
-        for record in records:
-            timeline._first.setdefault(record[BRANCH], record[NUMBER])
-            parent = record[PARENT]
-            if parent is not None and parent != record[NUMBER] - 1:
-                timeline._forks.setdefault(parent, []).append(record[NUMBER])
+        timeline._records = MemoryRecords(records)
         head = timeline._get(cursor)
         all_tips = dict(tips)
         tip_number = all_tips.pop(branch, head[NUMBER])
-        timeline._tips = all_tips
+        timeline._records.tips = all_tips
         timeline._head = head
         timeline._tip = timeline._get(tip_number)
         timeline._head_branch = branch
@@ -328,12 +368,12 @@ class Timeline(History, Generic[T]):
         head = self._head
         self._plain = not (
             head is not self._tip
-            or head[NUMBER] + 1 != self._next
+            or head[NUMBER] + 1 != self._records.next
             or head[BRANCH] != self._head_branch
             or self._frozen
             or self._writing
             or self._validators
-            or self._listeners
+            or self._listeners.listeners
             or self._retention is not None
             or self._path_index is not None
             or self._undo is not None
@@ -375,7 +415,7 @@ class Timeline(History, Generic[T]):
         return (
             frame.f_code,
             frame.f_lasti,
-            thread._name,  # the property costs a call
+            thread.name,
             None if loop is None else _task_name(loop),
         )
 
@@ -443,7 +483,7 @@ class Timeline(History, Generic[T]):
     def tombstones(self) -> list[Trim]:
         """What retention and :meth:`trim` removed, oldest first."""
         with self._lock:
-            return list(self._tombstones)
+            return list(self._tombstones.trims)
 
     # -- writing -------------------------------------------------------------------
 
@@ -471,7 +511,7 @@ class Timeline(History, Generic[T]):
                 "while an edit() block awaits)"
             )
 
-    def _commit(
+    def _record(
         self,
         value: Any,
         info: Info,
@@ -485,8 +525,8 @@ class Timeline(History, Generic[T]):
         ``changes``, when the caller knows them, what changed from the head.
         """
         if self._plain and expect is None:
-            # Nothing to check or keep up to date: append (as _set does inline).
-            number = self._next
+            # Nothing to check or keep up to date: append (as _commit does inline).
+            number = self._records.next
             record = (
                 number,
                 self._head[NUMBER],  # number - 1 (see _set)
@@ -496,8 +536,7 @@ class Timeline(History, Generic[T]):
                 info,
                 *origin,
             )
-            self._revs.append(record)
-            self._next = number + 1
+            self._records.append(record)
             self._head = self._tip = record
             return record
         if self._frozen:
@@ -510,7 +549,7 @@ class Timeline(History, Generic[T]):
                 f"found {parent}",
                 [(expect, parent)],
             )
-        depth = getattr(_local, "depth", 0) if _delivering else 0
+        depth = write_depth()
         if depth >= MAX_LISTENER_DEPTH:
             raise ReentrancyError(
                 f"listeners kept writing back {depth} generations deep; the limit is "
@@ -520,7 +559,7 @@ class Timeline(History, Generic[T]):
             with self._user_code():
                 for validate in self._validators:
                     validate(value)
-        number = self._next
+        number = self._records.next
         branch = self._head_branch
         if head is not self._tip:
             branch = f"branch-{number}"  # the forward path keeps its branch
@@ -529,31 +568,26 @@ class Timeline(History, Generic[T]):
             # Durable first: if the journal refuses (a conflict, a full disk),
             # nothing is recorded in memory either.
             try:
-                self._journal.record(self, Revision(record, self, changes))
+                self._journal.record(self._handle, Revision(record, self, changes))
             except ConflictError as exc:
                 record = self._after_conflict(head, record, changes, exc)
                 number, branch = record[NUMBER], record[BRANCH]
         if head is not self._tip:
             # Writing from behind the branch's newest revision: keep that forward
             # path on its branch and start a new one here.
-            self._tips[self._head_branch] = self._tip[NUMBER]
-        if head[BRANCH] != branch:
-            self._first.setdefault(branch, number)
-        if parent != number - 1:
-            self._forks.setdefault(parent, []).append(number)
-        self._revs.append(record)
-        self._next = number + 1
+            self._records.tips[self._head_branch] = self._tip[NUMBER]
+        self._records.append(record)
         self._head = self._tip = record
         self._head_branch = branch
         if self._path_index is not None:
             self._path_index.add(
                 number, self._changes_of(record) if changes is None else changes
             )
-        if self._undo is not None:
-            self._track_undo(record)
+        if self._undo is not None and not self._undo.track(record):
+            self._undo = None
         if self._retention is not None:
             self._retain()
-        if self._listeners:
+        if self._listeners.listeners:
             self._pending.append((record, depth + 1))
         if self._journal is None:  # with one, nothing is plain: _plain stays False
             self._refresh()
@@ -580,14 +614,14 @@ class Timeline(History, Generic[T]):
         while True:
             if self._head is not head:
                 raise self._stale(head, error) from error
-            if self._next <= record[NUMBER]:
+            if self._records.next <= record[NUMBER]:
                 raise error  # nothing new was taken in: not a race to retry
-            number = self._next
+            number = self._records.next
             branch = self._head_branch if head is self._tip else f"branch-{number}"
             _, parent, _, value, _, info, *origin = record
             record = (number, parent, branch, value, _time_ns(), info, *origin)
             try:
-                journal.record(self, Revision(record, self, changes))
+                journal.record(self._handle, Revision(record, self, changes))
             except ConflictError as exc:
                 error = exc
                 continue
@@ -645,14 +679,14 @@ class Timeline(History, Generic[T]):
             attempts = 1
             while True:
                 try:
-                    record = self._commit(compute(self._head[VALUE]), info, raw, expect)
+                    record = self._record(compute(self._head[VALUE]), info, raw, expect)
                     break
                 except ConflictError as exc:
                     if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:
                         raise
                     attempts += 1
         if self._pending:
-            self._dispatch()
+            self._listeners.run()
         return Revision(record, self)
 
     def set(
@@ -675,30 +709,50 @@ class Timeline(History, Generic[T]):
         process recorded first also raises :class:`~statetrail.ConflictError`,
         naming it: this value was chosen without seeing it. Retry.
         """
-        return Revision(
-            self._set(value, label, author, comment, extra, expect, _depth + 1), self
-        )
+        if label is None and author is None and comment is None and extra is None:
+            info: Info = PLAIN
+        else:
+            info = (RevisionKind.SET, None, label, author, comment, extra)
+        return Revision(self._commit(value, info, expect, None, _depth + 1), self)
 
-    def _set(
+    def _commit(
         self,
-        value: Any,
-        label: str | None,
-        author: str | None,
-        comment: str | None,
-        extra: Any,
-        expect: int | None,
-        depth: int,
+        value: Any = _APPLY,
+        info: Info = PLAIN,
+        expect: int | None = None,
         changes: tuple[Change, ...] | None = None,
-        shared: Info | None = None,
+        depth: int = 1,
     ) -> Record:
+        """Record ``value`` after the cursor: the one call front ends write through.
+
+        The front-end seam (see docs/engine.md, "Seams"): a
+        :class:`~statetrail.Var`, a :class:`~statetrail.Store` and the
+        immutable front ends commit here and nowhere else, and get the record
+        back (wrap it in a :class:`~statetrail.Revision` for a view).
+
+        Args:
+            value: The new value (frozen here unless it is frozen or a scalar).
+                Left out, it is ``changes`` applied to the head's value.
+            info: The revision's metadata, ``(kind, target, label, author,
+                comment, extra)`` (:data:`~statetrail.revision.PLAIN` for none).
+                With no label, author or comment in it nor in the enclosing
+                :func:`~statetrail.context`, this very tuple is recorded, so a
+                front end that keeps one per kind of write (a Store, per path)
+                has its revisions share it: one tracked tuple fewer each for the
+                garbage collector. Otherwise the context fills in what is left
+                out and the text is checked.
+            expect: Refuse with :class:`~statetrail.ConflictError` unless the
+                cursor is at this revision number (optimistic concurrency).
+            changes: What changed from the head, when the caller knows (no diff).
+            depth: Frames between this call and the user's code, for the origin.
+        """
         # The hot path of every front end, kept flat on purpose: what _freeze,
-        # _capture, _info and _commit do, for the common case of a plain append.
-        # It returns the record; front ends that want a Revision wrap it.
-        # ``changes``: what changed from the head, when the caller knows (no diff).
-        # ``shared``: the info ``(SET, None, None, None, None, extra)`` made once
-        # by the caller (a Store keeps one per path), recorded when no metadata is
-        # in force: revisions share it, one tracked tuple fewer each for the GC.
-        if (
+        # _capture, _info and _record do, for the common case of a plain append.
+        apply = value is _APPLY
+        if apply:
+            if changes is None:
+                raise TypeError("a commit needs a value or its changes")
+        elif (
             self._deep_copy
             and type(value) not in _SCALARS
             and type(value) not in _FROZEN
@@ -720,31 +774,26 @@ class Timeline(History, Generic[T]):
             loop = LOOP.get() if "asyncio.events" in _modules else None
             code = frame.f_code
             lasti = frame.f_lasti
-            thread_name = thread._name  # the property costs a call
+            thread_name = thread.name
             task = None if loop is None else _task_name(loop)
         else:
             code = lasti = thread_name = task = None
         if (
-            label is None
-            and author is None
-            and comment is None
-            and _META.get() is _EMPTY
+            info[2] is not None
+            or info[3] is not None
+            or info[4] is not None
+            or _META.get() is not _EMPTY
         ):
-            if extra is None:
-                info: Info = PLAIN
-            elif shared is not None:
-                info = shared
-            else:
-                info = (RevisionKind.SET, None, None, None, None, extra)
-        else:
-            info = self._info(RevisionKind.SET, None, label, author, comment, extra)
+            info = self._info(*info)
         lock = self._lock
         lock.acquire()
         try:
+            if apply:  # onto the head as it is now, under the lock
+                value = apply_changes(self._head[VALUE], changes or ())
             # A front end's expected head (a Store's optimistic write) is the head
             # itself unless another thread wrote in between: still a plain append.
             if self._plain and (expect is None or expect == self._head[NUMBER]):
-                number = self._next
+                number = self._records.next
                 record = (
                     number,
                     # number - 1, as the head's own int: one object fewer per
@@ -759,19 +808,18 @@ class Timeline(History, Generic[T]):
                     thread_name,
                     task,
                 )
-                self._revs.append(record)
-                self._next = number + 1
+                self._records.append(record)
                 self._head = self._tip = record
                 return record
             if self._writing:
                 self._check_writable()
-            record = self._commit(
+            record = self._record(
                 value, info, (code, lasti, thread_name, task), expect, changes
             )
         finally:
             lock.release()
         if self._pending:
-            self._dispatch()
+            self._listeners.run()
         return record
 
     def set_in(
@@ -818,7 +866,7 @@ class Timeline(History, Generic[T]):
                 "set_in() needs frozen values (a timeline with deep_copy=True)"
             )
         return self._write(
-            lambda current: paths._set_frozen(current, steps, frozen, True),
+            lambda current: paths.set_frozen(current, steps, frozen, True),
             RevisionKind.SET,
             None,
             label,
@@ -950,11 +998,11 @@ class Timeline(History, Generic[T]):
                 changes = (
                     None if edits is None else tuple(Change(*edit) for edit in edits)
                 )
-                record = self._commit(value, info, raw, None, changes)
+                record = self._record(value, info, raw, None, changes)
                 if _recorded is not None:  # a front end's: the revision it made
                     _recorded.append(Revision(record, self))
         if self._pending:
-            self._dispatch()
+            self._listeners.run()
 
     def mark_deleted(
         self,
@@ -1067,42 +1115,15 @@ class Timeline(History, Generic[T]):
 
     # -- undo and redo -------------------------------------------------------------
 
-    def _undo_state(self) -> tuple[str, int, list[int], list[int]]:
-        state = self._undo
+    def _undo_stack(self) -> UndoStack:
+        stack = self._undo
         head = self._head
-        if state is None or state[0] != self._head_branch or state[1] != head[NUMBER]:
-            undo: list[int] = []
-            redo: list[int] = []
+        if stack is None or not stack.at(self._head_branch, head[NUMBER]):
             lineage = list(self._lineage_from(head[NUMBER]))
             lineage.reverse()
-            for record in lineage[1:]:
-                self._replay(record, undo, redo)
-            state = (self._head_branch, head[NUMBER], undo, redo)
-            self._undo = state
+            stack = self._undo = UndoStack.of_lineage(self._head_branch, lineage)
             self._refresh()
-        return state
-
-    @staticmethod
-    def _replay(record: Record, undo: list[int], redo: list[int]) -> None:
-        kind = record[INFO][0]
-        if kind == RevisionKind.UNDO:
-            if undo:
-                redo.append(undo.pop())
-        elif kind == RevisionKind.REDO:
-            if redo:
-                undo.append(redo.pop())
-        else:
-            undo.append(record[NUMBER])
-            redo.clear()
-
-    def _track_undo(self, record: Record) -> None:
-        state = self._undo
-        assert state is not None
-        if state[0] != record[BRANCH]:
-            self._undo = None
-            return
-        self._replay(record, state[2], state[3])
-        self._undo = (state[0], record[NUMBER], state[2], state[3])
+        return stack
 
     def undo(
         self, *, author: str | None = None, comment: str | None = None, _depth: int = 1
@@ -1113,7 +1134,7 @@ class Timeline(History, Generic[T]):
         left to undo.
         """
         with self._lock:
-            _, _, undo, _ = self._undo_state()
+            undo = self._undo_stack().undo
             if not undo:
                 raise RevisionNotFoundError(f"nothing to undo in {self._label()}")
             undone = self._get(undo[-1])
@@ -1147,7 +1168,7 @@ class Timeline(History, Generic[T]):
         redo (any other write clears what could be redone).
         """
         with self._lock:
-            _, _, _, redo = self._undo_state()
+            redo = self._undo_stack().redo
             if not redo:
                 raise RevisionNotFoundError(f"nothing to redo in {self._label()}")
             again = self._find(redo[-1])
@@ -1173,9 +1194,10 @@ class Timeline(History, Generic[T]):
             raise ReentrancyError(
                 f"the cursor of {self._label()} moved inside a write to it"
             )
-        before = (self._head, self._tip, self._head_branch, dict(self._tips))
-        self._tips[self._head_branch] = self._tip[NUMBER]
-        tip = self._tips.pop(branch)
+        tips = self._records.tips
+        before = (self._head, self._tip, self._head_branch, dict(tips))
+        tips[self._head_branch] = self._tip[NUMBER]
+        tip = tips.pop(branch)
         self._tip = record if tip == record[NUMBER] else self._get(tip)
         self._head = record
         self._head_branch = branch
@@ -1183,9 +1205,9 @@ class Timeline(History, Generic[T]):
         self._refresh()
         if self._journal is not None:
             try:
-                self._journal.moved(self)
+                self._journal.moved(self._handle)
             except BaseException:
-                self._head, self._tip, self._head_branch, self._tips = before
+                self._head, self._tip, self._head_branch, self._records.tips = before
                 self._refresh()
                 raise
 
@@ -1219,14 +1241,14 @@ class Timeline(History, Generic[T]):
             raise ValueError("a branch name is a non-empty string")
         name = _checked_text("a branch name", name)
         with self._lock:
-            if name in self._tips or name == self._head_branch:
+            if name in self._records.tips or name == self._head_branch:
                 raise ValueError(f"{self._label()} already has a branch {name!r}")
             record = self._head if at is None else self._get(at)
-            self._tips[name] = record[NUMBER]
+            self._records.tips[name] = record[NUMBER]
             try:
                 self._move(record, name)
             except BaseException:
-                self._tips.pop(name, None)
+                self._records.tips.pop(name, None)
                 raise
             return Revision(record, self)
 
@@ -1242,33 +1264,29 @@ class Timeline(History, Generic[T]):
         with self._lock:
             for record in records:
                 number = record[NUMBER]
-                if number < self._next:
+                if number < self._records.next:
                     continue  # already held
-                if number != self._next:
+                if number != self._records.next:
                     raise ValueError(
-                        f"{self._label()} expected revision {self._next}, got {number}"
+                        f"{self._label()} expected revision {self._records.next}, "
+                        f"got {number}"
                     )
-                parent = record[PARENT]
                 branch = record[BRANCH]
-                self._revs.append(record)
-                self._next = number + 1
-                self._first.setdefault(branch, number)
-                if parent is not None and parent != number - 1:
-                    self._forks.setdefault(parent, []).append(number)
+                self._records.append(record)
                 if branch == self._head_branch:
                     if self._head is self._tip:
                         self._head = record
                     self._tip = record
                 else:
-                    self._tips[branch] = number
+                    self._records.tips[branch] = number
                 if self._path_index is not None:
                     self._path_index.add(number, self._changes_of(record))
-                if self._listeners:
+                if self._listeners.listeners:
                     self._pending.append((record, 1))
             self._undo = None
             self._refresh()
         if self._pending:
-            self._dispatch()
+            self._listeners.run()
 
     def sync(self) -> int:
         """Take in what other processes recorded since; return how many revisions.
@@ -1277,9 +1295,9 @@ class Timeline(History, Generic[T]):
         """
         if self._journal is None:
             return 0
-        before = self._next
-        self._journal.refresh(self)
-        return self._next - before
+        before = self._records.next
+        self._journal.refresh(self._handle)
+        return self._records.next - before
 
     def erase(self, number: int, *, reason: str, author: str | None = None) -> None:
         """Drop revision ``number``'s value, for privacy, leaving a tombstone.
@@ -1305,23 +1323,13 @@ class Timeline(History, Generic[T]):
             if type(record[VALUE]) is Erased:
                 return
             # Children keep their changes: work them out while the value is here.
-            children = [
-                self._find(number + 1),
-                *map(self._find, self._forks.get(number, ())),
-            ]
-            for child in children:
-                if child is not None and child[PARENT] == number:
-                    self._settled.setdefault(child[NUMBER], self._changes_of(child))
+            for child in self._records.children(number):
+                self._settled.setdefault(child[NUMBER], self._changes_of(child))
             self._settled.setdefault(number, self._changes_of(record))
             tombstone = Erased(author, reason, time.time_ns())
             if self._journal is not None:
-                self._journal.erase(self, number, tombstone)
-            erased = (*record[:VALUE], tombstone, *record[VALUE + 1 :])
-            i = number - self._offset
-            if i >= 0:
-                self._revs[i] = erased
-            else:
-                self._old[number] = erased
+                self._journal.erase(self._handle, number, tombstone)
+            self._records.replace((*record[:VALUE], tombstone, *record[VALUE + 1 :]))
         logger.info("erased the value of revision %d of %s", number, self._label())
 
     # -- freezing ------------------------------------------------------------------
@@ -1348,7 +1356,7 @@ class Timeline(History, Generic[T]):
     @retention.setter
     def retention(self, rule: Retention | None) -> None:
         with self._lock:
-            self._retention = _check_retention(rule)
+            self._retention = check_retention(rule)
             self._refresh()
             if self._retention is not None:
                 self._retain()
@@ -1356,13 +1364,10 @@ class Timeline(History, Generic[T]):
     def _retain(self) -> None:
         rule = self._retention
         assert rule is not None
-        if rule.keep_last is not None and len(self) > rule.keep_last:
-            self._trim_to(
-                self._next - rule.keep_last, None, f"keep_last={rule.keep_last}", None
-            )
-        if rule.max_age is not None:
-            before = time.time_ns() - int(rule.max_age.total_seconds() * 1e9)
-            self._trim_to(self._next, before, f"max_age={rule.max_age}", None)
+        for cutoff, before, reason in rule_bounds(
+            rule, self._records.next, len(self._records)
+        ):
+            self._trim_to(cutoff, before, reason, None)
 
     def trim(
         self,
@@ -1379,29 +1384,11 @@ class Timeline(History, Generic[T]):
         datetime) or longer ago than a timedelta. Branch tips and the current
         revision are always kept, so the value never changes.
         """
-        if keep_last is None and older_than is None:
-            raise ValueError("trim() needs keep_last or older_than")
-        if keep_last is not None and (
-            isinstance(keep_last, bool)
-            or not isinstance(keep_last, int)
-            or keep_last < 1
-        ):
-            raise ValueError("keep_last must be a positive int")
+        trim_bounds(0, keep_last, older_than, reason)  # bad arguments raise first
         with self._lock:
-            cutoff = self._next if keep_last is None else self._next - keep_last
-            before = None
-            if isinstance(older_than, timedelta):
-                before = time.time_ns() - int(older_than.total_seconds() * 1e9)
-            elif isinstance(older_than, datetime):
-                before = int(older_than.timestamp() * 1e9)
-            elif older_than is not None:
-                raise TypeError("older_than is a timedelta or a datetime")
-            given = [
-                f"{k}={v}"
-                for k, v in (("keep_last", keep_last), ("older_than", older_than))
-                if v is not None
-            ]
-            why = reason or f"trim({', '.join(given)})"
+            cutoff, before, why = trim_bounds(
+                self._records.next, keep_last, older_than, reason
+            )
             return self._trim_to(cutoff, before, why, author, explicit=True)
 
     def _trim_to(
@@ -1420,71 +1407,27 @@ class Timeline(History, Generic[T]):
         """
         protected = set(self._all_tips().values())
         protected.add(self._head[NUMBER])
-        removed: list[Record] = []
-        for n in sorted(self._old):
-            record = self._old[n]
-            if (
-                n < cutoff
-                and n not in protected
-                and (before_ns is None or record[TIME] < before_ns)
-            ):
-                removed.append(self._old.pop(n))
-        revs = self._revs
-        k = 0
-        while k < len(revs) - 1:
-            record = revs[k]
-            if record[NUMBER] >= cutoff or (
-                before_ns is not None and record[TIME] >= before_ns
-            ):
-                break
-            if record[NUMBER] in protected:
-                self._old[record[NUMBER]] = record
-            else:
-                removed.append(record)
-            k += 1
+        removed = self._records.droppable(cutoff, before_ns, protected)
         for record in removed:
             self._drop(record)
-        if k:
-            del revs[:k]
-            self._offset += k
+        self._records.drop(removed)
         if not removed:
             return None
-        numbers = [record[NUMBER] for record in removed]
-        first, last = min(numbers), max(numbers)
-        trim = Trim(first, last, len(numbers), reason, time.time_ns(), author)
-        previous = self._tombstones[-1] if self._tombstones else None
-        if not explicit and previous is not None and previous.reason == reason:
-            trim = previous._extended(last, len(numbers), time.time_ns())
-            self._tombstones[-1] = trim
-        else:
-            self._tombstones.append(trim)
-        log = logger.info if explicit else logger.debug
-        log(
-            "trimmed %d revision(s) %d..%d of %s (%s)",
-            len(numbers),
-            first,
-            last,
-            self._label(),
-            reason,
+        return self._tombstones.note(
+            removed, reason, author, self._label(), explicit=explicit
         )
-        return trim
 
     def _drop(self, record: Record) -> None:
         """Forget a record; its children keep their changes (settled first)."""
         n = record[NUMBER]
-        children = [self._find(n + 1), *(self._find(f) for f in self._forks.pop(n, ()))]
-        for child in children:
-            if (
-                child is not None
-                and child[PARENT] == n
-                and child[NUMBER] not in self._settled
-            ):
+        for child in self._records.children(n):
+            if child[NUMBER] not in self._settled:
                 self._settled[child[NUMBER]] = self._changes_of(child)
         if self._path_index is not None:
             self._path_index.remove(n, self._changes_of(record))
         self._settled.pop(n, None)
-        if self._undo is not None and n in self._undo[2]:
-            self._undo[2].remove(n)
+        if self._undo is not None:
+            self._undo.forget(n)
 
     # -- observation ---------------------------------------------------------------
 
@@ -1516,59 +1459,15 @@ class Timeline(History, Generic[T]):
         if not callable(fn):
             raise TypeError(f"a listener must be callable, not {fn!r}")
         with self._lock:
-            self._listeners = (*self._listeners, fn)
+            self._listeners.add(fn)
             self._refresh()
         return lambda: self.remove_listener(fn)
 
     def remove_listener(self, fn: Listener) -> None:
         """Stop calling ``fn``; removing one that is not there does nothing."""
         with self._lock:
-            listeners = list(self._listeners)
-            if fn in listeners:
-                listeners.remove(fn)
-                self._listeners = tuple(listeners)
+            if self._listeners.remove(fn):
                 self._refresh()
-
-    def _dispatch(self) -> None:
-        # One thread at a time delivers, so listeners see revisions in commit order.
-        # A thread that finds another delivering leaves its revision to it; the loop
-        # re-checks after releasing so nothing queued in between is stranded.
-        while self._pending:
-            if not self._dispatch_lock.acquire(blocking=False):
-                return
-            try:
-                while True:
-                    with self._lock:
-                        if not self._pending:
-                            break
-                        record, depth = self._pending.popleft()
-                        listeners = self._listeners
-                    self._deliver(Revision(record, self), depth, listeners)
-            finally:
-                self._dispatch_lock.release()
-
-    def _deliver(
-        self, rev: Revision, depth: int, listeners: Sequence[Listener]
-    ) -> None:
-        ident = threading.get_ident()
-        outer = getattr(_local, "depth", 0)
-        _local.depth = depth
-        _delivering.add(ident)
-        try:
-            for fn in listeners:
-                try:
-                    fn(rev)
-                except Exception:
-                    logger.exception(
-                        "listener %r failed on revision %d of %s",
-                        fn,
-                        rev.number,
-                        self._label(),
-                    )
-        finally:
-            _local.depth = outer
-            if not outer:
-                _delivering.discard(ident)
 
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
@@ -1577,17 +1476,3 @@ class Timeline(History, Generic[T]):
             f"revision={self._head[NUMBER]}, "
             f"branch={self._head_branch!r}, revisions={len(self)})"
         )
-
-
-def _check_retention(rule: Retention | None) -> Retention | None:
-    if rule is None:
-        return None
-    if not isinstance(rule, Retention):
-        raise TypeError("retention is a statetrail.Retention")
-    if rule.keep_last is not None and (
-        not isinstance(rule.keep_last, int) or rule.keep_last < 1
-    ):
-        raise ValueError("Retention.keep_last must be a positive int")
-    if rule.max_age is not None and not isinstance(rule.max_age, timedelta):
-        raise TypeError("Retention.max_age is a timedelta")
-    return rule

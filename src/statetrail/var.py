@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
-from statetrail.revision import Change, Revision, _short
-from statetrail.timeline import Retention, Timeline, Validator
+from statetrail.revision import PLAIN, Change, Revision, RevisionKind, _short
+from statetrail.timeline import Info, Retention, Timeline, Validator
 
 if TYPE_CHECKING:
     import asyncio
@@ -256,7 +256,12 @@ class Var(Generic[T]):
             value = self._intercept(value)
         # Through the attribute each time: a method of the class specializes,
         # a bound method kept on the instance does not (3.11).
-        self._timeline._set(value, label, author, comment, None, None, 2)
+        info: Info
+        if label is None and author is None and comment is None:
+            info = PLAIN
+        else:
+            info = (RevisionKind.SET, None, label, author, comment, None)
+        self._timeline._commit(value, info, None, None, 2)  # noqa: SLF001 - front-end seam
         return self
 
     async def set_async(

@@ -35,7 +35,7 @@ from statetrail.revision import Revision
 from statetrail.storage._journal import StoreJournal
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore
-from statetrail.timeline import REBASE_LIMIT, Timeline
+from statetrail.timeline import REBASE_LIMIT, Handle, Timeline
 from tests.conftest import scaled
 from tests.reliability import record
 from tests.storage.pg import fresh_schema
@@ -250,7 +250,7 @@ class _Overtaken(StoreJournal):
 
     rival: Timeline[Any]
 
-    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+    def record(self, timeline: Handle, revision: Revision) -> None:
         if revision.number > 0:
             self.rival.sync()
             self.rival.set_in("rival", revision.number)
@@ -260,7 +260,7 @@ class _Overtaken(StoreJournal):
 class _Forgetful(StoreJournal):
     """A journal that reports conflicts but takes nothing in."""
 
-    def refresh(self, timeline: Timeline[Any]) -> None:
+    def refresh(self, timeline: Handle) -> None:
         pass
 
 

@@ -36,8 +36,8 @@ from typing import Any, TypeVar
 
 from statetrail import errors
 from statetrail.frozen import thaw
-from statetrail.revision import Revision
-from statetrail.timeline import Validator
+from statetrail.revision import PLAIN, Revision, RevisionKind
+from statetrail.timeline import Info, Validator
 from statetrail.var import Namespace, Registry, Var
 
 __version__ = "0.1.0"
@@ -136,7 +136,12 @@ class AlmaVar(Var[T]):
         try:
             if self._interceptors:
                 value = self._intercept(value)
-            self._timeline._set(value, label, author, comment, None, None, 2)
+            info: Info
+            if label is None and author is None and comment is None:
+                info = PLAIN
+            else:
+                info = (RevisionKind.SET, None, label, author, comment, None)
+            self._timeline._commit(value, info, None, None, 2)  # the front-end seam
         except errors.FrozenError:
             raise FrozenError(
                 f"Variable '{self.name}' is frozen and cannot be mutated."

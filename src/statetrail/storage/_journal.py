@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
@@ -52,10 +52,7 @@ from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
-from statetrail.timeline import Erased
-
-if TYPE_CHECKING:
-    from statetrail.timeline import Timeline
+from statetrail.timeline import Erased, Handle
 
 __all__ = [
     "MISSING_PARENT",
@@ -594,7 +591,7 @@ class StoreJournal:
 
     # -- the Journal protocol ----------------------------------------------------
 
-    def record(self, timeline: Timeline[Any], revision: Revision) -> None:
+    def record(self, timeline: Handle, revision: Revision) -> None:
         """Append ``revision`` durably; on a conflict, catch up and raise."""
         row, value_json = self._row(revision)
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
@@ -644,27 +641,27 @@ class StoreJournal:
             self._chains = dict(list(self._chains.items())[-_KEPT:])
             self._depths = dict(list(self._depths.items())[-_KEPT:])
 
-    def moved(self, timeline: Timeline[Any]) -> None:
+    def moved(self, timeline: Handle) -> None:
         """Save the cursor and the branch tips, sealed with their chains."""
-        head = timeline.head
-        heads = Heads(timeline.current_branch, head.number, timeline.branches())
+        seen = timeline.timeline
+        heads = Heads(seen.current_branch, seen.head.number, seen.branches())
         chains = {n: self._chain_of(n) for n in (heads.cursor, *heads.tips.values())}
         seal = integrity.heads_seal(self.name, heads, chains)
         self.backend.save_heads(
             self.name, Heads(heads.branch, heads.cursor, heads.tips, seal)
         )
 
-    def refresh(self, timeline: Timeline[Any]) -> None:
+    def refresh(self, timeline: Handle) -> None:
         """Take in the rows other processes appended."""
-        with timeline._lock:
-            after = timeline._next - 1
+        with timeline.lock:
+            after = timeline.next - 1
             rows = self.backend.read(self.name, after=after)
             if not rows:
                 return
             known = {}
             for row in rows:
                 if row.parent is not None and row.parent <= after:
-                    parent = timeline._find(row.parent)
+                    parent = timeline.find(row.parent)
                     if parent is not None:
                         known[row.parent] = parent[VALUE]
             records = decode_rows(
@@ -675,7 +672,7 @@ class StoreJournal:
                 chains=self._chains,
                 allow_pickle=self._pickle,
             )
-            timeline._absorb(records)
+            timeline.absorb(records)
             values = self._values
             for row, record in zip(rows, records, strict=True):
                 if values.number is None or values.number != row.parent:
@@ -702,18 +699,15 @@ class StoreJournal:
                 back.append(("=", change._path, old))
         values.revert(back, parent)
 
-    def erase(self, timeline: Timeline[Any], number: int, tombstone: Erased) -> None:
+    def erase(self, timeline: Handle, number: int, tombstone: Erased) -> None:
         """Keep the children readable (checkpoints), then drop the payload.
 
         The tombstone carries the payload's digest, so the row's metadata still
         verifies, the digests of the children's checkpoints (their values' only
         source from now on), and a seal bound to the row's chain.
         """
-        forks = timeline._forks.get(number, ())
         children: dict[int, str] = {}
-        for child in (timeline._find(number + 1), *map(timeline._find, forks)):
-            if child is None or child[PARENT] != number:
-                continue
+        for child in timeline.children(number):
             if type(child[VALUE]) is Erased:
                 continue  # no value to keep; its children got theirs when erased
             stored = self.backend.checkpoint(self.name, child[NUMBER])

@@ -58,7 +58,7 @@ from statetrail.storage._row_checks import check_row, is_int
 from statetrail.storage.base import Checkpoint, End, Heads, Problem, Row, timeline_of
 from statetrail.storage.codec import CodecError
 from statetrail.storage.memory import MemoryBackend
-from statetrail.timeline import Timeline
+from statetrail.timeline import Handle, Timeline
 
 __all__ = [
     "FORMAT",
@@ -676,7 +676,7 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
     timeline whose oldest revisions were trimmed is refused: the chain would start
     in the middle.
     """
-    with timeline._lock:
+    with Handle(timeline).lock:
         revisions = timeline.revisions()
         if revisions[0].number != 0 or len(revisions) != revisions[-1].number + 1:
             raise ValueError(
@@ -689,7 +689,7 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
             row, _ = journal._row(revision)
             memory.append([row])
             journal._chains[row.number] = row.chain
-        journal.moved(timeline)
+        journal.moved(Handle(timeline))
         heads = memory.heads(name)
         rows = memory.read(name)
         end = memory.end(name)
@@ -733,7 +733,7 @@ def timeline_from_tree(
     problems = _verify.opening_problems(memory, name, rows, ends.get(name), heads)
     if problems:
         raise _verify.corrupt(problems, where)
-    timeline = Timeline._restore(
+    timeline = Handle.restore(
         records, branch=place.branch, cursor=place.cursor, tips=place.tips, name=name
     )
     return name, timeline
