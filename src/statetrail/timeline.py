@@ -213,7 +213,7 @@ class Handle:
         branches' newest revisions; ``options`` are :class:`Timeline`'s.
         """
         return Timeline._restore(  # noqa: SLF001 - the storage seam
-            records, branch=branch, cursor=cursor, tips=tips, journal=journal, **options
+            records, (branch, cursor, tips), journal, options
         )
 
 
@@ -328,19 +328,15 @@ class Timeline(History, Generic[T]):
     def _restore(
         cls,
         records: Sequence[Record],
-        *,
-        branch: str,
-        cursor: int,
-        tips: dict[str, int],
-        journal: Journal | None = None,
-        **options: Any,
+        place: tuple[str, int, dict[str, int]],
+        journal: Journal | None,
+        options: dict[str, Any],
     ) -> Timeline[Any]:
-        """A timeline holding stored ``records``; for storage backends.
+        """A timeline holding stored ``records``: see :meth:`Handle.restore`.
 
-        The records are numbered without gaps, their values decoded and their origin
-        an :class:`~statetrail.Origin`; the cursor is at ``cursor`` on ``branch``
-        and ``tips`` gives the branches' newest revisions.
+        ``place``: the branch, the cursor and the branches' tips.
         """
+        branch, cursor, tips = place
         if not records:
             raise ValueError("a timeline needs at least one revision")
         timeline: Timeline[Any] = cls(
