@@ -40,6 +40,17 @@ class Records(Protocol):
         ...
 
     @property
+    def tail(self) -> list[Record]:
+        """The newest held records, in number order, ending with the newest.
+
+        A plain append (a record numbered :attr:`next` that continues the newest
+        record on its branch: no new branch, no fork) may go straight onto this
+        list, the one thing a write costs; everything else goes through
+        :meth:`append`. A paged implementation hands out its newest page.
+        """
+        ...
+
+    @property
     def tips(self) -> dict[str, int]:
         """The newest revision number of each branch but the cursor's.
 
@@ -105,17 +116,17 @@ class MemoryRecords:
     tips, the cursor) wait in a dict, so the list stays a list.
     """
 
-    __slots__ = ("_first", "_forks", "_offset", "_old", "_revs", "next", "tips")
+    __slots__ = ("_first", "_forks", "_offset", "_old", "tail", "tips")
 
     def __init__(self, records: Sequence[Record] = ()) -> None:
         first = records[0][NUMBER] if records else 0
         for i, record in enumerate(records):
             if record[NUMBER] != first + i:
                 raise ValueError("stored revisions must be numbered without gaps")
-        self._revs: list[Record] = list(records)
+        # The list is the tail: numbered from _offset on, without gaps.
+        self.tail: list[Record] = list(records)
         self._offset = first
         self._old: dict[int, Record] = {}
-        self.next = first + len(self._revs)
         self.tips: dict[str, int] = {}
         # The first number of each branch, and the children of each revision
         # that are not numbered one more than it (the rest are by arithmetic).
@@ -131,14 +142,19 @@ class MemoryRecords:
         if parent is not None and parent != number - 1:
             self._forks.setdefault(parent, []).append(number)
 
+    @property
+    def next(self) -> int:
+        """The number the next revision takes (one more than the newest)."""
+        return self._offset + len(self.tail)
+
     def __len__(self) -> int:
-        return len(self._revs) + len(self._old)
+        return len(self.tail) + len(self._old)
 
     def find(self, number: int) -> Record | None:
         """The record numbered ``number``, or ``None`` if none is held."""
         i = number - self._offset
         if i >= 0:
-            revs = self._revs
+            revs = self.tail
             return revs[i] if i < len(revs) else None
         return self._old.get(number)
 
@@ -159,11 +175,11 @@ class MemoryRecords:
         """Every held record, in number order."""
         if self._old:
             yield from sorted(self._old.values(), key=_number)
-        yield from list(self._revs)
+        yield from list(self.tail)
 
     def newest_first(self) -> Iterator[Record]:
         """Every held record, newest first."""
-        yield from reversed(list(self._revs))
+        yield from reversed(list(self.tail))
         if self._old:
             yield from sorted(self._old.values(), key=_number, reverse=True)
 
@@ -172,8 +188,7 @@ class MemoryRecords:
         number = record[NUMBER]
         if number != self.next:
             raise ValueError(f"expected revision {self.next}, got {number}")
-        self._revs.append(record)
-        self.next = number + 1
+        self.tail.append(record)
         if record[PARENT] != number - 1 or record[BRANCH] not in self._first:
             self._link(record)
 
@@ -184,7 +199,7 @@ class MemoryRecords:
             raise KeyError(number)
         i = number - self._offset
         if i >= 0:
-            self._revs[i] = record
+            self.tail[i] = record
         else:
             self._old[number] = record
 
@@ -199,7 +214,7 @@ class MemoryRecords:
             and n not in keep
             and (before_ns is None or record[TIME] < before_ns)
         ]
-        revs = self._revs
+        revs = self.tail
         for k in range(len(revs) - 1):  # never the newest
             record = revs[k]
             if record[NUMBER] >= cutoff or (
@@ -216,7 +231,7 @@ class MemoryRecords:
         for n in gone:
             self._old.pop(n, None)
             self._forks.pop(n, None)
-        revs = self._revs
+        revs = self.tail
         # The records dropped from the list are a prefix of it (see droppable).
         k = max((n - self._offset + 1 for n in gone), default=0)
         k = max(k, 0)  # only records in _old went
