@@ -107,6 +107,17 @@ class TestRecords:
         with pytest.raises(KeyError):
             records.replace(rec(0, None))
 
+    def test_a_plain_append_onto_the_tail(self, kind: type[Any]) -> None:
+        """A record continuing the newest goes straight onto the tail."""
+        records = chain(3, kind)
+        records.tail.append(rec(3, 2))
+        assert records.next == 4
+        assert records.find(3)[0] == 3
+        assert [r[0] for r in records.newest_first()] == [3, 2, 1, 0]
+        records.drop(records.droppable(4, None, set()))
+        assert records.tail[-1][0] == 3
+        assert records.next == 4
+
     def test_tips(self, kind: type[Any]) -> None:
         """The other branches' tips are a mapping the timeline updates."""
         records = chain(2, kind)
