@@ -276,7 +276,7 @@ class TestSubscribers:
             assert store.set("a", 2) is True
         assert queue.empty()
         assert caplog.records == []
-        assert store.timeline._listeners == ()  # its listener was removed
+        assert store.timeline._listeners.listeners == ()  # its listener was removed
 
     def test_events_without_a_loop_go_straight_in(self) -> None:
         """A queue made outside any loop receives events directly."""
