@@ -61,7 +61,9 @@ def _check(
     numbers = [r.number for r in got]
     missing = sorted(set(range(last + 1)) - set(numbers))
     twice = len(numbers) - len(set(numbers))
-    assert (missing, twice) == ([], 0), f"{len(missing)} missing, {twice} twice"
+    assert (missing, twice) == ([], 0), (
+        f"{len(missing)} missing ({missing[:3]}..{missing[-3:]}), {twice} twice"
+    )
     assert numbers == sorted(numbers)
     for rev in got[:: max(1, len(got) // 20)] + got[-1:]:
         assert rev.value == repo.value_at(name, rev.number)
@@ -89,6 +91,27 @@ class TestPublishAndFollow:
             assert [c.dotted for c in last.changes] == ["done"]
             assert last.origin is not None
             assert last.origin.file.endswith("test_follow.py")
+
+    def test_position_is_what_was_handed_out(
+        self, server: RedisServer, tmp_path: Path
+    ) -> None:
+        """Revisions read in one batch but not yet handed out are not counted in
+        the position, so a follower restarted after it misses none of them."""
+        with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+            _write(repo, "job", 9, rate=0)
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            with statetrail.follow(server.url, "job") as following:
+                assert following.position == -1
+                first = following.get(timeout=30)
+                assert first is not None
+                assert following.position == 0
+                assert following.lag.revisions == 9
+            with statetrail.follow(server.url, "job", after=0) as following:
+                assert following.position == 0
+                assert [r.number for r in _collect(following, 9, 30)] == list(
+                    range(1, 10)
+                )
 
     def test_follow_async(self, server: RedisServer, tmp_path: Path) -> None:
         """follow_async yields the same revisions without blocking the loop."""

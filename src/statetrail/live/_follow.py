@@ -265,6 +265,7 @@ class Following(Iterator[Revision]):
         # Without a source, a follower starting after a revision replays the stream
         # from its start and hands out only what comes after (it needs the values).
         self._quiet = -1 if after is None else after
+        self._position = self._quiet
         self._applier = Applier(
             name,
             after=after if resumable else None,
@@ -280,7 +281,7 @@ class Following(Iterator[Revision]):
             if self._closed.is_set():
                 raise StopIteration
             self._fill()
-        return self._pending.popleft()
+        return self._pop()
 
     def get(self, timeout: float | None = None) -> Revision | None:
         """The next revision, or ``None`` if none came within ``timeout`` seconds.
@@ -295,12 +296,17 @@ class Following(Iterator[Revision]):
             if deadline is not None and time.monotonic() >= deadline:
                 return None
             self._fill()
-        return self._pending.popleft()
+        return self._pop()
+
+    def _pop(self) -> Revision:
+        revision = self._pending.popleft()
+        self._position = revision.number
+        return revision
 
     @property
     def lag(self) -> Lag:
         """How far behind the newest revision seen this follower is."""
-        behind = max(0, self._seen - (self._applier.next - 1) + len(self._pending))
+        behind = max(0, self._seen - self._position)
         applied = self._applier.time_ns
         if applied is None:
             return Lag(behind, None)
@@ -314,8 +320,12 @@ class Following(Iterator[Revision]):
 
     @property
     def position(self) -> int:
-        """The number of the newest revision handed out or queued (-1: none)."""
-        return self._applier.next - 1
+        """The number of the newest revision handed out.
+
+        ``after`` (or -1) before the first. A new follower started ``after=`` it
+        misses nothing: revisions read but not yet handed out are not counted.
+        """
+        return self._position
 
     def close(self) -> None:
         """Stop following; the iterator then ends."""
