@@ -13,7 +13,7 @@ help:
 	@echo "make bench  run the benchmarks against the peer libraries"
 	@echo "make soak   run the tests at soak sizes (STATETRAIL_SCALE=10)"
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py src/statetrail/frozen/_speedups.c
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'

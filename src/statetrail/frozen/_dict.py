@@ -101,7 +101,7 @@ class FrozenDict(Mapping[K, V]):
             self._root = _hamt.EMPTY
         else:
             self._keys = None
-            self._root = _hamt.build([(hash(k), k, v) for k, v in plain.items()])
+            self._root = _hamt.build_mapping(plain)
             self._vals = _ordered.build(plain)
 
     @classmethod
@@ -170,11 +170,12 @@ class FrozenDict(Mapping[K, V]):
             if place is None:
                 return MISSING, None
             return place[-2][place[-1]], place
-        if key in keys:
+        try:
             i = keys.index(key)
-            return self._vals[i], i
-        hash(key)  # an unhashable key is a TypeError, as in a dict
-        return MISSING, None
+        except ValueError:
+            hash(key)  # an unhashable key is a TypeError, as in a dict
+            return MISSING, None
+        return self._vals[i], i
 
     def _put(self, place: Any, value: Any) -> FrozenDict[Any, Any]:
         """This map with ``value`` (frozen) at ``place``, a place :meth:`_find` gave.

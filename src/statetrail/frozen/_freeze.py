@@ -11,7 +11,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from statetrail.errors import NestingError
-from statetrail.frozen import _hooks
+from statetrail.frozen import _hamt, _hooks, _native, _vector
 from statetrail.frozen._dict import SMALL as _SMALL
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
 from statetrail.frozen._keys import check_key
@@ -493,3 +493,36 @@ _HANDLERS: dict[type, Callable[[Any, int], Any]] = {
     frozenset: _freeze_frozenset,
 }
 _hooks.freeze_value = freeze_value
+
+
+def _use_speedups() -> None:
+    """Hand the compiled module (see ``_native``) the classes it builds and reads.
+
+    It then serves ``FrozenDict.__getitem__``, ``_find`` and ``_put`` and freezes
+    plain dicts and lists; everything else it meets goes back to the functions
+    above, which stay the reference.
+    """
+    speedups = _native.speedups
+    if speedups is None:
+        return
+    speedups.configure(
+        _FrozenDict,
+        _FrozenList,
+        _vector.Vec,
+        Opaque,
+        _hamt.MISSING,
+        _hamt.EMPTY,
+        _IMMUTABLE,
+        _FROZEN,
+        _freeze,
+        _freeze_dict,
+        _freeze_list,
+        check_key,
+        _SMALL,
+        MAX_NESTING,
+    )
+    _HANDLERS[dict] = speedups.freeze_dict
+    _HANDLERS[list] = speedups.freeze_list
+
+
+_use_speedups()

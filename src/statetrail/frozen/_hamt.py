@@ -39,6 +39,8 @@ from itertools import compress, count
 from operator import is_not, or_
 from typing import Any
 
+from statetrail.frozen._native import speedups as _speedups
+
 __all__ = [
     "EMPTY",
     "EXACT_TYPES",
@@ -46,6 +48,7 @@ __all__ = [
     "Node",
     "assoc",
     "build",
+    "build_mapping",
     "diff_nodes",
     "dissoc",
     "equal_nodes",
@@ -53,6 +56,12 @@ __all__ = [
     "iter_keys",
     "locate",
     "lookup",
+    "pure_assoc",
+    "pure_build",
+    "pure_build_mapping",
+    "pure_locate",
+    "pure_lookup",
+    "pure_replace_at",
     "replace_at",
 ]
 
@@ -91,7 +100,7 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-def lookup(node: Node, h: int, key: Any, default: Any) -> Any:
+def pure_lookup(node: Node, h: int, key: Any, default: Any) -> Any:
     """Return the value for ``key`` (whose hash is ``h``) or ``default``."""
     shift = 0
     while True:
@@ -112,7 +121,7 @@ def lookup(node: Node, h: int, key: Any, default: Any) -> Any:
             return _collision_lookup(node, key, default)
 
 
-def locate(node: Node, h: int, key: Any) -> list[Any] | None:
+def pure_locate(node: Node, h: int, key: Any) -> list[Any] | None:
     """Where ``key`` (whose hash is ``h``) is bound: ``None`` when it is absent.
 
     The place is the path down to it, flat: ``[node0, i0, node1, i1, ...]``, each
@@ -149,7 +158,7 @@ def locate(node: Node, h: int, key: Any) -> list[Any] | None:
             return None
 
 
-def replace_at(place: list[Any], value: Any) -> Node:
+def pure_replace_at(place: list[Any], value: Any) -> Node:
     """The root of a trie like the one ``place`` is in, ``value`` at its end.
 
     The path is copied bottom up (see :func:`locate`); every other node is shared.
@@ -176,7 +185,9 @@ def _replaced(node: Node, i: int, value: Any) -> Node:
     return tuple(items)
 
 
-def assoc(node: Node, shift: int, h: int, key: Any, value: Any) -> tuple[Node, bool]:
+def pure_assoc(
+    node: Node, shift: int, h: int, key: Any, value: Any
+) -> tuple[Node, bool]:
     """Return ``(new_node, added)`` with ``key`` bound to ``value``.
 
     ``new_node is node`` when the key was already bound to this very value, so callers
@@ -207,7 +218,7 @@ def assoc(node: Node, shift: int, h: int, key: Any, value: Any) -> tuple[Node, b
     if nodemap & bit:
         j = 2 + 2 * datamap.bit_count() + (nodemap & (bit - 1)).bit_count()
         sub = node[j]
-        new_sub, added = assoc(sub, shift + _BITS, h, key, value)
+        new_sub, added = pure_assoc(sub, shift + _BITS, h, key, value)
         if new_sub is sub:
             return node, False
         return _replaced(node, j, new_sub), added
@@ -290,7 +301,7 @@ def _single_pair(node: Node, shift: int) -> tuple[Any, Any] | None:
     return None
 
 
-def build(pairs: list[tuple[int, Any, Any]], shift: int = 0) -> Node:
+def pure_build(pairs: list[tuple[int, Any, Any]], shift: int = 0) -> Node:
     """Build a node from ``(hash, key, value)`` triples with distinct keys.
 
     Bulk building partitions by fragment once per level instead of copying a path
@@ -319,7 +330,7 @@ def build(pairs: list[tuple[int, Any, Any]], shift: int = 0) -> Node:
             data += (bucket[0][1], bucket[0][2])
         else:
             nodemap |= 1 << frag
-            subs.append(build(bucket, shift + _BITS))
+            subs.append(pure_build(bucket, shift + _BITS))
     return (datamap, nodemap, *data, *subs)
 
 
@@ -486,3 +497,26 @@ def _bits(mask: int) -> Iterator[int]:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+def pure_build_mapping(plain: dict[Any, Any]) -> Node:
+    """The trie of a dict's items (:func:`build` of its ``(hash, key, value)``)."""
+    return pure_build([(hash(k), k, v) for k, v in plain.items()])
+
+
+# The functions the other modules call: the compiled ones when built (see
+# _native), over the same tuples, else the pure-Python ones above, which stay
+# the reference (the tests run both).
+lookup: Callable[[Node, int, Any, Any], Any] = pure_lookup
+locate: Callable[[Node, int, Any], list[Any] | None] = pure_locate
+replace_at: Callable[[list[Any], Any], Node] = pure_replace_at
+assoc: Callable[[Node, int, int, Any, Any], tuple[Node, bool]] = pure_assoc
+build: Callable[[list[tuple[int, Any, Any]]], Node] = pure_build
+build_mapping: Callable[[dict[Any, Any]], Node] = pure_build_mapping
+if _speedups is not None:
+    lookup = _speedups.lookup
+    locate = _speedups.locate
+    replace_at = _speedups.replace_at
+    assoc = _speedups.assoc
+    build = _speedups.build
+    build_mapping = _speedups.build_mapping
