@@ -279,15 +279,10 @@ class FrozenDict(Mapping[K, V]):
     def _set(self, key: Any, value: Any) -> FrozenDict[Any, Any]:
         keys = self._keys
         if keys is not None:
-            if key in keys:
-                i = keys.index(key)
-                vals = self._vals
-                if vals[i] is value:
-                    return self
-                items = list(vals)
-                items[i] = value
-                return self._of_small(keys, tuple(items))
-            hash(key)  # an unhashable key is a TypeError, as in a dict
+            # A key that is there: written at its place (compiled when built).
+            place = self._find(key)[1]  # a TypeError for an unhashable key
+            if place is not None:
+                return self._put(place, value)
             if len(keys) < SMALL:
                 return self._of_small((*keys, key), (*self._vals, value))
             # Growing past SMALL: move to the trie.

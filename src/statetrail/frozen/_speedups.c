@@ -53,6 +53,9 @@ static Py_ssize_t WIDTH = 32;
 static long MAX_NESTING = 100;
 static Py_ssize_t off_keys, off_vals, off_root, off_len, off_hashed;
 static Py_ssize_t off_vec, off_lhashed;
+/* The keys tuple of the last small map frozen: the next one with the very same
+ * key objects shares it (the entries of a state mostly have one shape). */
+static PyObject *last_keys = NULL;
 
 #define SLOT(obj, off) (*(PyObject **)((char *)(obj) + (off)))
 
@@ -849,39 +852,73 @@ done:
     return out;
 }
 
+/* A dict's keys and values copied out (new references, *n of them), without
+ * making an object per item: a list of 100,000 item tuples, alive through a
+ * freeze, would be promoted to the oldest generation and trigger full
+ * collections. Free with release_items(). */
+static int
+snapshot_items(PyObject *d, PyObject ***ks, PyObject ***vs, Py_ssize_t *n)
+{
+    Py_ssize_t size = PyDict_GET_SIZE(d), pos = 0, i = 0;
+    PyObject *k, *v;
+    *ks = PyMem_New(PyObject *, size ? size : 1);
+    *vs = PyMem_New(PyObject *, size ? size : 1);
+    if (*ks == NULL || *vs == NULL) {
+        PyMem_Free(*ks);
+        PyMem_Free(*vs);
+        PyErr_NoMemory();
+        return -1;
+    }
+    while (i < size && PyDict_Next(d, &pos, &k, &v)) {
+        (*ks)[i] = Py_NewRef(k);
+        (*vs)[i] = Py_NewRef(v);
+        i++;
+    }
+    *n = i;
+    return 0;
+}
+
+static void
+release_items(PyObject **ks, PyObject **vs, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_DECREF(ks[i]);
+        Py_DECREF(vs[i]);
+    }
+    PyMem_Free(ks);
+    PyMem_Free(vs);
+}
+
 /* build_mapping(d): the trie of a dict's items, hashing each key once. */
 static PyObject *
 build_dict(PyObject *d)
 {
-    PyObject *items_list = PyDict_Items(d);
-    if (items_list == NULL) {
+    PyObject **ks, **vs;
+    Py_ssize_t n;
+    if (snapshot_items(d, &ks, &vs, &n) < 0) {
         return NULL;
     }
-    Py_ssize_t n = PyList_GET_SIZE(items_list);
     triple *items = PyMem_New(triple, n ? n : 1);
-    if (items == NULL) {
-        Py_DECREF(items_list);
-        return PyErr_NoMemory();
-    }
     PyObject *out = NULL;
+    if (items == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
-        /* The (key, value) tuples of the list hold the references. */
-        PyObject *t = PyList_GET_ITEM(items_list, i);
-        PyObject *k = PyTuple_GET_ITEM(t, 0);
-        Py_hash_t hk = PyObject_Hash(k);
+        Py_hash_t hk = PyObject_Hash(ks[i]);
         if (hk == -1) {
             goto done;
         }
         items[i].h.obj = NULL;
         items[i].h.v = (long long)hk;
         items[i].h.big = 0;
-        items[i].k = k;
-        items[i].v = PyTuple_GET_ITEM(t, 1);
+        items[i].k = ks[i];
+        items[i].v = vs[i];
     }
     out = build_triples(items, n);
 done:
     PyMem_Free(items);
-    Py_DECREF(items_list);
+    release_items(ks, vs, n);
     return out;
 }
 
@@ -1244,6 +1281,68 @@ check_key(PyObject *k)
     return 0;
 }
 
+/* The small form of a dict of n <= SMALL items: keys[] and vals[] hold new
+ * references, which this steals. */
+static PyObject *
+small_map(PyObject **ks, PyObject **vs, Py_ssize_t n, long inner)
+{
+    PyObject *out = NULL, *keys = NULL, *vals = NULL;
+    Py_ssize_t i;
+    /* The keys are checked before any value is frozen, as the Python code does. */
+    for (i = 0; i < n; i++) {
+        if (check_key(ks[i]) < 0) {
+            goto done;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        PyObject *v = freeze_at(vs[i], inner);
+        if (v == NULL) {
+            goto done;
+        }
+        Py_SETREF(vs[i], v);
+    }
+    if (last_keys != NULL && PyTuple_GET_SIZE(last_keys) == n) {
+        for (i = 0; i < n && PyTuple_GET_ITEM(last_keys, i) == ks[i]; i++) {
+        }
+        if (i == n) {
+            keys = Py_NewRef(last_keys);
+        }
+    }
+    if (keys == NULL) {
+        keys = PyTuple_New(n);
+        if (keys == NULL) {
+            goto done;
+        }
+        for (i = 0; i < n; i++) {
+            PyTuple_SET_ITEM(keys, i, Py_NewRef(ks[i]));
+        }
+        maybe_untrack_tuple(keys);
+        Py_XSETREF(last_keys, Py_NewRef(keys));
+    }
+    vals = PyTuple_New(n);
+    if (vals == NULL) {
+        goto done;
+    }
+    for (i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(vals, i, vs[i]);
+        vs[i] = NULL;
+    }
+    maybe_untrack_tuple(vals);
+    PyObject *length = PyLong_FromSsize_t(n);
+    if (length != NULL) {
+        out = new_map((PyTypeObject *)FrozenDictType, keys, vals, EMPTY, length);
+        Py_DECREF(length);
+    }
+done:
+    for (i = 0; i < n; i++) {
+        Py_XDECREF(ks[i]);
+        Py_XDECREF(vs[i]);
+    }
+    Py_XDECREF(keys);
+    Py_XDECREF(vals);
+    return out;
+}
+
 static PyObject *
 freeze_dict_at(PyObject *obj, long depth)
 {
@@ -1252,64 +1351,36 @@ freeze_dict_at(PyObject *obj, long depth)
     }
     long inner = depth + 1;
     PyObject *out = NULL;
-    PyObject *items = PyDict_Items(obj);  /* a snapshot: user code may run below */
-    if (items == NULL) {
+    if (PyDict_GET_SIZE(obj) <= SMALL) {
+        /* Its items copied out first (no Python code runs while reading them):
+         * freezing a value may run user code, which may change the dict. */
+        PyObject *ks[64], *vs[64];
+        Py_ssize_t pos = 0, n = 0;
+        PyObject *k, *v;
+        while (n < SMALL && PyDict_Next(obj, &pos, &k, &v)) {
+            ks[n] = Py_NewRef(k);
+            vs[n] = Py_NewRef(v);
+            n++;
+        }
+        out = small_map(ks, vs, n, inner);
         goto leave;
     }
-    Py_ssize_t n = PyList_GET_SIZE(items);
-    if (n <= SMALL) {
-        PyObject *keys = PyTuple_New(n);
-        PyObject *vals = PyTuple_New(n);
-        if (keys == NULL || vals == NULL) {
-            Py_XDECREF(keys);
-            Py_XDECREF(vals);
-            goto done;
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *k = PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 0);
-            PyTuple_SET_ITEM(keys, i, Py_NewRef(k));
-        }
-        /* The keys are checked before any value is frozen, as the Python code does. */
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (check_key(PyTuple_GET_ITEM(keys, i)) < 0) {
-                Py_DECREF(keys);
-                Py_DECREF(vals);
-                goto done;
-            }
-        }
-        for (Py_ssize_t i = 0; i < n; i++) {
-            PyObject *v = freeze_at(PyTuple_GET_ITEM(PyList_GET_ITEM(items, i), 1), inner);
-            if (v == NULL) {
-                Py_DECREF(keys);
-                Py_DECREF(vals);
-                goto done;
-            }
-            PyTuple_SET_ITEM(vals, i, v);
-        }
-        maybe_untrack_tuple(keys);
-        maybe_untrack_tuple(vals);
-        PyObject *length = PyLong_FromSsize_t(n);
-        if (length != NULL) {
-            out = new_map((PyTypeObject *)FrozenDictType, keys, vals, EMPTY, length);
-            Py_DECREF(length);
-        }
-        Py_DECREF(keys);
-        Py_DECREF(vals);
-        goto done;
+    PyObject **ks, **vs;  /* a snapshot, as above */
+    Py_ssize_t n;
+    if (snapshot_items(obj, &ks, &vs, &n) < 0) {
+        goto leave;
     }
     PyObject *plain = PyDict_New();
     if (plain == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *t = PyList_GET_ITEM(items, i);
-        PyObject *k = PyTuple_GET_ITEM(t, 0);
         PyObject *v;
-        if (check_key(k) < 0 || (v = freeze_at(PyTuple_GET_ITEM(t, 1), inner)) == NULL) {
+        if (check_key(ks[i]) < 0 || (v = freeze_at(vs[i], inner)) == NULL) {
             Py_DECREF(plain);
             goto done;
         }
-        int r = PyDict_SetItem(plain, k, v);
+        int r = PyDict_SetItem(plain, ks[i], v);
         Py_DECREF(v);
         if (r < 0) {
             Py_DECREF(plain);
@@ -1319,7 +1390,7 @@ freeze_dict_at(PyObject *obj, long depth)
     out = PyObject_CallOneArg(py_dict_of, plain);
     Py_DECREF(plain);
 done:
-    Py_DECREF(items);
+    release_items(ks, vs, n);
 leave:
     Py_LeaveRecursiveCall();
     return out;
@@ -1333,28 +1404,29 @@ freeze_list_at(PyObject *obj, long depth)
     }
     long inner = depth + 1;
     PyObject *out = NULL;
-    PyObject *seq = PySequence_Tuple(obj);  /* a snapshot: user code may run below */
-    if (seq == NULL) {
+    /* A snapshot (user code may run below and change the list): the items
+     * tuple itself, its members then replaced by their frozen forms. */
+    PyObject *items = PyList_AsTuple(obj);
+    if (items == NULL) {
         goto leave;
     }
-    Py_ssize_t n = PyTuple_GET_SIZE(seq);
-    PyObject *items = PyTuple_New(n);
-    if (items == NULL) {
-        goto done;
-    }
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *v = freeze_at(PyTuple_GET_ITEM(seq, i), inner);
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        PyObject *v = freeze_at(item, inner);
         if (v == NULL) {
             Py_DECREF(items);
-            goto done;
+            goto leave;
         }
+        /* items is not shared yet: its slot can be replaced in place. */
         PyTuple_SET_ITEM(items, i, v);
+        Py_DECREF(item);
     }
     maybe_untrack_tuple(items);
     if (n > WIDTH || n == 0) {
         out = PyObject_CallOneArg(py_list_of, items);
         Py_DECREF(items);
-        goto done;
+        goto leave;
     }
     /* Vec(n, BITS, (), items): a vector whose items all sit in its tail. */
     PyTypeObject *vt = (PyTypeObject *)VecType;
@@ -1368,7 +1440,7 @@ freeze_list_at(PyObject *obj, long depth)
         Py_XDECREF(bits);
         Py_XDECREF(empty);
         Py_DECREF(items);
-        goto done;
+        goto leave;
     }
     PyTuple_SET_ITEM(vec, 0, size);
     PyTuple_SET_ITEM(vec, 1, bits);
@@ -1379,15 +1451,13 @@ freeze_list_at(PyObject *obj, long depth)
     out = lt->tp_alloc(lt, 0);
     if (out == NULL) {
         Py_DECREF(vec);
-        goto done;
+        goto leave;
     }
     SLOT(out, off_vec) = vec;
     SLOT(out, off_lhashed) = Py_NewRef(Py_None);
     if (untracked(vec) && PyObject_GC_IsTracked(out)) {
         PyObject_GC_UnTrack(out);
     }
-done:
-    Py_DECREF(seq);
 leave:
     Py_LeaveRecursiveCall();
     return out;
@@ -1432,6 +1502,161 @@ freeze_list(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         return PyObject_Vectorcall(py_freeze_list, args, 2, NULL);
     }
     return freeze_list_at(args[0], depth);
+}
+
+/* -- dict keys that are not strings -------------------------------------------------- */
+
+static int
+is_json_leaf(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyUnicode_Type || t == &PyLong_Type || v == Py_None ||
+           t == &PyFloat_Type || t == &PyBool_Type || t == &PyBytes_Type;
+}
+
+static int
+push_unless_leaf(PyObject *stack, PyObject *v)
+{
+    return is_json_leaf(v) ? 0 : PyList_Append(stack, v);
+}
+
+/* The keys of a trie node and those below it: *found gets the first that is
+ * not a str; the values go on the stack. */
+static int
+trie_keys(PyObject *node, int shift, PyObject *stack, PyObject **found)
+{
+    if (!PyTuple_Check(node)) {
+        return bad_node();
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(node);
+    if (shift > MAX_SHIFT) {
+        for (Py_ssize_t i = 1; i + 1 < size; i += 2) {
+            if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(node, i))) {
+                *found = PyTuple_GET_ITEM(node, i);
+                return 0;
+            }
+            if (push_unless_leaf(stack, PyTuple_GET_ITEM(node, i + 1)) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    uint32_t datamap, nodemap;
+    if (read_maps(node, &datamap, &nodemap) < 0) {
+        return -1;
+    }
+    Py_ssize_t end = 2 + 2 * popcount(datamap);
+    if (end > size) {
+        return bad_node();
+    }
+    for (Py_ssize_t i = 2; i < end; i += 2) {
+        if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(node, i))) {
+            *found = PyTuple_GET_ITEM(node, i);
+            return 0;
+        }
+        if (push_unless_leaf(stack, PyTuple_GET_ITEM(node, i + 1)) < 0) {
+            return -1;
+        }
+    }
+    for (Py_ssize_t j = end; j < size && *found == NULL; j++) {
+        if (trie_keys(PyTuple_GET_ITEM(node, j), shift + BITS, stack, found) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* first_non_str_key(value, other): the first dict key inside value that is not
+ * a str (MISSING when there is none), walking frozen dicts, small frozen lists
+ * and tuples here and calling other(obj) on anything else. */
+static PyObject *
+first_non_str_key(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "first_non_str_key(value, other)");
+        return NULL;
+    }
+    if (!configured()) {
+        return NULL;
+    }
+    PyObject *other = args[1];
+    PyObject *stack = PyList_New(0);
+    if (stack == NULL || push_unless_leaf(stack, args[0]) < 0) {
+        Py_XDECREF(stack);
+        return NULL;
+    }
+    PyObject *found = NULL;
+    while (PyList_GET_SIZE(stack) > 0 && found == NULL) {
+        Py_ssize_t last = PyList_GET_SIZE(stack) - 1;
+        PyObject *node = Py_NewRef(PyList_GET_ITEM(stack, last));
+        if (PyList_SetSlice(stack, last, last + 1, NULL) < 0) {
+            Py_DECREF(node);
+            goto error;
+        }
+        PyObject *t = (PyObject *)Py_TYPE(node);
+        int r = 0;
+        if (t == FrozenDictType) {
+            PyObject *keys = SLOT(node, off_keys), *vals = SLOT(node, off_vals);
+            PyObject *root = SLOT(node, off_root);
+            if (keys == NULL || vals == NULL || root == NULL) {
+                r = bad_node();
+            }
+            else if (keys == Py_None) {
+                r = trie_keys(root, 0, stack, &found);
+            }
+            else if (!PyTuple_Check(keys) || !PyTuple_Check(vals)) {
+                r = bad_node();
+            }
+            else {
+                for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(keys); i++) {
+                    if (!PyUnicode_CheckExact(PyTuple_GET_ITEM(keys, i))) {
+                        found = PyTuple_GET_ITEM(keys, i);
+                        break;
+                    }
+                }
+                for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(vals); i++) {
+                    r = push_unless_leaf(stack, PyTuple_GET_ITEM(vals, i));
+                }
+            }
+            if (found != NULL) {
+                Py_INCREF(found);  /* node may go with the stack */
+            }
+        }
+        else if (t == FrozenListType && SLOT(node, off_vec) != NULL &&
+                 PyTuple_Check(SLOT(node, off_vec)) &&
+                 PyTuple_GET_SIZE(SLOT(node, off_vec)) == 4 &&
+                 PyTuple_Check(PyTuple_GET_ITEM(SLOT(node, off_vec), 2)) &&
+                 PyTuple_GET_SIZE(PyTuple_GET_ITEM(SLOT(node, off_vec), 2)) == 0 &&
+                 PyTuple_Check(PyTuple_GET_ITEM(SLOT(node, off_vec), 3))) {
+            /* A vector whose items all sit in its tail. */
+            PyObject *tail = PyTuple_GET_ITEM(SLOT(node, off_vec), 3);
+            for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(tail); i++) {
+                r = push_unless_leaf(stack, PyTuple_GET_ITEM(tail, i));
+            }
+        }
+        else if (PyTuple_CheckExact(node)) {
+            for (Py_ssize_t i = 0; r == 0 && i < PyTuple_GET_SIZE(node); i++) {
+                r = push_unless_leaf(stack, PyTuple_GET_ITEM(node, i));
+            }
+        }
+        else {
+            PyObject *res = PyObject_CallOneArg(other, node);
+            if (res == NULL) {
+                r = -1;
+            }
+            Py_XDECREF(res);
+        }
+        Py_DECREF(node);
+        if (r < 0) {
+            Py_XDECREF(found);
+            goto error;
+        }
+    }
+    Py_DECREF(stack);
+    return found != NULL ? found : Py_NewRef(MISSING);
+error:
+    Py_DECREF(stack);
+    return NULL;
 }
 
 /* -- configure ------------------------------------------------------------------ */
@@ -1487,6 +1712,10 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
         ((PyTypeObject *)vec)->tp_dictoffset != 0 ||
         !PyType_IsSubtype((PyTypeObject *)vec, &PyTuple_Type)) {
         PyErr_SetString(PyExc_TypeError, "configure(): unexpected class layouts");
+        return NULL;
+    }
+    if (small < 0 || small > 64) {
+        PyErr_SetString(PyExc_ValueError, "configure(): small must be 0 to 64");
         return NULL;
     }
     Py_ssize_t ok = 0, ov = 0, orr = 0, ol = 0, oh = 0, ovec = 0, olh = 0;
@@ -1550,6 +1779,8 @@ static PyMethodDef methods[] = {
      "freeze_dict(obj, depth): a dict frozen, depth levels down."},
     {"freeze_list", (PyCFunction)(void (*)(void))freeze_list, METH_FASTCALL,
      "freeze_list(obj, depth): a list frozen, depth levels down."},
+    {"first_non_str_key", (PyCFunction)(void (*)(void))first_non_str_key, METH_FASTCALL,
+     "first_non_str_key(value, other): the first dict key that is not a str."},
     {"configure", (PyCFunction)(void (*)(void))configure, METH_VARARGS | METH_KEYWORDS,
      "configure(...): the classes and functions of statetrail.frozen."},
     {NULL, NULL, 0, NULL},
