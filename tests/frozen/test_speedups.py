@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 from typing import Any
@@ -26,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from statetrail.frozen import FrozenDict, _hamt, _native, freeze
+from statetrail.frozen._freeze import PURE_DICT_METHODS
 from statetrail.frozen._native import load
 from tests.conftest import scaled
 from tests.strategies import colliding_keys
@@ -240,6 +242,64 @@ class TestFrozenDictPaths:
             assert list(new) == list(d)
 
 
+class TestSameMaps:
+    """FrozenDict's compiled reads and path writes against its Python ones."""
+
+    @given(
+        st.dictionaries(colliding_keys, st.integers(), max_size=30),
+        colliding_keys,
+        st.sampled_from([None, "v", 0]),
+    )
+    def test_reads_and_writes_agree(
+        self, items: dict[Any, int], probe: Any, new: Any
+    ) -> None:
+        """__getitem__, _find and _put: the same results and the same errors."""
+        compiled()
+        d = FrozenDict(items)
+        pure = PURE_DICT_METHODS
+
+        def outcome(fn: Callable[..., Any], *args: Any) -> Any:
+            try:
+                return ("ok", fn(*args))
+            except Exception as exc:  # the type and the args are compared
+                return (type(exc), exc.args)
+
+        assert outcome(pure["__getitem__"], d, probe) == outcome(d.__getitem__, probe)
+        found = outcome(pure["_find"], d, probe)
+        assert outcome(d._find, probe) == found
+        if found[0] == "ok" and found[1][1] is not None:
+            place = found[1][1]
+            for value in (new, found[1][0]):
+                a, b = pure["_put"](d, place, value), d._put(place, value)
+                assert a == b
+                assert list(a) == list(b)
+                assert (a is d) == (b is d)
+
+    @given(
+        st.recursive(
+            st.one_of(st.integers(), st.text(max_size=3), st.none()),
+            lambda inner: st.one_of(
+                st.lists(inner, max_size=40),
+                st.dictionaries(st.text(max_size=3), inner, max_size=12),
+            ),
+            max_leaves=60,
+        )
+    )
+    def test_freezing_agrees(self, value: Any) -> None:
+        """The compiled freeze of plain dicts and lists equals the Python one."""
+        from statetrail.frozen import _freeze
+
+        compiled()
+        if isinstance(value, dict):
+            a, b = _freeze._freeze_dict(value, 1), _freeze._HANDLERS[dict](value, 1)
+        elif isinstance(value, list):
+            a, b = _freeze._freeze_list(value, 1), _freeze._HANDLERS[list](value, 1)
+        else:
+            return
+        assert a == b
+        assert repr(a) == repr(b)  # the same order and the same frozen types
+
+
 class TestGarbageCollector:
     def test_a_plain_state_is_frozen_untracked(self) -> None:
         """Maps, lists and nodes of scalars are untracked: the collector skips them."""
@@ -295,6 +355,39 @@ class TestGarbageCollector:
             del holder
             gc.collect()
             assert ref() is None
+
+
+class TestStringKeys:
+    """The compiled check that a store's dict keys are strings, against Python's."""
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            {"a": {"b": 1}},
+            {"a": {1: "x"}},
+            {f"k{i}": {"v": [i, {"deep": {2: 0}}] if i == 7 else i} for i in range(40)},
+            {f"k{i}": i for i in range(40)} | {(1, 2): 0},
+            {"a": ({"t": 1}, {None: 1})},
+            {"a": [{"x": 1}] * 40 + [{3: 1}]},  # a list past the tail: Python's walk
+            {"a": {frozenset({1})}},  # a set: Python's walk
+            {"a": [1, "b", b"c", None, 2.5, True]},
+        ],
+    )
+    def test_the_same_verdict_as_the_python_walk(self, value: Any) -> None:
+        """The same error (the one key that is not a string), or none, as Python's."""
+        from statetrail._store_paths import _check_walk, check_keys
+
+        compiled()
+        frozen = freeze(value)
+
+        def verdict(check: Callable[[Any], None]) -> str | None:
+            try:
+                check(frozen)
+            except TypeError as exc:
+                return str(exc)
+            return None
+
+        assert verdict(check_keys) == verdict(_check_walk)
 
 
 class TestNoLeaks:

@@ -21,6 +21,7 @@ from statetrail.frozen._set import FrozenSet as _FrozenSet
 
 __all__ = [
     "MAX_NESTING",
+    "PURE_DICT_METHODS",
     "check_nesting",
     "check_path_nesting",
     "freeze",
@@ -493,6 +494,13 @@ _HANDLERS: dict[type, Callable[[Any, int], Any]] = {
     frozenset: _freeze_frozenset,
 }
 _hooks.freeze_value = freeze_value
+
+
+#: FrozenDict's reads and path writes in Python, which the compiled ones replace
+#: on the class when the speedups are in use (the tests compare the two).
+PURE_DICT_METHODS: dict[str, Callable[..., Any]] = {
+    name: _FrozenDict.__dict__[name] for name in ("__getitem__", "_find", "_put")
+}
 
 
 def _use_speedups() -> None:
