@@ -1022,15 +1022,19 @@ opened(PyObject *value)
     return value;
 }
 
-static PyObject *
-dict_getitem(PyObject *self, PyObject *key)
+/* Where key is in the map: 1 found, with *value (and *place when place is not
+ * NULL: the list locate() gives for a large map, the index for a small one) as
+ * new references; 0 absent (an unhashable key is a TypeError, as in a dict);
+ * -1 an error. Both forms read as FrozenDict's Python methods do. */
+static int
+resolve(PyObject *self, PyObject *key, PyObject **value, PyObject **place)
 {
     PyObject *keys = map_slot(self, off_keys, "_keys");
     if (keys == NULL) {
-        return NULL;
+        return -1;
     }
+    int r = -1;
     Py_INCREF(keys);
-    PyObject *value = NULL;
     if (keys == Py_None) {
         PyObject *root = map_slot(self, off_root, "_root");
         Py_hash_t hk = root == NULL ? -1 : PyObject_Hash(key);
@@ -1039,104 +1043,84 @@ dict_getitem(PyObject *self, PyObject *key)
         }
         Py_INCREF(root);
         hinfo h = {NULL, (long long)hk, 0};
-        value = find(root, &h, key);
-        Py_XINCREF(value);
+        if (place == NULL) {
+            *value = find(root, &h, key);
+            Py_XINCREF(*value);
+            r = *value != NULL ? 1 : PyErr_Occurred() ? -1 : 0;
+        }
+        else {
+            PyObject *path = locate_path(root, &h, key);
+            if (path == Py_None) {
+                Py_DECREF(path);
+                r = 0;
+            }
+            else if (path != NULL) {
+                Py_ssize_t n = PyList_GET_SIZE(path);
+                PyObject *node = PyList_GET_ITEM(path, n - 2);
+                Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(path, n - 1));
+                *value = Py_NewRef(PyTuple_GET_ITEM(node, at));
+                *place = path;
+                r = 1;
+            }
+        }
         Py_DECREF(root);
-        if (value == NULL && !PyErr_Occurred()) {
-            key_error(key);
+        goto done;
+    }
+    PyObject *vals = map_slot(self, off_vals, "_vals");
+    if (vals == NULL) {
+        goto done;
+    }
+    if (!PyTuple_Check(keys) || !PyTuple_Check(vals)) {
+        bad_node();
+        goto done;
+    }
+    Py_INCREF(vals);
+    Py_ssize_t i = small_index(keys, key);
+    if (i >= 0 && i >= PyTuple_GET_SIZE(vals)) {
+        PyErr_SetString(PyExc_IndexError, "tuple index out of range");
+    }
+    else if (i >= 0) {
+        *value = Py_NewRef(PyTuple_GET_ITEM(vals, i));
+        r = 1;
+        if (place != NULL && (*place = PyLong_FromSsize_t(i)) == NULL) {
+            Py_CLEAR(*value);
+            r = -1;
         }
     }
-    else {
-        PyObject *vals = map_slot(self, off_vals, "_vals");
-        if (vals == NULL || !PyTuple_Check(keys) || !PyTuple_Check(vals)) {
-            if (vals != NULL) {
-                bad_node();
-            }
-            goto done;
-        }
-        Py_INCREF(vals);
-        Py_ssize_t i = small_index(keys, key);
-        if (i >= 0) {
-            if (i < PyTuple_GET_SIZE(vals)) {
-                value = Py_NewRef(PyTuple_GET_ITEM(vals, i));
-            }
-            else {
-                PyErr_SetString(PyExc_IndexError, "tuple index out of range");
-            }
-        }
-        else if (i == -1 && PyObject_Hash(key) != -1) {
-            /* hashed: an unhashable key is a TypeError, as in a dict */
-            key_error(key);
-        }
-        Py_DECREF(vals);
+    else if (i == -1 && PyObject_Hash(key) != -1) {
+        r = 0;
     }
+    Py_DECREF(vals);
 done:
     Py_DECREF(keys);
-    return value == NULL ? NULL : opened(value);
+    return r;
+}
+
+static PyObject *
+dict_getitem(PyObject *self, PyObject *key)
+{
+    PyObject *value = NULL;
+    int r = resolve(self, key, &value, NULL);
+    if (r == 0) {
+        return key_error(key);
+    }
+    return r < 0 ? NULL : opened(value);
 }
 
 static PyObject *
 dict_find(PyObject *self, PyObject *key)
 {
-    PyObject *keys = map_slot(self, off_keys, "_keys");
-    if (keys == NULL) {
+    PyObject *value = NULL, *place = NULL;
+    int r = resolve(self, key, &value, &place);
+    if (r == 0) {
+        return PyTuple_Pack(2, MISSING, Py_None);
+    }
+    if (r < 0) {
         return NULL;
     }
-    Py_INCREF(keys);
-    PyObject *out = NULL;
-    if (keys == Py_None) {
-        PyObject *root = map_slot(self, off_root, "_root");
-        Py_hash_t hk = root == NULL ? -1 : PyObject_Hash(key);
-        if (hk == -1) {
-            goto done;
-        }
-        Py_INCREF(root);
-        hinfo h = {NULL, (long long)hk, 0};
-        PyObject *place = locate_path(root, &h, key);
-        Py_DECREF(root);
-        if (place == NULL) {
-            goto done;
-        }
-        if (place == Py_None) {
-            out = PyTuple_Pack(2, MISSING, Py_None);
-        }
-        else {
-            Py_ssize_t n = PyList_GET_SIZE(place);
-            PyObject *node = PyList_GET_ITEM(place, n - 2);
-            Py_ssize_t at = PyLong_AsSsize_t(PyList_GET_ITEM(place, n - 1));
-            out = PyTuple_Pack(2, PyTuple_GET_ITEM(node, at), place);
-        }
-        Py_DECREF(place);
-    }
-    else {
-        PyObject *vals = map_slot(self, off_vals, "_vals");
-        if (vals == NULL || !PyTuple_Check(keys) || !PyTuple_Check(vals)) {
-            if (vals != NULL) {
-                bad_node();
-            }
-            goto done;
-        }
-        Py_INCREF(vals);
-        Py_ssize_t i = small_index(keys, key);
-        if (i >= 0) {
-            if (i < PyTuple_GET_SIZE(vals)) {
-                PyObject *index = PyLong_FromSsize_t(i);
-                if (index != NULL) {
-                    out = PyTuple_Pack(2, PyTuple_GET_ITEM(vals, i), index);
-                    Py_DECREF(index);
-                }
-            }
-            else {
-                PyErr_SetString(PyExc_IndexError, "tuple index out of range");
-            }
-        }
-        else if (i == -1 && PyObject_Hash(key) != -1) {
-            out = PyTuple_Pack(2, MISSING, Py_None);
-        }
-        Py_DECREF(vals);
-    }
-done:
-    Py_DECREF(keys);
+    PyObject *out = PyTuple_Pack(2, value, place);
+    Py_DECREF(value);
+    Py_DECREF(place);
     return out;
 }
 
