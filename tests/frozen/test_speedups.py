@@ -300,6 +300,27 @@ class TestSameMaps:
         assert repr(a) == repr(b)  # the same order and the same frozen types
 
 
+class TestIndexingSlot:
+    def test_subclasses_index_through_their_own_getitem(self) -> None:
+        """FrozenDict's compiled slot is its own: a subclass's __getitem__ runs."""
+        compiled()
+
+        class Upper(FrozenDict[str, Any]):
+            def __getitem__(self, key: str) -> Any:
+                return super().__getitem__(key.lower())
+
+        class Plain(FrozenDict[str, Any]):
+            pass
+
+        for n in (2, 40):
+            items = {f"k{i}": i for i in range(n)}
+            assert Upper(items)["K1"] == 1
+            assert Plain(items)["k1"] == 1
+            assert FrozenDict(items)["k1"] == 1
+            with pytest.raises(KeyError):
+                FrozenDict(items)["K1"]
+
+
 class TestGarbageCollector:
     def test_a_plain_state_is_frozen_untracked(self) -> None:
         """Maps, lists and nodes of scalars are untracked: the collector skips them."""

@@ -1107,6 +1107,17 @@ dict_getitem(PyObject *self, PyObject *key)
     return r < 0 ? NULL : opened(value);
 }
 
+/* The mapping slot itself, so that d[key] calls dict_getitem without looking
+ * __getitem__ up (the slot wrapper's lookup and call cost about a third of a
+ * read). Only FrozenDict's own slot is set: a subclass defines its slot from
+ * __getitem__ (the method descriptor below), and assigning __getitem__ on the
+ * class resets the slot, as for any class. */
+static PyObject *
+dict_subscript(PyObject *self, PyObject *key)
+{
+    return dict_getitem(self, key);
+}
+
 static PyObject *
 dict_find(PyObject *self, PyObject *key)
 {
@@ -1742,6 +1753,10 @@ configure(PyObject *module, PyObject *args, PyObject *kwargs)
     if (install(fd, &dict_getitem_def) < 0 || install(fd, &dict_find_def) < 0 ||
         install(fd, &dict_put_def) < 0) {
         return NULL;
+    }
+    PyTypeObject *fdt = (PyTypeObject *)fd;
+    if (fdt->tp_as_mapping != NULL) {
+        fdt->tp_as_mapping->mp_subscript = dict_subscript;
     }
     Py_RETURN_NONE;
 }
