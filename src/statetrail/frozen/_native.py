@@ -10,9 +10,12 @@ interpreter), and the tests run the frozen values against both.
 
 Why compiled, with figures (benchmarks/README.md): the trie works on untyped
 tuples and boxed ints, so mypyc calls the same C API the interpreter does and
-gained 5-10%; a lookup of a random key of 10,000 takes 0.7-0.8 us in Python and
-well under 0.1 us in C, and the compiled freeze leaves the values it makes
-untracked by the garbage collector (see ``_speedups.c``).
+gained 5-10%; written against the C API, a lookup of a random key of 10,000
+takes about 0.12 us of CPU against 1.0 us in Python (a loaded VM), and the
+compiled freeze and path writes leave what they make untracked by the garbage
+collector (see ``_speedups.c``): ``Store.set`` on a random path of 10,000
+entries went from 13.4-14.3 to 7.0-8.4 us of CPU, ``Store(state)`` of 100,000
+entries from 2.0 s to 0.36-0.44 s (immutables: 0.56-0.65 s).
 """
 
 from __future__ import annotations
