@@ -446,6 +446,15 @@ class TestNoLeaks:
         assert after - before < 64 * 1024
 
 
+class TestChoice:
+    def test_the_environment_turns_the_compiled_code_off(self) -> None:
+        """STATETRAIL_PURE=1 gives no compiled module; 0 or unset gives it."""
+        native = compiled()
+        assert load({"STATETRAIL_PURE": "1"}) is None
+        assert load({"STATETRAIL_PURE": "0"}) is native
+        assert load({}) is native
+
+
 class TestPureRun:
     def test_the_frozen_suite_passes_in_pure_python(self) -> None:
         """tests/frozen with STATETRAIL_PURE=1, in a subprocess: the fallback works."""

@@ -1136,19 +1136,9 @@ dict_find(PyObject *self, PyObject *key)
 }
 
 static PyObject *
-dict_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+put_at(PyObject *self, PyObject *place, PyObject *value, PyObject *keys,
+       PyObject *vals, PyObject *length)
 {
-    if (nargs != 2) {
-        PyErr_SetString(PyExc_TypeError, "_put(place, value)");
-        return NULL;
-    }
-    PyObject *place = args[0], *value = args[1];
-    PyObject *keys = map_slot(self, off_keys, "_keys");
-    PyObject *vals = keys == NULL ? NULL : map_slot(self, off_vals, "_vals");
-    PyObject *length = vals == NULL ? NULL : map_slot(self, off_len, "_len");
-    if (length == NULL) {
-        return NULL;
-    }
     PyTypeObject *tp = Py_TYPE(self);
     if (keys == Py_None) {
         if (!PyList_Check(place) || PyList_GET_SIZE(place) < 2) {
@@ -1192,14 +1182,37 @@ dict_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (PyTuple_GET_ITEM(vals, i) == value) {
         return Py_NewRef(self);
     }
-    Py_INCREF(keys);
     PyObject *new_vals = replaced(vals, i, value);
-    PyObject *out = NULL;
-    if (new_vals != NULL) {
-        out = new_map(tp, keys, new_vals, EMPTY, length);
-        Py_DECREF(new_vals);
+    if (new_vals == NULL) {
+        return NULL;
     }
+    PyObject *out = new_map(tp, keys, new_vals, EMPTY, length);
+    Py_DECREF(new_vals);
+    return out;
+}
+
+static PyObject *
+dict_put(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "_put(place, value)");
+        return NULL;
+    }
+    PyObject *keys = map_slot(self, off_keys, "_keys");
+    PyObject *vals = keys == NULL ? NULL : map_slot(self, off_vals, "_vals");
+    PyObject *length = vals == NULL ? NULL : map_slot(self, off_len, "_len");
+    if (length == NULL) {
+        return NULL;
+    }
+    /* Held for the call: an allocation may run a finalizer, which could
+     * assign to the slots. */
+    Py_INCREF(keys);
+    Py_INCREF(vals);
+    Py_INCREF(length);
+    PyObject *out = put_at(self, args[0], args[1], keys, vals, length);
     Py_DECREF(keys);
+    Py_DECREF(vals);
+    Py_DECREF(length);
     return out;
 }
 
