@@ -57,7 +57,13 @@ from statetrail.storage._journal import (
 from statetrail.storage._placement import check_placement
 from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
-from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
+from statetrail.storage._trim import (
+    BATCH,
+    cut_for_age,
+    plan_trim,
+    remove_trimmed,
+    trim_stored,
+)
 from statetrail.storage.base import Backend, RangeTombstone
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
@@ -421,6 +427,9 @@ class Repository:
                     reason=why,
                     author=author,
                 )
+            cut = cut_of(name, self.backend.trims(name))
+            if cut is not None:  # rows an interrupted trim left below the cut
+                remove_trimmed(self.backend, name, cut.last, BATCH)
         else:
             plan = plan_trim(self.backend, name, below)
             if before_ns is not None:
