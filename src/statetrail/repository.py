@@ -57,14 +57,8 @@ from statetrail.storage._journal import (
 from statetrail.storage._placement import check_placement
 from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
-from statetrail.storage._trim import (
-    BATCH,
-    cut_for_age,
-    plan_trim,
-    remove_trimmed,
-    trim_stored,
-)
-from statetrail.storage.base import Backend, RangeTombstone
+from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
+from statetrail.storage.base import Backend, Heads, RangeTombstone
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
 from statetrail.timeline import Handle, Timeline
@@ -419,38 +413,40 @@ class Repository:
         if end is None:
             raise UnknownTimelineError(name, self.timelines(), advice="nothing to trim")
         below = end.length if keep_last is None else end.length - keep_last
-        if timeline is not None and not dry_run:
-            with timeline._lock:  # memory first: storage follows it (the journal)
-                trim = timeline.trim(
-                    keep_last=keep_last,
-                    older_than=older_than,
-                    reason=why,
-                    author=author,
-                )
-            cut = cut_of(name, self.backend.trims(name))
-            if cut is not None:  # rows an interrupted trim left below the cut
-                remove_trimmed(self.backend, name, cut.last, BATCH)
-        else:
-            plan = plan_trim(self.backend, name, below)
-            if before_ns is not None:
-                young = cut_for_age(self.backend, name, before_ns, plan.first - 1)
-                plan = plan_trim(self.backend, name, min(below, young))
-            if plan.size == 0:
-                trim = None
-            elif dry_run:
-                now = time.time_ns()
-                trim = Trim(plan.first, plan.last, plan.size, why, now, author)
-            else:
-                tomb = trim_stored(
-                    self.backend,
-                    name,
-                    plan.last + 1,
-                    reason=why,
-                    author=author,
-                    checkpoint_every=self._every,
-                    allow_pickle=self._pickle,
-                )
-                trim = None if tomb is None else _trim_of(tomb, plan.size)
+        heads = None
+        if timeline is not None:  # its heads, rather than a scan of the rows
+            heads = Heads(
+                timeline.current_branch, timeline.head.number, timeline.branches()
+            )
+        plan = plan_trim(self.backend, name, below, heads)
+        if before_ns is not None:
+            young = cut_for_age(self.backend, name, before_ns, plan.first - 1)
+            plan = plan_trim(self.backend, name, min(below, young), plan.heads)
+        trim = None
+        if plan.size and dry_run:
+            now = time.time_ns()
+            trim = Trim(plan.first, plan.last, plan.size, why, now, author)
+        elif not dry_run:
+            # Storage first: a trim it refuses (format-1 rows) leaves memory whole.
+            tomb = trim_stored(
+                self.backend,
+                name,
+                plan.last + 1,
+                reason=why,
+                author=author,
+                heads=plan.heads,
+                checkpoint_every=self._every,
+                allow_pickle=self._pickle,
+            )
+            trim = None if tomb is None else _trim_of(tomb, plan.size)
+            if timeline is not None and trim is not None:
+                with timeline._lock:  # memory follows (storage has nothing more)
+                    timeline.trim(
+                        keep_last=keep_last,
+                        older_than=older_than,
+                        reason=why,
+                        author=author,
+                    )
         if reclaim and not dry_run:
             self.backend.reclaim()
         return trim

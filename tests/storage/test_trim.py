@@ -495,3 +495,51 @@ class TestCommand:
         with closing(sqlite3.connect(path)) as conn:
             assert conn.execute("PRAGMA auto_vacuum").fetchone() == (2,)
         assert main(["verify", str(path)]) == 0
+
+
+DATA = Path(__file__).parent / "data"
+
+
+class TestOlderFiles:
+    def test_a_file_written_before_trims_migrates_and_trims(
+        self, stored: Stored
+    ) -> None:
+        """A history as the previous version wrote it (no trims table, schema
+        2; a JSON document of version 2) opens, migrates, trims and verifies."""
+        with stored.open() as repo:
+            _history(repo, 40)
+        if stored.kind == "json":
+            assert json.loads(Path(stored.where).read_text())["version"] == 2
+        else:
+            with stored.sql() as raw:
+                raw.run("DROP TABLE {s}trims", ())
+                if stored.kind == "sqlite":
+                    raw.run("PRAGMA user_version = 2", ())
+                else:
+                    raw.run("UPDATE {s}meta SET version = 2", ())
+        with stored.open() as repo:
+            assert repo.verify() == {"t": 40}
+            trim = repo.trim("t", keep_last=5)
+            assert trim is not None
+            assert trim.last == 34
+            assert repo.verify() == {"t": 5}
+        if stored.kind == "json":
+            assert json.loads(Path(stored.where).read_text())["version"] == 3
+
+    def test_format_1_revisions_are_not_cut_into(self, tmp_path: Path) -> None:
+        """A file of format-1 rows (written before issue 9) gets new rows in
+        format 2; a trim may cut among those, not among the old ones, whose
+        chain follows parent links (ValueError, nothing removed)."""
+        path = tmp_path / "old.db"
+        path.write_bytes((DATA / "main_v1.db").read_bytes())
+        with statetrail.open(path) as repo:
+            score = repo.watch("score")
+            for n in range(10):
+                score.set(n)  # revisions 6..15, in format 2
+            with pytest.raises(ValueError, match="format 1"):
+                repo.trim("score", keep_last=12)
+            assert repo.verify()["score"] == 16
+            trim = repo.trim("score", keep_last=3)
+            assert trim is not None
+            assert trim.last == 12
+            assert repo.verify()["score"] == 3

@@ -22,6 +22,7 @@ most, never for the whole trim:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import NamedTuple
@@ -42,6 +43,8 @@ __all__ = [
     "remove_trimmed",
     "trim_stored",
 ]
+
+logger = logging.getLogger("statetrail")
 
 #: Rows deleted per transaction.
 BATCH = 500
@@ -187,6 +190,9 @@ def trim_stored(
     """
     plan = plan_trim(backend, name, below, heads)
     cut = plan.cut
+    if plan.held is not None:
+        where = plan.last + 1
+        logger.info("trim of %r stops at revision %d: %s", name, where, plan.held)
     if plan.size == 0:
         if cut is not None:
             remove_trimmed(backend, name, cut.last, batch)
