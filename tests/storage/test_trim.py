@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from datetime import timedelta
@@ -543,3 +544,41 @@ class TestOlderFiles:
             assert trim is not None
             assert trim.last == 12
             assert repo.verify()["score"] == 3
+
+
+class TestConcurrency:
+    def test_two_writers_with_retention_and_a_trim_beside(self, tmp_path: Path) -> None:
+        """Two repositories on one SQLite file write one timeline in turns, each
+        with retention (one's trim may find the other's came first: logged,
+        tried later), while a thread trims another timeline: every write is
+        kept up to the rule, and the file verifies."""
+        path = tmp_path / "shared.db"
+        rule = statetrail.Retention(keep_last=100)
+        with statetrail.open(path) as a, statetrail.open(path) as b:
+            _history(a, 600)
+            first = a.store("s", {"n": 0})
+            second = b.store("s")
+            a.timeline("s").retention = rule
+            b.timeline("s").retention = rule
+            errors: list[BaseException] = []
+
+            def trim_beside() -> None:
+                try:
+                    for keep in (400, 200, 50):
+                        a.trim("t", keep_last=keep)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=trim_beside)
+            thread.start()
+            for n in range(1, 800):
+                (first if n % 2 else second).set("n", n)
+            thread.join()
+            assert errors == []
+            b.sync()  # the last write was a's
+            assert b.store("s").get("n") == 799
+            checked = b.verify()
+        assert checked["t"] == 50
+        assert checked["s"] <= 100 + 2 * TRIM_EVERY
+        with statetrail.open(path) as repo:
+            assert repo.store("s").get("n") == 799
