@@ -751,14 +751,11 @@ class JsonFileBackend(MemoryBackend):
             self._persist(undo)
 
     def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
-        """Remove rows a tombstone covers, rewriting the file once.
-
-        The whole document is rewritten anyway: all of them go at once.
-        """
+        """Remove at most ``limit`` rows a tombstone covers, rewriting the file."""
         with self._writes, self._lock:
             self._check()
             before = dict(self._checkpoints.get(timeline, {}))
-            gone = self._delete_trimmed(timeline, upto, max(limit, 1 << 62))
+            gone = self._delete_trimmed(timeline, upto, limit)
             if not gone:
                 return 0
 
