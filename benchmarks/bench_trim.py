@@ -113,7 +113,7 @@ def run(quick: bool) -> list[Figure]:
                 ISSUE,
                 "SQLite: longest durable write of another timeline during that trim",
                 max(during) * 1e3,
-                "<= 50 ms (one batch of 500 rows, not the whole trim)",
+                "<= 50 ms (one batch of 256 rows, not the whole trim)",
                 max(during) <= 0.05,
                 unit="ms",
                 extra={

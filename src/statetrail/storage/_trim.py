@@ -14,10 +14,10 @@ most, never for the whole trim:
    just after the cut, and a branch that started below it), their digests
    under the tombstone's seal. From this commit on, readers start after the
    cut; nothing is lost if the process dies here.
-3. Batches of at most ``batch`` rows (and their checkpoints, and any other
-   per-revision rows the backend keeps) deleted, each in its own transaction,
-   oldest first. An interrupted trim leaves rows below the cut, which no reader
-   looks at, and the next trim of the timeline removes them.
+3. Batches of at most ``batch`` rows (:data:`BATCH`; and their checkpoints,
+   and any other per-revision rows the backend keeps) deleted, each in its own
+   transaction, oldest first. An interrupted trim leaves rows below the cut,
+   which no reader looks at, and the next trim of the timeline removes them.
 """
 
 from __future__ import annotations
@@ -46,8 +46,9 @@ __all__ = [
 
 logger = logging.getLogger("statetrail")
 
-#: Rows deleted per transaction.
-BATCH = 500
+#: Rows deleted per transaction: about 6 ms of SQLite's time plus a commit,
+#: as much as a writer may wait (benchmarks/bench_trim.py).
+BATCH = 256
 
 
 class Plan(NamedTuple):

@@ -124,9 +124,9 @@ from statetrail.storage.base import (
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
 
-#: Pages a reclaim frees per transaction (4 MB with 4 KB pages): writers wait
+#: Pages a reclaim frees per transaction (1 MB with 4 KB pages): writers wait
 #: for one such step at most.
-_RECLAIM_PAGES = 1024
+_RECLAIM_PAGES = 256
 
 log = get_logger(__name__)
 
@@ -892,7 +892,8 @@ class SQLiteBackend(Backend):
         A file created by this version has ``auto_vacuum=INCREMENTAL``; an older
         one reuses the pages of removed rows for new ones (the file stops
         growing) but shrinks only after a full ``VACUUM`` (``statetrail trim
-        --vacuum``). The WAL is then checkpointed, so the file shrinks now.
+        --vacuum``). The WAL is then checkpointed (PASSIVE: it waits for no
+        writer, and none waits for it), so the file shrinks now.
         """
         self.flush()
 
@@ -916,8 +917,8 @@ class SQLiteBackend(Backend):
                 if now == 0 or now == left:  # done, or another writer reuses them
                     break
                 left = now
-            with state.write_lock, GATE:
-                state.writer().execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            with GATE:
+                state.reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         except sqlite3.Error as exc:
             raise self._translate(exc) from exc
 
