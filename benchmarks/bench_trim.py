@@ -6,7 +6,9 @@
   (``incremental_vacuum``) included. The same on PostgreSQL (20,000).
 - Writer stall: while that trim runs, another thread keeps writing durably to
   another timeline of the same file; the longest single write during the trim
-  against the longest in as many writes without a trim beside them.
+  against the longest in as many writes without a trim beside them (on a
+  shared 2-core machine a plain durable write alone may take hundreds of ms,
+  so the target is relative).
 - Retention as writes happen: ``Retention(keep_last=1,000)`` on a stored store,
   20,000 writes; the longest write (one in 256 carries a trim) and the p99, and
   the file's size (with its WAL) sampled every 1,000 writes.
@@ -113,8 +115,8 @@ def run(quick: bool) -> list[Figure]:
                 ISSUE,
                 "SQLite: longest durable write of another timeline during that trim",
                 max(during) * 1e3,
-                "<= 50 ms (one batch of 256 rows, not the whole trim)",
-                max(during) <= 0.05,
+                "<= 50 ms more than the longest of as many writes without a trim",
+                max(during) <= max(alone) + 0.05,
                 unit="ms",
                 extra={
                     "writes_during": len(during),
@@ -131,7 +133,7 @@ def run(quick: bool) -> list[Figure]:
     return figures
 
 
-def _retention(path: Path, writes: int) -> Figure:
+def _retention(path: Path, writes: int, plain: float) -> Figure:
     sizes: list[int] = []
     times: list[float] = []
     with statetrail.open(path) as repo:
@@ -147,10 +149,11 @@ def _retention(path: Path, writes: int) -> Figure:
         ISSUE,
         f"Retention(keep_last=1,000), {writes:,} durable SQLite writes: longest write",
         times[-1] * 1e3,
-        "<= 50 ms (a trim every 256 writes rides on one of them)",
-        times[-1] <= 0.05,
+        "<= 50 ms more than the longest plain durable write measured before",
+        times[-1] <= plain + 0.05,
         unit="ms",
         extra={
+            "longest_plain_write_ms": plain * 1e3,
             "p50_ms": times[len(times) // 2] * 1e3,
             "p99_ms": times[int(len(times) * 0.99)] * 1e3,
             "sizes_every_1000_writes": sizes,
@@ -198,8 +201,8 @@ def _postgres(revisions: int, keep: int) -> list[Figure]:
             ISSUE,
             "PostgreSQL: longest write of another timeline during that trim",
             max(during) * 1e3,
-            "<= 50 ms",
-            max(during) <= 0.05,
+            "<= 50 ms more than the longest of as many writes without a trim",
+            max(during) <= max(alone) + 0.05,
             unit="ms",
             extra=extra,
         ),

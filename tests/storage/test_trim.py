@@ -237,6 +237,18 @@ class TestTrim:
             assert _values(repo, range(90, 120)) == list(range(90, 120))
         assert [(t.first, t.last) for t in stored.tombstones()] == [(0, 19), (20, 89)]
 
+    def test_timeline_trim_reaches_storage(self, stored: Stored) -> None:
+        """Timeline.trim() on a stored timeline trims storage too, at once."""
+        with stored.open() as repo:
+            _history(repo, 40)
+            trim = repo.timeline("t").trim(keep_last=15, reason="now")
+            assert trim is not None
+            assert trim.last == 24
+        assert stored.row_count() == 15
+        assert [(t.first, t.last, t.reason) for t in stored.tombstones()] == [
+            (0, 24, "now")
+        ]
+
     def test_a_dry_run_changes_nothing(self, stored: Stored) -> None:
         """dry_run says what would go and removes nothing."""
         with stored.open() as repo:
