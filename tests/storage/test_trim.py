@@ -22,7 +22,7 @@ import pytest
 
 import statetrail
 from statetrail.cli import main
-from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.errors import CorruptHistoryError, RevisionNotFoundError, StorageError
 from statetrail.repository import Repository
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _ranges
@@ -594,3 +594,19 @@ class TestConcurrency:
         assert checked["s"] <= 100 + 2 * TRIM_EVERY
         with statetrail.open(path) as repo:
             assert repo.store("s").get("n") == 799
+
+
+class TestReadOnly:
+    def test_a_read_only_backend_refuses_to_trim(self, stored: Stored) -> None:
+        """Opened read-only, a history cannot be trimmed nor (SQLite,
+        PostgreSQL) reclaimed: StorageError, and nothing changes."""
+        with stored.open() as repo:
+            _history(repo, 20)
+        with stored.open(read_only=True) as repo:
+            with pytest.raises(StorageError):
+                repo.trim("t", keep_last=5)
+            if stored.kind != "json":  # a JSON file has nothing to give back
+                with pytest.raises(StorageError):
+                    repo.reclaim()
+        assert stored.row_count() == 20
+        assert stored.tombstones() == []

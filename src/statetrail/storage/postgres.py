@@ -542,6 +542,7 @@ class PostgresBackend(Backend):
         heads: Heads | None = None,
     ) -> None:
         """Store a tombstone and checkpoints in one transaction (see Backend)."""
+        self._refuse_write()
         statements = self._trim_sql
 
         def put(conn: Connection[Any], _: int) -> None:
@@ -568,6 +569,7 @@ class PostgresBackend(Backend):
 
     def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
         """Remove up to ``limit`` of the oldest trimmed rows, one transaction."""
+        self._refuse_write()
         statements = self._trim_sql
 
         def delete(conn: Connection[Any], _: int) -> int:
@@ -603,6 +605,7 @@ class PostgresBackend(Backend):
         It does not give the file back to the system (``VACUUM FULL`` would,
         locking the tables out); new rows fill the freed space instead.
         """
+        self._refuse_write()
         tables = sql.SQL(", ").join(
             sql.Identifier(self.schema, table) for table in VACUUMED
         )

@@ -895,6 +895,7 @@ class SQLiteBackend(Backend):
         --vacuum``). The WAL is then checkpointed (PASSIVE: it waits for no
         writer, and none waits for it), so the file shrinks now.
         """
+        self._refuse_write()
         self.flush()
 
         def step() -> int:
@@ -928,6 +929,7 @@ class SQLiteBackend(Backend):
         Needs as much free disk as the file, and holds the write lock throughout:
         for offline use (``statetrail trim --vacuum``).
         """
+        self._refuse_write()
         self.flush()
         state = self._live()
         try:
