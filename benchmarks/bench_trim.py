@@ -126,9 +126,8 @@ def run(quick: bool) -> list[Figure]:
                 },
             )
         )
-        figures.append(
-            _retention(Path(tmp) / "retained.db", 4_000 if quick else 20_000)
-        )
+        writes = 4_000 if quick else 20_000
+        figures.append(_retention(Path(tmp) / "retained.db", writes, max(alone)))
     figures += _postgres(2_000 if quick else 20_000, keep)
     return figures
 
