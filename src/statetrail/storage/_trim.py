@@ -22,11 +22,11 @@ most, never for the whole trim:
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from typing import NamedTuple
 
+from statetrail._log import get_logger
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
@@ -44,7 +44,7 @@ __all__ = [
     "trim_stored",
 ]
 
-logger = logging.getLogger("statetrail")
+logger = get_logger("statetrail")
 
 #: Rows deleted per transaction: about 6 ms of SQLite's time plus a commit,
 #: as much as a writer may wait (benchmarks/bench_trim.py).
