@@ -642,6 +642,16 @@ class _KeepChanges:
     def erase(self, timeline: Handle, number: int, tombstone: Any) -> None:
         pass
 
+    def trimmed(
+        self,
+        timeline: Handle,
+        below: int,
+        reason: str,
+        author: str | None,
+        explicit: bool,
+    ) -> None:
+        pass
+
 
 class TestListEdits:
     def test_an_insert_or_removal_records_its_change_without_a_diff(self) -> None:

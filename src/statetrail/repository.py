@@ -21,7 +21,9 @@ import functools
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -31,6 +33,7 @@ from statetrail.context import _checked_text
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
+    RevisionNotFoundError,
     StatetrailError,
     StorageError,
     UnknownTimelineError,
@@ -41,6 +44,7 @@ from statetrail.immutable.revisioned import (
     RevisionedMapping,
     SimpleRevisionedImmutableManager,
 )
+from statetrail.revision import Trim
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _verify
 from statetrail.storage._journal import (
@@ -52,7 +56,9 @@ from statetrail.storage._journal import (
 )
 from statetrail.storage._placement import check_placement
 from statetrail.storage._publisher import Publisher
-from statetrail.storage.base import Backend
+from statetrail.storage._ranges import cut_of
+from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
+from statetrail.storage.base import Backend, Heads, RangeTombstone
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
 from statetrail.timeline import Handle, Timeline
@@ -220,7 +226,8 @@ class Repository:
         :class:`~statetrail.UnknownTimelineError` (a
         :class:`~statetrail.RevisionNotFoundError`). ``options`` go to
         :class:`~statetrail.Timeline` (validators, retention ...); retention trims
-        what this process holds in memory, not what is stored.
+        what this process holds in memory, and storage as it goes (in batches
+        of ``TRIM_EVERY`` revisions, see :meth:`trim`).
         """
         return self._timeline(name, initial, create, "", options)
 
@@ -264,7 +271,8 @@ class Repository:
     def _load(self, name: str, initial: Any, options: dict[str, Any]) -> Timeline[Any]:
         for _ in range(3):
             end = self.backend.end(name)  # before the rows: see opening_problems
-            rows = self.backend.read(name)
+            cut = cut_of(name, self.backend.trims(name))
+            rows = self.backend.read(name, after=-1 if cut is None else cut.last)
             if not rows and end is not None and end.length > 0:
                 raise _verify.corrupt(
                     [(name, 0, f"all {end.length} revision(s) are missing")],
@@ -291,6 +299,7 @@ class Repository:
                 rows,
                 chains=journal._chains,
                 allow_pickle=self._pickle,
+                trimmed=cut,
             )
             problems = _verify.opening_problems(self.backend, name, rows, end, saved)
             if problems:
@@ -304,6 +313,7 @@ class Repository:
                 tips=heads.tips,
                 journal=journal,
                 name=name,
+                tombstones=[] if cut is None else [_trim_of(t) for t in cut.tombstones],
                 **options,
             )
         raise StorageError(f"could not open timeline {name!r}: it keeps changing")
@@ -324,6 +334,14 @@ class Repository:
         """
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
             raise ValueError(f"a revision number is an int >= 0, not {number!r}")
+        cut = cut_of(name, self.backend.trims(name))
+        if cut is not None and number <= cut.last:
+            trim = next(t for t in cut.tombstones if t.first <= number <= t.last)
+            raise RevisionNotFoundError(
+                f"revision {number} of timeline {name!r} was trimmed ({trim.reason}, "
+                f"{_trim_of(trim).timestamp.isoformat()}); stored revisions start "
+                f"at {cut.last + 1}"
+            )
         return read_value(
             self.backend,
             name,
@@ -331,7 +349,111 @@ class Repository:
             checkpoint_every=self._every,
             allow_pickle=self._pickle,
             checked=self._checked,
+            trimmed=cut,
         )
+
+    def trim(
+        self,
+        name: str,
+        *,
+        keep_last: int | None = None,
+        older_than: timedelta | datetime | None = None,
+        reason: str | None = None,
+        author: str | None = None,
+        dry_run: bool = False,
+        reclaim: bool = False,
+    ) -> Trim | None:
+        """Remove the oldest revisions of stored timeline ``name`` from storage.
+
+        Keeps the newest ``keep_last`` revisions and/or those recorded within
+        ``older_than`` (a timedelta) or since it (a datetime), and always the
+        cursor, every branch tip and the newest revision. Rows go in batches,
+        each its own short transaction, so writers wait for one batch at most;
+        a range tombstone (which revisions, when, why, by whom, and the chain
+        at the cut) keeps the rest verifiable, and later anchors too. An
+        anchor taken before the trim that names a trimmed revision makes
+        :meth:`verify` say so. A timeline open in this repository is trimmed
+        in memory too.
+
+        Args:
+            name: The timeline.
+            keep_last: How many of the newest revisions to keep (at least 1).
+            older_than: Remove revisions recorded before this moment, or
+                longer ago than this timedelta.
+            reason: Why, kept in the tombstone (default: the rule).
+            author: Who, kept in the tombstone.
+            dry_run: Only say what would go; change nothing.
+            reclaim: Then give the space back (SQLite ``incremental_vacuum``,
+                PostgreSQL ``VACUUM``).
+
+        Returns:
+            The :class:`~statetrail.revision.Trim` (with ``dry_run``, the one
+            that would be made), or ``None`` if nothing is to go.
+
+        Raises:
+            ValueError: Neither rule, a bad ``keep_last``, or a cut among
+                revisions written in format 1.
+            TypeError: ``older_than`` is neither a timedelta nor a datetime.
+            RevisionNotFoundError: There is no timeline ``name``.
+
+        >>> import statetrail
+        >>> with statetrail.open(":memory:") as repo:
+        ...     score = repo.watch("score", 0)
+        ...     for n in range(1, 10):
+        ...         _ = score.set(n)
+        ...     repo.trim("score", keep_last=3, reason="demo").count
+        7
+        """
+        before_ns, why = _rules(keep_last, older_than, reason)
+        with self._lock:
+            if self._closed:
+                raise StorageError("the repository is closed")
+            timeline = self._open.get(name)
+        end = self.backend.end(name)
+        if end is None:
+            raise UnknownTimelineError(name, self.timelines(), advice="nothing to trim")
+        below = end.length if keep_last is None else end.length - keep_last
+        heads = None
+        if timeline is not None:  # its heads, rather than a scan of the rows
+            heads = Heads(
+                timeline.current_branch, timeline.head.number, timeline.branches()
+            )
+        plan = plan_trim(self.backend, name, below, heads)
+        if before_ns is not None:
+            young = cut_for_age(self.backend, name, before_ns, plan.first - 1)
+            plan = plan_trim(self.backend, name, min(below, young), plan.heads)
+        trim = None
+        if plan.size and dry_run:
+            now = time.time_ns()
+            trim = Trim(plan.first, plan.last, plan.size, why, now, author)
+        elif not dry_run:
+            # Storage first: a trim it refuses (format-1 rows) leaves memory whole.
+            tomb = trim_stored(
+                self.backend,
+                name,
+                plan.last + 1,
+                reason=why,
+                author=author,
+                heads=plan.heads,
+                checkpoint_every=self._every,
+                allow_pickle=self._pickle,
+            )
+            trim = None if tomb is None else _trim_of(tomb, plan.size)
+            if timeline is not None and trim is not None:
+                with timeline._lock:  # memory follows (storage has nothing more)
+                    timeline.trim(
+                        keep_last=keep_last,
+                        older_than=older_than,
+                        reason=why,
+                        author=author,
+                    )
+        if reclaim and not dry_run:
+            self.backend.reclaim()
+        return trim
+
+    def reclaim(self) -> None:
+        """Give the space of trimmed revisions back (see :meth:`trim`)."""
+        self.backend.reclaim()
 
     # -- front ends ------------------------------------------------------------------
 
@@ -571,6 +693,37 @@ class Repository:
         if self._closed:
             return f"Repository({self.backend.kind}, closed)"
         return f"Repository({self.backend.kind}, timelines={len(self.timelines())})"
+
+
+def _trim_of(tomb: RangeTombstone, count: int | None = None) -> Trim:
+    """A stored range tombstone as the engine's :class:`Trim`."""
+    removed = tomb.last - tomb.first + 1 if count is None else count
+    return Trim(tomb.first, tomb.last, removed, tomb.reason, tomb.time_ns, tomb.author)
+
+
+def _rules(
+    keep_last: int | None, older_than: timedelta | datetime | None, reason: str | None
+) -> tuple[int | None, str]:
+    """Check a trim's rules: the moment before which revisions go, and why."""
+    if keep_last is None and older_than is None:
+        raise ValueError("trim() needs keep_last or older_than")
+    if keep_last is not None and (
+        isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
+    ):
+        raise ValueError("keep_last must be a positive int")
+    before_ns = None
+    if isinstance(older_than, timedelta):
+        before_ns = time.time_ns() - int(older_than.total_seconds() * 1e9)
+    elif isinstance(older_than, datetime):
+        before_ns = int(older_than.timestamp() * 1e9)
+    elif older_than is not None:
+        raise TypeError("older_than is a timedelta or a datetime")
+    given = [
+        f"{k}={v}"
+        for k, v in (("keep_last", keep_last), ("older_than", older_than))
+        if v is not None
+    ]
+    return before_ns, reason or f"trim({', '.join(given)})"
 
 
 class _StoredMapping:

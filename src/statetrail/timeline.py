@@ -153,6 +153,21 @@ class Journal(Protocol):
     def erase(self, timeline: Handle, number: int, tombstone: Erased) -> None:
         """Drop a revision's value from durable storage, keeping ``tombstone``."""
 
+    def trimmed(
+        self,
+        timeline: Handle,
+        below: int,
+        reason: str,
+        author: str | None,
+        explicit: bool,
+    ) -> None:
+        """Retention or :meth:`Timeline.trim` removed revisions below ``below``.
+
+        Called after the timeline trimmed its memory (``below`` is the oldest
+        revision it still holds); ``explicit`` for :meth:`Timeline.trim`, whose
+        caller gets what this raises.
+        """
+
 
 class Handle:
     """A timeline as storage sees it: the engine-storage seam.
@@ -205,15 +220,17 @@ class Handle:
         cursor: int,
         tips: dict[str, int],
         journal: Journal | None = None,
+        tombstones: Sequence[Trim] = (),
         **options: Any,
     ) -> Timeline[Any]:
         """A timeline holding stored ``records`` (decoded, numbered without gaps).
 
         The cursor is at ``cursor`` on ``branch`` and ``tips`` gives the
-        branches' newest revisions; ``options`` are :class:`Timeline`'s.
+        branches' newest revisions; ``options`` are :class:`Timeline`'s;
+        ``tombstones``: what trims of the stored history removed before them.
         """
         return Timeline._restore(  # noqa: SLF001 - the storage seam
-            records, (branch, cursor, tips), journal, options
+            records, (branch, cursor, tips), journal, options, tombstones
         )
 
 
@@ -331,10 +348,12 @@ class Timeline(History, Generic[T]):
         place: tuple[str, int, dict[str, int]],
         journal: Journal | None,
         options: dict[str, Any],
+        tombstones: Sequence[Trim] = (),
     ) -> Timeline[Any]:
         """A timeline holding stored ``records``: see :meth:`Handle.restore`.
 
-        ``place``: the branch, the cursor and the branches' tips.
+        ``place``: the branch, the cursor and the branches' tips; ``tombstones``:
+        what trims of the stored history removed before the first record.
         """
         branch, cursor, tips = place
         if not records:
@@ -353,6 +372,7 @@ class Timeline(History, Generic[T]):
         timeline._tip = timeline._get(tip_number)
         timeline._head_branch = branch
         timeline._journal = journal
+        timeline._tombstones.trims = list(tombstones)
         timeline._refresh()
         return timeline
 
@@ -1411,6 +1431,9 @@ class Timeline(History, Generic[T]):
         self._records.drop(removed)
         if not removed:
             return None
+        if self._journal is not None:  # storage follows (in batches, for retention)
+            below = next(self._records.oldest_first())[NUMBER]  # the oldest held
+            self._journal.trimmed(self._handle, below, reason, author, explicit)
         return self._tombstones.note(
             removed, reason, author, self._label(), explicit=explicit
         )

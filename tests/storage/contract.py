@@ -11,7 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Checkpoint, End, Fork, Heads, Row
+from statetrail.storage.base import (
+    Backend,
+    Checkpoint,
+    End,
+    Fork,
+    Heads,
+    RangeTombstone,
+    Row,
+)
 
 
 def row(
@@ -266,6 +274,42 @@ class BackendContract(ABC):
         assert numbers == list(range(41))
         assert outcomes.count("ok") == 40
         assert len(outcomes) == 160
+
+    def test_trims_store_tombstones_and_remove_rows_in_batches(
+        self, backend: Backend
+    ) -> None:
+        """put_trim keeps a tombstone (one with the same first replaces it),
+        its checkpoints and heads in one go; delete_trimmed removes at most
+        ``limit`` of the oldest rows, never one no tombstone covers, and their
+        checkpoints with them; crossing lists the rows whose parent is below."""
+        backend.append([row(n) for n in range(10)] + [row(10, parent=2)])
+        backend.put_checkpoint("t", 1, "1", "d")
+        assert backend.trims("t") == []
+        assert backend.delete_trimmed("t", 5, 100) == 0  # no tombstone: nothing
+        assert backend.crossing("t", 4) == [4, 10]
+        first = RangeTombstone(0, 3, 1, "r", None, "c3", '{"4": "k"}', "s1")
+        heads = Heads("main", 9, {"main": 9}, "seal")
+        backend.put_trim("t", first, None, [Checkpoint(4, "4", "k")], heads)
+        assert backend.trims("t") == [first]
+        assert backend.checkpoint("t", 4) == ("4", "k")
+        assert backend.heads("t") == heads
+        assert backend.delete_trimmed("t", 9, 2) == 2  # capped at 3, 2 at a time
+        assert [r.number for r in backend.read("t")][:2] == [2, 3]
+        assert backend.checkpoint("t", 1) is None
+        assert backend.delete_trimmed("t", 9, 2) == 2
+        assert backend.delete_trimmed("t", 9, 2) == 0
+        assert backend.read("t")[0].number == 4
+        extended = first._replace(last=5, seal="s2")
+        with pytest.raises(ConflictError):
+            backend.put_trim("t", extended, "not the newest")
+        backend.put_trim("t", extended, "s1")
+        second = RangeTombstone(6, 7, 2, "q", "ops", "c7", "{}", "s3")
+        backend.put_trim("t", second, "s2")
+        assert backend.trims("t") == [extended, second]
+        with pytest.raises(ConflictError):
+            backend.put_trim("t", second, None)
+        assert backend.delete_trimmed("t", 100, 100) == 4
+        assert [r.number for r in backend.read("t")] == [8, 9, 10]
 
     def test_closed_backends_refuse(self, backend: Backend) -> None:
         """After close, every method raises StorageError."""

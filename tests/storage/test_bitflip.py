@@ -44,14 +44,29 @@ def healthy(path: Path) -> None:
 def byte_map(data: bytes) -> bytearray:
     """What each byte of a database is: UNUSED, LIVE or the file HEADER.
 
-    Unused: between a b-tree page's cell pointers and its cell content, and in
-    freeblocks. Everything else in a page is live.
+    Unused: between a b-tree page's cell pointers and its cell content, in
+    freeblocks, and in a pointer-map page (files with auto_vacuum, which new
+    files have for trimming) past the entries of the pages the file has.
+    Everything else in a page is live.
     """
     size = int.from_bytes(data[16:18], "big")
     size = 65536 if size == 1 else size
     kinds = bytearray([LIVE]) * len(data)
     kinds[:100] = bytes([HEADER]) * 100
+    pages = len(data) // size
+    maps = set()
+    if int.from_bytes(data[52:56], "big"):  # auto_vacuum: pointer-map pages
+        entries = size // 5  # (usable size, as no page reserves bytes)
+        ptrmap = 2
+        while ptrmap <= pages:
+            base = (ptrmap - 1) * size
+            maps.add(base)
+            used = 5 * max(0, min(entries, pages - ptrmap))
+            kinds[base + used : base + size] = bytes(size - used)
+            ptrmap += entries + 1
     for base in range(0, len(data), size):
+        if base in maps:
+            continue
         top = base + (100 if base == 0 else 0)
         kind = data[top]
         if kind not in (2, 5, 10, 13):

@@ -37,6 +37,10 @@ class TestPostgresBackend(BackendContract):
             backend.close()
 
 
+#: The tables statetrail makes in a schema.
+_TABLES = {"meta", "revisions", "heads", "checkpoints", "trims"}
+
+
 def _tables(schema: str) -> set[str]:
     with closing(admin()) as conn:
         found = conn.execute(
@@ -111,7 +115,7 @@ class TestStorage:
                 assert rows[1].digest == str(number)
                 assert backend.query(name, author=name) == [0]
                 assert backend.query(name, comment=name) == [0]
-        assert _tables(pg.name) == {"meta", "revisions", "heads", "checkpoints"}
+        assert _tables(pg.name) == _TABLES
 
     def test_hostile_schema_names_are_quoted(self) -> None:
         """A schema name with quotes and SQL is one identifier; longer than 63
@@ -122,7 +126,7 @@ class TestStorage:
             with closing(PostgresBackend(URL, schema=name)) as backend:
                 backend.append([row(0)])
                 assert backend.read("t") == [row(0)]
-            assert _tables(name) == {"meta", "revisions", "heads", "checkpoints"}
+            assert _tables(name) == _TABLES
         finally:
             with closing(admin()) as conn:
                 conn.execute(

@@ -13,6 +13,7 @@
     statetrail anchor FILE
     statetrail follow URL NAME [--after N] [--source FILE_OR_URL] [--json]
                                [--count N]
+    statetrail trim FILE NAME --keep-last N | --max-age 30d [--dry-run]
     statetrail demo [--file FILE]
 
 Every command but ``demo`` takes ``--schema NAME``: the PostgreSQL schema to
@@ -120,6 +121,10 @@ def _parser() -> argparse.ArgumentParser:
         "anchor", help="print a short text that proves the history as it is now"
     )
     p.add_argument("target", metavar="FILE_OR_URL")
+
+    from statetrail.cli import trim
+
+    trim.add_parser(commands)
 
     p = commands.add_parser(
         "follow", help="print a timeline's revisions as they are committed"
@@ -238,6 +243,10 @@ def main(
                 as_json=args.json,
                 count=args.count,
             )
+        elif args.command == "trim":
+            from statetrail.cli import trim
+
+            trim.run(args, out)
         else:
             from statetrail.cli.demo import run
 

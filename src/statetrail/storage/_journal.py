@@ -29,6 +29,7 @@ from statetrail.errors import (
     CorruptHistoryError,
     PathError,
     RevisionNotFoundError,
+    StatetrailError,
 )
 from statetrail.frozen import MISSING, FrozenDict
 from statetrail.paths import delete_in, insert_in, set_in
@@ -50,6 +51,7 @@ from statetrail.revision import (
 )
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
+from statetrail.storage._ranges import Cut
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased, Handle
@@ -71,6 +73,10 @@ logger = get_logger("statetrail")
 #: patches a cold read of one revision applies.
 CHECKPOINT_EVERY = 64
 _ROOT_CHAIN = integrity.ROOT_CHAIN
+#: How many revisions retention lets pile up in storage beyond its rule before
+#: it trims them (a trim's fixed cost, a few queries, is spread over as many
+#: writes).
+TRIM_EVERY = 256
 #: How many call sites' origin texts, notes and paths a journal keeps.
 _ORIGINS_KEPT = 1024
 #: How many revisions' chained hashes and lineage depths a journal keeps.
@@ -242,15 +248,19 @@ def decode_rows(
     known: dict[int, Any] | None = None,
     chains: dict[int, str] | None = None,
     allow_pickle: bool = False,
+    trimmed: Cut | None = None,
 ) -> list[Record]:
     """Records for ``rows`` (ascending), each digest and chain link verified.
 
     ``known`` gives values and ``chains`` chained hashes of revisions decoded
     before (the parents of the first rows, the revision before the first);
-    both are updated.
+    both are updated. ``trimmed``: where the stored history starts after a
+    trim (the chain at the cut, the checkpoints its tombstone sealed).
     """
     values = {} if known is None else known
     chain_of = {} if chains is None else chains
+    if trimmed is not None:
+        chain_of.setdefault(trimmed.last, trimmed.chain)
     out: list[Record] = []
     newer = False  # a format-2 row was seen: no format-1 row may follow
     for row in rows:
@@ -291,10 +301,22 @@ def decode_rows(
                 allow_pickle,
                 lambda: backend.row(timeline, parent),  # type: ignore[arg-type]  # noqa: B023 - called at once
                 integrity.committed_value(row),
+                sealed=_sealed_by_trim(trimmed, row),
             )
         values[number] = value
         out.append(_record(row, value, allow_pickle=allow_pickle))
     return out
+
+
+def _sealed_by_trim(trimmed: Cut | None, row: Row) -> str | None:
+    """The checkpoint digest a range tombstone lists for ``row``, if trimmed below.
+
+    ``""`` (no digest matches) for a row whose parent was trimmed but which the
+    tombstone does not list.
+    """
+    if trimmed is None or row.parent is None or row.parent > trimmed.last:
+        return None
+    return trimmed.checkpoints.get(row.number, "")
 
 
 def _stored_chain(backend: Backend, timeline: str, number: int) -> str:
@@ -314,6 +336,7 @@ def _from_checkpoint(
     parent: Callable[[], Row | None] | None = None,
     committed: str | None = None,
     checked: set[tuple[str, int, str, str]] | None = None,
+    sealed: str | None = None,
 ) -> Any:
     """The value of revision ``number`` from its checkpoint.
 
@@ -327,6 +350,8 @@ def _from_checkpoint(
     ``checked`` holds the checkpoints (timeline, number, digest, value digest)
     whose value was hashed before: the stored text is still checked against its
     digest (one SHA-256 of the text), but not hashed as a value again.
+    ``sealed`` (its parent was trimmed), against that digest, from the range
+    tombstone.
     """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
@@ -339,7 +364,14 @@ def _from_checkpoint(
         raise CorruptHistoryError(
             f"the checkpoint of revision {number} of timeline {timeline!r} was altered"
         )
-    if parent is not None:
+    if sealed is not None:
+        if sealed != digest:
+            what = "its checkpoint is not the one the range tombstone sealed (altered)"
+            raise CorruptHistoryError(
+                f"revision {number} of timeline {timeline!r}: {what}",
+                [(timeline, number, what)],
+            )
+    elif parent is not None:
         row = parent()
         if row is not None and row.payload is None:
             sealed = integrity.sealed_checkpoint(row, number)
@@ -390,6 +422,7 @@ def read_value(
     checkpoint_every: int = CHECKPOINT_EVERY,
     allow_pickle: bool = False,
     checked: set[tuple[str, int, str, str]] | None = None,
+    trimmed: Cut | None = None,
 ) -> Any:
     """The value of one stored revision, without replaying the history.
 
@@ -399,6 +432,9 @@ def read_value(
     Every row walked is checked against its digest and its link in the chain,
     and the checkpoint against the value digest its row commits to (format 3;
     ``checked`` remembers those already hashed, see :func:`_from_checkpoint`).
+    Every row walked is checked against its digest and its link in the chain.
+    ``trimmed``: where the stored history starts after a trim (see
+    :func:`decode_rows`).
     """
     numbers = backend.checkpoints(timeline)
     checkpoints = set(numbers)
@@ -413,7 +449,11 @@ def read_value(
 
     def chain_at(n: int) -> str:
         known = rows.get(n)
-        return known.chain if known is not None else _stored_chain(backend, timeline, n)
+        if known is not None:
+            return known.chain
+        if trimmed is not None and n == trimmed.last:
+            return trimmed.chain
+        return _stored_chain(backend, timeline, n)
 
     while current is not None:
         row = rows.get(current)
@@ -465,6 +505,7 @@ def read_value(
                 parent_row,
                 integrity.committed_value(row),
                 checked,
+                sealed=_sealed_by_trim(trimmed, row),
             )
             break
         walked.append(row)
@@ -588,6 +629,7 @@ class StoreJournal:
         self._notes: dict[tuple[Any, ...], str] = {}
         self._pointers: dict[tuple[Any, ...], str] = {}
         self._values = Tracker(allow_pickle=allow_pickle)
+        self._trimmed_below: int | None = None  # the first revision stored
 
     # -- the Journal protocol ----------------------------------------------------
 
@@ -744,6 +786,55 @@ class StoreJournal:
                 children,
             ),
         )
+
+    def trimmed(
+        self,
+        timeline: Handle,
+        below: int,
+        reason: str,
+        author: str | None,
+        explicit: bool,
+    ) -> None:
+        """Trim storage to ``below`` as the timeline trimmed its memory (``_trim``).
+
+        Retention (not ``explicit``) waits until :data:`TRIM_EVERY` revisions
+        can go, then extends its tombstone; a failure is logged, since the
+        write that triggered it is recorded. An explicit trim raises.
+        """
+        from statetrail.storage._trim import trim_stored
+
+        if not explicit:
+            if self._trimmed_below is None:
+                tombs = self.backend.trims(self.name)
+                self._trimmed_below = tombs[-1].last + 1 if tombs else 0
+            if below - self._trimmed_below < TRIM_EVERY:
+                return
+        try:
+            tomb = trim_stored(
+                self.backend,
+                self.name,
+                below,
+                reason=reason,
+                author=author,
+                extend=not explicit,
+                heads=Heads(
+                    timeline.timeline.current_branch,
+                    timeline.timeline.head.number,
+                    timeline.timeline.branches(),
+                ),
+                checkpoint_every=self._every,
+                allow_pickle=self._pickle,
+            )
+        except (StatetrailError, ValueError) as exc:
+            self._trimmed_below = None  # read again next time
+            if explicit:
+                raise
+            logger.warning(
+                "retention could not trim timeline %r in storage: %s", self.name, exc
+            )
+            return
+        if tomb is not None:
+            self._trimmed_below = tomb.last + 1
 
     # -- encoding ------------------------------------------------------------------
 

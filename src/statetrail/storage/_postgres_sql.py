@@ -24,7 +24,10 @@ if TYPE_CHECKING:
 __all__ = [
     "BELOW_END",
     "COLUMNS",
+    "DELETE_TRIMMED",
     "SCHEMA_VERSION",
+    "TRIM_STATEMENTS",
+    "VACUUMED",
     "Statements",
     "check_readable",
     "migrate",
@@ -33,7 +36,7 @@ __all__ = [
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
 COLUMNS: Final = (
@@ -227,6 +230,62 @@ def migrate(
             raise StorageError(f"schema {schema!r} is at unknown version {version}")
         if version < 2 and not _version_1_only:
             _to_version_2(conn, schema)
+        if version < 3 and not _version_1_only:
+            _to_version_3_range_tombstones(conn, schema)
+
+
+_VERSION_3: Final = """
+CREATE TABLE {s}.trims (
+    timeline text COLLATE "C" NOT NULL,
+    first bigint NOT NULL,
+    last bigint NOT NULL,
+    time_ns bigint NOT NULL,
+    reason text NOT NULL,
+    author text,
+    chain text NOT NULL,
+    checkpoints text NOT NULL,
+    seal text NOT NULL,
+    PRIMARY KEY (timeline, first)
+);
+"""
+
+
+def _to_version_3_range_tombstones(conn: psycopg.Connection[Any], schema: str) -> None:
+    """Range tombstones: what each trim of a timeline removed (see ``_ranges``)."""
+    from psycopg import sql
+
+    ident = sql.Identifier(schema)
+    conn.execute(sql.SQL(_VERSION_3).format(s=ident))
+    conn.execute(sql.SQL("UPDATE {}.meta SET version = 3").format(ident))
+
+
+#: The statements of trimming, ``{s}`` for the schema (see ``PostgresBackend``).
+TRIM_STATEMENTS: Final = {
+    "trims": "SELECT first, last, time_ns, reason, author, chain, checkpoints, seal"
+    " FROM {s}.trims WHERE timeline = %s ORDER BY first",
+    "newest": "SELECT seal, last FROM {s}.trims WHERE timeline = %s"
+    " ORDER BY first DESC LIMIT 1 FOR UPDATE",
+    "lock": "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+    "put": "INSERT INTO {s}.trims (timeline, first, last, time_ns, reason, author,"
+    " chain, checkpoints, seal) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (timeline, first) DO UPDATE SET last = excluded.last,"
+    " time_ns = excluded.time_ns, reason = excluded.reason,"
+    " author = excluded.author, chain = excluded.chain,"
+    " checkpoints = excluded.checkpoints, seal = excluded.seal",
+    "batch_end": "SELECT max(number) FROM (SELECT number FROM {s}.revisions"
+    " WHERE timeline = %s AND number <= %s ORDER BY number LIMIT %s) AS b",
+    "crossing": "SELECT number FROM {s}.revisions WHERE timeline = %s"
+    " AND number >= %s AND parent < %s ORDER BY number",
+}
+#: What goes with trimmed revisions, each ``(timeline, upto)``: the rows first
+#: (its count is the batch's). A table of per-revision rows added later (the
+#: path and time indexes) adds its DELETE here.
+DELETE_TRIMMED: Final = (
+    "DELETE FROM {s}.revisions WHERE timeline = %s AND number <= %s",
+    "DELETE FROM {s}.checkpoints WHERE timeline = %s AND number <= %s",
+)
+#: The tables a reclaim vacuums.
+VACUUMED: Final = ("revisions", "checkpoints", "trims")
 
 
 def check_readable(conn: psycopg.Connection[Any], schema: str, where: str) -> None:
@@ -331,8 +390,20 @@ _EXPECTED: Final = frozenset(
                 "revisions.erased text",
                 "revisions.seq bigint not null identity a",
                 "revisions.txid xid8 not null default pg_current_xact_id()",
+                "trims.timeline text not null",
+                "trims.first bigint not null",
+                "trims.last bigint not null",
+                "trims.time_ns bigint not null",
+                "trims.reason text not null",
+                "trims.author text",
+                "trims.chain text not null",
+                "trims.checkpoints text not null",
+                "trims.seal text not null",
             )
         ),
+        "constraint trims.trims_pkey PRIMARY KEY (timeline, first)",
+        "index CREATE UNIQUE INDEX trims_pkey ON {s}.trims USING btree"
+        " (timeline, first)",
         "constraint checkpoints.checkpoints_pkey PRIMARY KEY (timeline, number)",
         "constraint heads.heads_pkey PRIMARY KEY (timeline)",
         "constraint meta.meta_id_check CHECK (id)",
@@ -375,7 +446,7 @@ _DESCRIBE: Final = (
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
         " WHERE n.nspname = %s AND a.attnum > 0"
-        " AND c.relname IN ('meta', 'revisions', 'heads', 'checkpoints')"
+        " AND c.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')"
         " AND NOT a.attisdropped",
     ),
     (
@@ -384,12 +455,12 @@ _DESCRIBE: Final = (
         " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
         " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %s"
         " AND c.contype <> 'n'"  # NOT NULL (PostgreSQL 18): the columns say it
-        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints')",
+        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
     ),
     (
         "index",
         "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
-        " AND tablename IN ('meta', 'revisions', 'heads', 'checkpoints')",
+        " AND tablename IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
     ),
     (
         "trigger",
@@ -398,7 +469,7 @@ _DESCRIBE: Final = (
         " FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid"
         " JOIN pg_namespace n ON n.oid = r.relnamespace"
         " WHERE n.nspname = %s AND NOT t.tgisinternal"
-        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints')",
+        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
     ),
 )
 
@@ -567,12 +638,18 @@ class Statements:
                 "SELECT count, chain FROM {s}.heads"
                 " WHERE timeline = %s AND count IS NOT NULL"
             ),
+            # Rows at or below a timeline's newest range tombstone (a trim in
+            # progress) count on neither side.
             counts=q(
-                "SELECT coalesce(r.timeline, h.timeline), coalesce(r.n, 0),"
-                " coalesce(h.count, 0) FROM (SELECT timeline, count(*) AS n"
-                " FROM {s}.revisions GROUP BY timeline) AS r FULL JOIN"
-                " (SELECT timeline, count FROM {s}.heads WHERE count IS NOT NULL)"
-                " AS h ON r.timeline = h.timeline"
+                "WITH t AS (SELECT timeline, max(last) AS last FROM {s}.trims"
+                " GROUP BY timeline)"
+                " SELECT coalesce(r.timeline, h.timeline), coalesce(r.n, 0),"
+                " coalesce(h.count, 0) FROM (SELECT v.timeline, count(*) AS n"
+                " FROM {s}.revisions AS v LEFT JOIN t ON t.timeline = v.timeline"
+                " WHERE v.number > coalesce(t.last, -1) GROUP BY v.timeline) AS r"
+                " FULL JOIN (SELECT h.timeline, h.count - coalesce(t.last + 1, 0)"
+                " AS count FROM {s}.heads AS h LEFT JOIN t ON t.timeline = h.timeline"
+                " WHERE h.count IS NOT NULL) AS h ON r.timeline = h.timeline"
                 " WHERE coalesce(r.n, 0) <> coalesce(h.count, 0)"
             ),
             put_checkpoint=q(

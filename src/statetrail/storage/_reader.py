@@ -33,6 +33,7 @@ from statetrail.storage._journal import (
     read_value,
     row_value,
 )
+from statetrail.storage._ranges import cut_of
 from statetrail.storage._verify import corrupt, end_problems, heads_problems
 from statetrail.storage.base import Backend, Fork, Heads, Row
 
@@ -129,6 +130,10 @@ class StoredTimeline:
                 f"{', '.join(backend.timelines()) or 'none'})"
             )
         self.latest = latest
+        # After a trim, the rows start after the newest range tombstone, whose
+        # chain the first of them links to (see _ranges).
+        self.cut = cut_of(name, backend.trims(name))
+        self.first = 0 if self.cut is None else self.cut.last + 1
         saved = backend.heads(name)
         after = -1 if saved is None else max(saved.tips.values(), default=-1)
         after = min(after, latest)
@@ -153,6 +158,8 @@ class StoredTimeline:
 
     def chain_at(self, number: int) -> str | None:
         """The chain of revision ``number`` (``None`` if it is not stored)."""
+        if self.cut is not None and number == self.cut.last:
+            return self.cut.chain
         chain = self._chains.get(number)
         if chain is None:
             row = self._row(number)
@@ -202,8 +209,17 @@ class StoredTimeline:
             )
         return row
 
+    def _trimmed(self, number: int) -> None:
+        """Raise if revision ``number`` was trimmed away."""
+        if self.cut is not None and 0 <= number <= self.cut.last:
+            raise RevisionNotFoundError(
+                f"revision {number} of timeline {self.name!r} was trimmed; stored "
+                f"revisions start at {self.first}"
+            )
+
     def row(self, number: int) -> Row:
         """Revision ``number``'s row, checked."""
+        self._trimmed(number)
         row = self._row(number)
         if row is None:
             raise RevisionNotFoundError(
@@ -214,12 +230,14 @@ class StoredTimeline:
 
     def value_at(self, number: int) -> Any:
         """Revision ``number``'s whole value (frozen), from its nearest checkpoint."""
+        self._trimmed(number)
         return read_value(
             self.backend,
             self.name,
             number,
             checkpoint_every=self.every,
             allow_pickle=self.pickle,
+            trimmed=self.cut,
         )
 
     def resolve(self, spec: str) -> int:
@@ -282,7 +300,7 @@ class StoredTimeline:
         """
         page: dict[int, Row] = {}
         current: int | None = tip
-        while current is not None:
+        while current is not None and current >= self.first:
             row = page.get(current)
             if row is None:
                 page = {
@@ -310,6 +328,7 @@ class StoredTimeline:
 
         ``progress(done)`` is called after each page.
         """
+        after = max(after, self.first - 1)
         previous = None if after < 0 else self._stored_chain(after)
         expected = after + 1
         done = 0
@@ -347,7 +366,7 @@ class StoredTimeline:
             base: Any = None
             if parent is not None:
                 base = kept.get(parent, MISSING_PARENT)
-                if base is MISSING_PARENT:
+                if base is MISSING_PARENT and parent >= self.first:
                     base = self.value_at(parent)
             try:
                 value = row_value(row, base, allow_pickle=self.pickle)

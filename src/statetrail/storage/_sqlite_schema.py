@@ -43,6 +43,8 @@ __all__ = [
     "CHECKPOINTS",
     "CHECKPOINT_INTEGERS",
     "COUNTS",
+    "CROSSING",
+    "DELETE_TRIMMED",
     "END",
     "ERASE",
     "FORKS",
@@ -54,13 +56,17 @@ __all__ = [
     "LATEST",
     "MIGRATIONS",
     "MIGRATIONS_1",
+    "NEWEST_TRIM",
     "PUT_CHECKPOINT",
     "PUT_CHECKPOINTS_JSON",
+    "PUT_TRIM",
     "RANGE",
     "ROW",
     "SAVE_HEADS",
     "SCHEMA",
     "TIMELINES",
+    "TRIMS",
+    "TRIM_BATCH_END",
     "Migration",
     "below_end",
     "end_from",
@@ -240,9 +246,37 @@ def _seal_old_heads(conn: sqlite3.Connection) -> None:
             )
 
 
+def _version_3_range_tombstones(conn: sqlite3.Connection) -> None:
+    """Range tombstones: what each trim of a timeline removed (see ``_ranges``).
+
+    One row per trim, keyed by its first revision (an extended trim replaces
+    its row). WITHOUT ROWID: a timeline has a handful, read whole.
+    """
+    conn.execute(
+        """
+        CREATE TABLE trims (
+            timeline TEXT NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            time_ns INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            author TEXT,
+            chain TEXT NOT NULL,
+            checkpoints TEXT NOT NULL,
+            seal TEXT NOT NULL,
+            PRIMARY KEY (timeline, first)
+        ) WITHOUT ROWID
+        """
+    )
+
+
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
 #: Append to it; never edit a step that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_version_1, _version_2)
+MIGRATIONS: tuple[Migration, ...] = (
+    _version_1,
+    _version_2,
+    _version_3_range_tombstones,
+)
 
 #: Version 1 alone: what statetrail wrote before format 2 (for tests of upgrades).
 MIGRATIONS_1: tuple[Migration, ...] = (_version_1,)
@@ -458,15 +492,25 @@ INDEX_SUMS = """
 #: Rows per timeline counted from the table itself and through its primary-key
 #: index (a damaged index hides rows from every other query), beside the end
 #: records.
+#: Rows below a timeline's newest range tombstone are being removed (a trim in
+#: progress) and count on neither side.
 COUNTS = """
     SELECT timeline, sum(n), sum(i), sum(e) FROM (
         SELECT timeline, count(*) AS n, 0 AS i, 0 AS e
-        FROM revisions NOT INDEXED GROUP BY timeline
+        FROM revisions AS r NOT INDEXED
+        WHERE number > (SELECT coalesce(max(last), -1) FROM trims AS t
+                        WHERE t.timeline = r.timeline)
+        GROUP BY timeline
         UNION ALL
         SELECT timeline, 0, count(*), 0
-        FROM revisions INDEXED BY sqlite_autoindex_revisions_1 GROUP BY timeline
+        FROM revisions AS r INDEXED BY sqlite_autoindex_revisions_1
+        WHERE number > (SELECT coalesce(max(last), -1) FROM trims AS t
+                        WHERE t.timeline = r.timeline)
+        GROUP BY timeline
         UNION ALL
-        SELECT timeline, 0, 0, count FROM heads WHERE count IS NOT NULL
+        SELECT timeline, 0, 0, count - (SELECT coalesce(max(last), -1) + 1
+                                        FROM trims AS t WHERE t.timeline = h.timeline)
+        FROM heads AS h WHERE count IS NOT NULL
     ) GROUP BY timeline
 """
 PUT_CHECKPOINT = (
@@ -501,6 +545,34 @@ PUT_CHECKPOINTS_JSON = """
     FROM json_each(?)
 """
 CHECKPOINT = "SELECT value, digest FROM checkpoints WHERE timeline = ? AND number = ?"
+TRIMS = (
+    "SELECT first, last, time_ns, reason, author, chain, checkpoints, seal"
+    " FROM trims WHERE timeline = ? ORDER BY first"
+)
+NEWEST_TRIM = (
+    "SELECT seal, last FROM trims WHERE timeline = ? ORDER BY first DESC LIMIT 1"
+)
+PUT_TRIM = (
+    "INSERT OR REPLACE INTO trims (timeline, first, last, time_ns, reason, author,"
+    " chain, checkpoints, seal) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+#: The number of the ``limit``-th oldest row at or below a number (the end of
+#: one batch of a trim).
+TRIM_BATCH_END = (
+    "SELECT max(number) FROM (SELECT number FROM revisions"
+    " WHERE timeline = ? AND number <= ? ORDER BY number LIMIT ?)"
+)
+#: What goes with trimmed revisions, each ``(timeline, upto)``: the rows first
+#: (its count is the batch's). A table of per-revision rows added later (the
+#: path and time indexes) adds its DELETE here.
+DELETE_TRIMMED = (
+    "DELETE FROM revisions WHERE timeline = ? AND number <= ?",
+    "DELETE FROM checkpoints WHERE timeline = ? AND number <= ?",
+)
+CROSSING = (
+    "SELECT number FROM revisions WHERE timeline = ? AND number >= ? AND parent < ?"
+    " ORDER BY number"
+)
 CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
 
 _Params = tuple[object, ...]

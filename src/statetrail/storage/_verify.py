@@ -31,7 +31,7 @@ import orjson
 
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.storage import _integrity as integrity
-from statetrail.storage import codec
+from statetrail.storage import _ranges, codec
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     CHECKPOINT_NOT_COMMITTED,
@@ -41,8 +41,9 @@ from statetrail.storage._journal import (
     row_steps,
     row_value,
 )
+from statetrail.storage._ranges import Cut
 from statetrail.storage._value_digest import Tracker
-from statetrail.storage.base import Backend, End, Heads, Problem, Row
+from statetrail.storage.base import Backend, End, Heads, Problem, RangeTombstone, Row
 from statetrail.timeline import Erased
 
 __all__ = [
@@ -233,6 +234,7 @@ class _Timeline:
         # 20 ms per checkpoint and most of verify's time).
         self.tree: Any = _NO_TREE
         self.tree_at = -1
+        self.cut: Cut | None = None
 
     def problem(self, number: int | None, what: str) -> None:
         self.problems.append((self.name, number, what))
@@ -257,6 +259,7 @@ class _Timeline:
         name, backend = self.name, self.backend
         # Before the rows: later appends only add rows.
         end, end_read = self.read(lambda: backend.end(name), None)
+        self.cut = self.trims()
         none: list[int] = []
         self.checkpoints = set(self.read(lambda: backend.checkpoints(name), none)[0])
         latest, _ = self.read(
@@ -267,6 +270,10 @@ class _Timeline:
         previous: str | None = integrity.ROOT_CHAIN
         expected = 0
         after = -1
+        if self.cut is not None:  # the kept rows start after the newest trim
+            previous, expected = self.cut.chain, self.cut.last + 1
+            after = self.cut.last
+            self.chains[self.cut.last] = self.cut.chain
         while after < latest:
             upto = min(after + PAGE, latest)
             for row in self.page(after, upto):
@@ -300,6 +307,26 @@ class _Timeline:
         if heads_read:
             self.problems.extend(heads_problems(name, heads, expected, self.chain_at))
         return seen
+
+    def trims(self) -> Cut | None:
+        """Where the stored history starts, with the tombstones' problems listed.
+
+        Tombstones that do not verify are listed and the rows checked from 0,
+        so the rows they claim are gone show as missing too.
+        """
+        none: list[RangeTombstone] = []
+        tombs, read = self.read(lambda: self.backend.trims(self.name), none)
+        if not read or not tombs:
+            return None
+        problems = _ranges.range_problems(self.name, tombs)
+        if problems:
+            self.problems.extend(problems)
+            return None
+        return _ranges.cut_of(self.name, tombs)
+
+    def trimmed(self, parent: int | None) -> bool:
+        """Whether revision ``parent`` was trimmed away."""
+        return self.cut is not None and parent is not None and parent <= self.cut.last
 
     def page(self, after: int, upto: int) -> list[Row]:
         """The rows numbered above ``after`` up to ``upto``.
@@ -453,6 +480,9 @@ class _Timeline:
         if row.payload is None:  # erased: its tombstone is its value
             parent = None
         broken = False  # the parent's value is lost to a problem listed already
+        if self.trimmed(parent):
+            parent = None  # its checkpoint (sealed by the range tombstone) holds it
+            base = _UNKNOWN
         if parent is not None:
             base = self.values.get(parent, _UNKNOWN)
             if parent in self.broken:
@@ -476,10 +506,10 @@ class _Timeline:
             )
         except NeedsCheckpoint:
             if row.number not in self.checkpoints and not broken:
+                gone = "a trimmed" if self.trimmed(row.parent) else "an erased"
                 self.problem(
                     row.number,
-                    "follows an erased revision and has no checkpoint: its value is "
-                    "lost",
+                    f"follows {gone} revision and has no checkpoint: its value is lost",
                 )
             value = _UNKNOWN
         except (StatetrailError, ValueError, TypeError, RecursionError) as exc:
@@ -523,9 +553,14 @@ class _Timeline:
             )
 
     def sealed_by_parent(self, row: Row) -> str | None:
-        """The checkpoint digest the parent's tombstone lists for ``row``."""
+        """The checkpoint digest the parent's tombstone lists for ``row``.
+
+        For a parent trimmed away, the one the range tombstone lists.
+        """
         if row.parent is None:
             return None
+        if self.cut is not None and row.parent <= self.cut.last:
+            return self.cut.checkpoints.get(row.number, "")
         parent = self.backend.row(self.name, row.parent)
         tomb = None if parent is None else integrity.parse_tombstone(parent.erased)
         if tomb is None or not tomb.checkpoints:  # format 1, or not erased
@@ -580,11 +615,13 @@ class _Timeline:
             self.broken.discard(row.number)
             sealed = self.sealed_by_parent(row)
             if sealed is not None and sealed != digest:
-                self.problem(
-                    row.number,
-                    "its checkpoint is not the one its erased parent's tombstone "
-                    "sealed (altered)",
+                whose = (
+                    "the range tombstone"
+                    if self.trimmed(row.parent)
+                    else "its erased parent's tombstone"
                 )
+                what = f"its checkpoint is not the one {whose} sealed (altered)"
+                self.problem(row.number, what)
         elif type(value) is not Erased and not _same(kept, value):
             self.problem(
                 row.number,
@@ -772,7 +809,11 @@ def _one(
     seen = check.run(progress, {a.number for a in pinned})
     for anchor in pinned:
         chain = seen.get(anchor.number)
-        if chain is None:
+        if chain is None and check.cut is not None and anchor.number <= check.cut.last:
+            what = _ranges.anchor_problem(check.cut, anchor.number, anchor.chain)
+            if what is not None:
+                problems.append((name, anchor.number, what))
+        elif chain is None:
             problems.append(
                 (
                     name,

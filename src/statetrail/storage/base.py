@@ -27,7 +27,16 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
-__all__ = ["Backend", "Checkpoint", "End", "Fork", "Heads", "Problem", "Row"]
+__all__ = [
+    "Backend",
+    "Checkpoint",
+    "End",
+    "Fork",
+    "Heads",
+    "Problem",
+    "RangeTombstone",
+    "Row",
+]
 
 
 class Row(NamedTuple):
@@ -151,6 +160,33 @@ class Fork(NamedTuple):
 
 #: How many rows :meth:`Backend.forks` reads at a time by default.
 FORKS_PAGE = 1024
+
+
+class RangeTombstone(NamedTuple):
+    """What a trim left: revisions ``first..last`` of a timeline were removed.
+
+    See ``_ranges`` for what the seal covers and how readers use it.
+
+    Attributes:
+        first: The oldest revision removed by this trim.
+        last: The newest; the first revision kept is ``last + 1``.
+        time_ns: When, UTC nanoseconds since the epoch.
+        reason: Why (the retention rule, or the caller's reason).
+        author: Who, if known.
+        chain: The chain of revision ``last`` (the chain at the cut).
+        checkpoints: JSON text: each kept revision whose parent was removed, with
+            the digest of the checkpoint that holds its value.
+        seal: sha256 hex over all of the above and the timeline's name.
+    """
+
+    first: int
+    last: int
+    time_ns: int
+    reason: str
+    author: str | None
+    chain: str
+    checkpoints: str
+    seal: str
 
 
 #: One problem a check found: the timeline (``None`` for the whole store), the
@@ -285,6 +321,61 @@ class Backend(ABC):
         The digest and chain stay, so the rest of the chain still verifies.
         Raises :class:`~statetrail.RevisionNotFoundError` if there is no such row.
         """
+
+    # -- trimming (see _ranges and _trim) ------------------------------------------
+
+    @abstractmethod
+    def trims(self, timeline: str) -> list[RangeTombstone]:
+        """The range tombstones of ``timeline``, oldest first."""
+
+    @abstractmethod
+    def put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
+    ) -> None:
+        """Store ``tombstone``, ``checkpoints`` and ``heads`` in one transaction.
+
+        A tombstone with the ``first`` of a stored one replaces it (a trim
+        extended); ``heads`` replace the saved ones (which may point below the
+        cut). ``expect`` is the seal of the newest tombstone the caller
+        read (``None``: there was none); no rows are removed here.
+
+        Raises:
+            ConflictError: The newest tombstone is not ``expect`` any more
+                (another trim came first); nothing is stored.
+        """
+
+    @abstractmethod
+    def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
+        """Remove at most ``limit`` of the oldest rows numbered ``upto`` or less.
+
+        Their checkpoints (and any other per-revision rows) go with them, in one
+        short transaction; returns how many rows went. Only rows a stored
+        tombstone covers are removed: ``upto`` is capped at the newest
+        tombstone's ``last``.
+        """
+
+    def crossing(self, timeline: str, cut: int) -> list[int]:
+        """The numbers at or above ``cut`` whose parent is below it, ascending.
+
+        These keep their value through a checkpoint once the rows below ``cut``
+        are gone. The default reads the rows; SQL backends ask the database.
+        """
+        out: list[int] = []
+        after = cut - 1
+        while True:
+            rows = self.read(timeline, after=after, upto=after + 1024)
+            if not rows:
+                return out
+            out += [r.number for r in rows if r.parent is not None and r.parent < cut]
+            after = rows[-1].number
+
+    def reclaim(self) -> None:  # noqa: B027 - only files have space to give back
+        """Give the space of removed rows back (SQLite ``incremental_vacuum``...)."""
 
     def close(self) -> None:  # noqa: B027 - optional: most backends hold resources
         """Release connections and files; the backend is unusable afterwards."""

@@ -55,7 +55,15 @@ from statetrail.storage._journal import (
 )
 from statetrail.storage._placement import check_placement
 from statetrail.storage._row_checks import check_row, is_int
-from statetrail.storage.base import Checkpoint, End, Heads, Problem, Row, timeline_of
+from statetrail.storage.base import (
+    Checkpoint,
+    End,
+    Heads,
+    Problem,
+    RangeTombstone,
+    Row,
+    timeline_of,
+)
 from statetrail.storage.codec import CodecError
 from statetrail.storage.memory import MemoryBackend
 from statetrail.timeline import Handle, Timeline
@@ -74,8 +82,12 @@ __all__ = [
 
 FORMAT = "statetrail-history"
 VERSION = 2
+#: The version of a document that holds range tombstones (see
+#: :func:`_version_3_range_tombstones`); an older statetrail refuses it rather
+#: than read a history that starts in the middle.
+VERSION_TRIMMED = 3
 #: The versions this code reads.
-_READS = (1, 2)
+_READS = (1, 2, 3)
 # The top-level keys this version writes; any other is kept as it was.
 _TOP_LEVEL = frozenset({"format", "version", "timelines", "index"})
 _FIELDS = list(Row._fields)
@@ -153,8 +165,12 @@ def _checkpoints_of(data: Any, timeline: str, where: str) -> dict[int, tuple[str
 def document(
     timelines: dict[str, tuple[list[Row], Heads | None, dict[int, tuple[str, str]]]],
     ends: dict[str, End] | None = None,
+    trims: dict[str, list[RangeTombstone]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document for some timelines' rows, heads, checkpoints and ends."""
+    """The JSON document for some timelines' rows, heads, checkpoints and ends.
+
+    With ``trims``, each trimmed timeline's range tombstones too (version 3).
+    """
     out: dict[str, Any] = {}
     for name, (rows, heads, checkpoints) in timelines.items():
         out[name] = {
@@ -178,7 +194,54 @@ def document(
         if name in timelines
     ]
     index = {"timelines": entries, "seal": integrity.index_seal(entries)}
-    return {"format": FORMAT, "version": VERSION, "timelines": out, "index": index}
+    version = _version_3_range_tombstones(out, trims or {})
+    return {"format": FORMAT, "version": version, "timelines": out, "index": index}
+
+
+def _version_3_range_tombstones(
+    out: dict[str, Any], trims: dict[str, list[RangeTombstone]]
+) -> int:
+    """Put each timeline's range tombstones in ``out``; the document's version.
+
+    Version 3 is version 2 with ``"trims"`` (a list of tombstones as lists of
+    their fields) in the entries of trimmed timelines. A document none of whose
+    timelines was trimmed stays version 2, readable by older statetrails.
+    """
+    trimmed = False
+    for name, tombs in trims.items():
+        if tombs and name in out:
+            out[name]["trims"] = [list(t) for t in tombs]
+            trimmed = True
+    return VERSION_TRIMMED if trimmed else VERSION
+
+
+def trims_of_document(
+    data: dict[str, Any], problems: list[Problem]
+) -> dict[str, list[RangeTombstone]]:
+    """The range tombstones a document holds; malformed ones go to ``problems``."""
+    out: dict[str, list[RangeTombstone]] = {}
+    timelines = data.get("timelines")
+    if not isinstance(timelines, dict):
+        return out
+    for name, entry in timelines.items():
+        listed = entry.get("trims") if isinstance(entry, dict) else None
+        if listed is None:
+            continue
+        if data.get("version") != VERSION_TRIMMED:
+            what = (
+                "has range tombstones in a document not labelled version "
+                f"{VERSION_TRIMMED} (altered)"
+            )
+            problems.append((name, None, what))
+            continue
+        fields = len(RangeTombstone._fields)
+        if not isinstance(listed, list) or not all(
+            isinstance(t, list) and len(t) == fields for t in listed
+        ):
+            problems.append((name, None, "its range tombstones are malformed"))
+            continue
+        out[name] = [RangeTombstone(*t) for t in listed]
+    return out
 
 
 def downgrade_problems(data: dict[str, Any], loaded: _Loaded) -> list[Problem]:
@@ -345,6 +408,7 @@ def _problems_beyond(tree: dict[str, Any], where: str) -> list[Problem]:
                 memory._heads[name] = heads
             memory._checkpoints[name] = dict(checkpoints)
         memory._ends.update(ends)
+        memory._trims.update(trims_of_document(tree, []))
         _verify.verify(memory)
     except CorruptHistoryError as exc:
         return list(exc.problems)
@@ -480,6 +544,7 @@ class JsonFileBackend(MemoryBackend):
                 raise _verify.corrupt(listed, self.path)
             ends, heads_of = ends_of_document(tree, loaded, self.path)
             listed = index_problems(tree, ends)
+            trims = trims_of_document(tree, listed)
             if listed:
                 raise _verify.corrupt(listed, self.path)
             kept = {k: v for k, v in tree.items() if k not in _TOP_LEVEL}
@@ -504,6 +569,7 @@ class JsonFileBackend(MemoryBackend):
                 self._heads[name] = heads
             self._checkpoints[name] = dict(checkpoints)
         self._ends.update(ends)
+        self._trims.update(trims)
 
     @staticmethod
     def _take_lock(path: str) -> int:
@@ -540,7 +606,9 @@ class JsonFileBackend(MemoryBackend):
             )
             for name, rows in self._rows.items()
         }
-        data = codec.canonical({**self._kept, **document(snapshot, self._ends)})
+        data = codec.canonical(
+            {**self._kept, **document(snapshot, self._ends, self._trims)}
+        )
         try:
             write_atomic(self.path, data, _os=self._os)
         except StorageError:  # the file was swapped for a FIFO or device since
@@ -657,6 +725,48 @@ class JsonFileBackend(MemoryBackend):
 
         with self._lock:
             self._persist(undo)
+
+    def put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
+    ) -> None:
+        """Store a tombstone and checkpoints, rewriting the file once."""
+        with self._writes, self._lock:
+            self._check()
+            trims_before = list(self._trims.get(timeline, ()))
+            before = dict(self._checkpoints.get(timeline, {}))
+            heads_before = self._heads.get(timeline)
+            self._put_trim(timeline, tombstone, expect, checkpoints, heads)
+
+            def undo() -> None:
+                self._trims[timeline] = trims_before
+                self._checkpoints[timeline] = before
+                if heads_before is not None:
+                    self._heads[timeline] = heads_before
+
+            self._persist(undo)
+
+    def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
+        """Remove at most ``limit`` rows a tombstone covers, rewriting the file."""
+        with self._writes, self._lock:
+            self._check()
+            before = dict(self._checkpoints.get(timeline, {}))
+            gone = self._delete_trimmed(timeline, upto, limit)
+            if not gone:
+                return 0
+
+            def undo() -> None:
+                self._rows.setdefault(timeline, {}).update(
+                    {row.number: row for row in gone}
+                )
+                self._checkpoints[timeline] = before
+
+            self._persist(undo)
+            return len(gone)
 
     def close(self) -> None:
         """Release the file."""

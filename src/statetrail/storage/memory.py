@@ -10,7 +10,15 @@ import threading
 from collections.abc import Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
-from statetrail.storage.base import Backend, Checkpoint, End, Heads, Row, timeline_of
+from statetrail.storage.base import (
+    Backend,
+    Checkpoint,
+    End,
+    Heads,
+    RangeTombstone,
+    Row,
+    timeline_of,
+)
 
 __all__ = ["MemoryBackend"]
 
@@ -26,6 +34,7 @@ class MemoryBackend(Backend):
         self._heads: dict[str, Heads] = {}
         self._checkpoints: dict[str, dict[int, tuple[str, str]]] = {}
         self._ends: dict[str, End] = {}
+        self._trims: dict[str, list[RangeTombstone]] = {}
         self._closed = False
 
     def _check(self) -> None:
@@ -154,6 +163,69 @@ class MemoryBackend(Backend):
                     f"timeline {timeline!r} has no revision {number} to erase"
                 )
             rows[number] = row._replace(payload=None, erased=tombstone)
+
+    def trims(self, timeline: str) -> list[RangeTombstone]:
+        """The range tombstones of ``timeline``, oldest first."""
+        with self._lock:
+            self._check()
+            return list(self._trims.get(timeline, ()))
+
+    def put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
+    ) -> None:
+        """Store a tombstone (replacing one with its ``first``) and checkpoints."""
+        with self._lock:
+            self._check()
+            self._put_trim(timeline, tombstone, expect, checkpoints, heads)
+
+    def _put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint],
+        heads: Heads | None,
+    ) -> None:
+        kept = self._trims.get(timeline, [])
+        newest = kept[-1].seal if kept else None
+        if newest != expect:
+            raise ConflictError(
+                f"timeline {timeline!r} was trimmed by another writer meanwhile",
+                [(timeline, tombstone.first)],
+            )
+        kept = [t for t in kept if t.first != tombstone.first] + [tombstone]
+        self._trims[timeline] = sorted(kept, key=lambda t: t.first)
+        if checkpoints:
+            stored = self._checkpoints.setdefault(timeline, {})
+            for number, value, digest in checkpoints:
+                stored[number] = (value, digest)
+        if heads is not None:
+            self._heads[timeline] = Heads(
+                heads.branch, heads.cursor, dict(heads.tips), heads.seal
+            )
+
+    def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
+        """Remove at most ``limit`` of the oldest rows a tombstone covers."""
+        with self._lock:
+            self._check()
+            return len(self._delete_trimmed(timeline, upto, limit))
+
+    def _delete_trimmed(self, timeline: str, upto: int, limit: int) -> list[Row]:
+        kept = self._trims.get(timeline)
+        if not kept:
+            return []
+        upto = min(upto, kept[-1].last)
+        rows = self._rows.get(timeline, {})
+        gone = sorted(n for n in rows if n <= upto)[:limit]
+        checkpoints = self._checkpoints.get(timeline, {})
+        for number in gone:
+            checkpoints.pop(number, None)
+        return [rows.pop(number) for number in gone]
 
     def close(self) -> None:
         """Forget everything."""

@@ -71,7 +71,10 @@ from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
+    DELETE_TRIMMED,
     SCHEMA_VERSION,
+    TRIM_STATEMENTS,
+    VACUUMED,
     Statements,
     check_readable,
     migrate,
@@ -84,6 +87,7 @@ from statetrail.storage.base import (
     Fork,
     Heads,
     Problem,
+    RangeTombstone,
     Row,
     timeline_of,
 )
@@ -185,6 +189,11 @@ class PostgresBackend(Backend):
         self._retries = retries
         self._closed = False
         self._sql = Statements.for_schema(schema)
+        ident = sql.Identifier(schema).as_string().replace("%", "%%")
+        self._trim_sql = {
+            k: v.replace("{s}", ident) for k, v in TRIM_STATEMENTS.items()
+        }
+        self._delete_trimmed = [v.replace("{s}", ident) for v in DELETE_TRIMMED]
         self._inserts: dict[int, str] = {}
         self._lock = threading.Lock()
         settings = [("synchronous_commit", "on" if synchronous_commit else "off")]
@@ -513,6 +522,95 @@ class PostgresBackend(Backend):
             raise RevisionNotFoundError(
                 f"timeline {timeline!r} has no revision {number} to erase"
             )
+
+    # -- trimming -------------------------------------------------------------------
+
+    def trims(self, timeline: str) -> list[RangeTombstone]:
+        """The range tombstones of ``timeline``, oldest first."""
+        statement = self._trim_sql["trims"]
+        records = self._run(
+            "trims", lambda c, _: c.execute(statement, [timeline]).fetchall()
+        )
+        return [RangeTombstone(*r) for r in records]
+
+    def put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
+    ) -> None:
+        """Store a tombstone and checkpoints in one transaction (see Backend)."""
+        self._refuse_write()
+        statements = self._trim_sql
+
+        def put(conn: Connection[Any], _: int) -> None:
+            with conn.transaction():
+                # Two trims of one timeline at once: the second waits, then
+                # finds the newest tombstone changed.
+                conn.execute(statements["lock"], [f"{self.schema}/trim/{timeline}"])
+                newest = conn.execute(statements["newest"], [timeline]).fetchone()
+                if (None if newest is None else newest[0]) != expect:
+                    raise ConflictError(
+                        f"timeline {timeline!r} was trimmed by another writer "
+                        "meanwhile",
+                        [(timeline, tombstone.first)],
+                    )
+                conn.execute(statements["put"], [timeline, *tombstone])
+                for number, value, digest in checkpoints:
+                    conn.execute(
+                        self._sql.put_checkpoint, [timeline, number, value, digest]
+                    )
+                if heads is not None:
+                    conn.execute(self._sql.save_heads, _heads_params(timeline, heads))
+
+        self._run("put_trim", put)
+
+    def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
+        """Remove up to ``limit`` of the oldest trimmed rows, one transaction."""
+        self._refuse_write()
+        statements = self._trim_sql
+
+        def delete(conn: Connection[Any], _: int) -> int:
+            with conn.transaction():
+                newest = conn.execute(statements["newest"], [timeline]).fetchone()
+                if newest is None:
+                    return 0
+                found = conn.execute(
+                    statements["batch_end"], [timeline, min(upto, newest[1]), limit]
+                ).fetchone()
+                if found is None or found[0] is None:
+                    return 0
+                gone = 0
+                for statement in self._delete_trimmed:
+                    count = conn.execute(statement, [timeline, found[0]]).rowcount
+                    gone = gone or count
+                return gone
+
+        return self._run("delete_trimmed", delete)
+
+    def crossing(self, timeline: str, cut: int) -> list[int]:
+        """The numbers at or above ``cut`` whose parent is below it."""
+        statement = self._trim_sql["crossing"]
+        records = self._run(
+            "crossing",
+            lambda c, _: c.execute(statement, [timeline, cut, cut]).fetchall(),
+        )
+        return [int(n) for (n,) in records]
+
+    def reclaim(self) -> None:
+        """Plain ``VACUUM`` of the tables: the space of removed rows is reused.
+
+        It does not give the file back to the system (``VACUUM FULL`` would,
+        locking the tables out); new rows fill the freed space instead.
+        """
+        self._refuse_write()
+        tables = sql.SQL(", ").join(
+            sql.Identifier(self.schema, table) for table in VACUUMED
+        )
+        statement = sql.SQL("VACUUM {}").format(tables)
+        self._run("reclaim", lambda c, _: c.execute(statement))
 
     def close(self) -> None:
         """Close the pool's connections; every later call raises StorageError."""

@@ -117,11 +117,16 @@ from statetrail.storage.base import (
     Fork,
     Heads,
     Problem,
+    RangeTombstone,
     Row,
     timeline_of,
 )
 
 __all__ = ["SQLiteBackend", "has_wal_reset_bug"]
+
+#: Pages a reclaim frees per transaction (1 MB with 4 KB pages): writers wait
+#: for one such step at most.
+_RECLAIM_PAGES = 256
 
 log = get_logger(__name__)
 
@@ -369,6 +374,11 @@ class SQLiteBackend(Backend):
         def attempt() -> tuple[bool, tuple[int, int]]:
             with GATE:
                 conn = state.writer()
+                tables = conn.execute("SELECT count(*) FROM sqlite_master")
+                if tables.fetchone() == (0,):
+                    # Before the first table, or never: trimmed pages can then be
+                    # given back to the file system (see reclaim()).
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
                 wal(conn)
                 return sql.has_json(conn), _version(conn)
 
@@ -818,6 +828,118 @@ class SQLiteBackend(Backend):
                 )
 
         self._write(work)
+
+    # -- trimming ----------------------------------------------------------
+
+    def trims(self, timeline: str) -> list[RangeTombstone]:
+        """The range tombstones of ``timeline``, oldest first."""
+        return [RangeTombstone(*r) for r in self._read(sql.TRIMS, (timeline,))]
+
+    def put_trim(
+        self,
+        timeline: str,
+        tombstone: RangeTombstone,
+        expect: str | None,
+        checkpoints: Sequence[Checkpoint] = (),
+        heads: Heads | None = None,
+    ) -> None:
+        """Store a tombstone and checkpoints in one transaction (see Backend)."""
+        self.flush()
+
+        def work(conn: Connection) -> None:
+            newest = conn.execute(sql.NEWEST_TRIM, (timeline,)).fetchone()
+            if (None if newest is None else newest[0]) != expect:
+                raise ConflictError(
+                    f"timeline {timeline!r} was trimmed by another writer meanwhile",
+                    [(timeline, tombstone.first)],
+                )
+            conn.execute(sql.PUT_TRIM, (timeline, *tombstone))
+            for number, value, digest in checkpoints:
+                conn.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest))
+            if heads is not None:
+                conn.execute(sql.SAVE_HEADS, _heads_params(timeline, heads))
+
+        self._write(work)
+
+    def delete_trimmed(self, timeline: str, upto: int, limit: int) -> int:
+        """Remove up to ``limit`` of the oldest trimmed rows, one transaction."""
+        self.flush()
+
+        def work(conn: Connection) -> int:
+            newest = conn.execute(sql.NEWEST_TRIM, (timeline,)).fetchone()
+            if newest is None:
+                return 0
+            (bound,) = conn.execute(
+                sql.TRIM_BATCH_END, (timeline, min(upto, newest[1]), limit)
+            ).fetchone()
+            if bound is None:
+                return 0
+            gone = 0
+            for statement in sql.DELETE_TRIMMED:
+                count = conn.execute(statement, (timeline, bound)).rowcount
+                gone = gone or count
+            return gone
+
+        return self._write(work)
+
+    def crossing(self, timeline: str, cut: int) -> list[int]:
+        """The numbers at or above ``cut`` whose parent is below it."""
+        return [n for (n,) in self._read(sql.CROSSING, (timeline, cut, cut))]
+
+    def reclaim(self) -> None:
+        """Give freed pages back to the file system (``incremental_vacuum``).
+
+        A file created by this version has ``auto_vacuum=INCREMENTAL``; an older
+        one reuses the pages of removed rows for new ones (the file stops
+        growing) but shrinks only after a full ``VACUUM`` (``statetrail trim
+        --vacuum``). The WAL is then checkpointed (PASSIVE: it waits for no
+        writer, and none waits for it), so the file shrinks now.
+        """
+        self._refuse_write()
+        self.flush()
+
+        def step() -> int:
+            with GATE:
+                conn = state.writer()
+                if conn.execute("PRAGMA auto_vacuum").fetchone() != (2,):
+                    return 0  # NONE: freed pages are reused, not given back
+                # executescript steps the pragma to its end (execute() frees one
+                # page); in autocommit mode, each call is its own transaction.
+                conn.executescript(f"PRAGMA incremental_vacuum({_RECLAIM_PAGES:d});")
+                (left,) = conn.execute("PRAGMA freelist_count").fetchone()
+                return int(left)
+
+        state = self._live()
+        try:
+            left = -1
+            while True:
+                with state.write_lock:  # a batch at a time: writers go in between
+                    now = self._busy.run(step)
+                if now == 0 or now == left:  # done, or another writer reuses them
+                    break
+                left = now
+            with GATE:
+                state.reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
+
+    def vacuum(self) -> None:
+        """Rebuild the file with ``VACUUM``, switching it to incremental vacuum.
+
+        Needs as much free disk as the file, and holds the write lock throughout:
+        for offline use (``statetrail trim --vacuum``).
+        """
+        self._refuse_write()
+        self.flush()
+        state = self._live()
+        try:
+            with state.write_lock, GATE:
+                conn = state.writer()
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                conn.execute("VACUUM")
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._translate(exc) from exc
 
     def flush(self) -> None:
         """Wait until every write queued in batched mode is committed and durable.
