@@ -68,7 +68,10 @@ def history(revisions: int) -> pathlib.Path:
     """The cached history of ``revisions`` revisions, built if missing."""
     folder = pathlib.Path(tempfile.gettempdir()) / "statetrail-bench-cli"
     folder.mkdir(exist_ok=True)
-    path = folder / f"{__version__}-{revisions}.db"
+    # Keyed by the schema too: a file of an older schema is refused read-only.
+    from statetrail.storage._sqlite_schema import MIGRATIONS
+
+    path = folder / f"{__version__}-schema{len(MIGRATIONS)}-{revisions}.db"
     if not path.exists():
         started = time.perf_counter()
         build(path, revisions)
