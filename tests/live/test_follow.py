@@ -440,6 +440,49 @@ class TestBehindAndHostile:
                 next(following)
             following.close()
 
+    def test_a_slow_follower_holds_nobody_back(
+        self, server: RedisServer, tmp_path: Path
+    ) -> None:
+        """Three followers of one stream bounded to about 100 entries, one taking
+        20 ms per revision: the two fast ones get everything in less than half
+        its time, and the slow one still gets every revision once, in order
+        (what the stream no longer holds is read from the source; the test
+        above covers a follower that starts behind the stream)."""
+        path = tmp_path / "h.sqlite"
+        count = 300
+        finished: dict[str, float] = {}
+        got: dict[str, list[int]] = {}
+
+        def follower(name: str, pause: float) -> None:
+            numbers: list[int] = []
+            with statetrail.follow(server.url, "job", source=path) as following:
+                while len(numbers) <= count:
+                    rev = following.get(timeout=60)
+                    if rev is None:
+                        break
+                    numbers.append(rev.number)
+                    time.sleep(pause)
+            got[name] = numbers
+            finished[name] = time.monotonic()
+
+        with statetrail.open(path, publish=server.url + "?maxlen=100") as repo:
+            repo.store("job", {})
+            threads = [
+                threading.Thread(target=follower, args=(name, pause))
+                for name, pause in (("fast1", 0.0), ("fast2", 0.0), ("slow", 0.02))
+            ]
+            for t in threads:
+                t.start()
+            start = time.monotonic()
+            _write(repo, "job", count, rate=0)
+            for t in threads:
+                t.join(timeout=120)
+        assert all(got[n] == list(range(count + 1)) for n in ("fast1", "fast2"))
+        assert got["slow"] == list(range(count + 1))
+        assert server.client().xlen(_stream.stream_key("job")) < count
+        slow_took = finished["slow"] - start
+        assert max(finished["fast1"], finished["fast2"]) - start < slow_took / 2
+
     @pytest.mark.parametrize(
         ("hostile", "why"),
         [
