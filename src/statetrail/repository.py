@@ -28,6 +28,7 @@ from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
 from statetrail._log import get_logger
+from statetrail._retention import trim_bounds
 from statetrail._store_core import root_of
 from statetrail.context import _checked_text
 from statetrail.errors import (
@@ -404,7 +405,9 @@ class Repository:
         ...     repo.trim("score", keep_last=3, reason="demo").count
         7
         """
-        before_ns, why = _rules(keep_last, older_than, reason)
+        # The same checks and reason as Timeline.trim; the cut by number is
+        # worked out from storage below.
+        _cut, before_ns, why = trim_bounds(0, keep_last, older_than, reason)
         with self._lock:
             if self._closed:
                 raise StorageError("the repository is closed")
@@ -699,31 +702,6 @@ def _trim_of(tomb: RangeTombstone, count: int | None = None) -> Trim:
     """A stored range tombstone as the engine's :class:`Trim`."""
     removed = tomb.last - tomb.first + 1 if count is None else count
     return Trim(tomb.first, tomb.last, removed, tomb.reason, tomb.time_ns, tomb.author)
-
-
-def _rules(
-    keep_last: int | None, older_than: timedelta | datetime | None, reason: str | None
-) -> tuple[int | None, str]:
-    """Check a trim's rules: the moment before which revisions go, and why."""
-    if keep_last is None and older_than is None:
-        raise ValueError("trim() needs keep_last or older_than")
-    if keep_last is not None and (
-        isinstance(keep_last, bool) or not isinstance(keep_last, int) or keep_last < 1
-    ):
-        raise ValueError("keep_last must be a positive int")
-    before_ns = None
-    if isinstance(older_than, timedelta):
-        before_ns = time.time_ns() - int(older_than.total_seconds() * 1e9)
-    elif isinstance(older_than, datetime):
-        before_ns = int(older_than.timestamp() * 1e9)
-    elif older_than is not None:
-        raise TypeError("older_than is a timedelta or a datetime")
-    given = [
-        f"{k}={v}"
-        for k, v in (("keep_last", keep_last), ("older_than", older_than))
-        if v is not None
-    ]
-    return before_ns, reason or f"trim({', '.join(given)})"
 
 
 class _StoredMapping:
