@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
+from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
 from statetrail._store_events import (
     EVENT_TYPE_STATE_CHANGED,
@@ -120,14 +121,20 @@ class StoreBase:
         *,
         state_file: str | os.PathLike[str] | None = None,
         name: str = "",
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
         _timeline: Timeline[State] | None = None,
     ) -> None:
         self._state_file = None if state_file is None else os.fspath(state_file)
         self._default = root_of({} if initial_state is None else initial_state)
         self._tx: Transaction | None = None
+        # Plain data back from a schema: the state stays a mapping, a model its dict.
+        fns = interceptors_of(interceptors, schema, plain=True)
         if _timeline is not None:
             # A timeline kept elsewhere (a repository's): the store works on it.
             self._timeline = _timeline
+            for fn in fns:
+                _timeline.add_interceptor(fn)
             return
         root = self._default
         comment = None
@@ -136,7 +143,9 @@ class StoreBase:
             if loaded is not None:
                 root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
-        self._timeline = Timeline(root, name=name, label="initial", comment=comment)
+        self._timeline = Timeline(
+            root, name=name, label="initial", comment=comment, interceptors=fns
+        )
 
     # -- values handed out -----------------------------------------------------------
 
@@ -490,6 +499,15 @@ class StoreBase:
             tx._apply_to(draft)
         if recorded:
             tx.revision = recorded[0]
+
+    def add_interceptor(self, fn: Interceptor) -> Callable[[], None]:
+        """Pass every new state through ``fn(state)`` before it is validated.
+
+        ``fn`` gets the whole new state, frozen, and returns the state to record;
+        it runs on every write (``set``, ``delete``, a transaction, an action).
+        Returns a function that removes it.
+        """
+        return self._timeline.add_interceptor(fn)
 
     def add_validator(self, fn: Validator) -> Callable[[], None]:
         """Check every new state with ``fn(state)`` before it is recorded.

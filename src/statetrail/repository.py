@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
+from statetrail._intercept import intercept, interceptors_of
 from statetrail._log import get_logger
 from statetrail._retention import trim_bounds
 from statetrail._store_core import root_of
@@ -480,6 +481,10 @@ class Repository:
             if key in options
         }
         given = initial is not _ABSENT
+        if given and ("schema" in options or "interceptors" in options):
+            # A new timeline's revision 0 passes them as a memory Var's does.
+            fns = interceptors_of(options.get("interceptors"), options.get("schema"))
+            initial = intercept(fns, initial)
         timeline = self._timeline(
             name,
             initial if given else None,

@@ -27,9 +27,10 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from statetrail._intercept import Interceptor
 from statetrail._log import get_logger
 from statetrail._store_core import State, StoreBase, capture, root_of
 from statetrail._store_events import (
@@ -81,6 +82,10 @@ class Store(StoreBase):
             back to it, as plain JSON. The history is not kept in it: for history
             that survives a restart, use ``statetrail.open(path).store(name)``.
         name: A name for the history, for messages and storage.
+        interceptors: Callables given every new state (frozen) that return the
+            state to record; every write passes them, transactions too.
+        schema: A pydantic model or a type the state is validated and converted
+            against on every write (a model is kept as its dict).
 
     Every successful :meth:`set` records a revision; :meth:`history`,
     :meth:`blame`, :meth:`diff`, :meth:`at` and :meth:`rollback` read and use
@@ -102,6 +107,7 @@ class AsyncStore(StoreBase):
         event_queue_size: The bound of each :meth:`subscribe_events` queue
             (``0``: unbounded).
         name: A name for the history.
+        interceptors, schema: As :class:`Store`'s; actions' writes pass them.
 
     Actions are dicts with a ``type``. ``SET_STATE`` actions (with ``path`` and
     ``value``) are built in; :meth:`reducer` adds others and :meth:`middleware`
@@ -137,12 +143,20 @@ class AsyncStore(StoreBase):
         initial_state: Mapping[str, Any] | None = None,
         event_queue_size: int | None = None,
         name: str = "",
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
         _timeline: Timeline[State] | None = None,
         _yield_between_actions: bool = True,
     ) -> None:
         import asyncio  # here: import statetrail and Store stay without asyncio
 
-        super().__init__(initial_state, name=name, _timeline=_timeline)
+        super().__init__(
+            initial_state,
+            name=name,
+            interceptors=interceptors,
+            schema=schema,
+            _timeline=_timeline,
+        )
         # A test seam: False is the broken processor that starves consumers.
         self._yield_between_actions = _yield_between_actions
         self._initial_state_file_path = (
