@@ -31,6 +31,7 @@ from statetrail.diff import (
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
+    DecryptionError,
     FrozenError,
     NestingError,
     PatchError,
@@ -79,6 +80,7 @@ __all__ = [
     "Change",
     "ConflictError",
     "CorruptHistoryError",
+    "DecryptionError",
     "Erased",
     "EventQueue",
     "Following",

@@ -22,12 +22,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
-from statetrail._intercept import intercept, interceptors_of
+from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
 from statetrail._retention import trim_bounds
 from statetrail._store_core import root_of
@@ -481,25 +481,35 @@ class Repository:
             if key in options
         }
         given = initial is not _ABSENT
-        if given and ("schema" in options or "interceptors" in options):
-            # A new timeline's revision 0 passes them as a memory Var's does.
-            fns = interceptors_of(options.get("interceptors"), options.get("schema"))
-            initial = intercept(fns, initial)
+        # The timeline's own from the start: revision 0 passes them, and a seal
+        # (Encrypt) covers its row too.
+        fns = interceptors_of(
+            options.pop("interceptors", None), options.pop("schema", None)
+        )
         timeline = self._timeline(
             name,
             initial if given else None,
             given,
             _ADVICE,
-            {"label": "initial", **timeline_options},
+            {"label": "initial", "interceptors": fns, **timeline_options},
         )
+        _add_missing(timeline, fns)
         return Var(name, timeline.value, _timeline=timeline, **options)
 
-    def store(self, name: str, initial_state: dict[str, Any] | None = None) -> Store:
+    def store(
+        self,
+        name: str,
+        initial_state: dict[str, Any] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
+    ) -> Store:
         """A :class:`~statetrail.Store` kept in storage.
 
         The stored timeline ``name``, or a new one starting from
         ``initial_state`` (``{}`` for an empty state). Without it, a name that is
         not stored raises :class:`~statetrail.UnknownTimelineError`.
+        ``interceptors`` and ``schema`` are :class:`~statetrail.Store`'s.
 
         >>> import statetrail
         >>> with statetrail.open(":memory:") as repo:
@@ -510,28 +520,44 @@ class Repository:
         ...         exc.matches
         ['job']
         """
+        fns = interceptors_of(interceptors, schema, plain=True)
         return Store(
-            initial_state, name=name, _timeline=self._state(name, initial_state)
+            initial_state, name=name, _timeline=self._state(name, initial_state, fns)
         )
 
     def async_store(
-        self, name: str, initial_state: dict[str, Any] | None = None
+        self,
+        name: str,
+        initial_state: dict[str, Any] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
     ) -> AsyncStore:
         """An :class:`~statetrail.AsyncStore` kept in storage.
 
         As :meth:`store`: without ``initial_state``, a name that is not stored
         raises :class:`~statetrail.UnknownTimelineError`.
         """
-        timeline = self._state(name, initial_state)
+        fns = interceptors_of(interceptors, schema, plain=True)
+        timeline = self._state(name, initial_state, fns)
         return AsyncStore(initial_state=initial_state, name=name, _timeline=timeline)
 
     def _state(
-        self, name: str, initial_state: Mapping[str, Any] | None
+        self,
+        name: str,
+        initial_state: Mapping[str, Any] | None,
+        interceptors: list[Interceptor],
     ) -> Timeline[Any]:
         root = None if initial_state is None else root_of(initial_state)
-        return self._timeline(
-            name, root, root is not None, _ADVICE, {"label": "initial"}
+        timeline = self._timeline(
+            name,
+            root,
+            root is not None,
+            _ADVICE,
+            {"label": "initial", "interceptors": interceptors},
         )
+        _add_missing(timeline, interceptors)
+        return timeline
 
     def revisioned(
         self,
@@ -745,3 +771,11 @@ class _StoredMapping:
             return self._repo.timeline(name, state, author=author, comment=comment)
 
         return SimpleRevisionedImmutableManager(key, _open=open_timeline)
+
+
+def _add_missing(timeline: Timeline[Any], interceptors: list[Interceptor]) -> None:
+    """Give an already open ``timeline`` the ``interceptors`` it lacks."""
+    held = timeline.interceptors
+    for fn in interceptors:
+        if fn not in held:
+            timeline.add_interceptor(fn)

@@ -35,6 +35,7 @@ from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
 from statetrail.storage._files import read_regular
 from statetrail.storage._reader import StoredTimeline, touches
+from statetrail.storage._sealed import ENC_TAG
 from statetrail.storage.base import Row
 from statetrail.storage.revision_json import origin_of, payload_of
 from statetrail.timeline import Erased
@@ -166,7 +167,9 @@ def _summary(row: Row) -> str:
         if op[0] == "-":
             parts.append(f"-{where}")
         else:
-            text = orjson.dumps(op[2]).decode() if len(op) > 2 else ""
+            new = op[2] if len(op) > 2 else ""
+            sealed = type(new) is dict and new.get("$t") == ENC_TAG
+            text = "<encrypted>" if sealed else orjson.dumps(new).decode()
             parts.append(f"{where or '<all>'}={_short(text)}")
     if len(ops) > 2:
         parts.append(f"+{len(ops) - 2} more")
@@ -378,7 +381,12 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
     with opened(target) as repo:
         stored = reader(repo, name)
         first, second = stored.resolve(a), stored.resolve(b)
-        changes = diff_values(stored.value_at(first), stored.value_at(second))
+        before, after = stored.value_at(first), stored.value_at(second)
+        if "<encrypted>" in repr(before) + repr(after):
+            raise CommandError(
+                f"{name}: the values are encrypted; pass --key-file to compare them"
+            )
+        changes = diff_values(before, after)
         say(f"{name}: {first} -> {second}, {len(changes)} change(s)")
         for change in changes:
             where = change.dotted or "<all>"
