@@ -39,7 +39,14 @@ from statetrail._store_events import (
     Event,
 )
 from statetrail._store_file import read_state
-from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
+from statetrail._store_paths import (
+    MAX_PATH_DEPTH,
+    assoc,
+    freeze_checked,
+    get_nested_value,
+    set_nested_value,
+    split_path,
+)
 from statetrail._store_transaction import Transaction
 from statetrail.context import Metadata, RawOrigin, current_context, running_loop
 from statetrail.frozen import FrozenDict, freeze
@@ -393,6 +400,35 @@ class AsyncStore(StoreBase):
         with self._transaction(label, author, comment, extra, origin) as tx:
             reducer(tx, action)
         return tx.revision
+
+    def reduce(self, state: Mapping[str, Any], action: Any) -> State:
+        """The state this store's reducers make of ``action`` on ``state``.
+
+        Records nothing: a pure function of its arguments, for tests and for
+        :func:`statetrail.replay` (``replay(recording, store.reduce)``), which
+        passes a :class:`~statetrail.replaying.Step`: its ``action``, or, for a
+        revision no action made, its recorded changes. Middleware does not run
+        (a recorded action is the one middleware let through).
+        """
+        from statetrail.replaying import Step, apply_step
+
+        if isinstance(action, Step):
+            if action.action is None:
+                return root_of(apply_step(state, action))
+            action = action.action
+        root = root_of(state)
+        kind = action.get("type")
+        if kind == self.ACTION_TYPE_SET_STATE:
+            steps = split_path(action["path"])
+            value = freeze_checked(action.get("value"), len(steps))
+            return root_of(assoc(root, steps, value))
+        reducer = self._reducers.get(kind) if isinstance(kind, str) else None
+        if reducer is None:
+            raise ValueError(f"no reducer for action type {kind!r}")
+        tx = Transaction(root, self._out)
+        reducer(tx, action)
+        new: State = tx.snapshot()
+        return new
 
     async def _no_transaction_here(self) -> None:
         # A transaction block open in another task of this thread holds the lock
