@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
@@ -106,18 +106,31 @@ def _set_entry(
     return entry
 
 
-class StoreBase:
+if TYPE_CHECKING:
+    # PEP 696 defaults, for the type checker only: a bare ``Store`` is
+    # ``Store[dict[str, Any]]``, as it was before the parameter existed.
+    import typing_extensions
+
+    S = typing_extensions.TypeVar("S", bound=Mapping[str, Any], default=dict[str, Any])
+else:
+    S = TypeVar("S", bound=Mapping[str, Any])
+
+
+class StoreBase(Generic[S]):
     """The dot-path store over one timeline: reads, writes, history, persistence.
 
     Not used directly: see :class:`~statetrail.store.Store` and
-    :class:`~statetrail.store.AsyncStore`.
+    :class:`~statetrail.store.AsyncStore`. The type parameter ``S`` is the plain
+    state's type (a ``TypedDict``, say): what :meth:`get_state` returns and the
+    initial state is; inferred from the initial state, ``dict[str, Any]``
+    without one.
     """
 
     EVENT_TYPE_STATE_CHANGED = EVENT_TYPE_STATE_CHANGED
 
     def __init__(
         self,
-        initial_state: Mapping[str, Any] | None = None,
+        initial_state: S | None = None,
         *,
         state_file: str | os.PathLike[str] | None = None,
         name: str = "",
@@ -193,9 +206,9 @@ class StoreBase:
         """The whole state, frozen, in O(1)."""
         return self._root()
 
-    def get_state(self) -> dict[str, Any]:
+    def get_state(self) -> S:
         """A plain, mutable deep copy of the whole state."""
-        state: dict[str, Any] = thaw(self._root())
+        state: S = thaw(self._root())
         return state
 
     # -- writing ---------------------------------------------------------------------

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statetrail._intercept import Interceptor
 from statetrail._log import get_logger
-from statetrail._store_core import State, StoreBase, capture, root_of
+from statetrail._store_core import S, State, StoreBase, capture, root_of
 from statetrail._store_events import (
     EVENT_TYPE_EVENTS_DROPPED,
     EVENT_TYPE_STATE_CHANGED,
@@ -79,7 +79,7 @@ R = TypeVar("R", bound=Reducer)
 M = TypeVar("M", bound=Middleware)
 
 
-class Store(StoreBase):
+class Store(StoreBase[S]):
     """A synchronous, observable state with dot-path access and a full history.
 
     Args:
@@ -103,7 +103,7 @@ class Store(StoreBase):
 _STOP: Any = object()
 
 
-class AsyncStore(StoreBase):
+class AsyncStore(StoreBase[S]):
     """An asyncio store: actions go in through a queue, events come out on queues.
 
     Args:
@@ -147,7 +147,7 @@ class AsyncStore(StoreBase):
         self,
         initial_state_file_path: str | os.PathLike[str] | None = None,
         *,
-        initial_state: Mapping[str, Any] | None = None,
+        initial_state: S | None = None,
         event_queue_size: int | None = None,
         name: str = "",
         interceptors: Iterable[Interceptor] = (),
@@ -211,7 +211,7 @@ class AsyncStore(StoreBase):
         extra = FrozenDict._of({"op": "load", "file": path})
         self._apply(lambda _: root, extra, None, None, None, origin, 1)
 
-    def get_current_state(self) -> dict[str, Any]:
+    def get_current_state(self) -> S:
         """A plain, mutable deep copy of the whole state."""
         return self.get_state()
 

@@ -290,7 +290,7 @@ class Timeline(History, Generic[T]):
 
     def __init__(
         self,
-        initial: Any = None,
+        initial: T | None = None,
         *,
         name: str = "",
         deep_copy: bool = True,
