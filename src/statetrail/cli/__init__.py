@@ -119,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = commands.add_parser(
+        "inspect", help="show a file saved by Var.save or Store.save"
+    )
+    p.add_argument("target", metavar="FILE")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read a Python pickle (the first seed's files): unpickling runs code "
+        "the file names, so only for a file you made yourself",
+    )
+
+    p = commands.add_parser(
         "anchor", help="print a short text that proves the history as it is now"
     )
     p.add_argument("target", metavar="FILE_OR_URL")
@@ -280,6 +291,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         )
     elif args.command == "verify":
         inspect.verify(args.target, out, anchor=args.anchor, full=args.full, err=err)
+    elif args.command == "inspect":
+        from statetrail.cli.saved import inspect_file
+
+        inspect_file(args.target, out, err, allow_pickle=args.allow_pickle)
     elif args.command == "anchor":
         inspect.anchor(args.target, out)
     elif args.command == "follow":

@@ -41,6 +41,7 @@ from statetrail.storage.revision_json import origin_of, payload_of
 from statetrail.timeline import Erased
 
 __all__ = [
+    "PICKLE_MAGIC",
     "CommandError",
     "anchor",
     "blame",
@@ -53,7 +54,8 @@ __all__ = [
     "verify",
 ]
 
-_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+#: How a pickle's bytes begin (protocols 2 to 5): such a file is never read.
+PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 class CommandError(StatetrailError):
@@ -78,7 +80,7 @@ def opened(target: str) -> Iterator[Repository]:
             raise CommandError(f"{target}: is a directory, not a history file")
         # A FIFO or device is refused here, before anything waits on it.
         head = read_regular(target, 2)
-        if head in _PICKLE_MAGIC:
+        if head in PICKLE_MAGIC:
             raise CommandError(
                 f"{target}: is a Python pickle, which is never read (unpickling runs "
                 "code); statetrail reads SQLite, JSON history files and PostgreSQL"
