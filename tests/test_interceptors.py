@@ -18,6 +18,11 @@ import pytest
 import statetrail
 from statetrail import Timeline, Var
 from statetrail.frozen import thaw
+from statetrail.immutable import (
+    RevisionedImmutable,
+    SimpleRevisionedImmutableManager,
+    update,
+)
 from statetrail.store import AsyncStore, Store
 
 
@@ -237,3 +242,53 @@ class TestStorePaths:
             assert store.get("a") == "ADA"
             with pytest.raises(ValueError, match="int"):
                 repo.watch("m", ["x"], schema=list[int])
+
+
+class Answer(RevisionedImmutable):
+    """A revisioned object for the tests below."""
+
+    def __init__(self, answer: Any = None) -> None:
+        self.answer = answer
+
+
+def _int_answers(state: Any) -> Any:
+    if not isinstance(state.get("answer"), int):
+        raise ValueError("an answer is an int")
+    return state
+
+
+class TestRevisionedPaths:
+    """Revisioned objects' revisions pass the interceptors."""
+
+    def test_manager_refuses(self) -> None:
+        """A refusing interceptor rejects a revision; nothing is recorded."""
+        m = SimpleRevisionedImmutableManager("a", interceptors=[_int_answers])
+        with pytest.raises(ValueError, match="an int"):
+            m.add_revision(Answer("x"))
+        assert m.number_of_revisions() == 0
+        first = Answer(1)
+        m.add_revision(first)
+        with pytest.raises(ValueError, match="an int"), update(first) as nxt:
+            nxt.answer = "forty-two"
+        assert [r.answer for r in m.revision_history()] == [1]
+
+    def test_stored_mapping_encrypts(self, tmp_path: Any) -> None:
+        """repo.revisioned(..., interceptors=[Encrypt]): the file holds no secret."""
+        from statetrail.interceptors import Encrypt
+        from statetrail.storage import _sealed
+
+        target = str(tmp_path / "h.db")
+        try:
+            with statetrail.open(target) as repo:
+                enc = Encrypt(Encrypt.generate_key())
+                data = repo.revisioned("answers", Answer, {}, interceptors=[enc])
+                data["a"] = first = Answer("classified-1")
+                with update(first) as nxt:
+                    nxt.answer = "classified-2"
+            raw = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+            assert b"classified" not in raw
+            with statetrail.open(target) as repo:
+                again = repo.revisioned("answers", Answer)
+                assert again["a"].answer == "classified-2"
+        finally:
+            _sealed.reset_keyring()

@@ -564,6 +564,8 @@ class Repository:
         name: str,
         kind: type[RevisionedImmutable] = RevisionedImmutable,
         initial: Mapping[str, RevisionedImmutable] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
     ) -> RevisionedMapping:
         """A :class:`~statetrail.immutable.RevisionedMapping` kept in storage.
 
@@ -576,6 +578,9 @@ class Repository:
         with none stored raises :class:`~statetrail.UnknownTimelineError`; with
         it (``{}`` for an empty mapping), such a name starts a new mapping
         holding ``initial``'s items. A stored mapping ignores ``initial``.
+        ``interceptors`` see each object's state before it is recorded (a
+        schema check that refuses, or ``Encrypt``: one that changes the state
+        would part the object from its record).
 
         >>> import statetrail
         >>> from statetrail.immutable import RevisionedImmutable, update
@@ -594,7 +599,7 @@ class Repository:
         """
         if not isinstance(name, str) or not name:
             raise ValueError("a mapping name is a non-empty string")
-        storage = _StoredMapping(self, name, kind)
+        storage = _StoredMapping(self, name, kind, interceptors_of(interceptors, None))
         mapping = RevisionedMapping(_storage=storage)
         if not mapping:
             if initial is None:
@@ -739,11 +744,16 @@ class _StoredMapping:
     """A revisioned mapping's keys, each a timeline ``"<name>/<key>"``."""
 
     def __init__(
-        self, repo: Repository, name: str, kind: type[RevisionedImmutable]
+        self,
+        repo: Repository,
+        name: str,
+        kind: type[RevisionedImmutable],
+        interceptors: list[Interceptor],
     ) -> None:
         self._repo = repo
         self._prefix = f"{name}/"
         self._kind = kind
+        self._interceptors = interceptors
 
     def load(self) -> dict[Any, SimpleRevisionedImmutableManager]:
         """The managers of the keys stored, their histories read back."""
@@ -752,6 +762,7 @@ class _StoredMapping:
             if timeline_name.startswith(self._prefix):
                 key = timeline_name[len(self._prefix) :]
                 timeline = self._repo.timeline(timeline_name, create=False)
+                _add_missing(timeline, self._interceptors)
                 managers[key] = SimpleRevisionedImmutableManager._stored(
                     key, timeline, self._kind
                 )
@@ -768,7 +779,15 @@ class _StoredMapping:
         def open_timeline(
             state: FrozenDict[str, Any], author: str | None, comment: str | None
         ) -> Timeline[Any]:
-            return self._repo.timeline(name, state, author=author, comment=comment)
+            timeline = self._repo.timeline(
+                name,
+                state,
+                author=author,
+                comment=comment,
+                interceptors=self._interceptors,
+            )
+            _add_missing(timeline, self._interceptors)
+            return timeline
 
         return SimpleRevisionedImmutableManager(key, _open=open_timeline)
 
