@@ -243,6 +243,19 @@ class TestStorePaths:
             with pytest.raises(ValueError, match="int"):
                 repo.watch("m", ["x"], schema=list[int])
 
+    def test_reopening_does_not_intercept_history(self, tmp_path: Any) -> None:
+        """Recorded values are not run through a schema again on opening."""
+        target = str(tmp_path / "h.db")
+        with statetrail.open(target) as repo:
+            repo.watch("v", ["a", "b"]).set(["c"])
+        with statetrail.open(target) as repo:
+            v = repo.watch("v", schema=list[int])  # history of strings: readable
+            assert [r.value for r in v.history()] == [["a", "b"], ["c"]]
+            with pytest.raises(ValueError, match="int"):
+                v.set(["d"])  # new writes are checked
+            v.set(["1"])
+            assert v.get() == [1]
+
 
 class Answer(RevisionedImmutable):
     """A revisioned object for the tests below."""

@@ -369,9 +369,13 @@ class Timeline(History, Generic[T]):
         branch, cursor, tips = place
         if not records:
             raise ValueError("a timeline needs at least one revision")
+        # Recorded values passed the interceptors when they were written: not
+        # again (a schema changed since must not make a history unreadable).
+        interceptors = list(options.pop("interceptors", ()))
         timeline: Timeline[Any] = cls(
             records[0][VALUE], deep_copy=False, origin=False, **options
         )
+        timeline._interceptors = interceptors
         timeline._deep_copy = options.get("deep_copy", True)
         timeline._origin = options.get("origin")
         timeline._records = MemoryRecords(records)
