@@ -319,8 +319,8 @@ class Timeline(History, Generic[T]):
         for fn in self._interceptors:
             if not callable(fn):
                 raise TypeError(f"an interceptor must be callable, not {fn!r}")
-        if self._interceptors:
-            initial = intercept(self._interceptors, initial)
+        if self._interceptors:  # given the value frozen, as on every write
+            initial = intercept(self._interceptors, self._freeze(initial))
         self._listeners = Dispatcher(
             tuple(listeners), self._lock, self._view, self._label
         )
