@@ -364,32 +364,50 @@ class TestOutages:
             p.join(timeout=120)
             assert p.exitcode == 0
         entries = server.client().xrange(_stream.stream_key("job"))
-        numbers = [int(fields[b"number"]) for _eid, fields in entries]
+        numbers = [json.loads(fields[b"row"])["number"] for _eid, fields in entries]
         each_once_in_order = numbers == list(range(2 * count + 1))
         assert each_once_in_order is not broken
 
 
+def _hostile_entry(row: Row, hostile: dict[str, Any]) -> dict[str, Any]:
+    """``row``'s entry with ``hostile``'s keys in its row (``format`` and a
+    ``row`` of text replace the fields themselves)."""
+    fields = _stream.encode_entry(row)
+    data = json.loads(fields["row"])
+    for key, value in hostile.items():
+        if key == "format" or (key == "row" and isinstance(value, str)):
+            fields[key] = value
+        else:
+            data[key] = value
+    if "row" not in hostile:
+        fields["row"] = json.dumps(data).encode()
+    return fields
+
+
 def _naive_decode(eid: bytes, fields: dict[bytes, bytes]) -> Row:
-    """The broken decoder: it takes fields as they come, checking nothing."""
-    text = {k.decode(): v.decode() for k, v in fields.items()}
-    parents = json.loads(text.get("parents", "[]"))
+    """The broken decoder: it takes the row as it comes, checking nothing."""
+    try:
+        data = json.loads(fields[b"row"])
+    except ValueError:
+        data = {}
+    parents = data.get("parents") or []
     return Row(
-        timeline=text.get("timeline", ""),
+        timeline=data.get("timeline", ""),
         number=int(eid.decode().partition("-")[0]),
-        parent=parents[0] if parents else None,
-        branch=text.get("branch", ""),
-        time_ns=int(text.get("time_ns", "0")),
-        kind=text.get("kind", ""),
+        parent=parents[0] if isinstance(parents, list) and parents else None,
+        branch=data.get("branch", ""),
+        time_ns=data.get("time_ns", 0),
+        kind=data.get("kind", ""),
         target=None,
-        label=text.get("label"),
-        author=text.get("author"),
-        comment=text.get("comment"),
-        extra=text.get("extra"),
-        origin=text.get("origin"),
-        payload=text.get("payload"),
-        paths=tuple(json.loads(text.get("paths", "[]"))),
-        digest=text.get("digest", ""),
-        chain=text.get("chain", ""),
+        label=data.get("label"),
+        author=data.get("author"),
+        comment=data.get("comment"),
+        extra=data.get("extra"),
+        origin=data.get("origin"),
+        payload=data.get("payload"),
+        paths=tuple(data.get("paths") or ()),
+        digest=data.get("digest", ""),
+        chain=data.get("chain", ""),
     )
 
 
@@ -486,11 +504,18 @@ class TestBehindAndHostile:
     @pytest.mark.parametrize(
         ("hostile", "why"),
         [
-            ({"number": "two"}, "not an integer"),
+            ({"number": "two"}, "its number says 'two'"),
             ({"format": "9"}, "unknown format"),
-            ({"parents": "[99]"}, "parents"),
+            ({"row": "[1, 2"}, "not JSON"),
+            ({"parents": [99]}, "parents"),
+            ({"parents": "[0]"}, "parents"),
+            ({"time_ns": "now"}, "time_ns is text"),
+            ({"branch": None}, "branch is null"),
+            ({"digest": 7}, "digest is an integer"),
             ({"author": "mallory"}, "digest"),
-            ({"bogus": "1"}, "unknown fields"),
+            ({"bogus": "1"}, "unknown keys"),
+            ({"paths": None}, "paths are not a list"),
+            ({"chain": None, "digest": None}, "is null"),
             ({"payload": '{"patch":[["=",["x"],{"$t":"nope","v":1}]]}'}, "digest"),
         ],
     )
@@ -501,7 +526,7 @@ class TestBehindAndHostile:
         self,
         server: RedisServer,
         tmp_path: Path,
-        hostile: dict[str, str],
+        hostile: dict[str, Any],
         why: str,
         broken: bool,
         monkeypatch: pytest.MonkeyPatch,
@@ -525,7 +550,7 @@ class TestBehindAndHostile:
             store.set("x", 1)
             row = repo.backend.row("job", 1)
             assert row is not None
-            fields = {**_stream.encode_entry(row), **hostile}
+            fields = _hostile_entry(row, hostile)
             server.client().xadd(_stream.stream_key("job"), fields, id="1-1")
             got: list[Revision] = []
             failure: BaseException | None = None

@@ -15,7 +15,6 @@ digest and chain link on the way: a history altered on disk raises
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -211,7 +210,7 @@ def _origin(text: str | None) -> Origin | None:
     if text is None:
         return None
     try:
-        file, line, function, thread, task = json.loads(text)
+        file, line, function, thread, task = orjson.loads(text)
         return Origin(str(file), int(line), str(function), str(thread), task)
     except (ValueError, TypeError) as exc:
         raise CorruptHistoryError(f"an origin is unreadable: {text[:80]!r}") from exc
