@@ -332,6 +332,51 @@ class TestOutages:
             _check(got, repo, "job", committed)
         assert committed > 50
 
+    @pytest.mark.parametrize(
+        "broken", [False, True], ids=["data-version", "broken-still-version"]
+    )
+    def test_writes_made_elsewhere_are_published_when_the_data_version_moves(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A publisher that is told of no write (they are made through another
+        connection to the file, as another process makes them) publishes them
+        once the file's data version moves, and reads nothing while it stays."""
+        from statetrail.storage.sqlite import SQLiteBackend
+
+        if broken:  # a signal that never moves
+            monkeypatch.setattr(SQLiteBackend, "data_version", lambda self: 1)
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path, publish=server.url) as publishing:
+            publishing.store("job", {"n": 0})
+            assert publishing.publisher is not None
+            assert publishing.publisher.wait(timeout=30)
+            reads: list[int] = []
+            backend = publishing.backend
+            original = SQLiteBackend.read
+
+            def counted(self: SQLiteBackend, *args: Any, **kwargs: Any) -> list[Row]:
+                if self is backend:
+                    reads.append(1)
+                return original(self, *args, **kwargs)
+
+            monkeypatch.setattr(SQLiteBackend, "read", counted)
+            time.sleep(0.5)  # five looks of the publisher, at a still version
+            assert reads == []
+            with statetrail.open(path) as elsewhere:
+                store = elsewhere.store("job")
+                for i in range(1, 31):
+                    store.set("n", i)
+            with statetrail.follow(server.url, "job") as following:
+                got = _collect(following, 30, deadline=3 if broken else 30)
+        if broken:
+            assert [r.number for r in got] == [0]
+            return
+        _check(got, statetrail.open(path), "job", 30)
+
     @pytest.mark.parametrize("broken", [False, True], ids=["ids", "broken-auto-ids"])
     def test_two_publishers_of_one_history(
         self,
