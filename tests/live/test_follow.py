@@ -170,6 +170,116 @@ class TestPublishAndFollow:
                 got = [first, *_collect(following, 40, deadline=60)]
             _check(got, repo, "job", 40)
 
+    def test_following_a_file_reads_only_when_its_data_version_moves(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A follower of an SQLite file looks at its data version every interval
+        and reads rows only after a commit moved it."""
+        from statetrail.storage.sqlite import SQLiteBackend
+
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path) as repo:
+            store = repo.store("job", {"n": 0})
+            reads: list[int] = []
+            original = SQLiteBackend.read
+
+            def counted(self: SQLiteBackend, *args: Any, **kwargs: Any) -> list[Row]:
+                if self is not repo.backend:
+                    reads.append(1)
+                return original(self, *args, **kwargs)
+
+            monkeypatch.setattr(SQLiteBackend, "read", counted)
+            with statetrail.follow(path, "job", interval=0.01) as following:
+                assert _collect(following, 0, deadline=10)[-1].number == 0
+                assert following.get(timeout=0.5) is None  # fifty looks
+                idle = len(reads)
+                assert idle <= 2
+                store.set("n", 1)
+                got = _collect(following, 1, deadline=10)
+                assert [r.number for r in got] == [1]
+                assert len(reads) <= idle + 2
+
+    @pytest.mark.parametrize("where", ["redis", "sqlite", "postgresql"])
+    def test_close_from_another_thread_ends_a_wait_at_once(
+        self, where: str, server: RedisServer, tmp_path: Path, pg: PgSchema
+    ) -> None:
+        """A follower waiting for news (a long interval: a Redis read blocked for
+        a second, a wait of five on storage) ends within a fraction of it when
+        another thread closes it, as a web server closes the follower of a
+        browser that left; it hands out nothing more."""
+        path = tmp_path / "h.sqlite"
+        url = f"{pg.url}?schema={pg.name}" if where == "postgresql" else str(path)
+        with statetrail.open(url, publish=server.url) as repo:
+            repo.store("job", {})
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            target = server.url if where == "redis" else url
+            following = statetrail.follow(target, "job", interval=5)
+            assert following.get(timeout=30) is not None
+            ended: list[float] = []
+
+            def wait() -> None:
+                assert following.get() is None
+                ended.append(time.monotonic())
+
+            waiter = threading.Thread(target=wait)
+            waiter.start()
+            time.sleep(0.3)
+            closed_at = time.monotonic()
+            following.close()
+            waiter.join(timeout=10)
+            assert ended, "the wait did not end"
+            assert ended[0] - closed_at < 0.5
+            repo.store("job").set("x", 1)
+            assert following.get(timeout=0.5) is None
+            with pytest.raises(StopIteration):
+                next(following)
+
+    def test_an_async_follower_cancelled_stops_its_thread(self, tmp_path: Path) -> None:
+        """Cancelling the task of an ``async for`` over follow_async closes the
+        follower and ends its thread at once; the loop's default executor is
+        never held by a waiting follower."""
+        import asyncio
+
+        path = tmp_path / "h.sqlite"
+        with statetrail.open(path) as repo:
+            repo.store("job", {})
+
+            async def main() -> tuple[list[int], float]:
+                numbers: list[int] = []
+
+                async def consume() -> None:
+                    async for rev in statetrail.follow_async(path, "job", interval=5):
+                        numbers.append(rev.number)
+
+                task = asyncio.create_task(consume())
+                while not numbers:
+                    await asyncio.sleep(0.01)
+                # Thirty waiting followers would fill the default executor.
+                extra = [asyncio.create_task(consume()) for _ in range(30)]
+                await asyncio.sleep(0.2)
+                assert await asyncio.wait_for(asyncio.to_thread(lambda: 7), 5) == 7
+                start = time.monotonic()
+                for t in [task, *extra]:
+                    t.cancel()
+                await asyncio.gather(task, *extra, return_exceptions=True)
+                return numbers, start
+
+            numbers, start = asyncio.run(main())
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline and any(
+                t.name.startswith("statetrail-follow-") for t in threading.enumerate()
+            ):
+                time.sleep(0.01)
+            assert numbers == [0] * 31
+            left = [
+                t.name
+                for t in threading.enumerate()
+                if t.name.startswith("statetrail-follow-")
+            ]
+            assert left == []
+            assert time.monotonic() - start < 1.5
+
     def test_mirror_stays_current(self, server: RedisServer, tmp_path: Path) -> None:
         """A mirror shows the newest state, delivers path events and reports lag."""
         with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
