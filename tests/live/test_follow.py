@@ -656,6 +656,51 @@ class TestBehindAndHostile:
         slow_took = finished["slow"] - start
         assert max(finished["fast1"], finished["fast2"]) - start < slow_took / 2
 
+    @pytest.mark.parametrize("broken", [False, True], ids=["xdel", "broken-kept"])
+    def test_an_erasure_strips_the_published_entry(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A revision erased after it was published leaves the stream: Redis no
+        longer holds its value. A follower with a source reads its tombstone
+        there and goes on; one without is told where to restart."""
+        if broken:  # a publisher that never hears of erasures
+            monkeypatch.setattr(_publisher.Publisher, "erased", lambda *args: None)
+        path = tmp_path / "h.sqlite"
+        secret = "jane.doe@example.org"
+        with statetrail.open(path, publish=server.url) as repo:
+            store = repo.store("job", {"email": None, "n": 0})
+            store.set("email", secret)
+            for i in range(1, 6):
+                store.set("n", i)
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            client = server.client()
+            key = _stream.stream_key("job")
+            assert any(secret.encode() in f[b"row"] for _, f in client.xrange(key))
+            store.timeline.erase(1, reason="erasure request", author="dpo")
+            assert repo.publisher.wait(timeout=30)
+            entries = client.xrange(key)
+            held = [e for e, f in entries if secret.encode() in f[b"row"]]
+            if broken:
+                assert held == [b"1-1"]
+                return
+            assert held == []
+            assert [_stream.number_of(e) for e, _ in entries] == [0, 2, 3, 4, 5, 6]
+            with statetrail.follow(server.url, "job", source=path) as following:
+                got = _collect(following, 6, deadline=30)
+            assert [r.number for r in got] == list(range(7))
+            assert isinstance(got[1].value, statetrail.Erased)
+            assert [r.value["n"] for r in got[2:]] == [1, 2, 3, 4, 5]
+            with (
+                statetrail.follow(server.url, "job") as following,
+                pytest.raises(SyncError, match=r"revisions 1\.\.1 of 'job'"),
+            ):
+                _collect(following, 6, deadline=30)
+
     @pytest.mark.parametrize(
         ("hostile", "why"),
         [

@@ -617,9 +617,13 @@ class StoreJournal:
         allow_pickle: bool = False,
         chains: dict[int, str] | None = None,
         depths: dict[int, int] | None = None,
+        on_erase: Callable[[str, int], None] | None = None,
     ) -> None:
         self.backend = backend
         self.name = name
+        #: Told ``(timeline, number)`` after an erasure is stored (a publisher
+        #: then strips the revision from its stream).
+        self.on_erase = on_erase
         self._every = checkpoint_every
         self._pickle = allow_pickle
         self._chains: dict[int, str] = {} if chains is None else chains
@@ -785,6 +789,8 @@ class StoreJournal:
                 children,
             ),
         )
+        if self.on_erase is not None:
+            self.on_erase(self.name, number)
 
     def trimmed(
         self,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from typing import Final
 
 from statetrail._log import get_logger
@@ -102,6 +103,7 @@ class Publisher:
         # so a name added after it took them raises the flag again.
         self._news = threading.Event()
         self._dirty: set[str] = set()
+        self._erasures: deque[tuple[str, int]] = deque()
         self._cond = threading.Condition()  # guards what follows, for wait()
         self._published: dict[str, int] = {}
         self._version: int | None = None  # the backend's, at the last look
@@ -128,6 +130,16 @@ class Publisher:
         if not self._news.is_set():
             self._news.set()
 
+    def erased(self, timeline: str, number: int) -> None:
+        """Say that revision ``number`` of ``timeline`` was erased.
+
+        Its entry is deleted from the stream (``XDEL``), so Redis no longer
+        holds its value. A follower that has not read it yet finds a gap
+        there, and reads the erased revision (its tombstone) from its source.
+        """
+        self._erasures.append((timeline, number))
+        self._news.set()
+
     def published(self, timeline: str) -> int:
         """The newest revision of ``timeline`` known to be in its stream (-1: none)."""
         with self._cond:
@@ -144,7 +156,7 @@ class Publisher:
         for name in self._backend.timelines():
             self.poke(name)
         with self._cond:
-            while self._dirty or self._busy:
+            while self._dirty or self._erasures or self._busy:
                 if self._error is not None:
                     raise StatetrailError(
                         f"publishing to {self._where} stopped: {self._error}"
@@ -192,6 +204,9 @@ class Publisher:
             try:
                 for name in sorted(todo):
                     self._publish(name)
+                # After publishing: an entry added from a row read before its
+                # erasure is deleted too.
+                self._strip()
             except Exception as exc:
                 if not self._failing:
                     log.warning(
@@ -220,6 +235,13 @@ class Publisher:
             with self._cond:
                 self._busy = False
                 self._cond.notify_all()
+
+    def _strip(self) -> None:
+        """Delete the entries of erased revisions (only this thread pops)."""
+        while self._erasures:
+            name, number = self._erasures[0]
+            self._client.xdel(stream_key(name, self._prefix), entry_id(number))
+            self._erasures.popleft()
 
     def _moved(self) -> list[str]:
         """The timelines with revisions past those published.
