@@ -14,8 +14,11 @@ whatever the revisions come from:
   Without a source they raise :class:`~statetrail.SyncError`, saying where to
   restart.
 - a file or a ``postgresql://`` URL: the storage itself, read after the last
-  revision applied whenever it may have news (a poll of the newest number every
-  ``interval`` seconds).
+  revision applied whenever it may have news: PostgreSQL's change feed
+  (LISTEN/NOTIFY) says so; a file's data version (SQLite's ``PRAGMA
+  data_version``, looked at every ``interval`` seconds) moves.
+
+Every follower can be closed from another thread or task, promptly.
 
 >>> import statetrail
 >>> repo = statetrail.open(":memory:")
