@@ -582,6 +582,8 @@ def _write_and_publish(
     if broken:
         _stream.entry_id = lambda number: "*"  # type: ignore[assignment]
         _publisher.entry_id = _stream.entry_id  # type: ignore[attr-defined]
+        # Its ids say no number: a publisher starts from the history's start.
+        _publisher.number_of = lambda entry: -1  # type: ignore[attr-defined]
     with statetrail.open(path, publish=url) as repo:
         store = repo.store("job")
         rng = random.Random(seed)

@@ -28,7 +28,6 @@ absent is ``null``; an unknown key, or one of the wrong type, is refused.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -62,7 +61,6 @@ DEFAULT_PREFIX: Final = "statetrail:"
 FORMAT: Final = "2"
 _FORMAT_BYTES: Final = FORMAT.encode()
 
-_ID = re.compile(r"(0|[1-9][0-9]{0,18})-1")
 _REQUIRED: Final = frozenset(
     [
         "timeline",
@@ -98,9 +96,15 @@ def number_of(entry: bytes | str) -> int:
         SyncError: It is not an id this library writes.
     """
     text = entry.decode("ascii", "replace") if isinstance(entry, bytes) else entry
-    if _ID.fullmatch(text) is None:
+    head, _, tail = text.partition("-")
+    if (  # "n-1": n in decimal ASCII digits, no leading zero, at most 19
+        tail != "1"
+        or not (head.isascii() and head.isdigit())
+        or len(head) > 19
+        or (head[0] == "0" and head != "0")
+    ):
         raise SyncError(f"a stream entry with id {text[:40]!r} was not published here")
-    return int(text.partition("-")[0])
+    return int(head)
 
 
 def encode_entry(row: Row) -> dict[str, bytes]:
@@ -161,20 +165,26 @@ def decode_entry(entry: bytes | str, fields: Mapping[Any, Any]) -> Row:
         raise _bad(number, "its row is not JSON") from None
     if type(data) is not dict:
         raise _bad(number, "its row is not a JSON object")
-    unknown = data.keys() - _KNOWN
-    if unknown:
-        raise _bad(number, f"unknown keys {sorted(unknown)[:5]}")
-    missing = _REQUIRED - data.keys()
-    if missing:
-        raise _bad(number, f"it has no {sorted(missing)[0]}")
-    if data["number"] != number or type(data["number"]) is not int:
+    if data.keys() != _KNOWN:  # every key, as this library writes them
+        unknown = data.keys() - _KNOWN
+        if unknown:
+            raise _bad(number, f"unknown keys {sorted(unknown)[:5]}")
+        missing = _REQUIRED - data.keys()
+        if missing:
+            raise _bad(number, f"it has no {sorted(missing)[0]}")
+    if type(data["number"]) is not int or data["number"] != number:
         raise _bad(number, f"its number says {data['number']!r:.40}")
     parents = data["parents"]
-    if (
-        type(parents) is not list
-        or len(parents) > 1
-        or any(type(p) is not int or not 0 <= p < number for p in parents)
+    if parents == []:
+        parent = None
+    elif (
+        type(parents) is list
+        and len(parents) == 1
+        and type(parents[0]) is int
+        and 0 <= parents[0] < number
     ):
+        parent = parents[0]
+    else:
         raise _bad(
             number, f"its parents are not a list of earlier revisions: {parents!r:.80}"
         )
@@ -183,28 +193,28 @@ def decode_entry(entry: bytes | str, fields: Mapping[Any, Any]) -> Row:
         raise _bad(number, "its paths are not a list")
     get = data.get
     row = Row(
-        timeline=data["timeline"],
-        number=number,
-        parent=parents[0] if parents else None,
-        branch=data["branch"],
-        time_ns=data["time_ns"],
-        kind=data["kind"],
-        target=get("target"),
-        label=get("label"),
-        author=get("author"),
-        comment=get("comment"),
-        extra=get("extra"),
-        origin=get("origin"),
-        payload=get("payload"),
-        paths=tuple(paths),
-        digest=data["digest"],
-        chain=data["chain"],
-        erased=get("erased"),
+        data["timeline"],
+        number,
+        parent,
+        data["branch"],
+        data["time_ns"],
+        data["kind"],
+        get("target"),
+        get("label"),
+        get("author"),
+        get("comment"),
+        get("extra"),
+        get("origin"),
+        get("payload"),
+        tuple(paths),
+        data["digest"],
+        data["chain"],
+        get("erased"),
     )
     try:
         return check_row(row, "a stream entry")
     except CorruptHistoryError as exc:
-        raise _bad(number, str(exc)) from None
+        raise _bad(number, exc.problems[0][2]) from None
 
 
 def redacted(url: str) -> str:
