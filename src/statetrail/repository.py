@@ -266,8 +266,13 @@ class Repository:
             return timeline
 
     def _journal(self, name: str) -> StoreJournal:
+        publisher = self._publisher
         return StoreJournal(
-            self.backend, name, checkpoint_every=self._every, allow_pickle=self._pickle
+            self.backend,
+            name,
+            checkpoint_every=self._every,
+            allow_pickle=self._pickle,
+            on_erase=None if publisher is None else publisher.erased,
         )
 
     def _load(self, name: str, initial: Any, options: dict[str, Any]) -> Timeline[Any]:

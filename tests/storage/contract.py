@@ -251,6 +251,29 @@ class BackendContract(ABC):
         with pytest.raises(RevisionNotFoundError):
             backend.erase("t", 7, "{}")
 
+    def test_data_version_moves_with_appends_and_erasures(
+        self, backend: Backend
+    ) -> None:
+        """A backend with the signal moves it on each append and erasure, and
+        only then; one without it says ``None`` every time."""
+        first = backend.data_version()
+        if first is None:
+            backend.append([row(0)])
+            assert backend.data_version() is None
+            return
+        assert backend.data_version() == first
+        seen = [first]
+        for write in (
+            lambda: backend.append([row(0), row(1)]),
+            lambda: backend.append([row(2)]),
+            lambda: backend.erase("t", 1, "{}"),
+        ):
+            write()
+            backend.flush()
+            seen.append(backend.data_version())
+            assert backend.data_version() == seen[-1], "it moves only on a write"
+        assert len(set(seen)) == len(seen), seen
+
     def test_concurrent_appends_never_duplicate(self, backend: Backend) -> None:
         """Threads racing for the same numbers: each number is stored once, every
         append either succeeds or raises ConflictError."""

@@ -17,7 +17,6 @@ rows from wherever they come and hands them to :meth:`Applier.take`, which
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -79,8 +78,8 @@ class Applier:
         self._source = source
         self._pickle = allow_pickle
         self._keep = keep
-        self._values: OrderedDict[int, Any] = OrderedDict()
-        self._chains: OrderedDict[int, str] = OrderedDict()
+        self._values: dict[int, Any] = {}
+        self._chains: dict[int, str] = {}
         if self.next == 0:
             self._chains[-1] = ROOT_CHAIN
         #: The time (ns) of the newest revision applied, for the lag.
@@ -135,11 +134,14 @@ class Applier:
 
     # -- what this applier knows, and asks of the source ---------------------------
 
-    def _remember(self, kept: OrderedDict[int, Any], number: int, item: Any) -> None:
+    def _remember(self, kept: dict[int, Any], number: int, item: Any) -> None:
         kept[number] = item
-        kept.move_to_end(number)
-        while len(kept) > self._keep:
-            kept.popitem(last=False)
+        # In order, the revision ``keep`` back goes; what the source gave out of
+        # order is pruned when the dict reaches twice its bound.
+        kept.pop(number - self._keep, None)
+        if len(kept) > 2 * self._keep:
+            for old in sorted(kept)[: -self._keep]:
+                del kept[old]
 
     def _chain(self, number: int) -> str:
         chain = self._chains.get(number)

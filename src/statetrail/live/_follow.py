@@ -14,8 +14,11 @@ whatever the revisions come from:
   Without a source they raise :class:`~statetrail.SyncError`, saying where to
   restart.
 - a file or a ``postgresql://`` URL: the storage itself, read after the last
-  revision applied whenever it may have news (a poll of the newest number every
-  ``interval`` seconds).
+  revision applied whenever it may have news: PostgreSQL's change feed
+  (LISTEN/NOTIFY) says so; a file's data version (SQLite's ``PRAGMA
+  data_version``, looked at every ``interval`` seconds) moves.
+
+Every follower can be closed from another thread or task, promptly.
 
 >>> import statetrail
 >>> repo = statetrail.open(":memory:")
@@ -62,6 +65,11 @@ log = get_logger("statetrail")
 
 #: Entries read from Redis per round trip.
 BATCH: Final = 500
+#: Seconds a wait on PostgreSQL's change feed lasts at most before it looks
+#: whether the follower was closed.
+_SLICE: Final = 0.1
+#: Revisions an async follower's thread reads ahead of its consumer.
+_AHEAD: Final = 64
 _BACKOFF_FIRST: Final = 0.05
 _BACKOFF_MOST: Final = 5.0
 
@@ -124,10 +132,14 @@ async def follow_async(
 ) -> AsyncIterator[Revision]:
     """:func:`follow` as an async iterator: waiting never blocks the event loop.
 
-    The reads run in a worker thread; the revisions come out in order, each once.
+    A thread of its own reads (not the loop's default executor, which a few
+    waiting followers would fill) and hands each revision over, in order, each
+    once, holding at most a few ahead of the consumer. Leaving the ``async
+    for``, or cancelling the task, closes the follower and ends the thread.
     """
     import asyncio  # here: importing statetrail does not import asyncio
 
+    loop = asyncio.get_running_loop()
     following = await asyncio.to_thread(
         Following,
         url,
@@ -137,9 +149,40 @@ async def follow_async(
         interval=interval,
         prefix=prefix,
     )
+    queue: asyncio.Queue[Revision | BaseException | None] = asyncio.Queue(_AHEAD)
+
+    def hand(item: Revision | BaseException | None) -> None:
+        done = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        while not following.closed:
+            try:
+                done.result(timeout=0.1)
+                return
+            except TimeoutError:
+                continue
+        done.cancel()
+
+    def read() -> None:
+        try:
+            while not following.closed:
+                revision = following.get()
+                if revision is not None:
+                    hand(revision)
+        except BaseException as exc:  # handed to the consumer, raised there
+            hand(exc)
+        else:
+            hand(None)
+
+    thread = threading.Thread(target=read, name=f"statetrail-follow-{name}")
+    thread.daemon = True
+    thread.start()
     try:
         while True:
-            yield await asyncio.to_thread(next, following)
+            item = await queue.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
         following.close()
 
@@ -166,6 +209,8 @@ class _History:
         self.name = name
         self._feed: Any = None
         self._feed_after = -2
+        # The data version at which the last read found nothing new.
+        self._quiet_at: tuple[int, int | None] | None = None
 
     def value(self, number: int) -> tuple[Any, str]:
         row = self.repo.backend.row(self.name, number)
@@ -181,23 +226,40 @@ class _History:
     def latest(self) -> int:
         return self.repo.backend.latest(self.name)
 
-    def news(self, after: int, timeout: float) -> list[Row]:
+    def news(self, after: int, timeout: float, closed: threading.Event) -> list[Row]:
         """The rows after ``after``, waiting up to ``timeout`` seconds for some.
 
         PostgreSQL says when there is news (its change feed, LISTEN/NOTIFY,
-        which reconnects by itself); the other backends are polled.
+        which reconnects by itself). The others are looked at: their data
+        version (SQLite's ``PRAGMA data_version``) says whether anyone committed
+        since the last read found nothing, and only then are rows read. The
+        wait ends early when ``closed`` is set.
         """
         backend = self.repo.backend
         listen = getattr(backend, "listen", None)
         if listen is None:
+            # SQLite's version is its connection's, one per thread: compared
+            # only within a thread.
+            version = (threading.get_ident(), backend.data_version())
+            if version[1] is not None and version == self._quiet_at:
+                closed.wait(timeout)
+                return []
             rows = self.rows(after, after + BATCH)
+            # The version read before the rows: a commit after it moves it.
+            self._quiet_at = None if rows else version
             if not rows:
-                time.sleep(timeout)
+                closed.wait(timeout)
             return rows
         if self._feed is None or self._feed_after != after:
             self._close_feed()
             self._feed = listen(after={self.name: after})
-        rows = [r for r in self._feed.next_rows(timeout) if r.timeline == self.name]
+        # In slices, so that close() from another thread is seen within one.
+        deadline = time.monotonic() + timeout
+        while True:
+            left = min(deadline - time.monotonic(), _SLICE)
+            rows = [r for r in self._feed.next_rows(left) if r.timeline == self.name]
+            if rows or closed.is_set() or time.monotonic() >= deadline:
+                break
         if rows:
             self._feed_after = rows[-1].number
         else:
@@ -243,6 +305,7 @@ class Following(Iterator[Revision]):
         self._where = redacted(url) if isinstance(url, str) else repr(url)
         self._interval = interval
         self._closed = threading.Event()
+        self._reading = threading.Lock()  # held by the thread reading news
         self._pending: deque[Revision] = deque()
         self._seen = -1  # the newest number known to exist
         self._history: _History | None = None
@@ -277,7 +340,7 @@ class Following(Iterator[Revision]):
     # -- the iterator --------------------------------------------------------------
 
     def __next__(self) -> Revision:
-        while not self._pending:
+        while not self._pending or self._closed.is_set():
             if self._closed.is_set():
                 raise StopIteration
             self._fill()
@@ -290,7 +353,7 @@ class Following(Iterator[Revision]):
         as long as it takes.
         """
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._pending:
+        while not self._pending or self._closed.is_set():
             if self._closed.is_set():
                 return None
             if deadline is not None and time.monotonic() >= deadline:
@@ -328,10 +391,24 @@ class Following(Iterator[Revision]):
         return self._position
 
     def close(self) -> None:
-        """Stop following; the iterator then ends."""
+        """Stop following; the iterator then ends.
+
+        Safe from any thread or task, and prompt: a wait for news in another
+        thread ends at once (a blocked Redis read is cut by closing its
+        connection; a wait on storage wakes), and that thread hands out nothing
+        more (a web server closes its followers as browsers leave).
+        """
         self._closed.set()
         if self._client is not None:
             self._client.close()
+        if self._reading.acquire(blocking=False):
+            try:
+                self._release()
+            finally:
+                self._reading.release()
+        # Else the thread reading releases the history as it leaves _fill.
+
+    def _release(self) -> None:
         if self._history is not None:
             self._history.close()
 
@@ -352,16 +429,24 @@ class Following(Iterator[Revision]):
     # -- reading -------------------------------------------------------------------
 
     def _fill(self) -> None:
+        with self._reading:
+            try:
+                self._read()
+            finally:
+                if self._closed.is_set():
+                    self._release()
+
+    def _read(self) -> None:
         try:
             if self._redis:
                 self._read_stream()
             else:
                 self._read_history()
-        except (StatetrailError, ValueError, TypeError):
-            raise
         except Exception as exc:
             if self._closed.is_set():
-                return
+                return  # cut by close(): whatever it raised, the iterator ends
+            if isinstance(exc, StatetrailError | ValueError | TypeError):
+                raise
             if not is_transient(exc):
                 raise SyncError(
                     f"following {self.name!r} from {self._where} failed: "
@@ -434,7 +519,7 @@ class Following(Iterator[Revision]):
 
     def _read_history(self) -> None:
         assert self._history is not None
-        rows = self._history.news(self._applier.next - 1, self._interval)
+        rows = self._history.news(self._applier.next - 1, self._interval, self._closed)
         if not rows:
             return
         self._seen = max(self._seen, rows[-1].number)

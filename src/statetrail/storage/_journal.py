@@ -15,7 +15,6 @@ digest and chain link on the way: a history altered on disk raises
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -214,7 +213,7 @@ def _origin(text: str | None) -> Origin | None:
     if text is None:
         return None
     try:
-        file, line, function, thread, task = json.loads(text)
+        file, line, function, thread, task = orjson.loads(text)
         return Origin(str(file), int(line), str(function), str(thread), task)
     except (ValueError, TypeError) as exc:
         raise CorruptHistoryError(f"an origin is unreadable: {text[:80]!r}") from exc
@@ -621,9 +620,13 @@ class StoreJournal:
         allow_pickle: bool = False,
         chains: dict[int, str] | None = None,
         depths: dict[int, int] | None = None,
+        on_erase: Callable[[str, int], None] | None = None,
     ) -> None:
         self.backend = backend
         self.name = name
+        #: Told ``(timeline, number)`` after an erasure is stored (a publisher
+        #: then strips the revision from its stream).
+        self.on_erase = on_erase
         self._every = checkpoint_every
         self._pickle = allow_pickle
         self._chains: dict[int, str] = {} if chains is None else chains
@@ -793,6 +796,8 @@ class StoreJournal:
                 children,
             ),
         )
+        if self.on_erase is not None:
+            self.on_erase(self.name, number)
 
     def trimmed(
         self,

@@ -13,8 +13,10 @@ page. So:
 - several processes may publish one history: entry ids are revision numbers, and
   Redis refuses an id at or below the stream's last, so each revision is stored
   once (see :mod:`statetrail.storage._stream`);
-- writes made elsewhere (another process, a batched flush) are seen by a poll of
-  the backend every ``poll`` seconds.
+- writes made elsewhere (another process, a batched flush) are seen by a look
+  at the backend's data version every ``poll`` seconds (SQLite's ``PRAGMA
+  data_version``: one query says whether anyone committed); only when it moved
+  are the timelines whose newest number passed the published one read.
 
 Streams are bounded by ``XADD ... MAXLEN ~ maxlen``; a follower further behind
 backfills from the source.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections import deque
 from typing import Final
 
 from statetrail._log import get_logger
@@ -33,6 +36,7 @@ from statetrail.storage._stream import (
     connect,
     encode_entry,
     entry_id,
+    is_transient,
     number_of,
     options_of,
     redacted,
@@ -46,6 +50,11 @@ log = get_logger("statetrail")
 
 #: Rows read from the backend and added to Redis per round trip.
 PAGE: Final = 1_000
+#: Seconds between looks for revisions written elsewhere: a look at the data
+#: version (one ``PRAGMA`` on SQLite), or, for a backend without one, reading
+#: each timeline's newest number.
+_POLL: Final = 0.1
+_POLL_READING: Final = 1.0
 _BACKOFF_FIRST: Final = 0.05
 _BACKOFF_MOST: Final = 5.0
 
@@ -60,7 +69,9 @@ class Publisher:
         maxlen: About how many entries each stream keeps.
         prefix: Timeline ``t`` is published to the stream ``prefix + t``.
         poll: Seconds between looks at the backend for revisions written by
-            others (other processes, a batched flush).
+            others (other processes, a batched flush): 0.1 for a backend with
+            a data version (a look is then one cheap query, and timelines are
+            read only when it moved), else 1.
     """
 
     def __init__(
@@ -70,13 +81,15 @@ class Publisher:
         *,
         maxlen: int | None = None,
         prefix: str | None = None,
-        poll: float = 1.0,
+        poll: float | None = None,
     ) -> None:
         url, url_maxlen, url_prefix = options_of(url)
         maxlen = url_maxlen if maxlen is None else maxlen
         prefix = url_prefix if prefix is None else prefix
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, not {maxlen!r}")
+        if poll is None:
+            poll = _POLL if backend.data_version() is not None else _POLL_READING
         if poll <= 0:
             raise ValueError(f"poll must be positive, not {poll!r}")
         self._client = connect(url)
@@ -85,9 +98,15 @@ class Publisher:
         self._maxlen = maxlen
         self._prefix = prefix
         self._poll = poll
-        self._cond = threading.Condition()
+        # A write only adds to ``_dirty`` and sets ``_news`` (no lock unless the
+        # flag was down); the thread clears the flag before it takes the names,
+        # so a name added after it took them raises the flag again.
+        self._news = threading.Event()
         self._dirty: set[str] = set()
+        self._erasures: deque[tuple[str, int]] = deque()
+        self._cond = threading.Condition()  # guards what follows, for wait()
         self._published: dict[str, int] = {}
+        self._version: int | None = None  # the backend's, at the last look
         self._busy = False
         self._closed = False
         self._failing = False
@@ -103,10 +122,23 @@ class Publisher:
         return self._where
 
     def poke(self, timeline: str) -> None:
-        """Say that ``timeline`` has new revisions: the cost of a write."""
-        with self._cond:
-            self._dirty.add(timeline)
-            self._cond.notify()
+        """Say that ``timeline`` has new revisions: the cost of a write.
+
+        A set insert and a flag: lock-free while the flag is already up.
+        """
+        self._dirty.add(timeline)
+        if not self._news.is_set():
+            self._news.set()
+
+    def erased(self, timeline: str, number: int) -> None:
+        """Say that revision ``number`` of ``timeline`` was erased.
+
+        Its entry is deleted from the stream (``XDEL``), so Redis no longer
+        holds its value. A follower that has not read it yet finds a gap
+        there, and reads the erased revision (its tombstone) from its source.
+        """
+        self._erasures.append((timeline, number))
+        self._news.set()
 
     def published(self, timeline: str) -> int:
         """The newest revision of ``timeline`` known to be in its stream (-1: none)."""
@@ -124,7 +156,7 @@ class Publisher:
         for name in self._backend.timelines():
             self.poke(name)
         with self._cond:
-            while self._dirty or self._busy:
+            while self._dirty or self._erasures or self._busy:
                 if self._error is not None:
                     raise StatetrailError(
                         f"publishing to {self._where} stopped: {self._error}"
@@ -140,37 +172,42 @@ class Publisher:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        self._news.set()
         if threading.current_thread() is not self._thread:
             self._thread.join()
         self._client.close()
 
     # -- the thread --------------------------------------------------------------
 
+    def _take(self) -> set[str]:
+        """The timelines marked since the last take (only this thread pops)."""
+        self._news.clear()
+        todo: set[str] = set()
+        dirty = self._dirty
+        while dirty:
+            todo.add(dirty.pop())
+        return todo
+
     def _run(self) -> None:
         backoff = _BACKOFF_FIRST
         next_poll = 0.0
         while True:
+            self._news.wait(max(0.0, next_poll - time.monotonic()))
             with self._cond:
-                while not self._dirty and not self._closed:
-                    left = next_poll - time.monotonic()
-                    if left <= 0:
-                        break
-                    self._cond.wait(left)
                 if self._closed:
                     return
-                if time.monotonic() >= next_poll:
-                    next_poll = time.monotonic() + self._poll
-                    self._dirty.update(self._all_timelines())
-                todo, self._dirty = self._dirty, set()
                 self._busy = True
+            todo = self._take()
+            if time.monotonic() >= next_poll:
+                next_poll = time.monotonic() + self._poll
+                todo.update(self._moved())
             try:
                 for name in sorted(todo):
                     self._publish(name)
+                # After publishing: an entry added from a row read before its
+                # erasure is deleted too.
+                self._strip()
             except Exception as exc:
-                with self._cond:
-                    self._dirty |= todo
-                    self._busy = False
-                    self._cond.notify_all()
                 if not self._failing:
                     log.warning(
                         "publishing to %s failed (%s); retrying until it is back",
@@ -178,11 +215,19 @@ class Publisher:
                         exc,
                     )
                     self._failing = True
+                self._dirty.update(todo)  # for wait(), and the next round
+                self._news.set()
+                # A refusal (a wrong password, a key of another type) makes
+                # wait() raise instead of waiting; the thread still retries.
+                self._error = None if is_transient(exc) else exc
                 with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
                     pause = backoff * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
                     self._cond.wait_for(lambda: self._closed, pause)
                 backoff = min(backoff * 2, _BACKOFF_MOST)
                 continue
+            self._error = None
             if self._failing:
                 log.warning("publishing to %s works again", self._where)
                 self._failing = False
@@ -191,12 +236,35 @@ class Publisher:
                 self._busy = False
                 self._cond.notify_all()
 
-    def _all_timelines(self) -> list[str]:
+    def _strip(self) -> None:
+        """Delete the entries of erased revisions (only this thread pops)."""
+        while self._erasures:
+            name, number = self._erasures[0]
+            self._client.xdel(stream_key(name, self._prefix), entry_id(number))
+            self._erasures.popleft()
+
+    def _moved(self) -> list[str]:
+        """The timelines with revisions past those published.
+
+        Read only if the history changed since the last look (its data version
+        says; without one, it is read every time).
+        """
+        backend = self._backend
         try:
-            return self._backend.timelines()
+            version = backend.data_version()
+            if version is not None and version == self._version:
+                return []
+            # The version first: a commit after it moves it again for next time.
+            moved = [
+                name
+                for name in backend.timelines()
+                if backend.latest(name) > self._published.get(name, -1)
+            ]
         except StatetrailError as exc:
             log.warning("publishing: the history could not be read (%s)", exc)
             return []
+        self._version = version
+        return moved
 
     def _publish(self, name: str) -> None:
         key = stream_key(name, self._prefix)
@@ -212,13 +280,18 @@ class Publisher:
             if not rows:
                 return
             pipe = self._client.pipeline(transaction=False)
+            command = pipe.execute_command
             for row in rows:
-                pipe.xadd(
+                # XADD spelled out: redis-py's xadd() builds the same arguments
+                # more slowly.
+                command(
+                    "XADD",
                     key,
-                    encode_entry(row),
-                    id=entry_id(row.number),
-                    maxlen=self._maxlen,
-                    approximate=True,
+                    "MAXLEN",
+                    "~",
+                    self._maxlen,
+                    entry_id(row.number),
+                    *_flat(encode_entry(row)),
                 )
             for row, result in zip(
                 rows, pipe.execute(raise_on_error=False), strict=True
@@ -228,6 +301,11 @@ class Publisher:
                 last = row.number
             with self._cond:
                 self._published[name] = last
+
+
+def _flat(fields: dict[str, bytes]) -> tuple[str | bytes, ...]:
+    """``{"a": x, "b": y}`` as ``("a", x, "b", y)``: an XADD's field arguments."""
+    return tuple(item for pair in fields.items() for item in pair)
 
 
 def _already_there(error: Exception) -> bool:

@@ -13,21 +13,21 @@ writer processes publishing the same file, is stored once: the second ``XADD``
 is refused and means "already there". Followers read in id order, which is
 revision-number order, whoever published.
 
-**Fields** (every value is text; a field that is absent is ``None``):
-``timeline``, ``number``, ``parents`` (a JSON list: one parent, none for the
-first revision, two for a merge), ``branch``, ``time_ns``, ``kind``,
-``target``, ``label``, ``author``, ``comment``, ``extra`` (the note, in the
-codec's tagged JSON), ``origin`` (JSON ``[file, line, function, thread,
-task]``), ``payload`` (the change as the codec's stored patch, or a whole
-value), ``paths`` (a JSON list), ``digest`` and ``chain``, ``erased`` (the
-tombstone of a revision erased before it was published) and ``format`` (``"1"``,
-this layout).
+**Two fields**: ``format`` (``"2"``, this layout) and ``row``, the stored row
+as one JSON object (a single field keeps each ``XADD`` and each read short:
+one value to pack, send and parse per revision, instead of seventeen). Its
+keys: ``timeline``, ``number``, ``parents`` (a list: none for the first
+revision, one parent), ``branch``, ``time_ns``, ``kind``, ``target``,
+``label``, ``author``, ``comment``, ``extra`` (the note, in the codec's tagged
+JSON, as text), ``origin`` (JSON ``[file, line, function, thread, task]`` as
+text), ``payload`` (the change as the codec's stored patch, or a whole value,
+as text: the very text the digest covers), ``paths`` (a list), ``digest`` and
+``chain``, ``erased`` (the tombstone of an erased revision). A key that is
+absent is ``null``; an unknown key, or one of the wrong type, is refused.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any, Final, NamedTuple
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -58,25 +58,25 @@ __all__ = [
 DEFAULT_MAXLEN: Final = 100_000
 #: The stream of timeline ``t`` is ``statetrail:t``.
 DEFAULT_PREFIX: Final = "statetrail:"
-FORMAT: Final = "1"
+FORMAT: Final = "2"
+_FORMAT_BYTES: Final = FORMAT.encode()
 
-_ID = re.compile(r"(0|[1-9][0-9]{0,18})-1")
-_TEXT_FIELDS: Final = (
-    "timeline",
-    "branch",
-    "kind",
-    "label",
-    "author",
-    "comment",
-    "extra",
-    "origin",
-    "payload",
-    "digest",
-    "chain",
-    "erased",
+_REQUIRED: Final = frozenset(
+    [
+        "timeline",
+        "number",
+        "parents",
+        "branch",
+        "time_ns",
+        "kind",
+        "paths",
+        "digest",
+        "chain",
+    ]
 )
-_INT_FIELDS: Final = ("number", "time_ns", "target")
-_KNOWN: Final = frozenset((*_TEXT_FIELDS, *_INT_FIELDS, "parents", "paths", "format"))
+_KNOWN: Final = _REQUIRED | frozenset(
+    ["target", "label", "author", "comment", "extra", "origin", "payload", "erased"]
+)
 
 
 def stream_key(timeline: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -96,112 +96,125 @@ def number_of(entry: bytes | str) -> int:
         SyncError: It is not an id this library writes.
     """
     text = entry.decode("ascii", "replace") if isinstance(entry, bytes) else entry
-    if _ID.fullmatch(text) is None:
+    head, _, tail = text.partition("-")
+    if (  # "n-1": n in decimal ASCII digits, no leading zero, at most 19
+        tail != "1"
+        or not (head.isascii() and head.isdigit())
+        or len(head) > 19
+        or (head[0] == "0" and head != "0")
+    ):
         raise SyncError(f"a stream entry with id {text[:40]!r} was not published here")
-    return int(text.partition("-")[0])
+    return int(head)
 
 
-def encode_entry(row: Row) -> dict[str, str]:
+def encode_entry(row: Row) -> dict[str, bytes]:
     """The fields of ``row``'s entry."""
-    fields: dict[str, str] = {"format": FORMAT}
-    for name in _TEXT_FIELDS:
-        value = getattr(row, name)
-        if value is not None:
-            fields[name] = value
-    fields["number"] = str(row.number)
-    fields["time_ns"] = str(row.time_ns)
-    if row.target is not None:
-        fields["target"] = str(row.target)
-    fields["parents"] = "[]" if row.parent is None else f"[{row.parent:d}]"
-    fields["paths"] = json.dumps(list(row.paths), ensure_ascii=False)
-    return fields
+    return {
+        "format": _FORMAT_BYTES,
+        "row": orjson.dumps(
+            {
+                "timeline": row.timeline,
+                "number": row.number,
+                "parents": [] if row.parent is None else [row.parent],
+                "branch": row.branch,
+                "time_ns": row.time_ns,
+                "kind": row.kind,
+                "target": row.target,
+                "label": row.label,
+                "author": row.author,
+                "comment": row.comment,
+                "extra": row.extra,
+                "origin": row.origin,
+                "payload": row.payload,
+                "paths": row.paths,
+                "digest": row.digest,
+                "chain": row.chain,
+                "erased": row.erased,
+            }
+        ),
+    }
 
 
-def _str(raw: bytes | str) -> str:
-    return raw if isinstance(raw, str) else raw.decode()
-
-
-def _int(text: str, name: str, number: str) -> int:
-    if not re.fullmatch(r"-?[0-9]{1,19}", text):
-        raise _bad(number, f"its {name} is not an integer: {text[:40]!r}")
-    return int(text)
-
-
-def _bad(number: str, what: str) -> SyncError:
+def _bad(number: int, what: str) -> SyncError:
     return SyncError(f"stream entry {number}: {what}; it was not applied")
 
 
-def decode_entry(
-    entry: bytes | str, fields: Mapping[bytes, bytes] | Mapping[str, str]
-) -> Row:
+def decode_entry(entry: bytes | str, fields: Mapping[Any, Any]) -> Row:
     """The row an entry holds, each field checked for its type.
 
     Its digest and chain are not checked here (the follower does, against the
     revision before it).
 
     Raises:
-        SyncError: The entry is not one this library wrote: an unknown format or
-            field, a field of the wrong type, a number that differs from its id.
+        SyncError: The entry is not one this library wrote: an unknown format,
+            key or field, a value of the wrong type, a number that differs from
+            its id.
     """
     number = number_of(entry)
-    where = str(number)
+    if len(fields) != 2:
+        raise _bad(number, f"it has {len(fields)} fields, not format and row")
+    form = fields.get(b"format", fields.get("format"))
+    if form not in (_FORMAT_BYTES, FORMAT):
+        raise _bad(number, f"unknown format {form!r:.40}")
+    text = fields.get(b"row", fields.get("row"))
+    if type(text) not in (bytes, str):
+        raise _bad(number, "it has no row")
     try:
-        data = {_str(k): _str(v) for k, v in fields.items()}
-    except (UnicodeDecodeError, AttributeError):
-        raise _bad(where, "a field is not UTF-8 text") from None
-    if data.get("format") != FORMAT:
-        raise _bad(where, f"unknown format {data.get('format')!r}")
-    unknown = sorted(set(data) - _KNOWN)
-    if unknown:
-        raise _bad(where, f"unknown fields {unknown[:5]}")
-    ints: dict[str, int | None] = {}
-    for name in _INT_FIELDS:
-        ints[name] = None if name not in data else _int(data[name], name, where)
-    if ints["number"] != number:
-        raise _bad(where, f"its number field says {ints['number']}")
-    if ints["time_ns"] is None:
-        raise _bad(where, "it has no time")
-    try:
-        parents = orjson.loads(data.get("parents", "null"))
-        paths = orjson.loads(data.get("paths", "null"))
+        data = orjson.loads(text)
     except orjson.JSONDecodeError:
-        raise _bad(where, "its parents or paths are not JSON") from None
-    if (
-        type(parents) is not list
-        or len(parents) > 1
-        or any(type(p) is not int or not 0 <= p < number for p in parents)
+        raise _bad(number, "its row is not JSON") from None
+    if type(data) is not dict:
+        raise _bad(number, "its row is not a JSON object")
+    if data.keys() != _KNOWN:  # every key, as this library writes them
+        unknown = data.keys() - _KNOWN
+        if unknown:
+            raise _bad(number, f"unknown keys {sorted(unknown)[:5]}")
+        missing = _REQUIRED - data.keys()
+        if missing:
+            raise _bad(number, f"it has no {sorted(missing)[0]}")
+    if type(data["number"]) is not int or data["number"] != number:
+        raise _bad(number, f"its number says {data['number']!r:.40}")
+    parents = data["parents"]
+    if parents == []:
+        parent = None
+    elif (
+        type(parents) is list
+        and len(parents) == 1
+        and type(parents[0]) is int
+        and 0 <= parents[0] < number
     ):
+        parent = parents[0]
+    else:
         raise _bad(
-            where, f"its parents are not a list of earlier revisions: {parents!r}"
+            number, f"its parents are not a list of earlier revisions: {parents!r:.80}"
         )
+    paths = data["paths"]
     if type(paths) is not list:
-        raise _bad(where, "its paths are not a list")
-    for name in ("timeline", "branch", "kind", "digest", "chain"):
-        if name not in data:
-            raise _bad(where, f"it has no {name}")
+        raise _bad(number, "its paths are not a list")
+    get = data.get
     row = Row(
-        timeline=data["timeline"],
-        number=number,
-        parent=parents[0] if parents else None,
-        branch=data["branch"],
-        time_ns=ints["time_ns"],
-        kind=data["kind"],
-        target=ints["target"],
-        label=data.get("label"),
-        author=data.get("author"),
-        comment=data.get("comment"),
-        extra=data.get("extra"),
-        origin=data.get("origin"),
-        payload=data.get("payload"),
-        paths=tuple(paths),
-        digest=data["digest"],
-        chain=data["chain"],
-        erased=data.get("erased"),
+        data["timeline"],
+        number,
+        parent,
+        data["branch"],
+        data["time_ns"],
+        data["kind"],
+        get("target"),
+        get("label"),
+        get("author"),
+        get("comment"),
+        get("extra"),
+        get("origin"),
+        get("payload"),
+        tuple(paths),
+        data["digest"],
+        data["chain"],
+        get("erased"),
     )
     try:
         return check_row(row, "a stream entry")
     except CorruptHistoryError as exc:
-        raise _bad(where, str(exc)) from None
+        raise _bad(number, exc.problems[0][2]) from None
 
 
 def redacted(url: str) -> str:

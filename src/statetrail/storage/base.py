@@ -275,6 +275,16 @@ class Backend(ABC):
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
 
+    def data_version(self) -> int | None:
+        """A number that changes whenever rows are added or erased, by anyone.
+
+        A cheap look for news (one ``PRAGMA data_version`` on SQLite): a reader
+        compares it with the one it had and reads only when it moved. Compare
+        numbers read by one thread (SQLite's is its connection's). ``None``: this
+        backend has no such signal, so a reader reads to find out.
+        """
+        return None
+
     @abstractmethod
     def end(self, timeline: str) -> End | None:
         """The end record of ``timeline``, ``None`` if it has none.

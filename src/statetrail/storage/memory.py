@@ -36,6 +36,7 @@ class MemoryBackend(Backend):
         self._ends: dict[str, End] = {}
         self._trims: dict[str, list[RangeTombstone]] = {}
         self._closed = False
+        self._version = 0  # moved by every append and erasure
 
     def _check(self) -> None:
         if self._closed:
@@ -84,6 +85,7 @@ class MemoryBackend(Backend):
                 self._heads[timeline] = Heads(
                     heads.branch, heads.cursor, dict(heads.tips), heads.seal
                 )
+            self._version += 1
 
     def read(
         self, timeline: str, after: int = -1, upto: int | None = None
@@ -152,6 +154,10 @@ class MemoryBackend(Backend):
             self._check()
             return sorted(self._checkpoints.get(timeline, {}))
 
+    def data_version(self) -> int:
+        """Moves with every append and erasure (no other process writes here)."""
+        return self._version
+
     def erase(self, timeline: str, number: int, tombstone: str) -> None:
         """Drop a payload, keep the tombstone."""
         with self._lock:
@@ -163,6 +169,7 @@ class MemoryBackend(Backend):
                     f"timeline {timeline!r} has no revision {number} to erase"
                 )
             rows[number] = row._replace(payload=None, erased=tombstone)
+            self._version += 1
 
     def trims(self, timeline: str) -> list[RangeTombstone]:
         """The range tombstones of ``timeline``, oldest first."""

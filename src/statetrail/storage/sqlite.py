@@ -765,6 +765,15 @@ class SQLiteBackend(Backend):
             )
         return int(number)
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's reading connection.
+
+        It moves with every commit of another connection, this process's writer
+        included, so with every append and erasure by anyone.
+        """
+        ((version,),) = self._read("PRAGMA data_version", ())
+        return int(version)
+
     def end(self, timeline: str) -> End | None:
         """The end record of ``timeline`` (kept by a trigger on every INSERT)."""
         records = self._read(sql.END, (timeline,))

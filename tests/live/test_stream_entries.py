@@ -1,0 +1,83 @@
+"""Stream entries without a server: a row round-trips, and anything that is not
+an entry this library wrote is refused with SyncError, naming what is wrong."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import statetrail
+from statetrail.errors import SyncError
+from statetrail.storage._stream import decode_entry, encode_entry, entry_id, number_of
+from statetrail.storage.base import Row
+
+
+def _rows() -> list[Row]:
+    repo = statetrail.open(":memory:")
+    store = repo.store("job", {"email": None, "n": 0})
+    store.set("email", "ann@example.org", comment="hello", author="ann")
+    store.set("n", 2)
+    return repo.backend.read("job")
+
+
+def test_every_row_round_trips_as_bytes_and_as_text() -> None:
+    for row in _rows():
+        fields = encode_entry(row)
+        as_bytes = {k.encode(): v for k, v in fields.items()}
+        as_text = {k: v.decode() for k, v in fields.items()}
+        eid = entry_id(row.number)
+        assert decode_entry(eid.encode(), as_bytes) == row
+        assert decode_entry(eid, as_text) == row
+
+
+@pytest.mark.parametrize(
+    "eid", ["01-1", "-1", "1-2", "²-1", "1" * 20 + "-1", "x-1", "1-1-1", "", "7"]
+)
+def test_ids_not_written_here_are_refused(eid: str) -> None:
+    with pytest.raises(SyncError, match="was not published here"):
+        number_of(eid)
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"number": 2}, "its number says 2"),
+        ({"number": True}, "its number says True"),
+        ({"parents": [1, 0]}, "parents"),
+        ({"parents": [-1]}, "parents"),
+        ({"parents": [1.0]}, "parents"),
+        ({"parents": {}}, "parents"),
+        ({"paths": "/n"}, "paths are not a list"),
+        ({"paths": [1]}, "paths is"),
+        ({"time_ns": 2**70}, "time_ns is a real number"),
+        ({"time_ns": 2**63}, "time_ns is an integer out of range"),
+        ({"target": "3"}, "target is text"),
+        ({"payload": {"patch": []}}, "payload is an object"),
+        ({"extra": 1}, "extra is an integer"),
+        ({"kind": None}, "kind is null"),
+        ({"surprise": 1}, "unknown keys"),
+    ],
+)
+def test_rows_of_the_wrong_shape_are_refused(change: dict[str, Any], why: str) -> None:
+    row = _rows()[1]
+    data = json.loads(encode_entry(row)["row"])
+    data.update(change)
+    fields = {b"format": b"2", b"row": json.dumps(data).encode()}
+    with pytest.raises(SyncError, match=why):
+        decode_entry(entry_id(1), fields)
+
+
+def test_a_missing_key_and_a_missing_field_are_refused() -> None:
+    row = _rows()[1]
+    data = json.loads(encode_entry(row)["row"])
+    del data["digest"]
+    with pytest.raises(SyncError, match="it has no digest"):
+        decode_entry(entry_id(1), {"format": "2", "row": json.dumps(data)})
+    with pytest.raises(SyncError, match="1 fields, not format and row"):
+        decode_entry(entry_id(1), {"format": "2"})
+    with pytest.raises(SyncError, match="unknown format"):
+        decode_entry(entry_id(1), {"format": "1", "row": json.dumps(data)})
+    with pytest.raises(SyncError, match="not a JSON object"):
+        decode_entry(entry_id(1), {"format": "2", "row": "[]"})
