@@ -49,6 +49,8 @@ __all__ = [
     "ERASE",
     "FORKS",
     "HEADS",
+    "INDEX_EXTRA",
+    "INDEX_MISSING",
     "INDEX_SUMS",
     "INSERT",
     "INSERT_INTEGERS",
@@ -56,7 +58,9 @@ __all__ = [
     "LATEST",
     "MIGRATIONS",
     "MIGRATIONS_1",
+    "MIGRATIONS_3",
     "NEWEST_TRIM",
+    "NUMBER_AT",
     "PUT_CHECKPOINT",
     "PUT_CHECKPOINTS_JSON",
     "PUT_TRIM",
@@ -65,6 +69,7 @@ __all__ = [
     "SAVE_HEADS",
     "SCHEMA",
     "TIMELINES",
+    "TOUCHING",
     "TRIMS",
     "TRIM_BATCH_END",
     "Migration",
@@ -270,13 +275,65 @@ def _version_3_range_tombstones(conn: sqlite3.Connection) -> None:
     )
 
 
+def _version_4_indexes(conn: sqlite3.Connection) -> None:
+    """The path index and the time index (see ``_index``).
+
+    ``paths`` holds one entry per path a row lists, keyed ``(timeline, path,
+    number)``: WITHOUT ROWID, so the key is the only B-tree. Triggers keep it in
+    step with ``revisions`` inside the statement that inserts or deletes a row,
+    whatever the path taken (one insert, many, the batched group commit, a
+    trim), so it is written in the row's own transaction. The time index is an
+    ordinary index on ``revisions``: ``(timeline, time_ns, number)`` covers
+    :data:`NUMBER_AT`, one seek.
+
+    Existing rows are indexed in one ``INSERT ... SELECT``, which SQLite streams
+    row by row (its memory is the page cache, not the table).
+    """
+    conn.execute(
+        """
+        CREATE TABLE paths (
+            timeline TEXT NOT NULL,
+            path TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            PRIMARY KEY (timeline, path, number)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO paths (timeline, path, number)"
+        " SELECT r.timeline, j.value, r.number FROM revisions AS r, json_each(r.paths)"
+        " AS j WHERE json_valid(r.paths) AND j.type = 'text'"
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER revisions_paths AFTER INSERT ON revisions BEGIN
+            INSERT OR IGNORE INTO paths (timeline, path, number)
+            SELECT new.timeline, value, new.number FROM json_each(new.paths);
+        END
+        """
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER revisions_paths_gone AFTER DELETE ON revisions BEGIN
+            DELETE FROM paths WHERE timeline = old.timeline AND number = old.number
+            AND path IN (SELECT value FROM json_each(old.paths));
+        END
+        """
+    )
+    conn.execute("CREATE INDEX revisions_time ON revisions (timeline, time_ns, number)")
+
+
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
 #: Append to it; never edit a step that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _version_1,
     _version_2,
     _version_3_range_tombstones,
+    _version_4_indexes,
 )
+
+#: Versions 1 to 3: what statetrail wrote before the indexes (for upgrade tests).
+MIGRATIONS_3: tuple[Migration, ...] = MIGRATIONS[:3]
 
 #: Version 1 alone: what statetrail wrote before format 2 (for tests of upgrades).
 MIGRATIONS_1: tuple[Migration, ...] = (_version_1,)
@@ -563,8 +620,8 @@ TRIM_BATCH_END = (
     " WHERE timeline = ? AND number <= ? ORDER BY number LIMIT ?)"
 )
 #: What goes with trimmed revisions, each ``(timeline, upto)``: the rows first
-#: (its count is the batch's). A table of per-revision rows added later (the
-#: path and time indexes) adds its DELETE here.
+#: (its count is the batch's). Their path index entries go with each row, by
+#: the trigger ``revisions_paths_gone``.
 DELETE_TRIMMED = (
     "DELETE FROM revisions WHERE timeline = ? AND number <= ?",
     "DELETE FROM checkpoints WHERE timeline = ? AND number <= ?",
@@ -574,6 +631,54 @@ CROSSING = (
     " ORDER BY number"
 )
 CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
+
+#: Backend.touching(): the exact path, its descendants (a range of the key)
+#: and each ancestor (one exact lookup each, bound as a JSON array), newest
+#: first. Parameters: timeline, path, low, high, ancestors, before, limit.
+TOUCHING = """
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path = ?2 AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    UNION
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path >= ?3 AND path < ?4 AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    UNION
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path IN (SELECT value FROM json_each(?5))
+            AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    ORDER BY number DESC LIMIT ?7
+"""
+#: Backend.number_at(): the latest time at or before a time, one seek.
+NUMBER_AT = """
+    SELECT number FROM revisions INDEXED BY revisions_time
+    WHERE timeline = ? AND time_ns <= ?
+    ORDER BY time_ns DESC, number DESC LIMIT 1
+"""
+#: Rows' paths that have no index entry, then entries no row lists.
+INDEX_MISSING = """
+    SELECT r.number, j.value FROM revisions AS r, json_each(r.paths) AS j
+    WHERE r.timeline = ? AND NOT EXISTS (
+        SELECT 1 FROM paths AS p
+        WHERE p.timeline = r.timeline AND p.path = j.value AND p.number = r.number
+    )
+    ORDER BY r.number LIMIT 100
+"""
+INDEX_EXTRA = """
+    SELECT p.number, p.path FROM paths AS p
+    WHERE p.timeline = ? AND NOT EXISTS (
+        SELECT 1 FROM revisions AS r, json_each(r.paths) AS j
+        WHERE r.timeline = p.timeline AND r.number = p.number AND j.value = p.path
+    )
+    ORDER BY p.number LIMIT 100
+"""
 
 _Params = tuple[object, ...]
 

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
+from statetrail.storage import _index
+
 __all__ = [
     "Backend",
     "Checkpoint",
@@ -373,6 +375,67 @@ class Backend(ABC):
                 return out
             out += [r.number for r in rows if r.parent is not None and r.parent < cut]
             after = rows[-1].number
+
+    # -- the path and time indexes (see _index) --------------------------------------
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Numbers of the revisions that changed ``path``, newest first.
+
+        ``path`` is a JSON Pointer (``""`` is the whole value). A change at the
+        path, under it, or at one of its ancestors counts (a write to ``/a``
+        replaces ``/a/b``), as :meth:`~statetrail.Timeline.log` counts it.
+        ``before`` keeps only numbers below it, ``limit`` the newest so many.
+        Every branch's revisions are listed: the caller keeps those on its line.
+
+        The default reads the rows; the SQL backends answer from their path
+        index (one range scan and one point lookup per ancestor).
+
+        Raises:
+            ValueError: ``path`` is not a JSON Pointer, or ``limit`` is negative.
+        """
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        out: list[int] = []
+        upto = None if before is None else before - 1
+        for row in reversed(self.read(timeline, upto=upto)):
+            if any(_index.touches(changed, path) for changed in row.paths):
+                out.append(row.number)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, or ``None``.
+
+        Times are the wall clock's (UTC nanoseconds since the epoch): the answer
+        is the revision whose recorded time is the latest not after ``time_ns``,
+        the highest number among equal times. A clock set back can record a
+        revision with an earlier time than the one before it; the answer is
+        still the one whose own time is latest. The default reads the rows; the
+        SQL backends use their time index (one seek).
+        """
+        best: tuple[int, int] | None = None
+        for row in self.read(timeline):
+            key = (row.time_ns, row.number)
+            if row.time_ns <= time_ns and (best is None or key > best):
+                best = key
+        return None if best is None else best[1]
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Entries of the path index that do not match the rows' ``paths``.
+
+        The index is not covered by the hash chain, so ``verify`` compares it
+        with the rows: a missing or an extra entry is a problem. The default
+        finds none: backends that answer from their rows keep no index.
+        """
+        return []
 
     def reclaim(self) -> None:  # noqa: B027 - only files have space to give back
         """Give the space of removed rows back (SQLite ``incremental_vacuum``...)."""

@@ -68,10 +68,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from statetrail._log import get_logger
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage import _index
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
     DELETE_TRIMMED,
+    INDEX_STATEMENTS,
     SCHEMA_VERSION,
     TRIM_STATEMENTS,
     VACUUMED,
@@ -174,6 +176,7 @@ class PostgresBackend(Backend):
         timeout: float = 10.0,
         connect_timeout: float | None = None,
         _version_1_only: bool = False,
+        _version_3_only: bool = False,
     ) -> None:
         if _MISSING is not None:
             raise ImportError(
@@ -194,6 +197,11 @@ class PostgresBackend(Backend):
             k: v.replace("{s}", ident) for k, v in TRIM_STATEMENTS.items()
         }
         self._delete_trimmed = [v.replace("{s}", ident) for v in DELETE_TRIMMED]
+        self._index_sql = {
+            k: v.replace("{s}", ident) for k, v in INDEX_STATEMENTS.items()
+        }
+        # A schema kept at an older version by a test has no indexes.
+        self._indexed = not (_version_1_only or _version_3_only)
         self._inserts: dict[int, str] = {}
         self._lock = threading.Lock()
         settings = [("synchronous_commit", "on" if synchronous_commit else "off")]
@@ -217,7 +225,12 @@ class PostgresBackend(Backend):
                     if read_only:
                         check_readable(conn, schema, self._server.describe())
                     else:
-                        migrate(conn, schema, _version_1_only=_version_1_only)
+                        migrate(
+                            conn,
+                            schema,
+                            _version_1_only=_version_1_only,
+                            _version_3_only=_version_3_only,
+                        )
                     break
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     if attempt >= retries:
@@ -410,6 +423,79 @@ class PostgresBackend(Backend):
             lambda c, _: c.execute(self._sql.forks, [timeline, after]).fetchall(),
         )
         return [_fork(r) for r in records]
+
+    # -- the path and time indexes (schema 4) ---------------------------------------
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Revisions that changed ``path``, under or above it, newest first.
+
+        From the path index: one range scan and one lookup per ancestor (see
+        :meth:`Backend.touching <statetrail.storage.base.Backend.touching>`).
+        """
+        if not self._indexed:
+            return super().touching(timeline, path, before=before, limit=limit)
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        low, high = _index.descendants(path)
+        params = {
+            "t": timeline,
+            "p": path.encode(),
+            "lo": low.encode(),
+            "hi": high.encode(),
+            "up": [a.encode() for a in _index.ancestors(path)],
+            "b": _NO_LIMIT if before is None else before,
+            "n": limit,
+        }
+        statement = self._index_sql["touching"]
+        records = self._run(
+            "touching", lambda c, _: c.execute(statement, params).fetchall()
+        )
+        return [int(n) for (n,) in records]
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, from the time index."""
+        if not self._indexed:
+            return super().number_at(timeline, time_ns)
+        statement = self._index_sql["number_at"]
+        record = self._run(
+            "number_at",
+            lambda c, _: c.execute(statement, [timeline, time_ns]).fetchone(),
+        )
+        return None if record is None else int(record[0])
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Rows' paths missing from the path index, and entries no row lists."""
+        if not self._indexed:
+            return []
+        missing, extra = self._index_sql["missing"], self._index_sql["extra"]
+        params = {"t": timeline}
+        lacking = self._run(
+            "index_problems", lambda c, _: c.execute(missing, params).fetchall()
+        )
+        added = self._run(
+            "index_problems", lambda c, _: c.execute(extra, params).fetchall()
+        )
+        out: list[Problem] = [
+            (timeline, int(n), f"lacks its path index entry {bytes(p).decode()!r}")
+            for n, p in lacking
+        ]
+        out += [
+            (
+                timeline,
+                int(n),
+                f"has a path index entry {bytes(p).decode(errors='replace')!r} "
+                "it does not list",
+            )
+            for n, p in added
+        ]
+        return out
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""

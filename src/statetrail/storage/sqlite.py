@@ -84,6 +84,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
+import orjson
+
 from statetrail._log import get_logger
 from statetrail.errors import (
     ConflictError,
@@ -92,6 +94,7 @@ from statetrail.errors import (
     StatetrailError,
     StorageError,
 )
+from statetrail.storage import _index
 from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
 from statetrail.storage._files import check_regular
@@ -141,6 +144,8 @@ _SYNCHRONOUS = {
     "batched": "PRAGMA synchronous = FULL",
 }
 _MAX_INT = 2**63 - 1
+#: The schema version that has the path and time indexes.
+_INDEXED = 4
 _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to this
 
 # Backends with a batch queue, flushed when the interpreter exits.
@@ -745,6 +750,68 @@ class SQLiteBackend(Backend):
             _fork(record, self.path)
             for record in self._read(sql.FORKS, (timeline, after))
         ]
+
+    # -- the path and time indexes (migration 4) ------------------------------------
+
+    def _indexed(self) -> bool:
+        """Whether this schema has the indexes (a test may open an older one)."""
+        return len(self._migrations) >= _INDEXED
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Revisions that changed ``path``, under or above it, newest first.
+
+        From the path index: one range scan and one lookup per ancestor (see
+        :meth:`Backend.touching <statetrail.storage.base.Backend.touching>`).
+        """
+        if not self._indexed():
+            return super().touching(timeline, path, before=before, limit=limit)
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        self.flush()
+        low, high = _index.descendants(path)
+        records = self._read(
+            sql.TOUCHING,
+            (
+                timeline,
+                path,
+                low,
+                high,
+                orjson.dumps(_index.ancestors(path)).decode(),
+                _MAX_INT if before is None else before,
+                -1 if limit is None else limit,
+            ),
+        )
+        return [n for (n,) in records]
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, from the time index."""
+        if not self._indexed():
+            return super().number_at(timeline, time_ns)
+        self.flush()
+        records = self._read(sql.NUMBER_AT, (timeline, time_ns))
+        return records[0][0] if records else None
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Rows' paths missing from the path index, and entries no row lists."""
+        if not self._indexed():
+            return []
+        self.flush()
+        out: list[Problem] = [
+            (timeline, number, f"lacks its path index entry {path!r}")
+            for number, path in self._read(sql.INDEX_MISSING, (timeline,))
+        ]
+        out += [
+            (timeline, number, f"has a path index entry {path!r} it does not list")
+            for number, path in self._read(sql.INDEX_EXTRA, (timeline,))
+        ]
+        return out
 
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
