@@ -72,6 +72,8 @@ __all__ = [
     "TOUCHING",
     "TRIMS",
     "TRIM_BATCH_END",
+    "UNINDEXED",
+    "UNINDEXED_ROWS",
     "Migration",
     "below_end",
     "end_from",
@@ -288,6 +290,11 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
 
     Existing rows are indexed in one ``INSERT ... SELECT``, which SQLite streams
     row by row (its memory is the page cache, not the table).
+
+    SQLite's JSON functions end a string at a U+0000 character, so a row whose
+    paths hold one (an escaped NUL in its JSON, or a false alarm) is indexed under
+    :data:`UNINDEXED` instead, which is not a JSON Pointer: ``touching`` reads
+    those few rows and checks their paths itself.
     """
     conn.execute(
         """
@@ -302,13 +309,22 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
     conn.execute(
         "INSERT OR IGNORE INTO paths (timeline, path, number)"
         " SELECT r.timeline, j.value, r.number FROM revisions AS r, json_each(r.paths)"
-        " AS j WHERE json_valid(r.paths) AND j.type = 'text'"
+        " AS j WHERE json_valid(r.paths) AND instr(r.paths, '\\u0000') = 0"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO paths (timeline, path, number)"
+        " SELECT timeline, '~', number FROM revisions"
+        " WHERE instr(paths, '\\u0000') > 0"
     )
     conn.execute(
         """
         CREATE TRIGGER revisions_paths AFTER INSERT ON revisions BEGIN
             INSERT OR IGNORE INTO paths (timeline, path, number)
-            SELECT new.timeline, value, new.number FROM json_each(new.paths);
+            SELECT new.timeline, value, new.number FROM json_each(new.paths)
+            WHERE instr(new.paths, '\\u0000') = 0;
+            INSERT OR IGNORE INTO paths (timeline, path, number)
+            SELECT new.timeline, '~', new.number
+            WHERE instr(new.paths, '\\u0000') > 0;
         END
         """
     )
@@ -316,7 +332,7 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
         """
         CREATE TRIGGER revisions_paths_gone AFTER DELETE ON revisions BEGIN
             DELETE FROM paths WHERE timeline = old.timeline AND number = old.number
-            AND path IN (SELECT value FROM json_each(old.paths));
+            AND path IN (SELECT value FROM json_each(old.paths) UNION ALL SELECT '~');
         END
         """
     )
@@ -665,20 +681,36 @@ NUMBER_AT = """
 #: Rows' paths that have no index entry, then entries no row lists.
 INDEX_MISSING = """
     SELECT r.number, j.value FROM revisions AS r, json_each(r.paths) AS j
-    WHERE r.timeline = ? AND NOT EXISTS (
+    WHERE r.timeline = ?1 AND instr(r.paths, '\\u0000') = 0 AND NOT EXISTS (
         SELECT 1 FROM paths AS p
         WHERE p.timeline = r.timeline AND p.path = j.value AND p.number = r.number
     )
-    ORDER BY r.number LIMIT 100
+    UNION ALL
+    SELECT r.number, '~' FROM revisions AS r
+    WHERE r.timeline = ?1 AND instr(r.paths, '\\u0000') > 0 AND NOT EXISTS (
+        SELECT 1 FROM paths AS p
+        WHERE p.timeline = r.timeline AND p.path = '~' AND p.number = r.number
+    )
+    ORDER BY 1 LIMIT 100
 """
 INDEX_EXTRA = """
     SELECT p.number, p.path FROM paths AS p
     WHERE p.timeline = ? AND NOT EXISTS (
-        SELECT 1 FROM revisions AS r, json_each(r.paths) AS j
-        WHERE r.timeline = p.timeline AND r.number = p.number AND j.value = p.path
+        SELECT 1 FROM revisions AS r
+        WHERE r.timeline = p.timeline AND r.number = p.number AND (
+            CASE WHEN instr(r.paths, '\\u0000') > 0 THEN p.path = '~'
+            ELSE p.path IN (SELECT value FROM json_each(r.paths)) END
+        )
     )
     ORDER BY p.number LIMIT 100
 """
+#: The rows indexed under UNINDEXED (paths SQLite's JSON cannot read whole).
+UNINDEXED_ROWS = """
+    SELECT number FROM paths WHERE timeline = ? AND path = '~' AND number < ?
+    ORDER BY number DESC
+"""
+#: Where a row whose paths hold U+0000 is indexed (not a JSON Pointer).
+UNINDEXED = "~"
 
 _Params = tuple[object, ...]
 

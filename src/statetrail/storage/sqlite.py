@@ -788,7 +788,19 @@ class SQLiteBackend(Backend):
                 -1 if limit is None else limit,
             ),
         )
-        return [n for (n,) in records]
+        found = [n for (n,) in records]
+        # Rows whose paths SQLite's JSON cannot read whole: checked here.
+        top = _MAX_INT if before is None else before
+        odd = [n for (n,) in self._read(sql.UNINDEXED_ROWS, (timeline, top))]
+        if odd:
+            rows = (self.row(timeline, n) for n in odd)
+            found += [
+                r.number
+                for r in rows
+                if r is not None and any(_index.touches(c, path) for c in r.paths)
+            ]
+            found = sorted(set(found), reverse=True)[:limit]
+        return found
 
     def number_at(self, timeline: str, time_ns: int) -> int | None:
         """The revision recorded last at or before ``time_ns``, from the time index."""
