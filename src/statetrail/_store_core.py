@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from statetrail._log import get_logger
@@ -573,9 +574,13 @@ class StoreBase:
             (r for r in revs if r is not None), key=lambda r: r.number, default=None
         )
 
-    def at(self, revision: int) -> State:
-        """The whole state at revision ``revision``, frozen."""
-        state: State = self._timeline.value_at(revision)
+    def at(self, revision: int | None = None, *, time: datetime | None = None) -> State:
+        """The whole state at revision ``revision``, or as it was at ``time``, frozen.
+
+        With ``time``, the revision recorded last at or before it (see
+        :meth:`Timeline.number_at <statetrail.Timeline.number_at>`).
+        """
+        state: State = self._timeline.value_at(revision, time=time)
         return state
 
     def diff(self, a: int, b: int | None = None) -> list[Change]:

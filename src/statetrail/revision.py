@@ -27,6 +27,7 @@ __all__ = [
     "RevisionKind",
     "Trim",
     "origin_of",
+    "time_ns_at",
 ]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,6 +35,30 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _utc(time_ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=time_ns // 1000)
+
+
+def time_ns_at(when: datetime) -> int:
+    """The last nanosecond of ``when``'s microsecond, since the epoch (UTC).
+
+    For as-of-time reads: a :class:`~datetime.datetime` holds microseconds and a
+    revision's time nanoseconds, so the revisions recorded within that
+    microsecond count as at it, and ``at(time=revision.time)`` finds
+    ``revision``. A naive datetime is local time, as :meth:`datetime.timestamp`
+    reads it.
+
+    >>> time_ns_at(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
+    1000005999
+
+    Raises:
+        TypeError: ``when`` is not a datetime.
+    """
+    if not isinstance(when, datetime):
+        raise TypeError(f"a time is a datetime, not {type(when).__name__}")
+    if when.tzinfo is None:
+        when = when.astimezone()
+    delta = when - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros * 1000 + 999
 
 
 class Origin:
