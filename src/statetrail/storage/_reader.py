@@ -21,11 +21,16 @@ write, carried along by the rows written since, as a timeline opening does
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.revision import time_ns_at
 from statetrail.storage import _integrity as integrity
+from statetrail.storage._index import touches
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     MISSING_PARENT,
@@ -41,22 +46,8 @@ __all__ = ["PAGE", "StoredTimeline", "touches"]
 
 #: Rows read per query.
 PAGE = 512
-
-
-def touches(changed: str, path: str) -> bool:
-    """Whether a change at JSON Pointer ``changed`` touches ``path``.
-
-    A change at the path, under it, or at one of its ancestors does, as
-    :meth:`~statetrail.Timeline.log` counts it.
-
-    >>> touches("/a/b", "/a"), touches("", "/a"), touches("/ab", "/a")
-    (True, True, False)
-    """
-    if changed == path:
-        return True
-    if changed.startswith(path) and changed[len(path)] == "/":
-        return True
-    return path.startswith(changed) and path[len(changed)] == "/"
+#: A revision named by a time begins with a date.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def heads_from_forks(
@@ -117,6 +108,7 @@ class StoredTimeline:
         #: How many rows were read (for tests: memory follows the page, not this).
         self.rows_read = 0
         self._chains: dict[int, str] = {}
+        self._forks: list[Fork] | None = None
         end = backend.end(name)
         latest = backend.latest(name)
         if latest < 0:
@@ -243,11 +235,16 @@ class StoredTimeline:
     def resolve(self, spec: str) -> int:
         """The revision number ``spec`` names: a number, ``-N``, a branch, ``head``.
 
-        ``-1`` is the cursor, ``-2`` its parent and so on along its line.
+        ``-1`` is the cursor, ``-2`` its parent and so on along its line. An
+        ISO 8601 time (``2026-12-01T10:00Z``, an offset, or local time without
+        one) names the revision recorded last at or before it, from the time
+        index.
         """
         spec = spec.strip()
         if spec in ("", "head", "HEAD"):
             return self.heads.cursor
+        if _ISO_DATE.match(spec):
+            return self._at_time(spec)
         if spec.lstrip("-").isdigit():
             number = int(spec)
             if number >= 0:
@@ -273,6 +270,18 @@ class StoredTimeline:
             f"{spec!r} is neither a revision number nor a branch"
         )
 
+    def _at_time(self, spec: str) -> int:
+        try:
+            when = datetime.fromisoformat(spec)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {spec!r}") from None
+        found = self.number_at(time_ns_at(when))
+        if found is None:
+            raise RevisionNotFoundError(
+                f"timeline {self.name!r} has no revision recorded at or before {spec}"
+            )
+        return found
+
     def tip(self, branch: str | None) -> int:
         """The cursor (``branch`` ``None``) or a branch's newest revision."""
         if branch is None:
@@ -284,6 +293,69 @@ class StoredTimeline:
                 f"{', '.join(sorted(self.heads.tips))})"
             )
         return tip
+
+    # -- the path and time indexes ---------------------------------------------------
+
+    def spans(self, tip: int) -> list[tuple[int, int]]:
+        """The runs ``(first, last)`` of numbers on ``tip``'s line, newest first.
+
+        From the forks (:meth:`~statetrail.storage.base.Backend.forks`): between
+        two forks each row continues the one before it, so a line is a few runs
+        of consecutive numbers, each ending where its first row's parent is.
+        """
+        forks = self._all_forks()
+        starts = [f.number for f in forks]
+        out: list[tuple[int, int]] = []
+        current: int | None = tip
+        while current is not None and current >= self.first:
+            at = bisect.bisect_right(starts, current) - 1
+            if at < 0:  # no fork at or below: the rows run from the first kept
+                out.append((self.first, current))
+                break
+            fork = forks[at]
+            out.append((fork.number, current))
+            current = fork.parent
+        return out
+
+    def _all_forks(self) -> list[Fork]:
+        if self._forks is None:
+            self._forks = self.backend.forks(self.name, self.first - 1)
+        return self._forks
+
+    def touching(self, pointer: str, tip: int, page: int = 64) -> Iterator[Row]:
+        """The rows on ``tip``'s line that changed ``pointer``, newest first, checked.
+
+        From the backend's path index (a change under the path or at an
+        ancestor counts), a page of numbers at a time; each row is checked
+        against its digest and chain, and its own ``paths`` (covered by the
+        digest) must touch ``pointer``, so an index entry added by hand finds
+        nothing.
+        """
+        spans = self.spans(tip)
+        before = tip + 1
+        while True:
+            numbers = self.backend.touching(
+                self.name, pointer, before=before, limit=page
+            )
+            for number in numbers:
+                if number < self.first:
+                    return
+                if not any(a <= number <= b for a, b in spans):
+                    continue
+                row = self.row(number)
+                if any(touches(changed, pointer) for changed in row.paths):
+                    yield row
+            if len(numbers) < page:
+                return
+            before = numbers[-1]
+
+    def number_at(self, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns`` (the time index).
+
+        ``None`` if none was, or only trimmed ones.
+        """
+        found = self.backend.number_at(self.name, time_ns)
+        return None if found is None or found < self.first else found
 
     # -- many rows -------------------------------------------------------------------
 
