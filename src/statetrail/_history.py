@@ -33,6 +33,7 @@ from statetrail.revision import (
     Record,
     Revision,
     time_ns_at,
+    time_ns_of,
 )
 
 __all__: list[str] = []
@@ -348,8 +349,8 @@ class History:
             raise ValueError("start and limit must not be negative")
         if limit == 0:
             return []
-        since_ns = None if since is None else int(since.timestamp() * 1e9)
-        until_ns = None if until is None else int(until.timestamp() * 1e9)
+        since_ns = None if since is None else time_ns_of(since)
+        until_ns = None if until is None else time_ns_of(until)
         with self._lock:
             source: Iterable[Record]
             if all_branches:

@@ -11,6 +11,7 @@ import pytest
 
 import statetrail
 from statetrail.cli import main
+from statetrail.revision import time_ns_of
 from statetrail.storage._reader import StoredTimeline
 
 
@@ -99,19 +100,26 @@ class TestTime:
         self, history: pathlib.Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """log --since/--until keep the revisions of the line recorded in the
-        window (since inclusive, until exclusive)."""
+        window (since inclusive, until exclusive), to the nanosecond."""
         times = _times(history)
+        with statetrail.open(history) as repo:
+            timeline = repo.timeline("s")
+            ns = [timeline.revision(n).time_ns for n in range(7)]
+        line = [6, 5, 3, 2, 1, 0]  # 4 is on the branch
+        since_ns = time_ns_of(times[2])
+        until_ns = time_ns_of(times[5]) + 1000
         since = times[2].isoformat()
         until = (times[5] + timedelta(microseconds=1)).isoformat()
         _, out, _ = run(capsys, "log", str(history), "s", "--since", since)
-        assert _numbers(out)[-1] == 2
-        assert _numbers(out)[0] == 6
+        assert _numbers(out) == [n for n in line if ns[n] >= since_ns]
         _, out, _ = run(capsys, "log", str(history), "s", "--until", until)
-        assert _numbers(out)[0] == 5
+        assert _numbers(out) == [n for n in line if ns[n] < until_ns]
         _, out, _ = run(
             capsys, "log", str(history), "s", "--since", since, "--until", until
         )
-        assert _numbers(out) == [5, 3, 2]  # 4 is on the branch
+        assert _numbers(out) == [n for n in line if since_ns <= ns[n] < until_ns]
+        assert 2 in _numbers(out)
+        assert 5 in _numbers(out)
         early = (times[0] - timedelta(days=1)).isoformat()
         _, out, _ = run(capsys, "log", str(history), "s", "--until", early)
         assert out == ""

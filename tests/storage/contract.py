@@ -401,6 +401,18 @@ class BackendContract(ABC):
         assert backend.touching("t", "/k\x00ey", before=2, limit=1) == [1]
         assert backend.index_problems("t") == []
 
+    def test_rows_by_number_and_line_breaks(self, backend: Backend) -> None:
+        """rows() reads scattered rows (missing ones left out); line_breaks()
+        lists the rows whose parent is not the row below."""
+        backend.append([row(n) for n in range(5)])
+        backend.append([row(5, parent=2, branch="b"), row(6, branch="b")])
+        got = backend.rows("t", [6, 0, 3, 3, 9])
+        assert [r.number for r in got] == [0, 3, 6]
+        assert got[1] == backend.row("t", 3)
+        assert backend.rows("t", []) == []
+        assert backend.line_breaks("t") == [(0, None), (5, 2)]
+        assert backend.line_breaks("t", after=0) == [(5, 2)]
+
     def test_number_at(self, backend: Backend) -> None:
         """number_at(): the revision whose recorded time is the latest at or
         before the time given (the highest number among equal times)."""

@@ -33,6 +33,7 @@ from statetrail.frozen import MISSING, thaw
 from statetrail.paths import format_path, lookup_in, parse_path
 from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
+from statetrail.revision import time_ns_of
 from statetrail.storage._files import read_regular
 from statetrail.storage._reader import StoredTimeline, touches
 from statetrail.storage.base import Row
@@ -194,7 +195,7 @@ def timelines(target: str, out: TextIO) -> None:
 
 
 def _since_ns(when: datetime | None) -> int | None:
-    return None if when is None else int(when.timestamp() * 1e9)
+    return None if when is None else time_ns_of(when)
 
 
 def log(

@@ -282,6 +282,8 @@ CREATE TABLE {s}.paths (
 INSERT INTO {s}.paths (timeline, path, number)
     SELECT DISTINCT timeline, unnest(paths), number FROM {s}.revisions;
 CREATE INDEX revisions_time ON {s}.revisions (timeline, time_ns, number);
+CREATE INDEX revisions_breaks ON {s}.revisions (timeline, number, parent)
+    WHERE parent IS NULL OR parent <> number - 1;
 CREATE FUNCTION {s}.revisions_paths() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO {s}.paths (timeline, path, number)
@@ -316,7 +318,8 @@ def _to_version_4_indexes(conn: psycopg.Connection[Any], schema: str) -> None:
     conn.execute(sql.SQL("UPDATE {}.meta SET version = 4").format(ident))
 
 
-#: The statements of the indexes, ``{s}`` for the schema: ``touching``
+#: The statements of the indexes, ``{s}`` for the schema, ``{cols}`` for
+#: :data:`COLUMNS`: ``touching``
 #: (timeline, path, low, high, ancestors, before, limit) and ``number_at``.
 INDEX_STATEMENTS: Final = {
     "touching": "SELECT number FROM ("
@@ -328,6 +331,10 @@ INDEX_STATEMENTS: Final = {
     " UNION (SELECT number FROM {s}.paths WHERE timeline = %(t)s"
     " AND path = ANY(%(up)s) AND number < %(b)s ORDER BY number DESC LIMIT %(n)s)"
     ") AS u ORDER BY number DESC LIMIT %(n)s",
+    "rows": "SELECT {cols} FROM {s}.revisions WHERE timeline = %s"
+    " AND number = ANY(%s) ORDER BY number",
+    "line_breaks": "SELECT number, parent FROM {s}.revisions WHERE timeline = %s"
+    " AND number > %s AND (parent IS NULL OR parent <> number - 1) ORDER BY number",
     "number_at": "SELECT number FROM {s}.revisions WHERE timeline = %s"
     " AND time_ns <= %s ORDER BY time_ns DESC, number DESC LIMIT 1",
     "missing": "SELECT r.number, r.path FROM (SELECT number, unnest(paths) AS path"
@@ -491,6 +498,9 @@ _EXPECTED: Final = frozenset(
         " (timeline, path, number)",
         "index CREATE INDEX revisions_time ON {s}.revisions USING btree"
         " (timeline, time_ns, number)",
+        "index CREATE INDEX revisions_breaks ON {s}.revisions USING btree"
+        " (timeline, number, parent) WHERE ((parent IS NULL) OR"
+        " (parent <> (number - 1)))",
         "trigger revisions.revisions_paths (enabled O) CREATE TRIGGER"
         " revisions_paths AFTER INSERT ON {s}.revisions REFERENCING NEW TABLE AS"
         " added FOR EACH STATEMENT EXECUTE FUNCTION {s}.revisions_paths()",

@@ -108,7 +108,7 @@ class StoredTimeline:
         #: How many rows were read (for tests: memory follows the page, not this).
         self.rows_read = 0
         self._chains: dict[int, str] = {}
-        self._forks: list[Fork] | None = None
+        self._breaks: list[tuple[int, int | None]] | None = None
         end = backend.end(name)
         latest = backend.latest(name)
         if latest < 0:
@@ -299,28 +299,29 @@ class StoredTimeline:
     def spans(self, tip: int) -> list[tuple[int, int]]:
         """The runs ``(first, last)`` of numbers on ``tip``'s line, newest first.
 
-        From the forks (:meth:`~statetrail.storage.base.Backend.forks`): between
-        two forks each row continues the one before it, so a line is a few runs
-        of consecutive numbers, each ending where its first row's parent is.
+        From the line breaks (:meth:`~statetrail.storage.base.Backend.line_breaks`):
+        between two of them each row's parent is the row below, so a line is a
+        few runs of consecutive numbers, each ending where its first row's
+        parent is.
         """
-        forks = self._all_forks()
-        starts = [f.number for f in forks]
+        breaks = self._line_breaks()
+        starts = [number for number, _ in breaks]
         out: list[tuple[int, int]] = []
         current: int | None = tip
         while current is not None and current >= self.first:
             at = bisect.bisect_right(starts, current) - 1
-            if at < 0:  # no fork at or below: the rows run from the first kept
+            if at < 0:  # no break at or below: the rows run from the first kept
                 out.append((self.first, current))
                 break
-            fork = forks[at]
-            out.append((fork.number, current))
-            current = fork.parent
+            number, parent = breaks[at]
+            out.append((max(number, self.first), current))
+            current = parent
         return out
 
-    def _all_forks(self) -> list[Fork]:
-        if self._forks is None:
-            self._forks = self.backend.forks(self.name, self.first - 1)
-        return self._forks
+    def _line_breaks(self) -> list[tuple[int, int | None]]:
+        if self._breaks is None:
+            self._breaks = self.backend.line_breaks(self.name, self.first - 1)
+        return self._breaks
 
     def touching(self, pointer: str, tip: int, page: int = 64) -> Iterator[Row]:
         """The rows on ``tip``'s line that changed ``pointer``, newest first, checked.
@@ -337,15 +338,31 @@ class StoredTimeline:
             numbers = self.backend.touching(
                 self.name, pointer, before=before, limit=page
             )
-            for number in numbers:
-                if number < self.first:
-                    return
-                if not any(a <= number <= b for a, b in spans):
-                    continue
-                row = self.row(number)
+            kept = [
+                n
+                for n in numbers
+                if n >= self.first and any(a <= n <= b for a, b in spans)
+            ]
+            # Each row with the one below it (its chain link), in one read.
+            found = {
+                r.number: r
+                for r in self.backend.rows(
+                    self.name, [*kept, *(n - 1 for n in kept if n > 0)]
+                )
+            }
+            self.rows_read += len(found)
+            for number in kept:
+                row = found.get(number)
+                if row is None:
+                    row = self.row(number)  # gone meanwhile (a trim): says so
+                below = found.get(number - 1)
+                previous = None if below is None else below.chain
+                if self.cut is not None and number - 1 == self.cut.last:
+                    previous = self.cut.chain
+                self.check(row, previous)
                 if any(touches(changed, pointer) for changed in row.paths):
                     yield row
-            if len(numbers) < page:
+            if len(numbers) < page or (numbers and numbers[-1] < self.first):
                 return
             before = numbers[-1]
 

@@ -56,6 +56,7 @@ __all__ = [
     "INSERT_INTEGERS",
     "INSERT_JSON",
     "LATEST",
+    "LINE_BREAKS",
     "MIGRATIONS",
     "MIGRATIONS_1",
     "MIGRATIONS_3",
@@ -66,6 +67,7 @@ __all__ = [
     "PUT_TRIM",
     "RANGE",
     "ROW",
+    "ROWS",
     "SAVE_HEADS",
     "SCHEMA",
     "TIMELINES",
@@ -286,7 +288,8 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
     whatever the path taken (one insert, many, the batched group commit, a
     trim), so it is written in the row's own transaction. The time index is an
     ordinary index on ``revisions``: ``(timeline, time_ns, number)`` covers
-    :data:`NUMBER_AT`, one seek.
+    :data:`NUMBER_AT`, one seek. A partial index holds the rows whose parent
+    is not the row below (:data:`LINE_BREAKS`): only those few pay for it.
 
     Existing rows are indexed in one ``INSERT ... SELECT``, which SQLite streams
     row by row (its memory is the page cache, not the table).
@@ -337,6 +340,13 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
         """
     )
     conn.execute("CREATE INDEX revisions_time ON revisions (timeline, time_ns, number)")
+    # The rows whose parent is not the row below (a line's runs start there):
+    # a partial index, so only those rows pay a write, and the query reads
+    # them without the rows between.
+    conn.execute(
+        "CREATE INDEX revisions_breaks ON revisions (timeline, number, parent)"
+        " WHERE parent IS NULL OR parent <> number - 1"
+    )
 
 
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
@@ -513,6 +523,15 @@ ROW = """
     FROM revisions
     WHERE timeline = ? AND number = ?
 """
+#: Backend.rows(): scattered rows by number, the numbers as a JSON array.
+ROWS = """
+    SELECT
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    FROM revisions
+    WHERE timeline = ? AND number IN (SELECT value FROM json_each(?))
+    ORDER BY number
+"""
 LATEST = "SELECT max(number) FROM revisions WHERE timeline = ?"
 # A skip-scan over the primary key: one index probe per timeline, not one per row;
 # with the timelines of the end records, so a timeline whose rows are gone is
@@ -671,6 +690,13 @@ TOUCHING = """
         ORDER BY number DESC LIMIT ?7
     )
     ORDER BY number DESC LIMIT ?7
+"""
+#: Backend.line_breaks(): from the partial index revisions_breaks (the WHERE
+#: repeats its condition, so SQLite may use it).
+LINE_BREAKS = """
+    SELECT number, parent FROM revisions INDEXED BY revisions_breaks
+    WHERE timeline = ? AND number > ? AND (parent IS NULL OR parent <> number - 1)
+    ORDER BY number
 """
 #: Backend.number_at(): the latest time at or before a time, one seek.
 NUMBER_AT = """

@@ -273,6 +273,16 @@ class Backend(ABC):
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
 
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers that are stored, in number order.
+
+        For a few scattered rows (a path's revisions, each with the row below
+        it for its chain link): the SQL backends read them in one query. The
+        default reads them one at a time.
+        """
+        found = (self.row(timeline, n) for n in sorted(set(numbers)))
+        return [r for r in found if r is not None]
+
     @abstractmethod
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
@@ -427,6 +437,26 @@ class Backend(ABC):
             if row.time_ns <= time_ns and (best is None or key > best):
                 best = key
         return None if best is None else best[1]
+
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """``(number, parent)`` of the rows above ``after`` breaking a run.
+
+        A row breaks a run when its parent is not the row numbered one below;
+        they come in ascending order. A line of history (a revision and its
+        ancestors) is runs of consecutive numbers, each starting at one of
+        these rows: a path's revisions on one line are found from them
+        without reading the rows between. (A change
+        of branch whose parent is the row below does not break a run.) The
+        default reads the forks; the SQL backends read a partial index that
+        holds only these rows.
+        """
+        return [
+            (f.number, f.parent)
+            for f in self.forks(timeline, after)
+            if f.parent is None or f.parent != f.number - 1
+        ]
 
     def index_problems(self, timeline: str) -> list[Problem]:
         """Entries of the path index that do not match the rows' ``paths``.

@@ -72,6 +72,7 @@ from statetrail.storage import _index
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
+    COLUMNS,
     DELETE_TRIMMED,
     INDEX_STATEMENTS,
     SCHEMA_VERSION,
@@ -198,7 +199,8 @@ class PostgresBackend(Backend):
         }
         self._delete_trimmed = [v.replace("{s}", ident) for v in DELETE_TRIMMED]
         self._index_sql = {
-            k: v.replace("{s}", ident) for k, v in INDEX_STATEMENTS.items()
+            k: v.replace("{s}", ident).replace("{cols}", COLUMNS)
+            for k, v in INDEX_STATEMENTS.items()
         }
         # A schema kept at an older version by a test has no indexes.
         self._indexed = not (_version_1_only or _version_3_only)
@@ -470,6 +472,19 @@ class PostgresBackend(Backend):
         )
         return None if record is None else int(record[0])
 
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """The rows whose parent is not the row below, from a partial index."""
+        if not self._indexed:
+            return super().line_breaks(timeline, after)
+        statement = self._index_sql["line_breaks"]
+        records = self._run(
+            "line_breaks",
+            lambda c, _: c.execute(statement, [timeline, after]).fetchall(),
+        )
+        return [(int(n), None if p is None else int(p)) for n, p in records]
+
     def index_problems(self, timeline: str) -> list[Problem]:
         """Rows' paths missing from the path index, and entries no row lists."""
         if not self._indexed:
@@ -503,6 +518,15 @@ class PostgresBackend(Backend):
             "row", lambda c, _: c.execute(self._sql.row, [timeline, number]).fetchone()
         )
         return None if record is None else _row(record)
+
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers, in number order, in one query."""
+        statement = self._index_sql["rows"]
+        wanted = sorted({int(n) for n in numbers})
+        records = self._run(
+            "rows", lambda c, _: c.execute(statement, [timeline, wanted]).fetchall()
+        )
+        return [_row(r) for r in records]
 
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline``, or -1."""

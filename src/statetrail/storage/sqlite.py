@@ -810,6 +810,18 @@ class SQLiteBackend(Backend):
         records = self._read(sql.NUMBER_AT, (timeline, time_ns))
         return records[0][0] if records else None
 
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """The rows whose parent is not the row below, from a partial index."""
+        if not self._indexed():
+            return super().line_breaks(timeline, after)
+        self.flush()
+        return [
+            (number, parent)
+            for number, parent in self._read(sql.LINE_BREAKS, (timeline, after))
+        ]
+
     def index_problems(self, timeline: str) -> list[Problem]:
         """Rows' paths missing from the path index, and entries no row lists."""
         if not self._indexed():
@@ -831,6 +843,14 @@ class SQLiteBackend(Backend):
         if not records:
             return None
         return check_row(sql.row_from(records[0], self.path), self.path)
+
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers, in number order, in one query."""
+        if not self._json:
+            return super().rows(timeline, numbers)
+        wanted = orjson.dumps(sorted({int(n) for n in numbers})).decode()
+        records = self._read(sql.ROWS, (timeline, wanted))
+        return [check_row(sql.row_from(r, self.path), self.path) for r in records]
 
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
