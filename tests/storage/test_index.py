@@ -11,6 +11,7 @@ import pytest
 
 import statetrail
 from statetrail.repository import Repository
+from statetrail.storage._reader import path_numbers
 from statetrail.storage._sqlite_schema import MIGRATIONS, MIGRATIONS_3
 from statetrail.storage.base import Backend
 from statetrail.storage.sqlite import SQLiteBackend
@@ -133,3 +134,13 @@ class TestThroughTheEngine:
             assert backend.touching("s", "/a/c") == [3]
             assert backend.index_problems("s") == []
             assert repo.verify() == {"s": 2}
+
+
+def test_path_numbers_for_paged_records(tmp_path: Path) -> None:
+    """The function a timeline read on demand calls: a dot-path or steps in,
+    the index's numbers out, newest first, every branch."""
+    with statetrail.open(tmp_path / "h.db") as repo:
+        _history(repo)
+        assert path_numbers(repo.backend, "s", "a.c") == [3, 2, 0]
+        assert path_numbers(repo.backend, "s", ("x/y", "~z")) == [4, 0]
+        assert path_numbers(repo.backend, "s", "a.c", before=3, limit=1) == [2]

@@ -27,7 +27,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from statetrail.diff import format_json_pointer
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.paths import PathLike, parse_path
 from statetrail.revision import time_ns_at
 from statetrail.storage import _integrity as integrity
 from statetrail.storage._index import touches
@@ -42,12 +44,32 @@ from statetrail.storage._ranges import cut_of
 from statetrail.storage._verify import corrupt, end_problems, heads_problems
 from statetrail.storage.base import Backend, Fork, Heads, Row
 
-__all__ = ["PAGE", "StoredTimeline", "touches"]
+__all__ = ["PAGE", "StoredTimeline", "path_numbers", "touches"]
 
 #: Rows read per query.
 PAGE = 512
 #: A revision named by a time begins with a date.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def path_numbers(
+    backend: Backend,
+    name: str,
+    path: PathLike,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """Numbers of ``name``'s revisions that changed ``path``, newest first.
+
+    From the backend's path index (a change under the path or at an ancestor
+    counts), on every branch: for a timeline whose records are read from
+    storage on demand, to answer ``blame`` and ``path_history`` with its own
+    line's spans, never a replay. ``path`` is a dot-path, a JSON Pointer-style
+    sequence of steps, or a tuple, as the engine's path methods take.
+    """
+    pointer = format_json_pointer(parse_path(path))
+    return backend.touching(name, pointer, before=before, limit=limit)
 
 
 def heads_from_forks(
