@@ -410,6 +410,7 @@ class BackendContract(ABC):
         assert [r.number for r in got] == [0, 3, 6]
         assert got[1] == backend.row("t", 3)
         assert backend.rows("t", []) == []
+        assert backend.chains("t", [6, 1, 9]) == {1: "c1", 6: "c6"}
         assert backend.line_breaks("t") == [(0, None), (5, 2)]
         assert backend.line_breaks("t", after=0) == [(5, 2)]
 

@@ -333,6 +333,8 @@ INDEX_STATEMENTS: Final = {
     ") AS u ORDER BY number DESC LIMIT %(n)s",
     "rows": "SELECT {cols} FROM {s}.revisions WHERE timeline = %s"
     " AND number = ANY(%s) ORDER BY number",
+    "chains": "SELECT number, chain FROM {s}.revisions WHERE timeline = %s"
+    " AND number = ANY(%s)",
     "line_breaks": "SELECT number, parent FROM {s}.revisions WHERE timeline = %s"
     " AND number > %s AND (parent IS NULL OR parent <> number - 1) ORDER BY number",
     "number_at": "SELECT number FROM {s}.revisions WHERE timeline = %s"

@@ -365,20 +365,18 @@ class StoredTimeline:
                 for n in numbers
                 if n >= self.first and any(a <= n <= b for a, b in spans)
             ]
-            # Each row with the one below it (its chain link), in one read.
-            found = {
-                r.number: r
-                for r in self.backend.rows(
-                    self.name, [*kept, *(n - 1 for n in kept if n > 0)]
-                )
-            }
+            # The rows in one read, the chains below them (their links) in one.
+            found = {r.number: r for r in self.backend.rows(self.name, kept)}
+            links = self.backend.chains(
+                self.name, [n - 1 for n in kept if n - 1 not in found and n > 0]
+            )
             self.rows_read += len(found)
             for number in kept:
                 row = found.get(number)
                 if row is None:
                     row = self.row(number)  # gone meanwhile (a trim): says so
                 below = found.get(number - 1)
-                previous = None if below is None else below.chain
+                previous = links.get(number - 1) if below is None else below.chain
                 if self.cut is not None and number - 1 == self.cut.last:
                     previous = self.cut.chain
                 self.check(row, previous)

@@ -39,6 +39,7 @@ from statetrail.storage.base import End, Heads, Row
 __all__ = [
     "APPLICATION_ID",
     "BELOW_END",
+    "CHAINS",
     "CHECKPOINT",
     "CHECKPOINTS",
     "CHECKPOINT_INTEGERS",
@@ -531,6 +532,11 @@ ROWS = """
     FROM revisions
     WHERE timeline = ? AND number IN (SELECT value FROM json_each(?))
     ORDER BY number
+"""
+#: Backend.chains(): the chains of scattered rows, the numbers as JSON.
+CHAINS = """
+    SELECT number, chain FROM revisions
+    WHERE timeline = ? AND number IN (SELECT value FROM json_each(?))
 """
 LATEST = "SELECT max(number) FROM revisions WHERE timeline = ?"
 # A skip-scan over the primary key: one index probe per timeline, not one per row;

@@ -283,6 +283,14 @@ class Backend(ABC):
         found = (self.row(timeline, n) for n in sorted(set(numbers)))
         return [r for r in found if r is not None]
 
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of the stored rows with these numbers, by number.
+
+        The links a few scattered rows are checked against, without the rest
+        of the rows below them. The default reads the rows.
+        """
+        return {r.number: r.chain for r in self.rows(timeline, numbers)}
+
     @abstractmethod
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""

@@ -528,6 +528,15 @@ class PostgresBackend(Backend):
         )
         return [_row(r) for r in records]
 
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of these rows, in one query."""
+        statement = self._index_sql["chains"]
+        wanted = sorted({int(n) for n in numbers})
+        records = self._run(
+            "chains", lambda c, _: c.execute(statement, [timeline, wanted]).fetchall()
+        )
+        return {int(n): str(c) for n, c in records}
+
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline``, or -1."""
         return int(self._one("latest", self._sql.latest, [timeline]))

@@ -852,6 +852,21 @@ class SQLiteBackend(Backend):
         records = self._read(sql.ROWS, (timeline, wanted))
         return [check_row(sql.row_from(r, self.path), self.path) for r in records]
 
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of these rows, in one query (no Row objects made)."""
+        if not self._json:
+            return super().chains(timeline, numbers)
+        wanted = orjson.dumps(sorted({int(n) for n in numbers})).decode()
+        found: dict[int, str] = {}
+        for number, chain in self._read(sql.CHAINS, (timeline, wanted)):
+            if type(number) is not int or type(chain) is not str:
+                raise CorruptHistoryError(
+                    f"{self.path}: the chain of revision {number!r} of "
+                    f"{timeline!r} is malformed; restore from a backup"
+                )
+            found[number] = chain
+        return found
+
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
         ((number,),) = self._read(sql.LATEST, (timeline,))
