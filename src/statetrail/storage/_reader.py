@@ -265,8 +265,8 @@ class StoredTimeline:
         spec = spec.strip()
         if spec in ("", "head", "HEAD"):
             return self.heads.cursor
-        if _ISO_DATE.match(spec):
-            return self._at_time(spec)
+        if _ISO_DATE.match(spec) and spec not in self.heads.tips:
+            return self._at_time(spec)  # a branch of that name comes first
         if spec.lstrip("-").isdigit():
             number = int(spec)
             if number >= 0:
