@@ -50,6 +50,7 @@ __all__ = [
     "ERASE",
     "FORKS",
     "HEADS",
+    "INDEX_COUNTS",
     "INDEX_EXTRA",
     "INDEX_MISSING",
     "INDEX_SUMS",
@@ -724,6 +725,18 @@ INDEX_MISSING = """
         WHERE p.timeline = r.timeline AND p.path = '~' AND p.number = r.number
     )
     ORDER BY 1 LIMIT 100
+"""
+#: How many entries the rows call for (each row's distinct paths; a row with
+#: U+0000 in them, one), and how many the index holds: with none missing,
+#: equal counts mean no extra entry, and INDEX_EXTRA (slower) need not run.
+INDEX_COUNTS = """
+    SELECT
+        (SELECT coalesce(sum(CASE
+            WHEN instr(paths, '\\u0000') > 0 THEN 1
+            WHEN json_array_length(paths) <= 1 THEN json_array_length(paths)
+            ELSE (SELECT count(DISTINCT value) FROM json_each(r.paths))
+        END), 0) FROM revisions AS r WHERE timeline = ?1),
+        (SELECT count(*) FROM paths WHERE timeline = ?1)
 """
 INDEX_EXTRA = """
     SELECT p.number, p.path FROM paths AS p

@@ -831,10 +831,12 @@ class SQLiteBackend(Backend):
             (timeline, number, f"lacks its path index entry {path!r}")
             for number, path in self._read(sql.INDEX_MISSING, (timeline,))
         ]
-        out += [
-            (timeline, number, f"has a path index entry {path!r} it does not list")
-            for number, path in self._read(sql.INDEX_EXTRA, (timeline,))
-        ]
+        ((wanted, held),) = self._read(sql.INDEX_COUNTS, (timeline,))
+        if out or wanted != held:  # look for the extra entries only then
+            out += [
+                (timeline, number, f"has a path index entry {path!r} it does not list")
+                for number, path in self._read(sql.INDEX_EXTRA, (timeline,))
+            ]
         return out
 
     def row(self, timeline: str, number: int) -> Row | None:
