@@ -54,6 +54,7 @@ __all__ = [
     "INDEX_EXTRA",
     "INDEX_MISSING",
     "INDEX_SUMS",
+    "INDEX_SUMS_4",
     "INSERT",
     "INSERT_INTEGERS",
     "INSERT_JSON",
@@ -586,6 +587,32 @@ INDEX_SUMS = """
         EXCEPT
         SELECT timeline, count(*), sum(number), sum(length(value))
         FROM checkpoints INDEXED BY sqlite_autoindex_checkpoints_1 GROUP BY timeline
+    )
+"""
+#: The same for the indexes of migration 4 on ``revisions``: through each, the
+#: count and sums of every column it holds (the row id too; the time in two
+#: halves, whose sum fits in 64 bits) against the table's. The commands read
+#: them without the table (covering), so an entry changed in the index alone
+#: would mislead ``number_at`` or a line's runs unseen by ``quick_check``.
+INDEX_SUMS_4 = """
+    SELECT 'revisions_time', timeline FROM (
+        SELECT timeline, count(*), sum(number), sum(time_ns >> 32),
+            sum(time_ns & 4294967295), sum(rowid)
+        FROM revisions NOT INDEXED GROUP BY timeline
+        EXCEPT
+        SELECT timeline, count(*), sum(number), sum(time_ns >> 32),
+            sum(time_ns & 4294967295), sum(rowid)
+        FROM revisions INDEXED BY revisions_time GROUP BY timeline
+    )
+    UNION
+    SELECT 'revisions_breaks', timeline FROM (
+        SELECT timeline, count(*), sum(number), sum(coalesce(parent, -1)), sum(rowid)
+        FROM revisions NOT INDEXED
+        WHERE parent IS NULL OR parent <> number - 1 GROUP BY timeline
+        EXCEPT
+        SELECT timeline, count(*), sum(number), sum(coalesce(parent, -1)), sum(rowid)
+        FROM revisions INDEXED BY revisions_breaks
+        WHERE parent IS NULL OR parent <> number - 1 GROUP BY timeline
     )
 """
 #: Rows per timeline counted from the table itself and through its primary-key

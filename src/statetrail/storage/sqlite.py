@@ -1126,6 +1126,15 @@ class SQLiteBackend(Backend):
                     "index is damaged (REINDEX, or restore from a backup)",
                 )
             )
+        for index, name in run(sql.INDEX_SUMS_4) if self._indexed() else []:
+            problems.append(
+                (
+                    name,
+                    None,
+                    f"the index {index} disagrees with the revisions table: it is "
+                    "damaged (REINDEX, or restore from a backup)",
+                )
+            )
         for name, rows, indexed, end in run(sql.COUNTS):
             if rows != indexed:
                 problems.append(
