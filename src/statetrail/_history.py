@@ -32,6 +32,8 @@ from statetrail.revision import (
     VALUE,
     Record,
     Revision,
+    time_ns_at,
+    time_ns_of,
 )
 
 __all__: list[str] = []
@@ -141,8 +143,47 @@ class History:
         """
         return Revision(self._get(number), self)
 
-    def value_at(self, number: int) -> Any:
-        """The value recorded at revision ``number``."""
+    def number_at(self, time: datetime) -> int | None:
+        """The revision recorded last at or before ``time``, or ``None``.
+
+        Times are the wall clock's: the answer is the held revision whose
+        recorded time is the latest not after ``time`` (the highest number
+        among equal times), on any branch: the value the timeline had just
+        after that write. A clock set back can give a revision an earlier time
+        than the one before it; the answer is still the revision whose own time
+        is latest. A datetime holds microseconds: revisions recorded within
+        ``time``'s microsecond count as at it. A naive datetime is local time.
+        """
+        limit = time_ns_at(time)
+        with self._lock:
+            found = [
+                (r[TIME], r[NUMBER])
+                for r in self._records.oldest_first()
+                if r[TIME] <= limit
+            ]
+        return max(found)[1] if found else None
+
+    def value_at(
+        self, number: int | None = None, *, time: datetime | None = None
+    ) -> Any:
+        """The value recorded at revision ``number``, or as it was at ``time``.
+
+        With ``time``, the value of :meth:`number_at` that time. Raises
+        :class:`~statetrail.RevisionNotFoundError` if no held revision was
+        recorded by then, and :class:`TypeError` for both or neither argument.
+        """
+        if time is not None:
+            if number is not None:
+                raise TypeError("value_at takes a revision number or a time, not both")
+            found = self.number_at(time)
+            if found is None:
+                raise RevisionNotFoundError(
+                    f"{self._label()} has no revision recorded at or before "
+                    f"{time.isoformat()}"
+                )
+            number = found
+        elif number is None:
+            raise TypeError("value_at needs a revision number or a time")
         record = self._records.find(number) if type(number) is int else None
         if record is None:
             record = self._get(number)  # the error, or a bool or int subclass
@@ -308,8 +349,8 @@ class History:
             raise ValueError("start and limit must not be negative")
         if limit == 0:
             return []
-        since_ns = None if since is None else int(since.timestamp() * 1e9)
-        until_ns = None if until is None else int(until.timestamp() * 1e9)
+        since_ns = None if since is None else time_ns_of(since)
+        until_ns = None if until is None else time_ns_of(until)
         with self._lock:
             source: Iterable[Record]
             if all_branches:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from statetrail._intercept import Interceptor, interceptors_of
@@ -604,9 +605,13 @@ class StoreBase(Generic[S]):
             (r for r in revs if r is not None), key=lambda r: r.number, default=None
         )
 
-    def at(self, revision: int) -> State:
-        """The whole state at revision ``revision``, frozen."""
-        state: State = self._timeline.value_at(revision)
+    def at(self, revision: int | None = None, *, time: datetime | None = None) -> State:
+        """The whole state at revision ``revision``, or as it was at ``time``, frozen.
+
+        With ``time``, the revision recorded last at or before it (see
+        :meth:`Timeline.number_at <statetrail.Timeline.number_at>`).
+        """
+        state: State = self._timeline.value_at(revision, time=time)
         return state
 
     def diff(self, a: int, b: int | None = None) -> list[Change]:

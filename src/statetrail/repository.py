@@ -46,7 +46,7 @@ from statetrail.immutable.revisioned import (
     RevisionedMapping,
     SimpleRevisionedImmutableManager,
 )
-from statetrail.revision import Trim
+from statetrail.revision import Trim, time_ns_at
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _verify
 from statetrail.storage._journal import (
@@ -325,20 +325,45 @@ class Repository:
             )
         raise StorageError(f"could not open timeline {name!r}: it keeps changing")
 
-    def value_at(self, name: str, number: int) -> Any:
+    def value_at(
+        self, name: str, number: int | None = None, *, time: datetime | None = None
+    ) -> Any:
         """The value of revision ``number`` of timeline ``name``, read from storage.
 
         Reads the nearest checkpoint on the revision's lineage and applies at most
         ``checkpoint_every`` patches, verified as they are read: the history is
         never replayed and the timeline need not be opened.
 
+        With ``time`` instead of ``number``, the revision recorded last at or
+        before that time, found by the backend's time index (see
+        :meth:`Timeline.number_at <statetrail.Timeline.number_at>` for what
+        "last" means; a naive datetime is local time).
+
         >>> import statetrail
         >>> with statetrail.open(":memory:") as repo:
         ...     score = repo.watch("score", 0)
         ...     _ = score.set(10).set(20)
-        ...     repo.value_at("score", 1)
-        10
+        ...     then = repo.timeline("score").revision(1).timestamp
+        ...     repo.value_at("score", 1), repo.value_at("score", time=then)
+        (10, 10)
+
+        Raises:
+            RevisionNotFoundError: No such revision, it was trimmed, or no
+                revision was recorded by ``time``.
+            TypeError: Both ``number`` and ``time``, or neither.
         """
+        if time is not None:
+            if number is not None:
+                raise TypeError("value_at takes a revision number or a time, not both")
+            found = self.backend.number_at(name, time_ns_at(time))
+            if found is None:
+                raise RevisionNotFoundError(
+                    f"timeline {name!r} has no revision recorded at or before "
+                    f"{time.isoformat()}"
+                )
+            number = found
+        elif number is None:
+            raise TypeError("value_at needs a revision number or a time")
         if not isinstance(number, int) or isinstance(number, bool) or number < 0:
             raise ValueError(f"a revision number is an int >= 0, not {number!r}")
         cut = cut_of(name, self.backend.trims(name))

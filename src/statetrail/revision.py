@@ -27,6 +27,8 @@ __all__ = [
     "RevisionKind",
     "Trim",
     "origin_of",
+    "time_ns_at",
+    "time_ns_of",
 ]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -34,6 +36,45 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 def _utc(time_ns: int) -> datetime:
     return _EPOCH + timedelta(microseconds=time_ns // 1000)
+
+
+def time_ns_at(when: datetime) -> int:
+    """The last nanosecond of ``when``'s microsecond, since the epoch (UTC).
+
+    For as-of-time reads: a :class:`~datetime.datetime` holds microseconds and a
+    revision's time nanoseconds, so the revisions recorded within that
+    microsecond count as at it, and ``at(time=revision.time)`` finds
+    ``revision``. A naive datetime is local time, as :meth:`datetime.timestamp`
+    reads it.
+
+    >>> time_ns_at(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
+    1000005999
+
+    Raises:
+        TypeError: ``when`` is not a datetime.
+    """
+    return time_ns_of(when) + 999
+
+
+def time_ns_of(when: datetime) -> int:
+    """``when`` in nanoseconds since the epoch (UTC), exactly.
+
+    A naive datetime is local time. ``int(when.timestamp() * 1e9)`` goes
+    through a float, off by up to a few hundred nanoseconds today.
+
+    >>> time_ns_of(datetime(1970, 1, 1, 0, 0, 1, 5, tzinfo=UTC))
+    1000005000
+
+    Raises:
+        TypeError: ``when`` is not a datetime.
+    """
+    if not isinstance(when, datetime):
+        raise TypeError(f"a time is a datetime, not {type(when).__name__}")
+    if when.tzinfo is None:
+        when = when.astimezone()
+    delta = when - _EPOCH
+    micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return micros * 1000
 
 
 class Origin:

@@ -26,6 +26,7 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from statetrail._intercept import Interceptor, interceptors_of
@@ -142,9 +143,13 @@ class Var(Generic[T]):
         """The revision of the current value (revision 0 before any ``set``)."""
         return self._timeline.head
 
-    def at(self, index: int) -> T:
-        """The value recorded at revision ``index``."""
-        return self._timeline.value_at(index)  # type: ignore[no-any-return]
+    def at(self, index: int | None = None, *, time: datetime | None = None) -> T:
+        """The value recorded at revision ``index``, or as it was at ``time``.
+
+        With ``time``, the revision recorded last at or before it (see
+        :meth:`Timeline.number_at <statetrail.Timeline.number_at>`).
+        """
+        return self._timeline.value_at(index, time=time)  # type: ignore[no-any-return]
 
     def log(self, **filters: Any) -> list[Revision]:
         """Filtered revisions; see :meth:`Timeline.log <statetrail.Timeline.log>`."""

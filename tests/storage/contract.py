@@ -334,6 +334,122 @@ class BackendContract(ABC):
         assert backend.delete_trimmed("t", 100, 100) == 4
         assert [r.number for r in backend.read("t")] == [8, 9, 10]
 
+    # -- the path and time indexes (issue 11) ---------------------------------------
+
+    #: Each row's changed paths: exact, under, above, a sibling sharing a prefix
+    #: ("/ab", "/a/b0": "0" sorts right after "/"), escaped keys, none at all.
+    INDEXED = (
+        ("",),
+        ("/a/b",),
+        ("/a/c",),
+        ("/a",),
+        ("/ab",),
+        ("/a~1b",),
+        ("/a/b/c", "/x"),
+        ("/a/b0",),
+        (),
+        ("/\u00e9/~0",),
+        ("/a.b",),
+    )
+
+    def _indexed(self, backend: Backend) -> None:
+        backend.append([row(n, paths=p) for n, p in enumerate(self.INDEXED)])
+
+    def test_touching_the_path_under_it_and_above_it(self, backend: Backend) -> None:
+        """touching() lists, newest first, the revisions that changed the path,
+        something under it or an ancestor, and nothing that merely shares a
+        prefix of its text."""
+        self._indexed(backend)
+        assert backend.touching("t", "/a/b") == [6, 3, 1, 0]
+        assert backend.touching("t", "/a") == [7, 6, 3, 2, 1, 0]
+        assert backend.touching("t", "/a/b/c") == [6, 3, 1, 0]
+        assert backend.touching("t", "/a/b/c/d") == [6, 3, 1, 0]
+        assert backend.touching("t", "/a~1b") == [5, 0]
+        assert backend.touching("t", "/ab") == [4, 0]
+        assert backend.touching("t", "/a.b") == [10, 0]
+        assert backend.touching("t", "/\u00e9") == [9, 0]
+        assert backend.touching("t", "/\u00e9/~0") == [9, 0]
+        assert backend.touching("t", "/x") == [6, 0]
+        assert backend.touching("t", "/nowhere") == [0]
+        assert backend.touching("t", "") == [10, 9, 7, 6, 5, 4, 3, 2, 1, 0]
+        assert backend.touching("other", "/a") == []
+
+    def test_touching_pages_with_before_and_limit(self, backend: Backend) -> None:
+        """``before`` and ``limit`` page through the answer, newest first."""
+        self._indexed(backend)
+        assert backend.touching("t", "/a", limit=2) == [7, 6]
+        assert backend.touching("t", "/a", before=6, limit=2) == [3, 2]
+        assert backend.touching("t", "/a", before=2) == [1, 0]
+        assert backend.touching("t", "/a", before=0) == []
+        assert backend.touching("t", "/a", limit=0) == []
+        with pytest.raises(ValueError, match="JSON Pointer"):
+            backend.touching("t", "a/b")
+        with pytest.raises(ValueError, match="negative"):
+            backend.touching("t", "/a", limit=-1)
+
+    def test_the_index_follows_erasure_and_trims(self, backend: Backend) -> None:
+        """An erased revision keeps its entries (its paths are kept); trimmed
+        rows take theirs with them."""
+        self._indexed(backend)
+        backend.erase("t", 1, '{"by": "dpo"}')
+        assert backend.touching("t", "/a/b") == [6, 3, 1, 0]
+        tomb = RangeTombstone(0, 3, 1, "r", None, "c3", "{}", "s1")
+        backend.put_trim("t", tomb, None)
+        assert backend.delete_trimmed("t", 3, 100) == 4
+        assert backend.touching("t", "/a/b") == [6]
+        assert backend.touching("t", "") == [10, 9, 7, 6, 5, 4]
+        assert backend.index_problems("t") == []
+
+    def test_the_index_of_a_branching_history(self, backend: Backend) -> None:
+        """Every branch's revisions are listed: the caller keeps its line's."""
+        backend.append([row(0, paths=("",)), row(1, paths=("/a",))])
+        backend.append([row(2, parent=0, branch="b", paths=("/a",))])
+        assert backend.touching("t", "/a") == [2, 1, 0]
+        assert backend.index_problems("t") == []
+
+    def test_touching_a_key_holding_nul(self, backend: Backend) -> None:
+        """A key with U+0000 (which SQLite's JSON functions cut short) is
+        indexed whole: it neither hides nor stands for the key before the NUL."""
+        backend.append(
+            [
+                row(0, paths=("",)),
+                row(1, paths=("/k\x00ey",)),
+                row(2, paths=("/k\x00ey/x", "/q")),
+                row(3, paths=("/k",)),
+            ]
+        )
+        assert backend.touching("t", "/k\x00ey") == [2, 1, 0]
+        assert backend.touching("t", "/k") == [3, 0]
+        assert backend.touching("t", "/q", limit=1) == [2]
+        assert backend.touching("t", "/k\x00ey", before=2, limit=1) == [1]
+        assert backend.index_problems("t") == []
+
+    def test_rows_by_number_and_line_breaks(self, backend: Backend) -> None:
+        """rows() reads scattered rows (missing ones left out); line_breaks()
+        lists the rows whose parent is not the row below."""
+        backend.append([row(n) for n in range(5)])
+        backend.append([row(5, parent=2, branch="b"), row(6, branch="b")])
+        got = backend.rows("t", [6, 0, 3, 3, 9])
+        assert [r.number for r in got] == [0, 3, 6]
+        assert got[1] == backend.row("t", 3)
+        assert backend.rows("t", []) == []
+        assert backend.chains("t", [6, 1, 9]) == {1: "c1", 6: "c6"}
+        assert backend.line_breaks("t") == [(0, None), (5, 2)]
+        assert backend.line_breaks("t", after=0) == [(5, 2)]
+
+    def test_number_at(self, backend: Backend) -> None:
+        """number_at(): the revision whose recorded time is the latest at or
+        before the time given (the highest number among equal times)."""
+        base = 1_700_000_000_000_000_000
+        backend.append([row(n) for n in range(3)])  # times base + n
+        backend.append([row(3, time_ns=base + 1)])  # a clock set back
+        assert backend.number_at("t", base - 1) is None
+        assert backend.number_at("t", base) == 0
+        assert backend.number_at("t", base + 1) == 3
+        assert backend.number_at("t", base + 2) == 2
+        assert backend.number_at("t", base + 10**12) == 2
+        assert backend.number_at("other", base) is None
+
     def test_closed_backends_refuse(self, backend: Backend) -> None:
         """After close, every method raises StorageError."""
         backend.close()

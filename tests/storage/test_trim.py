@@ -550,9 +550,15 @@ class TestOlderFiles:
         else:
             with stored.sql() as raw:
                 raw.run("DROP TABLE {s}trims", ())
+                raw.run("DROP TABLE {s}paths", ())  # and the indexes of version 4
+                raw.run("DROP INDEX {s}revisions_time", ())
                 if stored.kind == "sqlite":
+                    raw.run("DROP TRIGGER revisions_paths", ())
+                    raw.run("DROP TRIGGER revisions_paths_gone", ())
                     raw.run("PRAGMA user_version = 2", ())
                 else:
+                    raw.run("DROP FUNCTION {s}revisions_paths() CASCADE", ())
+                    raw.run("DROP FUNCTION {s}revisions_paths_gone() CASCADE", ())
                     raw.run("UPDATE {s}meta SET version = 2", ())
         with stored.open() as repo:
             assert repo.verify() == {"t": 40}

@@ -5,7 +5,7 @@
     statetrail timelines FILE_OR_URL [--schema NAME]
     statetrail log FILE NAME [--author A] [--since T] [--until T] [--path P]
                              [--label L] [--branch B] [--limit N]
-    statetrail show FILE NAME[@REV]
+    statetrail show FILE NAME[@REV|@TIME]
     statetrail diff FILE NAME REV_A REV_B
     statetrail blame FILE NAME PATH [--branch B]
     statetrail export FILE NAME [--format jsonl|json-patch] [--full]
@@ -24,7 +24,9 @@ is one line on standard error and exit status 2, never a traceback; ``verify``
 lists every problem it found on standard output first.
 
 The commands read only what they show, straight from storage (``log --limit``
-the newest rows, ``show`` and ``diff`` a checkpoint and its patches), and stream
+the newest rows, ``show`` and ``diff`` a checkpoint and its patches, ``blame``
+and ``log --path`` the path index, ``--since``/``--until`` and ``NAME@TIME`` the
+time index), and stream
 what is long (``log``, ``export``, ``verify``): plain lines when standard output
 is not a terminal, a progress bar on standard error when that is one.
 """
@@ -67,14 +69,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--author")
     p.add_argument("--since", type=_time, help="ISO 8601 time, inclusive")
     p.add_argument("--until", type=_time, help="ISO 8601 time, exclusive")
-    p.add_argument("--path", help="only revisions that changed this dot-path")
+    p.add_argument(
+        "--path",
+        help="only revisions that changed this dot-path, under it or above it "
+        "(from the path index)",
+    )
     p.add_argument("--label", help="only revisions with exactly this label")
     p.add_argument("--branch", help="follow this branch instead of the cursor")
     p.add_argument("--limit", type=int, help="at most this many revisions")
 
     p = commands.add_parser("show", help="one revision: metadata and value")
     p.add_argument("target", metavar="FILE_OR_URL")
-    p.add_argument("spec", metavar="NAME[@REV]", help="REV: a number, -1, or a branch")
+    p.add_argument(
+        "spec",
+        metavar="NAME[@REV]",
+        help="REV: a number, -1, a branch, or an ISO 8601 time "
+        "(2026-12-01T10:00Z: the revision recorded last by then)",
+    )
 
     p = commands.add_parser("diff", help="the changes between two revisions")
     p.add_argument("target", metavar="FILE_OR_URL")

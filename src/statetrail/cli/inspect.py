@@ -33,6 +33,7 @@ from statetrail.frozen import MISSING, thaw
 from statetrail.paths import format_path, lookup_in, parse_path
 from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
+from statetrail.revision import time_ns_of
 from statetrail.storage._files import read_regular
 from statetrail.storage._reader import StoredTimeline, touches
 from statetrail.storage._sealed import ENC_TAG
@@ -199,7 +200,7 @@ def timelines(target: str, out: TextIO) -> None:
 
 
 def _since_ns(when: datetime | None) -> int | None:
-    return None if when is None else int(when.timestamp() * 1e9)
+    return None if when is None else time_ns_of(when)
 
 
 def log(
@@ -229,7 +230,7 @@ def log(
     with opened(target) as repo:
         stored = reader(repo, name)
         rows = _matching(
-            stored.lineage(stored.tip(branch)),
+            _source(stored, stored.tip(branch), pointer, since_ns, until_ns),
             author=author,
             since_ns=since_ns,
             until_ns=until_ns,
@@ -253,6 +254,51 @@ def log(
                 lines.clear()
         out.write("".join(lines))
         out.flush()  # a reader that went away (| head) is found here
+
+
+def _source(
+    stored: StoredTimeline,
+    tip: int,
+    pointer: str | None,
+    since_ns: int | None,
+    until_ns: int | None,
+) -> Iterator[Row]:
+    """The rows ``log`` looks at, newest first, read from the indexes.
+
+    With a path, only the rows the path index names (on ``tip``'s line);
+    otherwise the line from the newest revision recorded before ``until``
+    (the time index finds it), stopping at the last one before ``since``.
+    Each row still passes the exact filters in :func:`_matching`: with a
+    clock set back, the time index may leave a row out, never let one in.
+    """
+    if pointer is not None:
+        return stored.touching(pointer, tip)
+    start: int | None = tip
+    if until_ns is not None:
+        start = _on_line(stored, tip, stored.number_at(until_ns - 1))
+    stop: int | None = None
+    if since_ns is not None:
+        stop = _on_line(stored, tip, stored.number_at(since_ns - 1))
+    if start is None:
+        return iter(())
+    return _down_to(stored.lineage(start), -1 if stop is None else stop)
+
+
+def _on_line(stored: StoredTimeline, tip: int, number: int | None) -> int | None:
+    """The newest number on ``tip``'s line at or below ``number``."""
+    if number is None:
+        return None
+    for first, last in stored.spans(tip):
+        if first <= number:
+            return min(number, last)
+    return None
+
+
+def _down_to(rows: Iterator[Row], stop: int) -> Iterator[Row]:
+    for row in rows:
+        if row.number <= stop:
+            return
+        yield row
 
 
 def _matching(
@@ -405,8 +451,8 @@ def blame(
 ) -> None:
     """Who last changed a path, why, and the line of code that did it.
 
-    Walks the cursor's line (or ``branch``'s) newest first and stops at the first
-    revision that changed the path, something under it or an ancestor of it; the
+    The newest revision on the cursor's line (or ``branch``'s) that changed the
+    path, something under it or an ancestor of it, from the path index; the
     first revision counts only if the path exists in its value.
     """
     steps = parse_path(path)
@@ -415,15 +461,14 @@ def blame(
     with opened(target) as repo:
         stored = reader(repo, name)
         found = None
-        for row in stored.lineage(stored.tip(branch)):
+        for row in stored.touching(pointer, stored.tip(branch), page=8):
             if row.parent is None:
                 value = stored.value_at(row.number)
                 if lookup_in(value, steps, MISSING) is not MISSING:
                     found = row
                 break
-            if any(touches(changed, pointer) for changed in row.paths):
-                found = row
-                break
+            found = row
+            break
         if found is None:
             raise CommandError(f"{name} has no path {path!r}")
         say(

@@ -166,9 +166,9 @@ class AlmaVar(Var[T]):
         """The current value, a plain copy (the same as :meth:`get`)."""
         return self.get()
 
-    def at(self, index: int) -> T:
-        """The value recorded at revision ``index``, a plain copy."""
-        return thaw(super().at(index))  # type: ignore[no-any-return]
+    def at(self, index: int | None = None, *, time: datetime | None = None) -> T:
+        """The value recorded at revision ``index`` (or at ``time``), a plain copy."""
+        return thaw(super().at(index, time=time))  # type: ignore[no-any-return]
 
     def rollback(
         self,

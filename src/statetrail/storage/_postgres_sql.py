@@ -36,7 +36,7 @@ __all__ = [
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
 COLUMNS: Final = (
@@ -186,14 +186,19 @@ def _to_version_2(conn: psycopg.Connection[Any], schema: str) -> None:
 
 
 def migrate(
-    conn: psycopg.Connection[Any], schema: str, *, _version_1_only: bool = False
+    conn: psycopg.Connection[Any],
+    schema: str,
+    *,
+    _version_1_only: bool = False,
+    _version_3_only: bool = False,
 ) -> None:
     """Create the schema's tables if absent and bring them to the current version.
 
     A schema newer than this code is refused.
 
     ``_version_1_only`` stops at version 1, as statetrail wrote it before format
-    2 (for tests of the upgrade).
+    2, ``_version_3_only`` at version 3, before the indexes (for tests of the
+    upgrades).
 
     Raises:
         StorageError: The schema was written by a newer statetrail.
@@ -232,6 +237,8 @@ def migrate(
             _to_version_2(conn, schema)
         if version < 3 and not _version_1_only:
             _to_version_3_range_tombstones(conn, schema)
+        if version < 4 and not _version_1_only and not _version_3_only:
+            _to_version_4_indexes(conn, schema)
 
 
 _VERSION_3: Final = """
@@ -259,6 +266,90 @@ def _to_version_3_range_tombstones(conn: psycopg.Connection[Any], schema: str) -
     conn.execute(sql.SQL("UPDATE {}.meta SET version = 3").format(ident))
 
 
+# The path index (see ``_index``): one entry per path a row lists, kept by two
+# statement-level triggers in the statement that inserts or deletes the rows
+# (their transition tables: one INSERT ... SELECT per statement, not a call per
+# row). ``path`` is bytea, as ``revisions.paths`` is: it compares as bytes, so
+# a pointer's descendants are one range of the key. The time index is an
+# ordinary index on ``revisions``, covering ``number_at``.
+_VERSION_4: Final = """
+CREATE TABLE {s}.paths (
+    timeline text COLLATE "C" NOT NULL,
+    path bytea NOT NULL,
+    number bigint NOT NULL,
+    PRIMARY KEY (timeline, path, number)
+);
+INSERT INTO {s}.paths (timeline, path, number)
+    SELECT DISTINCT timeline, unnest(paths), number FROM {s}.revisions;
+CREATE INDEX revisions_time ON {s}.revisions (timeline, time_ns, number);
+CREATE INDEX revisions_breaks ON {s}.revisions (timeline, number, parent)
+    WHERE parent IS NULL OR parent <> number - 1;
+CREATE FUNCTION {s}.revisions_paths() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {s}.paths (timeline, path, number)
+        SELECT DISTINCT timeline, unnest(paths), number FROM added
+        ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER revisions_paths AFTER INSERT ON {s}.revisions
+    REFERENCING NEW TABLE AS added
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.revisions_paths();
+CREATE FUNCTION {s}.revisions_paths_gone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {s}.paths AS p
+        USING (SELECT timeline, unnest(paths) AS path, number FROM removed) AS r
+        WHERE p.timeline = r.timeline AND p.path = r.path AND p.number = r.number;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER revisions_paths_gone AFTER DELETE ON {s}.revisions
+    REFERENCING OLD TABLE AS removed
+    FOR EACH STATEMENT EXECUTE FUNCTION {s}.revisions_paths_gone();
+"""
+
+
+def _to_version_4_indexes(conn: psycopg.Connection[Any], schema: str) -> None:
+    """The path and time indexes; existing rows indexed in one statement."""
+    from psycopg import sql
+
+    ident = sql.Identifier(schema)
+    conn.execute(sql.SQL(_VERSION_4).format(s=ident))
+    conn.execute(sql.SQL("UPDATE {}.meta SET version = 4").format(ident))
+
+
+#: The statements of the indexes, ``{s}`` for the schema, ``{cols}`` for
+#: :data:`COLUMNS`: ``touching``
+#: (timeline, path, low, high, ancestors, before, limit) and ``number_at``.
+INDEX_STATEMENTS: Final = {
+    "touching": "SELECT number FROM ("
+    " (SELECT number FROM {s}.paths WHERE timeline = %(t)s AND path = %(p)s"
+    " AND number < %(b)s ORDER BY number DESC LIMIT %(n)s)"
+    " UNION (SELECT number FROM {s}.paths WHERE timeline = %(t)s"
+    " AND path >= %(lo)s AND path < %(hi)s AND number < %(b)s"
+    " ORDER BY number DESC LIMIT %(n)s)"
+    " UNION (SELECT number FROM {s}.paths WHERE timeline = %(t)s"
+    " AND path = ANY(%(up)s) AND number < %(b)s ORDER BY number DESC LIMIT %(n)s)"
+    ") AS u ORDER BY number DESC LIMIT %(n)s",
+    "rows": "SELECT {cols} FROM {s}.revisions WHERE timeline = %s"
+    " AND number = ANY(%s) ORDER BY number",
+    "chains": "SELECT number, chain FROM {s}.revisions WHERE timeline = %s"
+    " AND number = ANY(%s)",
+    "line_breaks": "SELECT number, parent FROM {s}.revisions WHERE timeline = %s"
+    " AND number > %s AND (parent IS NULL OR parent <> number - 1) ORDER BY number",
+    "number_at": "SELECT number FROM {s}.revisions WHERE timeline = %s"
+    " AND time_ns <= %s ORDER BY time_ns DESC, number DESC LIMIT 1",
+    "missing": "SELECT r.number, r.path FROM (SELECT number, unnest(paths) AS path"
+    " FROM {s}.revisions WHERE timeline = %(t)s) AS r WHERE NOT EXISTS"
+    " (SELECT FROM {s}.paths AS p WHERE p.timeline = %(t)s AND p.path = r.path"
+    " AND p.number = r.number) ORDER BY r.number LIMIT 100",
+    "extra": "SELECT p.number, p.path FROM {s}.paths AS p WHERE p.timeline = %(t)s"
+    " AND NOT EXISTS (SELECT FROM {s}.revisions AS r WHERE r.timeline = %(t)s"
+    " AND r.number = p.number AND p.path = ANY(r.paths))"
+    " ORDER BY p.number LIMIT 100",
+}
+
+
 #: The statements of trimming, ``{s}`` for the schema (see ``PostgresBackend``).
 TRIM_STATEMENTS: Final = {
     "trims": "SELECT first, last, time_ns, reason, author, chain, checkpoints, seal"
@@ -278,14 +369,14 @@ TRIM_STATEMENTS: Final = {
     " AND number >= %s AND parent < %s ORDER BY number",
 }
 #: What goes with trimmed revisions, each ``(timeline, upto)``: the rows first
-#: (its count is the batch's). A table of per-revision rows added later (the
-#: path and time indexes) adds its DELETE here.
+#: (its count is the batch's). Their path index entries go with them, by the
+#: trigger ``revisions_paths_gone``.
 DELETE_TRIMMED: Final = (
     "DELETE FROM {s}.revisions WHERE timeline = %s AND number <= %s",
     "DELETE FROM {s}.checkpoints WHERE timeline = %s AND number <= %s",
 )
 #: The tables a reclaim vacuums.
-VACUUMED: Final = ("revisions", "checkpoints", "trims")
+VACUUMED: Final = ("revisions", "checkpoints", "trims", "paths")
 
 
 def check_readable(conn: psycopg.Connection[Any], schema: str, where: str) -> None:
@@ -399,8 +490,28 @@ _EXPECTED: Final = frozenset(
                 "trims.chain text not null",
                 "trims.checkpoints text not null",
                 "trims.seal text not null",
+                "paths.timeline text not null",
+                "paths.path bytea not null",
+                "paths.number bigint not null",
             )
         ),
+        "constraint paths.paths_pkey PRIMARY KEY (timeline, path, number)",
+        "index CREATE UNIQUE INDEX paths_pkey ON {s}.paths USING btree"
+        " (timeline, path, number)",
+        "index CREATE INDEX revisions_time ON {s}.revisions USING btree"
+        " (timeline, time_ns, number)",
+        "index CREATE INDEX revisions_breaks ON {s}.revisions USING btree"
+        " (timeline, number, parent) WHERE ((parent IS NULL) OR"
+        " (parent <> (number - 1)))",
+        "trigger revisions.revisions_paths (enabled O) CREATE TRIGGER"
+        " revisions_paths AFTER INSERT ON {s}.revisions REFERENCING NEW TABLE AS"
+        " added FOR EACH STATEMENT EXECUTE FUNCTION {s}.revisions_paths()",
+        "trigger revisions.revisions_paths_gone (enabled O) CREATE TRIGGER"
+        " revisions_paths_gone AFTER DELETE ON {s}.revisions REFERENCING OLD TABLE"
+        " AS removed FOR EACH STATEMENT EXECUTE FUNCTION"
+        " {s}.revisions_paths_gone()",
+        "function revisions_paths() plpgsql, body as statetrail writes it",
+        "function revisions_paths_gone() plpgsql, body as statetrail writes it",
         "constraint trims.trims_pkey PRIMARY KEY (timeline, first)",
         "index CREATE UNIQUE INDEX trims_pkey ON {s}.trims USING btree"
         " (timeline, first)",
@@ -428,10 +539,16 @@ _EXPECTED: Final = frozenset(
     }
 )
 
-# The function's body as created (prosrc), ``{s}`` for the schema.
+# The functions' bodies as created (prosrc), ``{s}`` for the schema.
 _END_BODY: Final = _VERSION_2.split("AS $$", 1)[1].split("$$;", 1)[0]
+_BODIES: Final = {
+    "revisions_end": _END_BODY,
+    "revisions_paths": _VERSION_4.split("AS $$", 1)[1].split("$$;", 1)[0],
+    "revisions_paths_gone": _VERSION_4.split("AS $$", 2)[2].split("$$;", 1)[0],
+}
 
 # Objects on other tables of the schema (an administrator's) are not compared.
+_TABLE_NAMES: Final = ["meta", "revisions", "heads", "checkpoints", "trims", "paths"]
 _DESCRIBE: Final = (
     (
         "column",
@@ -446,7 +563,7 @@ _DESCRIBE: Final = (
         " JOIN pg_namespace n ON n.oid = c.relnamespace"
         " LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
         " WHERE n.nspname = %s AND a.attnum > 0"
-        " AND c.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')"
+        " AND c.relname = ANY(%s)"
         " AND NOT a.attisdropped",
     ),
     (
@@ -455,12 +572,11 @@ _DESCRIBE: Final = (
         " FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid"
         " JOIN pg_namespace n ON n.oid = r.relnamespace WHERE n.nspname = %s"
         " AND c.contype <> 'n'"  # NOT NULL (PostgreSQL 18): the columns say it
-        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
+        " AND r.relname = ANY(%s)",
     ),
     (
         "index",
-        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s"
-        " AND tablename IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND tablename = ANY(%s)",
     ),
     (
         "trigger",
@@ -469,7 +585,7 @@ _DESCRIBE: Final = (
         " FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid"
         " JOIN pg_namespace n ON n.oid = r.relnamespace"
         " WHERE n.nspname = %s AND NOT t.tgisinternal"
-        " AND r.relname IN ('meta', 'revisions', 'heads', 'checkpoints', 'trims')",
+        " AND r.relname = ANY(%s)",
     ),
 )
 
@@ -486,19 +602,19 @@ def _schema_objects(conn: psycopg.Connection[Any], schema: str) -> set[str]:
 
     found = set()
     for kind, query in _DESCRIBE:
-        for (line,) in conn.execute(query, [schema]).fetchall():
+        for (line,) in conn.execute(query, [schema, _TABLE_NAMES]).fetchall():
             found.add(f"{kind} {general(str(line))}")
     functions = conn.execute(
         "SELECT p.proname || '(' || pg_get_function_arguments(p.oid) || ') '"
         " || l.lanname, p.prosrc, p.prosecdef, p.proconfig IS NOT NULL"
         " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
         " JOIN pg_language l ON l.oid = p.prolang WHERE n.nspname = %s"
-        " AND p.proname = 'revisions_end'",
-        [schema],
+        " AND p.proname = ANY(%s)",
+        [schema, list(_BODIES)],
     ).fetchall()
     for head, source, definer, configured in functions:
         same = (
-            source.replace(quoted, "{s}") == _END_BODY
+            source.replace(quoted, "{s}") == _BODIES[head.split("(", 1)[0]]
             and not definer
             and not configured
         )

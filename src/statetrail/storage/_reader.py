@@ -21,11 +21,18 @@ write, carried along by the rows written since, as a timeline opening does
 
 from __future__ import annotations
 
+import bisect
+import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
+from statetrail.diff import format_json_pointer
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.paths import PathLike, parse_path
+from statetrail.revision import time_ns_at
 from statetrail.storage import _integrity as integrity
+from statetrail.storage._index import touches
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
     MISSING_PARENT,
@@ -37,26 +44,32 @@ from statetrail.storage._ranges import cut_of
 from statetrail.storage._verify import corrupt, end_problems, heads_problems
 from statetrail.storage.base import Backend, Fork, Heads, Row
 
-__all__ = ["PAGE", "StoredTimeline", "touches"]
+__all__ = ["PAGE", "StoredTimeline", "path_numbers", "touches"]
 
 #: Rows read per query.
 PAGE = 512
+#: A revision named by a time begins with a date.
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def touches(changed: str, path: str) -> bool:
-    """Whether a change at JSON Pointer ``changed`` touches ``path``.
+def path_numbers(
+    backend: Backend,
+    name: str,
+    path: PathLike,
+    *,
+    before: int | None = None,
+    limit: int | None = None,
+) -> list[int]:
+    """Numbers of ``name``'s revisions that changed ``path``, newest first.
 
-    A change at the path, under it, or at one of its ancestors does, as
-    :meth:`~statetrail.Timeline.log` counts it.
-
-    >>> touches("/a/b", "/a"), touches("", "/a"), touches("/ab", "/a")
-    (True, True, False)
+    From the backend's path index (a change under the path or at an ancestor
+    counts), on every branch: for a timeline whose records are read from
+    storage on demand, to answer ``blame`` and ``path_history`` with its own
+    line's spans, never a replay. ``path`` is a dot-path, a JSON Pointer-style
+    sequence of steps, or a tuple, as the engine's path methods take.
     """
-    if changed == path:
-        return True
-    if changed.startswith(path) and changed[len(path)] == "/":
-        return True
-    return path.startswith(changed) and path[len(changed)] == "/"
+    pointer = format_json_pointer(parse_path(path))
+    return backend.touching(name, pointer, before=before, limit=limit)
 
 
 def heads_from_forks(
@@ -117,6 +130,7 @@ class StoredTimeline:
         #: How many rows were read (for tests: memory follows the page, not this).
         self.rows_read = 0
         self._chains: dict[int, str] = {}
+        self._breaks: list[tuple[int, int | None]] | None = None
         end = backend.end(name)
         latest = backend.latest(name)
         if latest < 0:
@@ -243,11 +257,16 @@ class StoredTimeline:
     def resolve(self, spec: str) -> int:
         """The revision number ``spec`` names: a number, ``-N``, a branch, ``head``.
 
-        ``-1`` is the cursor, ``-2`` its parent and so on along its line.
+        ``-1`` is the cursor, ``-2`` its parent and so on along its line. An
+        ISO 8601 time (``2026-12-01T10:00Z``, an offset, or local time without
+        one) names the revision recorded last at or before it, from the time
+        index.
         """
         spec = spec.strip()
         if spec in ("", "head", "HEAD"):
             return self.heads.cursor
+        if _ISO_DATE.match(spec) and spec not in self.heads.tips:
+            return self._at_time(spec)  # a branch of that name comes first
         if spec.lstrip("-").isdigit():
             number = int(spec)
             if number >= 0:
@@ -273,6 +292,18 @@ class StoredTimeline:
             f"{spec!r} is neither a revision number nor a branch"
         )
 
+    def _at_time(self, spec: str) -> int:
+        try:
+            when = datetime.fromisoformat(spec)
+        except ValueError:
+            raise ValueError(f"not an ISO 8601 time: {spec!r}") from None
+        found = self.number_at(time_ns_at(when))
+        if found is None:
+            raise RevisionNotFoundError(
+                f"timeline {self.name!r} has no revision recorded at or before {spec}"
+            )
+        return found
+
     def tip(self, branch: str | None) -> int:
         """The cursor (``branch`` ``None``) or a branch's newest revision."""
         if branch is None:
@@ -284,6 +315,84 @@ class StoredTimeline:
                 f"{', '.join(sorted(self.heads.tips))})"
             )
         return tip
+
+    # -- the path and time indexes ---------------------------------------------------
+
+    def spans(self, tip: int) -> list[tuple[int, int]]:
+        """The runs ``(first, last)`` of numbers on ``tip``'s line, newest first.
+
+        From the line breaks (:meth:`~statetrail.storage.base.Backend.line_breaks`):
+        between two of them each row's parent is the row below, so a line is a
+        few runs of consecutive numbers, each ending where its first row's
+        parent is.
+        """
+        breaks = self._line_breaks()
+        starts = [number for number, _ in breaks]
+        out: list[tuple[int, int]] = []
+        current: int | None = tip
+        while current is not None and current >= self.first:
+            at = bisect.bisect_right(starts, current) - 1
+            if at < 0:  # no break at or below: the rows run from the first kept
+                out.append((self.first, current))
+                break
+            number, parent = breaks[at]
+            out.append((max(number, self.first), current))
+            current = parent
+        return out
+
+    def _line_breaks(self) -> list[tuple[int, int | None]]:
+        if self._breaks is None:
+            self._breaks = self.backend.line_breaks(self.name, self.first - 1)
+        return self._breaks
+
+    def touching(self, pointer: str, tip: int, page: int = 64) -> Iterator[Row]:
+        """The rows on ``tip``'s line that changed ``pointer``, newest first, checked.
+
+        From the backend's path index (a change under the path or at an
+        ancestor counts), a page of numbers at a time; each row is checked
+        against its digest and chain, and its own ``paths`` (covered by the
+        digest) must touch ``pointer``, so an index entry added by hand finds
+        nothing.
+        """
+        spans = self.spans(tip)
+        before = tip + 1
+        while True:
+            numbers = self.backend.touching(
+                self.name, pointer, before=before, limit=page
+            )
+            kept = [
+                n
+                for n in numbers
+                if n >= self.first and any(a <= n <= b for a, b in spans)
+            ]
+            # The rows in one read, the chains below them (their links) in one.
+            found = {r.number: r for r in self.backend.rows(self.name, kept)}
+            links = self.backend.chains(
+                self.name, [n - 1 for n in kept if n - 1 not in found and n > 0]
+            )
+            self.rows_read += len(found)
+            for number in kept:
+                row = found.get(number)
+                if row is None:
+                    row = self.row(number)  # gone meanwhile (a trim): says so
+                below = found.get(number - 1)
+                previous = links.get(number - 1) if below is None else below.chain
+                if self.cut is not None and number - 1 == self.cut.last:
+                    previous = self.cut.chain
+                self.check(row, previous)
+                if any(touches(changed, pointer) for changed in row.paths):
+                    yield row
+            if len(numbers) < page or (numbers and numbers[-1] < self.first):
+                return
+            before = numbers[-1]
+
+    def number_at(self, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns`` (the time index).
+
+        ``None`` if none was, or only trimmed ones.
+        """
+        found = self.backend.number_at(self.name, time_ns)
+        return None if found is None or found < self.first else found
 
     # -- many rows -------------------------------------------------------------------
 

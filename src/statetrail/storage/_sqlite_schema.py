@@ -39,6 +39,7 @@ from statetrail.storage.base import End, Heads, Row
 __all__ = [
     "APPLICATION_ID",
     "BELOW_END",
+    "CHAINS",
     "CHECKPOINT",
     "CHECKPOINTS",
     "CHECKPOINT_INTEGERS",
@@ -49,24 +50,35 @@ __all__ = [
     "ERASE",
     "FORKS",
     "HEADS",
+    "INDEX_COUNTS",
+    "INDEX_EXTRA",
+    "INDEX_MISSING",
     "INDEX_SUMS",
+    "INDEX_SUMS_4",
     "INSERT",
     "INSERT_INTEGERS",
     "INSERT_JSON",
     "LATEST",
+    "LINE_BREAKS",
     "MIGRATIONS",
     "MIGRATIONS_1",
+    "MIGRATIONS_3",
     "NEWEST_TRIM",
+    "NUMBER_AT",
     "PUT_CHECKPOINT",
     "PUT_CHECKPOINTS_JSON",
     "PUT_TRIM",
     "RANGE",
     "ROW",
+    "ROWS",
     "SAVE_HEADS",
     "SCHEMA",
     "TIMELINES",
+    "TOUCHING",
     "TRIMS",
     "TRIM_BATCH_END",
+    "UNINDEXED",
+    "UNINDEXED_ROWS",
     "Migration",
     "below_end",
     "end_from",
@@ -270,13 +282,87 @@ def _version_3_range_tombstones(conn: sqlite3.Connection) -> None:
     )
 
 
+def _version_4_indexes(conn: sqlite3.Connection) -> None:
+    """The path index and the time index (see ``_index``).
+
+    ``paths`` holds one entry per path a row lists, keyed ``(timeline, path,
+    number)``: WITHOUT ROWID, so the key is the only B-tree. Triggers keep it in
+    step with ``revisions`` inside the statement that inserts or deletes a row,
+    whatever the path taken (one insert, many, the batched group commit, a
+    trim), so it is written in the row's own transaction. The time index is an
+    ordinary index on ``revisions``: ``(timeline, time_ns, number)`` covers
+    :data:`NUMBER_AT`, one seek. A partial index holds the rows whose parent
+    is not the row below (:data:`LINE_BREAKS`): only those few pay for it.
+
+    Existing rows are indexed in one ``INSERT ... SELECT``, which SQLite streams
+    row by row (its memory is the page cache, not the table).
+
+    SQLite's JSON functions end a string at a U+0000 character, so a row whose
+    paths hold one (an escaped NUL in its JSON, or a false alarm) is indexed under
+    :data:`UNINDEXED` instead, which is not a JSON Pointer: ``touching`` reads
+    those few rows and checks their paths itself.
+    """
+    conn.execute(
+        """
+        CREATE TABLE paths (
+            timeline TEXT NOT NULL,
+            path TEXT NOT NULL,
+            number INTEGER NOT NULL,
+            PRIMARY KEY (timeline, path, number)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO paths (timeline, path, number)"
+        " SELECT r.timeline, j.value, r.number FROM revisions AS r, json_each(r.paths)"
+        " AS j WHERE json_valid(r.paths) AND instr(r.paths, '\\u0000') = 0"
+    )
+    conn.execute(
+        "INSERT OR IGNORE INTO paths (timeline, path, number)"
+        " SELECT timeline, '~', number FROM revisions"
+        " WHERE instr(paths, '\\u0000') > 0"
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER revisions_paths AFTER INSERT ON revisions BEGIN
+            INSERT OR IGNORE INTO paths (timeline, path, number)
+            SELECT new.timeline, value, new.number FROM json_each(new.paths)
+            WHERE instr(new.paths, '\\u0000') = 0;
+            INSERT OR IGNORE INTO paths (timeline, path, number)
+            SELECT new.timeline, '~', new.number
+            WHERE instr(new.paths, '\\u0000') > 0;
+        END
+        """
+    )
+    conn.execute(
+        """
+        CREATE TRIGGER revisions_paths_gone AFTER DELETE ON revisions BEGIN
+            DELETE FROM paths WHERE timeline = old.timeline AND number = old.number
+            AND path IN (SELECT value FROM json_each(old.paths) UNION ALL SELECT '~');
+        END
+        """
+    )
+    conn.execute("CREATE INDEX revisions_time ON revisions (timeline, time_ns, number)")
+    # The rows whose parent is not the row below (a line's runs start there):
+    # a partial index, so only those rows pay a write, and the query reads
+    # them without the rows between.
+    conn.execute(
+        "CREATE INDEX revisions_breaks ON revisions (timeline, number, parent)"
+        " WHERE parent IS NULL OR parent <> number - 1"
+    )
+
+
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
 #: Append to it; never edit a step that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
     _version_1,
     _version_2,
     _version_3_range_tombstones,
+    _version_4_indexes,
 )
+
+#: Versions 1 to 3: what statetrail wrote before the indexes (for upgrade tests).
+MIGRATIONS_3: tuple[Migration, ...] = MIGRATIONS[:3]
 
 #: Version 1 alone: what statetrail wrote before format 2 (for tests of upgrades).
 MIGRATIONS_1: tuple[Migration, ...] = (_version_1,)
@@ -440,6 +526,20 @@ ROW = """
     FROM revisions
     WHERE timeline = ? AND number = ?
 """
+#: Backend.rows(): scattered rows by number, the numbers as a JSON array.
+ROWS = """
+    SELECT
+        timeline, number, parent, branch, time_ns, kind, target, label, author,
+        comment, extra, origin, payload, paths, digest, chain, erased
+    FROM revisions
+    WHERE timeline = ? AND number IN (SELECT value FROM json_each(?))
+    ORDER BY number
+"""
+#: Backend.chains(): the chains of scattered rows, the numbers as JSON.
+CHAINS = """
+    SELECT number, chain FROM revisions
+    WHERE timeline = ? AND number IN (SELECT value FROM json_each(?))
+"""
 LATEST = "SELECT max(number) FROM revisions WHERE timeline = ?"
 # A skip-scan over the primary key: one index probe per timeline, not one per row;
 # with the timelines of the end records, so a timeline whose rows are gone is
@@ -487,6 +587,32 @@ INDEX_SUMS = """
         EXCEPT
         SELECT timeline, count(*), sum(number), sum(length(value))
         FROM checkpoints INDEXED BY sqlite_autoindex_checkpoints_1 GROUP BY timeline
+    )
+"""
+#: The same for the indexes of migration 4 on ``revisions``: through each, the
+#: count and sums of every column it holds (the row id too; the time in two
+#: halves, whose sum fits in 64 bits) against the table's. The commands read
+#: them without the table (covering), so an entry changed in the index alone
+#: would mislead ``number_at`` or a line's runs unseen by ``quick_check``.
+INDEX_SUMS_4 = """
+    SELECT 'revisions_time', timeline FROM (
+        SELECT timeline, count(*), sum(number), sum(time_ns >> 32),
+            sum(time_ns & 4294967295), sum(rowid)
+        FROM revisions NOT INDEXED GROUP BY timeline
+        EXCEPT
+        SELECT timeline, count(*), sum(number), sum(time_ns >> 32),
+            sum(time_ns & 4294967295), sum(rowid)
+        FROM revisions INDEXED BY revisions_time GROUP BY timeline
+    )
+    UNION
+    SELECT 'revisions_breaks', timeline FROM (
+        SELECT timeline, count(*), sum(number), sum(coalesce(parent, -1)), sum(rowid)
+        FROM revisions NOT INDEXED
+        WHERE parent IS NULL OR parent <> number - 1 GROUP BY timeline
+        EXCEPT
+        SELECT timeline, count(*), sum(number), sum(coalesce(parent, -1)), sum(rowid)
+        FROM revisions INDEXED BY revisions_breaks
+        WHERE parent IS NULL OR parent <> number - 1 GROUP BY timeline
     )
 """
 #: Rows per timeline counted from the table itself and through its primary-key
@@ -563,8 +689,8 @@ TRIM_BATCH_END = (
     " WHERE timeline = ? AND number <= ? ORDER BY number LIMIT ?)"
 )
 #: What goes with trimmed revisions, each ``(timeline, upto)``: the rows first
-#: (its count is the batch's). A table of per-revision rows added later (the
-#: path and time indexes) adds its DELETE here.
+#: (its count is the batch's). Their path index entries go with each row, by
+#: the trigger ``revisions_paths_gone``.
 DELETE_TRIMMED = (
     "DELETE FROM revisions WHERE timeline = ? AND number <= ?",
     "DELETE FROM checkpoints WHERE timeline = ? AND number <= ?",
@@ -574,6 +700,89 @@ CROSSING = (
     " ORDER BY number"
 )
 CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
+
+#: Backend.touching(): the exact path, its descendants (a range of the key)
+#: and each ancestor (one exact lookup each, bound as a JSON array), newest
+#: first. Parameters: timeline, path, low, high, ancestors, before, limit.
+TOUCHING = """
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path = ?2 AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    UNION
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path >= ?3 AND path < ?4 AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    UNION
+    SELECT number FROM (
+        SELECT number FROM paths
+        WHERE timeline = ?1 AND path IN (SELECT value FROM json_each(?5))
+            AND number < ?6
+        ORDER BY number DESC LIMIT ?7
+    )
+    ORDER BY number DESC LIMIT ?7
+"""
+#: Backend.line_breaks(): from the partial index revisions_breaks (the WHERE
+#: repeats its condition, so SQLite may use it).
+LINE_BREAKS = """
+    SELECT number, parent FROM revisions INDEXED BY revisions_breaks
+    WHERE timeline = ? AND number > ? AND (parent IS NULL OR parent <> number - 1)
+    ORDER BY number
+"""
+#: Backend.number_at(): the latest time at or before a time, one seek.
+NUMBER_AT = """
+    SELECT number FROM revisions INDEXED BY revisions_time
+    WHERE timeline = ? AND time_ns <= ?
+    ORDER BY time_ns DESC, number DESC LIMIT 1
+"""
+#: Rows' paths that have no index entry, then entries no row lists.
+INDEX_MISSING = """
+    SELECT r.number, j.value FROM revisions AS r, json_each(r.paths) AS j
+    WHERE r.timeline = ?1 AND instr(r.paths, '\\u0000') = 0 AND NOT EXISTS (
+        SELECT 1 FROM paths AS p
+        WHERE p.timeline = r.timeline AND p.path = j.value AND p.number = r.number
+    )
+    UNION ALL
+    SELECT r.number, '~' FROM revisions AS r
+    WHERE r.timeline = ?1 AND instr(r.paths, '\\u0000') > 0 AND NOT EXISTS (
+        SELECT 1 FROM paths AS p
+        WHERE p.timeline = r.timeline AND p.path = '~' AND p.number = r.number
+    )
+    ORDER BY 1 LIMIT 100
+"""
+#: How many entries the rows call for (each row's distinct paths; a row with
+#: U+0000 in them, one), and how many the index holds: with none missing,
+#: equal counts mean no extra entry, and INDEX_EXTRA (slower) need not run.
+INDEX_COUNTS = """
+    SELECT
+        (SELECT coalesce(sum(CASE
+            WHEN instr(paths, '\\u0000') > 0 THEN 1
+            WHEN json_array_length(paths) <= 1 THEN json_array_length(paths)
+            ELSE (SELECT count(DISTINCT value) FROM json_each(r.paths))
+        END), 0) FROM revisions AS r WHERE timeline = ?1),
+        (SELECT count(*) FROM paths WHERE timeline = ?1)
+"""
+INDEX_EXTRA = """
+    SELECT p.number, p.path FROM paths AS p
+    WHERE p.timeline = ? AND NOT EXISTS (
+        SELECT 1 FROM revisions AS r
+        WHERE r.timeline = p.timeline AND r.number = p.number AND (
+            CASE WHEN instr(r.paths, '\\u0000') > 0 THEN p.path = '~'
+            ELSE p.path IN (SELECT value FROM json_each(r.paths)) END
+        )
+    )
+    ORDER BY p.number LIMIT 100
+"""
+#: The rows indexed under UNINDEXED (paths SQLite's JSON cannot read whole).
+UNINDEXED_ROWS = """
+    SELECT number FROM paths WHERE timeline = ? AND path = '~' AND number < ?
+    ORDER BY number DESC
+"""
+#: Where a row whose paths hold U+0000 is indexed (not a JSON Pointer).
+UNINDEXED = "~"
 
 _Params = tuple[object, ...]
 

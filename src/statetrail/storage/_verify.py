@@ -14,8 +14,9 @@ against the value digest its row commits to (format 3, ``_value_digest``)
 and, where the value can be rebuilt from patches, against that value; the end
 record against the newest row (truncation); the heads' seal (a cursor or tip
 moved by hand); and against an anchor, that the revision it names still has its
-chain. Before the rows, the backend's own checks (SQLite's ``quick_check`` or
-``integrity_check``).
+chain; and the path index against the rows' ``paths`` (a missing or extra
+entry: the index is not covered by the chain). Before the rows, the backend's
+own checks (SQLite's ``quick_check`` or ``integrity_check``).
 
 :func:`opening_problems` is the cheap part, run whenever a timeline is loaded:
 the end record and the heads, against rows already read and verified.
@@ -813,6 +814,11 @@ def _one(
     check = _Timeline(backend, name, problems, allow_pickle, checkpoint_every)
     pinned = by_name.get(name, [])
     seen = check.run(progress, {a.number for a in pinned})
+    # The path index is not covered by the chain: it is compared with the rows.
+    try:
+        problems.extend(backend.index_problems(name))
+    except CorruptHistoryError as exc:
+        problems.extend(problems_of(exc, name))
     for anchor in pinned:
         chain = seen.get(anchor.number)
         if chain is None and check.cut is not None and anchor.number <= check.cut.last:

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import ClassVar, NamedTuple
 
+from statetrail.storage import _index
+
 __all__ = [
     "Backend",
     "Checkpoint",
@@ -271,6 +273,24 @@ class Backend(ABC):
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
 
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers that are stored, in number order.
+
+        For a few scattered rows (a path's revisions, each with the row below
+        it for its chain link): the SQL backends read them in one query. The
+        default reads them one at a time.
+        """
+        found = (self.row(timeline, n) for n in sorted(set(numbers)))
+        return [r for r in found if r is not None]
+
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of the stored rows with these numbers, by number.
+
+        The links a few scattered rows are checked against, without the rest
+        of the rows below them. The default reads the rows.
+        """
+        return {r.number: r.chain for r in self.rows(timeline, numbers)}
+
     @abstractmethod
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
@@ -383,6 +403,87 @@ class Backend(ABC):
                 return out
             out += [r.number for r in rows if r.parent is not None and r.parent < cut]
             after = rows[-1].number
+
+    # -- the path and time indexes (see _index) --------------------------------------
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Numbers of the revisions that changed ``path``, newest first.
+
+        ``path`` is a JSON Pointer (``""`` is the whole value). A change at the
+        path, under it, or at one of its ancestors counts (a write to ``/a``
+        replaces ``/a/b``), as :meth:`~statetrail.Timeline.log` counts it.
+        ``before`` keeps only numbers below it, ``limit`` the newest so many.
+        Every branch's revisions are listed: the caller keeps those on its line.
+
+        The default reads the rows; the SQL backends answer from their path
+        index (one range scan and one point lookup per ancestor).
+
+        Raises:
+            ValueError: ``path`` is not a JSON Pointer, or ``limit`` is negative.
+        """
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        out: list[int] = []
+        upto = None if before is None else before - 1
+        for row in reversed(self.read(timeline, upto=upto)):
+            if any(_index.touches(changed, path) for changed in row.paths):
+                out.append(row.number)
+                if limit is not None and len(out) >= limit:
+                    break
+        return out
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, or ``None``.
+
+        Times are the wall clock's (UTC nanoseconds since the epoch): the answer
+        is the revision whose recorded time is the latest not after ``time_ns``,
+        the highest number among equal times. A clock set back can record a
+        revision with an earlier time than the one before it; the answer is
+        still the one whose own time is latest. The default reads the rows; the
+        SQL backends use their time index (one seek).
+        """
+        best: tuple[int, int] | None = None
+        for row in self.read(timeline):
+            key = (row.time_ns, row.number)
+            if row.time_ns <= time_ns and (best is None or key > best):
+                best = key
+        return None if best is None else best[1]
+
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """``(number, parent)`` of the rows above ``after`` breaking a run.
+
+        A row breaks a run when its parent is not the row numbered one below;
+        they come in ascending order. A line of history (a revision and its
+        ancestors) is runs of consecutive numbers, each starting at one of
+        these rows: a path's revisions on one line are found from them
+        without reading the rows between. (A change
+        of branch whose parent is the row below does not break a run.) The
+        default reads the forks; the SQL backends read a partial index that
+        holds only these rows.
+        """
+        return [
+            (f.number, f.parent)
+            for f in self.forks(timeline, after)
+            if f.parent is None or f.parent != f.number - 1
+        ]
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Entries of the path index that do not match the rows' ``paths``.
+
+        The index is not covered by the hash chain, so ``verify`` compares it
+        with the rows: a missing or an extra entry is a problem. The default
+        finds none: backends that answer from their rows keep no index.
+        """
+        return []
 
     def reclaim(self) -> None:  # noqa: B027 - only files have space to give back
         """Give the space of removed rows back (SQLite ``incremental_vacuum``...)."""

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage import _index
 from statetrail.storage.base import (
     Backend,
     Checkpoint,
@@ -108,6 +109,49 @@ class MemoryBackend(Backend):
         with self._lock:
             self._check()
             return max(self._rows.get(timeline, {}), default=-1)
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Revisions that changed ``path``, under or above it, newest first.
+
+        Answered from the rows held, newest first, stopping at ``limit``: a
+        backend in memory (and the JSON file, read whole) keeps no index that
+        could disagree with them.
+        """
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        if limit == 0:
+            return []
+        touches = _index.touches
+        out: list[int] = []
+        with self._lock:
+            self._check()
+            rows = self._rows.get(timeline, {})
+            for number in sorted(rows, reverse=True):
+                if before is not None and number >= before:
+                    continue
+                if any(touches(changed, path) for changed in rows[number].paths):
+                    out.append(number)
+                    if limit is not None and len(out) >= limit:
+                        break
+        return out
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, from the rows held."""
+        with self._lock:
+            self._check()
+            found = [
+                (row.time_ns, row.number)
+                for row in self._rows.get(timeline, {}).values()
+                if row.time_ns <= time_ns
+            ]
+        return max(found)[1] if found else None
 
     def end(self, timeline: str) -> End | None:
         """The end record, or ``None``."""

@@ -68,10 +68,13 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 
 from statetrail._log import get_logger
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
+from statetrail.storage import _index
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
+    COLUMNS,
     DELETE_TRIMMED,
+    INDEX_STATEMENTS,
     SCHEMA_VERSION,
     TRIM_STATEMENTS,
     VACUUMED,
@@ -174,6 +177,7 @@ class PostgresBackend(Backend):
         timeout: float = 10.0,
         connect_timeout: float | None = None,
         _version_1_only: bool = False,
+        _version_3_only: bool = False,
     ) -> None:
         if _MISSING is not None:
             raise ImportError(
@@ -194,6 +198,12 @@ class PostgresBackend(Backend):
             k: v.replace("{s}", ident) for k, v in TRIM_STATEMENTS.items()
         }
         self._delete_trimmed = [v.replace("{s}", ident) for v in DELETE_TRIMMED]
+        self._index_sql = {
+            k: v.replace("{s}", ident).replace("{cols}", COLUMNS)
+            for k, v in INDEX_STATEMENTS.items()
+        }
+        # A schema kept at an older version by a test has no indexes.
+        self._indexed = not (_version_1_only or _version_3_only)
         self._inserts: dict[int, str] = {}
         self._lock = threading.Lock()
         settings = [("synchronous_commit", "on" if synchronous_commit else "off")]
@@ -217,7 +227,12 @@ class PostgresBackend(Backend):
                     if read_only:
                         check_readable(conn, schema, self._server.describe())
                     else:
-                        migrate(conn, schema, _version_1_only=_version_1_only)
+                        migrate(
+                            conn,
+                            schema,
+                            _version_1_only=_version_1_only,
+                            _version_3_only=_version_3_only,
+                        )
                     break
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     if attempt >= retries:
@@ -411,12 +426,116 @@ class PostgresBackend(Backend):
         )
         return [_fork(r) for r in records]
 
+    # -- the path and time indexes (schema 4) ---------------------------------------
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Revisions that changed ``path``, under or above it, newest first.
+
+        From the path index: one range scan and one lookup per ancestor (see
+        :meth:`Backend.touching <statetrail.storage.base.Backend.touching>`).
+        """
+        if not self._indexed:
+            return super().touching(timeline, path, before=before, limit=limit)
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        low, high = _index.descendants(path)
+        params = {
+            "t": timeline,
+            "p": path.encode(),
+            "lo": low.encode(),
+            "hi": high.encode(),
+            "up": [a.encode() for a in _index.ancestors(path)],
+            "b": _NO_LIMIT if before is None else before,
+            "n": limit,
+        }
+        statement = self._index_sql["touching"]
+        records = self._run(
+            "touching", lambda c, _: c.execute(statement, params).fetchall()
+        )
+        return [int(n) for (n,) in records]
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, from the time index."""
+        if not self._indexed:
+            return super().number_at(timeline, time_ns)
+        statement = self._index_sql["number_at"]
+        record = self._run(
+            "number_at",
+            lambda c, _: c.execute(statement, [timeline, time_ns]).fetchone(),
+        )
+        return None if record is None else int(record[0])
+
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """The rows whose parent is not the row below, from a partial index."""
+        if not self._indexed:
+            return super().line_breaks(timeline, after)
+        statement = self._index_sql["line_breaks"]
+        records = self._run(
+            "line_breaks",
+            lambda c, _: c.execute(statement, [timeline, after]).fetchall(),
+        )
+        return [(int(n), None if p is None else int(p)) for n, p in records]
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Rows' paths missing from the path index, and entries no row lists."""
+        if not self._indexed:
+            return []
+        missing, extra = self._index_sql["missing"], self._index_sql["extra"]
+        params = {"t": timeline}
+        lacking = self._run(
+            "index_problems", lambda c, _: c.execute(missing, params).fetchall()
+        )
+        added = self._run(
+            "index_problems", lambda c, _: c.execute(extra, params).fetchall()
+        )
+        out: list[Problem] = [
+            (timeline, int(n), f"lacks its path index entry {bytes(p).decode()!r}")
+            for n, p in lacking
+        ]
+        out += [
+            (
+                timeline,
+                int(n),
+                f"has a path index entry {bytes(p).decode(errors='replace')!r} "
+                "it does not list",
+            )
+            for n, p in added
+        ]
+        return out
+
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
         record = self._run(
             "row", lambda c, _: c.execute(self._sql.row, [timeline, number]).fetchone()
         )
         return None if record is None else _row(record)
+
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers, in number order, in one query."""
+        statement = self._index_sql["rows"]
+        wanted = sorted({int(n) for n in numbers})
+        records = self._run(
+            "rows", lambda c, _: c.execute(statement, [timeline, wanted]).fetchall()
+        )
+        return [_row(r) for r in records]
+
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of these rows, in one query."""
+        statement = self._index_sql["chains"]
+        wanted = sorted({int(n) for n in numbers})
+        records = self._run(
+            "chains", lambda c, _: c.execute(statement, [timeline, wanted]).fetchall()
+        )
+        return {int(n): str(c) for n, c in records}
 
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline``, or -1."""

@@ -84,6 +84,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
+import orjson
+
 from statetrail._log import get_logger
 from statetrail.errors import (
     ConflictError,
@@ -92,6 +94,7 @@ from statetrail.errors import (
     StatetrailError,
     StorageError,
 )
+from statetrail.storage import _index
 from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
 from statetrail.storage._files import check_regular
@@ -141,6 +144,8 @@ _SYNCHRONOUS = {
     "batched": "PRAGMA synchronous = FULL",
 }
 _MAX_INT = 2**63 - 1
+#: The schema version that has the path and time indexes.
+_INDEXED = 4
 _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to this
 
 # Backends with a batch queue, flushed when the interpreter exits.
@@ -746,12 +751,123 @@ class SQLiteBackend(Backend):
             for record in self._read(sql.FORKS, (timeline, after))
         ]
 
+    # -- the path and time indexes (migration 4) ------------------------------------
+
+    def _indexed(self) -> bool:
+        """Whether this schema has the indexes (a test may open an older one)."""
+        return len(self._migrations) >= _INDEXED
+
+    def touching(
+        self,
+        timeline: str,
+        path: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+    ) -> list[int]:
+        """Revisions that changed ``path``, under or above it, newest first.
+
+        From the path index: one range scan and one lookup per ancestor (see
+        :meth:`Backend.touching <statetrail.storage.base.Backend.touching>`).
+        """
+        if not self._indexed():
+            return super().touching(timeline, path, before=before, limit=limit)
+        _index.check_pointer(path)
+        _index.check_limit(limit)
+        self.flush()
+        low, high = _index.descendants(path)
+        records = self._read(
+            sql.TOUCHING,
+            (
+                timeline,
+                path,
+                low,
+                high,
+                orjson.dumps(_index.ancestors(path)).decode(),
+                _MAX_INT if before is None else before,
+                -1 if limit is None else limit,
+            ),
+        )
+        found = [n for (n,) in records]
+        # Rows whose paths SQLite's JSON cannot read whole: checked here.
+        top = _MAX_INT if before is None else before
+        odd = [n for (n,) in self._read(sql.UNINDEXED_ROWS, (timeline, top))]
+        if odd:
+            rows = (self.row(timeline, n) for n in odd)
+            found += [
+                r.number
+                for r in rows
+                if r is not None and any(_index.touches(c, path) for c in r.paths)
+            ]
+            found = sorted(set(found), reverse=True)[:limit]
+        return found
+
+    def number_at(self, timeline: str, time_ns: int) -> int | None:
+        """The revision recorded last at or before ``time_ns``, from the time index."""
+        if not self._indexed():
+            return super().number_at(timeline, time_ns)
+        self.flush()
+        records = self._read(sql.NUMBER_AT, (timeline, time_ns))
+        return records[0][0] if records else None
+
+    def line_breaks(
+        self, timeline: str, after: int = -1
+    ) -> list[tuple[int, int | None]]:
+        """The rows whose parent is not the row below, from a partial index."""
+        if not self._indexed():
+            return super().line_breaks(timeline, after)
+        self.flush()
+        return [
+            (number, parent)
+            for number, parent in self._read(sql.LINE_BREAKS, (timeline, after))
+        ]
+
+    def index_problems(self, timeline: str) -> list[Problem]:
+        """Rows' paths missing from the path index, and entries no row lists."""
+        if not self._indexed():
+            return []
+        self.flush()
+        out: list[Problem] = [
+            (timeline, number, f"lacks its path index entry {path!r}")
+            for number, path in self._read(sql.INDEX_MISSING, (timeline,))
+        ]
+        ((wanted, held),) = self._read(sql.INDEX_COUNTS, (timeline,))
+        if out or wanted != held:  # look for the extra entries only then
+            out += [
+                (timeline, number, f"has a path index entry {path!r} it does not list")
+                for number, path in self._read(sql.INDEX_EXTRA, (timeline,))
+            ]
+        return out
+
     def row(self, timeline: str, number: int) -> Row | None:
         """One row, or ``None``."""
         records = self._read(sql.ROW, (timeline, number))
         if not records:
             return None
         return check_row(sql.row_from(records[0], self.path), self.path)
+
+    def rows(self, timeline: str, numbers: Sequence[int]) -> list[Row]:
+        """The rows with these numbers, in number order, in one query."""
+        if not self._json:
+            return super().rows(timeline, numbers)
+        wanted = orjson.dumps(sorted({int(n) for n in numbers})).decode()
+        records = self._read(sql.ROWS, (timeline, wanted))
+        return [check_row(sql.row_from(r, self.path), self.path) for r in records]
+
+    def chains(self, timeline: str, numbers: Sequence[int]) -> dict[int, str]:
+        """The chains of these rows, in one query (no Row objects made)."""
+        if not self._json:
+            return super().chains(timeline, numbers)
+        wanted = orjson.dumps(sorted({int(n) for n in numbers})).decode()
+        found: dict[int, str] = {}
+        for number, chain in self._read(sql.CHAINS, (timeline, wanted)):
+            if type(number) is not int or type(chain) is not str:
+                raise CorruptHistoryError(
+                    f"{self.path}: the chain of revision {number!r} of "
+                    f"{timeline!r} is malformed; restore from a backup"
+                )
+            found[number] = chain
+        return found
 
     def latest(self, timeline: str) -> int:
         """The highest revision number of ``timeline`` (``-1`` if it has none)."""
@@ -1017,6 +1133,15 @@ class SQLiteBackend(Backend):
                     None,
                     f"the {table} table and its primary-key index disagree: the "
                     "index is damaged (REINDEX, or restore from a backup)",
+                )
+            )
+        for index, name in run(sql.INDEX_SUMS_4) if self._indexed() else []:
+            problems.append(
+                (
+                    name,
+                    None,
+                    f"the index {index} disagrees with the revisions table: it is "
+                    "damaged (REINDEX, or restore from a backup)",
                 )
             )
         for name, rows, indexed, end in run(sql.COUNTS):
