@@ -50,6 +50,7 @@ from statetrail.revision import (
     Revision,
 )
 from statetrail.storage import _integrity as integrity
+from statetrail.storage import _nodes as nodes
 from statetrail.storage import codec
 from statetrail.storage._ranges import Cut
 from statetrail.storage._value_digest import Tracker, value_digest
@@ -384,6 +385,17 @@ def _from_checkpoint(
                     f"revision {number} of timeline {timeline!r}: {what}",
                     [(timeline, number, what)],
                 )
+    root = nodes.referenced(text)
+    if root is not None:
+        # Its nodes are checked against their digests as they are read, and
+        # the root against the row's commitment here: nothing to hash again.
+        if committed is not None and root.hex() != committed:
+            what = CHECKPOINT_NOT_COMMITTED
+            raise CorruptHistoryError(
+                f"revision {number} of timeline {timeline!r}: {what}",
+                [(timeline, number, what)],
+            )
+        return nodes.load(backend.nodes, root, allow_pickle=allow_pickle)
     value = codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
     if committed is None:
         return value
@@ -629,6 +641,11 @@ class StoreJournal:
         self._notes: dict[tuple[Any, ...], str] = {}
         self._pointers: dict[tuple[Any, ...], str] = {}
         self._values = Tracker(allow_pickle=allow_pickle)
+        self._nodes = (
+            nodes.NodeWriter(allow_pickle=allow_pickle)
+            if backend.stores_nodes
+            else None
+        )
         self._trimmed_below: int | None = None  # the first revision stored
 
     # -- the Journal protocol ----------------------------------------------------
@@ -638,9 +655,12 @@ class StoreJournal:
         row, value_json = self._row(revision)
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
         checkpoints: tuple[Checkpoint, ...] = ()
-        if row.parent is not None and depth >= self._every:
-            # In the row's own transaction: one commit to wait for, not two.
-            text = codec.canonical(
+        if row.parent is None:
+            self._save_nodes(revision, first=True)
+        elif depth >= self._every:
+            # In the row's own transaction: one commit to wait for, not two
+            # (its nodes, if any, are committed just before).
+            text = self._save_nodes(revision) or codec.canonical(
                 value_json
                 if value_json is not None
                 else codec.to_json(revision.value, allow_pickle=self._pickle)
@@ -682,6 +702,30 @@ class StoreJournal:
             # as a full stretch): keep the newest revisions'.
             self._chains = dict(list(self._chains.items())[-_KEPT:])
             self._depths = dict(list(self._depths.items())[-_KEPT:])
+
+    def _save_nodes(self, revision: Revision, first: bool = False) -> str | None:
+        """Store the nodes of ``revision``'s value not stored yet (``_nodes``).
+
+        Returns the checkpoint text naming its root, or ``None`` where a
+        whole value is kept instead (a backend without a node store, or a
+        value the tracker does not hold). ``first``: the timeline's first
+        revision, whose row holds the whole value: a large one is stored as
+        nodes now, so that its first checkpoint writes what changed since.
+        """
+        writer = self._nodes
+        if writer is None:
+            return None
+        shadow = self._values.shadow(revision.number)
+        if shadow is None or (first and not nodes.worth(shadow)):
+            return None
+        try:
+            root, made = writer.save(shadow, revision.value, self.backend.has_nodes)
+            if made:
+                self.backend.put_nodes(made)
+        except BaseException:
+            writer.forget()
+            raise
+        return nodes.reference(root)
 
     def moved(self, timeline: Handle) -> None:
         """Save the cursor and the branch tips, sealed with their chains."""
