@@ -707,8 +707,8 @@ class StoreJournal:
         """Store the nodes of ``revision``'s value not stored yet (``_nodes``).
 
         Returns the checkpoint text naming its root, or ``None`` where a
-        whole value is kept instead (a backend without a node store, or a
-        value the tracker does not hold). ``first``: the timeline's first
+        whole value is kept instead (a backend without a node store, a value
+        the tracker does not hold, or one without a large part). ``first``: the timeline's first
         revision, whose row holds the whole value: a large one is stored as
         nodes now, so that its first checkpoint writes what changed since.
         """
@@ -716,8 +716,8 @@ class StoreJournal:
         if writer is None:
             return None
         shadow = self._values.shadow(revision.number)
-        if shadow is None or (first and not nodes.worth(shadow)):
-            return None
+        if shadow is None or not nodes.worth(shadow):
+            return None  # (a value without a large part: one node, as cheap whole)
         try:
             root, made = writer.save(shadow, revision.value, self.backend.has_nodes)
             if made:

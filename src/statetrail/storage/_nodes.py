@@ -78,6 +78,7 @@ __all__ = [
     "PREFIX",
     "Node",
     "NodeWriter",
+    "check",
     "load",
     "reference",
     "referenced",
@@ -333,9 +334,28 @@ def load(fetch: Fetch, root: bytes, *, allow_pickle: bool = False) -> Any:
         CorruptHistoryError: A node is missing, malformed or altered.
     """
     reader = _Reader(allow_pickle)
+    _walk(fetch, root, reader, set())
+    return reader.build(root)
+
+
+def check(
+    fetch: Fetch, root: bytes, seen: set[bytes], *, allow_pickle: bool = False
+) -> None:
+    """Check every node ``root`` reaches that is not in ``seen``; add them.
+
+    For ``verify``: consecutive checkpoints share most of their nodes, so
+    each is read and checked once per pass.
+
+    Raises:
+        CorruptHistoryError: A node is missing, malformed or altered.
+    """
+    _walk(fetch, root, _Reader(allow_pickle, keep=False), seen)
+
+
+def _walk(fetch: Fetch, root: bytes, reader: _Reader, seen: set[bytes]) -> None:
     frontier = [root]
     while frontier:
-        wanted = [d for d in dict.fromkeys(frontier) if d not in reader.nodes]
+        wanted = [d for d in dict.fromkeys(frontier) if d not in seen]
         got = fetch(wanted) if wanted else {}
         frontier = []
         for digest in wanted:
@@ -345,16 +365,17 @@ def load(fetch: Fetch, root: bytes, *, allow_pickle: bool = False) -> Any:
                     f"node {digest.hex()} of a checkpoint is missing from storage"
                 )
             frontier += reader.take(digest, body)
-    return reader.build(root)
+            seen.add(digest)
 
 
 class _Reader:
     """Nodes as read and checked: each digest's kind, parts and child digests."""
 
-    __slots__ = ("nodes", "pickle")
+    __slots__ = ("keep", "nodes", "pickle")
 
-    def __init__(self, allow_pickle: bool) -> None:
+    def __init__(self, allow_pickle: bool, *, keep: bool = True) -> None:
         self.pickle = allow_pickle
+        self.keep = keep  # whether the nodes are kept, to build the value
         self.nodes: dict[bytes, list[Any]] = {}
 
     def take(self, digest: bytes, body: bytes) -> list[bytes]:
@@ -371,7 +392,8 @@ class _Reader:
                 f"node {digest.hex()} of a checkpoint does not match its digest "
                 "(altered)"
             )
-        self.nodes[digest] = node
+        if self.keep:
+            self.nodes[digest] = node
         return children
 
     def _value(self, tree: Any) -> tuple[Any, bytes]:
