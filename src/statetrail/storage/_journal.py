@@ -660,11 +660,14 @@ class StoreJournal:
         elif depth >= self._every:
             # In the row's own transaction: one commit to wait for, not two
             # (its nodes, if any, are committed just before).
-            text = self._save_nodes(revision) or codec.canonical(
-                value_json
-                if value_json is not None
-                else codec.to_json(revision.value, allow_pickle=self._pickle)
-            ).decode()
+            text = (
+                self._save_nodes(revision)
+                or codec.canonical(
+                    value_json
+                    if value_json is not None
+                    else codec.to_json(revision.value, allow_pickle=self._pickle)
+                ).decode()
+            )
             checkpoints = (
                 Checkpoint(
                     row.number,
@@ -708,9 +711,10 @@ class StoreJournal:
 
         Returns the checkpoint text naming its root, or ``None`` where a
         whole value is kept instead (a backend without a node store, a value
-        the tracker does not hold, or one without a large part). ``first``: the timeline's first
-        revision, whose row holds the whole value: a large one is stored as
-        nodes now, so that its first checkpoint writes what changed since.
+        the tracker does not hold, or one without a large part). ``first``:
+        the timeline's first revision, whose row holds the whole value: a
+        large one is stored as nodes now, so that its first checkpoint writes
+        only what changed since.
         """
         writer = self._nodes
         if writer is None:

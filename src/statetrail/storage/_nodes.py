@@ -167,7 +167,9 @@ class NodeWriter:
         self._pickle = allow_pickle
         self._known: set[bytes] = set()
 
-    def save(self, shadow: Any, value: Any, present: Present) -> tuple[bytes, list[Node]]:
+    def save(
+        self, shadow: Any, value: Any, present: Present
+    ) -> tuple[bytes, list[Node]]:
         """The root digest of ``value`` and the nodes of it not stored yet.
 
         ``shadow`` is the value commitment's tree of ``value`` (up to date);
@@ -202,7 +204,9 @@ class NodeWriter:
 
     # -- the tasks: a node's body and its children's tasks --------------------------
 
-    def _root_task(self, shadow: Any, value: Any) -> Callable[[], tuple[bytes, list[Any]]]:
+    def _root_task(
+        self, shadow: Any, value: Any
+    ) -> Callable[[], tuple[bytes, list[Any]]]:
         if _big(shadow):
             return self._task(shadow, value)
         return lambda: (
@@ -243,15 +247,19 @@ class NodeWriter:
             kids = shadow.nodes[depth][node]
             tasks: list[_Task] = []
             parts = []
+            known = self._known
             for i, kid in enumerate(kids):
                 if not kid:
                     continue
+                digest = kid[1:]
+                parts.append([i, digest.hex()])
+                if digest in known:
+                    continue  # stored, and all below it
                 child = (node << 4) | i
-                parts.append([i, kid[1:].hex()])
                 if depth == _LEVELS - 1:
-                    tasks.append((kid[1:], self._bucket(shadow, value, child)))
+                    tasks.append((digest, self._bucket(shadow, value, child)))
                 else:
-                    tasks.append((kid[1:], self._level(shadow, value, depth + 1, child)))
+                    tasks.append((digest, self._level(shadow, value, depth + 1, child)))
             return codec.canonical(["N", parts]), tasks
 
         return make
@@ -313,9 +321,11 @@ class NodeWriter:
             below = shadow.levels[level - 1]
             first = index * _CHUNK
             kids = below[first : first + _CHUNK]
+            known = self._known
             return codec.canonical(["T", [k.hex() for k in kids]]), [
                 (k, self._tier(shadow, value, level - 1, first + j))
                 for j, k in enumerate(kids)
+                if k not in known
             ]
 
         return make
@@ -397,6 +407,9 @@ class _Reader:
         return children
 
     def _value(self, tree: Any) -> tuple[Any, bytes]:
+        t = type(tree)
+        if t is str or t is int or t is bool or tree is None:
+            return tree, _leaf(tree, self.pickle)  # JSON's own: the codec's too
         value = codec.from_json(tree, allow_pickle=self.pickle)
         return value, _digest(_shadow(value, self.pickle))
 
@@ -424,7 +437,9 @@ class _Reader:
             node[2] = key
             top = bytes.fromhex(node[3])
             refs.append(top)
-            return _sha(b"M" + _n(node[1]) + _leaf(key, self.pickle) + top).digest(), refs
+            return _sha(
+                b"M" + _n(node[1]) + _leaf(key, self.pickle) + top
+            ).digest(), refs
         if kind == "N" and len(node) == 2:
             parts = []
             last = -1
@@ -438,20 +453,20 @@ class _Reader:
         if kind == "B" and len(node) == 2:
             parts = []
             for entry in node[1]:
-                key = codec.from_json(entry[0], allow_pickle=self.pickle)
-                entry[0] = key
+                if len(entry) != 3:
+                    raise ValueError("a bucket's entry is [key, child, next]")
+                entry[0], kd = self._value(entry[0])
                 after = bytes.fromhex(entry[2]) if entry[2] else _ZERO
-                parts.append(
-                    _leaf(key, self.pickle) + self._childof(entry[1], refs) + after
-                )
+                parts.append(kd + self._childof(entry[1], refs) + after)
+                entry.append(kd)  # for _buckets
             if parts != sorted(parts):
                 raise ValueError("a bucket's entries are out of order")
             return _sha(b"B" + b"".join(parts)).digest(), refs
         if kind == "D" and len(node) == 2:
             parts = [_n(len(node[1]))]
             for entry in node[1]:
-                entry[0] = codec.from_json(entry[0], allow_pickle=self.pickle)
-                parts.append(_leaf(entry[0], self.pickle))
+                entry[0], kd = self._value(entry[0])
+                parts.append(kd)
                 parts.append(self._childof(entry[1], refs))
             return _sha(b"D" + b"".join(parts)).digest(), refs
         if kind in ("L", "C") and len(node) == 2:
@@ -535,8 +550,8 @@ class _Reader:
         if depth == _LEVELS:
             if node[0] != "B":
                 raise ValueError(f"a {node[0]!r} node where a bucket belongs")
-            for key, child, after in node[1]:
-                out[_leaf(key, self.pickle)] = (key, child, after)
+            for key, child, after, kd in node[1]:
+                out[kd] = (key, child, after)
             return
         if node[0] != "N":
             raise ValueError(f"a {node[0]!r} node where a level belongs")

@@ -640,7 +640,6 @@ class _Timeline:
                 "its checkpoint holds another value than its patches give (altered)",
             )
 
-
     def node_checkpoint(self, row: Row, digest: str, root: bytes, value: Any) -> None:
         """Check a checkpoint that names its value's root node (``_nodes``).
 
@@ -675,7 +674,8 @@ class _Timeline:
                     else "its erased parent's tombstone"
                 )
                 self.problem(
-                    row.number, f"its checkpoint is not the one {whose} sealed (altered)"
+                    row.number,
+                    f"its checkpoint is not the one {whose} sealed (altered)",
                 )
 
 
