@@ -655,19 +655,22 @@ class StoreJournal:
         row, value_json = self._row(revision)
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
         checkpoints: tuple[Checkpoint, ...] = ()
+        made: list[nodes.Node] = []
         if row.parent is None:
-            self._save_nodes(revision, first=True)
+            text, made = self._nodes_of(revision)
+            if made:  # a large first value: its first checkpoint costs the change
+                self._put_nodes(made)
+                made = []
         elif depth >= self._every:
             # In the row's own transaction: one commit to wait for, not two
-            # (its nodes, if any, are committed just before).
-            text = (
-                self._save_nodes(revision)
-                or codec.canonical(
+            # (its nodes, if any, in it too).
+            text, made = self._nodes_of(revision)
+            if text is None:
+                text = codec.canonical(
                     value_json
                     if value_json is not None
                     else codec.to_json(revision.value, allow_pickle=self._pickle)
                 ).decode()
-            )
             checkpoints = (
                 Checkpoint(
                     row.number,
@@ -688,14 +691,21 @@ class StoreJournal:
                 integrity.heads_seal(self.name, first, {0: row.chain}),
             )
         try:
-            self.backend.append((row,), checkpoints, heads)
+            if made:
+                self.backend.append_with_nodes((row,), checkpoints, made)
+            else:
+                self.backend.append((row,), checkpoints, heads)
         except ConflictError:
+            if made and self._nodes is not None:
+                self._nodes.forget()  # undone with the row, maybe
             # Back to the parent, then along the newcomers' rows: a process
             # that loses races hashes what changed, not its whole value.
             self._step_back(revision, row.parent)
             self.refresh(timeline)
             raise
         except BaseException:
+            if self._nodes is not None:
+                self._nodes.forget()
             self._values.forget()
             raise
         self._chains[row.number] = row.chain
@@ -706,30 +716,34 @@ class StoreJournal:
             self._chains = dict(list(self._chains.items())[-_KEPT:])
             self._depths = dict(list(self._depths.items())[-_KEPT:])
 
-    def _save_nodes(self, revision: Revision, first: bool = False) -> str | None:
-        """Store the nodes of ``revision``'s value not stored yet (``_nodes``).
+    def _nodes_of(self, revision: Revision) -> tuple[str | None, list[nodes.Node]]:
+        """A checkpoint naming the root of ``revision``'s value, and its new nodes.
 
-        Returns the checkpoint text naming its root, or ``None`` where a
-        whole value is kept instead (a backend without a node store, a value
-        the tracker does not hold, or one without a large part). ``first``:
-        the timeline's first revision, whose row holds the whole value: a
-        large one is stored as nodes now, so that its first checkpoint writes
-        only what changed since.
+        The nodes are those not stored yet (``_nodes``). ``(None, [])`` where
+        a whole value is kept instead: a backend without a node store, a value
+        the tracker does not hold, or one without a large part (one node would
+        cost the same).
         """
         writer = self._nodes
         if writer is None:
-            return None
+            return None, []
         shadow = self._values.shadow(revision.number)
         if shadow is None or not nodes.worth(shadow):
-            return None  # (a value without a large part: one node, as cheap whole)
+            return None, []
         try:
             root, made = writer.save(shadow, revision.value, self.backend.has_nodes)
-            if made:
-                self.backend.put_nodes(made)
         except BaseException:
             writer.forget()
             raise
-        return nodes.reference(root)
+        return nodes.reference(root), made
+
+    def _put_nodes(self, made: list[nodes.Node]) -> None:
+        try:
+            self.backend.put_nodes(made)
+        except BaseException:
+            if self._nodes is not None:
+                self._nodes.forget()
+            raise
 
     def moved(self, timeline: Handle) -> None:
         """Save the cursor and the branch tips, sealed with their chains."""

@@ -336,6 +336,23 @@ class Backend(ABC):
         """
         raise NotImplementedError(f"the {self.kind} backend keeps no nodes")
 
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """:meth:`put_nodes`, then :meth:`append` (a checkpoint naming them).
+
+        The default is the two calls; a backend may do both in one
+        transaction (one commit to wait for). ``nodes`` are kept even when
+        the append raises :class:`~statetrail.ConflictError` (unnamed nodes
+        are harmless: content-addressed).
+        """
+        if nodes:
+            self.put_nodes(nodes)
+        self.append(rows, checkpoints)
+
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept, by digest."""
         return {}

@@ -821,6 +821,35 @@ class SQLiteBackend(Backend):
 
         self._write(work)
 
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """Nodes, rows and checkpoints in one transaction (see Backend).
+
+        In batched mode the nodes are committed at once and the rest queued.
+        If a row's number is taken the whole transaction is undone, nodes
+        too, and the writer forgets what it thought stored.
+        """
+        if self.durability == "batched" or not rows:
+            super().append_with_nodes(rows, checkpoints, nodes)
+            return
+        rows = list(rows)
+        timeline = timeline_of(rows, checkpoints)
+        parameters = [sql.params(r) for r in rows]
+        kept = list(nodes)
+
+        def work(conn: Connection) -> None:
+            if kept:
+                conn.executemany(sql.PUT_NODE, kept)
+            sql.insert(rows, parameters, conn)
+            for number, value, digest in checkpoints:
+                sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
+
+        self._write(work)
+
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept."""
         out: dict[bytes, bytes] = {}
