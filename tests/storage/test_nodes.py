@@ -6,10 +6,12 @@ import os
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import sql
 
 import statetrail
 from statetrail import CorruptHistoryError
@@ -19,6 +21,9 @@ from statetrail.storage._journal import CHECKPOINT_NOT_COMMITTED
 from statetrail.storage._nodes import PREFIX, NodeWriter, load
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.memory import MemoryBackend
+from tests.storage.pg import PgSchema, admin, pg
+
+__all__ = ["pg"]  # the fixture
 
 _ROOT = Path(__file__).resolve().parents[2]
 EVERY = 8
@@ -277,3 +282,35 @@ def test_a_small_value_keeps_whole_checkpoints(tmp_path: Path) -> None:
     assert texts
     assert not any(t.startswith(PREFIX) for t in texts.values())
     assert _nodes_of(path) == []
+
+
+def test_postgresql_checkpoints_as_nodes(pg: PgSchema) -> None:
+    """The same on PostgreSQL: node checkpoints, cold reads equal, a node
+    altered is found by a cold read and by verify."""
+    backend = pg.backend()
+    with statetrail.Repository(backend, checkpoint_every=EVERY) as repo:
+        store = repo.store("s", _value(60, "seven"))
+        for i in range(20):
+            store.set(f"users.user-{(i * 7) % 60}.n", -i)
+        expected = repo.value_at("s", 16)
+    with statetrail.Repository(pg.backend()) as repo:
+        assert repo.backend.checkpoint("s", 16)[0].startswith(PREFIX)  # type: ignore[index]
+        assert repo.value_at("s", 16) == expected
+        assert repo.verify() == {"s": 21}
+    with closing(admin()) as conn:
+        table = sql.Identifier(pg.name, "nodes")
+        text = "convert_from(body, 'UTF8')"
+        altered = conn.execute(
+            sql.SQL(
+                "UPDATE {} SET body = convert_to(replace("
+                + text
+                + ", '\"n\":59', '\"n\":58'), 'UTF8')"
+                " WHERE position('\"user-59\"' in " + text + ") > 0"
+            ).format(table)
+        )
+        assert altered.rowcount == 1
+    with statetrail.Repository(pg.backend()) as repo:
+        with pytest.raises(CorruptHistoryError):
+            repo.value_at("s", 16)
+        with pytest.raises(CorruptHistoryError):
+            repo.verify()

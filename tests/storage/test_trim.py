@@ -550,8 +550,8 @@ class TestOlderFiles:
         else:
             with stored.sql() as raw:
                 raw.run("DROP TABLE {s}trims", ())
+                raw.run("DROP TABLE {s}nodes", ())  # (version 4)
                 if stored.kind == "sqlite":
-                    raw.run("DROP TABLE nodes", ())  # (version 4 of this file)
                     raw.run("PRAGMA user_version = 2", ())
                 else:
                     raw.run("UPDATE {s}meta SET version = 2", ())

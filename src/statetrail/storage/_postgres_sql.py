@@ -25,6 +25,7 @@ __all__ = [
     "BELOW_END",
     "COLUMNS",
     "DELETE_TRIMMED",
+    "NODE_STATEMENTS",
     "SCHEMA_VERSION",
     "TRIM_STATEMENTS",
     "VACUUMED",
@@ -36,7 +37,7 @@ __all__ = [
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
 COLUMNS: Final = (
@@ -232,6 +233,8 @@ def migrate(
             _to_version_2(conn, schema)
         if version < 3 and not _version_1_only:
             _to_version_3_range_tombstones(conn, schema)
+        if version < 4 and not _version_1_only:
+            _to_version_nodes(conn, schema)
 
 
 _VERSION_3: Final = """
@@ -258,6 +261,34 @@ def _to_version_3_range_tombstones(conn: psycopg.Connection[Any], schema: str) -
     conn.execute(sql.SQL(_VERSION_3).format(s=ident))
     conn.execute(sql.SQL("UPDATE {}.meta SET version = 3").format(ident))
 
+
+_VERSION_NODES: Final = """
+CREATE TABLE {s}.nodes (
+    digest bytea PRIMARY KEY,
+    body bytea NOT NULL
+);
+"""
+
+
+def _to_version_nodes(conn: psycopg.Connection[Any], schema: str) -> None:
+    """The node store: content-addressed checkpoints (see ``_nodes``).
+
+    Version 4 on this branch; renumber with the other migrations of its time.
+    """
+    from psycopg import sql
+
+    ident = sql.Identifier(schema)
+    conn.execute(sql.SQL(_VERSION_NODES).format(s=ident))
+    conn.execute(sql.SQL("UPDATE {}.meta SET version = 4").format(ident))
+
+
+#: The statements of the node store, ``{s}`` for the schema.
+NODE_STATEMENTS: Final = {
+    "put": "INSERT INTO {s}.nodes (digest, body) VALUES (%s, %s)"
+    " ON CONFLICT (digest) DO NOTHING",
+    "bodies": "SELECT digest, body FROM {s}.nodes WHERE digest = ANY(%s)",
+    "present": "SELECT digest FROM {s}.nodes WHERE digest = ANY(%s)",
+}
 
 #: The statements of trimming, ``{s}`` for the schema (see ``PostgresBackend``).
 TRIM_STATEMENTS: Final = {
