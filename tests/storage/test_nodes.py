@@ -34,6 +34,8 @@ def _value(size: int, key: Any = 7) -> dict[Any, Any]:
     (``key``: a store's keys are strings, a value's need not be)."""
     return {
         "users": {f"user-{i}": {"n": i, "tags": {"x", str(i)}} for i in range(size)},
+        "odd": {f"o{i}": [2**70 + i, 1.5 * i, None, True, "é"] for i in range(size)},
+        "huge": {f"h{i}": 2**64 + i for i in range(size)},
         "list": [str(i) for i in range(3 * size)],
         "small": {"deep": list(range(100)), "flat": 1},
         key: frozenset({"a", "b"}),

@@ -98,6 +98,13 @@ Fetch = Callable[[list[bytes]], dict[bytes, bytes]]
 _Task = tuple[bytes, Callable[[], tuple[bytes, list[Any]]]]
 
 _sha = hashlib.sha256
+
+
+def _i64(n: int) -> bool:
+    """Whether ``n`` is a JSON integer as the codec writes it (within 64 bits)."""
+    return -(2**63) <= n < 2**63
+
+
 #: What a malformed node raises on the way (each becomes CorruptHistoryError).
 _BAD = (StatetrailError, ValueError, TypeError, KeyError, IndexError, OverflowError)
 #: How many digests a writer remembers as stored before it starts over (then
@@ -226,13 +233,19 @@ class NodeWriter:
 
     def _child(self, shadow: Any, value: Any, tasks: list[_Task]) -> list[Any]:
         """A child's form in its parent; a node of its own goes in ``tasks``."""
-        if type(shadow) is not bytes and _big(shadow):
+        if type(shadow) is bytes:  # a leaf
+            t = type(value)
+            if t is str or t is bool or value is None or (t is int and _i64(value)):
+                return [0, value]  # its own JSON (the codec's too)
+        elif _big(shadow):
             digest = _digest(shadow)
             tasks.append((digest, self._task(shadow, value)))
             return [1, digest.hex()]
         return [0, codec.to_json(value, allow_pickle=self._pickle)]
 
     def _key(self, key: Any) -> Any:
+        if type(key) is str:
+            return key
         return codec.to_json(key, allow_pickle=self._pickle)
 
     def _large_dict(self, shadow: Any, value: Any) -> tuple[bytes, list[Any]]:
