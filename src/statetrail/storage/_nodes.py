@@ -451,7 +451,9 @@ class _Reader:
 
     def _childof(self, child: Any, refs: list[bytes]) -> bytes:
         """Check a child's form; an inline value is decoded in place."""
-        if type(child) is not list or len(child) != 2 or child[0] not in (0, 1):
+        if type(child) is not list or len(child) != 2 or type(child[0]) is not int:
+            raise ValueError("a child is [0, value] or [1, digest]")
+        if child[0] not in (0, 1):
             raise ValueError("a child is [0, value] or [1, digest]")
         if child[0] == 1:
             digest = bytes.fromhex(child[1])
@@ -488,15 +490,19 @@ class _Reader:
             return _sha(b"N" + b"".join(parts)).digest(), refs
         if kind == "B" and len(node) == 2:
             parts = []
-            for entry in node[1]:
-                if len(entry) != 3:
-                    raise ValueError("a bucket's entry is [key, child, next]")
-                entry[0], kd = self._value(entry[0])
-                after = bytes.fromhex(entry[2]) if entry[2] else _ZERO
-                parts.append(kd + self._childof(entry[1], refs) + after)
-                entry.append(kd)  # for _buckets
+            kept = []
+            for key, child, after in node[1]:
+                if type(key) is str:  # the usual key, spared two calls
+                    kd = _sha(b"s" + key.encode("utf-8", "surrogatepass")).digest()
+                else:
+                    key, kd = self._value(key)
+                following = bytes.fromhex(after) if after else None
+                vd = self._childof(child, refs)
+                parts.append(kd + vd + (following or _ZERO))
+                kept.append((key, child, following, kd))  # for _buckets
             if parts != sorted(parts):
                 raise ValueError("a bucket's entries are out of order")
+            node[1] = kept
             return _sha(b"B" + b"".join(parts)).digest(), refs
         if kind == "D" and len(node) == 2:
             parts = [_n(len(node[1]))]
@@ -562,32 +568,32 @@ class _Reader:
             raise ValueError(f"a {node[0]!r} node in a list")
 
     def _dict(self, node: list[Any]) -> Any:
-        entries: dict[bytes, tuple[Any, Any, str]] = {}
+        entries: dict[bytes, tuple[Any, Any, bytes | None]] = {}
         self._buckets(bytes.fromhex(node[3]), 0, entries)
         count = node[1]
         out: dict[Any, Any] = {}
-        kd = _leaf(node[2], self.pickle)
-        while len(out) < count:
-            key, child, after = entries[kd]
+        kd: bytes | None = _leaf(node[2], self.pickle)
+        while kd is not None and len(out) < count:
+            key, child, kd = entries[kd]
             if key in out:
                 raise ValueError("a dict's links go round")
-            out[key] = self._of(child)
-            if not after:
-                break
-            kd = bytes.fromhex(after)
+            out[key] = child[1] if child[0] == 0 else self._of(child)
         if len(out) != count or len(entries) != count:
             raise ValueError("a dict's links do not reach its count of keys")
         return freeze(out)
 
     def _buckets(
-        self, digest: bytes, depth: int, out: dict[bytes, tuple[Any, Any, str]]
+        self,
+        digest: bytes,
+        depth: int,
+        out: dict[bytes, tuple[Any, Any, bytes | None]],
     ) -> None:
         node = self.nodes[digest]
         if depth == _LEVELS:
             if node[0] != "B":
                 raise ValueError(f"a {node[0]!r} node where a bucket belongs")
-            for key, child, after, kd in node[1]:
-                out[kd] = (key, child, after)
+            for key, child, following, kd in node[1]:
+                out[kd] = (key, child, following)
             return
         if node[0] != "N":
             raise ValueError(f"a {node[0]!r} node where a level belongs")
