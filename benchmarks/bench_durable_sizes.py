@@ -168,7 +168,7 @@ def measure_postgres(entries: int, rounds: int) -> dict[str, float] | None:
             assert row is not None
             admin.execute(
                 sql.SQL(
-                    "CREATE TABLE {}.raw (LIKE {}.revisions INCLUDING DEFAULTS)"
+                    "CREATE TABLE {}.raw (LIKE {}.revisions INCLUDING ALL)"
                 ).format(ident, ident)
             )
             insert = sql.SQL(
