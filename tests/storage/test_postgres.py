@@ -38,7 +38,7 @@ class TestPostgresBackend(BackendContract):
 
 
 #: The tables statetrail makes in a schema.
-_TABLES = {"meta", "revisions", "heads", "checkpoints", "trims", "paths"}
+_TABLES = {"meta", "revisions", "heads", "checkpoints", "trims", "paths", "nodes"}
 
 
 def _tables(schema: str) -> set[str]:

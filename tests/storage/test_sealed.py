@@ -135,7 +135,10 @@ class TestAtRest:
             # Redis stream entries are made from the stored rows.
             for row in stored_rows:
                 entry = encode_entry(row)
-                assert _SECRET not in "".join(entry.values())
+                fields = [
+                    v if isinstance(v, bytes) else v.encode() for v in entry.values()
+                ]
+                assert _SECRET.encode() not in b"".join(fields)
                 assert _SECRET not in schema.dumps(schema.from_row(row)).decode()
             # Read back with the key (the keyring): equal.
             with statetrail.open(target) as repo:

@@ -192,7 +192,14 @@ class TestMigrations:
                     )
                 }
             conn.close()
-            assert tables == {"revisions", "heads", "checkpoints", "trims", "paths"}
+            assert tables == {
+                "revisions",
+                "heads",
+                "checkpoints",
+                "trims",
+                "paths",
+                "nodes",
+            }
 
     def test_steps_run_in_order_once(self, tmp_path: Path) -> None:
         """Reopening with one more step runs only that step; reopening again runs

@@ -49,6 +49,7 @@ from statetrail.revision import (
     Revision,
 )
 from statetrail.storage import _integrity as integrity
+from statetrail.storage import _nodes as nodes
 from statetrail.storage import codec
 from statetrail.storage._ranges import Cut
 from statetrail.storage._sealed import ENCRYPTED, Seal, seals_of
@@ -386,6 +387,17 @@ def _from_checkpoint(
                     f"revision {number} of timeline {timeline!r}: {what}",
                     [(timeline, number, what)],
                 )
+    root = nodes.referenced(text)
+    if root is not None:
+        # Its nodes are checked against their digests as they are read, and
+        # the root against the row's commitment here: nothing to hash again.
+        if committed is not None and root.hex() != committed:
+            what = CHECKPOINT_NOT_COMMITTED
+            raise CorruptHistoryError(
+                f"revision {number} of timeline {timeline!r}: {what}",
+                [(timeline, number, what)],
+            )
+        return nodes.load(backend.nodes, root, allow_pickle=allow_pickle)
     value = codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
     if committed is None:
         return value
@@ -635,6 +647,11 @@ class StoreJournal:
         self._notes: dict[tuple[Any, ...], str] = {}
         self._pointers: dict[tuple[Any, ...], str] = {}
         self._values = Tracker(allow_pickle=allow_pickle)
+        self._nodes = (
+            nodes.NodeWriter(allow_pickle=allow_pickle)
+            if backend.stores_nodes
+            else None
+        )
         self._trimmed_below: int | None = None  # the first revision stored
 
     # -- the Journal protocol ----------------------------------------------------
@@ -645,13 +662,24 @@ class StoreJournal:
         row, value_json = self._row(revision, seal)
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
         checkpoints: tuple[Checkpoint, ...] = ()
-        if row.parent is not None and depth >= self._every:
-            # In the row's own transaction: one commit to wait for, not two.
-            text = codec.canonical(
-                value_json
-                if value_json is not None
-                else codec.to_json(revision.value, allow_pickle=self._pickle, seal=seal)
-            ).decode()
+        made: list[nodes.Node] = []
+        if row.parent is None:
+            text, made = self._nodes_of(revision, seal)
+            if made:  # a large first value: its first checkpoint costs the change
+                self._put_nodes(made)
+                made = []
+        elif depth >= self._every:
+            # In the row's own transaction: one commit to wait for, not two
+            # (its nodes, if any, in it too).
+            text, made = self._nodes_of(revision, seal)
+            if text is None:
+                text = codec.canonical(
+                    value_json
+                    if value_json is not None
+                    else codec.to_json(
+                        revision.value, allow_pickle=self._pickle, seal=seal
+                    )
+                ).decode()
             checkpoints = (
                 Checkpoint(
                     row.number,
@@ -672,14 +700,21 @@ class StoreJournal:
                 integrity.heads_seal(self.name, first, {0: row.chain}),
             )
         try:
-            self.backend.append((row,), checkpoints, heads)
+            if made:
+                self.backend.append_with_nodes((row,), checkpoints, made)
+            else:
+                self.backend.append((row,), checkpoints, heads)
         except ConflictError:
+            if made and self._nodes is not None:
+                self._nodes.forget()  # undone with the row, maybe
             # Back to the parent, then along the newcomers' rows: a process
             # that loses races hashes what changed, not its whole value.
             self._step_back(revision, row.parent)
             self.refresh(timeline)
             raise
         except BaseException:
+            if self._nodes is not None:
+                self._nodes.forget()
             self._values.forget()
             raise
         self._chains[row.number] = row.chain
@@ -689,6 +724,39 @@ class StoreJournal:
             # as a full stretch): keep the newest revisions'.
             self._chains = dict(list(self._chains.items())[-_KEPT:])
             self._depths = dict(list(self._depths.items())[-_KEPT:])
+
+    def _nodes_of(
+        self, revision: Revision, seal: Seal
+    ) -> tuple[str | None, list[nodes.Node]]:
+        """A checkpoint naming the root of ``revision``'s value, and its new nodes.
+
+        The nodes are those not stored yet (``_nodes``). ``(None, [])`` where
+        a whole value is kept instead: a backend without a node store, a value
+        the tracker does not hold, one without a large part (one node would
+        cost the same), or a timeline whose values are sealed (encrypted or
+        compressed: nodes hold plain values, so its checkpoints stay whole
+        values, sealed as its rows are).
+        """
+        writer = self._nodes
+        if writer is None or seal:
+            return None, []
+        shadow = self._values.shadow(revision.number)
+        if shadow is None or not nodes.worth(shadow):
+            return None, []
+        try:
+            root, made = writer.save(shadow, revision.value, self.backend.has_nodes)
+        except BaseException:
+            writer.forget()
+            raise
+        return nodes.reference(root), made
+
+    def _put_nodes(self, made: list[nodes.Node]) -> None:
+        try:
+            self.backend.put_nodes(made)
+        except BaseException:
+            if self._nodes is not None:
+                self._nodes.forget()
+            raise
 
     def moved(self, timeline: Handle) -> None:
         """Save the cursor and the branch tips, sealed with their chains."""

@@ -25,6 +25,7 @@ __all__ = [
     "BELOW_END",
     "COLUMNS",
     "DELETE_TRIMMED",
+    "NODE_STATEMENTS",
     "SCHEMA_VERSION",
     "TRIM_STATEMENTS",
     "VACUUMED",
@@ -36,7 +37,7 @@ __all__ = [
 
 #: The version of the tables this code writes; a schema at a newer version is
 #: refused (an older one, once there is one, is upgraded in :func:`migrate`).
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 
 #: A :class:`~statetrail.storage.base.Row`'s fields, in order, as columns.
 COLUMNS: Final = (
@@ -239,6 +240,8 @@ def migrate(
             _to_version_3_range_tombstones(conn, schema)
         if version < 4 and not _version_1_only and not _version_3_only:
             _to_version_4_indexes(conn, schema)
+        if version < 5 and not _version_1_only and not _version_3_only:
+            _to_version_nodes(conn, schema)
 
 
 _VERSION_3: Final = """
@@ -349,6 +352,31 @@ INDEX_STATEMENTS: Final = {
     " ORDER BY p.number LIMIT 100",
 }
 
+
+_VERSION_NODES: Final = """
+CREATE TABLE {s}.nodes (
+    digest bytea PRIMARY KEY,
+    body bytea NOT NULL
+);
+"""
+
+
+def _to_version_nodes(conn: psycopg.Connection[Any], schema: str) -> None:
+    """The node store: content-addressed checkpoints (see ``_nodes``)."""
+    from psycopg import sql
+
+    ident = sql.Identifier(schema)
+    conn.execute(sql.SQL(_VERSION_NODES).format(s=ident))
+    conn.execute(sql.SQL("UPDATE {}.meta SET version = 5").format(ident))
+
+
+#: The statements of the node store, ``{s}`` for the schema.
+NODE_STATEMENTS: Final = {
+    "put": "INSERT INTO {s}.nodes (digest, body) VALUES (%s, %s)"
+    " ON CONFLICT (digest) DO NOTHING",
+    "bodies": "SELECT digest, body FROM {s}.nodes WHERE digest = ANY(%s)",
+    "present": "SELECT digest FROM {s}.nodes WHERE digest = ANY(%s)",
+}
 
 #: The statements of trimming, ``{s}`` for the schema (see ``PostgresBackend``).
 TRIM_STATEMENTS: Final = {

@@ -352,6 +352,22 @@ def _version_4_indexes(conn: sqlite3.Connection) -> None:
     )
 
 
+def _version_nodes(conn: sqlite3.Connection) -> None:
+    """The node store: content-addressed checkpoints (see ``_nodes``).
+
+    One row per node of the value commitment's tree, keyed by its SHA-256 (32
+    bytes), shared by every timeline. WITHOUT ROWID: the key is the lookup.
+    """
+    conn.execute(
+        """
+        CREATE TABLE nodes (
+            digest BLOB PRIMARY KEY,
+            body BLOB NOT NULL
+        ) WITHOUT ROWID
+        """
+    )
+
+
 #: The schema's history: version ``n`` is reached by applying ``MIGRATIONS[:n]``.
 #: Append to it; never edit a step that has shipped.
 MIGRATIONS: tuple[Migration, ...] = (
@@ -359,6 +375,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     _version_2,
     _version_3_range_tombstones,
     _version_4_indexes,
+    _version_nodes,
 )
 
 #: Versions 1 to 3: what statetrail wrote before the indexes (for upgrade tests).
@@ -670,6 +687,19 @@ PUT_CHECKPOINTS_JSON = """
         json_extract(value, '$[2]'), json_extract(value, '$[3]')
     FROM json_each(?)
 """
+PUT_NODE = "INSERT OR IGNORE INTO nodes (digest, body) VALUES (?, ?)"
+#: How many digests one query of the node store names (SQLite allows 32,766
+#: parameters).
+NODES_PER_QUERY = 500
+
+
+def nodes_query(count: int, bodies: bool) -> str:
+    """A query of ``count`` nodes by digest: their bodies, or only the digests."""
+    columns = "digest, body" if bodies else "digest"
+    marks = ",".join("?" * count)
+    return f"SELECT {columns} FROM nodes WHERE digest IN ({marks})"  # noqa: S608 - only ? marks
+
+
 CHECKPOINT = "SELECT value, digest FROM checkpoints WHERE timeline = ? AND number = ?"
 TRIMS = (
     "SELECT first, last, time_ns, reason, author, chain, checkpoints, seal"

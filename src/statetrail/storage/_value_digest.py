@@ -138,6 +138,7 @@ class _Dict:
         "dirty",
         "emptied",
         "first",
+        "keyof",
         "last",
         "nodes",
         "pickle",
@@ -151,6 +152,9 @@ class _Dict:
         self.nodes: list[dict[int, list[bytes]]] = []
         self.dirty: set[Any] = set()
         self.emptied: set[int] = set()
+        #: Each key by its digest, while large: a bucket's keys, for the node
+        #: store (``_nodes``), which writes buckets with their keys.
+        self.keyof: dict[bytes, Any] = {}
         self.first: Any = _MISSING
         self.last: Any = _MISSING
         self.slots: dict[Any, tuple[Any, ...]] = {
@@ -177,6 +181,7 @@ class _Dict:
             self.nodes = []
             self.dirty = set()
             self.emptied = set()
+            self.keyof = {}
             return
         keys = list(slots)
         for key, before, after in zip(
@@ -185,6 +190,7 @@ class _Dict:
             kd, child, _, _ = slots[key]
             slots[key] = (kd, child, before, after)
         self.buckets = {}
+        self.keyof = {slots[key][0]: key for key in keys}
         self.nodes = [{} for _ in range(_LEVELS)]
         self.first = keys[0]
         self.last = keys[-1]
@@ -212,6 +218,7 @@ class _Dict:
             if len(self.slots) > SMALL_DICT:
                 self._relink()
             return
+        self.keyof[kd] = key
         if self.last is not _MISSING:
             self._link(self.last, key)
         else:
@@ -234,6 +241,7 @@ class _Dict:
         kd, _, previous, following = self.slots[key]
         self.cached = None
         del self.slots[key]
+        del self.keyof[kd]
         self.dirty.discard(key)
         bucket = self.buckets.get(_bucket(kd))
         if bucket is not None and bucket.pop(kd, None) is not None:
@@ -523,6 +531,15 @@ class Tracker:
             self.forget()
             return
         self.number = number
+
+    def shadow(self, number: int) -> Any:
+        """The shadow tree of revision ``number``'s value, if it is the one held.
+
+        For the node store (``_nodes``), which writes the tree's nodes; ``None``
+        when another revision (or none) is held. Its digests are up to date
+        after :meth:`advance` or :meth:`reset` returned.
+        """
+        return self._root if self.number == number else None
 
     def forget(self) -> None:
         """Drop the held value (a write failed after it was applied)."""

@@ -32,6 +32,7 @@ import orjson
 
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.storage import _integrity as integrity
+from statetrail.storage import _nodes as nodes
 from statetrail.storage import _ranges, codec
 from statetrail.storage._journal import (
     CHECKPOINT_EVERY,
@@ -229,6 +230,9 @@ class _Timeline:
         self.newer = False
         self.count = 0
         self.tracker = Tracker(allow_pickle=allow_pickle)
+        #: The nodes checked in this pass (``_nodes.check``): checkpoints share
+        #: most of theirs. A cache: forgotten past _NODES_SEEN_KEPT.
+        self.nodes_seen: set[bytes] = set()
         # The newest row's value as a plain JSON tree, kept by applying each
         # next row's stored patch to it: a checkpoint is then compared as
         # parsed JSON, without decoding it into a frozen value or encoding the
@@ -595,6 +599,14 @@ class _Timeline:
                     return
             except (CorruptHistoryError, orjson.JSONEncodeError):
                 pass  # reported below
+        try:
+            root = nodes.referenced(text)
+        except CorruptHistoryError as exc:
+            self.problem(row.number, f"its checkpoint does not decode: {exc}")
+            return
+        if root is not None:
+            self.node_checkpoint(row, digest, root, value)
+            return
         if value is _LAZY:
             value = self.built(row)
         try:
@@ -635,9 +647,49 @@ class _Timeline:
                 "its checkpoint holds another value than its patches give (altered)",
             )
 
+    def node_checkpoint(self, row: Row, digest: str, root: bytes, value: Any) -> None:
+        """Check a checkpoint that names its value's root node (``_nodes``).
+
+        Its nodes are checked against their digests (each once per pass), its
+        root against the row's value digest: a value its patches gave was
+        checked against that digest already, so the two are the same value.
+        """
+        committed = integrity.committed_value(row)
+        if committed is None or root.hex() != committed:
+            self.problem(row.number, CHECKPOINT_NOT_COMMITTED)
+            return
+        try:
+            if value is _UNKNOWN:
+                kept = nodes.load(self.backend.nodes, root, allow_pickle=self.pickle)
+            else:
+                if len(self.nodes_seen) > _NODES_SEEN_KEPT:
+                    self.nodes_seen.clear()
+                nodes.check(
+                    self.backend.nodes, root, self.nodes_seen, allow_pickle=self.pickle
+                )
+        except CorruptHistoryError as exc:
+            self.problem(row.number, f"its checkpoint's nodes: {exc}")
+            return
+        if value is _UNKNOWN:
+            self.values[row.number] = kept
+            self.broken.discard(row.number)
+            sealed = self.sealed_by_parent(row)
+            if sealed is not None and sealed != digest:
+                whose = (
+                    "the range tombstone"
+                    if self.trimmed(row.parent)
+                    else "its erased parent's tombstone"
+                )
+                self.problem(
+                    row.number,
+                    f"its checkpoint is not the one {whose} sealed (altered)",
+                )
+
 
 _UNKNOWN: Any = object()
 _NO_TREE: Any = object()
+#: How many checked nodes' digests a verify pass remembers per timeline.
+_NODES_SEEN_KEPT = 1 << 20
 #: A row's value that was only followed on the JSON tree (built when needed).
 _LAZY: Any = object()
 #: quick() could not follow the row.

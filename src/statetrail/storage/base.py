@@ -352,6 +352,45 @@ class Backend(ABC):
         Raises :class:`~statetrail.RevisionNotFoundError` if there is no such row.
         """
 
+    # -- the node store (content-addressed checkpoints, see _nodes) --------------------
+
+    #: Whether :meth:`put_nodes` keeps nodes: a checkpoint may then name a root
+    #: node (``#nodes:<digest>``) instead of holding the whole value.
+    stores_nodes: ClassVar[bool] = False
+
+    def put_nodes(self, nodes: Sequence[tuple[bytes, bytes]]) -> None:
+        """Keep ``nodes`` (digest, body), each unless one of its digest is kept.
+
+        Durable when it returns, in every mode: a checkpoint naming them may be
+        committed next. Shared by all timelines (content-addressed).
+        """
+        raise NotImplementedError(f"the {self.kind} backend keeps no nodes")
+
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """:meth:`put_nodes`, then :meth:`append` (a checkpoint naming them).
+
+        The default is the two calls; a backend may do both in one
+        transaction (one commit to wait for). ``nodes`` are kept even when
+        the append raises :class:`~statetrail.ConflictError` (unnamed nodes
+        are harmless: content-addressed).
+        """
+        if nodes:
+            self.put_nodes(nodes)
+        self.append(rows, checkpoints)
+
+    def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The bodies of those of ``digests`` that are kept, by digest."""
+        return {}
+
+    def has_nodes(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Those of ``digests`` that are kept."""
+        return set(self.nodes(digests))
+
     # -- trimming (see _ranges and _trim) ------------------------------------------
 
     @abstractmethod

@@ -28,6 +28,7 @@ class MemoryBackend(Backend):
     """Revisions in memory, gone when the process ends."""
 
     kind = "memory"
+    stores_nodes = True
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -36,6 +37,7 @@ class MemoryBackend(Backend):
         self._checkpoints: dict[str, dict[int, tuple[str, str]]] = {}
         self._ends: dict[str, End] = {}
         self._trims: dict[str, list[RangeTombstone]] = {}
+        self._nodes: dict[bytes, bytes] = {}
         self._closed = False
         self._version = 0  # moved by every append and erasure
 
@@ -185,6 +187,26 @@ class MemoryBackend(Backend):
         with self._lock:
             self._check()
             self._checkpoints.setdefault(timeline, {})[number] = (value, digest)
+
+    def put_nodes(self, nodes: Sequence[tuple[bytes, bytes]]) -> None:
+        """Keep nodes (see :meth:`Backend.put_nodes`)."""
+        with self._lock:
+            self._check()
+            for digest, body in nodes:
+                self._nodes.setdefault(digest, body)
+
+    def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The bodies of those of ``digests`` that are kept."""
+        with self._lock:
+            self._check()
+            kept = self._nodes
+            return {d: kept[d] for d in digests if d in kept}
+
+    def has_nodes(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Those of ``digests`` that are kept."""
+        with self._lock:
+            self._check()
+            return {d for d in digests if d in self._nodes}
 
     def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
         """A checkpoint, or ``None``."""

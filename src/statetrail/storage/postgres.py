@@ -75,6 +75,7 @@ from statetrail.storage._postgres_sql import (
     COLUMNS,
     DELETE_TRIMMED,
     INDEX_STATEMENTS,
+    NODE_STATEMENTS,
     SCHEMA_VERSION,
     TRIM_STATEMENTS,
     VACUUMED,
@@ -204,6 +205,9 @@ class PostgresBackend(Backend):
         }
         # A schema kept at an older version by a test has no indexes.
         self._indexed = not (_version_1_only or _version_3_only)
+        self._node_sql = {
+            k: v.replace("{s}", ident) for k, v in NODE_STATEMENTS.items()
+        }
         self._inserts: dict[int, str] = {}
         self._lock = threading.Lock()
         settings = [("synchronous_commit", "on" if synchronous_commit else "off")]
@@ -609,6 +613,45 @@ class PostgresBackend(Backend):
         self._run(
             "put_checkpoint", lambda c, _: c.execute(self._sql.put_checkpoint, params)
         )
+
+    # -- the node store ---------------------------------------------------------------
+
+    stores_nodes = True
+
+    def put_nodes(self, nodes: Sequence[tuple[bytes, bytes]]) -> None:
+        """Keep nodes (see :meth:`Backend.put_nodes`), in one transaction."""
+        self._refuse_write()
+        params = list(nodes)
+        if not params:
+            return
+
+        def put(conn: Connection[Any], _: int) -> None:
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(self._node_sql["put"], params)
+
+        self._run("put_nodes", put)
+
+    def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The bodies of those of ``digests`` that are kept."""
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return {}
+        records = self._run(
+            "nodes",
+            lambda c, _: c.execute(self._node_sql["bodies"], [wanted]).fetchall(),
+        )
+        return {bytes(d): bytes(b) for d, b in records}
+
+    def has_nodes(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Those of ``digests`` that are kept."""
+        wanted = list(dict.fromkeys(digests))
+        if not wanted:
+            return set()
+        records = self._run(
+            "has_nodes",
+            lambda c, _: c.execute(self._node_sql["present"], [wanted]).fetchall(),
+        )
+        return {bytes(d) for (d,) in records}
 
     def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
         """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""

@@ -926,6 +926,72 @@ class SQLiteBackend(Backend):
             return None
         return check_checkpoint(records[0][:2], timeline, number, self.path)
 
+    # -- the node store ----------------------------------------------------
+
+    stores_nodes = True
+
+    def put_nodes(self, nodes: Sequence[tuple[bytes, bytes]]) -> None:
+        """Keep nodes (see :meth:`Backend.put_nodes`), at once in every mode.
+
+        A transaction of its own, committed before the checkpoint that names
+        them is appended (in batched mode too, where that is queued): the file
+        never names a node it does not hold.
+        """
+        parameters = list(nodes)
+        if not parameters:
+            return
+
+        def work(conn: Connection) -> None:
+            conn.executemany(sql.PUT_NODE, parameters)
+
+        self._write(work)
+
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """Nodes, rows and checkpoints in one transaction (see Backend).
+
+        In batched mode the nodes are committed at once and the rest queued.
+        If a row's number is taken the whole transaction is undone, nodes
+        too, and the writer forgets what it thought stored.
+        """
+        if self.durability == "batched" or not rows:
+            super().append_with_nodes(rows, checkpoints, nodes)
+            return
+        rows = list(rows)
+        timeline = timeline_of(rows, checkpoints)
+        parameters = [sql.params(r) for r in rows]
+        kept = list(nodes)
+
+        def work(conn: Connection) -> None:
+            if kept:
+                conn.executemany(sql.PUT_NODE, kept)
+            sql.insert(rows, parameters, conn)
+            for number, value, digest in checkpoints:
+                sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
+
+        self._write(work)
+
+    def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
+        """The bodies of those of ``digests`` that are kept."""
+        out: dict[bytes, bytes] = {}
+        for part in _parts(digests):
+            for digest, body in self._read(sql.nodes_query(len(part), True), part):
+                out[bytes(digest)] = bytes(body)
+        return out
+
+    def has_nodes(self, digests: Sequence[bytes]) -> set[bytes]:
+        """Those of ``digests`` that are kept."""
+        out: set[bytes] = set()
+        for part in _parts(digests):
+            out.update(
+                bytes(d) for (d,) in self._read(sql.nodes_query(len(part), False), part)
+            )
+        return out
+
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""
         numbers = [n for (n,) in self._read(sql.CHECKPOINTS, (timeline,))]
@@ -1212,6 +1278,13 @@ class SQLiteBackend(Backend):
 
     def __enter__(self) -> SQLiteBackend:
         return self
+
+
+def _parts(digests: Sequence[bytes]) -> list[tuple[bytes, ...]]:
+    """``digests`` (deduplicated) in groups of :data:`sql.NODES_PER_QUERY`."""
+    unique = tuple(dict.fromkeys(digests))
+    step = sql.NODES_PER_QUERY
+    return [unique[i : i + step] for i in range(0, len(unique), step)]
 
 
 def _version(conn: Connection) -> tuple[int, int]:
