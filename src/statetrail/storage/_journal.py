@@ -726,7 +726,7 @@ class StoreJournal:
             self._depths = dict(list(self._depths.items())[-_KEPT:])
 
     def _nodes_of(
-        self, revision: Revision, seal: Seal
+        self, revision: Revision, seal: tuple[Seal, ...]
     ) -> tuple[str | None, list[nodes.Node]]:
         """A checkpoint naming the root of ``revision``'s value, and its new nodes.
 
