@@ -167,9 +167,9 @@ def measure_postgres(entries: int, rounds: int) -> dict[str, float] | None:
             row = backend.row("bench", 100)
             assert row is not None
             admin.execute(
-                sql.SQL(
-                    "CREATE TABLE {}.raw (LIKE {}.revisions INCLUDING ALL)"
-                ).format(ident, ident)
+                sql.SQL("CREATE TABLE {}.raw (LIKE {}.revisions INCLUDING ALL)").format(
+                    ident, ident
+                )
             )
             insert = sql.SQL(
                 "INSERT INTO {}.raw (timeline, number, parent, branch, time_ns,"
