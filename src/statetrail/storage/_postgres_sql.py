@@ -374,6 +374,8 @@ def _to_version_nodes(conn: psycopg.Connection[Any], schema: str) -> None:
 NODE_STATEMENTS: Final = {
     "put": "INSERT INTO {s}.nodes (digest, body) VALUES (%s, %s)"
     " ON CONFLICT (digest) DO NOTHING",
+    "put_many": "INSERT INTO {s}.nodes (digest, body)"
+    " SELECT * FROM unnest(%s::bytea[], %s::bytea[]) ON CONFLICT (digest) DO NOTHING",
     "bodies": "SELECT digest, body FROM {s}.nodes WHERE digest = ANY(%s)",
     "present": "SELECT digest FROM {s}.nodes WHERE digest = ANY(%s)",
 }

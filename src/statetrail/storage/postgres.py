@@ -342,6 +342,24 @@ class PostgresBackend(Backend):
             ValueError: The rows span several timelines, or a name holds U+0000.
             StorageError: The server failed, or the connection stayed lost.
         """
+        self._append(rows, checkpoints, heads, ())
+
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
+        """Nodes, rows and checkpoints in one transaction (see Backend)."""
+        self._append(rows, checkpoints, None, nodes)
+
+    def _append(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        heads: Heads | None,
+        nodes: Sequence[tuple[bytes, bytes]],
+    ) -> None:
         self._refuse_write()
         timeline = timeline_of(rows, checkpoints)
         if not rows:
@@ -366,6 +384,9 @@ class PostgresBackend(Backend):
         ]
         if heads is not None:
             steps.append((self._sql.save_heads, _heads_params(timeline, heads)))
+        if nodes:  # first: a checkpoint names them (one statement for all)
+            digests, bodies = zip(*nodes, strict=True)
+            steps.insert(0, (self._node_sql["put_many"], [list(digests), list(bodies)]))
 
         def insert(conn: Connection[Any], attempt: int) -> None:
             try:
