@@ -13,6 +13,7 @@ program that records in memory never pays for them (issue 11).
 
 import typing as _typing
 
+from statetrail._merge import MergeConflict
 from statetrail._version import __version__
 from statetrail.context import (
     Metadata,
@@ -32,6 +33,7 @@ from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
     FrozenError,
+    MergeConflictError,
     NestingError,
     PatchError,
     PathError,
@@ -87,6 +89,8 @@ __all__ = [
     "FrozenList",
     "FrozenSet",
     "Lag",
+    "MergeConflict",
+    "MergeConflictError",
     "Metadata",
     "Mirror",
     "Namespace",
