@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import orjson
 
 from statetrail.cli._output import Printer, cell, console, progress
-from statetrail.diff import diff_values, format_json_pointer
+from statetrail.diff import diff_values, format_json_pointer, same_value
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.frozen import MISSING, thaw
 from statetrail.paths import format_path, lookup_in, parse_path
@@ -150,6 +150,15 @@ def _short(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _tag(row: Row) -> str:
+    """The kind of a revision that is not a plain write: ``[merge of 4] ``."""
+    if row.kind in ("set", "initial"):
+        return ""
+    if row.kind == "merge":
+        return f"[merge of {row.target}] "
+    return f"[{row.kind}] "
+
+
 def _summary(row: Row) -> str:
     """The row's changes in a few words: ``path=value``, ``-path``."""
     if row.payload is None:
@@ -224,7 +233,7 @@ def log(
     with opened(target) as repo:
         stored = reader(repo, name)
         rows = _matching(
-            stored.lineage(stored.tip(branch)),
+            stored.ancestry(stored.tip(branch)),
             author=author,
             since_ns=since_ns,
             until_ns=until_ns,
@@ -237,7 +246,7 @@ def log(
             return
         lines = []
         for row in rows:
-            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            kind = _tag(row)
             lines.append(
                 f"{row.number}\t{_when(row.time_ns)}\t{cell(row.author or '-')}\t"
                 f"{cell(row.label or '-')}\t{cell(kind + (row.comment or '-'))}\t"
@@ -322,7 +331,7 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
         if wide:
             table.add_column("where", no_wrap=True, overflow="ellipsis", ratio=2)
         for row in batch:
-            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            kind = _tag(row)
             cells = [
                 str(row.number),
                 _when(row.time_ns),
@@ -346,6 +355,11 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
         flush()
 
 
+def _parents(row: Row) -> str:
+    """A merge's two parents, the one merged in marked."""
+    return f"{row.parent}, {row.target} (merged in)"
+
+
 def show(target: str, spec: str, out: TextIO) -> None:
     """One revision: its metadata and its whole value."""
     name, _, rev_spec = spec.partition("@")
@@ -363,7 +377,8 @@ def show(target: str, spec: str, out: TextIO) -> None:
             ("author", row.author),
             ("comment", row.comment),
             ("label", row.label),
-            ("parent", row.parent),
+            ("parent", row.parent if row.kind != "merge" else None),
+            ("parents", _parents(row) if row.kind == "merge" else None),
             ("origin", _where(row) if row.origin else None),
         ):
             if text is not None:
@@ -397,7 +412,9 @@ def blame(
 
     Walks the cursor's line (or ``branch``'s) newest first and stops at the first
     revision that changed the path, something under it or an ancestor of it; the
-    first revision counts only if the path exists in its value.
+    first revision counts only if the path exists in its value. A merge that
+    took the path's value from the branch merged in is followed into that
+    branch, as :meth:`statetrail.Timeline.blame` does.
     """
     steps = parse_path(path)
     pointer = format_json_pointer(steps)
@@ -405,15 +422,14 @@ def blame(
     with opened(target) as repo:
         stored = reader(repo, name)
         found = None
-        for row in stored.lineage(stored.tip(branch)):
-            if row.parent is None:
-                value = stored.value_at(row.number)
-                if lookup_in(value, steps, MISSING) is not MISSING:
-                    found = row
-                break
-            if any(touches(changed, pointer) for changed in row.paths):
-                found = row
-                break
+        tip: int | None = stored.tip(branch)
+        while tip is not None:
+            found, tip = _blamed(stored, tip, steps, pointer), None
+            if found is not None and found.kind == "merge" and found.target is not None:
+                there = lookup_in(stored.value_at(found.number), steps, MISSING)
+                theirs = lookup_in(stored.value_at(found.target), steps, MISSING)
+                if same_value(there, theirs):
+                    tip = found.target
         if found is None:
             raise CommandError(f"{name} has no path {path!r}")
         say(
@@ -431,6 +447,19 @@ def blame(
             )
             if code:
                 say(f"  {code}", "cyan")
+
+
+def _blamed(
+    stored: StoredTimeline, tip: int, steps: tuple[Any, ...], pointer: str
+) -> Row | None:
+    """The newest row on ``tip``'s line that touched the path (see :func:`blame`)."""
+    for row in stored.lineage(tip):
+        if row.parent is None:
+            value = stored.value_at(row.number)
+            return row if lookup_in(value, steps, MISSING) is not MISSING else None
+        if any(touches(changed, pointer) for changed in row.paths):
+            return row
+    return None
 
 
 def verify(

@@ -112,7 +112,13 @@ def encode_entry(row: Row) -> dict[str, str]:
     fields["time_ns"] = str(row.time_ns)
     if row.target is not None:
         fields["target"] = str(row.target)
-    fields["parents"] = "[]" if row.parent is None else f"[{row.parent:d}]"
+    if row.parent is None:
+        fields["parents"] = "[]"
+    elif row.kind == "merge" and row.target is not None:
+        # A merge's second parent is its target (kept in its own field too).
+        fields["parents"] = f"[{row.parent:d},{row.target:d}]"
+    else:
+        fields["parents"] = f"[{row.parent:d}]"
     fields["paths"] = json.dumps(list(row.paths), ensure_ascii=False)
     return fields
 
@@ -168,8 +174,9 @@ def decode_entry(
         raise _bad(where, "its parents or paths are not JSON") from None
     if (
         type(parents) is not list
-        or len(parents) > 1
+        or len(parents) > 2
         or any(type(p) is not int or not 0 <= p < number for p in parents)
+        or (len(parents) == 2 and parents[1] != ints["target"])
     ):
         raise _bad(
             where, f"its parents are not a list of earlier revisions: {parents!r}"
