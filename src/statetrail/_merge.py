@@ -227,14 +227,14 @@ class _Merge:
         kind = type(base)
         if kind is type(ours) and kind is type(theirs):
             if kind is FrozenDict:
-                return self.dict(base, ours, theirs, path)
+                return self.merge_dict(base, ours, theirs, path)
             if kind is FrozenList:
-                return self.list(base, ours, theirs, path)
+                return self.merge_list(base, ours, theirs, path)
             if kind is FrozenSet:
                 return (ours | (theirs - base)) - (base - theirs)
         return self.conflict(MergeConflict(path, base, ours, theirs))
 
-    def dict(
+    def merge_dict(
         self,
         base: FrozenDict[Any, Any],
         ours: FrozenDict[Any, Any],
@@ -250,7 +250,7 @@ class _Merge:
             merged = merged.discarded(key) if new is MISSING else merged.set(key, new)
         return merged
 
-    def list(
+    def merge_list(
         self,
         base: FrozenList[Any],
         ours: FrozenList[Any],

@@ -355,13 +355,15 @@ class StoredTimeline:
             after = next(line, None)
             if after is not None:
                 heapq.heappush(lines, (-after.number, which, after, line))
+            other = row.target
             if (
                 row.kind == "merge"
-                and is_int(row.target)
-                and self.first <= row.target < row.number
-                and row.target not in seen
+                and is_int(other)
+                and other is not None
+                and self.first <= other < row.number
+                and other not in seen
             ):
-                start(row.target)
+                start(other)
 
     def forward(
         self, after: int = -1, progress: Callable[[int], None] | None = None
