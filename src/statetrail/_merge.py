@@ -20,9 +20,10 @@ The rules (docs/merge.md has them with examples), at every place in the tree:
    added on both with different values, is a conflict.
 4. Both changed a list (a list on all three sides): each side's edits become
    hunks of the base list (a run of base items replaced by new ones; an
-   insertion replaces none). Hunks of the two sides that overlap, or two
-   insertions at the same place, form one cluster; hunks that only touch
-   combine (an insertion before an item the other side edited goes before it).
+   insertion replaces none; a run of deletions is one hunk per item). Hunks of
+   the two sides that overlap, or two insertions at the same place, form one
+   cluster; hunks that only touch combine (an insertion before an item the
+   other side edited goes before it).
    A cluster made on one side only is applied; one whose two sides give the
    same items is applied once; one that is an in-place change of the same
    single item on both sides is merged as a value (rule 1 to 5 at that index);
@@ -68,6 +69,8 @@ class MergeConflict:
     never-added key). When ``span`` is true the conflict is on a run of list
     items starting at base index ``path[-1]``: the three values are lists of
     items, and a resolution is the list of items to put in their place.
+    Two conflicts are equal when their paths are and their values are equal
+    and of the same types, frozen or not.
     """
 
     __slots__ = ("_base", "_ours", "_path", "_span", "_theirs")
@@ -118,7 +121,12 @@ class MergeConflict:
             self._path == other._path
             and self._span == other._span
             and all(
-                a is b or same_value(a, b)
+                a is b
+                or (
+                    a is not MISSING
+                    and b is not MISSING
+                    and same_value(freeze_value(a), freeze_value(b))
+                )
                 for a, b in (
                     (self._base, other._base),
                     (self._ours, other._ours),
@@ -258,8 +266,8 @@ class _Merge:
         path: Path,
     ) -> FrozenList[Any]:
         """Base with both sides' hunks applied (rule 4)."""
-        mine = list_hunks(base, ours)
-        other = list_hunks(base, theirs)
+        mine = _itemised(list_hunks(base, ours))
+        other = _itemised(list_hunks(base, theirs))
         merged = base
         for start, end, items in reversed(self.hunks(base, mine, other, path)):
             if end - start == 1 and len(items) == 1:
@@ -335,6 +343,21 @@ class _Merge:
             )
         )
         return (start, end, list(items))
+
+
+def _itemised(hunks: list[Hunk]) -> list[Hunk]:
+    """``hunks`` with each run of deletions split into one deletion per item.
+
+    A deleted run has no order of its own to keep, so the other side may insert
+    between its items; a run replaced by new items stays one edit.
+    """
+    out: list[Hunk] = []
+    for start, end, items in hunks:
+        if items or end - start < 2:
+            out.append((start, end, items))
+        else:
+            out.extend((k, k + 1, []) for k in range(start, end))
+    return out
 
 
 def _apply(
