@@ -51,6 +51,7 @@ from typing import Any
 
 from statetrail.diff import dict_changes, list_hunks, list_items, same_value
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
+from statetrail.frozen._dict import stored_value
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import Path, format_path
@@ -225,6 +226,16 @@ class _Merge:
             return ours
         if ours is base:
             return theirs
+        kind = type(base)
+        if kind is type(ours) and kind is type(theirs):
+            # Containers merge by their changes, which finds an unchanged side
+            # (or the same change on both) without comparing whole values.
+            if kind is FrozenDict:
+                return self.merge_dict(base, ours, theirs, path)
+            if kind is FrozenList:
+                return self.merge_list(base, ours, theirs, path)
+            if kind is FrozenSet:
+                return (ours | (theirs - base)) - (base - theirs)
         if base is not MISSING:
             if same_value(base, theirs):
                 return ours
@@ -232,14 +243,6 @@ class _Merge:
                 return theirs
         if ours is not MISSING and theirs is not MISSING and same_value(ours, theirs):
             return ours
-        kind = type(base)
-        if kind is type(ours) and kind is type(theirs):
-            if kind is FrozenDict:
-                return self.merge_dict(base, ours, theirs, path)
-            if kind is FrozenList:
-                return self.merge_list(base, ours, theirs, path)
-            if kind is FrozenSet:
-                return (ours | (theirs - base)) - (base - theirs)
         return self.conflict(MergeConflict(path, base, ours, theirs))
 
     def merge_dict(
@@ -250,11 +253,13 @@ class _Merge:
         path: Path,
     ) -> FrozenDict[Any, Any]:
         """Ours with theirs' changed keys merged in (rule 3)."""
-        mine = {key: new for key, _, new in dict_changes(base, ours)}
         merged = ours
         for key, old, new in dict_changes(base, theirs):
-            if key in mine:
-                new = self.value(old, mine[key], new, (*path, key))
+            # Only theirs is diffed: ours' value at each key theirs changed is
+            # looked up, and merged when ours changed it too.
+            mine = stored_value(ours, key)
+            if mine is not old:
+                new = self.value(old, mine, new, (*path, key))
             merged = merged.discarded(key) if new is MISSING else merged.set(key, new)
         return merged
 
