@@ -651,3 +651,14 @@ class TestVarAndStores:
         state = store.snapshot()
         assert isinstance(state, FrozenDict)
         assert state["a"] is ours_a
+
+
+def test_the_merge_document_runs() -> None:
+    """docs/merge.md's examples run as written."""
+    import doctest
+    import pathlib
+
+    path = pathlib.Path(__file__).parent.parent / "docs" / "merge.md"
+    result = doctest.testfile(str(path), module_relative=False, verbose=False)
+    assert result.attempted > 10
+    assert result.failed == 0
