@@ -11,15 +11,20 @@ from typing import Any
 
 import pytest
 
-from statetrail import CorruptHistoryError, Timeline
+from statetrail import (
+    ConflictError,
+    CorruptHistoryError,
+    RevisionNotFoundError,
+    Timeline,
+)
 from statetrail.repository import Repository
 from statetrail.storage._stream import decode_entry, encode_entry
 from statetrail.storage.revision_json import from_row
 from tests.storage.pg import fresh_schema
 from tests.storage.tamper import JsonRaw, PostgresRaw, Raw, SqliteRaw
-from tests.storage.test_repository import make
+from tests.storage.test_repository import make, shared
 
-__all__ = ["make"]  # the fixture: one factory of repositories per backend
+__all__ = ["make", "shared"]  # the fixtures: factories of repositories per backend
 
 
 def _merged(repo: Repository) -> Timeline[Any]:
@@ -88,6 +93,57 @@ class TestRoundTrip:
         entry = encode_entry(row)
         assert entry["parents"] == "[3,2]"
         assert decode_entry("4-1", entry) == row
+
+
+class TestOtherProcesses:
+    def test_another_process_takes_the_merge_in(
+        self, shared: Callable[[], Repository]
+    ) -> None:
+        """A second repository on the same storage sees the merge with both
+        parents, and its own next merge starts from it."""
+        first, second = shared(), shared()
+        t = _merged(first)
+        other = second.timeline("job")
+        assert other.revision(4).parents == (3, 2)
+        assert other.value == t.value
+        other.switch("sorter")
+        other.set_in("sorted", 2)
+        t.sync()
+        t.switch("sorter")
+        t.switch("main")
+        merged = t.merge("sorter")
+        assert merged.parents == (4, 5)
+        assert t.value["sorted"] == 2
+
+    def test_a_merge_refused_by_a_newer_write_records_nothing(
+        self, shared: Callable[[], Repository]
+    ) -> None:
+        """Another process wrote to the branch first: the merge raises
+        ConflictError (retry), and nothing of it is stored."""
+        first, second = shared(), shared()
+        t = _merged(first)
+        t.switch("sorter")
+        t.set_in("log", ["again"])
+        t.switch("main")
+        second.timeline("job").set_in("bins", 1)
+        with pytest.raises(ConflictError):
+            t.merge("sorter")
+        assert [r.kind for r in shared().timeline("job").revisions()][-1] == "set"
+        assert shared().verify("job") == {"job": 7}
+
+
+class TestRetention:
+    def test_a_trimmed_common_ancestor_is_an_error(self) -> None:
+        """With the common ancestor trimmed away, a merge refuses clearly."""
+        t: Timeline[Any] = Timeline({"a": 0})
+        t.branch("b")
+        t.set_in("a", 1)
+        t.switch("main")
+        for i in range(5):
+            t.set_in("c", i)
+        t.trim(keep_last=3)
+        with pytest.raises(RevisionNotFoundError, match="no common ancestor"):
+            t.merge("b")
 
 
 @contextlib.contextmanager
