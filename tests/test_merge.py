@@ -639,6 +639,32 @@ class TestVarAndStores:
         assert state == {"job": {"bins": 9, "sorted": 1}}
         assert got == [1, 2, 3]
 
+    def test_async_middleware_may_merge(self) -> None:
+        """A merge awaited from middleware (inside the processor) does not wait
+        for the processor itself."""
+
+        async def main() -> Any:
+            store = AsyncStore(initial_state={"n": 0, "m": 0})
+            store.branch("b")
+            store.set("m", 1)
+            store.switch("main")
+            store.set("n", 1)
+
+            async def merging(action: Any) -> Any:
+                if action["type"] == "MERGE":
+                    await store.merge("b")
+                    return None
+                return action
+
+            store.middleware(merging)
+            store.start_processing()
+            await asyncio.wait_for(store.dispatch_and_wait({"type": "MERGE"}), 10)
+            await store.stop_processing()
+            return store.head
+
+        head = asyncio.run(main())
+        assert (head.kind, head.value) == ("merge", {"n": 1, "m": 1})
+
     def test_frozen_dict_results_share_structure(self) -> None:
         """The merged state is a FrozenDict built from ours."""
         store = Store({"a": {"x": 1}, "b": {"y": 1}})

@@ -433,7 +433,10 @@ class AsyncStore(StoreBase):
         runs, the actions dispatched before the call are applied first. A
         transaction block open in another task of this thread is waited for.
         """
-        if self.is_processing:
+        import asyncio
+
+        if self.is_processing and asyncio.current_task() is not self._task:
+            # Not from middleware (the processor itself): it would wait for itself.
             await self._actions.join()
         await self._no_transaction_here()
         return self._timeline.merge(
