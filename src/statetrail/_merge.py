@@ -3,12 +3,13 @@
 :func:`merge3` takes the value at the common ancestor (``base``) and the two
 values that grew from it (``ours`` and ``theirs``) and returns one value with
 both sides' changes, plus the places where the two sides disagree. It works on
-the changes, not on the whole values: each side's changes are found with the
+the changes, not on the whole values: theirs' changes are found with the
 structural diff (:func:`~statetrail.diff.dict_changes`,
-:func:`~statetrail.diff.list_hunks`), which skips the subtrees a side shares
-with the base, and the result is ``ours`` with ``theirs``' changes written into
-it. Merging two versions of a 10,000-key state with 100 changes each costs what
-the 200 changes cost.
+:func:`~statetrail.diff.list_hunks` for both sides of a list), which skips the
+subtrees a side shares with the base; ours' value is looked up at each key
+theirs changed; and the result is ``ours`` with ``theirs``' changes written
+into it. Merging two versions of a 10,000-key state with 100 changes each costs
+what the 200 changes cost.
 
 The rules (docs/merge.md has them with examples), at every place in the tree:
 
