@@ -541,6 +541,21 @@ class TestHistoryWithMerges:
         assert log_by is not None
         assert (log_by.kind, log_by.author) == ("merge", "cy")
 
+    def test_undo_and_revert_of_a_merge_take_back_what_it_brought(self) -> None:
+        """Undo restores the first parent's value; revert of the merge undoes the
+        changes it brought into the branch (git's revert -m 1)."""
+        t = _forked()
+        t.merge("feature")
+        t.undo()
+        assert t.value == {"bins": 12, "sorted": 0, "log": ["start"]}
+        t.redo()
+        assert t.value == {"bins": 12, "sorted": 1, "log": ["start"]}
+        t = _forked()
+        merged = t.merge("feature")
+        t.set_in("log", ["start", "later"])
+        t.revert(merged.number)
+        assert t.value == {"bins": 12, "sorted": 0, "log": ["start", "later"]}
+
     def test_the_revision_json_lists_both_parents(self) -> None:
         """Issue 8's revision object carries both parents of a merge."""
         t = _forked()
