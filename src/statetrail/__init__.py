@@ -13,6 +13,7 @@ program that records in memory never pays for them (issue 11).
 
 import typing as _typing
 
+from statetrail._merge import MergeConflict
 from statetrail._version import __version__
 from statetrail.context import (
     Metadata,
@@ -33,6 +34,7 @@ from statetrail.errors import (
     CorruptHistoryError,
     DecryptionError,
     FrozenError,
+    MergeConflictError,
     NestingError,
     PatchError,
     PathError,
@@ -90,6 +92,8 @@ __all__ = [
     "FrozenList",
     "FrozenSet",
     "Lag",
+    "MergeConflict",
+    "MergeConflictError",
     "Metadata",
     "Mirror",
     "Namespace",

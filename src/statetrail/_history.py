@@ -9,6 +9,7 @@ first use.
 
 from __future__ import annotations
 
+import heapq
 import threading
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -18,7 +19,7 @@ from statetrail import paths
 from statetrail._change import Change
 from statetrail._pathindex import PathIndex
 from statetrail._records import Records
-from statetrail.diff import diff_values
+from statetrail.diff import diff_values, same_value
 from statetrail.errors import RevisionNotFoundError
 from statetrail.frozen import MISSING
 from statetrail.frozen._opaque import Opaque
@@ -32,6 +33,8 @@ from statetrail.revision import (
     VALUE,
     Record,
     Revision,
+    RevisionKind,
+    parents_of,
     time_ns_at,
     time_ns_of,
 )
@@ -204,6 +207,59 @@ class History:
             yield record
             record = self._parent_of(record)
 
+    def _ancestry(self, number: int) -> Iterator[Record]:
+        """Every held ancestor of ``number`` through both parents of merges.
+
+        Newest first (by number, which is also time order along any path), each
+        once. Without merges it is :meth:`_lineage_from`; the walk keeps a heap
+        only while a merge has left more than one line open.
+        """
+        pending: list[int] = []  # negated numbers: a max-heap
+        seen: set[int] = set()
+        record = self._find(number)
+        while True:
+            if record is not None:
+                yield record
+                parents = parents_of(record)
+                if not pending and len(parents) == 1:
+                    record = self._find(parents[0])
+                    continue
+                for parent in parents:
+                    if parent not in seen:
+                        seen.add(parent)
+                        heapq.heappush(pending, -parent)
+            if not pending:
+                return
+            record = self._find(-heapq.heappop(pending))
+
+    def _merge_base(self, ours: Record, theirs: Record) -> Record | None:
+        """The newest common ancestor of two records (``None``: none is held).
+
+        Both lines are walked down together, newest first, marking what each
+        reaches; the first revision reached from both is the answer (an
+        ancestor of another common ancestor is always older). The walk stops
+        there: its cost is the revisions since the two lines parted.
+        """
+        reach: dict[int, int] = {ours[NUMBER]: 1}
+        reach[theirs[NUMBER]] = reach.get(theirs[NUMBER], 0) | 2
+        pending = [-n for n in reach]
+        heapq.heapify(pending)
+        while pending:
+            number = -heapq.heappop(pending)
+            sides = reach[number]
+            if sides == 3:
+                return self._find(number)
+            record = self._find(number)
+            if record is None:
+                continue
+            for parent in parents_of(record):
+                before = reach.get(parent, 0)
+                if before | sides != before:
+                    reach[parent] = before | sides
+                    if not before:
+                        heapq.heappush(pending, -parent)
+        return None
+
     def _segments(self, number: int) -> dict[str, tuple[int, int]]:
         """The lineage of ``number`` as (branch -> lowest, highest number) spans.
 
@@ -229,9 +285,13 @@ class History:
         return spans
 
     def history(self, branch: str | None = None) -> list[Revision]:
-        """The revisions that led to the cursor (or a branch's tip), oldest first."""
+        """The revisions that led to the cursor (or a branch's tip), oldest first.
+
+        Both sides of a merge led to it: their revisions are in it too, in
+        number order.
+        """
         with self._lock:
-            records = list(self._lineage_from(self._tip_of(branch)))
+            records = list(self._ancestry(self._tip_of(branch)))
         records.reverse()
         return [Revision(r, self) for r in records]
 
@@ -279,29 +339,46 @@ class History:
         A change to something under the path or to an ancestor of it counts. When
         no revision changed it since the oldest held one, that oldest revision is
         the answer if the path exists there; ``None`` if the path does not exist.
+        A merge that took the value at ``path`` from the branch merged in is
+        followed into that branch, to the revision that made the value there; a
+        merge whose value differs from both parents' (a conflict resolved by
+        hand) is the answer itself.
         """
         steps = parse_path(path)
         with self._lock:
-            tip = self._tip_of(branch)
-            spans = self._segments(tip)
-            for n in reversed(list(self._index().touching(steps))):
-                record = self._get(n)
-                span = spans.get(record[BRANCH])
-                if span is not None and span[0] <= n <= span[1]:
-                    return Revision(record, self)
-            oldest = None
-            for record in self._lineage_from(tip):
-                oldest = record
-            if (
-                oldest is not None
-                and paths.lookup_in(oldest[VALUE], steps, MISSING) is not MISSING
-            ):
-                return Revision(oldest, self)
-            return None
+            record = self._blame_from(steps, self._tip_of(branch))
+            return None if record is None else Revision(record, self)
+
+    def _blame_from(self, steps: Path, tip: int) -> Record | None:
+        """:meth:`blame` from revision ``tip`` (called with the lock held)."""
+        spans = self._segments(tip)
+        for n in reversed(list(self._index().touching(steps))):
+            record = self._get(n)
+            span = spans.get(record[BRANCH])
+            if span is not None and span[0] <= n <= span[1]:
+                if record[INFO][0] == RevisionKind.MERGE:
+                    other = self._find(record[INFO][1])
+                    if other is not None and same_value(
+                        paths.lookup_in(record[VALUE], steps, MISSING),
+                        paths.lookup_in(other[VALUE], steps, MISSING),
+                    ):
+                        return self._blame_from(steps, other[NUMBER])
+                return record
+        oldest = None
+        for record in self._lineage_from(tip):
+            oldest = record
+        if (
+            oldest is not None
+            and paths.lookup_in(oldest[VALUE], steps, MISSING) is not MISSING
+        ):
+            return oldest
+        return None
 
     def diff(self, a: int, b: int | None = None) -> list[Change]:
         """The changes from revision ``a`` to revision ``b`` (default: the cursor).
 
+        A merge's own changes, as :attr:`~statetrail.Revision.changes` gives
+        them, are from its first parent: ``diff(merge.parents[0], merge.number)``.
         Subtrees the two values share are skipped, so the cost is the size of the
         difference, not of the value.
         """
@@ -363,7 +440,7 @@ class History:
                 found = self._path_records(parse_path(path), self._tip_of(branch))
                 source = reversed(found) if reverse else found
             else:
-                lineage = self._lineage_from(self._tip_of(branch))
+                lineage = self._ancestry(self._tip_of(branch))
                 source = lineage if reverse else reversed(list(lineage))
             out: list[Revision] = []
             skipped = 0

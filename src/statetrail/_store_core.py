@@ -448,6 +448,37 @@ class StoreBase(Generic[S]):
             revision, label=label, author=author, comment=comment, _depth=2
         )
 
+    # -- branches --------------------------------------------------------------------
+
+    def branches(self) -> dict[str, int]:
+        """Each branch name and the number of its newest revision."""
+        return self._timeline.branches()
+
+    @property
+    def current_branch(self) -> str:
+        """The branch the store is on."""
+        return self._timeline.current_branch
+
+    def branch(self, name: str, at: int | None = None) -> Revision:
+        """Create branch ``name`` at revision ``at`` (default: the head), switch to it.
+
+        The next write is recorded on it; the branch left keeps its revisions.
+        Returns the revision the new branch starts from.
+        """
+        return self._timeline.branch(name, at)
+
+    def switch(self, branch: str) -> Revision:
+        """Move to the newest revision of ``branch``; the state becomes its state."""
+        return self._timeline.switch(branch)
+
+    def checkout(self, target: int | str) -> Revision:
+        """Move to a revision number or a branch name; nothing is recorded.
+
+        The next write after checking out an older revision starts a new
+        branch, so the forward path is kept.
+        """
+        return self._timeline.checkout(target)
+
     def transaction(
         self,
         *,

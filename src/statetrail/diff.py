@@ -49,9 +49,12 @@ from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
 __all__ = [
     "apply_changes",
     "apply_json_patch",
+    "dict_changes",
     "diff",
     "format_json_pointer",
     "invert",
+    "list_hunks",
+    "list_items",
     "parse_json_pointer",
     "to_json_patch",
 ]
@@ -155,9 +158,19 @@ def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
     out.append(Change(path, a, b))
 
 
-def _diff_dict(
-    a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], path: Path, out: list[Change]
-) -> None:
+def dict_changes(
+    a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]
+) -> list[tuple[Any, Any, Any]]:
+    """The keys whose values differ from ``a`` to ``b``, as ``(key, old, new)``.
+
+    Values are as stored (not unboxed); ``old`` or ``new`` is
+    :data:`~statetrail.frozen.MISSING` for a key on one side only. Subtrees the
+    two maps share are skipped by identity, so the cost is the size of the change.
+    A value that is a dict or list on both sides is listed when it is not the
+    very same object, even if equal (a diff of the two finds nothing then).
+    Ordered so that applied in turn they rebuild ``b``'s order (see
+    :func:`~statetrail.frozen._dict.changes_in_order`).
+    """
     found: list[tuple[Any, Any, Any]] = []
     keys = a._keys
     if keys is not None and (keys is b._keys or keys == b._keys):
@@ -171,36 +184,90 @@ def _diff_dict(
                 av, bv
             ):
                 found.append((keys[i], av, bv))
-    elif keys is None and b._keys is None:
+        return found
+    if keys is None and b._keys is None:
         _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
         # The trie finds the keys in hash order; the changes must also rebuild b's
         # insertion order when applied (additions last, in b's order).
-        found = changes_in_order(a, b, found)
-    else:
-        aa = dict(a._raw_items())
-        bb = dict(b._raw_items())
-        for k, av in aa.items():
-            bv = bb.get(k, MISSING)
-            if av is bv:
-                continue
-            tv = type(av)
-            if (
-                bv is MISSING
-                or (tv is type(bv) and (tv is FrozenDict or tv is FrozenList))
-                or not _same(av, bv)
-            ):
-                # Containers of one type go straight to _diff, which finds what
-                # changed inside them (nothing, if they are equal) in one pass.
-                found.append((k, av, bv))
-        for k, bv in bb.items():
-            if k not in aa:
-                found.append((k, MISSING, bv))
-        found = changes_in_order(a, b, found)
-    for k, av, bv in found:
+        return changes_in_order(a, b, found)
+    aa = dict(a._raw_items())
+    bb = dict(b._raw_items())
+    for k, av in aa.items():
+        bv = bb.get(k, MISSING)
+        if av is bv:
+            continue
+        tv = type(av)
+        if (
+            bv is MISSING
+            or (tv is type(bv) and (tv is FrozenDict or tv is FrozenList))
+            or not _same(av, bv)
+        ):
+            # Containers of one type go straight to _diff, which finds what
+            # changed inside them (nothing, if they are equal) in one pass.
+            found.append((k, av, bv))
+    for k, bv in bb.items():
+        if k not in aa:
+            found.append((k, MISSING, bv))
+    return changes_in_order(a, b, found)
+
+
+def _diff_dict(
+    a: FrozenDict[Any, Any], b: FrozenDict[Any, Any], path: Path, out: list[Change]
+) -> None:
+    for k, av, bv in dict_changes(a, b):
         if av is MISSING or bv is MISSING:
             out.append(Change((*path, k), av, bv))
         else:
             _diff(av, bv, (*path, k), out)
+
+
+def list_hunks(
+    a: FrozenList[Any], b: FrozenList[Any]
+) -> list[tuple[int, int, list[Any]]]:
+    """Where ``b`` differs from ``a``, as ``(start, end, items)`` hunks of ``a``.
+
+    Each hunk says that ``a``'s items from ``start`` up to ``end`` (exclusive;
+    ``start == end`` for an insertion before ``start``) became ``items`` (as
+    stored, not unboxed). Hunks are in order and neither overlap nor touch:
+    applied from the last to the first, they turn ``a`` into ``b``. Found as
+    :func:`diff` finds list edits: only the stretches between the subtrees the
+    two lists share are looked at, with Myers' search inside each.
+    """
+    hunks: list[tuple[int, int, list[Any]]] = []
+    for i, xs, _, ys in _vector.regions(a._vec, b._vec):
+        n, m = len(xs), len(ys)
+        prefix = 0
+        while prefix < n and prefix < m and _same(xs[prefix], ys[prefix]):
+            prefix += 1
+        suffix = 0
+        while (
+            suffix < n - prefix
+            and suffix < m - prefix
+            and _same(xs[n - 1 - suffix], ys[m - 1 - suffix])
+        ):
+            suffix += 1
+        xs, ys = xs[prefix : n - suffix], ys[prefix : m - suffix]
+        if not xs and not ys:
+            continue
+        base = i + prefix
+        start: int | None = None
+        end = 0
+        items: list[Any] = []
+        for op, x, y in _edit_script(xs, ys):
+            if op == "=":
+                if start is not None:
+                    hunks.append((start, end, items))
+                    start, items = None, []
+                continue
+            if start is None:
+                start = end = base + x
+            if op in "-~":
+                end = base + x + 1
+            if op in "+~":
+                items.append(ys[y])
+        if start is not None:
+            hunks.append((start, end, items))
+    return hunks
 
 
 def _diff_list(
@@ -241,6 +308,12 @@ def _diff_list(
         xs, ys = xs[prefix : n - suffix], ys[prefix : m - suffix]
         if xs or ys:
             _emit_script(xs, ys, _edit_script(xs, ys), start + prefix, path, out)
+
+
+def list_items(a: FrozenList[Any], start: int, end: int) -> list[Any]:
+    """Items ``start`` up to ``end`` of ``a``, as stored (boxes not opened)."""
+    get, vec = _vector.get, a._vec
+    return [get(vec, k) for k in range(start, end)]
 
 
 def _edit_script(xs: Sequence[Any], ys: Sequence[Any]) -> list[tuple[str, int, int]]:

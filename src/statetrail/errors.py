@@ -17,6 +17,8 @@ builtin for the same situation, it is that builtin too::
     ├── ConflictError                     the head moved under an expected-head
     │                                     write, another process wrote first, or
     │                                     a revert meets later changes
+    ├── MergeConflictError                a merge of two branches that changed
+    │                                     the same place differently
     ├── ReentrancyError (RuntimeError)    writes re-entering without end
     ├── StorageError                      a backend failed (driver error: __cause__)
     │   └── CorruptHistoryError           stored history fails to parse or verify
@@ -38,6 +40,7 @@ __all__ = [
     "CorruptHistoryError",
     "DecryptionError",
     "FrozenError",
+    "MergeConflictError",
     "NestingError",
     "PatchError",
     "PathError",
@@ -155,6 +158,21 @@ class ConflictError(StatetrailError):
         super().__init__(message)
         self.conflicts: tuple[Any, ...] = tuple(conflicts)
         self.winner = winner
+
+
+class MergeConflictError(StatetrailError):
+    """A merge of two branches that changed the same place differently.
+
+    Nothing was recorded. ``conflicts`` lists each place, as an object with
+    ``path``, ``base``, ``ours`` and ``theirs`` (see
+    :class:`~statetrail.MergeConflict`); merge again with ``resolve=`` to
+    choose. Not a :class:`ConflictError`, which means "retry": retrying a merge
+    meets the same conflicts.
+    """
+
+    def __init__(self, message: str, conflicts: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.conflicts: tuple[Any, ...] = tuple(conflicts)
 
 
 class ReentrancyError(StatetrailError, RuntimeError):

@@ -27,6 +27,7 @@ __all__ = [
     "RevisionKind",
     "Trim",
     "origin_of",
+    "parents_of",
     "time_ns_at",
     "time_ns_of",
 ]
@@ -162,6 +163,10 @@ class RevisionKind:
     #: The thing tracked was deleted (its value is ``None``); a later write brings
     #: it back, and its history goes on.
     DELETE: Final = "delete"
+    #: Another branch's head merged into this one: the revision has two parents,
+    #: the one it was written after and (its :attr:`~Revision.target`) the
+    #: head merged in.
+    MERGE: Final = "merge"
 
 
 #: The info of a plain write with no metadata: shared, so most revisions carry one
@@ -225,6 +230,15 @@ class Revision:
         return self._rec[PARENT]  # type: ignore[no-any-return]
 
     @property
+    def parents(self) -> tuple[int, ...]:
+        """The numbers of the revisions this one was made from.
+
+        ``()`` for a first revision, two for a merge (the revision it was
+        written after, then the head merged in), one otherwise.
+        """
+        return parents_of(self._rec)
+
+    @property
     def branch(self) -> str:
         """The branch it was recorded on."""
         return self._rec[BRANCH]  # type: ignore[no-any-return]
@@ -257,7 +271,10 @@ class Revision:
 
     @property
     def target(self) -> int | None:
-        """The revision a rollback, revert, undo or redo refers to."""
+        """The revision a rollback, revert, undo or redo refers to.
+
+        For a merge, the head that was merged in (its second parent).
+        """
         return self._rec[INFO][1]  # type: ignore[no-any-return]
 
     @property
@@ -327,6 +344,17 @@ class Revision:
         origin = origin_of(rec)
         detached = (*rec[:CODE], origin, None, None, None)
         return (Revision, (detached, None, self.changes))
+
+
+def parents_of(record: Record) -> tuple[int, ...]:
+    """The parents' numbers of a record: see :attr:`Revision.parents`."""
+    parent = record[PARENT]
+    if parent is None:
+        return ()
+    info = record[INFO]
+    if info[0] == RevisionKind.MERGE and info[1] is not None:
+        return (parent, info[1])
+    return (parent,)
 
 
 def origin_of(record: Record) -> Origin | None:

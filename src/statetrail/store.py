@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from statetrail._intercept import Interceptor
 from statetrail._log import get_logger
+from statetrail._merge import Resolver
 from statetrail._store_core import S, State, StoreBase, capture, root_of
 from statetrail._store_events import (
     EVENT_TYPE_EVENTS_DROPPED,
@@ -98,6 +99,43 @@ class Store(StoreBase[S]):
     :meth:`blame`, :meth:`diff`, :meth:`at` and :meth:`rollback` read and use
     them. It is safe to use from many threads.
     """
+
+    def merge(
+        self,
+        branch: str,
+        *,
+        resolve: str | Resolver | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+    ) -> Revision:
+        """Merge the newest revision of ``branch`` into the store's branch.
+
+        One new revision of kind ``"merge"`` with two parents, whose state has
+        both branches' changes; subscribers get its event, validators see the
+        merged state first. Conflicting changes raise
+        :class:`~statetrail.MergeConflictError` (nothing is recorded) unless
+        ``resolve`` is ``"ours"``, ``"theirs"`` or a callable given each
+        conflict. See :meth:`Timeline.merge <statetrail.Timeline.merge>`.
+
+        >>> store = Store({"job": {"bins": 10, "sorted": 0}})
+        >>> _ = store.branch("sorter")
+        >>> store.set("job.sorted", 1)
+        True
+        >>> _ = store.switch("main")
+        >>> store.set("job.bins", 9)
+        True
+        >>> store.merge("sorter").kind, store.get("job")
+        ('merge', FrozenDict({'bins': 9, 'sorted': 1}))
+        """
+        return self._timeline.merge(
+            branch,
+            resolve=resolve,
+            author=author,
+            comment=comment,
+            label=label,
+            _depth=2,
+        )
 
 
 _STOP: Any = object()
@@ -429,6 +467,36 @@ class AsyncStore(StoreBase[S]):
         reducer(tx, action)
         new: State = tx.snapshot()
         return new
+
+    async def merge(
+        self,
+        branch: str,
+        *,
+        resolve: str | Resolver | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+    ) -> Revision:
+        """Merge the newest revision of ``branch`` into the store's branch.
+
+        As :meth:`Store.merge`, in turn with the actions: while the processor
+        runs, the actions dispatched before the call are applied first. A
+        transaction block open in another task of this thread is waited for.
+        """
+        import asyncio
+
+        if self.is_processing and asyncio.current_task() is not self._task:
+            # Not from middleware (the processor itself): it would wait for itself.
+            await self._actions.join()
+        await self._no_transaction_here()
+        return self._timeline.merge(
+            branch,
+            resolve=resolve,
+            author=author,
+            comment=comment,
+            label=label,
+            _depth=2,
+        )
 
     async def _no_transaction_here(self) -> None:
         # A transaction block open in another task of this thread holds the lock

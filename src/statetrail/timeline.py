@@ -49,6 +49,7 @@ from statetrail._listeners import (
     write_depth,
 )
 from statetrail._log import get_logger
+from statetrail._merge import Resolver, merge3, resolver
 from statetrail._pathindex import index_path
 from statetrail._records import MemoryRecords, Records
 from statetrail._retention import (
@@ -74,6 +75,7 @@ from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
     ConflictError,
     FrozenError,
+    MergeConflictError,
     ReentrancyError,
     RevisionNotFoundError,
 )
@@ -1304,6 +1306,91 @@ class Timeline(History, Generic[T]):
                 self._records.tips.pop(name, None)
                 raise
             return Revision(record, self)
+
+    def merge(
+        self,
+        branch: str,
+        *,
+        resolve: str | Resolver | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+        _depth: int = 1,
+    ) -> Revision:
+        """Merge the newest revision of ``branch`` into the cursor's branch.
+
+        A three-way merge against the two heads' newest common ancestor (rules
+        in docs/merge.md): changes to different places combine, the same change
+        on both sides is taken once. It always records one new revision of kind
+        ``"merge"`` with two :attr:`~statetrail.Revision.parents`, the cursor
+        and ``branch``'s head (never a fast-forward); ``branch`` is left as it
+        was. Validators see the merged value first.
+
+        Args:
+            branch: The branch to merge in.
+            resolve: What to take where both sides changed one place
+                differently: ``"ours"``, ``"theirs"``, or a callable given each
+                :class:`~statetrail.MergeConflict` and returning the value to
+                use (:data:`~statetrail.frozen.MISSING` for none). Without it
+                such a merge raises.
+            author: Who merged (default: the enclosing context's).
+            comment: Why (default: the enclosing context's).
+            label: A short tag for the merge revision.
+
+        Raises:
+            MergeConflictError: The two sides conflict and there is no
+                ``resolve``; its ``conflicts`` lists where. Nothing is recorded.
+            RevisionNotFoundError: No such branch, or no common ancestor is
+                held (retention trimmed it).
+            ValueError: ``branch`` is the cursor's own branch.
+
+        >>> from statetrail import Timeline
+        >>> t = Timeline({"bins": 10, "sorted": 0})
+        >>> _ = t.branch("sorter")
+        >>> _ = t.set_in("sorted", 1)
+        >>> _ = t.switch("main")
+        >>> _ = t.set_in("bins", 12)
+        >>> merged = t.merge("sorter", comment="sorted cards in")
+        >>> t.value, merged.kind, merged.parents
+        (FrozenDict({'bins': 12, 'sorted': 1}), 'merge', (2, 1))
+        """
+        how = resolver(resolve)
+        with self._lock:
+            if branch == self._head_branch:
+                raise ValueError(
+                    f"cannot merge branch {branch!r} of {self._label()} into itself"
+                )
+            theirs = self._get(self._tip_of(branch))
+            ours = self._head
+            base = self._merge_base(ours, theirs)
+            if base is None:
+                raise RevisionNotFoundError(
+                    f"{self._label()}: revisions {ours[NUMBER]} and "
+                    f"{theirs[NUMBER]} have no common ancestor held (trimmed)"
+                )
+            merged, conflicts = merge3(
+                base[VALUE], ours[VALUE], theirs[VALUE], resolve=how
+            )
+            if conflicts and how is None:
+                raise MergeConflictError(
+                    f"merging branch {branch!r} into {self._head_branch!r} of "
+                    f"{self._label()}: both changed "
+                    + ", ".join(repr(c.dotted or "<root>") for c in conflicts[:5])
+                    + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+                    + " differently; nothing was recorded. Merge again with "
+                    'resolve="ours", "theirs" or a function',
+                    conflicts,
+                )
+            return self._write(
+                lambda _: merged,
+                RevisionKind.MERGE,
+                theirs[NUMBER],
+                label,
+                author,
+                comment,
+                ours[NUMBER],
+                _depth,
+            )
 
     # -- other writers and storage -------------------------------------------------
 

@@ -30,6 +30,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from statetrail._intercept import Interceptor, interceptors_of
+from statetrail._merge import Resolver
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
 from statetrail.revision import PLAIN, Change, Revision, RevisionKind, _short
@@ -433,6 +434,40 @@ class Var(Generic[T]):
         """Switch to the newest revision of branch ``name``."""
         self._timeline.switch(name)
         return self
+
+    def merge(
+        self,
+        branch: str,
+        *,
+        resolve: str | Resolver | None = None,
+        author: str | None = None,
+        comment: str | None = None,
+        label: str | None = None,
+    ) -> Revision:
+        """Merge the newest revision of ``branch`` into the current branch.
+
+        One new revision of kind ``"merge"`` with two parents; ``branch`` is
+        left as it was, and validators see the merged value first. Conflicting
+        changes raise :class:`~statetrail.MergeConflictError` (nothing is
+        recorded) unless ``resolve`` is ``"ours"``, ``"theirs"`` or a callable
+        given each conflict. See :meth:`Timeline.merge
+        <statetrail.Timeline.merge>` and docs/merge.md.
+
+        >>> import statetrail
+        >>> tags = statetrail.watch("tags", ["a", "b"])
+        >>> _ = tags.branch("more").set(["a", "b", "c"])
+        >>> _ = tags.switch("main").set(["z", "a", "b"])
+        >>> tags.merge("more").parents, tags.get()
+        ((2, 1), FrozenList(['z', 'a', 'b', 'c']))
+        """
+        return self._timeline.merge(
+            branch,
+            resolve=resolve,
+            author=author,
+            comment=comment,
+            label=label,
+            _depth=2,
+        )
 
     def trim(self, **options: Any) -> Var[T]:
         """Remove old revisions now; a tombstone records it.

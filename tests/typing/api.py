@@ -68,3 +68,24 @@ def repository_api() -> None:
     queue_type: type[statetrail.EventQueue] = statetrail.EventQueue
     print(score, again, queue_type)
     repo.close()
+
+
+def merge_api() -> None:
+    t: Timeline[dict[str, int]] = Timeline({"a": 1})
+    t.branch("b")
+    t.switch("main")
+
+    def pick(conflict: statetrail.MergeConflict) -> object:
+        return conflict.theirs
+
+    merged: Revision = t.merge("b", resolve=pick, author="ann")
+    parents: tuple[int, ...] = merged.parents
+    store = statetrail.Store({"n": 0})
+    start: Revision = store.branch("b")
+    tips: dict[str, int] = store.branches()
+    again: Revision = store.merge("b", resolve="ours")
+    try:
+        t.merge("b")
+    except statetrail.MergeConflictError as exc:
+        print(exc.conflicts)
+    print(parents, start, tips, again)

@@ -149,6 +149,10 @@ def _parser() -> argparse.ArgumentParser:
 
     trim.add_parser(commands)
 
+    from statetrail.cli import merge
+
+    merge.add_parser(commands)
+
     p = commands.add_parser(
         "follow", help="print a timeline's revisions as they are committed"
     )
@@ -324,6 +328,10 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
         from statetrail.cli import trim
 
         trim.run(args, out)
+    elif args.command == "merge":
+        from statetrail.cli import merge
+
+        merge.run(args, out)
     else:
         from statetrail.cli.demo import run
 

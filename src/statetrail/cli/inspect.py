@@ -27,7 +27,7 @@ from typing import Any, TextIO
 import orjson
 
 from statetrail.cli._output import Printer, cell, console, progress
-from statetrail.diff import diff_values, format_json_pointer
+from statetrail.diff import diff_values, format_json_pointer, same_value
 from statetrail.errors import CorruptHistoryError, StatetrailError
 from statetrail.frozen import MISSING, thaw
 from statetrail.paths import format_path, lookup_in, parse_path
@@ -154,6 +154,15 @@ def _short(text: str, width: int = 24) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _tag(row: Row) -> str:
+    """The kind of a revision that is not a plain write: ``[merge of 4] ``."""
+    if row.kind in ("set", "initial"):
+        return ""
+    if row.kind == "merge":
+        return f"[merge of {row.target}] "
+    return f"[{row.kind}] "
+
+
 def _summary(row: Row) -> str:
     """The row's changes in a few words: ``path=value``, ``-path``."""
     if row.payload is None:
@@ -243,7 +252,7 @@ def log(
             return
         lines = []
         for row in rows:
-            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            kind = _tag(row)
             lines.append(
                 f"{row.number}\t{_when(row.time_ns)}\t{cell(row.author or '-')}\t"
                 f"{cell(row.label or '-')}\t{cell(kind + (row.comment or '-'))}\t"
@@ -266,7 +275,8 @@ def _source(
     """The rows ``log`` looks at, newest first, read from the indexes.
 
     With a path, only the rows the path index names (on ``tip``'s line);
-    otherwise the line from the newest revision recorded before ``until``
+    otherwise the rows the line descends from (through both parents of a
+    merge), from the newest revision recorded before ``until``
     (the time index finds it), stopping at the last one before ``since``.
     Each row still passes the exact filters in :func:`_matching`: with a
     clock set back, the time index may leave a row out, never let one in.
@@ -281,7 +291,7 @@ def _source(
         stop = _on_line(stored, tip, stored.number_at(since_ns - 1))
     if start is None:
         return iter(())
-    return _down_to(stored.lineage(start), -1 if stop is None else stop)
+    return _down_to(stored.ancestry(start), -1 if stop is None else stop)
 
 
 def _on_line(stored: StoredTimeline, tip: int, number: int | None) -> int | None:
@@ -373,7 +383,7 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
         if wide:
             table.add_column("where", no_wrap=True, overflow="ellipsis", ratio=2)
         for row in batch:
-            kind = "" if row.kind in ("set", "initial") else f"[{row.kind}] "
+            kind = _tag(row)
             cells = [
                 str(row.number),
                 _when(row.time_ns),
@@ -397,6 +407,11 @@ def _log_table(name: str, rows: Iterator[Row], out: TextIO) -> None:
         flush()
 
 
+def _parents(row: Row) -> str:
+    """A merge's two parents, the one merged in marked."""
+    return f"{row.parent}, {row.target} (merged in)"
+
+
 def show(target: str, spec: str, out: TextIO) -> None:
     """One revision: its metadata and its whole value."""
     name, _, rev_spec = spec.partition("@")
@@ -414,7 +429,8 @@ def show(target: str, spec: str, out: TextIO) -> None:
             ("author", row.author),
             ("comment", row.comment),
             ("label", row.label),
-            ("parent", row.parent),
+            ("parent", row.parent if row.kind != "merge" else None),
+            ("parents", _parents(row) if row.kind == "merge" else None),
             ("origin", _where(row) if row.origin else None),
         ):
             if text is not None:
@@ -453,7 +469,9 @@ def blame(
 
     The newest revision on the cursor's line (or ``branch``'s) that changed the
     path, something under it or an ancestor of it, from the path index; the
-    first revision counts only if the path exists in its value.
+    first revision counts only if the path exists in its value. A merge that
+    took the path's value from the branch merged in is followed into that
+    branch, as :meth:`statetrail.Timeline.blame` does.
     """
     steps = parse_path(path)
     pointer = format_json_pointer(steps)
@@ -461,14 +479,14 @@ def blame(
     with opened(target) as repo:
         stored = reader(repo, name)
         found = None
-        for row in stored.touching(pointer, stored.tip(branch), page=8):
-            if row.parent is None:
-                value = stored.value_at(row.number)
-                if lookup_in(value, steps, MISSING) is not MISSING:
-                    found = row
-                break
-            found = row
-            break
+        tip: int | None = stored.tip(branch)
+        while tip is not None:
+            found, tip = _blamed(stored, tip, steps, pointer), None
+            if found is not None and found.kind == "merge" and found.target is not None:
+                there = lookup_in(stored.value_at(found.number), steps, MISSING)
+                theirs = lookup_in(stored.value_at(found.target), steps, MISSING)
+                if same_value(there, theirs):
+                    tip = found.target
         if found is None:
             raise CommandError(f"{name} has no path {path!r}")
         say(
@@ -486,6 +504,22 @@ def blame(
             )
             if code:
                 say(f"  {code}", "cyan")
+
+
+def _blamed(
+    stored: StoredTimeline, tip: int, steps: tuple[Any, ...], pointer: str
+) -> Row | None:
+    """The newest row on ``tip``'s line that touched the path, from the path index.
+
+    The first revision counts only if the path exists in its value (see
+    :func:`blame`).
+    """
+    for row in stored.touching(pointer, tip, page=8):
+        if row.parent is None:
+            value = stored.value_at(row.number)
+            return row if lookup_in(value, steps, MISSING) is not MISSING else None
+        return row
+    return None
 
 
 def verify(

@@ -22,7 +22,7 @@ from statetrail.frozen._refuse import refused
 if TYPE_CHECKING:
     from statetrail.frozen._draft import DictDraft
 
-__all__ = ["FrozenDict", "changes_in_order", "same_order"]
+__all__ = ["FrozenDict", "changes_in_order", "same_order", "stored_value"]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -429,6 +429,11 @@ class _Values(ValuesView[V]):
     def __iter__(self) -> Iterator[V]:
         for _, v in self._mapping._raw_items():
             yield v.copy() if type(v) is Opaque else v
+
+
+def stored_value(mapping: FrozenDict[Any, Any], key: Any) -> Any:
+    """The value ``mapping`` stores for ``key`` (boxes not opened), or MISSING."""
+    return mapping._raw(key)
 
 
 def same_order(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> bool:

@@ -22,6 +22,7 @@ write, carried along by the rows written since, as a timeline opening does
 from __future__ import annotations
 
 import bisect
+import heapq
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -41,6 +42,7 @@ from statetrail.storage._journal import (
     row_value,
 )
 from statetrail.storage._ranges import cut_of
+from statetrail.storage._row_checks import is_int
 from statetrail.storage._verify import corrupt, end_problems, heads_problems
 from statetrail.storage.base import Backend, Fork, Heads, Row
 
@@ -429,6 +431,48 @@ class StoredTimeline:
             below = page.get(current - 1)
             yield self.check(row, None if below is None else below.chain)
             current = row.parent
+
+    def ancestry(self, tip: int) -> Iterator[Row]:
+        """Every row ``tip`` descends from, through both parents of merges.
+
+        Newest first (by number), each once, checked: the first-parent line of
+        ``tip`` (:meth:`lineage`), with the line of each merge's second parent
+        (its ``target``) woven in by number. Two lines that meet go on as one.
+        """
+        lines: list[tuple[int, int, Row, Iterator[Row]]] = []
+        opened = 0
+
+        def start(number: int) -> None:
+            nonlocal opened
+            line = self.lineage(number)
+            row = next(line, None)
+            if row is not None:
+                opened += 1
+                heapq.heappush(lines, (-row.number, opened, row, line))
+
+        start(tip)
+        seen: set[int] = set()
+        while lines:
+            _, which, row, line = heapq.heappop(lines)
+            if row.number in seen:
+                continue  # another line reached it first and goes on from it
+            if lines:
+                seen.add(row.number)
+            else:
+                seen.clear()  # one line left: it only goes down from here
+            yield row
+            after = next(line, None)
+            if after is not None:
+                heapq.heappush(lines, (-after.number, which, after, line))
+            other = row.target
+            if (
+                row.kind == "merge"
+                and is_int(other)
+                and other is not None
+                and self.first <= other < row.number
+                and other not in seen
+            ):
+                start(other)
 
     def forward(
         self, after: int = -1, progress: Callable[[int], None] | None = None

@@ -115,7 +115,7 @@ def encode_entry(row: Row) -> dict[str, bytes]:
             {
                 "timeline": row.timeline,
                 "number": row.number,
-                "parents": [] if row.parent is None else [row.parent],
+                "parents": _parents(row),
                 "branch": row.branch,
                 "time_ns": row.time_ns,
                 "kind": row.kind,
@@ -137,6 +137,15 @@ def encode_entry(row: Row) -> dict[str, bytes]:
 
 def _bad(number: int, what: str) -> SyncError:
     return SyncError(f"stream entry {number}: {what}; it was not applied")
+
+
+def _parents(row: Row) -> list[int]:
+    """The row's parents: a merge's second parent is its ``target``."""
+    if row.parent is None:
+        return []
+    if row.kind == "merge" and row.target is not None:
+        return [row.parent, row.target]
+    return [row.parent]
 
 
 def decode_entry(entry: bytes | str, fields: Mapping[Any, Any]) -> Row:
@@ -179,9 +188,10 @@ def decode_entry(entry: bytes | str, fields: Mapping[Any, Any]) -> Row:
         parent = None
     elif (
         type(parents) is list
-        and len(parents) == 1
-        and type(parents[0]) is int
-        and 0 <= parents[0] < number
+        and 1 <= len(parents) <= 2
+        and all(type(p) is int and 0 <= p < number for p in parents)
+        # A merge's second parent is its target (kept in its own key too).
+        and (len(parents) == 1 or parents[1] == data["target"])
     ):
         parent = parents[0]
     else:

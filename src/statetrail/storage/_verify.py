@@ -387,6 +387,18 @@ class _Timeline:
                 self.problem(number, problem)
             self.broken.add(number)
             return
+        if row.kind == "merge" and not (
+            type(row.target) is int
+            and 0 <= row.target < number
+            and row.target != row.parent
+        ):
+            # Its digest covers the target, so only a writer's fault (or a
+            # rewrite that recomputed the chain) gets here.
+            self.problem(
+                number,
+                f"is a merge whose second parent {row.target!r} is not an earlier "
+                "revision",
+            )
         if version == 2:
             self.newer = True
         elif self.newer:

@@ -8,8 +8,9 @@ it field by field:
 =============  ==============================================================
 ``timeline``   the timeline's name
 ``number``     the revision number
-``parents``    the parents' numbers: ``[]`` for the first revision, one for
-               every other (a merge would list two)
+``parents``    the parents' numbers: ``[]`` for the first revision, two for
+               a merge (the revision it followed, then the head merged in),
+               one for every other
 ``branch``     the branch it was recorded on
 ``time``       ISO 8601 UTC with microseconds, ending in ``Z``
 ``author``     ``null`` when none was given; likewise ``comment``, ``label``
@@ -155,6 +156,15 @@ def changes_from_patch(patch: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _parents(parent: int | None, kind: str, target: int | None) -> list[int]:
+    """A row's ``parents``: see :attr:`statetrail.Revision.parents`."""
+    if parent is None:
+        return []
+    if kind == "merge" and target is not None:
+        return [parent, target]
+    return [parent]
+
+
 def payload_of(row: Row) -> dict[str, Any]:
     """The row's payload parsed: ``{"value": ...}`` or ``{"patch": [...]}``.
 
@@ -232,7 +242,7 @@ def from_row(
     doc: dict[str, Any] = {
         "timeline": row.timeline,
         "number": row.number,
-        "parents": [] if row.parent is None else [row.parent],
+        "parents": _parents(row.parent, row.kind, row.target),
         "branch": row.branch,
         "time": format_time(row.time_ns),
         "author": row.author,
@@ -305,7 +315,7 @@ def from_revision(
     doc: dict[str, Any] = {
         "timeline": timeline,
         "number": revision.number,
-        "parents": [] if parent is None else [parent],
+        "parents": list(revision.parents),
         "branch": revision.branch,
         "time": format_time(revision.time_ns),
         "author": revision.author,
