@@ -251,8 +251,8 @@ class History:
         """The revision that last changed ``pointer`` (or above it) up to ``at``.
 
         Walks back from ``at`` (default: the tip of ``branch``, or the cursor)
-        along its line; the first revision counts when the path is in its value.
-        ``revision`` is ``null`` when no revision on the line has the path.
+        along its line. ``revision`` is ``null`` when the path is not in
+        ``at``'s value.
         """
         steps = parse_json_pointer(pointer)
         pointer = format_json_pointer(steps)
@@ -265,12 +265,12 @@ class History:
         else:
             self._row(stored, at)
         found = None
+        if not _exists(self._value(name, at), steps):
+            return {"path": pointer, "revision": None}
         for row in stored.lineage(at):
             if row.parent is None or row.number == stored.first:
-                if row.payload is not None and _exists(
-                    self.repo.value_at(name, row.number), steps
-                ):
-                    found = row
+                # The path is in every value down to here: this one made it.
+                found = row
                 break
             if any(touches(changed, pointer) for changed in row.paths):
                 found = row
