@@ -93,6 +93,9 @@ def _bind(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
+    # Listening before the URL is printed: a client that connects at once waits
+    # in the backlog until the server accepts, instead of being refused.
+    sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -113,8 +116,10 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
     from statetrail.cli.inspect import opened
 
     with opened(args.target) as repo:
-        repo.timelines()  # a history that cannot be read fails here, not later
         app = create_app(repo, token=args.token, follow_from=args.follow)
+        # Every timeline opened now: a history that cannot be read fails here,
+        # and the first screen does not wait for a long one to open.
+        app.state.history.summaries()
         sock = _bind(args.host, args.port)
         try:
             port = sock.getsockname()[1]

@@ -233,6 +233,11 @@ def create_app(
         interval: Seconds between looks for news when following storage.
         heartbeat: Seconds of silence between comment lines on a live stream.
         static: The folder of the page's files.
+
+    Returns:
+        The app; ``app.state.history`` is what it reads
+        (:class:`~statetrail.web._data.History`: ``summaries()`` opens every
+        timeline ahead of the first request).
     """
     history = History(repo)
 
@@ -271,4 +276,5 @@ def create_app(
         exception_handlers={HTTPException: _not_found, Exception: _fault},
     )
     app.state.api = api
+    app.state.history = history
     return app

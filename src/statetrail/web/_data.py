@@ -21,6 +21,8 @@ Revisions are the one revision object of ``docs/revision-json.md``
 
 from __future__ import annotations
 
+import copy
+import threading
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -28,8 +30,13 @@ from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
 from statetrail.errors import RevisionNotFoundError, StatetrailError
 from statetrail.repository import Repository
 from statetrail.storage import codec
-from statetrail.storage._reader import PAGE, StoredTimeline, touches
-from statetrail.storage.base import Row
+from statetrail.storage._reader import (
+    PAGE,
+    StoredTimeline,
+    heads_from_forks,
+    touches,
+)
+from statetrail.storage.base import Heads, Row
 from statetrail.storage.revision_json import (
     changes_from_patch,
     format_time,
@@ -95,15 +102,28 @@ def _exists(value: Any, steps: tuple[str, ...]) -> bool:
     return True
 
 
+class _Opened(NamedTuple):
+    """A timeline opened for reading, and what it was opened at."""
+
+    #: The newest number, the saved heads and the number of trims then.
+    key: tuple[int, Heads | None, int]
+    stored: StoredTimeline
+
+
 class History:
     """The timelines of one open repository, answered for the web API.
 
-    Thread-safe: the backends read through a connection per thread, and nothing
-    here is kept between calls.
+    Thread-safe: the backends read through a connection per thread. Each
+    timeline is opened once (which on a long history without saved heads reads
+    every fork) and kept while it only grows: each request looks at its newest
+    number, saved heads and trims (three short queries), and revisions written
+    since move the heads along by their forks alone.
     """
 
     def __init__(self, repo: Repository) -> None:
         self.repo = repo
+        self._lock = threading.Lock()
+        self._opened: dict[str, _Opened] = {}
 
     # -- timelines -------------------------------------------------------------------
 
@@ -120,7 +140,30 @@ class History:
         """
         if name not in self.names():
             raise UnknownError(f"there is no timeline {name!r}")
-        return StoredTimeline(self.repo.backend, name)
+        backend = self.repo.backend
+        key = (backend.latest(name), backend.heads(name), len(backend.trims(name)))
+        with self._lock:
+            opened = self._opened.get(name)
+        if opened is not None and opened.key == key:
+            return opened.stored
+        if opened is not None and opened.key[1:] == key[1:] and opened.key[0] < key[0]:
+            stored = self._grown(opened.stored, key[0])
+        else:
+            stored = StoredTimeline(backend, name)
+        with self._lock:
+            self._opened[name] = _Opened(key, stored)
+        return stored
+
+    def _grown(self, old: StoredTimeline, latest: int) -> StoredTimeline:
+        """``old`` with the revisions after its newest, up to ``latest``."""
+        after = old.latest
+        forks = self.repo.backend.forks(old.name, after)
+        stored = copy.copy(old)
+        stored.heads = heads_from_forks(
+            old.heads, forks, after, old.row(after).branch, latest
+        )
+        stored.latest = latest
+        return stored
 
     def latest(self, name: str) -> int:
         """The newest revision number of ``name`` (``UnknownError`` if none)."""
@@ -131,7 +174,7 @@ class History:
         out = []
         for name in self.names():
             try:
-                stored = StoredTimeline(self.repo.backend, name)
+                stored = self.stored(name)
             except RevisionNotFoundError:
                 continue  # removed since it was listed
             newest = stored.row(stored.latest)
@@ -148,11 +191,19 @@ class History:
 
     # -- revisions -------------------------------------------------------------------
 
-    def _newest_first(self, stored: StoredTimeline, below: int) -> Iterator[Row]:
-        """Every row numbered below ``below``, newest first, checked."""
+    def _newest_first(
+        self, stored: StoredTimeline, below: int, first_page: int
+    ) -> Iterator[Row]:
+        """Every row numbered below ``below``, newest first, checked.
+
+        Read in pages of ``first_page`` rows, doubling up to :data:`PAGE`: the
+        first page of an unfiltered list is read whole, and no more.
+        """
         upto = min(below - 1, stored.latest)
+        page = max(1, first_page)
         while upto >= stored.first:
-            after = max(upto - PAGE, stored.first - 1)
+            after = max(upto - page, stored.first - 1)
+            page = min(page * 2, PAGE)
             # One row more below the page: the chain its lowest row links to.
             rows = self.repo.backend.read(stored.name, after=after - 1, upto=upto)
             chains = {row.number: row.chain for row in rows}
@@ -188,7 +239,7 @@ class History:
                 if row.number < below
             )
         else:
-            rows = self._newest_first(stored, below)
+            rows = self._newest_first(stored, below, limit)
         out: list[dict[str, Any]] = []
         if limit <= 0:
             return out
