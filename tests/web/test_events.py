@@ -15,6 +15,7 @@ import pytest
 import statetrail
 from statetrail.cli.inspect import opened
 from statetrail.web import create_app
+from tests.live.redis_server import RedisServer, redis_server
 from tests.storage.pg import PgSchema
 from tests.web.conftest import record
 from tests.web.server import Served, serve
@@ -191,3 +192,34 @@ class TestHeartbeat:
             lines = r.iter_lines()
             seen = [next(lines) for _ in range(6)]
         assert seen.count(": heartbeat") >= 2
+
+
+@pytest.fixture
+def redis(tmp_path: Any) -> Iterator[RedisServer]:
+    folder = tmp_path / "redis"
+    folder.mkdir()
+    yield from redis_server(folder)
+
+
+class TestFromRedis:
+    def test_follow_a_published_stream(
+        self, sqlite_target: str, redis: RedisServer
+    ) -> None:
+        """With ``follow_from`` (``--follow``), the events come from the Redis
+        stream a writer publishes to, the history backing what it no longer
+        holds."""
+        with statetrail.open(sqlite_target, publish=redis.url) as writer:
+            store = writer.store("job")
+            with (
+                opened(sqlite_target) as repo,
+                serve(create_app(repo, follow_from=redis.url)) as served,
+                httpx.Client(timeout=10) as client,
+                client.stream(
+                    "GET", served.url + "api/timelines/job/events?after=2"
+                ) as response,
+            ):
+                for value in range(3):
+                    store.set("bins", value)
+                got = take(response, 5)
+        assert [int(i) for i, _, _ in got] == [3, 4, 5, 6, 7]
+        assert [d["changes"][0]["value"] for _, _, d in got[2:]] == [0, 1, 2]
