@@ -10,8 +10,9 @@ import pytest
 
 import statetrail
 from statetrail.cli.inspect import opened
+from statetrail.frozen import thaw
 from statetrail.storage._reader import StoredTimeline
-from statetrail.web._data import Filters, History, UnknownError
+from statetrail.web._data import ErasedError, Filters, History, UnknownError
 
 
 def same_as_fresh(history: History, name: str) -> None:
@@ -98,3 +99,45 @@ class TestKeptOpen:
                 assert seen == list(range(1199, -1, -1)), limit
             odd = history.revisions("job", Filters(path="/n"), before=None, limit=1000)
             assert len(odd) == 1000
+
+
+class TestValues:
+    def test_a_slider_moving_forward(self, tmp_path: Path) -> None:
+        """Values built from the one before (a slider moving forward, across
+        checkpoints and branches) are the values storage holds."""
+        path = str(tmp_path / "h.db")
+        with statetrail.open(path, checkpoint_every=4) as writer:
+            store = writer.store("job", {"n": 0, "log": []})
+            timeline: Any = store.timeline
+            for n in range(1, 12):
+                store.set("n", n)
+                store.set("log", [*store.get("log"), n])
+            timeline.checkout(5)
+            timeline.branch("b")
+            for n in range(3):
+                store.set("n", -n)
+        with opened(path) as reader:
+            history = History(reader)
+            latest = history.latest("job")
+            for order in (range(latest + 1), range(latest, -1, -1)):
+                for number in order:
+                    value = history.revision("job", number)["value"]
+                    assert value == thaw(reader.value_at("job", number)), number
+
+    def test_an_erasure_shows_at_once(self, tmp_path: Path) -> None:
+        """A value read before its revision was erased is not shown after."""
+        path = str(tmp_path / "h.db")
+        with statetrail.open(path) as writer, opened(path) as reader:
+            store = writer.store("job", {"secret": "a"})
+            store.set("secret", "b")
+            store.set("secret", "c")
+            history = History(reader)
+            assert history.revision("job", 1)["value"] == {"secret": "b"}
+            assert history.diff("job", 0, 1)["changes"][0]["value"] == "b"
+            writer.timeline("job").erase(1, reason="privacy")
+            assert history.revision("job", 1)["value"] is None
+            with pytest.raises(ErasedError):
+                history.diff("job", 0, 1)
+            with pytest.raises(ErasedError):
+                history.blame("job", "/secret", at=1, branch=None)
+            assert history.revision("job", 2)["value"] == {"secret": "c"}

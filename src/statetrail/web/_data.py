@@ -21,6 +21,7 @@ Revisions are the one revision object of ``docs/revision-json.md``
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
 from statetrail.errors import RevisionNotFoundError, StatetrailError
 from statetrail.repository import Repository
 from statetrail.storage import codec
+from statetrail.storage._journal import NeedsCheckpoint, row_value
 from statetrail.storage._reader import (
     PAGE,
     StoredTimeline,
@@ -44,7 +46,11 @@ from statetrail.storage.revision_json import (
 )
 from statetrail.timeline import Erased
 
-__all__ = ["ErasedError", "Filters", "History", "UnknownError"]
+__all__ = ["VALUES_KEPT", "ErasedError", "Filters", "History", "UnknownError"]
+
+#: Values kept for the next slider step (each shares most of its tree with the
+#: next: a frozen value costs what its revision changed).
+VALUES_KEPT = 64
 
 
 class UnknownError(RevisionNotFoundError):
@@ -124,6 +130,8 @@ class History:
         self.repo = repo
         self._lock = threading.Lock()
         self._opened: dict[str, _Opened] = {}
+        #: Values lately read, oldest first (frozen: shared, never copied).
+        self._values: dict[tuple[str, int], Any] = {}
 
     # -- timelines -------------------------------------------------------------------
 
@@ -256,13 +264,41 @@ class History:
         except RevisionNotFoundError as exc:
             raise UnknownError(str(exc)) from None
 
-    def _value(self, name: str, number: int) -> Any:
-        value = self.repo.value_at(name, number)
-        if isinstance(value, Erased):
+    def _value(self, row: Row) -> Any:
+        """The value of ``row`` (checked; read just now, so an erasure shows).
+
+        A value whose parent's was asked for lately is that value and the row's
+        patch (a slider moving forward); any other is read from its checkpoint.
+
+        Raises:
+            ErasedError: The revision was erased.
+        """
+        name, number = row.timeline, row.number
+        if row.payload is None:
             raise ErasedError(
-                f"revision {number} of {name!r} was erased ({value.reason}): its "
-                "value is gone"
+                f"revision {number} of {name!r} was erased: its value is gone"
             )
+        key = (name, number)
+        with self._lock:
+            value = self._values.get(key)
+            parent = (
+                None if row.parent is None else self._values.get((name, row.parent))
+            )
+        if value is None:
+            if parent is not None:
+                with contextlib.suppress(NeedsCheckpoint):
+                    value = row_value(row, parent)
+            if value is None:
+                value = self.repo.value_at(name, number)
+            if isinstance(value, Erased):  # erased since its row was read
+                raise ErasedError(
+                    f"revision {number} of {name!r} was erased ({value.reason}): "
+                    "its value is gone"
+                )
+            with self._lock:
+                self._values[key] = value
+                if len(self._values) > VALUES_KEPT:
+                    del self._values[next(iter(self._values))]
         return value
 
     def revision(self, name: str, number: int) -> dict[str, Any]:
@@ -271,7 +307,7 @@ class History:
         row = self._row(stored, number)
         if row.payload is None:
             return from_row(row, value=None, with_value=True)
-        value = codec.to_json(self._value(name, number))
+        value = codec.to_json(self._value(row))
         return from_row(row, value=value, with_value=True)
 
     def diff(self, name: str, a: int | None, b: int) -> dict[str, Any]:
@@ -285,14 +321,14 @@ class History:
         if a is None:
             a = row_b.parent
         if a is None:
-            value = codec.to_json(self._value(name, b))
+            value = codec.to_json(self._value(row_b))
             return {
                 "a": None,
                 "b": b,
                 "changes": [{"op": "replace", "path": "", "value": value}],
             }
-        self._row(stored, a)
-        changes = diff_values(self._value(name, a), self._value(name, b))
+        row_a = self._row(stored, a)
+        changes = diff_values(self._value(row_a), self._value(row_b))
         patch = changes_from_patch(codec.changes_to_json(changes))
         return {"a": a, "b": b, "changes": patch}
 
@@ -303,7 +339,7 @@ class History:
 
         Walks back from ``at`` (default: the tip of ``branch``, or the cursor)
         along its line. ``revision`` is ``null`` when the path is not in
-        ``at``'s value.
+        ``at``'s value (:class:`ErasedError` when that value was erased).
         """
         steps = parse_json_pointer(pointer)
         pointer = format_json_pointer(steps)
@@ -313,10 +349,9 @@ class History:
                 at = stored.tip(branch)
             except RevisionNotFoundError as exc:
                 raise UnknownError(str(exc)) from None
-        else:
-            self._row(stored, at)
+        row_at = self._row(stored, at)
         found = None
-        if not _exists(self._value(name, at), steps):
+        if not _exists(self._value(row_at), steps):
             return {"path": pointer, "revision": None}
         for row in stored.lineage(at):
             if row.parent is None or row.number == stored.first:
