@@ -130,6 +130,7 @@ class History:
         self.repo = repo
         self._lock = threading.Lock()
         self._opened: dict[str, _Opened] = {}
+        self._known: frozenset[str] = frozenset()
         #: Values lately read, oldest first (frozen: shared, never copied).
         self._values: dict[tuple[str, int], Any] = {}
 
@@ -137,7 +138,16 @@ class History:
 
     def names(self) -> list[str]:
         """The timelines stored, sorted."""
-        return self.repo.timelines()
+        names = self.repo.timelines()
+        with self._lock:
+            self._known = frozenset(names)
+        return names
+
+    def _is_known(self, name: str) -> bool:
+        """Whether a timeline ``name`` is stored (the list read again on a miss)."""
+        with self._lock:
+            known = self._known
+        return name in known or name in self.names()
 
     def stored(self, name: str) -> StoredTimeline:
         """Timeline ``name`` read on demand.
@@ -146,7 +156,7 @@ class History:
             UnknownError: No timeline has that name (checked against the list
                 first, so a hostile name never reaches a query).
         """
-        if name not in self.names():
+        if not self._is_known(name):
             raise UnknownError(f"there is no timeline {name!r}")
         backend = self.repo.backend
         key = (backend.latest(name), backend.heads(name), len(backend.trims(name)))
