@@ -1,0 +1,36 @@
+"""The browser tests' Chromium: one per session, skipped (or, in CI, failed) without it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser import harness
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Chromium through Playwright, shared by the session's tests."""
+    why = harness.missing()
+    if why is not None:
+        if os.environ.get("STATETRAIL_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"the browser tests need Chromium and Playwright: {why}")
+        pytest.skip(why)
+    with harness.chromium() as running:
+        yield running
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh 1280x800 page; the test fails on any page error."""
+    context = browser.new_context(viewport=harness.VIEWPORT)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("pageerror", lambda exc: errors.append(str(exc)))
+    tab.set_default_timeout(10_000)
+    yield tab
+    context.close()
+    assert not errors, f"errors in the page: {errors}"
