@@ -1,4 +1,4 @@
-"""The browser tests' Chromium: one per session, skipped (or, in CI, failed) without it."""
+"""The browser tests' Chromium: one per session; skipped without it (failed in CI)."""
 
 from __future__ import annotations
 

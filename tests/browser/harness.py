@@ -16,6 +16,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import comm
@@ -107,33 +108,11 @@ def page_comms() -> Iterator[None]:
         comm.create_comm = before
 
 
-#: The page side: anywidget's model interface over the Python bindings
-#: pySend (a message to the widget; returns what it sent back) and pyPoll
-#: (what it sent since), then the module imported from a blob URL and rendered.
-RENDER = """
-async ({esm, css, traits}) => {
-  const handlers = new Map();
-  const state = {...traits};
-  const deliver = (messages) => {
-    for (const m of messages) for (const fn of handlers.get("msg:custom") || []) fn(m, []);
-  };
-  const model = {
-    get: (key) => state[key],
-    set: (key, value) => { state[key] = value; },
-    save_changes: () => window.pySave(state),
-    on: (event, fn) => { if (!handlers.has(event)) handlers.set(event, new Set()); handlers.get(event).add(fn); },
-    off: (event, fn) => { if (handlers.has(event)) handlers.get(event).delete(fn); },
-    send: (content) => { window.pySend(content).then(deliver); },
-  };
-  window.__poll = setInterval(() => window.pyPoll().then(deliver), 50);
-  const style = document.createElement("style");
-  style.textContent = css;
-  document.head.append(style);
-  const url = URL.createObjectURL(new Blob([esm], {type: "text/javascript"}));
-  const module = await import(url);
-  window.__cleanup = await module.default.render({model, el: document.getElementById("root")});
-}
-"""
+#: The page side (render_widget.js): anywidget's model interface over the Python
+#: bindings pySend (a message to the widget; returns what it sent back) and
+#: pyPoll (what it sent since), then the module imported from a blob URL and
+#: rendered.
+RENDER = (Path(__file__).parent / "render_widget.js").read_text(encoding="utf-8")
 
 
 def render_widget(page: Any, widget: Any) -> None:
@@ -151,6 +130,8 @@ def render_widget(page: Any, widget: Any) -> None:
     page.expose_binding("pySend", send)
     page.expose_binding("pyPoll", lambda _source: wire.drain())
     page.expose_binding("pySave", save)
-    page.set_content('<!doctype html><html lang="en"><body><div id="root"></div></body></html>')
+    page.set_content(
+        '<!doctype html><html lang="en"><body><div id="root"></div></body></html>'
+    )
     traits = {"checkout": widget.checkout, "timeline_name": widget.timeline_name}
     page.evaluate(RENDER, {"esm": widget._esm, "css": widget._css, "traits": traits})

@@ -7,7 +7,6 @@ messages reach the real Python widget (tests/browser/harness.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,15 +16,19 @@ from tests.browser import harness
 
 
 @pytest.fixture
-def settings() -> Iterator[statetrail.Var[Any]]:
+def settings() -> statetrail.Var[Any]:
     """A Var with four revisions by two authors."""
     var = statetrail.Var("settings", {"theme": "light", "size": 10, "tags": ["a"]})
-    var.set({"theme": "dark", "size": 10, "tags": ["a"]}, author="ann", comment="dark mode")
-    var.set({"theme": "dark", "size": 12, "tags": ["a"]}, author="bob", comment="bigger")
+    var.set(
+        {"theme": "dark", "size": 10, "tags": ["a"]}, author="ann", comment="dark mode"
+    )
+    var.set(
+        {"theme": "dark", "size": 12, "tags": ["a"]}, author="bob", comment="bigger"
+    )
     var.set(
         {"theme": "dark", "size": 12, "tags": ["a", "b"]}, author="ann", comment="tag b"
     )
-    yield var
+    return var
 
 
 def shown(page: Any, widget: Any) -> None:
@@ -67,7 +70,10 @@ def test_the_widget_follows_new_revisions_and_blames(page: Any, settings: Any) -
         {"theme": "solar", "size": 12, "tags": ["a", "b"]}, author="cy", comment="live"
     )
     page.wait_for_selector(".st-revisions tbody tr[data-number='4']")
-    assert page.locator(".st-revisions tbody tr").first.locator(".st-author").inner_text() == "cy"
+    assert (
+        page.locator(".st-revisions tbody tr").first.locator(".st-author").inner_text()
+        == "cy"
+    )
     # It was showing the newest revision, so it follows to the new one.
     page.wait_for_selector(".st-state h2:text('State at #4')")
     page.locator(".st-leaf[data-path='/size']").click()

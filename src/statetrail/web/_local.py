@@ -66,9 +66,9 @@ def pointer_steps(pointer: str, value: Any) -> tuple[Any, ...]:
         step: Any = raw.replace("~1", "/").replace("~0", "~")
         if step.isdigit() and str(int(step)) == step:
             number = int(step)
-            if (
-                isinstance(node, Sequence) and not isinstance(node, str | bytes)
-            ) or (isinstance(node, Mapping) and step not in node and number in node):
+            if (isinstance(node, Sequence) and not isinstance(node, str | bytes)) or (
+                isinstance(node, Mapping) and step not in node and number in node
+            ):
                 step = number
         steps.append(step)
         node = _child(node, step)
@@ -107,11 +107,19 @@ def _number(text: Any, name: str) -> int | None:
 
 
 def _shown(value: Any) -> Any:
-    """``value`` in the codec's JSON form, or its repr when it cannot be stored."""
+    """``value`` in the codec's JSON form; what the codec cannot store, as its repr.
+
+    A dict or list holding such a value keeps its shape, so the tree still opens.
+    """
     try:
         return codec.to_json(value)
     except StatetrailError:
-        return {"$t": "repr", "v": repr(value)[:1000]}
+        pass
+    if isinstance(value, Mapping):
+        return {str(k): _shown(v) for k, v in value.items()}
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return [_shown(v) for v in value]
+    return {"$t": "repr", "v": repr(value)[:1000]}
 
 
 class LocalSource:
@@ -144,7 +152,8 @@ class LocalSource:
         except StatetrailError:
             # A value the codec cannot store: shown as its repr, changes too.
             doc = rj.from_revision(_Plain(revision), self.name)  # type: ignore[arg-type]
-            doc["changes"] = [{"op": "replace", "path": "", "value": _shown(revision.value)}]
+            whole = _shown(revision.value)
+            doc["changes"] = [{"op": "replace", "path": "", "value": whole}]
         if with_value:
             doc["value"] = None if doc["changes"] is None else _shown(revision.value)
         return doc

@@ -16,6 +16,7 @@ checked out.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def module_text() -> str:
     return component + "\n" + joined
 
 
-class TimelineWidget(anywidget.AnyWidget):  # type: ignore[misc]
+class TimelineWidget(anywidget.AnyWidget):
     """A timeline shown by the page's component, live, in a notebook.
 
     Args:
@@ -110,14 +111,14 @@ class TimelineWidget(anywidget.AnyWidget):  # type: ignore[misc]
                     _, number = args
                     source.timeline.checkout(int(number))
                 return None
-            calls = {
+            calls: dict[str, Callable[..., Any]] = {
                 "timelines": source.timelines,
                 "revisions": source.revisions,
                 "revision": source.revision,
                 "diff": source.diff,
                 "blame": source.blame,
             }
-            call = calls.get(method)  # type: ignore[call-overload]
+            call = calls.get(str(method))
             if call is None:
                 raise ValueError(f"unknown method {method!r:.40}")
             result = call(*args)
