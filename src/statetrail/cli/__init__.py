@@ -14,6 +14,8 @@
     statetrail follow URL NAME [--after N] [--source FILE_OR_URL] [--json]
                                [--count N]
     statetrail trim FILE NAME --keep-last N | --max-age 30d [--dry-run]
+    statetrail serve FILE_OR_URL [--host H] [--port P] [--open] [--token T]
+                                 [--follow REDIS_URL]
     statetrail demo [--file FILE]
 
 Every command but ``demo`` takes ``--schema NAME``: the PostgreSQL schema to
@@ -125,6 +127,10 @@ def _parser() -> argparse.ArgumentParser:
     from statetrail.cli import trim
 
     trim.add_parser(commands)
+
+    from statetrail.cli import serve
+
+    serve.add_parser(commands)
 
     p = commands.add_parser(
         "follow", help="print a timeline's revisions as they are committed"
@@ -247,6 +253,10 @@ def main(
             from statetrail.cli import trim
 
             trim.run(args, out)
+        elif args.command == "serve":
+            from statetrail.cli import serve
+
+            serve.run(args, out)
         else:
             from statetrail.cli.demo import run
 

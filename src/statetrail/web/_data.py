@@ -1,0 +1,278 @@
+"""What the web API reads from a history, as JSON-ready objects.
+
+Every read of storage the server makes is here, so that a faster way to answer
+one question (a path or time index in the backend) changes this module only.
+Each answer reads what it shows, through the readers the inspector commands use
+(:class:`~statetrail.storage._reader.StoredTimeline`, which checks every row
+against its digest and its link in the hash chain, and
+:meth:`~statetrail.Repository.value_at`, a checkpoint and its patches): never a
+whole timeline.
+
+- the revision list reads pages of rows newest first and stops when the page
+  asked for is full (with a filter that matches rarely, it reads until it finds
+  enough, or reaches the first revision);
+- one revision, a diff and a blame read the nearest checkpoints and their
+  patches, and blame walks the line back to the first revision that touched the
+  path.
+
+Revisions are the one revision object of ``docs/revision-json.md``
+(:mod:`statetrail.storage.revision_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
+from statetrail.errors import RevisionNotFoundError, StatetrailError
+from statetrail.repository import Repository
+from statetrail.storage import codec
+from statetrail.storage._reader import PAGE, StoredTimeline, touches
+from statetrail.storage.base import Row
+from statetrail.storage.revision_json import (
+    changes_from_patch,
+    format_time,
+    from_row,
+)
+from statetrail.timeline import Erased
+
+__all__ = ["ErasedError", "Filters", "History", "UnknownError"]
+
+
+class UnknownError(RevisionNotFoundError):
+    """No timeline, revision or branch of that name (the API's 404)."""
+
+
+class ErasedError(StatetrailError):
+    """The revision's value was erased, so it cannot be shown or compared."""
+
+
+class Filters(NamedTuple):
+    """Which revisions the list keeps (``None``: any)."""
+
+    author: str | None = None
+    label: str | None = None
+    #: A JSON Pointer: revisions that changed it, something under it or above it.
+    path: str | None = None
+    #: Nanoseconds since the epoch: at or after ``since``, before ``until``.
+    since_ns: int | None = None
+    until_ns: int | None = None
+    #: Only this branch's line (from its tip back to the first revision).
+    branch: str | None = None
+
+    def keeps(self, row: Row) -> bool:
+        """Whether ``row`` passes every filter but ``branch``."""
+        if self.author is not None and row.author != self.author:
+            return False
+        if self.label is not None and row.label != self.label:
+            return False
+        if self.since_ns is not None and row.time_ns < self.since_ns:
+            return False
+        if self.until_ns is not None and row.time_ns >= self.until_ns:
+            return False
+        path = self.path
+        return path is None or any(touches(changed, path) for changed in row.paths)
+
+
+def _exists(value: Any, steps: tuple[str, ...]) -> bool:
+    """Whether the JSON Pointer ``steps`` leads somewhere in ``value``."""
+    node = value
+    for step in steps:
+        if isinstance(node, (str, bytes)) or not hasattr(node, "__getitem__"):
+            return False
+        if hasattr(node, "keys"):
+            if step in node:
+                node = node[step]
+            elif step.isdigit() and int(step) in node:
+                node = node[int(step)]
+            else:
+                return False
+        elif step.isdigit() and int(step) < len(node):
+            node = node[int(step)]
+        else:
+            return False
+    return True
+
+
+class History:
+    """The timelines of one open repository, answered for the web API.
+
+    Thread-safe: the backends read through a connection per thread, and nothing
+    here is kept between calls.
+    """
+
+    def __init__(self, repo: Repository) -> None:
+        self.repo = repo
+
+    # -- timelines -------------------------------------------------------------------
+
+    def names(self) -> list[str]:
+        """The timelines stored, sorted."""
+        return self.repo.timelines()
+
+    def stored(self, name: str) -> StoredTimeline:
+        """Timeline ``name`` read on demand.
+
+        Raises:
+            UnknownError: No timeline has that name (checked against the list
+                first, so a hostile name never reaches a query).
+        """
+        if name not in self.names():
+            raise UnknownError(f"there is no timeline {name!r}")
+        return StoredTimeline(self.repo.backend, name)
+
+    def latest(self, name: str) -> int:
+        """The newest revision number of ``name`` (``UnknownError`` if none)."""
+        return self.stored(name).latest
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Each timeline: name, revisions, head, branches and last change."""
+        out = []
+        for name in self.names():
+            try:
+                stored = StoredTimeline(self.repo.backend, name)
+            except RevisionNotFoundError:
+                continue  # removed since it was listed
+            newest = stored.row(stored.latest)
+            out.append(
+                {
+                    "name": name,
+                    "revisions": stored.latest + 1 - stored.first,
+                    "head": stored.heads.cursor,
+                    "branches": sorted(stored.heads.tips),
+                    "last_change": format_time(newest.time_ns),
+                }
+            )
+        return out
+
+    # -- revisions -------------------------------------------------------------------
+
+    def _newest_first(self, stored: StoredTimeline, below: int) -> Iterator[Row]:
+        """Every row numbered below ``below``, newest first, checked."""
+        upto = min(below - 1, stored.latest)
+        while upto >= stored.first:
+            after = max(upto - PAGE, stored.first - 1)
+            # One row more below the page: the chain its lowest row links to.
+            rows = self.repo.backend.read(stored.name, after=after - 1, upto=upto)
+            chains = {row.number: row.chain for row in rows}
+            for row in reversed(rows):
+                if row.number <= after:
+                    break
+                yield stored.check(row, chains.get(row.number - 1))
+            upto = after
+
+    def revisions(
+        self, name: str, filters: Filters, *, before: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``limit`` revisions numbered below ``before``, newest first.
+
+        Every revision of the timeline (all branches), or with ``filters.branch``
+        those on that branch's line.
+
+        Raises:
+            UnknownError: No such timeline or branch.
+        """
+        stored = self.stored(name)
+        below = stored.latest + 1 if before is None else before
+        if filters.branch is not None:
+            tips = stored.heads.tips
+            if filters.branch not in tips:
+                raise UnknownError(
+                    f"timeline {name!r} has no branch {filters.branch!r} "
+                    f"(branches: {', '.join(sorted(tips))})"
+                )
+            rows: Iterator[Row] = (
+                row
+                for row in stored.lineage(tips[filters.branch])
+                if row.number < below
+            )
+        else:
+            rows = self._newest_first(stored, below)
+        out: list[dict[str, Any]] = []
+        if limit <= 0:
+            return out
+        for row in rows:
+            if filters.keeps(row):
+                out.append(from_row(row))
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _row(self, stored: StoredTimeline, number: int) -> Row:
+        try:
+            return stored.row(number)
+        except RevisionNotFoundError as exc:
+            raise UnknownError(str(exc)) from None
+
+    def _value(self, name: str, number: int) -> Any:
+        value = self.repo.value_at(name, number)
+        if isinstance(value, Erased):
+            raise ErasedError(
+                f"revision {number} of {name!r} was erased ({value.reason}): its "
+                "value is gone"
+            )
+        return value
+
+    def revision(self, name: str, number: int) -> dict[str, Any]:
+        """Revision ``number`` with its whole value (``null`` once erased)."""
+        stored = self.stored(name)
+        row = self._row(stored, number)
+        if row.payload is None:
+            return from_row(row, value=None, with_value=True)
+        value = codec.to_json(self._value(name, number))
+        return from_row(row, value=value, with_value=True)
+
+    def diff(self, name: str, a: int | None, b: int) -> dict[str, Any]:
+        """The RFC 6902 operations turning revision ``a``'s value into ``b``'s.
+
+        ``a`` defaults to ``b``'s parent; the first revision's diff (``a`` null)
+        is its value replacing the whole document.
+        """
+        stored = self.stored(name)
+        row_b = self._row(stored, b)
+        if a is None:
+            a = row_b.parent
+        if a is None:
+            value = codec.to_json(self._value(name, b))
+            return {
+                "a": None,
+                "b": b,
+                "changes": [{"op": "replace", "path": "", "value": value}],
+            }
+        self._row(stored, a)
+        changes = diff_values(self._value(name, a), self._value(name, b))
+        patch = changes_from_patch(codec.changes_to_json(changes))
+        return {"a": a, "b": b, "changes": patch}
+
+    def blame(
+        self, name: str, pointer: str, *, at: int | None, branch: str | None
+    ) -> dict[str, Any]:
+        """The revision that last changed ``pointer`` (or above it) up to ``at``.
+
+        Walks back from ``at`` (default: the tip of ``branch``, or the cursor)
+        along its line. ``revision`` is ``null`` when the path is not in
+        ``at``'s value.
+        """
+        steps = parse_json_pointer(pointer)
+        pointer = format_json_pointer(steps)
+        stored = self.stored(name)
+        if at is None:
+            try:
+                at = stored.tip(branch)
+            except RevisionNotFoundError as exc:
+                raise UnknownError(str(exc)) from None
+        else:
+            self._row(stored, at)
+        found = None
+        if not _exists(self._value(name, at), steps):
+            return {"path": pointer, "revision": None}
+        for row in stored.lineage(at):
+            if row.parent is None or row.number == stored.first:
+                # The path is in every value down to here: this one made it.
+                found = row
+                break
+            if any(touches(changed, pointer) for changed in row.paths):
+                found = row
+                break
+        return {"path": pointer, "revision": None if found is None else from_row(found)}
