@@ -12,11 +12,9 @@ export class SourceError extends Error {
 
 /** The source for the API under `base` (default: the page's own folder). */
 export function httpSource(base = document.baseURI) {
+  // A page opened with ?token= passes it on (the server also answers the
+  // first such request with the HttpOnly cookie statetrail_token).
   const token = new URLSearchParams(location.search).get("token");
-  if (token) {
-    // EventSource cannot send headers: the server also reads this cookie.
-    document.cookie = `statetrail_token=${encodeURIComponent(token)}; path=/; SameSite=Strict`;
-  }
 
   function url(path, params = {}) {
     const u = new URL(path, base);

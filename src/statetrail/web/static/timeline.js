@@ -15,7 +15,6 @@
 // This file imports nothing, so the widget can ship it as part of one module.
 
 const PAGE = 100; // revisions per page of the list
-const STEP_DELAY = 60; // ms a slider step waits before fetching its value
 const MAX_CHILDREN = 200; // children of one tree node drawn before "more"
 const LANE = 12; // px between branch lanes
 const ROW = 26; // px, the height of a list row (timeline.css keeps it)
@@ -243,14 +242,6 @@ function diffList(changes) {
   );
 }
 
-function debounce(fn, ms) {
-  let timer = null;
-  return (...args) => {
-    clearTimeout(timer);
-    timer = setTimeout(() => fn(...args), ms);
-  };
-}
-
 /** Draw the timeline component into `element`; returns {destroy, open, select}. */
 export function mount(element, source) {
   const state = {
@@ -263,7 +254,6 @@ export function mount(element, source) {
     max: -1,
     compare: null,
     unsubscribe: null,
-    seq: 0,
     destroyed: false,
   };
 
@@ -413,10 +403,31 @@ export function mount(element, source) {
     }
   }
 
-  const fetchSelected = debounce(async () => {
-    const name = state.name;
-    const n = state.selected;
-    const seq = ++state.seq;
+  // One value fetch at a time: steps taken while one is on its way collapse
+  // into one fetch of the newest selection when it is back (a drag across a
+  // long history never queues a request per step).
+  let fetching = false;
+  let wanted = false;
+
+  function fetchSelected() {
+    wanted = true;
+    if (!fetching) pump();
+  }
+
+  async function pump() {
+    fetching = true;
+    try {
+      while (wanted && !state.destroyed) {
+        wanted = false;
+        await show(state.name, state.selected);
+      }
+    } finally {
+      fetching = false;
+    }
+  }
+
+  async function show(name, n) {
+    const current = () => name === state.name && n === state.selected && !state.destroyed;
     try {
       const rev = await source.revision(name, n);
       let changes = rev.changes;
@@ -426,7 +437,7 @@ export function mount(element, source) {
         changes = d.changes;
         against = `#${d.a}`;
       }
-      if (seq !== state.seq || state.destroyed) return;
+      if (!current()) return;
       stateTitle.textContent = `State at #${n}`;
       stateBody.replaceChildren(
         h("p", { class: "st-meta" }, `${shortTime(rev.time)} · ${rev.author ?? "no author"} · ${rev.branch}${rev.comment ? " · " + rev.comment : ""}`),
@@ -437,12 +448,12 @@ export function mount(element, source) {
       say(`Revision #${n}`);
       if (source.select) source.select(name, n);
     } catch (err) {
-      if (seq !== state.seq) return;
+      if (!current()) return;
       stateTitle.textContent = `State at #${n}`;
       stateBody.replaceChildren(h("p", { class: "st-error" }, err.message || String(err)));
       diffBody.replaceChildren();
     }
-  }, STEP_DELAY);
+  }
 
   function select(n, now = false) {
     if (n === null || n < 0 || n > state.max) return;
