@@ -198,3 +198,20 @@ def test_the_example_notebook_runs() -> None:
     assert texts[0] == "4"
     assert "5" in texts
     assert texts[-1] == "['tea']"
+
+
+def test_blame_walks_back_from_the_revision_asked() -> None:
+    timeline = statetrail.Timeline({"total": 0, "items": []}, name="t")
+    timeline.set({"total": 4, "items": ["tea"]}, author="ann")
+    timeline.set({"total": 9, "items": ["tea"]}, author="bob")
+    timeline.set({"total": 9, "items": ["tea", "jam"]}, author="cy")
+    source = LocalSource(timeline)
+    assert source.blame("t", "/total", 3)["revision"]["author"] == "bob"
+    assert source.blame("t", "/total", 1)["revision"]["author"] == "ann"
+    assert source.blame("t", "/items/0", 3)["revision"]["author"] == "ann"
+    assert source.blame("t", "/items/1", 3)["revision"]["author"] == "cy"
+    assert source.blame("t", "/items/1", 2)["revision"] is None
+    assert source.blame("t", "/total", 0)["revision"]["number"] == 0
+    # Without `at`, from the cursor.
+    timeline.checkout(1)
+    assert source.blame("t", "/total")["revision"]["author"] == "ann"

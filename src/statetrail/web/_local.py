@@ -25,7 +25,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from statetrail import paths
 from statetrail.errors import RevisionNotFoundError, StatetrailError
+from statetrail.frozen import MISSING
 from statetrail.revision import Revision
 from statetrail.storage import codec
 from statetrail.storage import revision_json as rj
@@ -240,12 +242,29 @@ class LocalSource:
             changes = [{"op": "replace", "path": "", "value": _shown(rev.value)}]
         return {"a": first, "b": second, "changes": changes}
 
-    def blame(self, name: str, path: Any) -> dict[str, Any]:
-        """The revision that last changed ``path`` (a JSON Pointer), or ``None``."""
+    def blame(self, name: str, path: Any, at: Any = None) -> dict[str, Any]:
+        """The revision that last changed ``path`` (a JSON Pointer) up to ``at``.
+
+        Walks back from ``at`` (default: the cursor) along its lineage; the
+        revision is ``None`` when the path is not in ``at``'s value.
+        """
         timeline = self._check(name)
-        steps = pointer_steps(path if path is not None else "", timeline.value)
-        found = timeline.blame(steps)
-        return {"path": path, "revision": None if found is None else self.doc(found)}
+        number = _number(at, "at")
+        start = timeline.head if number is None else timeline.revision(number)
+        value = start.value
+        steps = pointer_steps(path if path is not None else "", value)
+        if paths.lookup_in(value, steps, MISSING) is MISSING:
+            return {"path": path, "revision": None}
+        revision = start
+        while revision.parent is not None and not any(
+            paths.is_prefix(c.path, steps) or paths.is_prefix(steps, c.path)
+            for c in revision.changes
+        ):
+            try:
+                revision = timeline.revision(revision.parent)
+            except RevisionNotFoundError:
+                break  # trimmed below here: the oldest held is the answer
+        return {"path": path, "revision": self.doc(revision)}
 
 
 class _Plain:

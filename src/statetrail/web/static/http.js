@@ -50,7 +50,7 @@ export function httpSource(base = document.baseURI) {
     revisions: (name, filters = {}) => get(`${at(name)}/revisions`, filters),
     revision: (name, n) => get(`${at(name)}/revisions/${n}`),
     diff: (name, a, b) => get(`${at(name)}/diff`, { a, b }),
-    blame: (name, path) => get(`${at(name)}/blame`, { path }),
+    blame: (name, path, number) => get(`${at(name)}/blame`, { path, at: number }),
     subscribe(name, after, onRevision) {
       let last = after;
       const events = new EventSource(url(`${at(name)}/events`, { after }));

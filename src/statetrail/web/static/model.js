@@ -38,7 +38,7 @@ export function modelSource(model) {
     revisions: (name, filters = {}) => call("revisions", name, filters),
     revision: (name, n) => call("revision", name, n),
     diff: (name, a, b) => call("diff", name, a ?? null, b),
-    blame: (name, path) => call("blame", name, path),
+    blame: (name, path, at) => call("blame", name, path, at ?? null),
     subscribe(name, after, onRevision) {
       let last = after;
       const listener = (rev) => {

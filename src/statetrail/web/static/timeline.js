@@ -9,7 +9,8 @@
 //                                       limit, author, path, label, since, until, branch)
 //   revision(name, n)                -> one revision with its "value"
 //   diff(name, a, b)                 -> {a, b, changes: RFC 6902 operations}
-//   blame(name, path)                -> {path, revision or null}
+//   blame(name, path, at)            -> {path, revision or null}: who last
+//                                       changed path on the lineage up to at
 //   subscribe(name, after, callback) -> a function that stops the subscription
 //   select(name, n)                  -> optional: told when a revision is shown
 // This file imports nothing, so the widget can ship it as part of one module.
@@ -72,6 +73,11 @@ export function summarize(changes, max = 3) {
 /** "2026-12-07T21:31:44.993139Z" as "2026-12-07 21:31:44". */
 export function shortTime(time) {
   return time ? time.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "") : "";
+}
+
+/** The last two steps of a file's path: "cli/demo.py". */
+function shortFile(file) {
+  return file ? file.split("/").slice(-2).join("/") : "?";
 }
 
 function origin(rev) {
@@ -487,10 +493,11 @@ export function mount(element, source) {
   async function blame(pointer) {
     blameBody.replaceChildren(h("p", {}, `Asking who changed ${pointer || "the value"}…`));
     try {
-      const result = await source.blame(state.name, pointer);
+      const at = state.selected;
+      const result = await source.blame(state.name, pointer, at);
       const rev = result.revision;
       if (!rev) {
-        blameBody.replaceChildren(h("p", { class: "st-empty" }, `Nothing changed ${pointer} on this lineage.`));
+        blameBody.replaceChildren(h("p", { class: "st-empty" }, `${pointer} is not in the value of #${at}.`));
         return;
       }
       blameBody.replaceChildren(
@@ -502,7 +509,7 @@ export function mount(element, source) {
           h("dt", {}, "Who"), h("dd", { class: "st-blame-author" }, rev.author ?? "no author"),
           h("dt", {}, "When"), h("dd", {}, h("time", { datetime: rev.time }, shortTime(rev.time))),
           h("dt", {}, "Why"), h("dd", {}, rev.comment ?? "no comment"),
-          h("dt", {}, "Where"), h("dd", {}, rev.origin ? `${rev.origin.file}:${rev.origin.line} in ${rev.origin.function}` : "not captured"),
+          h("dt", {}, "Where"), h("dd", { title: rev.origin ? rev.origin.file : null }, rev.origin ? `${shortFile(rev.origin.file)}:${rev.origin.line} in ${rev.origin.function}` : "not captured"),
         ),
       );
     } catch (err) {
