@@ -180,3 +180,53 @@ def test_a_revision_written_while_open_appears(opened: Any, history: Path) -> No
     assert row.locator(".st-author").inner_text() == "night-shift"
     assert row.locator(".st-comment").inner_text() == "coffee"
     assert opened.locator(".st-slider").get_attribute("max") == str(number)
+
+
+def test_filtering_by_path_label_and_time(opened: Any, job: Any) -> None:
+    form = opened.locator(".st-filters")
+    rows = opened.locator(".st-revisions tbody tr")
+
+    def numbers() -> list[int]:
+        return [
+            int(n) for n in rows.evaluate_all("rs => rs.map(r => r.dataset.number)")
+        ]
+
+    def shows(expected: list[int]) -> None:
+        opened.wait_for_function(
+            "n => document.querySelectorAll('.st-revisions tbody tr').length === n",
+            arg=len(expected),
+        )
+        assert numbers() == sorted(expected, reverse=True)
+
+    form.locator("input[name='path']").fill("/job/rejects")
+    form.locator("button[type='submit']").click()
+    # The revisions that changed the path, and the first, which made it.
+    touched = job.log(all_branches=True, path=("job", "rejects"))
+    shows([0, *(r.number for r in touched)])
+    form.locator("input[name='path']").fill("")
+    form.locator("input[name='label']").fill("initial")
+    form.locator("button[type='submit']").click()
+    shows([0])
+    form.locator("input[name='label']").fill("")
+    form.locator("input[name='since']").fill("2099-01-01T00:00:00")
+    form.locator("button[type='submit']").click()
+    shows([])
+    assert "0 matching revisions" in opened.locator(".st-status").inner_text()
+
+
+def test_a_server_with_a_token_serves_the_page_opened_with_it(
+    browser: Any, history: Path
+) -> None:
+    with served.serve(history, "--token", "s3cret") as url:
+        assert url.endswith("/?token=s3cret")
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        try:
+            page = context.new_page()
+            refused = page.goto(url.split("?")[0])
+            assert refused is not None
+            assert refused.status == 401
+            page.goto(url)
+            page.wait_for_selector(".st-state h2:has-text('State at #')")
+            assert page.locator(".st-revisions tbody tr").count() > 10
+        finally:
+            context.close()

@@ -17,6 +17,7 @@
 
 const PAGE = 100; // revisions per page of the list
 const MAX_CHILDREN = 200; // children of one tree node drawn before "more"
+const EAGER = 300; // tree nodes drawn open at once; deeper ones on opening
 const LANE = 12; // px between branch lanes
 const ROW = 26; // px, the height of a list row (timeline.css keeps it)
 const FILTERS = ["author", "path", "label", "since", "until", "branch"];
@@ -194,6 +195,7 @@ function touched(pointer, changed) {
 
 /** The state as nested <details>; leaves are buttons that ask for blame. */
 function tree(value, changed, onLeaf) {
+  let budget = EAGER; // nodes drawn open before the rest wait to be opened
   function node(key, val, pointer, depth) {
     const label = key === null ? "value" : key;
     if (isLeaf(val)) {
@@ -211,22 +213,34 @@ function tree(value, changed, onLeaf) {
       );
     }
     const entries = Array.isArray(val) ? val.map((v, i) => [i, v]) : Object.entries(val);
-    const shown = entries.slice(0, MAX_CHILDREN);
-    const list = h(
-      "ul",
-      {},
-      shown.map(([k, v]) => node(String(k), v, `${pointer}/${escapeStep(k)}`, depth + 1)),
-      entries.length > shown.length ? h("li", { class: "st-more" }, `… ${entries.length - shown.length} more`) : null,
-    );
+    const list = h("ul");
+    const fill = (count = MAX_CHILDREN) => {
+      const shown = entries.slice(0, count);
+      const rest = entries.length - shown.length;
+      list.replaceChildren(
+        ...shown.map(([k, v]) => node(String(k), v, `${pointer}/${escapeStep(k)}`, depth + 1)),
+        rest > 0
+          ? h("li", { class: "st-more" }, h("button", { type: "button", onclick: () => fill(count + MAX_CHILDREN) }, `show ${Math.min(rest, MAX_CHILDREN)} more of ${rest}`))
+          : "",
+      );
+    };
     const kind = Array.isArray(val) ? `[${entries.length}]` : `{${entries.length}}`;
-    const cls = touched(pointer, changed) ? "st-changed" : null;
-    return h(
-      "li",
-      {},
-      h("details", { open: depth < 3 || touched(pointer, changed) }, h("summary", { class: cls, "data-path": pointer }, h("span", { class: "st-key" }, label), " ", h("span", { class: "st-kind" }, kind)), list),
+    const hot = touched(pointer, changed);
+    const open = hot || depth < 1 || (depth < 3 && entries.length <= 20 && budget > 0);
+    budget -= open ? entries.length : 1;
+    const box = h(
+      "details",
+      { open },
+      h("summary", { class: hot ? "st-changed" : null, "data-path": pointer }, h("span", { class: "st-key" }, label), " ", h("span", { class: "st-kind" }, kind)),
+      list,
     );
+    // A closed node's children are drawn when it is first opened: a value of
+    // thousands of entries costs what is on screen.
+    if (open) fill();
+    else box.addEventListener("toggle", () => box.open && !list.firstChild && fill());
+    return h("li", {}, box);
   }
-  return h("ul", { class: "st-tree", role: "tree" }, node(null, value, "", 0));
+  return h("ul", { class: "st-tree", "aria-label": "State" }, node(null, value, "", 0));
 }
 
 function diffList(changes) {
@@ -556,11 +570,22 @@ export function mount(element, source) {
     say(`Loading ${name}…`);
     try {
       const t = state.timelines.find((x) => x.name === name);
+      const head = t && typeof t.head === "number" ? t.head : -1;
+      // The newest value is asked for while the first page of the list loads.
+      if (head >= 0) {
+        noteMax(head);
+        select(head);
+      }
       await loadOlder();
-      noteMax(Math.max(t ? t.head ?? -1 : -1, state.rows.length ? state.rows[0].number : -1));
+      if (name !== state.name) return;
+      const newest = state.rows.length ? state.rows[0].number : -1;
+      if (newest > state.max) {
+        noteMax(newest);
+        select(newest);
+      }
+      markSelected();
       state.unsubscribe = source.subscribe(name, state.max, arrived);
-      if (state.max >= 0) select(state.rows.length ? state.rows[0].number : state.max);
-      else say(`${name} has no revisions.`);
+      if (state.max < 0) say(`${name} has no revisions.`);
     } catch (err) {
       fail(err);
     }
