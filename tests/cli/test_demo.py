@@ -8,9 +8,17 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import statetrail
 from statetrail.cli import main
 from statetrail.cli.demo import run
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo keeps demo.db in the current folder: a test's own."""
+    monkeypatch.chdir(tmp_path)
 
 
 class TestDemo:
@@ -59,14 +67,42 @@ class TestDemo:
             "planner",
         }
 
+    def test_the_file_is_kept_and_a_rerun_replaces_it(
+        self, tmp_path: pathlib.Path
+    ) -> None:
+        """demo.db stays in the current folder, the last lines say how to serve
+        it, and running the demo again records it afresh (issue 13)."""
+        for _ in range(2):
+            out = io.StringIO()
+            run(cards=1, out=out)
+            assert out.getvalue().rstrip().endswith("$ statetrail serve demo.db")
+            assert str(tmp_path / "demo.db") in out.getvalue()
+            with statetrail.open(tmp_path / "demo.db", read_only=True) as repo:
+                assert repo.verify() == {"job": 9}  # not 18: replaced
+
+    def test_another_file_of_that_name_is_left_alone(
+        self, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A demo.db the demo did not record is refused, never overwritten."""
+        (tmp_path / "demo.db").write_text("my notes")
+        assert main(["demo", "--cards", "1"]) == 2
+        assert "not a history the demo recorded" in capsys.readouterr().err
+        assert (tmp_path / "demo.db").read_text() == "my notes"
+        with statetrail.open(tmp_path / "other.db") as repo:
+            repo.store("other", {"a": 1})
+        assert main(["demo", "--cards", "1", "--file", "other.db"]) == 2
+        with statetrail.open(tmp_path / "other.db", read_only=True) as repo:
+            assert repo.timelines() == ["other"]
+
     def test_main_runs_the_demo(self, capsys: object) -> None:
         """main(["demo"]) returns 0."""
         assert main(["demo", "--cards", "1"]) == 0
 
-    def test_python_dash_m(self) -> None:
+    def test_python_dash_m(self, tmp_path: pathlib.Path) -> None:
         """python -m statetrail demo works as a command."""
         done = subprocess.run(
             [sys.executable, "-m", "statetrail", "demo", "--cards", "1"],
+            cwd=tmp_path,
             capture_output=True,
             text=True,
             check=False,

@@ -53,6 +53,8 @@ def add_parser(commands: Any) -> None:
 def check_address(host: str, token: str | None) -> None:
     """Refuse a non-loopback ``host`` without a ``token``, and a malformed token.
 
+    Needs the web extra.
+
     Raises:
         ValueError: Either.
     """
@@ -60,22 +62,13 @@ def check_address(host: str, token: str | None) -> None:
         raise ValueError(
             "--token may hold letters, digits and ._~- only (at most 256 of them)"
         )
-    if token is None and not _is_loopback(host):
+    from statetrail.web._app import is_loopback
+
+    if token is None and not is_loopback(host.strip("[]")):
         raise ValueError(
             f"--host {host} is reachable from other machines: give --token T too, "
             "so that only those who know it can read the history"
         )
-
-
-def _is_loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def url_of(host: str, port: int, token: str | None) -> str:
@@ -106,9 +99,6 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def run(args: argparse.Namespace, out: TextIO) -> None:
     """Serve ``args.target`` until interrupted."""
-    check_address(args.host, args.token)
-    if not 0 <= args.port <= 65535:
-        raise ValueError(f"--port is 0 to 65535, not {args.port}")
     try:
         import uvicorn
 
@@ -117,6 +107,9 @@ def run(args: argparse.Namespace, out: TextIO) -> None:
         raise ValueError(
             "statetrail serve needs the web extra: pip install 'statetrail[web]'"
         ) from exc
+    check_address(args.host, args.token)
+    if not 0 <= args.port <= 65535:
+        raise ValueError(f"--port is 0 to 65535, not {args.port}")
     from statetrail.cli.inspect import opened
 
     with opened(args.target) as repo:

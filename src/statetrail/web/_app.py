@@ -20,6 +20,7 @@ through DNS rebinding.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
 import urllib.parse
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -29,7 +30,6 @@ from typing import Any, Final
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -40,7 +40,16 @@ from statetrail.repository import Repository
 from statetrail.web._api import API, error
 from statetrail.web._data import History
 
-__all__ = ["COOKIE", "STATIC", "create_app", "static_files"]
+__all__ = [
+    "COOKIE",
+    "STATIC",
+    "LoopbackOnly",
+    "TokenGate",
+    "create_app",
+    "host_name",
+    "is_loopback",
+    "static_files",
+]
 
 log = get_logger("statetrail.web")
 
@@ -54,8 +63,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 STATIC: Final = Path(__file__).parent / "static"
 #: The cookie that carries the token.
 COOKIE: Final = "statetrail_token"
-#: Names a loopback server answers to without a token.
-LOOPBACK_HOSTS: Final = ("localhost", "127.0.0.1", "[::1]", "::1")
 
 _TYPES: Final = {
     ".html": "text/html; charset=utf-8",
@@ -106,6 +113,51 @@ def _file_response(path: Path) -> Response:
     if path.suffix.lower() == ".html":
         headers["content-security-policy"] = _POLICY
     return Response(path.read_bytes(), headers=headers, media_type=content_type)
+
+
+def host_name(host: str) -> str:
+    """The name in a ``Host`` header, without the port.
+
+    >>> host_name("[::1]:8765"), host_name("localhost:80"), host_name("a.b")
+    ('::1', 'localhost', 'a.b')
+    """
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if ":" in host else host
+
+
+def is_loopback(name: str) -> bool:
+    """Whether ``name`` is ``localhost`` or a loopback address."""
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackOnly:
+    """ASGI middleware: answer only requests addressed to a loopback name.
+
+    A page on another site cannot read the history by pointing its own name at
+    127.0.0.1 (DNS rebinding): its requests carry that name in ``Host``.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = Request(scope).headers.get("host", "")
+            if not is_loopback(host_name(host)):
+                response = error(
+                    403,
+                    "this server answers requests to localhost only; serve with "
+                    "--host and --token to reach it by another name",
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class TokenGate:
@@ -204,13 +256,10 @@ def create_app(
             return error(404, "no such file")
         return _file_response(path)
 
-    middleware = []
     if token is None:
-        middleware.append(
-            Middleware(TrustedHostMiddleware, allowed_hosts=list(LOOPBACK_HOSTS))
-        )
+        middleware = [Middleware(LoopbackOnly)]
     else:
-        middleware.append(Middleware(TokenGate, token=token))
+        middleware = [Middleware(TokenGate, token=token)]
     app = Starlette(
         routes=[
             Route("/", page),
