@@ -356,7 +356,7 @@ export function mount(element, source) {
           h("th", { scope: "row" }, h("button", { type: "button", class: "st-open", "aria-current": t.name === state.name ? "true" : null, onclick: () => open(t.name) }, t.name)),
           h("td", { class: "st-num" }, t.revisions),
           h("td", {}, (t.branches || []).join(", ")),
-          h("td", {}, shortTime(t.last_change)),
+          h("td", { class: "st-when" }, t.last_change ? h("time", { datetime: t.last_change }, ...shortTime(t.last_change).split(" ").flatMap((part, i) => (i ? [h("br"), part] : [part]))) : ""),
         ),
       ),
     );
