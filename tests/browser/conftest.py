@@ -1,4 +1,9 @@
-"""The browser tests' Chromium: one per session; skipped without it (failed in CI)."""
+"""The browser tests' Chromium: one for all of them; skipped without it (failed in CI).
+
+Package-scoped, not session-scoped: Playwright's sync API keeps an event loop
+running in the test thread while it is open, and the rest of the suite calls
+``asyncio.run``; the browser closes after the last test of this folder.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ import pytest
 from tests.browser import harness
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """Chromium through Playwright, shared by the session's tests."""
+    """Chromium through Playwright, shared by the browser tests."""
     why = harness.missing()
     if why is not None:
         if os.environ.get("STATETRAIL_REQUIRE_SERVICES") == "1":

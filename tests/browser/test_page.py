@@ -97,7 +97,7 @@ def test_the_slider_and_the_keys_move_the_state(opened: Any, job: Any) -> None:
         opened.wait_for_selector(f".st-state h2:text('State at #{n}')")
         assert leaf(opened, "/job/sorted").inner_text() == str(sorted_at[n])
         row = opened.locator(f".st-revisions tbody tr[data-number='{n}']")
-        assert row.get_attribute("aria-selected") == "true"
+        assert row.get_attribute("aria-current") == "true"
     slider.focus()
     opened.keyboard.press("ArrowRight")
     opened.wait_for_selector(".st-state h2:text('State at #7')")

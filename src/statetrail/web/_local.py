@@ -190,16 +190,27 @@ class LocalSource:
         branch = filters.get("branch") or None
         if branch is not None and branch not in timeline.branches():
             raise RevisionNotFoundError(f"no branch {branch!r:.80}")
-        found = timeline.log(
-            all_branches=branch is None,
-            branch=branch,
-            author=filters.get("author") or None,
-            label=filters.get("label") or None,
-            since=_time(filters.get("since"), "since"),
-            until=_time(filters.get("until"), "until"),
-            path=None if path is None else pointer_steps(path, timeline.value),
-            reverse=True,
-        )
+        chosen: dict[str, Any] = {
+            "all_branches": branch is None,
+            "branch": branch,
+            "author": filters.get("author") or None,
+            "label": filters.get("label") or None,
+            "since": _time(filters.get("since"), "since"),
+            "until": _time(filters.get("until"), "until"),
+        }
+        steps = None if path is None else pointer_steps(path, timeline.value)
+        found = timeline.log(path=steps, reverse=True, **chosen)
+        if steps is not None:
+            # The first revision set the whole value: it made the path, as
+            # the HTTP API and blame count it.
+            oldest = timeline.log(limit=1, **chosen)
+            if (
+                oldest
+                and oldest[0].parent is None
+                and (not found or found[-1].number != oldest[0].number)
+                and paths.lookup_in(oldest[0].value, steps, MISSING) is not MISSING
+            ):
+                found.append(oldest[0])
         page = [r for r in found if before is None or r.number < before][:limit]
         return [self.doc(r) for r in page]
 

@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - the extra is in dev
 
 from statetrail._log import get_logger
 from statetrail.errors import StatetrailError
-from statetrail.immutable._revision import RevisionedImmutable
+from statetrail.immutable import RevisionedImmutable
 from statetrail.immutable.revisioned import SimpleRevisionedImmutableManager
 from statetrail.revision import Revision
 from statetrail.store import AsyncStore, Store

@@ -375,7 +375,7 @@ export function mount(element, source) {
       ...state.rows.map((rev, i) =>
         h(
           "tr",
-          { "data-number": rev.number, class: rev.number === state.selected ? "st-selected" : null, "aria-selected": rev.number === state.selected ? "true" : "false" },
+          { "data-number": rev.number, class: rev.number === state.selected ? "st-selected" : null, "aria-current": rev.number === state.selected ? "true" : null },
           h("td", { class: "st-graph", title: rev.branch }, graphCell(cells[i], width)),
           h("td", { class: "st-num" }, h("button", { type: "button", class: "st-pick", onclick: () => select(rev.number, true) }, `#${rev.number}`)),
           h("td", { class: "st-time" }, h("time", { datetime: rev.time }, shortTime(rev.time))),
@@ -418,7 +418,8 @@ export function mount(element, source) {
     for (const row of listBody.children) {
       const on = Number(row.dataset.number) === state.selected;
       row.classList.toggle("st-selected", on);
-      row.setAttribute("aria-selected", on ? "true" : "false");
+      if (on) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
       if (on) row.scrollIntoView({ block: "nearest" });
     }
   }
