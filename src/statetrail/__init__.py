@@ -7,7 +7,8 @@ restored or branched from.
 ``import statetrail`` loads the engine and the in-memory front ends only. What
 needs more is imported when first used (PEP 562): :func:`open` and
 :class:`Repository` with the storage backends, :class:`EventQueue` with
-asyncio, :func:`follow` and :func:`mirror` with :mod:`statetrail.live`, so a
+asyncio, :func:`follow` and :func:`mirror` with :mod:`statetrail.live`, :func:`widget`
+with anywidget (extra ``statetrail[notebook]``), so a
 program that records in memory never pays for them (issue 11).
 """
 
@@ -74,6 +75,7 @@ if _typing.TYPE_CHECKING:
     from statetrail.live import Following, Lag, Mirror, follow, follow_async, mirror
     from statetrail.replaying import ReplayResult, replay
     from statetrail.repository import Repository, open
+    from statetrail.web._widget import widget
 
 __all__ = [
     "MAX_LISTENER_DEPTH",
@@ -144,6 +146,7 @@ __all__ = [
     "thaw",
     "to_json_patch",
     "watch",
+    "widget",
 ]
 
 # The names imported on first use, and the module each comes from.
@@ -159,6 +162,7 @@ _LAZY = {
     "replay": "statetrail.replaying",
     "Repository": "statetrail.repository",
     "open": "statetrail.repository",
+    "widget": "statetrail.web._widget",
 }
 
 
