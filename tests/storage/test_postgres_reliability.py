@@ -74,13 +74,25 @@ class TestCheckerHasTeeth:
 def tail_everything(
     backend: PostgresBackend, stop: threading.Event, seen: list[tuple[str, int]]
 ) -> None:
-    """Poll the tail 50 times a second until ``stop`` is set and it is empty."""
+    """Poll the tail 50 times a second until ``stop`` is set and it has given
+    every row stored by then (or two minutes have passed).
+
+    Not merely until it is empty: the tail holds back rows while any older
+    transaction on the server is open (see ``PostgresBackend.tail``), and on a
+    server other tests use at the same time one may be, so an empty answer
+    does not yet mean the tail has caught up.
+    """
     cursor = (0, 0)
+    stored: int | None = None
+    give_up = 0.0
     while True:
-        stopping = stop.is_set()
+        if stored is None and stop.is_set():
+            stored, give_up = len(every_row(backend)), time.monotonic() + 120
         rows, cursor = backend.tail(cursor)
         seen += [(r.timeline, r.number) for r in rows]
-        if stopping and not rows:
+        late = time.monotonic() > give_up
+        done = stored is not None and (len(seen) >= stored or late)
+        if done and not rows:
             return
         time.sleep(0.02)
 
