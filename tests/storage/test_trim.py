@@ -552,6 +552,7 @@ class TestOlderFiles:
                 raw.run("DROP TABLE {s}trims", ())
                 raw.run("DROP TABLE {s}paths", ())  # and the indexes of version 4
                 raw.run("DROP INDEX {s}revisions_time", ())
+                raw.run("DROP INDEX {s}revisions_breaks", ())
                 if stored.kind == "sqlite":
                     raw.run("DROP TRIGGER revisions_paths", ())
                     raw.run("DROP TRIGGER revisions_paths_gone", ())
