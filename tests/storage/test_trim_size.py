@@ -64,7 +64,10 @@ class TestBoundedSize:
         )
         assert rows <= keep + TRIM_EVERY + 1
         assert max(sizes[warm:]) <= bound, sizes
-        assert reclaimed <= max(sizes[:warm])
+        # Within 5%: the path and time indexes (schema 4), trimmed from their
+        # oldest end, keep a few partly filled pages, which incremental_vacuum
+        # (it returns whole free pages only) leaves in the file.
+        assert reclaimed <= max(sizes[:warm]) * 1.05
 
     def test_postgres_tables_stay_bounded(self) -> None:
         """With a plain VACUUM now and then (repo.reclaim(), what autovacuum
