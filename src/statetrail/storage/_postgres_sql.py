@@ -523,8 +523,12 @@ _EXPECTED: Final = frozenset(
                 "paths.timeline text not null",
                 "paths.path bytea not null",
                 "paths.number bigint not null",
+                "nodes.digest bytea not null",
+                "nodes.body bytea not null",
             )
         ),
+        "constraint nodes.nodes_pkey PRIMARY KEY (digest)",
+        "index CREATE UNIQUE INDEX nodes_pkey ON {s}.nodes USING btree (digest)",
         "constraint paths.paths_pkey PRIMARY KEY (timeline, path, number)",
         "index CREATE UNIQUE INDEX paths_pkey ON {s}.paths USING btree"
         " (timeline, path, number)",
@@ -578,7 +582,15 @@ _BODIES: Final = {
 }
 
 # Objects on other tables of the schema (an administrator's) are not compared.
-_TABLE_NAMES: Final = ["meta", "revisions", "heads", "checkpoints", "trims", "paths"]
+_TABLE_NAMES: Final = [
+    "meta",
+    "revisions",
+    "heads",
+    "checkpoints",
+    "trims",
+    "paths",
+    "nodes",
+]
 _DESCRIBE: Final = (
     (
         "column",
