@@ -157,13 +157,17 @@ class _Refused(Exception):
 
 
 @pytest.mark.parametrize("reopen", [True, False], ids=["reopen", "erase-trim"])
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "json", "sqlite"])
 @pytest.mark.parametrize("seed", range(3))
 def test_paged_reads_match_memory(
     tiny_pages: None, tmp_path: Path, backend: str, seed: int, reopen: bool
 ) -> None:
     """The same script on both record implementations reads the same."""
-    target = ":memory:" if backend == "memory" else str(tmp_path / "t.db")
+    target = {
+        "memory": ":memory:",
+        "json": str(tmp_path / "t.json"),
+        "sqlite": str(tmp_path / "t.db"),
+    }[backend]
     memory: Timeline[Any] = Timeline({"a": 0}, label="initial")
     with statetrail.open(target, checkpoint_every=5) as repo:
         stored = repo.timeline("t", {"a": 0}, label="initial")
