@@ -29,6 +29,7 @@ import statetrail
 from statetrail import CorruptHistoryError, Timeline
 from statetrail.revision import Revision
 from statetrail.storage import _paged
+from statetrail.storage._journal import CHECKPOINT_EVERY
 from statetrail.storage._paged import PagedRecords
 from statetrail.storage.base import Row
 from statetrail.storage.sqlite import SQLiteBackend
@@ -250,6 +251,10 @@ def test_opening_reads_the_newest_page(long_history: tuple[Path, int]) -> None:
         assert records.rows_read <= _paged.PAGE
         assert records.pages_held == 0
         assert peak < 8 * 2**20, peak
+        # Heads go with each checkpoint: the forks since them are few rows.
+        saved = repo.backend.heads("big")
+        assert saved is not None
+        assert saved.cursor >= revisions - 1 - CHECKPOINT_EVERY
 
 
 def test_reading_everything_keeps_memory_bounded(
