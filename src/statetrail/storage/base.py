@@ -264,7 +264,12 @@ class Backend(ABC):
             if not rows:
                 if self.latest(timeline) <= previous:
                     return out
-                previous += FORKS_PAGE  # a gap as long as a page: go on after it
+                # A gap as long as a page (trimmed, or a damaged number): go on
+                # from the next stored row, not a page at a time across it.
+                rest = self.read(timeline, after=previous)
+                if not rest:
+                    return out
+                previous = rest[0].number - 1
                 branch = None
 
     @abstractmethod
