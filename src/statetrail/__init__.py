@@ -31,6 +31,7 @@ from statetrail.diff import (
 from statetrail.errors import (
     ConflictError,
     CorruptHistoryError,
+    DecryptionError,
     FrozenError,
     NestingError,
     PatchError,
@@ -69,6 +70,7 @@ from statetrail.var import Namespace, Registry, Var, get_registry, reset_registr
 if _typing.TYPE_CHECKING:
     from statetrail._store_queue import EventQueue
     from statetrail.live import Following, Lag, Mirror, follow, follow_async, mirror
+    from statetrail.replaying import ReplayResult, replay
     from statetrail.repository import Repository, open
 
 __all__ = [
@@ -79,6 +81,7 @@ __all__ = [
     "Change",
     "ConflictError",
     "CorruptHistoryError",
+    "DecryptionError",
     "Erased",
     "EventQueue",
     "Following",
@@ -96,6 +99,7 @@ __all__ = [
     "PathError",
     "ReentrancyError",
     "Registry",
+    "ReplayResult",
     "Repository",
     "Retention",
     "Revision",
@@ -129,6 +133,7 @@ __all__ = [
     "open",
     "origin_capture",
     "register_immutable",
+    "replay",
     "reset_registry",
     "set_nested_value",
     "set_origin_capture",
@@ -146,6 +151,8 @@ _LAZY = {
     "follow": "statetrail.live",
     "follow_async": "statetrail.live",
     "mirror": "statetrail.live",
+    "ReplayResult": "statetrail.replaying",
+    "replay": "statetrail.replaying",
     "Repository": "statetrail.repository",
     "open": "statetrail.repository",
 }

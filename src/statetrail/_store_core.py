@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
 from statetrail._store_events import (
     EVENT_TYPE_STATE_CHANGED,
@@ -105,29 +106,48 @@ def _set_entry(
     return entry
 
 
-class StoreBase:
+if TYPE_CHECKING:
+    # PEP 696 defaults, for the type checker only: a bare ``Store`` is
+    # ``Store[dict[str, Any]]``, as it was before the parameter existed.
+    import typing_extensions
+
+    S = typing_extensions.TypeVar("S", bound=Mapping[str, Any], default=dict[str, Any])
+else:
+    S = TypeVar("S", bound=Mapping[str, Any])
+
+
+class StoreBase(Generic[S]):
     """The dot-path store over one timeline: reads, writes, history, persistence.
 
     Not used directly: see :class:`~statetrail.store.Store` and
-    :class:`~statetrail.store.AsyncStore`.
+    :class:`~statetrail.store.AsyncStore`. The type parameter ``S`` is the plain
+    state's type (a ``TypedDict``, say): what :meth:`get_state` returns and the
+    initial state is; inferred from the initial state, ``dict[str, Any]``
+    without one.
     """
 
     EVENT_TYPE_STATE_CHANGED = EVENT_TYPE_STATE_CHANGED
 
     def __init__(
         self,
-        initial_state: Mapping[str, Any] | None = None,
+        initial_state: S | None = None,
         *,
         state_file: str | os.PathLike[str] | None = None,
         name: str = "",
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
         _timeline: Timeline[State] | None = None,
     ) -> None:
         self._state_file = None if state_file is None else os.fspath(state_file)
         self._default = root_of({} if initial_state is None else initial_state)
         self._tx: Transaction | None = None
+        # Plain data back from a schema: the state stays a mapping, a model its dict.
+        fns = interceptors_of(interceptors, schema, plain=True)
         if _timeline is not None:
             # A timeline kept elsewhere (a repository's): the store works on it.
             self._timeline = _timeline
+            for fn in fns:
+                _timeline.add_interceptor(fn)
             return
         root = self._default
         comment = None
@@ -136,7 +156,9 @@ class StoreBase:
             if loaded is not None:
                 root = root_of(loaded)
                 comment = f"loaded from {self._state_file}"
-        self._timeline = Timeline(root, name=name, label="initial", comment=comment)
+        self._timeline = Timeline(
+            root, name=name, label="initial", comment=comment, interceptors=fns
+        )
 
     # -- values handed out -----------------------------------------------------------
 
@@ -184,9 +206,9 @@ class StoreBase:
         """The whole state, frozen, in O(1)."""
         return self._root()
 
-    def get_state(self) -> dict[str, Any]:
+    def get_state(self) -> S:
         """A plain, mutable deep copy of the whole state."""
-        state: dict[str, Any] = thaw(self._root())
+        state: S = thaw(self._root())
         return state
 
     # -- writing ---------------------------------------------------------------------
@@ -490,6 +512,15 @@ class StoreBase:
             tx._apply_to(draft)
         if recorded:
             tx.revision = recorded[0]
+
+    def add_interceptor(self, fn: Interceptor) -> Callable[[], None]:
+        """Pass every new state through ``fn(state)`` before it is validated.
+
+        ``fn`` gets the whole new state, frozen, and returns the state to record;
+        it runs on every write (``set``, ``delete``, a transaction, an action).
+        Returns a function that removes it.
+        """
+        return self._timeline.add_interceptor(fn)
 
     def add_validator(self, fn: Validator) -> Callable[[], None]:
         """Check every new state with ``fn(state)`` before it is recorded.

@@ -20,6 +20,8 @@ builtin for the same situation, it is that builtin too::
     ├── ReentrancyError (RuntimeError)    writes re-entering without end
     ├── StorageError                      a backend failed (driver error: __cause__)
     │   └── CorruptHistoryError           stored history fails to parse or verify
+    ├── DecryptionError                   an encrypted value and no key that opens
+    │                                     it (none given, or the wrong one)
     └── SyncError                         publishing or following over Redis failed
 
 Plain bad arguments raise :class:`ValueError` or :class:`TypeError`, as Python's own
@@ -34,6 +36,7 @@ from typing import Any
 __all__ = [
     "ConflictError",
     "CorruptHistoryError",
+    "DecryptionError",
     "FrozenError",
     "NestingError",
     "PatchError",
@@ -181,6 +184,14 @@ class CorruptHistoryError(StorageError):
         self.problems: list[tuple[str | None, int | None, str]] = list(problems) or [
             (None, None, message)
         ]
+
+
+class DecryptionError(StatetrailError):
+    """An encrypted value could not be read: no key given, or not the right one.
+
+    Values sealed by :class:`statetrail.interceptors.Encrypt` are authenticated,
+    so a wrong key is this error, never a garbled value.
+    """
 
 
 class SyncError(StatetrailError):

@@ -22,11 +22,12 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
+from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
 from statetrail._retention import trim_bounds
 from statetrail._store_core import root_of
@@ -464,21 +465,35 @@ class Repository:
             if key in options
         }
         given = initial is not _ABSENT
+        # The timeline's own from the start: revision 0 passes them, and a seal
+        # (Encrypt) covers its row too.
+        fns = interceptors_of(
+            options.pop("interceptors", None), options.pop("schema", None)
+        )
         timeline = self._timeline(
             name,
             initial if given else None,
             given,
             _ADVICE,
-            {"label": "initial", **timeline_options},
+            {"label": "initial", "interceptors": fns, **timeline_options},
         )
+        _add_missing(timeline, fns)
         return Var(name, timeline.value, _timeline=timeline, **options)
 
-    def store(self, name: str, initial_state: dict[str, Any] | None = None) -> Store:
+    def store(
+        self,
+        name: str,
+        initial_state: dict[str, Any] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
+    ) -> Store:
         """A :class:`~statetrail.Store` kept in storage.
 
         The stored timeline ``name``, or a new one starting from
         ``initial_state`` (``{}`` for an empty state). Without it, a name that is
         not stored raises :class:`~statetrail.UnknownTimelineError`.
+        ``interceptors`` and ``schema`` are :class:`~statetrail.Store`'s.
 
         >>> import statetrail
         >>> with statetrail.open(":memory:") as repo:
@@ -489,34 +504,52 @@ class Repository:
         ...         exc.matches
         ['job']
         """
+        fns = interceptors_of(interceptors, schema, plain=True)
         return Store(
-            initial_state, name=name, _timeline=self._state(name, initial_state)
+            initial_state, name=name, _timeline=self._state(name, initial_state, fns)
         )
 
     def async_store(
-        self, name: str, initial_state: dict[str, Any] | None = None
+        self,
+        name: str,
+        initial_state: dict[str, Any] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
     ) -> AsyncStore:
         """An :class:`~statetrail.AsyncStore` kept in storage.
 
         As :meth:`store`: without ``initial_state``, a name that is not stored
         raises :class:`~statetrail.UnknownTimelineError`.
         """
-        timeline = self._state(name, initial_state)
+        fns = interceptors_of(interceptors, schema, plain=True)
+        timeline = self._state(name, initial_state, fns)
         return AsyncStore(initial_state=initial_state, name=name, _timeline=timeline)
 
     def _state(
-        self, name: str, initial_state: Mapping[str, Any] | None
+        self,
+        name: str,
+        initial_state: Mapping[str, Any] | None,
+        interceptors: list[Interceptor],
     ) -> Timeline[Any]:
         root = None if initial_state is None else root_of(initial_state)
-        return self._timeline(
-            name, root, root is not None, _ADVICE, {"label": "initial"}
+        timeline = self._timeline(
+            name,
+            root,
+            root is not None,
+            _ADVICE,
+            {"label": "initial", "interceptors": interceptors},
         )
+        _add_missing(timeline, interceptors)
+        return timeline
 
     def revisioned(
         self,
         name: str,
         kind: type[RevisionedImmutable] = RevisionedImmutable,
         initial: Mapping[str, RevisionedImmutable] | None = None,
+        *,
+        interceptors: Iterable[Interceptor] = (),
     ) -> RevisionedMapping:
         """A :class:`~statetrail.immutable.RevisionedMapping` kept in storage.
 
@@ -529,6 +562,9 @@ class Repository:
         with none stored raises :class:`~statetrail.UnknownTimelineError`; with
         it (``{}`` for an empty mapping), such a name starts a new mapping
         holding ``initial``'s items. A stored mapping ignores ``initial``.
+        ``interceptors`` see each object's state before it is recorded (a
+        schema check that refuses, or ``Encrypt``: one that changes the state
+        would part the object from its record).
 
         >>> import statetrail
         >>> from statetrail.immutable import RevisionedImmutable, update
@@ -547,7 +583,7 @@ class Repository:
         """
         if not isinstance(name, str) or not name:
             raise ValueError("a mapping name is a non-empty string")
-        storage = _StoredMapping(self, name, kind)
+        storage = _StoredMapping(self, name, kind, interceptors_of(interceptors, None))
         mapping = RevisionedMapping(_storage=storage)
         if not mapping:
             if initial is None:
@@ -692,11 +728,16 @@ class _StoredMapping:
     """A revisioned mapping's keys, each a timeline ``"<name>/<key>"``."""
 
     def __init__(
-        self, repo: Repository, name: str, kind: type[RevisionedImmutable]
+        self,
+        repo: Repository,
+        name: str,
+        kind: type[RevisionedImmutable],
+        interceptors: list[Interceptor],
     ) -> None:
         self._repo = repo
         self._prefix = f"{name}/"
         self._kind = kind
+        self._interceptors = interceptors
 
     def load(self) -> dict[Any, SimpleRevisionedImmutableManager]:
         """The managers of the keys stored, their histories read back."""
@@ -705,6 +746,7 @@ class _StoredMapping:
             if timeline_name.startswith(self._prefix):
                 key = timeline_name[len(self._prefix) :]
                 timeline = self._repo.timeline(timeline_name, create=False)
+                _add_missing(timeline, self._interceptors)
                 managers[key] = SimpleRevisionedImmutableManager._stored(
                     key, timeline, self._kind
                 )
@@ -721,6 +763,22 @@ class _StoredMapping:
         def open_timeline(
             state: FrozenDict[str, Any], author: str | None, comment: str | None
         ) -> Timeline[Any]:
-            return self._repo.timeline(name, state, author=author, comment=comment)
+            timeline = self._repo.timeline(
+                name,
+                state,
+                author=author,
+                comment=comment,
+                interceptors=self._interceptors,
+            )
+            _add_missing(timeline, self._interceptors)
+            return timeline
 
         return SimpleRevisionedImmutableManager(key, _open=open_timeline)
+
+
+def _add_missing(timeline: Timeline[Any], interceptors: list[Interceptor]) -> None:
+    """Give an already open ``timeline`` the ``interceptors`` it lacks."""
+    held = timeline.interceptors
+    for fn in interceptors:
+        if fn not in held:
+            timeline.add_interceptor(fn)

@@ -27,18 +27,26 @@ True
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from statetrail._intercept import Interceptor
 from statetrail._log import get_logger
-from statetrail._store_core import State, StoreBase, capture, root_of
+from statetrail._store_core import S, State, StoreBase, capture, root_of
 from statetrail._store_events import (
     EVENT_TYPE_EVENTS_DROPPED,
     EVENT_TYPE_STATE_CHANGED,
     Event,
 )
 from statetrail._store_file import read_state
-from statetrail._store_paths import MAX_PATH_DEPTH, get_nested_value, set_nested_value
+from statetrail._store_paths import (
+    MAX_PATH_DEPTH,
+    assoc,
+    freeze_checked,
+    get_nested_value,
+    set_nested_value,
+    split_path,
+)
 from statetrail._store_transaction import Transaction
 from statetrail.context import Metadata, RawOrigin, current_context, running_loop
 from statetrail.frozen import FrozenDict, freeze
@@ -71,7 +79,7 @@ R = TypeVar("R", bound=Reducer)
 M = TypeVar("M", bound=Middleware)
 
 
-class Store(StoreBase):
+class Store(StoreBase[S]):
     """A synchronous, observable state with dot-path access and a full history.
 
     Args:
@@ -81,6 +89,10 @@ class Store(StoreBase):
             back to it, as plain JSON. The history is not kept in it: for history
             that survives a restart, use ``statetrail.open(path).store(name)``.
         name: A name for the history, for messages and storage.
+        interceptors: Callables given every new state (frozen) that return the
+            state to record; every write passes them, transactions too.
+        schema: A pydantic model or a type the state is validated and converted
+            against on every write (a model is kept as its dict).
 
     Every successful :meth:`set` records a revision; :meth:`history`,
     :meth:`blame`, :meth:`diff`, :meth:`at` and :meth:`rollback` read and use
@@ -91,7 +103,7 @@ class Store(StoreBase):
 _STOP: Any = object()
 
 
-class AsyncStore(StoreBase):
+class AsyncStore(StoreBase[S]):
     """An asyncio store: actions go in through a queue, events come out on queues.
 
     Args:
@@ -102,6 +114,7 @@ class AsyncStore(StoreBase):
         event_queue_size: The bound of each :meth:`subscribe_events` queue
             (``0``: unbounded).
         name: A name for the history.
+        interceptors, schema: As :class:`Store`'s; actions' writes pass them.
 
     Actions are dicts with a ``type``. ``SET_STATE`` actions (with ``path`` and
     ``value``) are built in; :meth:`reducer` adds others and :meth:`middleware`
@@ -134,15 +147,23 @@ class AsyncStore(StoreBase):
         self,
         initial_state_file_path: str | os.PathLike[str] | None = None,
         *,
-        initial_state: Mapping[str, Any] | None = None,
+        initial_state: S | None = None,
         event_queue_size: int | None = None,
         name: str = "",
+        interceptors: Iterable[Interceptor] = (),
+        schema: Any = None,
         _timeline: Timeline[State] | None = None,
         _yield_between_actions: bool = True,
     ) -> None:
         import asyncio  # here: import statetrail and Store stay without asyncio
 
-        super().__init__(initial_state, name=name, _timeline=_timeline)
+        super().__init__(
+            initial_state,
+            name=name,
+            interceptors=interceptors,
+            schema=schema,
+            _timeline=_timeline,
+        )
         # A test seam: False is the broken processor that starves consumers.
         self._yield_between_actions = _yield_between_actions
         self._initial_state_file_path = (
@@ -190,7 +211,7 @@ class AsyncStore(StoreBase):
         extra = FrozenDict._of({"op": "load", "file": path})
         self._apply(lambda _: root, extra, None, None, None, origin, 1)
 
-    def get_current_state(self) -> dict[str, Any]:
+    def get_current_state(self) -> S:
         """A plain, mutable deep copy of the whole state."""
         return self.get_state()
 
@@ -379,6 +400,35 @@ class AsyncStore(StoreBase):
         with self._transaction(label, author, comment, extra, origin) as tx:
             reducer(tx, action)
         return tx.revision
+
+    def reduce(self, state: Mapping[str, Any], action: Any) -> State:
+        """The state this store's reducers make of ``action`` on ``state``.
+
+        Records nothing: a pure function of its arguments, for tests and for
+        :func:`statetrail.replay` (``replay(recording, store.reduce)``), which
+        passes a :class:`~statetrail.replaying.Step`: its ``action``, or, for a
+        revision no action made, its recorded changes. Middleware does not run
+        (a recorded action is the one middleware let through).
+        """
+        from statetrail.replaying import Step, apply_step
+
+        if isinstance(action, Step):
+            if action.action is None:
+                return root_of(apply_step(state, action))
+            action = action.action
+        root = root_of(state)
+        kind = action.get("type")
+        if kind == self.ACTION_TYPE_SET_STATE:
+            steps = split_path(action["path"])
+            value = freeze_checked(action.get("value"), len(steps))
+            return root_of(assoc(root, steps, value))
+        reducer = self._reducers.get(kind) if isinstance(kind, str) else None
+        if reducer is None:
+            raise ValueError(f"no reducer for action type {kind!r}")
+        tx = Transaction(root, self._out)
+        reducer(tx, action)
+        new: State = tx.snapshot()
+        return new
 
     async def _no_transaction_here(self) -> None:
         # A transaction block open in another task of this thread holds the lock

@@ -41,6 +41,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from statetrail import paths
 from statetrail._change import Change
 from statetrail._history import History
+from statetrail._intercept import Interceptor, intercept
 from statetrail._listeners import (
     MAX_LISTENER_DEPTH,
     Dispatcher,
@@ -282,13 +283,16 @@ class Timeline(History, Generic[T]):
         listeners: Callables given each new :class:`~statetrail.Revision` after it
             is recorded.
         retention: Keep only some revisions (see :class:`Retention`).
+        interceptors: Callables given each new value (frozen) before the
+            validators, returning the value to record; every write passes them
+            (see ``statetrail._intercept``). Revision 0 passes them too.
         branch: The name of the first branch.
         label, author, comment: Metadata of revision 0.
     """
 
     def __init__(
         self,
-        initial: Any = None,
+        initial: T | None = None,
         *,
         name: str = "",
         deep_copy: bool = True,
@@ -296,6 +300,7 @@ class Timeline(History, Generic[T]):
         validators: Iterable[Validator] = (),
         listeners: Iterable[Listener] = (),
         retention: Retention | None = None,
+        interceptors: Iterable[Interceptor] = (),
         branch: str = "main",
         label: str | None = None,
         author: str | None = None,
@@ -312,6 +317,12 @@ class Timeline(History, Generic[T]):
         self._writing = False
         self._frozen = False
         self._validators: list[Validator] = list(validators)
+        self._interceptors: list[Interceptor] = list(interceptors)
+        for fn in self._interceptors:
+            if not callable(fn):
+                raise TypeError(f"an interceptor must be callable, not {fn!r}")
+        if self._interceptors:  # given the value frozen, as on every write
+            initial = intercept(self._interceptors, self._freeze(initial))
         self._listeners = Dispatcher(
             tuple(listeners), self._lock, self._view, self._label
         )
@@ -360,7 +371,11 @@ class Timeline(History, Generic[T]):
         branch, cursor, tips = place
         if not len(records):
             raise ValueError("a timeline needs at least one revision")
+        # Recorded values passed the interceptors when they were written: not
+        # again (a schema changed since must not make a history unreadable).
+        interceptors = list(options.pop("interceptors", ()))
         timeline: Timeline[Any] = cls(None, deep_copy=False, origin=False, **options)
+        timeline._interceptors = interceptors
         timeline._deep_copy = options.get("deep_copy", True)
         timeline._origin = options.get("origin")
         timeline._records = (
@@ -391,6 +406,7 @@ class Timeline(History, Generic[T]):
             or self._frozen
             or self._writing
             or self._validators
+            or self._interceptors
             or self._listeners.listeners
             or self._retention is not None
             or self._path_index is not None
@@ -536,11 +552,15 @@ class Timeline(History, Generic[T]):
         origin: Sequence[Any],
         expect: int | None,
         changes: tuple[Change, ...] | None = None,
+        intercepted: bool = False,
     ) -> Record:
         """Record ``value`` (frozen) after the cursor; the general path.
 
         Called with the lock held. ``origin`` is the four raw-origin fields;
         ``changes``, when the caller knows them, what changed from the head.
+        Every write that is not a plain append passes here, so the interceptors
+        run here (unless ``intercepted``: the caller ran them, awaiting async
+        ones), then the validators.
         """
         if self._plain and expect is None:
             # Nothing to check or keep up to date: append (as _commit does inline).
@@ -574,6 +594,12 @@ class Timeline(History, Generic[T]):
                 f"listeners kept writing back {depth} generations deep; the limit is "
                 f"MAX_LISTENER_DEPTH={MAX_LISTENER_DEPTH}"
             )
+        if self._interceptors and not intercepted and info[0] != RevisionKind.DELETE:
+            with self._user_code():
+                out = intercept(self._interceptors, value)
+            if out is not value:
+                value = self._freeze(out)
+                changes = None  # those were the changes to the value before
         if self._validators and info[0] != RevisionKind.DELETE:  # no value to check
             with self._user_code():
                 for validate in self._validators:
@@ -741,6 +767,8 @@ class Timeline(History, Generic[T]):
         expect: int | None = None,
         changes: tuple[Change, ...] | None = None,
         depth: int = 1,
+        *,
+        intercepted: bool = False,
     ) -> Record:
         """Record ``value`` after the cursor: the one call front ends write through.
 
@@ -764,6 +792,8 @@ class Timeline(History, Generic[T]):
                 cursor is at this revision number (optimistic concurrency).
             changes: What changed from the head, when the caller knows (no diff).
             depth: Frames between this call and the user's code, for the origin.
+            intercepted: The caller ran the interceptors already (``set_async``,
+                which awaits async ones); otherwise the write core runs them.
         """
         # The hot path of every front end, kept flat on purpose: what _freeze,
         # _capture, _info and _record do, for the common case of a plain append.
@@ -834,7 +864,12 @@ class Timeline(History, Generic[T]):
             if self._writing:
                 self._check_writable()
             record = self._record(
-                value, info, (code, lasti, thread_name, task), expect, changes
+                value,
+                info,
+                (code, lasti, thread_name, task),
+                expect,
+                changes,
+                intercepted,
             )
         finally:
             lock.release()
@@ -1469,6 +1504,32 @@ class Timeline(History, Generic[T]):
             with self._lock:
                 if fn in self._validators:
                     self._validators.remove(fn)
+                    self._refresh()
+
+        return remove
+
+    @property
+    def interceptors(self) -> tuple[Interceptor, ...]:
+        """The interceptors every new value passes, in order."""
+        return tuple(self._interceptors)
+
+    def add_interceptor(self, fn: Interceptor) -> Callable[[], None]:
+        """Pass each new value through ``fn`` before the validators see it.
+
+        ``fn`` gets the value frozen and returns the value to record; it runs on
+        every write, whichever method made it (not on a ``delete`` revision,
+        which has no value). Returns a function that removes it.
+        """
+        if not callable(fn):
+            raise TypeError(f"an interceptor must be callable, not {fn!r}")
+        with self._lock:
+            self._interceptors.append(fn)
+            self._refresh()
+
+        def remove() -> None:
+            with self._lock:
+                if fn in self._interceptors:
+                    self._interceptors.remove(fn)
                     self._refresh()
 
         return remove

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMappin
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from statetrail._intercept import Interceptor, interceptors_of
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
 from statetrail.revision import PLAIN, Change, Revision, RevisionKind, _short
@@ -42,7 +43,6 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 VarListener = Callable[["Var[Any]", Revision], object]
-Interceptor = Callable[[Any], Any]
 
 
 class Var(Generic[T]):
@@ -58,9 +58,12 @@ class Var(Generic[T]):
             (``ValueError`` by convention) rejects it and leaves no trace.
         on_change: Listeners called ``fn(var, revision)`` after every change.
         interceptors: Callables that transform each value before it is validated
-            and stored (middleware: normalising, redacting, converting).
+            and stored (middleware: normalising, redacting, converting). They
+            run on every write, ``set_in``, ``update`` and ``edit`` too, and get
+            the value frozen.
         schema: A type (a pydantic model, a dataclass, ``list[int]`` ...) every
-            value is validated and converted against, with pydantic.
+            value is validated and converted against, with pydantic, on every
+            write (it runs before the other interceptors).
         origin: Record the caller's line of code (``None`` follows the default).
         retention: Keep only some revisions (see :class:`~statetrail.Retention`).
     """
@@ -82,33 +85,29 @@ class Var(Generic[T]):
         if not isinstance(name, str):
             raise TypeError(f"a Var name is a string, not {type(name).__name__}")
         self._name = name
-        self._interceptors: list[Interceptor] = list(interceptors or ())
-        if schema is not None:
-            self._interceptors.insert(0, _schema_interceptor(schema))
+        fns = interceptors_of(interceptors, schema)
         self._listeners: dict[VarListener, Callable[[], None]] = {}
         self._async_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         if _timeline is None:
             _timeline = Timeline(
-                self._intercept(initial_value),
+                initial_value,
                 name=name,
                 deep_copy=deep_copy,
                 origin=origin,
                 validators=validators or (),
+                interceptors=fns,
                 retention=retention,
                 label="initial",
             )
         else:
             # A timeline kept elsewhere (a repository's): the variable works on it.
+            for intercept in fns:
+                _timeline.add_interceptor(intercept)
             for validate in validators or ():
                 _timeline.add_validator(validate)
         self._timeline: Timeline[T] = _timeline
         for fn in on_change or ():
             self.add_listener(fn)
-
-    def _intercept(self, value: Any) -> Any:
-        for fn in self._interceptors:
-            value = fn(value)
-        return value
 
     # -- reading -------------------------------------------------------------------
 
@@ -252,8 +251,7 @@ class Var(Generic[T]):
         Raises :class:`~statetrail.FrozenError` when frozen, and whatever a
         validator raises when it rejects the value.
         """
-        if self._interceptors:
-            value = self._intercept(value)
+        # The timeline's write core runs the interceptors and validators.
         # Through the attribute each time: a method of the class specializes,
         # a bound method kept on the instance does not (3.11).
         info: Info
@@ -284,12 +282,18 @@ class Var(Generic[T]):
         if lock is None:
             lock = self._async_locks.setdefault(loop, asyncio.Lock())
         async with lock:
-            for fn in self._interceptors:
+            for fn in self._timeline.interceptors:
                 value = fn(value)
                 if asyncio.iscoroutine(value):
                     value = await value
-            self._timeline.set(
-                value, label=label, author=author, comment=comment, _depth=2
+            info: Info
+            if label is None and author is None and comment is None:
+                info = PLAIN
+            else:
+                info = (RevisionKind.SET, None, label, author, comment, None)
+            # Interceptors run (and awaited) here: the write core must not again.
+            self._timeline._commit(  # noqa: SLF001 - front-end seam
+                value, info, None, None, 2, intercepted=True
             )
         return self
 
@@ -339,13 +343,6 @@ class Var(Generic[T]):
         Concurrent ``update`` calls never lose one another's changes (a get
         followed by a set can).
         """
-        interceptors = self._interceptors
-        if interceptors:
-            inner = fn
-
-            def fn(current: T) -> T:
-                return self._intercept(inner(current))  # type: ignore[no-any-return]
-
         self._timeline.update(fn, label=label, author=author, comment=comment, _depth=2)
         return self
 
@@ -459,9 +456,7 @@ class Var(Generic[T]):
 
     def add_interceptor(self, fn: Interceptor) -> Var[T]:
         """Transform each new value with ``fn`` before it is validated and stored."""
-        if not callable(fn):
-            raise TypeError(f"an interceptor must be callable, not {fn!r}")
-        self._interceptors.append(fn)
+        self._timeline.add_interceptor(fn)
         return self
 
     def add_listener(self, fn: VarListener) -> Var[T]:
@@ -492,24 +487,6 @@ class Var(Generic[T]):
             f"Var({self._name!r}, value={_short(self._timeline.head.value)}, "
             f"revision={self._timeline.head.number}{frozen})"
         )
-
-
-def _schema_interceptor(schema: Any) -> Interceptor:
-    try:
-        import pydantic
-    except ImportError as exc:  # pragma: no cover - pydantic is in the dev extra
-        raise ImportError(
-            "schema= validation needs pydantic: pip install 'statetrail[pydantic]'"
-        ) from exc
-    adapter = pydantic.TypeAdapter(schema)
-
-    def validate(value: Any) -> Any:
-        try:
-            return adapter.validate_python(value)
-        except pydantic.ValidationError as exc:
-            raise ValueError(str(exc)) from exc
-
-    return validate
 
 
 class Registry:

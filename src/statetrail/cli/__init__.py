@@ -32,10 +32,11 @@ is not a terminal, a progress bar on standard error when that is one.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import TextIO
 
@@ -118,6 +119,17 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     p = commands.add_parser(
+        "inspect", help="show a file saved by Var.save or Store.save"
+    )
+    p.add_argument("target", metavar="FILE")
+    p.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="read a Python pickle (the first seed's files): unpickling runs code "
+        "the file names, so only for a file you made yourself",
+    )
+
+    p = commands.add_parser(
         "anchor", help="print a short text that proves the history as it is now"
     )
     p.add_argument("target", metavar="FILE_OR_URL")
@@ -159,7 +171,32 @@ def _parser() -> argparse.ArgumentParser:
                 help="PostgreSQL: the schema holding the history (default "
                 "statetrail; the same as ?schema= in the URL)",
             )
+            command.add_argument(
+                "--key-file",
+                help="a file of Fernet keys, one a line, that open values "
+                "written with statetrail.interceptors.Encrypt (without it they "
+                "show as <encrypted>)",
+            )
     return parser
+
+
+@contextlib.contextmanager
+def _keys(key_file: str | None) -> Iterator[None]:
+    """With ``--key-file``, its keys open encrypted values; without, placeholders."""
+    from statetrail.storage._sealed import placeholders
+
+    if key_file is None:
+        with placeholders():
+            yield
+        return
+    from statetrail.interceptors import Encrypt
+
+    with open(key_file, "rb") as f:
+        keys = [line.strip() for line in f if line.strip()]
+    if not keys:
+        raise ValueError(f"--key-file {key_file}: no key in it")
+    Encrypt(keys)
+    yield
 
 
 def _with_schema(target: str, schema: str | None) -> str:
@@ -189,68 +226,11 @@ def main(
     out = sys.stdout if out is None else out
     err = sys.stderr if err is None else err
     try:
-        if args.command != "demo":
-            args.target = _with_schema(args.target, args.schema)
-        from statetrail.cli import inspect
-
-        if args.command == "timelines":
-            inspect.timelines(args.target, out)
-        elif args.command == "log":
-            inspect.log(
-                args.target,
-                args.name,
-                out,
-                author=args.author,
-                since=args.since,
-                until=args.until,
-                path=args.path,
-                branch=args.branch,
-                label=args.label,
-                limit=args.limit,
-            )
-        elif args.command == "show":
-            inspect.show(args.target, args.spec, out)
-        elif args.command == "diff":
-            inspect.diff(args.target, args.name, args.a, args.b, out)
-        elif args.command == "blame":
-            inspect.blame(args.target, args.name, args.path, out, branch=args.branch)
-        elif args.command == "export":
-            from statetrail.cli.export import export
-
-            export(
-                args.target,
-                args.name,
-                out,
-                fmt=args.format,
-                full=args.full,
-                err=err,
-            )
-        elif args.command == "verify":
-            inspect.verify(
-                args.target, out, anchor=args.anchor, full=args.full, err=err
-            )
-        elif args.command == "anchor":
-            inspect.anchor(args.target, out)
-        elif args.command == "follow":
-            from statetrail.cli.follow import follow
-
-            follow(
-                args.target,
-                args.name,
-                out,
-                after=args.after,
-                source=args.source,
-                as_json=args.json,
-                count=args.count,
-            )
-        elif args.command == "trim":
-            from statetrail.cli import trim
-
-            trim.run(args, out)
-        else:
-            from statetrail.cli.demo import run
-
-            run(cards=args.cards, out=out, file=args.file)
+        with contextlib.ExitStack() as stack:
+            if args.command != "demo":
+                args.target = _with_schema(args.target, args.schema)
+                stack.enter_context(_keys(args.key_file))
+            _run(args, out, err)
     except BrokenPipeError:
         # The reader went away (`statetrail log FILE NAME | head`): end quietly,
         # with the status a process killed by SIGPIPE has. Standard output goes to
@@ -271,3 +251,69 @@ def main(
     except KeyboardInterrupt:  # pragma: no cover - interactive
         return 130
     return 0
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
+    """Run the parsed command."""
+    from statetrail.cli import inspect
+
+    if args.command == "timelines":
+        inspect.timelines(args.target, out)
+    elif args.command == "log":
+        inspect.log(
+            args.target,
+            args.name,
+            out,
+            author=args.author,
+            since=args.since,
+            until=args.until,
+            path=args.path,
+            branch=args.branch,
+            label=args.label,
+            limit=args.limit,
+        )
+    elif args.command == "show":
+        inspect.show(args.target, args.spec, out)
+    elif args.command == "diff":
+        inspect.diff(args.target, args.name, args.a, args.b, out)
+    elif args.command == "blame":
+        inspect.blame(args.target, args.name, args.path, out, branch=args.branch)
+    elif args.command == "export":
+        from statetrail.cli.export import export
+
+        export(
+            args.target,
+            args.name,
+            out,
+            fmt=args.format,
+            full=args.full,
+            err=err,
+        )
+    elif args.command == "verify":
+        inspect.verify(args.target, out, anchor=args.anchor, full=args.full, err=err)
+    elif args.command == "inspect":
+        from statetrail.cli.saved import inspect_file
+
+        inspect_file(args.target, out, err, allow_pickle=args.allow_pickle)
+    elif args.command == "anchor":
+        inspect.anchor(args.target, out)
+    elif args.command == "follow":
+        from statetrail.cli.follow import follow
+
+        follow(
+            args.target,
+            args.name,
+            out,
+            after=args.after,
+            source=args.source,
+            as_json=args.json,
+            count=args.count,
+        )
+    elif args.command == "trim":
+        from statetrail.cli import trim
+
+        trim.run(args, out)
+    else:
+        from statetrail.cli.demo import run
+
+        run(cards=args.cards, out=out, file=args.file)

@@ -23,9 +23,10 @@ from typing import Any, BinaryIO, TextIO
 import orjson
 
 from statetrail.cli._output import progress
-from statetrail.cli.inspect import opened, reader
+from statetrail.cli.inspect import CommandError, opened, reader
 from statetrail.storage import codec
 from statetrail.storage import revision_json as schema
+from statetrail.storage._sealed import Seal, tracking
 
 __all__ = ["FORMATS", "export"]
 
@@ -75,12 +76,15 @@ def export(
         rows = stored.forward(progress=None if update is None else page)
         lines: list[bytes] = []
         if full:
-            for row, value in stored.values(rows):
-                doc = schema.from_row(row, value=_json_value(value), with_value=True)
-                lines.append(schema.dumps(doc))
-                count += 1
-                if len(lines) >= 64:
-                    _write(binary, text, lines)
+            with tracking() as used:
+                for row, value in stored.values(rows):
+                    # What was encrypted in storage stays encrypted here.
+                    json_value = _json_value(value, tuple(used[:1]))
+                    doc = schema.from_row(row, value=json_value, with_value=True)
+                    lines.append(schema.dumps(doc))
+                    count += 1
+                    if len(lines) >= 64:
+                        _write(binary, text, lines)
         else:
             patch = fmt == "json-patch"
             for row in rows:
@@ -96,12 +100,19 @@ def export(
     return count
 
 
-def _json_value(value: Any) -> Any:
+def _json_value(value: Any, seal: tuple[Seal, ...]) -> Any:
     from statetrail.timeline import Erased
 
     if type(value) is Erased:
         return None
-    return codec.to_json(value)
+    try:
+        return codec.to_json(value, seal=seal)
+    except codec.CodecError:
+        if "<encrypted>" in repr(value):
+            raise CommandError(
+                "--full needs the values, and some are encrypted: pass --key-file"
+            ) from None
+        raise
 
 
 def _write(binary: BinaryIO | None, text: TextIO, lines: list[bytes]) -> None:

@@ -35,11 +35,13 @@ from statetrail.repository import Repository
 from statetrail.repository import open as open_repository
 from statetrail.storage._files import read_regular
 from statetrail.storage._reader import StoredTimeline, touches
+from statetrail.storage._sealed import ENC_TAG
 from statetrail.storage.base import Row
 from statetrail.storage.revision_json import origin_of, payload_of
 from statetrail.timeline import Erased
 
 __all__ = [
+    "PICKLE_MAGIC",
     "CommandError",
     "anchor",
     "blame",
@@ -52,7 +54,8 @@ __all__ = [
     "verify",
 ]
 
-_PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+#: How a pickle's bytes begin (protocols 2 to 5): such a file is never read.
+PICKLE_MAGIC = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
 
 
 class CommandError(StatetrailError):
@@ -77,7 +80,7 @@ def opened(target: str) -> Iterator[Repository]:
             raise CommandError(f"{target}: is a directory, not a history file")
         # A FIFO or device is refused here, before anything waits on it.
         head = read_regular(target, 2)
-        if head in _PICKLE_MAGIC:
+        if head in PICKLE_MAGIC:
             raise CommandError(
                 f"{target}: is a Python pickle, which is never read (unpickling runs "
                 "code); statetrail reads SQLite, JSON history files and PostgreSQL"
@@ -166,7 +169,9 @@ def _summary(row: Row) -> str:
         if op[0] == "-":
             parts.append(f"-{where}")
         else:
-            text = orjson.dumps(op[2]).decode() if len(op) > 2 else ""
+            new = op[2] if len(op) > 2 else ""
+            sealed = type(new) is dict and new.get("$t") == ENC_TAG
+            text = "<encrypted>" if sealed else orjson.dumps(new).decode()
             parts.append(f"{where or '<all>'}={_short(text)}")
     if len(ops) > 2:
         parts.append(f"+{len(ops) - 2} more")
@@ -378,7 +383,12 @@ def diff(target: str, name: str, a: str, b: str, out: TextIO) -> None:
     with opened(target) as repo:
         stored = reader(repo, name)
         first, second = stored.resolve(a), stored.resolve(b)
-        changes = diff_values(stored.value_at(first), stored.value_at(second))
+        before, after = stored.value_at(first), stored.value_at(second)
+        if "<encrypted>" in repr(before) + repr(after):
+            raise CommandError(
+                f"{name}: the values are encrypted; pass --key-file to compare them"
+            )
+        changes = diff_values(before, after)
         say(f"{name}: {first} -> {second}, {len(changes)} change(s)")
         for change in changes:
             where = change.dotted or "<all>"

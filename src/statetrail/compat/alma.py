@@ -134,8 +134,6 @@ class AlmaVar(Var[T]):
     ) -> AlmaVar[T]:
         """Update the current value and append a record; returns self."""
         try:
-            if self._interceptors:
-                value = self._intercept(value)
             info: Info
             if label is None and author is None and comment is None:
                 info = PLAIN

@@ -31,7 +31,7 @@ by timestamp.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -94,14 +94,26 @@ class SimpleRevisionedImmutableManager:
     from it, or the history was rolled back past it) is refused with
     :class:`~statetrail.errors.ConflictError`, so no revision is ever recorded
     after changes it never saw; roll back to it first to branch from it.
+
+    ``interceptors`` see each revision's state before it is recorded, as a
+    timeline's do: one that refuses (a schema check) or a seal
+    (``statetrail.interceptors.Encrypt``); one that changed the state would
+    part the object from its record.
     """
 
     #: The clock of ``__im_start_on__`` and ``__im_end_on__`` (shoobx.immutable's
     #: testing hook). ``None``: the timeline's timestamps, aware UTC datetimes.
     now: Callable[[], datetime] | None = None
 
-    def __init__(self, name: str = "", *, _open: TimelineOpener | None = None) -> None:
+    def __init__(
+        self,
+        name: str = "",
+        *,
+        interceptors: Iterable[Callable[[Any], Any]] = (),
+        _open: TimelineOpener | None = None,
+    ) -> None:
         self.name = name
+        fns = list(interceptors)
         self._timeline: Timeline[FrozenDict[str, Any]] | None = None
         self._objects: dict[int, RevisionedImmutable] = {}
         self._active = False
@@ -109,7 +121,11 @@ class SimpleRevisionedImmutableManager:
         # Makes the timeline at the first revision (a repository's, when stored).
         self._open: TimelineOpener = _open or (
             lambda state, author, comment: Timeline(
-                state, name=self.name, author=author, comment=comment
+                state,
+                name=self.name,
+                author=author,
+                comment=comment,
+                interceptors=fns,
             )
         )
 

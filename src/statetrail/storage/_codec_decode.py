@@ -17,6 +17,7 @@ from statetrail.frozen._opaque import Opaque
 from statetrail.storage import _codec_registry as _registry
 from statetrail.storage import _codec_tags as _tags
 from statetrail.storage._codec_tags import MAX_DEPTH, CodecError
+from statetrail.storage._sealed import ENCRYPTED, SEAL_TAGS, open_sealed
 
 __all__ = ["corrupt", "decode", "short"]
 
@@ -83,6 +84,9 @@ def _dec_tag(x: dict[str, Any], depth: int, pickle_ok: bool) -> Any:
         scalar = _tags.SCALAR_DECODERS.get(tag)
         if scalar is not None:
             return scalar(payload)
+        if tag in SEAL_TAGS:
+            opened = open_sealed(tag, payload)
+            return opened if opened is ENCRYPTED else _dec(opened, depth + 1, pickle_ok)
         if tag == _tags.PICKLE_TAG:
             return _unpickle(payload, pickle_ok)
         return _dec_registered(tag, payload, depth + 1, pickle_ok)

@@ -52,6 +52,7 @@ from statetrail.revision import (
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._ranges import Cut
+from statetrail.storage._sealed import ENCRYPTED, Seal, seals_of
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased, Handle
@@ -115,6 +116,8 @@ def _note_text(note: Any, allow_pickle: bool) -> str:
 def _apply(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
     """Apply a stored patch (``=``, ``+``, ``-`` steps) to a frozen value."""
     for op, path, new in ops:
+        if value is ENCRYPTED and path:
+            continue  # read without its key (placeholders): stays <encrypted>
         if op == "=":
             value = new if not path else set_in(value, path, new, create=False)
         elif op == "+":
@@ -635,7 +638,8 @@ class StoreJournal:
 
     def record(self, timeline: Handle, revision: Revision) -> None:
         """Append ``revision`` durably; on a conflict, catch up and raise."""
-        row, value_json = self._row(revision)
+        seal = seals_of(timeline.timeline.interceptors)
+        row, value_json = self._row(revision, seal)
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
         checkpoints: tuple[Checkpoint, ...] = ()
         if row.parent is not None and depth >= self._every:
@@ -643,7 +647,7 @@ class StoreJournal:
             text = codec.canonical(
                 value_json
                 if value_json is not None
-                else codec.to_json(revision.value, allow_pickle=self._pickle)
+                else codec.to_json(revision.value, allow_pickle=self._pickle, seal=seal)
             ).decode()
             checkpoints = (
                 Checkpoint(
@@ -765,13 +769,16 @@ class StoreJournal:
         source from now on), and a seal bound to the row's chain.
         """
         children: dict[int, str] = {}
+        seal = seals_of(timeline.timeline.interceptors)
         for child in timeline.children(number):
             if type(child[VALUE]) is Erased:
                 continue  # no value to keep; its children got theirs when erased
             stored = self.backend.checkpoint(self.name, child[NUMBER])
             if stored is None:
                 text = codec.canonical(
-                    codec.to_json(Revision(child).value, allow_pickle=self._pickle)
+                    codec.to_json(
+                        Revision(child).value, allow_pickle=self._pickle, seal=seal
+                    )
                 )
                 digest = integrity.checkpoint_digest(
                     self._chain_of(child[NUMBER]), text
@@ -868,8 +875,13 @@ class StoreJournal:
             self._chains[number] = chain
         return chain
 
-    def _row(self, revision: Revision) -> tuple[Row, Any]:
-        """The row for ``revision`` and, for a whole value, its JSON tree."""
+    def _row(self, revision: Revision, seal: tuple[Seal, ...] = ()) -> tuple[Row, Any]:
+        """The row for ``revision`` and, for a whole value, its JSON tree.
+
+        ``seal``: the timeline's seals (``statetrail.interceptors``), which the
+        stored value and each patch value pass; the value digest is the plain
+        value's (docs/interceptors.md).
+        """
         rec = revision._rec
         kind, target, label, author, comment, note = rec[INFO]
         number, parent, branch, time_ns = (
@@ -881,7 +893,9 @@ class StoreJournal:
         value_json = None
         values = self._values
         if parent is None:
-            value_json = codec.to_json(revision.value, allow_pickle=self._pickle)
+            value_json = codec.to_json(
+                revision.value, allow_pickle=self._pickle, seal=seal
+            )
             payload = codec.canonical(
                 {
                     "value": value_json,
@@ -897,7 +911,9 @@ class StoreJournal:
                 committed = values.reset(rec[VALUE], number)
             payload = codec.canonical(
                 {
-                    "patch": codec.changes_to_json(changes, allow_pickle=self._pickle),
+                    "patch": codec.changes_to_json(
+                        changes, allow_pickle=self._pickle, seal=seal
+                    ),
                     "value_digest": committed,
                 }
             )
@@ -915,6 +931,10 @@ class StoreJournal:
                 )
         if note is None:
             extra = None
+        elif seal:  # an AsyncStore's note holds the action, values and all
+            extra = codec.canonical(
+                codec.to_json(note, allow_pickle=self._pickle, seal=seal)
+            ).decode()
         elif type(note) is FrozenDict and note._keys is not None:
             # Front ends write a few kinds of small note: work each out once. Only
             # notes of strings are kept, so a note equal to a kept one is the same

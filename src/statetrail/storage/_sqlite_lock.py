@@ -19,9 +19,11 @@ locks SQLite holds on it (https://www.sqlite.org/howtocorrupt.html, section 2.2)
 A flock belongs to an open file description: two backends in one process exclude
 each other as two processes do, and the kernel releases the lock when the
 process dies, however it dies. A forked child closes its copies of its parent's
-descriptors at once (without unlocking, which would unlock the parent's too), so
-a child that lives on never keeps its parent's lock alive; it takes its own lock
-when it writes. The lock file stays in place (deleting it would race with a
+descriptors at once (without unlocking, which would unlock the parent's too), and
+the owner unlocks before it closes (a child forked below Python, or not yet
+through its fork hook, still shares the locked description), so a child that
+lives on never keeps its parent's lock alive; it takes its own lock when it
+writes. The lock file stays in place (deleting it would race with a
 process about to lock it); a batched writer leaves its process id in it, for the
 message another writer gets.
 
@@ -52,11 +54,12 @@ try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: no flock, no lock taken
     _system_flock = None
-    _EXCLUSIVE = _SHARED = 0
+    _EXCLUSIVE = _SHARED = _UNLOCK = 0
 else:
     _system_flock = fcntl.flock
     _EXCLUSIVE = fcntl.LOCK_EX | fcntl.LOCK_NB
     _SHARED = fcntl.LOCK_SH | fcntl.LOCK_NB
+    _UNLOCK = fcntl.LOCK_UN
 
 # The locks holding a descriptor, for the fork hook below.
 _held: weakref.WeakSet[WriterLock] = weakref.WeakSet()
@@ -177,6 +180,12 @@ class WriterLock:
                 # The id is only for messages; the lock goes with the descriptor.
                 with contextlib.suppress(OSError):
                     os.ftruncate(fd, 0)
+            if self._flock is not None:
+                # Unlock before closing: a child may still hold a copy of the
+                # descriptor (forked below Python, or not yet through its fork
+                # hook), and the lock lives as long as any copy does.
+                with contextlib.suppress(OSError):
+                    self._flock(fd, _UNLOCK)
             os.close(fd)
             self.mode = None
             _held.discard(self)

@@ -37,6 +37,7 @@ from statetrail.storage._journal import (
     row_value,
 )
 from statetrail.storage._ranges import Cut, cut_of, range_tombstone
+from statetrail.storage._sealed import tracking
 from statetrail.storage.base import Backend, Checkpoint, Heads, RangeTombstone
 
 __all__ = [
@@ -286,26 +287,35 @@ def _tombstone(
             trimmed=plan.cut,
         )
 
-    for number in backend.crossing(name, keep):
-        row = kept if number == keep else backend.row(name, number)
-        if row is None or row.payload is None or row.payload.startswith(_WHOLE_PATCH):
-            continue  # erased (its tombstone is its value), or a whole value
-        stored = backend.checkpoint(name, number)
-        parent = row.parent
-        assert parent is not None  # it crosses the cut: it has a parent
-        if plan.cut is not None and parent <= plan.cut.last:
-            # Crossed an earlier cut too: its sealed checkpoint holds it.
-            value = read(number)
-        else:  # from its parent's value, not from a checkpoint it may have
-            try:
-                value = row_value(row, read(parent), allow_pickle=allow_pickle)
-            except NeedsCheckpoint:  # its parent was erased: the erasure's
-                value = read(number)  # checkpoint of it, sealed by the tombstone
-        text = codec.canonical(codec.to_json(value, allow_pickle=allow_pickle))
-        digest = integrity.checkpoint_digest(row.chain, text)
-        if stored is None or stored != (text.decode(), digest):
-            written.append(Checkpoint(number, text.decode(), digest))
-        sealed[number] = digest
+    with tracking() as opened:
+        for number in backend.crossing(name, keep):
+            row = kept if number == keep else backend.row(name, number)
+            if (
+                row is None
+                or row.payload is None
+                or row.payload.startswith(_WHOLE_PATCH)
+            ):
+                continue  # erased (its tombstone is its value), or a whole value
+            stored = backend.checkpoint(name, number)
+            parent = row.parent
+            assert parent is not None  # it crosses the cut: it has a parent
+            if plan.cut is not None and parent <= plan.cut.last:
+                # Crossed an earlier cut too: its sealed checkpoint holds it.
+                value = read(number)
+            else:  # from its parent's value, not from a checkpoint it may have
+                try:
+                    value = row_value(row, read(parent), allow_pickle=allow_pickle)
+                except NeedsCheckpoint:  # its parent was erased: the erasure's
+                    value = read(number)  # checkpoint of it, sealed by the tombstone
+            # Encrypted when read (statetrail.interceptors.Encrypt): so when written.
+            seal = tuple(opened[:1])
+            text = codec.canonical(
+                codec.to_json(value, allow_pickle=allow_pickle, seal=seal)
+            )
+            digest = integrity.checkpoint_digest(row.chain, text)
+            if stored is None or stored != (text.decode(), digest):
+                written.append(Checkpoint(number, text.decode(), digest))
+            sealed[number] = digest
     first = plan.first
     previous = None if plan.cut is None else plan.cut.tombstones[-1]
     if (

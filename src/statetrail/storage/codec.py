@@ -89,6 +89,7 @@ from statetrail.storage._codec_decode import short as _short
 from statetrail.storage._codec_encode import _I64_MAX, _I64_MIN
 from statetrail.storage._codec_registry import register, registered
 from statetrail.storage._codec_tags import MAX_DEPTH, CodecError
+from statetrail.storage._sealed import Seal, seal_tree
 
 __all__ = [
     "MAX_DEPTH",
@@ -119,7 +120,9 @@ _CANONICAL_STRICT = (
 # -- values and JSON trees -----------------------------------------------------
 
 
-def to_json(value: Any, *, allow_pickle: bool = False) -> Any:
+def to_json(
+    value: Any, *, allow_pickle: bool = False, seal: tuple[Seal, ...] = ()
+) -> Any:
     """The JSON-able tree for ``value``, with type tags where JSON has no type.
 
     Args:
@@ -127,6 +130,8 @@ def to_json(value: Any, *, allow_pickle: bool = False) -> Any:
         allow_pickle: Pickle objects of classes nothing else can store, instead
             of refusing them. Such history can only be read with
             ``allow_pickle=True``.
+        seal: Seals (``statetrail.interceptors``) the tree passes through:
+            the value is stored as ``{"$t": "enc", "v": ...}`` and the like.
 
     Returns:
         Dicts with string keys, lists, strings, booleans, ``None``, integers
@@ -140,7 +145,8 @@ def to_json(value: Any, *, allow_pickle: bool = False) -> Any:
     >>> to_json({"a": {1, 2}, "b": float("inf")})
     {'a': {'$t': 'set', 'v': [1, 2]}, 'b': {'$t': 'float', 'v': 'inf'}}
     """
-    return _encode.encode(value, allow_pickle)
+    tree = _encode.encode(value, allow_pickle)
+    return seal_tree(tree, seal) if seal else tree
 
 
 def from_json(data: Any, *, allow_pickle: bool = False) -> Any:
@@ -309,12 +315,18 @@ def _plain(x: Any) -> bool:
     )
 
 
-def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) -> Any:
+def changes_to_json(
+    changes: Sequence[Change],
+    *,
+    allow_pickle: bool = False,
+    seal: tuple[Seal, ...] = (),
+) -> Any:
     """A patch: the changes as JSON operations that apply in order.
 
     ``["+", path, new]`` adds, ``["=", path, new]`` replaces and ``["-", path]``
     removes; a path is a list of keys, each stored as :func:`to_json` stores it
-    (strings and integers as they are). Old values are not stored.
+    (strings and integers as they are). Old values are not stored; with
+    ``seal``, each new value is sealed on its own (keys stay readable).
 
     Raises:
         CodecError: A key or new value cannot be stored.
@@ -340,7 +352,9 @@ def changes_to_json(changes: Sequence[Change], *, allow_pickle: bool = False) ->
                     [
                         op,
                         steps,
-                        new if _plain(new) else to_json(new, allow_pickle=allow_pickle),
+                        new
+                        if _plain(new) and not seal
+                        else to_json(new, allow_pickle=allow_pickle, seal=seal),
                     ]
                 )
         except CodecError as exc:

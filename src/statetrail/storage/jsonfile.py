@@ -55,6 +55,7 @@ from statetrail.storage._journal import (
 )
 from statetrail.storage._placement import check_placement
 from statetrail.storage._row_checks import check_row, is_int
+from statetrail.storage._sealed import seals_of
 from statetrail.storage.base import (
     Checkpoint,
     End,
@@ -795,8 +796,9 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
             )
         memory = MemoryBackend()
         journal = StoreJournal(memory, name, checkpoint_every=CHECKPOINT_EVERY)
+        seal = seals_of(timeline.interceptors)
         for revision in revisions:
-            row, _ = journal._row(revision)
+            row, _ = journal._row(revision, seal)
             memory.append([row])
             journal._chains[row.number] = row.chain
         journal.moved(Handle(timeline))
