@@ -49,14 +49,8 @@ from statetrail.immutable.revisioned import (
 from statetrail.revision import Trim, time_ns_at
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _verify
-from statetrail.storage._journal import (
-    CHECKPOINT_EVERY,
-    StoreJournal,
-    decode_rows,
-    heads_after,
-    read_value,
-)
-from statetrail.storage._placement import check_placement
+from statetrail.storage._journal import CHECKPOINT_EVERY, StoreJournal, read_value
+from statetrail.storage._paged import open_records
 from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
 from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
@@ -276,49 +270,39 @@ class Repository:
         )
 
     def _load(self, name: str, initial: Any, options: dict[str, Any]) -> Timeline[Any]:
+        """Open stored timeline ``name`` lazily (see ``_paged``), or create it.
+
+        Only the heads, the newest page of revisions and the head's value (from
+        its nearest checkpoint plus patches) are read; other revisions are read
+        in pages when asked for.
+        """
         for _ in range(3):
-            end = self.backend.end(name)  # before the rows: see opening_problems
-            cut = cut_of(name, self.backend.trims(name))
-            rows = self.backend.read(name, after=-1 if cut is None else cut.last)
-            if not rows and end is not None and end.length > 0:
-                raise _verify.corrupt(
-                    [(name, 0, f"all {end.length} revision(s) are missing")],
-                    f"timeline {name!r}",
+            latest = self.backend.latest(name)
+            try:
+                opened = open_records(
+                    self.backend,
+                    name,
+                    checkpoint_every=self._every,
+                    allow_pickle=self._pickle,
+                    checked=self._checked,
                 )
-            if not rows:
+            except CorruptHistoryError:
+                if self.backend.latest(name) != latest:
+                    continue  # a writer appended meanwhile: read again
+                raise
+            if opened is None:
                 journal = self._journal(name)
                 try:
                     return Timeline(initial, name=name, journal=journal, **options)
                 except ConflictError:
                     continue  # another process created it first: load theirs
-            saved = self.backend.heads(name)
-            heads = heads_after(rows, saved)
-            try:
-                check_placement(name, rows, heads)
-            except CorruptHistoryError:
-                if self.backend.latest(name) > rows[-1].number:
-                    continue  # heads saved by a writer after our read: read again
-                raise
-            journal = self._journal(name)
-            records = decode_rows(
-                self.backend,
-                name,
-                rows,
-                chains=journal._chains,
-                allow_pickle=self._pickle,
-                trimmed=cut,
-            )
-            problems = _verify.opening_problems(self.backend, name, rows, end, saved)
-            if problems:
-                # Opening must not hand back an older state as if it were the
-                # newest (truncated rows, a cursor moved by hand).
-                raise _verify.corrupt(problems, f"timeline {name!r}")
+            records, heads, cut = opened
             return Handle.restore(
                 records,
                 branch=heads.branch,
                 cursor=heads.cursor,
                 tips=heads.tips,
-                journal=journal,
+                journal=self._journal(name),
                 name=name,
                 tombstones=[] if cut is None else [_trim_of(t) for t in cut.tombstones],
                 **options,

@@ -217,7 +217,7 @@ class Handle:
 
     @staticmethod
     def restore(
-        records: Sequence[Record],
+        records: Sequence[Record] | Records,
         *,
         branch: str,
         cursor: int,
@@ -228,9 +228,11 @@ class Handle:
     ) -> Timeline[Any]:
         """A timeline holding stored ``records`` (decoded, numbered without gaps).
 
-        The cursor is at ``cursor`` on ``branch`` and ``tips`` gives the
-        branches' newest revisions; ``options`` are :class:`Timeline`'s;
-        ``tombstones``: what trims of the stored history removed before them.
+        ``records`` is a sequence (held in memory) or a :class:`Records` object
+        (a paged one reads from storage on demand). The cursor is at ``cursor``
+        on ``branch`` and ``tips`` gives the branches' newest revisions;
+        ``options`` are :class:`Timeline`'s; ``tombstones``: what trims of the
+        stored history removed before them.
         """
         return Timeline._restore(  # noqa: SLF001 - the storage seam
             records, (branch, cursor, tips), journal, options, tombstones
@@ -357,7 +359,7 @@ class Timeline(History, Generic[T]):
     @classmethod
     def _restore(
         cls,
-        records: Sequence[Record],
+        records: Sequence[Record] | Records,
         place: tuple[str, int, dict[str, int]],
         journal: Journal | None,
         options: dict[str, Any],
@@ -369,18 +371,18 @@ class Timeline(History, Generic[T]):
         what trims of the stored history removed before the first record.
         """
         branch, cursor, tips = place
-        if not records:
+        if not len(records):
             raise ValueError("a timeline needs at least one revision")
         # Recorded values passed the interceptors when they were written: not
         # again (a schema changed since must not make a history unreadable).
         interceptors = list(options.pop("interceptors", ()))
-        timeline: Timeline[Any] = cls(
-            records[0][VALUE], deep_copy=False, origin=False, **options
-        )
+        timeline: Timeline[Any] = cls(None, deep_copy=False, origin=False, **options)
         timeline._interceptors = interceptors
         timeline._deep_copy = options.get("deep_copy", True)
         timeline._origin = options.get("origin")
-        timeline._records = MemoryRecords(records)
+        timeline._records = (
+            MemoryRecords(records) if isinstance(records, Sequence) else records
+        )
         head = timeline._get(cursor)
         all_tips = dict(tips)
         tip_number = all_tips.pop(branch, head[NUMBER])

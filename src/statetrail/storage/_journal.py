@@ -689,7 +689,9 @@ class StoreJournal:
             )
             depth = 0
         heads = None
-        if row.number == 0:
+        if checkpoints:
+            heads = self._heads_with(timeline, row)
+        elif row.number == 0:
             # The first revision's heads go with it: a timeline is never stored
             # without them, so heads that go missing are found.
             first = Heads(row.branch, 0, {row.branch: 0})
@@ -701,7 +703,7 @@ class StoreJournal:
             )
         try:
             if made:
-                self.backend.append_with_nodes((row,), checkpoints, made)
+                self.backend.append_with_nodes((row,), checkpoints, made, heads)
             else:
                 self.backend.append((row,), checkpoints, heads)
         except ConflictError:
@@ -757,6 +759,20 @@ class StoreJournal:
             if self._nodes is not None:
                 self._nodes.forget()
             raise
+
+    def _heads_with(self, timeline: Handle, row: Row) -> Heads:
+        """The heads once ``row`` is written, sealed: saved with its checkpoint.
+
+        So an opening finds where the cursor is from the forks written since
+        the last checkpoint, not since the cursor last moved without a write
+        (a scan of the whole history on a timeline only ever written to).
+        """
+        tips = {**timeline.timeline.branches(), row.branch: row.number}
+        chains = {n: self._chain_of(n) for n in tips.values() if n != row.number}
+        chains[row.number] = row.chain
+        heads = Heads(row.branch, row.number, tips)
+        seal = integrity.heads_seal(self.name, heads, chains)
+        return Heads(row.branch, row.number, tips, seal)
 
     def moved(self, timeline: Handle) -> None:
         """Save the cursor and the branch tips, sealed with their chains."""

@@ -30,7 +30,12 @@ from statetrail._log import get_logger
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
-from statetrail.storage._journal import _WHOLE_PATCH, read_value, row_value
+from statetrail.storage._journal import (
+    _WHOLE_PATCH,
+    NeedsCheckpoint,
+    read_value,
+    row_value,
+)
 from statetrail.storage._ranges import Cut, cut_of, range_tombstone
 from statetrail.storage._sealed import tracking
 from statetrail.storage.base import Backend, Checkpoint, Heads, RangeTombstone
@@ -298,7 +303,10 @@ def _tombstone(
                 # Crossed an earlier cut too: its sealed checkpoint holds it.
                 value = read(number)
             else:  # from its parent's value, not from a checkpoint it may have
-                value = row_value(row, read(parent), allow_pickle=allow_pickle)
+                try:
+                    value = row_value(row, read(parent), allow_pickle=allow_pickle)
+                except NeedsCheckpoint:  # its parent was erased: the erasure's
+                    value = read(number)  # checkpoint of it, sealed by the tombstone
             # Encrypted when read (statetrail.interceptors.Encrypt): so when written.
             seal = tuple(opened[:1])
             text = codec.canonical(

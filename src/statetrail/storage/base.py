@@ -266,7 +266,12 @@ class Backend(ABC):
             if not rows:
                 if self.latest(timeline) <= previous:
                     return out
-                previous += FORKS_PAGE  # a gap as long as a page: go on after it
+                # A gap as long as a page (trimmed, or a damaged number): go on
+                # from the next stored row, not a page at a time across it.
+                rest = self.read(timeline, after=previous)
+                if not rest:
+                    return out
+                previous = rest[0].number - 1
                 branch = None
 
     @abstractmethod
@@ -371,17 +376,18 @@ class Backend(ABC):
         rows: Sequence[Row],
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
+        heads: Heads | None = None,
     ) -> None:
         """:meth:`put_nodes`, then :meth:`append` (a checkpoint naming them).
 
         The default is the two calls; a backend may do both in one
         transaction (one commit to wait for). ``nodes`` are kept even when
         the append raises :class:`~statetrail.ConflictError` (unnamed nodes
-        are harmless: content-addressed).
+        are harmless: content-addressed). ``heads`` as for :meth:`append`.
         """
         if nodes:
             self.put_nodes(nodes)
-        self.append(rows, checkpoints)
+        self.append(rows, checkpoints, heads)
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept, by digest."""

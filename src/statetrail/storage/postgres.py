@@ -349,9 +349,10 @@ class PostgresBackend(Backend):
         rows: Sequence[Row],
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
+        heads: Heads | None = None,
     ) -> None:
-        """Nodes, rows and checkpoints in one transaction (see Backend)."""
-        self._append(rows, checkpoints, None, nodes)
+        """Nodes, rows, checkpoints and heads in one transaction (see Backend)."""
+        self._append(rows, checkpoints, heads, nodes)
 
     def _append(
         self,

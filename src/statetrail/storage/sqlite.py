@@ -951,15 +951,16 @@ class SQLiteBackend(Backend):
         rows: Sequence[Row],
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
+        heads: Heads | None = None,
     ) -> None:
-        """Nodes, rows and checkpoints in one transaction (see Backend).
+        """Nodes, rows, checkpoints and heads in one transaction (see Backend).
 
         In batched mode the nodes are committed at once and the rest queued.
         If a row's number is taken the whole transaction is undone, nodes
         too, and the writer forgets what it thought stored.
         """
         if self.durability == "batched" or not rows:
-            super().append_with_nodes(rows, checkpoints, nodes)
+            super().append_with_nodes(rows, checkpoints, nodes, heads)
             return
         rows = list(rows)
         timeline = timeline_of(rows, checkpoints)
@@ -969,7 +970,12 @@ class SQLiteBackend(Backend):
         def work(conn: Connection) -> None:
             if kept:
                 conn.executemany(sql.PUT_NODE, kept)
-            sql.insert(rows, parameters, conn)
+            if heads is None:
+                sql.insert(rows, parameters, conn)
+            else:
+                sql.insert_with_heads(
+                    rows, parameters, _heads_params(timeline, heads), conn
+                )
             for number, value, digest in checkpoints:
                 sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
 
