@@ -152,7 +152,14 @@ async def follow_async(
     queue: asyncio.Queue[Revision | BaseException | None] = asyncio.Queue(_AHEAD)
 
     def hand(item: Revision | BaseException | None) -> None:
-        done = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        if following.closed:
+            return  # the consumer has left
+        put = queue.put(item)
+        try:
+            done = asyncio.run_coroutine_threadsafe(put, loop)
+        except RuntimeError:  # its loop has closed: nobody is waiting
+            put.close()
+            return
         while not following.closed:
             try:
                 done.result(timeout=0.1)
