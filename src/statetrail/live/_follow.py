@@ -152,8 +152,6 @@ async def follow_async(
     queue: asyncio.Queue[Revision | BaseException | None] = asyncio.Queue(_AHEAD)
 
     def hand(item: Revision | BaseException | None) -> None:
-        if following.closed:
-            return  # the consumer has left
         put = queue.put(item)
         try:
             done = asyncio.run_coroutine_threadsafe(put, loop)
