@@ -149,22 +149,20 @@ async def follow_async(
         interval=interval,
         prefix=prefix,
     )
-    queue: asyncio.Queue[Revision | BaseException | None] = asyncio.Queue(_AHEAD)
+    # Unbounded, since the thread only puts through the loop; the semaphore
+    # holds it to _AHEAD revisions ahead of the consumer. No coroutine is made
+    # in the thread, so none is left unawaited when the loop ends first.
+    queue: asyncio.Queue[Revision | BaseException | None] = asyncio.Queue()
+    ahead = threading.Semaphore(_AHEAD)
 
     def hand(item: Revision | BaseException | None) -> None:
-        put = queue.put(item)
+        while not ahead.acquire(timeout=0.1):
+            if following.closed:
+                return  # the consumer has left
         try:
-            done = asyncio.run_coroutine_threadsafe(put, loop)
+            loop.call_soon_threadsafe(queue.put_nowait, item)
         except RuntimeError:  # its loop has closed: nobody is waiting
-            put.close()
             return
-        while not following.closed:
-            try:
-                done.result(timeout=0.1)
-                return
-            except TimeoutError:
-                continue
-        done.cancel()
 
     def read() -> None:
         try:
@@ -183,6 +181,7 @@ async def follow_async(
     try:
         while True:
             item = await queue.get()
+            ahead.release()
             if item is None:
                 return
             if isinstance(item, BaseException):
