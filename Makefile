@@ -37,7 +37,7 @@ layers: $(STAMP)
 	$(VENV)/bin/lint-imports
 
 unit: $(STAMP)
-	$(PY) -m pytest --cov --cov-report=term
+	$(PY) -m pytest --cov --cov-report=term --durations=25
 
 test: lint typecheck layers unit
 
