@@ -143,3 +143,36 @@ class TestRefusals:
 def test_url_of() -> None:
     assert url_of("127.0.0.1", 8765, None) == "http://127.0.0.1:8765/"
     assert url_of("::1", 80, "t") == "http://[::1]:80/?token=t"
+
+
+class TestEncrypted:
+    def test_sealed_values_show_as_encrypted_unless_given_the_key(
+        self, tmp_path: Path
+    ) -> None:
+        """Values written through ``Encrypt`` are ``<encrypted>`` in every answer
+        (never a 500, never the secret), and plain with ``--key-file``."""
+        from statetrail.interceptors import Encrypt
+        from statetrail.repository import open as open_repository
+        from statetrail.storage import _sealed
+
+        key = Encrypt.generate_key()
+        path = str(tmp_path / "secret.db")
+        try:
+            with open_repository(path) as repo:
+                v = repo.watch("tok", {"s": "hush-0"}, interceptors=[Encrypt(key)])
+                v.set_in("s", "hush-1")
+        finally:
+            _sealed.reset_keyring()
+        keys = tmp_path / "keys"
+        keys.write_bytes(key + b"\n")
+        with serving(path) as url, httpx.Client(base_url=url, timeout=10) as client:
+            answers = [
+                client.get(f"api/timelines/tok/{what}")
+                for what in ("revisions", "revisions/1", "diff?a=0&b=1")
+            ]
+            assert [a.status_code for a in answers] == [200, 200, 200]
+            assert all("hush" not in a.text for a in answers)
+            assert answers[1].json()["value"] == "<encrypted>"
+        with serving(path, "--key-file", str(keys)) as url:
+            got = httpx.get(url + "api/timelines/tok/revisions/1", timeout=10).json()
+            assert got["value"] == {"s": "hush-1"}

@@ -24,7 +24,8 @@ from __future__ import annotations
 import contextlib
 import copy
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
@@ -38,6 +39,7 @@ from statetrail.storage._reader import (
     heads_from_forks,
     touches,
 )
+from statetrail.storage._sealed import ENCRYPTED, contains_placeholder
 from statetrail.storage.base import Heads, Row
 from statetrail.storage.revision_json import (
     changes_from_patch,
@@ -317,7 +319,7 @@ class History:
         row = self._row(stored, number)
         if row.payload is None:
             return from_row(row, value=None, with_value=True)
-        value = codec.to_json(self._value(row))
+        value = codec.to_json(_shown(self._value(row)))
         return from_row(row, value=value, with_value=True)
 
     def diff(self, name: str, a: int | None, b: int) -> dict[str, Any]:
@@ -331,14 +333,14 @@ class History:
         if a is None:
             a = row_b.parent
         if a is None:
-            value = codec.to_json(self._value(row_b))
+            value = codec.to_json(_shown(self._value(row_b)))
             return {
                 "a": None,
                 "b": b,
                 "changes": [{"op": "replace", "path": "", "value": value}],
             }
         row_a = self._row(stored, a)
-        changes = diff_values(self._value(row_a), self._value(row_b))
+        changes = diff_values(_shown(self._value(row_a)), _shown(self._value(row_b)))
         patch = changes_from_patch(codec.changes_to_json(changes))
         return {"a": a, "b": b, "changes": patch}
 
@@ -372,3 +374,21 @@ class History:
                 found = row
                 break
         return {"path": pointer, "revision": None if found is None else from_row(found)}
+
+
+def _shown(value: Any) -> Any:
+    """``value`` with each encrypted part no key opened as the text ``<encrypted>``.
+
+    Without ``--key-file`` the server reads such parts as a placeholder (as the
+    CLI shows them), which the codec cannot write: an answer says what is
+    there without ever holding the plain value.
+    """
+    if value is ENCRYPTED:
+        return "<encrypted>"
+    if not contains_placeholder(value):
+        return value
+    if isinstance(value, Mapping):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | Sequence | AbstractSet):
+        return [_shown(v) for v in value]
+    return value
