@@ -217,13 +217,17 @@ class History:
         pending: list[int] = []  # negated numbers: a max-heap
         seen: set[int] = set()
         record = self._find(number)
+        merge = RevisionKind.MERGE
         while True:
             if record is not None:
                 yield record
-                parents = parents_of(record)
-                if not pending and len(parents) == 1:
-                    record = self._find(parents[0])
+                if not pending and record[INFO][0] != merge:
+                    # One line open and no merge here: the parent, as
+                    # _lineage_from walks (the common case, kept as cheap).
+                    parent = record[PARENT]
+                    record = None if parent is None else self._find(parent)
                     continue
+                parents = parents_of(record)
                 for parent in parents:
                     if parent not in seen:
                         seen.add(parent)
