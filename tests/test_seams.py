@@ -19,7 +19,7 @@ class TestFrontEndSeam:
         """One call: value, metadata and expected head; the record comes back."""
         t = Timeline({"a": 1})
         info = (RevisionKind.SET, None, "v2", "ann", "why", {"op": "set"})
-        record = t._commit({"a": 2}, info, 0)
+        record = t._commit({"a": 2}, info=info, expect=0)
         rev = Revision(record, t)
         assert (rev.number, rev.value) == (1, {"a": 2})
         assert (rev.label, rev.author, rev.comment) == ("v2", "ann", "why")
@@ -31,7 +31,7 @@ class TestFrontEndSeam:
         t = Timeline(0)
         t.set(1)
         with pytest.raises(ConflictError, match="expected revision 0"):
-            t._commit(2, PLAIN, 0)
+            t._commit(2, info=PLAIN, expect=0)
         assert len(t) == 2
 
     def test_commit_of_changes_applies_them_to_the_head(self) -> None:
@@ -54,19 +54,19 @@ class TestFrontEndSeam:
         by its revisions), and the context's metadata still fills it in."""
         t = Timeline(0)
         info = (RevisionKind.SET, None, None, None, None, {"path": "x"})
-        a = t._commit(1, info)
-        b = t._commit(2, info)
+        a = t._commit(1, info=info)
+        b = t._commit(2, info=info)
         assert a[5] is info
         assert b[5] is info
         with statetrail.context(author="ctx"):
-            c = Revision(t._commit(3, info), t)
+            c = Revision(t._commit(3, info=info), t)
         assert (c.author, c.extra) == ("ctx", {"path": "x"})
 
     def test_commit_checks_text(self) -> None:
         """Metadata text is checked at the seam as for every write."""
         t = Timeline(0)
         with pytest.raises(ValueError, match="author"):
-            t._commit(1, (RevisionKind.SET, None, None, "a\0b", None, None))
+            t._commit(1, info=(RevisionKind.SET, None, None, "a\0b", None, None))
         assert len(t) == 1
 
 

@@ -247,7 +247,7 @@ class StoreBase(Generic[S]):
             # The head record itself: a store's state is a frozen dict, never the
             # Opaque box that Revision.value would copy.
             # The front-end seam: read the head record, commit onto it.
-            head = timeline._head
+            head = timeline._head  # noqa: SLF001 - the commit seam
             changes = None
             if with_changes is None:
                 new = change(head[VALUE])
@@ -263,10 +263,16 @@ class StoreBase(Generic[S]):
                     )
                 else:
                     info = (RevisionKind.SET, None, label, author, comment, extra)
-                record = timeline._commit(new, info, head[NUMBER], changes, depth + 1)
+                record = timeline._commit(  # noqa: SLF001 - the commit seam
+                    new,
+                    info=info,
+                    expect=head[NUMBER],
+                    changes=changes,
+                    depth=depth + 1,
+                )
                 return Revision(record, timeline)
             except ConflictError as exc:
-                if timeline._head is head:
+                if timeline._head is head:  # noqa: SLF001 - the commit seam
                     raise  # not ours: a validator raised it
                 if exc.winner is not None and not rebase:
                     raise  # another process wrote a state this one did not see
@@ -383,16 +389,22 @@ class StoreBase(Generic[S]):
             timeline = self._timeline
             # The front-end seam: read the head record (and whether the timeline
             # keeps changes), commit onto it.
-            head = timeline._head
-            plain = timeline._plain
+            head = timeline._head  # noqa: SLF001 - the commit seam
+            plain = timeline._plain  # noqa: SLF001 - the commit seam
             found = replace_change(head[VALUE], steps, frozen, not plain)
             if found is not None:
                 try:
                     # ``info`` is this path's, made once: its revisions share it.
-                    timeline._commit(found[0], info, head[NUMBER], found[1], 2)
+                    timeline._commit(  # noqa: SLF001 - the commit seam
+                        found[0],
+                        info=info,
+                        expect=head[NUMBER],
+                        changes=found[1],
+                        depth=2,
+                    )
                     return True
                 except ConflictError:
-                    if timeline._head is head:
+                    if timeline._head is head:  # noqa: SLF001 - the commit seam
                         raise  # not ours: a validator raised it
         rev = self._write_path(
             path, steps, frozen, note, label, author, comment, _FROM_FRAMES, 2

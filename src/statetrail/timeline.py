@@ -760,16 +760,19 @@ class Timeline(History, Generic[T]):
             info: Info = PLAIN
         else:
             info = (RevisionKind.SET, None, label, author, comment, extra)
-        return Revision(self._commit(value, info, expect, None, _depth + 1), self)
+        return Revision(
+            self._commit(value, info=info, expect=expect, depth=_depth + 1), self
+        )
 
     def _commit(
         self,
         value: Any = _APPLY,
+        /,
+        *,
         info: Info = PLAIN,
         expect: int | None = None,
         changes: tuple[Change, ...] | None = None,
         depth: int = 1,
-        *,
         intercepted: bool = False,
     ) -> Record:
         """Record ``value`` after the cursor: the one call front ends write through.

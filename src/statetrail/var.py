@@ -265,7 +265,7 @@ class Var(Generic[T]):
             info = PLAIN
         else:
             info = (RevisionKind.SET, None, label, author, comment, None)
-        self._timeline._commit(value, info, None, None, 2)  # noqa: SLF001 - front-end seam
+        self._timeline._commit(value, info=info, depth=2)  # noqa: SLF001 - the commit seam
         return self
 
     async def set_async(
@@ -298,8 +298,8 @@ class Var(Generic[T]):
             else:
                 info = (RevisionKind.SET, None, label, author, comment, None)
             # Interceptors run (and awaited) here: the write core must not again.
-            self._timeline._commit(  # noqa: SLF001 - front-end seam
-                value, info, None, None, 2, intercepted=True
+            self._timeline._commit(  # noqa: SLF001 - the commit seam
+                value, info=info, depth=2, intercepted=True
             )
         return self
 

@@ -139,7 +139,9 @@ class AlmaVar(Var[T]):
                 info = PLAIN
             else:
                 info = (RevisionKind.SET, None, label, author, comment, None)
-            self._timeline._commit(value, info, None, None, 2)  # the front-end seam
+            self._timeline._commit(  # noqa: SLF001 - the commit seam
+                value, info=info, depth=2
+            )
         except errors.FrozenError:
             raise FrozenError(
                 f"Variable '{self.name}' is frozen and cannot be mutated."
