@@ -180,7 +180,7 @@ class _NeverBranches(Timeline[Any]):
     branch's forward path instead of starting a branch."""
 
     def _record(self, *args: Any, **kwargs: Any) -> Any:
-        self._tip = self._head
+        self._cursor.tip = self._cursor.head
         return super()._record(*args, **kwargs)
 
 

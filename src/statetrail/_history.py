@@ -1,10 +1,10 @@
 """The read side of a Timeline: finding records, lineage, log, blame and diff.
 
-A base class of :class:`~statetrail.Timeline`, which owns the state these methods
-read: the records (``_records``, a :class:`~statetrail._records.Records`), the
-cursor (``_head`` on ``_head_branch``, whose newest record is ``_tip``), changes
-settled before a parent was trimmed (``_settled``) and the path index, built on
-first use.
+A base class of :class:`~statetrail.Timeline`. It owns what it reads: the
+records (a :class:`~statetrail._records.Records`), the cursor (a
+:class:`~statetrail._cursor.Cursor`), the lock that orders them, the changes
+settled before a parent was trimmed and the path index, built on first use.
+The timeline's write core changes them; nothing here writes but the index.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 from statetrail import paths
 from statetrail._change import Change
+from statetrail._cursor import Cursor
 from statetrail._pathindex import PathIndex
 from statetrail._records import Records
 from statetrail.diff import diff_values, same_value
@@ -43,19 +44,31 @@ __all__: list[str] = []
 
 
 class History:
-    """Read-only queries over a timeline's records (see :class:`Timeline`)."""
+    """Read-only queries over a timeline's records (see :class:`Timeline`).
 
-    name: str
-    _lock: threading.RLock
-    _records: Records
-    _head: Record
-    _tip: Record
-    _head_branch: str
-    _settled: dict[int, tuple[Change, ...]]
-    _path_index: PathIndex | None
+    Args:
+        name: The timeline's name, for messages.
+        lock: The lock every write holds; reads of more than one record take it.
+        records: The revisions held.
+        cursor: Where the cursor is, and its branch's tip.
+    """
+
+    def __init__(
+        self, name: str, lock: threading.RLock, records: Records, cursor: Cursor
+    ) -> None:
+        self.name = name
+        self._lock = lock
+        self._records = records
+        self._cursor = cursor
+        # Changes of records whose parent was trimmed or erased, worked out first.
+        self._settled: dict[int, tuple[Change, ...]] = {}
+        self._path_index: PathIndex | None = None
 
     def _refresh(self) -> None:
-        raise NotImplementedError  # pragma: no cover - Timeline defines it
+        """Take note that the path index was built (a subclass keeps it up to date).
+
+        The timeline's write core does; a plain reader has nothing to do.
+        """
 
     # -- records -------------------------------------------------------------------
 
@@ -90,8 +103,13 @@ class History:
     def _view(self, record: Record) -> Revision:
         return Revision(record, self)
 
-    def _changes_of(self, record: Record) -> tuple[Change, ...]:
-        """A record's changes from its parent: a diff, or settled at a trim."""
+    def changes_of(self, record: Record) -> tuple[Change, ...]:
+        """What ``record`` (a raw revision) changed from its parent.
+
+        For :attr:`Revision.changes <statetrail.Revision.changes>`, which asks
+        its timeline: a diff, or the changes settled when the parent was
+        trimmed or erased.
+        """
         settled = self._settled.get(record[NUMBER])
         if settled is not None:
             return settled
@@ -105,21 +123,19 @@ class History:
     @property
     def head(self) -> Revision:
         """The revision at the cursor."""
-        return Revision(self._head, self)
+        return Revision(self._cursor.head, self)
 
     @property
     def current_branch(self) -> str:
         """The branch the cursor is on."""
-        return self._head_branch
+        return self._cursor.branch
 
     def __len__(self) -> int:
         """How many revisions are held (trimmed ones are not)."""
         return len(self._records)
 
     def _all_tips(self) -> dict[str, int]:
-        tips = dict(self._records.tips)
-        tips[self._head_branch] = self._tip[NUMBER]
-        return tips
+        return self._cursor.tips(self._records)
 
     def branches(self) -> dict[str, int]:
         """Each branch name and the number of its newest revision."""
@@ -127,11 +143,7 @@ class History:
             return self._all_tips()
 
     def _tip_of(self, branch: str | None) -> int:
-        if branch is None:
-            return self._head[NUMBER]  # type: ignore[no-any-return]
-        if branch == self._head_branch:
-            return self._tip[NUMBER]  # type: ignore[no-any-return]
-        tip = self._records.tips.get(branch)
+        tip = self._cursor.tip_of(branch, self._records)
         if tip is None:
             raise RevisionNotFoundError(f"{self._label()} has no branch {branch!r}")
         return tip
@@ -306,7 +318,7 @@ class History:
         if index is None:
             index = PathIndex()
             for record in self._all():
-                index.add(record[NUMBER], self._changes_of(record))
+                index.add(record[NUMBER], self.changes_of(record))
             self._path_index = index
             self._refresh()
         return index
@@ -387,7 +399,7 @@ class History:
         difference, not of the value.
         """
         va = self._get(a)[VALUE]
-        vb = self._head[VALUE] if b is None else self._get(b)[VALUE]
+        vb = self._cursor.head[VALUE] if b is None else self._get(b)[VALUE]
         return list(diff_values(va, vb))
 
     # -- the log -------------------------------------------------------------------

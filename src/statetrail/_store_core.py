@@ -41,6 +41,7 @@ from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
+from statetrail.frozen._dict import dict_of, dict_of_small
 from statetrail.frozen._freeze import check_path_nesting
 from statetrail.revision import (
     NUMBER,
@@ -98,7 +99,7 @@ def _set_entry(
     # A path deeper than the limit is refused whatever it sets (a scalar skips
     # freezing, which counts the path's levels otherwise).
     check_path_nesting(None, len(steps))
-    note: FrozenDict[str, str] = FrozenDict._of_small(_NOTE_KEYS, ("set", path))
+    note: FrozenDict[str, str] = dict_of_small(_NOTE_KEYS, ("set", path))
     entry = steps, note, (RevisionKind.SET, None, None, None, None, note)
     if type(path) is str:
         if len(_SET_PATHS) >= _MAX_PATHS:
@@ -170,8 +171,8 @@ class StoreBase(Generic[S]):
     def _root(self) -> State:
         """The state this thread or task sees: its open transaction's, or the head's."""
         tx = self._tx
-        if tx is not None and tx._owned():
-            return tx._root
+        if tx is not None and tx.owned():
+            return tx.snapshot()
         return self._timeline.value
 
     # -- reading ---------------------------------------------------------------------
@@ -247,7 +248,7 @@ class StoreBase(Generic[S]):
             # The head record itself: a store's state is a frozen dict, never the
             # Opaque box that Revision.value would copy.
             # The front-end seam: read the head record, commit onto it.
-            head = timeline._head  # noqa: SLF001 - the commit seam
+            head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             changes = None
             if with_changes is None:
                 new = change(head[VALUE])
@@ -272,7 +273,7 @@ class StoreBase(Generic[S]):
                 )
                 return Revision(record, timeline)
             except ConflictError as exc:
-                if timeline._head is head:  # noqa: SLF001 - the commit seam
+                if timeline._cursor.head is head:  # noqa: SLF001 - the commit seam
                     raise  # not ours: a validator raised it
                 if exc.winner is not None and not rebase:
                     raise  # another process wrote a state this one did not see
@@ -370,7 +371,7 @@ class StoreBase(Generic[S]):
         or a dict key that is not, and whatever a validator raises.
         """
         tx = self._tx
-        if tx is not None and tx._owned():
+        if tx is not None and tx.owned():
             return tx.set(path, value)
         entry = _SET_PATHS.get(path) if type(path) is str else None
         if entry is None:
@@ -389,7 +390,7 @@ class StoreBase(Generic[S]):
             timeline = self._timeline
             # The front-end seam: read the head record (and whether the timeline
             # keeps changes), commit onto it.
-            head = timeline._head  # noqa: SLF001 - the commit seam
+            head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             plain = timeline._plain  # noqa: SLF001 - the commit seam
             found = replace_change(head[VALUE], steps, frozen, not plain)
             if found is not None:
@@ -404,7 +405,7 @@ class StoreBase(Generic[S]):
                     )
                     return True
                 except ConflictError:
-                    if timeline._head is head:  # noqa: SLF001 - the commit seam
+                    if timeline._cursor.head is head:  # noqa: SLF001 - the commit seam
                         raise  # not ours: a validator raised it
         rev = self._write_path(
             path, steps, frozen, note, label, author, comment, _FROM_FRAMES, 2
@@ -421,12 +422,12 @@ class StoreBase(Generic[S]):
     ) -> bool:
         """Remove the key or list item at ``path``; ``False`` if there is none."""
         tx = self._tx
-        if tx is not None and tx._owned():
+        if tx is not None and tx.owned():
             return tx.delete(path)
         steps = split_or_warn(path, "delete")
         if steps is None:
             return False
-        extra = FrozenDict._of({"op": "delete", "path": path})
+        extra = dict_of({"op": "delete", "path": path})
         try:
             self._apply(
                 lambda root: dissoc(root, steps),
@@ -529,12 +530,12 @@ class StoreBase(Generic[S]):
         origin: RawOrigin | None,
     ) -> Iterator[Transaction]:
         tx = self._tx
-        if tx is not None and tx._owned():
-            saved = tx._root
+        if tx is not None and tx.owned():
+            saved = tx.snapshot()
             try:
                 yield tx
             except BaseException:
-                tx._root = saved
+                tx.restore(saved)
                 raise
             return
         timeline = self._timeline
@@ -553,7 +554,7 @@ class StoreBase(Generic[S]):
                 yield tx
             finally:
                 self._tx = None
-            tx._apply_to(draft)
+            tx.apply_to(draft)
         if recorded:
             tx.revision = recorded[0]
 
@@ -692,7 +693,7 @@ class StoreBase(Generic[S]):
         root = root_of({} if loaded is None else loaded)
         self._apply(
             lambda _: root,
-            FrozenDict._of({"op": "load", "file": target}),
+            dict_of({"op": "load", "file": target}),
             None,
             None,
             None,

@@ -41,6 +41,15 @@ class EventQueue(asyncio.Queue[Event]):
         self._notice: Event | None = None
         self.dropped = 0
 
+    def subscribe(
+        self, listen: Callable[[Callable[[Event], None]], Callable[[], None]]
+    ) -> None:
+        """Have ``listen(send)`` deliver events here; it returns how to stop.
+
+        A store calls it once, when it makes the queue (see ``Store.events``).
+        """
+        self._stop = listen(self._send)
+
     def unsubscribe(self) -> None:
         """Stop delivering events to this queue (those already in it stay)."""
         self._stop()

@@ -24,6 +24,7 @@ from statetrail._store_paths import (
 )
 from statetrail.context import running_loop
 from statetrail.frozen import MISSING, DictDraft, FrozenDict
+from statetrail.frozen._dict import stored_value
 from statetrail.revision import Revision
 
 __all__ = ["Transaction", "current_owner"]
@@ -63,11 +64,12 @@ class Transaction:
         #: open, after an exception, or when it changed nothing).
         self.revision: Revision | None = None
 
-    def _owned(self) -> bool:
+    def owned(self) -> bool:
         """Whether the running thread and task are the ones that opened it."""
         return self._owner == current_owner()
 
-    def _opened_on_this_thread(self) -> bool:
+    def opened_on_this_thread(self) -> bool:
+        """Whether the running thread opened it (whatever the task)."""
         return self._owner[0] == threading.get_ident()
 
     def get(self, path: str, default: Any = None) -> Any:
@@ -112,12 +114,16 @@ class Transaction:
         self._touched.add(steps[0])
         return True
 
-    def _apply_to(self, draft: DictDraft) -> bool:
+    def restore(self, state: State) -> None:
+        """Put back a working state :meth:`snapshot` gave (a nested block failed)."""
+        self._root = state
+
+    def apply_to(self, draft: DictDraft) -> bool:
         """Put the changed top-level keys into ``draft``; whether anything changed."""
         changed = False
         for key in self._touched:
-            new = self._root._raw(key, MISSING)
-            if new is self._base._raw(key, MISSING):
+            new = stored_value(self._root, key)
+            if new is stored_value(self._base, key):
                 continue
             changed = True
             if new is MISSING:

@@ -15,6 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
+from sys import _getframe as _frame_at
 from types import FrameType
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -189,13 +190,15 @@ class _LoopProbe:
         events = _modules.get(ASYNCIO)
         if events is None:
             return None
-        try:
-            get: Callable[[], asyncio.AbstractEventLoop | None]
-            get = events._get_running_loop
-        except AttributeError:  # another thread is importing asyncio: no loop runs
+        # The C function asyncio's own get_running_loop() calls, read from the
+        # module's namespace: absent while another thread is importing asyncio,
+        # and then no loop runs.
+        get: Callable[[], asyncio.AbstractEventLoop | None] | None
+        get = vars(events).get("_get_running_loop")
+        if get is None:
             return None
         self.get = get
-        return get()
+        return self.get()
 
 
 #: The module whose presence means an asyncio loop may run.
@@ -239,7 +242,7 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
     path inlines the same steps).
     """
     try:
-        frame = sys._getframe(depth + 1)
+        frame = _frame_at(depth + 1)
     except ValueError:  # fewer frames than that
         return None
     try:
@@ -256,7 +259,7 @@ def capture_raw(depth: int = 1) -> RawOrigin | None:
 
 
 def capture_raw_walk(
-    _getframe: Callable[[int], FrameType] = sys._getframe,
+    _getframe: Callable[[int], FrameType] = _frame_at,
 ) -> RawOrigin | tuple[None, None, None, None]:
     """The raw origin of the first caller frame outside statetrail and contextlib.
 
@@ -278,7 +281,7 @@ def capture_raw_walk(
 
 
 def capture_origin(
-    _getframe: Callable[[int], FrameType] = sys._getframe,
+    _getframe: Callable[[int], FrameType] = _frame_at,
 ) -> Origin | None:
     """The Origin of the first caller frame outside statetrail and contextlib.
 

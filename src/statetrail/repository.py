@@ -143,16 +143,19 @@ def open(
         from statetrail.storage.sqlite import SQLiteBackend
 
         backend = SQLiteBackend(text, durability=durability, **options)
-    repo = Repository(
-        backend, checkpoint_every=checkpoint_every, allow_pickle=allow_pickle
-    )
+    publisher = None
     if publish is not None:
         try:
-            repo._publisher = Publisher(backend, publish)
+            publisher = Publisher(backend, publish)
         except BaseException:
             backend.close()
             raise
-    return repo
+    return Repository(
+        backend,
+        checkpoint_every=checkpoint_every,
+        allow_pickle=allow_pickle,
+        publisher=publisher,
+    )
 
 
 #: The URL schemes :func:`open` stores to.
@@ -194,6 +197,7 @@ class Repository:
         *,
         checkpoint_every: int = CHECKPOINT_EVERY,
         allow_pickle: bool = False,
+        publisher: Publisher | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
@@ -205,7 +209,7 @@ class Repository:
         self._lock = threading.RLock()
         self._open: dict[str, Timeline[Any]] = {}
         self._closed = False
-        self._publisher: Publisher | None = None
+        self._publisher = publisher
 
     # -- timelines -----------------------------------------------------------------
 
@@ -458,7 +462,7 @@ class Repository:
             )
             trim = None if tomb is None else _trim_of(tomb, plan.size)
             if timeline is not None and trim is not None:
-                with timeline._lock:  # memory follows (storage has nothing more)
+                with Handle(timeline).lock:  # memory follows (storage has nothing more)
                     timeline.trim(
                         keep_last=keep_last,
                         older_than=older_than,
@@ -777,7 +781,7 @@ class _StoredMapping:
                 key = timeline_name[len(self._prefix) :]
                 timeline = self._repo.timeline(timeline_name, create=False)
                 _add_missing(timeline, self._interceptors)
-                managers[key] = SimpleRevisionedImmutableManager._stored(
+                managers[key] = SimpleRevisionedImmutableManager.from_timeline(
                     key, timeline, self._kind
                 )
         return managers

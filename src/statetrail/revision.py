@@ -192,7 +192,7 @@ Record = tuple[Any, ...]
 
 
 class _Changes(Protocol):
-    def _changes_of(self, record: Record) -> tuple[Change, ...]: ...
+    def changes_of(self, record: Record) -> tuple[Change, ...]: ...
 
 
 class Revision:
@@ -312,7 +312,7 @@ class Revision:
         changes = self._changes
         if changes is None:
             source = self._source
-            changes = () if source is None else source._changes_of(self._rec)
+            changes = () if source is None else source.changes_of(self._rec)
             self._changes = changes
         return changes
 

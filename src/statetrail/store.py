@@ -51,6 +51,7 @@ from statetrail._store_paths import (
 from statetrail._store_transaction import Transaction
 from statetrail.context import Metadata, RawOrigin, current_context, running_loop
 from statetrail.frozen import FrozenDict, freeze
+from statetrail.frozen._dict import dict_of
 from statetrail.revision import Revision
 from statetrail.timeline import Timeline
 
@@ -246,7 +247,7 @@ class AsyncStore(StoreBase[S]):
         root = self._default if loaded is None else root_of(loaded)
         if root == self._timeline.value:
             return
-        extra = FrozenDict._of({"op": "load", "file": path})
+        extra = dict_of({"op": "load", "file": path})
         self._apply(lambda _: root, extra, None, None, None, origin, 1)
 
     def get_current_state(self) -> S:
@@ -426,7 +427,7 @@ class AsyncStore(StoreBase[S]):
             if not isinstance(path, str):
                 logger.warning("SET_STATE action with a path that is not a string")
                 return None
-            extra = FrozenDict._of({"op": "set", "path": path, "action": action})
+            extra = dict_of({"op": "set", "path": path, "action": action})
             return self._set_path(
                 path, action.get("value"), extra, label, author, comment, origin, 1
             )
@@ -434,7 +435,7 @@ class AsyncStore(StoreBase[S]):
         if reducer is None:
             logger.warning("unknown action type %r: %r", kind, dict(action))
             return None
-        extra = FrozenDict._of({"op": "action", "action": action})
+        extra = dict_of({"op": "action", "action": action})
         with self._transaction(label, author, comment, extra, origin) as tx:
             reducer(tx, action)
         return tx.revision
@@ -503,7 +504,7 @@ class AsyncStore(StoreBase[S]):
         # while it awaits; writing now would collide with it, so wait for its end.
         import asyncio
 
-        while (tx := self._tx) is not None and tx._opened_on_this_thread():
+        while (tx := self._tx) is not None and tx.opened_on_this_thread():
             await asyncio.sleep(0.001)
 
     # -- events ------------------------------------------------------------------------
@@ -530,7 +531,8 @@ class AsyncStore(StoreBase[S]):
 
         size = self._queue_size if maxsize is None else maxsize
         queue = (_queue_type or EventQueue)(size, running_loop())
-        queue._stop = self._listen(queue._send, path, f"event queue {id(queue):#x}")
+        label = f"event queue {id(queue):#x}"
+        queue.subscribe(lambda send: self._listen(send, path, label))
         return queue
 
 

@@ -40,6 +40,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from statetrail import paths
 from statetrail._change import Change
+from statetrail._cursor import Cursor
 from statetrail._history import History
 from statetrail._intercept import Interceptor, intercept
 from statetrail._listeners import (
@@ -312,10 +313,10 @@ class Timeline(History, Generic[T]):
         if not isinstance(branch, str) or not branch:
             raise ValueError("a branch name is a non-empty string")
         branch = _checked_text("a branch name", branch)
-        self.name = name
+        self.name = name  # for messages until the history is set up below
         self._deep_copy = deep_copy
         self._origin = origin
-        self._lock = threading.RLock()
+        lock = self._lock = threading.RLock()
         self._writing = False
         self._frozen = False
         self._validators: list[Validator] = list(validators)
@@ -330,11 +331,9 @@ class Timeline(History, Generic[T]):
         )
         # The queue itself, checked after every write that may have queued.
         self._pending = self._listeners.pending
-        self._path_index = None
         self._undo: UndoStack | None = None
         self._retention = check_retention(retention)
         self._tombstones = Tombstones()
-        self._settled = {}
         self._journal = journal
         self._handle = Handle(self)
         record = (
@@ -346,12 +345,11 @@ class Timeline(History, Generic[T]):
             self._info(RevisionKind.INITIAL, None, label, author, comment),
             *(self._capture_first()),
         )
-        self._records: Records = MemoryRecords((record,))
-        # The cursor (_head) on its branch (_head_branch), whose newest record is
-        # _tip; the records keep the other branches' newest revision numbers.
-        self._head = record
-        self._tip = record
-        self._head_branch = branch
+        # The cursor at revision 0 on its branch; the records keep the other
+        # branches' newest revision numbers.
+        History.__init__(
+            self, name, lock, MemoryRecords((record,)), Cursor(record, record, branch)
+        )
         self._refresh()
         if journal is not None:
             journal.record(self._handle, Revision(record, self))
@@ -387,9 +385,7 @@ class Timeline(History, Generic[T]):
         all_tips = dict(tips)
         tip_number = all_tips.pop(branch, head[NUMBER])
         timeline._records.tips = all_tips
-        timeline._head = head
-        timeline._tip = timeline._get(tip_number)
-        timeline._head_branch = branch
+        timeline._cursor = Cursor(head, timeline._get(tip_number), branch)
         timeline._journal = journal
         timeline._tombstones.trims = list(tombstones)
         timeline._refresh()
@@ -400,11 +396,8 @@ class Timeline(History, Generic[T]):
         # revision of all, on that revision's branch, and there are no validators,
         # listeners, retention, path index or undo state to keep; not frozen, not
         # mid-write. Every change to any of these calls _refresh().
-        head = self._head
         self._plain = not (
-            head is not self._tip
-            or head[NUMBER] + 1 != self._records.next
-            or head[BRANCH] != self._head_branch
+            not self._cursor.at_end(self._records)
             or self._frozen
             or self._writing
             or self._validators
@@ -508,7 +501,7 @@ class Timeline(History, Generic[T]):
     @property
     def value(self) -> T:
         """The value at the cursor (normally the newest revision of the branch)."""
-        return unbox(self._head[VALUE])  # type: ignore[no-any-return]
+        return unbox(self._cursor.head[VALUE])  # type: ignore[no-any-return]
 
     @property
     def frozen(self) -> bool:
@@ -564,25 +557,26 @@ class Timeline(History, Generic[T]):
         run here (unless ``intercepted``: the caller ran them, awaiting async
         ones), then the validators.
         """
+        cursor = self._cursor
         if self._plain and expect is None:
             # Nothing to check or keep up to date: append (as _commit does inline).
             # Plain: the head is the newest record, so it is numbered next - 1.
-            parent = self._head[NUMBER]
+            parent = cursor.head[NUMBER]
             record = (
                 parent + 1,
                 parent,
-                self._head_branch,
+                cursor.branch,
                 value,
                 _time_ns(),
                 info,
                 *origin,
             )
             self._records.tail.append(record)
-            self._head = self._tip = record
+            cursor.head = cursor.tip = record
             return record
         if self._frozen:
             raise FrozenError(f"{self._label()} is frozen and cannot be changed")
-        head = self._head
+        head = cursor.head
         parent = head[NUMBER]
         if expect is not None and parent != expect:
             raise ConflictError(
@@ -607,8 +601,8 @@ class Timeline(History, Generic[T]):
                 for validate in self._validators:
                     validate(value)
         number = self._records.next
-        branch = self._head_branch
-        if head is not self._tip:
+        branch = cursor.branch
+        if head is not cursor.tip:
             branch = f"branch-{number}"  # the forward path keeps its branch
         record = (number, parent, branch, value, _time_ns(), info, *origin)
         if self._journal is not None:
@@ -619,16 +613,16 @@ class Timeline(History, Generic[T]):
             except ConflictError as exc:
                 record = self._after_conflict(head, record, changes, exc)
                 number, branch = record[NUMBER], record[BRANCH]
-        if head is not self._tip:
+        if head is not cursor.tip:
             # Writing from behind the branch's newest revision: keep that forward
             # path on its branch and start a new one here.
-            self._records.tips[self._head_branch] = self._tip[NUMBER]
+            self._records.tips[cursor.branch] = cursor.tip[NUMBER]
         self._records.append(record)
-        self._head = self._tip = record
-        self._head_branch = branch
+        cursor.head = cursor.tip = record
+        cursor.branch = branch
         if self._path_index is not None:
             self._path_index.add(
-                number, self._changes_of(record) if changes is None else changes
+                number, self.changes_of(record) if changes is None else changes
             )
         if self._undo is not None and not self._undo.track(record):
             self._undo = None
@@ -659,12 +653,13 @@ class Timeline(History, Generic[T]):
         journal = self._journal
         assert journal is not None
         while True:
-            if self._head is not head:
+            if self._cursor.head is not head:
                 raise self._stale(head, error) from error
             if self._records.next <= record[NUMBER]:
                 raise error  # nothing new was taken in: not a race to retry
             number = self._records.next
-            branch = self._head_branch if head is self._tip else f"branch-{number}"
+            cursor = self._cursor
+            branch = cursor.branch if head is cursor.tip else f"branch-{number}"
             _, parent, _, value, _, info, *origin = record
             record = (number, parent, branch, value, _time_ns(), info, *origin)
             try:
@@ -676,7 +671,7 @@ class Timeline(History, Generic[T]):
 
     def _stale(self, base: Record, cause: ConflictError) -> ConflictError:
         """The error of a write based on ``base`` after another process wrote."""
-        winner = self._head
+        winner = self._cursor.head
         who = winner[INFO][3]
         by = f" (by {who})" if who else ""
         return ConflictError(
@@ -726,7 +721,9 @@ class Timeline(History, Generic[T]):
             attempts = 1
             while True:
                 try:
-                    record = self._record(compute(self._head[VALUE]), info, raw, expect)
+                    record = self._record(
+                        compute(self._cursor.head[VALUE]), info, raw, expect
+                    )
                     break
                 except ConflictError as exc:
                     if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:
@@ -843,18 +840,19 @@ class Timeline(History, Generic[T]):
         lock = self._lock
         lock.acquire()
         try:
+            cursor = self._cursor
             if apply:  # onto the head as it is now, under the lock
-                value = apply_changes(self._head[VALUE], changes or ())
+                value = apply_changes(cursor.head[VALUE], changes or ())
             # A front end's expected head (a Store's optimistic write) is the head
             # itself unless another thread wrote in between: still a plain append.
-            if self._plain and (expect is None or expect == self._head[NUMBER]):
+            if self._plain and (expect is None or expect == cursor.head[NUMBER]):
                 # Plain: the head is the newest record, so it is numbered next - 1.
-                parent = self._head[NUMBER]
+                parent = cursor.head[NUMBER]
                 record = (
                     parent + 1,
                     # The head's own int: one object fewer per revision kept.
                     parent,
-                    self._head_branch,
+                    cursor.branch,
                     value,
                     _time_ns(),
                     info,
@@ -864,7 +862,7 @@ class Timeline(History, Generic[T]):
                     task,
                 )
                 self._records.tail.append(record)
-                self._head = self._tip = record
+                cursor.head = cursor.tip = record
                 return record
             if self._writing:
                 self._check_writable()
@@ -1042,7 +1040,7 @@ class Timeline(History, Generic[T]):
         info = self._info(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            base = self._head[VALUE]
+            base = self._cursor.head[VALUE]
             draft = draft_of(base)
             if not isinstance(draft, Draft):
                 raise TypeError(
@@ -1139,7 +1137,7 @@ class Timeline(History, Generic[T]):
 
         def compute(current: Any) -> Any:
             later: list[Record] = []
-            for record in self._lineage_from(self._head[NUMBER]):
+            for record in self._lineage_from(self._cursor.head[NUMBER]):
                 if record[NUMBER] == number:
                     break
                 later.append(record)
@@ -1148,12 +1146,12 @@ class Timeline(History, Generic[T]):
                     f"revision {number} is not on the current lineage of "
                     f"{self._label()}"
                 )
-            undone = self._changes_of(target)
+            undone = self.changes_of(target)
             touched = [index_path(c) for c in undone]
             conflicts = [
                 (format_path(p), record[NUMBER])
                 for record in reversed(later)
-                for c in self._changes_of(record)
+                for c in self.changes_of(record)
                 for p in touched
                 if paths.is_prefix(p, index_path(c))
                 or paths.is_prefix(index_path(c), p)
@@ -1177,11 +1175,11 @@ class Timeline(History, Generic[T]):
 
     def _undo_stack(self) -> UndoStack:
         stack = self._undo
-        head = self._head
-        if stack is None or not stack.at(self._head_branch, head[NUMBER]):
+        head = self._cursor.head
+        if stack is None or not stack.at(self._cursor.branch, head[NUMBER]):
             lineage = list(self._lineage_from(head[NUMBER]))
             lineage.reverse()
-            stack = self._undo = UndoStack.of_lineage(self._head_branch, lineage)
+            stack = self._undo = UndoStack.of_lineage(self._cursor.branch, lineage)
             self._refresh()
         return stack
 
@@ -1254,20 +1252,14 @@ class Timeline(History, Generic[T]):
             raise ReentrancyError(
                 f"the cursor of {self._label()} moved inside a write to it"
             )
-        tips = self._records.tips
-        before = (self._head, self._tip, self._head_branch, dict(tips))
-        tips[self._head_branch] = self._tip[NUMBER]
-        tip = tips.pop(branch)
-        self._tip = record if tip == record[NUMBER] else self._get(tip)
-        self._head = record
-        self._head_branch = branch
+        before = self._cursor.move(self._records, record, branch, self._get)
         self._undo = None
         self._refresh()
         if self._journal is not None:
             try:
                 self._journal.moved(self._handle)
             except BaseException:
-                self._head, self._tip, self._head_branch, self._records.tips = before
+                self._cursor.undo(self._records, before)
                 self._refresh()
                 raise
 
@@ -1301,9 +1293,9 @@ class Timeline(History, Generic[T]):
             raise ValueError("a branch name is a non-empty string")
         name = _checked_text("a branch name", name)
         with self._lock:
-            if name in self._records.tips or name == self._head_branch:
+            if name in self._records.tips or name == self._cursor.branch:
                 raise ValueError(f"{self._label()} already has a branch {name!r}")
-            record = self._head if at is None else self._get(at)
+            record = self._cursor.head if at is None else self._get(at)
             self._records.tips[name] = record[NUMBER]
             try:
                 self._move(record, name)
@@ -1361,12 +1353,12 @@ class Timeline(History, Generic[T]):
         """
         how = resolver(resolve)
         with self._lock:
-            if branch == self._head_branch:
+            if branch == self._cursor.branch:
                 raise ValueError(
                     f"cannot merge branch {branch!r} of {self._label()} into itself"
                 )
             theirs = self._get(self._tip_of(branch))
-            ours = self._head
+            ours = self._cursor.head
             base = self._merge_base(ours, theirs)
             if base is None:
                 raise RevisionNotFoundError(
@@ -1378,7 +1370,7 @@ class Timeline(History, Generic[T]):
             )
             if conflicts and how is None:
                 raise MergeConflictError(
-                    f"merging branch {branch!r} into {self._head_branch!r} of "
+                    f"merging branch {branch!r} into {self._cursor.branch!r} of "
                     f"{self._label()}: both changed "
                     + ", ".join(repr(c.dotted or "<root>") for c in conflicts[:5])
                     + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
@@ -1416,16 +1408,10 @@ class Timeline(History, Generic[T]):
                         f"{self._label()} expected revision {self._records.next}, "
                         f"got {number}"
                     )
-                branch = record[BRANCH]
                 self._records.append(record)
-                if branch == self._head_branch:
-                    if self._head is self._tip:
-                        self._head = record
-                    self._tip = record
-                else:
-                    self._records.tips[branch] = number
+                self._cursor.follow(self._records, record)
                 if self._path_index is not None:
-                    self._path_index.add(number, self._changes_of(record))
+                    self._path_index.add(number, self.changes_of(record))
                 if self._listeners.listeners:
                     self._pending.append((record, 1))
             self._undo = None
@@ -1460,7 +1446,7 @@ class Timeline(History, Generic[T]):
         with self._lock:
             self._check_writable()
             record = self._get(number)
-            if record is self._head or record is self._tip:
+            if record is self._cursor.head or record is self._cursor.tip:
                 raise ValueError(
                     f"revision {number} is current: record a new value before "
                     "erasing it"
@@ -1469,8 +1455,8 @@ class Timeline(History, Generic[T]):
                 return
             # Children keep their changes: work them out while the value is here.
             for child in self._records.children(number):
-                self._settled.setdefault(child[NUMBER], self._changes_of(child))
-            self._settled.setdefault(number, self._changes_of(record))
+                self._settled.setdefault(child[NUMBER], self.changes_of(child))
+            self._settled.setdefault(number, self.changes_of(record))
             tombstone = Erased(author, reason, time.time_ns())
             if self._journal is not None:
                 self._journal.erase(self._handle, number, tombstone)
@@ -1551,7 +1537,7 @@ class Timeline(History, Generic[T]):
         cursor are kept; so is the newest revision.
         """
         protected = set(self._all_tips().values())
-        protected.add(self._head[NUMBER])
+        protected.add(self._cursor.head[NUMBER])
         removed = self._records.droppable(cutoff, before_ns, protected)
         for record in removed:
             self._drop(record)
@@ -1570,9 +1556,9 @@ class Timeline(History, Generic[T]):
         n = record[NUMBER]
         for child in self._records.children(n):
             if child[NUMBER] not in self._settled:
-                self._settled[child[NUMBER]] = self._changes_of(child)
+                self._settled[child[NUMBER]] = self.changes_of(child)
         if self._path_index is not None:
-            self._path_index.remove(n, self._changes_of(record))
+            self._path_index.remove(n, self.changes_of(record))
         self._settled.pop(n, None)
         if self._undo is not None:
             self._undo.forget(n)
@@ -1646,7 +1632,7 @@ class Timeline(History, Generic[T]):
     def __repr__(self) -> str:
         name = f"{self.name!r}, " if self.name else ""
         return (
-            f"Timeline({name}value={_short(self._head[VALUE])}, "
-            f"revision={self._head[NUMBER]}, "
-            f"branch={self._head_branch!r}, revisions={len(self)})"
+            f"Timeline({name}value={_short(self._cursor.head[VALUE])}, "
+            f"revision={self._cursor.head[NUMBER]}, "
+            f"branch={self._cursor.branch!r}, revisions={len(self)})"
         )

@@ -83,10 +83,6 @@ class ChangeRecord:
     timestamp: datetime
     label: str | None = None
 
-    @classmethod
-    def _of(cls, rev: Revision) -> ChangeRecord:
-        return cls(rev.index, thaw(rev.value), rev.timestamp, rev.label)
-
     def __repr__(self) -> str:
         ts = self.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%f")
         tag = f" [{self.label}]" if self.label else ""
@@ -94,6 +90,11 @@ class ChangeRecord:
 
 
 AlmaListener = Callable[["AlmaVar[Any]", ChangeRecord], object]
+
+
+def _change_record(rev: Revision) -> ChangeRecord:
+    """A revision as alma's change record."""
+    return ChangeRecord(rev.index, thaw(rev.value), rev.timestamp, rev.label)
 
 
 class AlmaVar(Var[T]):
@@ -150,11 +151,11 @@ class AlmaVar(Var[T]):
 
     def history(self) -> list[ChangeRecord]:  # type: ignore[override]
         """Return the full change history as ChangeRecords."""
-        return [ChangeRecord._of(rev) for rev in self.timeline.history()]
+        return [_change_record(rev) for rev in self.timeline.history()]
 
     def last_change(self) -> ChangeRecord:  # type: ignore[override]
         """Return the most recent ChangeRecord."""
-        return ChangeRecord._of(self.timeline.head)
+        return _change_record(self.timeline.head)
 
     def revision(self, index: int) -> Revision:
         """The engine's record of revision ``index``: author, comment, origin ...
@@ -216,7 +217,7 @@ class AlmaVar(Var[T]):
         """Register ``fn(alma_var, change_record)``, called after every set."""
 
         def deliver(var: Var[Any], rev: Revision) -> None:
-            fn(self, ChangeRecord._of(rev))
+            fn(self, _change_record(rev))
 
         deliver.__qualname__ = getattr(fn, "__qualname__", repr(fn))
         super().add_listener(deliver)
@@ -351,7 +352,7 @@ class AlmaNamespace(Namespace):
 
     def history(self, key: str) -> list[ChangeRecord]:  # type: ignore[override]
         """The history of one key, as ChangeRecords."""
-        return [ChangeRecord._of(rev) for rev in super().history(key)]
+        return [_change_record(rev) for rev in super().history(key)]
 
     def __repr__(self) -> str:
         return f"AlmaNamespace({self.snapshot()!r})"

@@ -503,3 +503,10 @@ def _moved_or_added(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> list[An
             return bkeys[j:]
         last = i
     return []
+
+
+#: Package-internal constructors for trusted input (keys checked, values frozen
+#: already): the front ends make their metadata maps with these, as
+#: :mod:`statetrail.frozen._freeze` does, without a second check.
+dict_of = FrozenDict._of
+dict_of_small = FrozenDict._of_small

@@ -130,7 +130,7 @@ class SimpleRevisionedImmutableManager:
         )
 
     @classmethod
-    def _stored(
+    def from_timeline(
         cls,
         name: str,
         timeline: Timeline[FrozenDict[str, Any]],

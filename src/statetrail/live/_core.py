@@ -182,5 +182,6 @@ class _Diff:
     def __init__(self, before: Any) -> None:
         self._before = before
 
-    def _changes_of(self, record: Record) -> tuple[Change, ...]:
+    def changes_of(self, record: Record) -> tuple[Change, ...]:
+        """The record's changes from the value before it."""
         return diff_values(self._before, record[VALUE])
