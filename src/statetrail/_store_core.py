@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
+from statetrail._origin import Info
 from statetrail._store_events import (
     EVENT_TYPE_STATE_CHANGED,
     Event,
@@ -51,7 +52,7 @@ from statetrail.revision import (
     Revision,
     RevisionKind,
 )
-from statetrail.timeline import Info, Timeline, Validator
+from statetrail.timeline import Timeline, Validator
 
 __all__ = ["StoreBase", "capture", "root_of"]
 

@@ -51,6 +51,14 @@ from statetrail._listeners import (
 )
 from statetrail._log import get_logger
 from statetrail._merge import Resolver, merge3, resolver
+from statetrail._origin import (
+    NO_ORIGIN,
+    Info,
+    capture,
+    capture_first,
+    info_of,
+    plain_or_info,
+)
 from statetrail._pathindex import index_path
 from statetrail._records import MemoryRecords, Records
 from statetrail._retention import (
@@ -66,11 +74,9 @@ from statetrail.context import (
     _META,
     CAPTURE,
     LOOP,
-    RawOrigin,
     _checked_text,
     _task_name,
     _threads,
-    capture_raw_walk,
 )
 from statetrail.diff import apply_changes, invert
 from statetrail.errors import (
@@ -118,7 +124,6 @@ _modules = sys.modules  # for context.LOOP: asyncio is read only once imported
 T = TypeVar("T")
 
 Validator = Callable[[Any], object]
-Info = tuple[str, "int | None", "str | None", "str | None", "str | None", Any]
 
 #: How many times a path write re-applies itself on top of revisions other
 #: processes recorded first before it gives up with their ConflictError.
@@ -127,7 +132,6 @@ REBASE_LIMIT = 100
 # "Capture the origin here": a front end that captured it earlier (an asyncio
 # store, at dispatch) passes what it captured instead.
 _UNSET: Any = object()
-_NO_ORIGIN = (None, None, None, None)
 # "Apply the changes to the head": a commit given changes and no value.
 _APPLY: Any = object()
 
@@ -342,8 +346,8 @@ class Timeline(History, Generic[T]):
             branch,
             self._freeze(initial),
             time.time_ns(),
-            self._info(RevisionKind.INITIAL, None, label, author, comment),
-            *(self._capture_first()),
+            info_of(RevisionKind.INITIAL, None, label, author, comment),
+            *capture_first(origin),
         )
         # The cursor at revision 0 on its branch; the records keep the other
         # branches' newest revision numbers.
@@ -417,84 +421,6 @@ class Timeline(History, Generic[T]):
         if not self._deep_copy:
             return value
         return freeze_value(value, above)  # NestingError for a value too deep
-
-    def _capture_first(self) -> RawOrigin | tuple[None, None, None, None]:
-        # Revision 0 may be made through any number of constructors: walk out.
-        enabled = self._origin
-        if enabled is None:
-            enabled = CAPTURE.on
-        return capture_raw_walk() if enabled else _NO_ORIGIN
-
-    def _capture(self, depth: int) -> RawOrigin | tuple[None, None, None, None]:
-        """The raw origin ``depth`` frames above the caller (all None when off)."""
-        enabled = self._origin
-        if enabled is None:
-            enabled = CAPTURE.on
-        if not enabled:
-            return _NO_ORIGIN
-        try:
-            frame = _getframe(depth + 1)
-        except ValueError:  # fewer frames than that
-            return _NO_ORIGIN
-        try:
-            thread = _threads.thread
-        except AttributeError:
-            thread = _threads.thread = threading.current_thread()
-        loop = LOOP.get() if "asyncio.events" in _modules else None
-        return (
-            frame.f_code,
-            frame.f_lasti,
-            thread._name,  # noqa: SLF001 - stdlib field, for speed
-            None if loop is None else _task_name(loop),
-        )
-
-    @staticmethod
-    def _info(
-        kind: str,
-        target: int | None,
-        label: str | None,
-        author: str | None,
-        comment: str | None,
-        extra: Any = None,
-    ) -> Info:
-        """A revision's kind, target and metadata; the context fills in the rest.
-
-        The shared :data:`~statetrail.revision.PLAIN` when there is none. Every
-        write with metadata comes here, so this is where the arguments are checked
-        (:func:`~statetrail.context` checked its own): a non-string raises
-        :class:`TypeError`, a NUL or a lone surrogate :class:`ValueError`, before
-        anything is recorded. Plain writes skip it, and pay nothing.
-        """
-        # The common case (plain ASCII text) inline; the rest in _checked_text.
-        if label is not None and (
-            type(label) is not str or not label.isascii() or "\0" in label
-        ):
-            label = _checked_text("label", label)
-        if author is not None and (
-            type(author) is not str or not author.isascii() or "\0" in author
-        ):
-            author = _checked_text("author", author)
-        if comment is not None and (
-            type(comment) is not str or not comment.isascii() or "\0" in comment
-        ):
-            comment = _checked_text("comment", comment)
-        meta = _META.get()
-        if meta is not _EMPTY:
-            if label is None:
-                label = meta.label
-            if author is None:
-                author = meta.author
-            if comment is None:
-                comment = meta.comment
-        if (
-            kind is RevisionKind.SET
-            and label is None
-            and author is None
-            and comment is None
-            and extra is None
-        ):
-            return PLAIN
-        return (kind, target, label, author, comment, extra)
 
     # -- reading -------------------------------------------------------------------
 
@@ -686,44 +612,29 @@ class Timeline(History, Generic[T]):
     def _write(
         self,
         compute: Callable[[Any], Any],
-        kind: str,
-        target: int | None,
-        label: str | None,
-        author: str | None,
-        comment: str | None,
-        expect: int | None,
-        depth: int,
-        extra: Any = None,
+        info: Info,
+        *,
+        expect: int | None = None,
+        depth: int = 1,
         origin: Any = _UNSET,
         rebase: bool = False,
     ) -> Revision:
-        """Record ``compute(current value)``, under the lock.
+        """Record ``compute(current value)`` with ``info``, under the lock.
 
         With ``rebase`` (a path write), a revision another process recorded
         first is taken in and ``compute`` runs again on it, so the last writer
         wins on its path and both revisions are kept; without, that raises
         :class:`~statetrail.ConflictError`.
         """
-        raw = self._capture(depth + 1) if origin is _UNSET else (origin or _NO_ORIGIN)
-        if (
-            kind is RevisionKind.SET
-            and label is None
-            and author is None
-            and comment is None
-            and extra is None
-            and _META.get() is _EMPTY
-        ):
-            info: Info = PLAIN
-        else:
-            info = self._info(kind, target, label, author, comment, extra)
+        raw = capture(self._origin, depth + 1) if origin is _UNSET else origin
+        raw = raw or NO_ORIGIN
         with self._lock:
             self._check_writable()
             attempts = 1
             while True:
                 try:
-                    record = self._record(
-                        compute(self._cursor.head[VALUE]), info, raw, expect
-                    )
+                    value = compute(self._cursor.head[VALUE])
+                    record = self._record(value, info, raw, expect)
                     break
                 except ConflictError as exc:
                     if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:
@@ -798,7 +709,7 @@ class Timeline(History, Generic[T]):
                 which awaits async ones); otherwise the write core runs them.
         """
         # The hot path of every front end, kept flat on purpose: what _freeze,
-        # _capture, _info and _record do, for the common case of a plain append.
+        # _origin.capture, _origin.info_of and _record do, for a plain append.
         apply = value is _APPLY
         if apply:
             if changes is None:
@@ -836,7 +747,7 @@ class Timeline(History, Generic[T]):
             or info[4] is not None
             or _META.get() is not _EMPTY
         ):
-            info = self._info(*info)
+            info = info_of(*info)
         lock = self._lock
         lock.acquire()
         try:
@@ -909,15 +820,10 @@ class Timeline(History, Generic[T]):
         if not steps:
             return self._write(
                 lambda current: frozen,
-                RevisionKind.SET,
-                None,
-                label,
-                author,
-                comment,
-                expect,
-                _depth,
-                extra,
-                _origin,
+                plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+                expect=expect,
+                depth=_depth,
+                origin=_origin,
             )
         if not self._deep_copy:
             raise TypeError(
@@ -925,15 +831,10 @@ class Timeline(History, Generic[T]):
             )
         return self._write(
             lambda current: paths.set_frozen(current, steps, frozen, True),
-            RevisionKind.SET,
-            None,
-            label,
-            author,
-            comment,
-            expect,
-            _depth,
-            extra,
-            _origin,
+            plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+            expect=expect,
+            depth=_depth,
+            origin=_origin,
             rebase=True,
         )
 
@@ -956,15 +857,10 @@ class Timeline(History, Generic[T]):
         steps = parse_path(path)
         return self._write(
             lambda current: paths.delete_in(current, steps),
-            RevisionKind.SET,
-            None,
-            label,
-            author,
-            comment,
-            expect,
-            _depth,
-            extra,
-            _origin,
+            plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+            expect=expect,
+            depth=_depth,
+            origin=_origin,
             rebase=bool(steps),
         )
 
@@ -998,16 +894,10 @@ class Timeline(History, Generic[T]):
 
         return self._write(
             compute,
-            RevisionKind.SET,
-            None,
-            label,
-            author,
-            comment,
-            None,
-            _depth,
-            extra,
-            _origin,
-            _rebase,
+            plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+            depth=_depth,
+            origin=_origin,
+            rebase=_rebase,
         )
 
     @contextlib.contextmanager
@@ -1036,8 +926,8 @@ class Timeline(History, Generic[T]):
         (FrozenDict({'bins': 9, 'sorted': 1}), 'card sorted')
         """
         # Above this generator's frame: contextlib's __enter__, then the caller.
-        raw = self._capture(2) if _origin is _UNSET else (_origin or _NO_ORIGIN)
-        info = self._info(RevisionKind.SET, None, label, author, comment, extra)
+        raw = capture(self._origin, 2) if _origin is _UNSET else (_origin or NO_ORIGIN)
+        info = info_of(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
             base = self._cursor.head[VALUE]
@@ -1085,13 +975,8 @@ class Timeline(History, Generic[T]):
         """
         return self._write(
             lambda _: None,
-            RevisionKind.DELETE,
-            None,
-            label,
-            author,
-            comment,
-            None,
-            _depth,
+            plain_or_info(RevisionKind.DELETE, None, label, author, comment),
+            depth=_depth,
         )
 
     def rollback(
@@ -1109,13 +994,8 @@ class Timeline(History, Generic[T]):
             raise ValueError(f"revision {number}'s value was erased: {target!r}")
         return self._write(
             lambda _: target,
-            RevisionKind.ROLLBACK,
-            number,
-            label,
-            author,
-            comment,
-            None,
-            _depth,
+            plain_or_info(RevisionKind.ROLLBACK, number, label, author, comment),
+            depth=_depth,
         )
 
     def revert(
@@ -1168,7 +1048,9 @@ class Timeline(History, Generic[T]):
             return apply_changes(current, invert(undone))
 
         return self._write(
-            compute, RevisionKind.REVERT, number, label, author, comment, None, _depth
+            compute,
+            plain_or_info(RevisionKind.REVERT, number, label, author, comment),
+            depth=_depth,
         )
 
     # -- undo and redo -------------------------------------------------------------
@@ -1208,13 +1090,8 @@ class Timeline(History, Generic[T]):
                 )
             return self._write(
                 lambda _: before,
-                RevisionKind.UNDO,
-                undone[NUMBER],
-                None,
-                author,
-                comment,
-                None,
-                _depth,
+                plain_or_info(RevisionKind.UNDO, undone[NUMBER], None, author, comment),
+                depth=_depth,
             )
 
     def redo(
@@ -1235,13 +1112,8 @@ class Timeline(History, Generic[T]):
             value = again[VALUE]
             return self._write(
                 lambda _: value,
-                RevisionKind.REDO,
-                again[NUMBER],
-                None,
-                author,
-                comment,
-                None,
-                _depth,
+                plain_or_info(RevisionKind.REDO, again[NUMBER], None, author, comment),
+                depth=_depth,
             )
 
     # -- branches and the cursor ---------------------------------------------------
@@ -1380,13 +1252,11 @@ class Timeline(History, Generic[T]):
                 )
             return self._write(
                 lambda _: merged,
-                RevisionKind.MERGE,
-                theirs[NUMBER],
-                label,
-                author,
-                comment,
-                ours[NUMBER],
-                _depth,
+                plain_or_info(
+                    RevisionKind.MERGE, theirs[NUMBER], label, author, comment
+                ),
+                expect=ours[NUMBER],
+                depth=_depth,
             )
 
     # -- other writers and storage -------------------------------------------------

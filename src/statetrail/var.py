@@ -31,10 +31,11 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._merge import Resolver
+from statetrail._origin import Info
 from statetrail.errors import RevisionNotFoundError, RollbackError
 from statetrail.paths import PathLike
 from statetrail.revision import PLAIN, Change, Revision, RevisionKind, _short
-from statetrail.timeline import Info, Retention, Timeline, Validator
+from statetrail.timeline import Retention, Timeline, Validator
 
 if TYPE_CHECKING:
     import asyncio

@@ -35,9 +35,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from statetrail import errors
+from statetrail._origin import Info
 from statetrail.frozen import thaw
 from statetrail.revision import PLAIN, Revision, RevisionKind
-from statetrail.timeline import Info, Validator
+from statetrail.timeline import Validator
 from statetrail.var import Namespace, Registry, Var
 
 __version__ = "0.1.0"
