@@ -18,13 +18,18 @@ from typing import Any
 from statetrail import paths
 from statetrail._change import Change
 from statetrail._cursor import Cursor
-from statetrail._pathindex import PathIndex
+from statetrail._merge import Resolver, merge3
+from statetrail._pathindex import PathIndex, index_path
 from statetrail._records import Records
-from statetrail.diff import diff_values, same_value
-from statetrail.errors import RevisionNotFoundError
+from statetrail.diff import apply_changes, diff_values, invert, same_value
+from statetrail.errors import (
+    ConflictError,
+    MergeConflictError,
+    RevisionNotFoundError,
+)
 from statetrail.frozen import MISSING
 from statetrail.frozen._opaque import Opaque
-from statetrail.paths import Path, PathLike, parse_path
+from statetrail.paths import Path, PathLike, format_path, parse_path
 from statetrail.revision import (
     BRANCH,
     INFO,
@@ -117,6 +122,28 @@ class History:
         if parent is None:
             return ()
         return diff_values(parent[VALUE], record[VALUE])
+
+    def _settle(self, record: Record) -> None:
+        """Keep the changes of ``record`` and its children: it is being erased.
+
+        They are worked out while its value is still here.
+        """
+        for child in self._records.children(record[NUMBER]):
+            self._settled.setdefault(child[NUMBER], self.changes_of(child))
+        self._settled.setdefault(record[NUMBER], self.changes_of(record))
+
+    def _forget(self, record: Record) -> None:
+        """Let go of a record retention drops; its children keep their changes.
+
+        Those are settled first; the path index forgets the record.
+        """
+        n = record[NUMBER]
+        for child in self._records.children(n):
+            if child[NUMBER] not in self._settled:
+                self._settled[child[NUMBER]] = self.changes_of(child)
+        if self._path_index is not None:
+            self._path_index.remove(n, self.changes_of(record))
+        self._settled.pop(n, None)
 
     # -- the cursor and branches ---------------------------------------------------
 
@@ -275,6 +302,70 @@ class History:
                     if not before:
                         heapq.heappush(pending, -parent)
         return None
+
+    def _merged(self, branch: str, how: Resolver | None) -> tuple[Record, Record, Any]:
+        """The cursor's record, ``branch``'s tip and their three-way merge.
+
+        Called with the lock held, for :meth:`Timeline.merge`, which records it.
+        """
+        if branch == self._cursor.branch:
+            raise ValueError(
+                f"cannot merge branch {branch!r} of {self._label()} into itself"
+            )
+        theirs = self._get(self._tip_of(branch))
+        ours = self._cursor.head
+        base = self._merge_base(ours, theirs)
+        if base is None:
+            raise RevisionNotFoundError(
+                f"{self._label()}: revisions {ours[NUMBER]} and "
+                f"{theirs[NUMBER]} have no common ancestor held (trimmed)"
+            )
+        merged, conflicts = merge3(base[VALUE], ours[VALUE], theirs[VALUE], resolve=how)
+        if conflicts and how is None:
+            raise MergeConflictError(
+                f"merging branch {branch!r} into {self._cursor.branch!r} of "
+                f"{self._label()}: both changed "
+                + ", ".join(repr(c.dotted or "<root>") for c in conflicts[:5])
+                + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+                + " differently; nothing was recorded. Merge again with "
+                'resolve="ours", "theirs" or a function',
+                conflicts,
+            )
+        return ours, theirs, merged
+
+    def _reverted(self, target: Record, current: Any) -> Any:
+        """``current`` without ``target``'s changes, for :meth:`Timeline.revert`.
+
+        :class:`~statetrail.ConflictError` when a later revision on the cursor's
+        lineage changed the same paths.
+        """
+        number = target[NUMBER]
+        later: list[Record] = []
+        for record in self._lineage_from(self._cursor.head[NUMBER]):
+            if record[NUMBER] == number:
+                break
+            later.append(record)
+        else:
+            raise ValueError(
+                f"revision {number} is not on the current lineage of {self._label()}"
+            )
+        undone = self.changes_of(target)
+        touched = [index_path(c) for c in undone]
+        conflicts = [
+            (format_path(p), record[NUMBER])
+            for record in reversed(later)
+            for c in self.changes_of(record)
+            for p in touched
+            if paths.is_prefix(p, index_path(c)) or paths.is_prefix(index_path(c), p)
+        ]
+        if conflicts:
+            raise ConflictError(
+                f"cannot revert revision {number}: later revisions changed "
+                "the same paths: "
+                + ", ".join(f"{p or '<root>'} (revision {n})" for p, n in conflicts),
+                conflicts,
+            )
+        return apply_changes(current, invert(undone))
 
     def _segments(self, number: int) -> dict[str, tuple[int, int]]:
         """The lineage of ``number`` as (branch -> lowest, highest number) spans.

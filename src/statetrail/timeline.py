@@ -50,7 +50,7 @@ from statetrail._listeners import (
     write_depth,
 )
 from statetrail._log import get_logger
-from statetrail._merge import Resolver, merge3, resolver
+from statetrail._merge import Resolver, resolver
 from statetrail._origin import (
     NO_ORIGIN,
     Info,
@@ -59,7 +59,6 @@ from statetrail._origin import (
     info_of,
     plain_or_info,
 )
-from statetrail._pathindex import index_path
 from statetrail._records import MemoryRecords, Records
 from statetrail._retention import (
     Retention,
@@ -78,11 +77,10 @@ from statetrail.context import (
     _task_name,
     _threads,
 )
-from statetrail.diff import apply_changes, invert
+from statetrail.diff import apply_changes
 from statetrail.errors import (
     ConflictError,
     FrozenError,
-    MergeConflictError,
     ReentrancyError,
     RevisionNotFoundError,
 )
@@ -92,7 +90,7 @@ from statetrail.frozen._freeze import _FROZEN, freeze_value
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
-from statetrail.paths import PathLike, format_path, parse_path
+from statetrail.paths import PathLike, parse_path
 from statetrail.revision import (
     BRANCH,
     INFO,
@@ -1016,36 +1014,7 @@ class Timeline(History, Generic[T]):
         target = self._get(number)
 
         def compute(current: Any) -> Any:
-            later: list[Record] = []
-            for record in self._lineage_from(self._cursor.head[NUMBER]):
-                if record[NUMBER] == number:
-                    break
-                later.append(record)
-            else:
-                raise ValueError(
-                    f"revision {number} is not on the current lineage of "
-                    f"{self._label()}"
-                )
-            undone = self.changes_of(target)
-            touched = [index_path(c) for c in undone]
-            conflicts = [
-                (format_path(p), record[NUMBER])
-                for record in reversed(later)
-                for c in self.changes_of(record)
-                for p in touched
-                if paths.is_prefix(p, index_path(c))
-                or paths.is_prefix(index_path(c), p)
-            ]
-            if conflicts:
-                raise ConflictError(
-                    f"cannot revert revision {number}: later revisions changed "
-                    "the same paths: "
-                    + ", ".join(
-                        f"{p or '<root>'} (revision {n})" for p, n in conflicts
-                    ),
-                    conflicts,
-                )
-            return apply_changes(current, invert(undone))
+            return self._reverted(target, current)
 
         return self._write(
             compute,
@@ -1229,27 +1198,7 @@ class Timeline(History, Generic[T]):
                 raise ValueError(
                     f"cannot merge branch {branch!r} of {self._label()} into itself"
                 )
-            theirs = self._get(self._tip_of(branch))
-            ours = self._cursor.head
-            base = self._merge_base(ours, theirs)
-            if base is None:
-                raise RevisionNotFoundError(
-                    f"{self._label()}: revisions {ours[NUMBER]} and "
-                    f"{theirs[NUMBER]} have no common ancestor held (trimmed)"
-                )
-            merged, conflicts = merge3(
-                base[VALUE], ours[VALUE], theirs[VALUE], resolve=how
-            )
-            if conflicts and how is None:
-                raise MergeConflictError(
-                    f"merging branch {branch!r} into {self._cursor.branch!r} of "
-                    f"{self._label()}: both changed "
-                    + ", ".join(repr(c.dotted or "<root>") for c in conflicts[:5])
-                    + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
-                    + " differently; nothing was recorded. Merge again with "
-                    'resolve="ours", "theirs" or a function',
-                    conflicts,
-                )
+            ours, theirs, merged = self._merged(branch, how)
             return self._write(
                 lambda _: merged,
                 plain_or_info(
@@ -1323,10 +1272,7 @@ class Timeline(History, Generic[T]):
                 )
             if type(record[VALUE]) is Erased:
                 return
-            # Children keep their changes: work them out while the value is here.
-            for child in self._records.children(number):
-                self._settled.setdefault(child[NUMBER], self.changes_of(child))
-            self._settled.setdefault(number, self.changes_of(record))
+            self._settle(record)
             tombstone = Erased(author, reason, time.time_ns())
             if self._journal is not None:
                 self._journal.erase(self._handle, number, tombstone)
@@ -1423,15 +1369,9 @@ class Timeline(History, Generic[T]):
 
     def _drop(self, record: Record) -> None:
         """Forget a record; its children keep their changes (settled first)."""
-        n = record[NUMBER]
-        for child in self._records.children(n):
-            if child[NUMBER] not in self._settled:
-                self._settled[child[NUMBER]] = self.changes_of(child)
-        if self._path_index is not None:
-            self._path_index.remove(n, self.changes_of(record))
-        self._settled.pop(n, None)
+        self._forget(record)
         if self._undo is not None:
-            self._undo.forget(n)
+            self._undo.forget(record[NUMBER])
 
     # -- observation ---------------------------------------------------------------
 
