@@ -13,12 +13,19 @@ pydantic model every value is validated and converted against.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from statetrail.frozen import thaw
 
-__all__ = ["Interceptor", "intercept", "interceptors_of", "schema_interceptor"]
+__all__ = [
+    "Interceptor",
+    "add_hook",
+    "intercept",
+    "interceptors_of",
+    "schema_interceptor",
+]
 
 Interceptor = Callable[[Any], Any]
 
@@ -38,6 +45,35 @@ def intercept(interceptors: Sequence[Interceptor], value: Any) -> Any:
                 "write with set_async(), which awaits it"
             )
     return value
+
+
+def add_hook(
+    hooks: list[Any],
+    fn: Any,
+    lock: threading.RLock,
+    changed: Callable[[], None],
+    what: str,
+) -> Callable[[], None]:
+    """Add ``fn`` to a timeline's ``hooks`` (validators, interceptors).
+
+    Under ``lock``, then ``changed()`` (the timeline takes note: a write is no
+    longer a plain append). Returns a function that removes it again; removing
+    twice does nothing. A ``fn`` that is not callable raises :class:`TypeError`
+    naming ``what`` it was to be.
+    """
+    if not callable(fn):
+        raise TypeError(f"{what} must be callable, not {fn!r}")
+    with lock:
+        hooks.append(fn)
+        changed()
+
+    def remove() -> None:
+        with lock:
+            if fn in hooks:
+                hooks.remove(fn)
+                changed()
+
+    return remove
 
 
 def interceptors_of(

@@ -22,7 +22,37 @@ from typing import Protocol
 
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, Record
 
-__all__ = ["MemoryRecords", "Records"]
+__all__ = ["Erased", "MemoryRecords", "Records"]
+
+
+class Erased:
+    """What an erased revision holds instead of its value: who erased it, and why.
+
+    Its digest stays in the history, so the rest of the history still verifies.
+    """
+
+    __slots__ = ("author", "reason", "time_ns")
+
+    def __init__(self, author: str | None, reason: str, time_ns: int) -> None:
+        self.author = author
+        self.reason = reason
+        self.time_ns = time_ns
+
+    def __repr__(self) -> str:
+        who = f" by {self.author}" if self.author else ""
+        return f"<erased{who}: {self.reason}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Erased):
+            return NotImplemented
+        return (self.author, self.reason, self.time_ns) == (
+            other.author,
+            other.reason,
+            other.time_ns,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.author, self.reason, self.time_ns))
 
 
 class Records(Protocol):

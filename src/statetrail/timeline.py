@@ -42,7 +42,7 @@ from statetrail import paths
 from statetrail._change import Change
 from statetrail._cursor import Cursor
 from statetrail._history import History
-from statetrail._intercept import Interceptor, intercept
+from statetrail._intercept import Interceptor, add_hook, intercept
 from statetrail._listeners import (
     MAX_LISTENER_DEPTH,
     Dispatcher,
@@ -59,7 +59,7 @@ from statetrail._origin import (
     info_of,
     plain_or_info,
 )
-from statetrail._records import MemoryRecords, Records
+from statetrail._records import Erased, MemoryRecords, Records
 from statetrail._retention import (
     Retention,
     Tombstones,
@@ -240,36 +240,6 @@ class Handle:
         return Timeline._restore(  # noqa: SLF001 - the storage seam
             records, (branch, cursor, tips), journal, options, tombstones
         )
-
-
-class Erased:
-    """What an erased revision holds instead of its value: who erased it, and why.
-
-    Its digest stays in the history, so the rest of the history still verifies.
-    """
-
-    __slots__ = ("author", "reason", "time_ns")
-
-    def __init__(self, author: str | None, reason: str, time_ns: int) -> None:
-        self.author = author
-        self.reason = reason
-        self.time_ns = time_ns
-
-    def __repr__(self) -> str:
-        who = f" by {self.author}" if self.author else ""
-        return f"<erased{who}: {self.reason}>"
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Erased):
-            return NotImplemented
-        return (self.author, self.reason, self.time_ns) == (
-            other.author,
-            other.reason,
-            other.time_ns,
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.author, self.reason, self.time_ns))
 
 
 class Timeline(History, Generic[T]):
@@ -1380,19 +1350,7 @@ class Timeline(History, Generic[T]):
 
         Returns a function that removes the validator.
         """
-        if not callable(fn):
-            raise TypeError(f"a validator must be callable, not {fn!r}")
-        with self._lock:
-            self._validators.append(fn)
-            self._refresh()
-
-        def remove() -> None:
-            with self._lock:
-                if fn in self._validators:
-                    self._validators.remove(fn)
-                    self._refresh()
-
-        return remove
+        return add_hook(self._validators, fn, self._lock, self._refresh, "a validator")
 
     @property
     def interceptors(self) -> tuple[Interceptor, ...]:
@@ -1406,19 +1364,9 @@ class Timeline(History, Generic[T]):
         every write, whichever method made it (not on a ``delete`` revision,
         which has no value). Returns a function that removes it.
         """
-        if not callable(fn):
-            raise TypeError(f"an interceptor must be callable, not {fn!r}")
-        with self._lock:
-            self._interceptors.append(fn)
-            self._refresh()
-
-        def remove() -> None:
-            with self._lock:
-                if fn in self._interceptors:
-                    self._interceptors.remove(fn)
-                    self._refresh()
-
-        return remove
+        return add_hook(
+            self._interceptors, fn, self._lock, self._refresh, "an interceptor"
+        )
 
     def add_listener(self, fn: Listener) -> Callable[[], None]:
         """Call ``fn(revision)`` after each recorded revision, in commit order.
