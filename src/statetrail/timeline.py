@@ -720,13 +720,14 @@ class Timeline(History, Generic[T]):
         lock.acquire()
         try:
             cursor = self._cursor
+            head = cursor.head
             if apply:  # onto the head as it is now, under the lock
-                value = apply_changes(cursor.head[VALUE], changes or ())
+                value = apply_changes(head[VALUE], changes or ())
             # A front end's expected head (a Store's optimistic write) is the head
             # itself unless another thread wrote in between: still a plain append.
-            if self._plain and (expect is None or expect == cursor.head[NUMBER]):
+            if self._plain and (expect is None or expect == head[NUMBER]):
                 # Plain: the head is the newest record, so it is numbered next - 1.
-                parent = cursor.head[NUMBER]
+                parent = head[NUMBER]
                 record = (
                     parent + 1,
                     # The head's own int: one object fewer per revision kept.
