@@ -581,7 +581,6 @@ class Timeline(History, Generic[T]):
         self,
         compute: Callable[[Any], Any],
         info: Info,
-        *,
         expect: int | None = None,
         depth: int = 1,
         origin: Any = _UNSET,
@@ -789,10 +788,19 @@ class Timeline(History, Generic[T]):
             if type(step) is not str and type(step) is not int:
                 check_key(step)  # no NaN key: see frozen/_keys
         frozen = self._freeze(value, len(steps))
+        info: Info = PLAIN  # the plain write's check inline: a path write's hot path
+        if (
+            label is not None
+            or author is not None
+            or comment is not None
+            or extra is not None
+            or _META.get() is not _EMPTY
+        ):
+            info = info_of(RevisionKind.SET, None, label, author, comment, extra)
         if not steps:
             return self._write(
                 lambda current: frozen,
-                plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+                info,
                 expect=expect,
                 depth=_depth,
                 origin=_origin,
@@ -803,7 +811,7 @@ class Timeline(History, Generic[T]):
             )
         return self._write(
             lambda current: paths.set_frozen(current, steps, frozen, True),
-            plain_or_info(RevisionKind.SET, None, label, author, comment, extra),
+            info,
             expect=expect,
             depth=_depth,
             origin=_origin,
