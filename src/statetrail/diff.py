@@ -44,7 +44,15 @@ from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, t
 from statetrail.frozen._dict import changes_in_order, same_order
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import EXACT_TYPES
-from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
+from statetrail.paths import (
+    POINTER,
+    Path,
+    delete_in,
+    get_in,
+    insert_in,
+    resolve,
+    set_in,
+)
 
 __all__ = [
     "apply_changes",
@@ -479,34 +487,14 @@ def to_json_patch(changes: Iterable[Change]) -> list[dict[str, Any]]:
 
 
 def _resolve(doc: Any, pointer: str, *, for_add: bool = False) -> Path:
-    """Steps of ``pointer`` with list steps turned into indices, checked on ``doc``."""
-    steps = parse_json_pointer(pointer)
-    resolved: list[Any] = []
-    node = doc
-    for n, step in enumerate(steps):
-        last = n == len(steps) - 1
-        if isinstance(node, FrozenList):
-            if step == "-" and last and for_add:
-                index = len(node)
-            elif step.isascii() and step.isdigit() and (step == "0" or step[0] != "0"):
-                index = int(step)
-            else:
-                raise PatchError(f"{step!r} is not an array index, in {pointer!r}")
-            bound = len(node) + (1 if last and for_add else 0)
-            if index >= bound:
-                raise PatchError(f"index {index} out of range, in {pointer!r}")
-            resolved.append(index)
-            if not last:
-                node = node._raw(index)
-        elif isinstance(node, FrozenDict):
-            resolved.append(step)
-            if not last:
-                node = node._raw(step)
-                if node is MISSING:
-                    raise PatchError(f"no member {step!r}, in {pointer!r}")
-        else:
-            raise PatchError(f"cannot step into {type(node).__name__}, in {pointer!r}")
-    return tuple(resolved)
+    """Steps of ``pointer`` with list steps turned into indices, checked on ``doc``.
+
+    The walk is :func:`statetrail.paths.resolve` under RFC 6901's list steps
+    (:data:`~statetrail.paths.POINTER`); a step that leads nowhere is its
+    :class:`~statetrail.PathError`, which :func:`apply_json_patch` reports as a
+    :class:`PatchError`.
+    """
+    return resolve(doc, parse_json_pointer(pointer), POINTER, for_add=for_add)
 
 
 def _operand(op: Mapping[str, Any], name: str) -> Any:
