@@ -19,7 +19,9 @@ from statetrail._log import get_logger
 from statetrail.diff import same_value
 from statetrail.errors import NestingError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
+from statetrail.frozen._dict import dict_items, dict_small_keys, dict_small_vals
 from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._list import list_items
 from statetrail.frozen._native import speedups as _speedups
 from statetrail.paths import STORE, parse_path, replace_existing, set_traced
 
@@ -138,21 +140,21 @@ def _check_walk(value: Any) -> None:
         if t in _LEAVES:
             continue
         if t is FrozenDict:
-            keys = node._keys
+            keys = dict_small_keys(node)
             if keys is not None:
                 # The small form, the most common dict of a state: its keys
                 # tuple, and only the values that are not scalars pushed.
                 for key in keys:
                     if type(key) is not str:
                         raise _not_a_string(key)
-                stack += [v for v in node._vals if type(v) not in _LEAVES]
+                stack += [v for v in dict_small_vals(node) if type(v) not in _LEAVES]
                 continue
-            items: Iterator[tuple[Any, Any]] = node._raw_items()
+            items: Iterator[tuple[Any, Any]] = dict_items(node)
         elif isinstance(node, Mapping):
             items = iter(node.items())
         else:
             if t is FrozenList:
-                stack.extend(node._raw_iter())
+                stack.extend(list_items(node))
             elif isinstance(node, (list, tuple, set, frozenset, FrozenSet)):
                 stack.extend(node)
             continue

@@ -41,7 +41,9 @@ from typing import Any, Final
 from statetrail._log import get_logger
 from statetrail.errors import NestingError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList
+from statetrail.frozen._dict import dict_find, dict_put, dict_raw, dict_set
 from statetrail.frozen._freeze import MAX_NESTING, freeze_value
+from statetrail.frozen._list import list_raw, list_set
 from statetrail.frozen._opaque import Opaque
 
 __all__ = [
@@ -298,14 +300,14 @@ def _child(node: Any, step: Any) -> tuple[Any, Any]:
     """
     if isinstance(node, FrozenDict):
         try:
-            return step, node._raw(step)
+            return step, dict_raw(node, step)
         except TypeError:
             return step, MISSING
     if isinstance(node, FrozenList):
         index = _list_index(step, len(node))
         if index is None:
             return step, MISSING
-        return index, node._raw(index)
+        return index, list_raw(node, index)
     return step, MISSING
 
 
@@ -332,12 +334,12 @@ def get_at(tree: Any, steps: Path, policy: PathPolicy = ENGINE) -> Any:
         t = type(node)
         if t is FrozenDict:
             try:
-                node = node._raw(step)
+                node = dict_raw(node, step)
             except TypeError:
                 node = MISSING
         elif t is FrozenList:
             index = _list_index(step, len(node))
-            node = MISSING if index is None else node._raw(index)
+            node = MISSING if index is None else list_raw(node, index)
         else:
             node = _child(node, step)[1]
         if node is MISSING or (node is None and policy.none_is_missing):
@@ -415,7 +417,10 @@ def _hashable(step: Any, steps: Path, policy: PathPolicy) -> None:
 
 def _rebuild(trail: list[tuple[Any, Any]], value: Any) -> Any:
     for container, key in reversed(trail):
-        value = container._set(key, value)
+        if isinstance(container, FrozenList):
+            value = list_set(container, key, value)
+        else:
+            value = dict_set(container, key, value)
     return value
 
 
@@ -457,14 +462,13 @@ def set_frozen(
     One loop down the path, then the changed containers are rebuilt bottom-up;
     the engine's writes come through here, so it avoids per-step calls.
     """
-    # (container, key, place): a dict's place (FrozenDict._find) is where its
-    # new child goes back in, so the path is walked once, not again to copy.
+    # (write, container, where): a dict's place (dict_find) is where its new
+    # child goes back in (dict_put), so the path is walked once, not again to copy.
     trail: list[tuple[Any, Any, Any]] = []
     node = tree
     last = len(steps) - 1
     for i, step in enumerate(steps):
         kind = type(node)
-        place = None
         if kind is FrozenDict or (
             kind is not FrozenList and isinstance(node, FrozenDict)
         ):
@@ -473,35 +477,36 @@ def set_frozen(
                 break
             try:
                 if kind is FrozenDict:
-                    child, place = node._find(step)
-                else:  # a subclass writes through its own _set
-                    child = node._raw(step)
+                    child, place = dict_find(node, step)
+                else:  # a subclass is rebuilt by key
+                    child, place = dict_raw(node, step), None
             except TypeError:
                 raise _failure(node, step, steps, policy) from None
             if child is MISSING or (child is None and policy.none_is_missing):
                 if not create:
                     raise _failure(node, step, steps, policy)
                 child = _EMPTY_DICT
+                place = None
+            if place is None:
+                trail.append((dict_set, node, step))
+            else:
+                trail.append((dict_put, node, place))
         elif kind is FrozenList or isinstance(node, FrozenList):
             index = _list_index(step, len(node))
             if index is None:
                 raise _failure(node, step, steps, policy)
-            step = index
             if i == last:
-                value = node._set(step, value)
+                value = list_set(node, index, value)
                 break
-            child = node._raw(step)
+            child = list_raw(node, index)
             if child is None and create and policy.none_is_missing:
                 child = _EMPTY_DICT
+            trail.append((list_set, node, index))
         else:
             raise _failure(node, step, steps, policy)
-        trail.append((node, step, place))
         node = child
-    for container, key, place in reversed(trail):
-        if place is None:
-            value = container._set(key, value)
-        else:
-            value = container._put(place, value)
+    for write, container, where in reversed(trail):
+        value = write(container, where, value)
     return value
 
 
@@ -520,16 +525,16 @@ def set_traced(
     if isinstance(node, FrozenDict):
         key: Any = last
         try:
-            old = node._raw(last)
+            old = dict_raw(node, last)
         except TypeError:
             raise _failure(node, last, steps, policy) from None
-        new_node: Any = node._set(last, value)
+        new_node: Any = dict_set(node, last, value)
     elif isinstance(node, FrozenList):
         index = _list_index(last, len(node))
         if index is None:
             raise _failure(node, last, steps, policy)
-        key, old = index, node._raw(index)
-        new_node = node._set(index, value)
+        key, old = index, list_raw(node, index)
+        new_node = list_set(node, index, value)
     else:
         raise _failure(node, last, steps, policy)
     new_tree = _rebuild(trail, new_node)
@@ -543,7 +548,7 @@ def replace_existing(tree: Any, steps: Path, value: Any) -> tuple[Any, Any] | No
 
     The usual write replaces the value of a key that is there, in dicts all the
     way down (none of them ``None``). Each dict on the way is read and written at
-    the same place (``FrozenDict._find`` and ``_put``), so the path is walked
+    the same place (``dict_find`` and ``dict_put``), so the path is walked
     once, not once to read and again to copy: ``Store.set`` of one leaf of a
     10,000-entry state costs about 7 us with it. Anything else (a list on the
     way, a key to add or dicts to make) gives ``None``, for :func:`set_traced`.
@@ -553,7 +558,7 @@ def replace_existing(tree: Any, steps: Path, value: Any) -> tuple[Any, Any] | No
     for step in steps:
         if type(node) is not FrozenDict:
             return None
-        child, place = node._find(step)
+        child, place = dict_find(node, step)
         if child is MISSING:
             return None
         trail += (node, place)
@@ -562,7 +567,7 @@ def replace_existing(tree: Any, steps: Path, value: Any) -> tuple[Any, Any] | No
             return None  # a None on the way is made a dict: set_traced's job
     old = node
     for j in range(len(trail) - 2, -1, -2):
-        value = trail[j]._put(trail[j + 1], value)
+        value = dict_put(trail[j], trail[j + 1], value)
     return value, old
 
 
@@ -598,7 +603,7 @@ def _dict_set(
         try:
             if not create and key not in parent:
                 raise _failure(parent, key, steps, policy)
-            return parent._set(key, value)
+            return dict_set(parent, key, value)
         except TypeError:
             raise _failure(parent, key, steps, policy) from None
     raise _failure(parent, key, steps, policy)
@@ -652,10 +657,10 @@ def resolve(
         if policy.soft:
             if type(node) is FrozenList and _list_index(step, 1 << 62) is not None:
                 key: Any = int(step)
-                node = node._raw(key) if key < len(node) else None
+                node = list_raw(node, key) if key < len(node) else None
             else:
                 key = step
-                node = node._raw(step, None) if type(node) is FrozenDict else None
+                node = dict_raw(node, step, None) if type(node) is FrozenDict else None
             resolved.append(key)
             continue
         adding = for_add and n == last
@@ -665,7 +670,7 @@ def resolve(
                 raise _failure(node, step, steps, policy, end_ok=adding)
             resolved.append(index)
             if n < last:
-                node = node._raw(index)
+                node = list_raw(node, index)
         elif isinstance(node, FrozenDict):
             resolved.append(step)
             if n < last:
