@@ -271,3 +271,27 @@ def test_the_policies_differ_where_the_rules_do() -> None:
         pass
     else:
         raise AssertionError("the engine took '-' for an index")
+
+
+def test_the_package_internal_names_are_the_methods() -> None:
+    """dict_raw and the rest cost what node._raw did: they are the very functions.
+
+    The path walks call them once or more per step (paths.get_at, set_frozen),
+    so a wrapper around the method would add a call to every step.
+    """
+    from statetrail.frozen import FrozenDict, FrozenList, _dict, _list
+
+    for name, function in [
+        ("_raw", _dict.dict_raw),
+        ("_find", _dict.dict_find),
+        ("_put", _dict.dict_put),
+        ("_set", _dict.dict_set),
+        ("_raw_items", _dict.dict_items),
+    ]:
+        assert getattr(FrozenDict, name) is function
+    for name, function in [
+        ("_raw", _list.list_raw),
+        ("_set", _list.list_set),
+        ("_raw_iter", _list.list_items),
+    ]:
+        assert getattr(FrozenList, name) is function

@@ -11,6 +11,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from statetrail.errors import NestingError
+from statetrail.frozen import _dict as _dict_module
 from statetrail.frozen import _hamt, _hooks, _native, _vector
 from statetrail.frozen._dict import SMALL as _SMALL
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
@@ -534,6 +535,12 @@ def _use_speedups() -> None:
     )
     _HANDLERS[dict] = speedups.freeze_dict
     _HANDLERS[list] = speedups.freeze_list
+    # The package-internal names (issue 11) follow the class: from here on
+    # dict_find and dict_put are the compiled methods, as FrozenDict's _find and
+    # _put are, so a path write through them keeps the compiled walk.
+    # tests/test_path_policies.py checks they stay the same objects.
+    for name in ("_find", "_put"):
+        setattr(_dict_module, "dict" + name, _FrozenDict.__dict__[name])
 
 
 _use_speedups()
