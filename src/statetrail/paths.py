@@ -279,9 +279,7 @@ def _failure(
         return policy.error(f"no key {step!r}, {where}")
     if isinstance(node, FrozenList):
         if policy.pointer:  # RFC 6901's words and syntax
-            if _pointer_index(step, 1 << 62, end_ok, policy) is None and not (
-                _is_index(step) and str(step)[0] != "0"
-            ):
+            if not _pointer_step(step, end_ok):
                 return policy.error(f"{step!r} is not an array index, {where}")
             return policy.error(f"array index {step} out of range, {where}")
         if not _is_index(step):
@@ -683,19 +681,22 @@ def resolve(
     return tuple(resolved)
 
 
+def _pointer_step(step: Any, adding: bool) -> bool:
+    """Whether ``step`` is spelled as RFC 6901 spells a list step."""
+    if type(step) is not str:
+        return False
+    if step == "-":
+        return adding
+    return step.isascii() and step.isdigit() and (step == "0" or step[0] != "0")
+
+
 def _pointer_index(step: Any, n: int, adding: bool, policy: PathPolicy) -> int | None:
+    """The list index of ``step`` among ``n`` items under ``policy``, or ``None``."""
     if not policy.pointer:
         return _list_index(step, n, adding)
-    if step == "-" and adding:
-        return n
-    if not (
-        type(step) is str
-        and step.isascii()
-        and step.isdigit()
-        and (step == "0" or step[0] != "0")
-    ):
+    if not _pointer_step(step, adding):
         return None
-    index = int(step)
+    index = n if step == "-" else int(step)
     return index if index < n + adding else None
 
 
