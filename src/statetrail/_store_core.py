@@ -40,7 +40,7 @@ from statetrail.paths import (
     STORE,
     Refused,
     delete_at,
-    get_in,
+    get_at,
     parse_path,
     set_frozen,
     spellings,
@@ -201,7 +201,7 @@ class StoreBase(Generic[S]):
         (equal to plain ones); :meth:`get_state` gives a mutable copy.
         """
         try:
-            value = get_in(self._root(), path, STORE)
+            value = get_at(self._root(), parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)

@@ -16,7 +16,7 @@ from statetrail._log import get_logger
 from statetrail._store_values import freeze_checked, split_or_warn
 from statetrail.context import running_loop
 from statetrail.frozen import MISSING, DictDraft, FrozenDict
-from statetrail.paths import STORE, Refused, delete_at, get_in, set_frozen
+from statetrail.paths import STORE, Refused, delete_at, get_at, parse_path, set_frozen
 from statetrail.revision import Revision
 
 __all__ = ["Transaction", "current_owner"]
@@ -66,7 +66,7 @@ class Transaction:
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``path`` in the working state, or ``default``."""
         try:
-            value = get_in(self._root, path, STORE)
+            value = get_at(self._root, parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)

@@ -181,7 +181,20 @@ def parse_path(path: PathLike, policy: PathPolicy = ENGINE) -> Path:
     ('a.b', 3)
     """
     if policy is STORE:
-        return _split_store(path)
+        # Inline, not a call: every Store.get and Store.set parses its path here.
+        if type(path) is not str:
+            if not isinstance(path, str):
+                raise TypeError(f"a dot-path is a string, not {type(path).__name__}")
+            path = str(path)
+        parts = tuple(path.split("."))
+        if "" in parts:
+            raise ValueError(f"malformed dot-path {path[:80]!r}: empty segment")
+        if len(parts) > MAX_PATH_DEPTH:
+            raise NestingError(  # a ValueError
+                f"dot-path of {len(parts)} segments: each is a level of nesting, "
+                f"and a value nests at most MAX_NESTING ({MAX_PATH_DEPTH}) levels"
+            )
+        return parts
     if isinstance(path, str):
         if not path:
             return ()
@@ -199,22 +212,6 @@ def parse_path(path: PathLike, policy: PathPolicy = ENGINE) -> Path:
     raise TypeError(
         f"a path is a dot-string or a tuple of keys, not {type(path).__name__}"
     )
-
-
-def _split_store(path: Any) -> tuple[str, ...]:
-    if type(path) is not str:
-        if not isinstance(path, str):
-            raise TypeError(f"a dot-path is a string, not {type(path).__name__}")
-        path = str(path)
-    steps = tuple(path.split("."))
-    if "" in steps:
-        raise ValueError(f"malformed dot-path {path[:80]!r}: empty segment")
-    if len(steps) > MAX_PATH_DEPTH:
-        raise NestingError(  # a ValueError
-            f"dot-path of {len(steps)} segments: each is a level of nesting, and "
-            f"a value nests at most MAX_NESTING ({MAX_PATH_DEPTH}) levels"
-        )
-    return steps
 
 
 def format_path(path: Path) -> str:
@@ -379,27 +376,40 @@ def lookup_in(
 # -- writing -------------------------------------------------------------------------
 
 
+Trail = list[tuple[Any, Any, Any]]
+
+
 def _descend(
     tree: Any, steps: Path, policy: PathPolicy, *, create: bool
-) -> tuple[list[tuple[Any, Any]], Any, bool]:
+) -> tuple[Trail, Any, bool]:
     """Walk to the parent of the last step.
 
-    The (container, key) pairs on the way, the parent, and whether dicts were
+    The (write, container, key) triples on the way (``write`` is ``dict_set``
+    or ``list_set``, for :func:`_rebuild`), the parent, and whether dicts were
     made: a missing key (and under :data:`STORE` a ``None``) becomes an empty
     dict when ``create`` is set; otherwise it raises the policy's error.
     """
-    trail: list[tuple[Any, Any]] = []
+    trail: Trail = []
     node = tree
     made = False
     for step in steps[:-1]:
-        key, child = _child(node, step)
+        if isinstance(node, FrozenDict):
+            write: Any = dict_set
+            key = step
+            try:
+                child = dict_raw(node, step)
+            except TypeError:
+                child = MISSING
+        else:
+            write = list_set
+            key, child = _child(node, step)
         if child is MISSING or (create and child is None and policy.none_is_missing):
-            if not create or (child is MISSING and not isinstance(node, FrozenDict)):
+            if not create or (child is MISSING and write is not dict_set):
                 raise _failure(node, step, steps, policy)
             _hashable(step, steps, policy)
             child = _EMPTY_DICT
             made = True
-        trail.append((node, key))
+        trail.append((write, node, key))
         node = child
     return trail, node, made
 
@@ -413,12 +423,9 @@ def _hashable(step: Any, steps: Path, policy: PathPolicy) -> None:
         ) from None
 
 
-def _rebuild(trail: list[tuple[Any, Any]], value: Any) -> Any:
-    for container, key in reversed(trail):
-        if isinstance(container, FrozenList):
-            value = list_set(container, key, value)
-        else:
-            value = dict_set(container, key, value)
+def _rebuild(trail: Trail, value: Any) -> Any:
+    for write, container, key in reversed(trail):
+        value = write(container, key, value)
     return value
 
 
@@ -538,7 +545,7 @@ def set_traced(
     new_tree = _rebuild(trail, new_node)
     if made:
         return new_tree, None, old
-    return new_tree, (*(k for _, k in trail), key), old
+    return new_tree, (*(k for _, _, k in trail), key), old
 
 
 def replace_existing(tree: Any, steps: Path, value: Any) -> tuple[Any, Any] | None:
@@ -723,7 +730,7 @@ def get_nested_value(path: str, data: Any) -> Any:
     lists.
     """
     try:
-        steps = _split_store(path)
+        steps = parse_path(path, STORE)
     except ValueError:
         return None
     node = data
@@ -758,7 +765,7 @@ def set_nested_value(path: str, value: Any, data: Any) -> bool:
     it is, not copied. The refusal is logged (logger ``"statetrail.store"``).
     """
     try:
-        steps = _split_store(path)
+        steps = parse_path(path, STORE)
     except NestingError:
         raise
     except ValueError as exc:

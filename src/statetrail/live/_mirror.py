@@ -27,7 +27,7 @@ from statetrail._log import get_logger
 from statetrail._store_events import Event, concerns, make_event
 from statetrail.frozen import thaw
 from statetrail.live._follow import Following, Lag, Target
-from statetrail.paths import STORE, get_in, parse_path
+from statetrail.paths import STORE, get_at, parse_path
 from statetrail.revision import Revision
 from statetrail.storage._stream import DEFAULT_PREFIX
 
@@ -105,7 +105,7 @@ class Mirror:
         if rev is None:
             return default
         try:
-            value = get_in(rev.value, path, STORE)
+            value = get_at(rev.value, parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else value
