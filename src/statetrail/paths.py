@@ -238,14 +238,17 @@ def _list_index(step: Any, n: int, end_ok: bool = False) -> int | None:
     18 ASCII digits; ``end_ok`` admits ``n`` itself (an insertion at the end).
     """
     if type(step) is str:
-        if not (step.isascii() and step.isdigit()) or len(step) > _MAX_INDEX_DIGITS:
-            return None
-        index = int(step)
-    elif isinstance(step, int) and not isinstance(step, bool):
-        index = step + n if step < 0 else int(step)
-    else:
+        # A dot-path's step, the common case: digits are never negative.
+        if step.isascii() and step.isdigit() and len(step) <= _MAX_INDEX_DIGITS:
+            index = int(step)
+            if index < n or (end_ok and index == n):
+                return index
         return None
-    return index if 0 <= index < n + end_ok else None
+    if isinstance(step, int) and not isinstance(step, bool):
+        index = step + n if step < 0 else int(step)
+        if 0 <= index < n or (end_ok and index == n):
+            return index
+    return None
 
 
 def _is_index(step: Any) -> bool:
