@@ -34,8 +34,9 @@ from statetrail import (
     freeze,
 )
 from statetrail._store_file import write_atomic
-from statetrail._store_paths import Refused, assoc, assoc_change
+from statetrail._store_values import assoc_change
 from statetrail.diff import diff
+from statetrail.paths import STORE, Refused, set_frozen
 from statetrail.store import (
     MAX_PATH_DEPTH,
     AsyncStore,
@@ -1320,7 +1321,7 @@ class TestKnownChanges:
         root = freeze(state)
         steps = tuple(path)
         try:
-            expected_root = assoc(root, steps, freeze(value))
+            expected_root = set_frozen(root, steps, freeze(value), True, STORE)
         except Refused:
             return
         new_root, changes = assoc_change(root, steps, freeze(value))

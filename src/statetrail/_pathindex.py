@@ -14,7 +14,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from statetrail._change import Change
-from statetrail.frozen import MISSING
 from statetrail.paths import Path
 
 __all__ = ["PathIndex", "index_path"]
@@ -26,12 +25,8 @@ def index_path(change: Change) -> Path:
     An insertion or removal in a list shifts every later item, so it is indexed
     at the list itself and counts as a change to each item's path.
     """
-    path = change._path  # the raw fields: one index entry per revision written
-    if (
-        path
-        and (change._old is MISSING or change._new is MISSING)
-        and isinstance(path[-1], int)
-    ):
+    path = change.path
+    if path and isinstance(path[-1], int) and change.kind != "replace":
         return path[:-1]
     return path
 

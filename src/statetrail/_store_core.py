@@ -26,24 +26,27 @@ from statetrail._store_events import (
     make_event,
 )
 from statetrail._store_file import dump_state, read_state, write_atomic
-from statetrail._store_paths import (
-    Refused,
-    assoc,
+from statetrail._store_transaction import Transaction
+from statetrail._store_values import (
     assoc_change,
-    dissoc,
-    engine_paths,
     freeze_checked,
-    lookup,
     replace_change,
     split_or_warn,
-    split_path,
 )
-from statetrail._store_transaction import Transaction
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._dict import dict_of, dict_of_small
 from statetrail.frozen._freeze import check_path_nesting
+from statetrail.paths import (
+    STORE,
+    Refused,
+    delete_at,
+    get_at,
+    parse_path,
+    set_frozen,
+    spellings,
+)
 from statetrail.revision import (
     NUMBER,
     PLAIN,
@@ -200,7 +203,7 @@ class StoreBase(Generic[S]):
         (equal to plain ones); :meth:`get_state` gives a mutable copy.
         """
         try:
-            value = lookup(self._root(), split_path(path))
+            value = get_at(self._root(), parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)
@@ -235,7 +238,7 @@ class StoreBase(Generic[S]):
         ``depth``: frames between this method and the user's code, for the origin
         (unless ``origin`` was captured already). ``with_changes``, when given, does
         what ``change`` does and also tells the changes it made (or ``None``), which
-        spares the engine a diff. Raises :class:`Refused`.
+        spares the engine a diff. Raises :class:`~statetrail.paths.Refused`.
 
         Another thread's write in between: ``change`` runs again on its state. A
         revision another process recorded first (a stored store): with ``rebase``
@@ -341,7 +344,7 @@ class StoreBase(Generic[S]):
         """:meth:`_set_path` of a path split and a value frozen already."""
         try:
             return self._apply(
-                lambda root: assoc(root, steps, frozen),
+                lambda root: set_frozen(root, steps, frozen, True, STORE),
                 extra,
                 label,
                 author,
@@ -431,7 +434,7 @@ class StoreBase(Generic[S]):
         extra = dict_of({"op": "delete", "path": path})
         try:
             self._apply(
-                lambda root: dissoc(root, steps),
+                lambda root: delete_at(root, steps, STORE),
                 extra,
                 label,
                 author,
@@ -595,7 +598,7 @@ class StoreBase(Generic[S]):
 
         Returns the function that stops it.
         """
-        prefix = None if path is None else split_path(path)
+        prefix = None if path is None else parse_path(path, STORE)
 
         def deliver(rev: Revision) -> None:
             if prefix is None or concerns(rev, prefix):
@@ -632,7 +635,7 @@ class StoreBase(Generic[S]):
         if path is None:
             return self._timeline.history()
         found: dict[int, Revision] = {}
-        for steps in engine_paths(self._timeline.value, split_path(path)):
+        for steps in spellings(self._timeline.value, parse_path(path, STORE)):
             for rev in self._timeline.path_history(steps):
                 found[rev.number] = rev
         return [found[n] for n in sorted(found)]
@@ -644,7 +647,7 @@ class StoreBase(Generic[S]):
         """
         revs = [
             self._timeline.blame(steps)
-            for steps in engine_paths(self._timeline.value, split_path(path))
+            for steps in spellings(self._timeline.value, parse_path(path, STORE))
         ]
         return max(
             (r for r in revs if r is not None), key=lambda r: r.number, default=None

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from statetrail._store_paths import lookup, split_path
 from statetrail.frozen import FrozenDict
+from statetrail.paths import STORE, get_at, parse_path
 from statetrail.revision import Change, Revision
 
 __all__ = [
@@ -69,15 +69,15 @@ def make_event(rev: Revision, before: Any, out: Callable[[Any], Any]) -> Event:
     """
     path = requested_path(rev)
     if path is not None:
-        steps = split_path(path)
+        steps = parse_path(path, STORE)
     else:
         steps = _common_prefix(rev.changes)
         path = ".".join(steps)
     return {
         "type": EVENT_TYPE_STATE_CHANGED,
         "path": path,
-        "old_value": out(lookup(before, steps)),
-        "new_value": out(lookup(rev.value, steps)),
+        "old_value": out(get_at(before, steps, STORE)),
+        "new_value": out(get_at(rev.value, steps, STORE)),
         "revision": rev.number,
     }
 
@@ -89,7 +89,7 @@ def concerns(rev: Revision, prefix: tuple[str, ...]) -> bool:
     the path counts only when it reached it.
     """
     requested = requested_path(rev)
-    if requested is not None and split_path(requested)[: len(prefix)] == prefix:
+    if requested is not None and parse_path(requested, STORE)[: len(prefix)] == prefix:
         return True
     for change in rev.changes:
         steps = _change_steps(change)

@@ -13,18 +13,11 @@ from collections.abc import Callable
 from typing import Any
 
 from statetrail._log import get_logger
-from statetrail._store_paths import (
-    Refused,
-    assoc,
-    dissoc,
-    freeze_checked,
-    lookup,
-    split_or_warn,
-    split_path,
-)
+from statetrail._store_values import freeze_checked, split_or_warn
 from statetrail.context import running_loop
 from statetrail.frozen import MISSING, DictDraft, FrozenDict
 from statetrail.frozen._dict import stored_value
+from statetrail.paths import STORE, Refused, delete_at, get_at, parse_path, set_frozen
 from statetrail.revision import Revision
 
 __all__ = ["Transaction", "current_owner"]
@@ -75,7 +68,7 @@ class Transaction:
     def get(self, path: str, default: Any = None) -> Any:
         """The value at ``path`` in the working state, or ``default``."""
         try:
-            value = lookup(self._root, split_path(path))
+            value = get_at(self._root, parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)
@@ -90,14 +83,16 @@ class Transaction:
         if steps is None:
             return False
         frozen = freeze_checked(value, len(steps))  # the path's levels count too
-        return self._change(path, "set", steps, lambda r: assoc(r, steps, frozen))
+        return self._change(
+            path, "set", steps, lambda r: set_frozen(r, steps, frozen, True, STORE)
+        )
 
     def delete(self, path: str) -> bool:
         """Remove the key or list item at ``path``; ``False`` if there is none."""
         steps = split_or_warn(path, "delete")
         if steps is None:
             return False
-        return self._change(path, "delete", steps, lambda r: dissoc(r, steps))
+        return self._change(path, "delete", steps, lambda r: delete_at(r, steps, STORE))
 
     def _change(
         self,

@@ -41,10 +41,27 @@ from typing import Any
 from statetrail._change import Change
 from statetrail.errors import NestingError, PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
-from statetrail.frozen._dict import changes_in_order, same_order
+from statetrail.frozen._dict import (
+    changes_in_order,
+    dict_items,
+    dict_raw,
+    dict_small_keys,
+    dict_small_vals,
+    dict_trie,
+    same_order,
+)
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import EXACT_TYPES
-from statetrail.paths import Path, delete_in, get_in, insert_in, set_in
+from statetrail.frozen._list import list_vec
+from statetrail.paths import (
+    POINTER,
+    Path,
+    delete_in,
+    get_in,
+    insert_in,
+    resolve,
+    set_in,
+)
 
 __all__ = [
     "apply_changes",
@@ -87,19 +104,21 @@ def _same(a: Any, b: Any) -> bool:
     if t is FrozenDict:
         if len(a) != len(b):
             return False
-        if a._keys is None and b._keys is None:
+        if dict_small_keys(a) is None and dict_small_keys(b) is None:
             pairs: list[tuple[Any, Any]] = []
-            _hamt.diff_nodes(a._root, b._root, lambda k, x, y: pairs.append((x, y)))
+            _hamt.diff_nodes(
+                dict_trie(a), dict_trie(b), lambda k, x, y: pairs.append((x, y))
+            )
             if not all(x is not MISSING and _same(x, y) for x, y in pairs):
                 return False
             return same_order(a, b)
-        for k, x in a._raw_items():
-            y = b._raw(k)
+        for k, x in dict_items(a):
+            y = dict_raw(b, k)
             if x is not y and not _same(x, y):
                 return False
         return same_order(a, b)
     if t is FrozenList:
-        va, vb = a._vec, b._vec
+        va, vb = list_vec(a), list_vec(b)
         if va.size != vb.size:
             return False
         for k in _vector.changed_indices(va, vb):
@@ -172,11 +191,11 @@ def dict_changes(
     :func:`~statetrail.frozen._dict.changes_in_order`).
     """
     found: list[tuple[Any, Any, Any]] = []
-    keys = a._keys
-    if keys is not None and (keys is b._keys or keys == b._keys):
+    keys = dict_small_keys(a)
+    if keys is not None and (keys is dict_small_keys(b) or keys == dict_small_keys(b)):
         # Small dicts with the same keys in the same order (the usual case after
         # an edit): only the values that are not the identical object are looked at.
-        avals, bvals = a._vals, b._vals
+        avals, bvals = dict_small_vals(a), dict_small_vals(b)
         for i in compress(count(), map(is_not, avals, bvals)):
             av, bv = avals[i], bvals[i]
             tv = type(av)
@@ -185,13 +204,15 @@ def dict_changes(
             ):
                 found.append((keys[i], av, bv))
         return found
-    if keys is None and b._keys is None:
-        _hamt.diff_nodes(a._root, b._root, lambda k, o, n: found.append((k, o, n)))
+    if keys is None and dict_small_keys(b) is None:
+        _hamt.diff_nodes(
+            dict_trie(a), dict_trie(b), lambda k, o, n: found.append((k, o, n))
+        )
         # The trie finds the keys in hash order; the changes must also rebuild b's
         # insertion order when applied (additions last, in b's order).
         return changes_in_order(a, b, found)
-    aa = dict(a._raw_items())
-    bb = dict(b._raw_items())
+    aa = dict(dict_items(a))
+    bb = dict(dict_items(b))
     for k, av in aa.items():
         bv = bb.get(k, MISSING)
         if av is bv:
@@ -234,7 +255,7 @@ def list_hunks(
     two lists share are looked at, with Myers' search inside each.
     """
     hunks: list[tuple[int, int, list[Any]]] = []
-    for i, xs, _, ys in _vector.regions(a._vec, b._vec):
+    for i, xs, _, ys in _vector.regions(list_vec(a), list_vec(b)):
         n, m = len(xs), len(ys)
         prefix = 0
         while prefix < n and prefix < m and _same(xs[prefix], ys[prefix]):
@@ -273,7 +294,7 @@ def list_hunks(
 def _diff_list(
     a: FrozenList[Any], b: FrozenList[Any], path: Path, out: list[Change]
 ) -> None:
-    va, vb = a._vec, b._vec
+    va, vb = list_vec(a), list_vec(b)
     get = _vector.get
     if va.size == vb.size:
         # Same length: first look for items changed in place, skipping shared
@@ -312,7 +333,7 @@ def _diff_list(
 
 def list_items(a: FrozenList[Any], start: int, end: int) -> list[Any]:
     """Items ``start`` up to ``end`` of ``a``, as stored (boxes not opened)."""
-    get, vec = _vector.get, a._vec
+    get, vec = _vector.get, list_vec(a)
     return [get(vec, k) for k in range(start, end)]
 
 
@@ -479,34 +500,14 @@ def to_json_patch(changes: Iterable[Change]) -> list[dict[str, Any]]:
 
 
 def _resolve(doc: Any, pointer: str, *, for_add: bool = False) -> Path:
-    """Steps of ``pointer`` with list steps turned into indices, checked on ``doc``."""
-    steps = parse_json_pointer(pointer)
-    resolved: list[Any] = []
-    node = doc
-    for n, step in enumerate(steps):
-        last = n == len(steps) - 1
-        if isinstance(node, FrozenList):
-            if step == "-" and last and for_add:
-                index = len(node)
-            elif step.isascii() and step.isdigit() and (step == "0" or step[0] != "0"):
-                index = int(step)
-            else:
-                raise PatchError(f"{step!r} is not an array index, in {pointer!r}")
-            bound = len(node) + (1 if last and for_add else 0)
-            if index >= bound:
-                raise PatchError(f"index {index} out of range, in {pointer!r}")
-            resolved.append(index)
-            if not last:
-                node = node._raw(index)
-        elif isinstance(node, FrozenDict):
-            resolved.append(step)
-            if not last:
-                node = node._raw(step)
-                if node is MISSING:
-                    raise PatchError(f"no member {step!r}, in {pointer!r}")
-        else:
-            raise PatchError(f"cannot step into {type(node).__name__}, in {pointer!r}")
-    return tuple(resolved)
+    """Steps of ``pointer`` with list steps turned into indices, checked on ``doc``.
+
+    The walk is :func:`statetrail.paths.resolve` under RFC 6901's list steps
+    (:data:`~statetrail.paths.POINTER`); a step that leads nowhere is its
+    :class:`~statetrail.PathError`, which :func:`apply_json_patch` reports as a
+    :class:`PatchError`.
+    """
+    return resolve(doc, parse_json_pointer(pointer), POINTER, for_add=for_add)
 
 
 def _operand(op: Mapping[str, Any], name: str) -> Any:

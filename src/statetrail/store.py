@@ -40,18 +40,19 @@ from statetrail._store_events import (
     Event,
 )
 from statetrail._store_file import read_state
-from statetrail._store_paths import (
-    MAX_PATH_DEPTH,
-    assoc,
-    freeze_checked,
-    get_nested_value,
-    set_nested_value,
-    split_path,
-)
 from statetrail._store_transaction import Transaction
+from statetrail._store_values import freeze_checked
 from statetrail.context import Metadata, RawOrigin, current_context, running_loop
 from statetrail.frozen import FrozenDict, freeze
 from statetrail.frozen._dict import dict_of
+from statetrail.paths import (
+    MAX_PATH_DEPTH,
+    STORE,
+    get_nested_value,
+    parse_path,
+    set_frozen,
+    set_nested_value,
+)
 from statetrail.revision import Revision
 from statetrail.timeline import Timeline
 
@@ -458,9 +459,9 @@ class AsyncStore(StoreBase[S]):
         root = root_of(state)
         kind = action.get("type")
         if kind == self.ACTION_TYPE_SET_STATE:
-            steps = split_path(action["path"])
+            steps = parse_path(action["path"], STORE)
             value = freeze_checked(action.get("value"), len(steps))
-            return root_of(assoc(root, steps, value))
+            return root_of(set_frozen(root, steps, value, True, STORE))
         reducer = self._reducers.get(kind) if isinstance(kind, str) else None
         if reducer is None:
             raise ValueError(f"no reducer for action type {kind!r}")

@@ -396,7 +396,7 @@ class TestStringKeys:
     )
     def test_the_same_verdict_as_the_python_walk(self, value: Any) -> None:
         """The same error (the one key that is not a string), or none, as Python's."""
-        from statetrail._store_paths import _check_walk, check_keys
+        from statetrail._store_values import _check_walk, check_keys
 
         compiled()
         frozen = freeze(value)

@@ -22,7 +22,23 @@ from statetrail.frozen._refuse import refused
 if TYPE_CHECKING:
     from statetrail.frozen._draft import DictDraft
 
-__all__ = ["FrozenDict", "changes_in_order", "same_order", "stored_value"]
+__all__ = [
+    "FrozenDict",
+    "changes_in_order",
+    "dict_find",
+    "dict_items",
+    "dict_of",
+    "dict_of_small",
+    "dict_order",
+    "dict_put",
+    "dict_raw",
+    "dict_set",
+    "dict_small_keys",
+    "dict_small_vals",
+    "dict_trie",
+    "same_order",
+    "stored_value",
+]
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -34,6 +50,141 @@ T = TypeVar("T")
 #: values in a hash trie, where a write copies O(log32 n), and their order beside
 #: it (``_ordered``: a vector of keys and a trie of positions).
 SMALL = 8
+
+
+# -- package-internal access (issue 11) ----------------------------------------------
+# The rest of statetrail reads a map's stored values and writes it in place of a
+# key through these names, never through its private members (ruff's SLF001).
+# Each is the method itself (FrozenDict binds it as ``_raw``, ``_find``...), so
+# ``dict_raw(node, key)`` costs what ``node._raw(key)`` does: a path read is a
+# few of these calls per step.
+
+
+def dict_raw(self: FrozenDict[Any, Any], key: Any, default: Any = MISSING) -> Any:
+    """The stored value (an :class:`Opaque` box is not opened)."""
+    keys = self._keys
+    if keys is None:
+        return _hamt.lookup(self._root, hash(key), key, default)
+    if key in keys:
+        return self._vals[keys.index(key)]
+    hash(key)  # an unhashable key is a TypeError, as in a dict
+    return default
+
+
+def dict_find(self: FrozenDict[Any, Any], key: Any) -> tuple[Any, Any]:
+    """The stored value of ``key`` and its place, for :meth:`_put`.
+
+    ``(MISSING, None)`` when the key is absent. A read followed by a write
+    of the same key (a path write: the old value, then the new map) walks
+    the trie once.
+    """
+    keys = self._keys
+    if keys is None:
+        place = _hamt.locate(self._root, hash(key), key)
+        if place is None:
+            return MISSING, None
+        return place[-2][place[-1]], place
+    try:
+        i = keys.index(key)
+    except ValueError:
+        hash(key)  # an unhashable key is a TypeError, as in a dict
+        return MISSING, None
+    return self._vals[i], i
+
+
+def dict_put(
+    self: FrozenDict[Any, Any], place: Any, value: Any
+) -> FrozenDict[Any, Any]:
+    """This map with ``value`` (frozen) at ``place``, a place :meth:`_find` gave.
+
+    The key keeps its place in the order; this very map when the value there
+    is ``value`` itself.
+    """
+    keys = self._keys
+    if keys is None:
+        if place[-2][place[-1]] is value:
+            return self
+        root = _hamt.replace_at(place, value)
+        return self._of_large(root, self._vals, self._len)
+    vals = self._vals
+    if vals[place] is value:
+        return self
+    items = list(vals)
+    items[place] = value
+    return self._of_small(keys, tuple(items))
+
+
+def dict_set(self: FrozenDict[Any, Any], key: Any, value: Any) -> FrozenDict[Any, Any]:
+    keys = self._keys
+    if keys is not None:
+        # A key that is there: written at its place (compiled when built).
+        place = self._find(key)[1]  # a TypeError for an unhashable key
+        if place is not None:
+            return self._put(place, value)
+        if len(keys) < SMALL:
+            return self._of_small((*keys, key), (*self._vals, value))
+        # Growing past SMALL: move to the trie.
+        plain = dict(zip(keys, self._vals, strict=True))
+        plain[key] = value
+        return self._of(plain)
+    h = hash(key)
+    root, added = _hamt.assoc(self._root, 0, h, key, value)
+    if root is self._root:
+        return self
+    if not added:
+        # A key keeps its place: only the values changed.
+        return self._of_large(root, self._vals, self._len)
+    return self._of_large(root, _ordered.add(self._vals, key), self._len + 1)
+
+
+def dict_items(self: FrozenDict[Any, Any]) -> Iterator[tuple[Any, Any]]:
+    """The stored ``(key, value)`` pairs in order (boxes not opened)."""
+    keys = self._keys
+    if keys is not None:
+        return zip(keys, self._vals, strict=True)
+    # The value trie into a dict, then the keys in order from the vector.
+    values = dict(_hamt.iter_items(self._root))
+    ordered = tuple(_ordered.keys(self._vals[1]))
+    return zip(ordered, map(values.__getitem__, ordered), strict=True)
+
+
+def dict_small_keys(self: FrozenDict[Any, Any]) -> tuple[Any, ...] | None:
+    """A small map's keys, in order (shared between versions); ``None`` if large."""
+    return self._keys
+
+
+def dict_small_vals(self: FrozenDict[Any, Any]) -> tuple[Any, ...]:
+    """A small map's stored values, in its keys' order (only for a small map)."""
+    vals: tuple[Any, ...] = self._vals
+    return vals
+
+
+def dict_trie(self: FrozenDict[Any, Any]) -> _hamt.Node:
+    """A large map's hash trie of keys to values (``_hamt.EMPTY`` for a small one)."""
+    return self._root
+
+
+def dict_order(self: FrozenDict[Any, Any]) -> Any:
+    """A large map's key order (``_ordered``'s vector); ``None`` for a small one."""
+    return None if self._keys is not None else self._vals[1]
+
+
+def dict_of(plain: dict[Any, Any]) -> FrozenDict[Any, Any]:
+    """A map of ``plain``'s items, taken as frozen already (nothing is checked)."""
+    self: FrozenDict[Any, Any] = object.__new__(FrozenDict)
+    self._init(plain)
+    return self
+
+
+def dict_of_small(keys: tuple[Any, ...], vals: tuple[Any, ...]) -> FrozenDict[Any, Any]:
+    """A small map of ``keys`` and ``vals`` (at most SMALL, frozen already)."""
+    self: FrozenDict[Any, Any] = object.__new__(FrozenDict)
+    self._keys = keys
+    self._vals = vals
+    self._root = _hamt.EMPTY
+    self._len = len(keys)
+    self._hashed = None
+    return self
 
 
 class FrozenDict(Mapping[K, V]):
@@ -147,54 +298,10 @@ class FrozenDict(Mapping[K, V]):
 
     # -- reading ---------------------------------------------------------------
 
-    def _raw(self, key: Any, default: Any = MISSING) -> Any:
-        """The stored value (an :class:`Opaque` box is not opened)."""
-        keys = self._keys
-        if keys is None:
-            return _hamt.lookup(self._root, hash(key), key, default)
-        if key in keys:
-            return self._vals[keys.index(key)]
-        hash(key)  # an unhashable key is a TypeError, as in a dict
-        return default
-
-    def _find(self, key: Any) -> tuple[Any, Any]:
-        """The stored value of ``key`` and its place, for :meth:`_put`.
-
-        ``(MISSING, None)`` when the key is absent. A read followed by a write
-        of the same key (a path write: the old value, then the new map) walks
-        the trie once.
-        """
-        keys = self._keys
-        if keys is None:
-            place = _hamt.locate(self._root, hash(key), key)
-            if place is None:
-                return MISSING, None
-            return place[-2][place[-1]], place
-        try:
-            i = keys.index(key)
-        except ValueError:
-            hash(key)  # an unhashable key is a TypeError, as in a dict
-            return MISSING, None
-        return self._vals[i], i
-
-    def _put(self, place: Any, value: Any) -> FrozenDict[Any, Any]:
-        """This map with ``value`` (frozen) at ``place``, a place :meth:`_find` gave.
-
-        The key keeps its place in the order; this very map when the value there
-        is ``value`` itself.
-        """
-        keys = self._keys
-        if keys is None:
-            if place[-2][place[-1]] is value:
-                return self
-            root = _hamt.replace_at(place, value)
-            return self._of_large(root, self._vals, self._len)
-        vals = self._vals
-        if vals[place] is value:
-            return self
-        items = list(vals)
-        items[place] = value
-        return self._of_small(keys, tuple(items))
+    _raw = dict_raw
+    _find = dict_find
+    _put = dict_put
+    _raw_items = dict_items
 
     def __getitem__(self, key: K) -> V:
         # _raw inlined: indexing is the read of every front end (store.at(n)[k]).
@@ -242,16 +349,6 @@ class FrozenDict(Mapping[K, V]):
     def __reversed__(self) -> Iterator[K]:
         return reversed(tuple(self))
 
-    def _raw_items(self) -> Iterator[tuple[Any, Any]]:
-        """The stored ``(key, value)`` pairs in order (boxes not opened)."""
-        keys = self._keys
-        if keys is not None:
-            return zip(keys, self._vals, strict=True)
-        # The value trie into a dict, then the keys in order from the vector.
-        values = dict(_hamt.iter_items(self._root))
-        ordered = tuple(_ordered.keys(self._vals[1]))
-        return zip(ordered, map(values.__getitem__, ordered), strict=True)
-
     def keys(self) -> KeysView[K]:
         """A view of the keys."""
         return KeysView(self)
@@ -266,6 +363,8 @@ class FrozenDict(Mapping[K, V]):
 
     # -- persistent writes -----------------------------------------------------
 
+    _set = dict_set
+
     def set(self, key: K, value: V) -> FrozenDict[K, V]:
         """A new map with ``key`` bound to (a frozen) ``value``.
 
@@ -275,28 +374,6 @@ class FrozenDict(Mapping[K, V]):
         if type(key) is not str:
             check_key(key)
         return self._set(key, _hooks.freeze_value(value))
-
-    def _set(self, key: Any, value: Any) -> FrozenDict[Any, Any]:
-        keys = self._keys
-        if keys is not None:
-            # A key that is there: written at its place (compiled when built).
-            place = self._find(key)[1]  # a TypeError for an unhashable key
-            if place is not None:
-                return self._put(place, value)
-            if len(keys) < SMALL:
-                return self._of_small((*keys, key), (*self._vals, value))
-            # Growing past SMALL: move to the trie.
-            plain = dict(zip(keys, self._vals, strict=True))
-            plain[key] = value
-            return self._of(plain)
-        h = hash(key)
-        root, added = _hamt.assoc(self._root, 0, h, key, value)
-        if root is self._root:
-            return self
-        if not added:
-            # A key keeps its place: only the values changed.
-            return self._of_large(root, self._vals, self._len)
-        return self._of_large(root, _ordered.add(self._vals, key), self._len + 1)
 
     def delete(self, key: K) -> FrozenDict[K, V]:
         """A new map without ``key``; raises :class:`KeyError` if it is absent."""
@@ -418,7 +495,7 @@ class _Items(ItemsView[K, V]):
     _mapping: FrozenDict[K, V]
 
     def __iter__(self) -> Iterator[tuple[K, V]]:
-        for k, v in self._mapping._raw_items():
+        for k, v in dict_items(self._mapping):
             yield (k, v.copy() if type(v) is Opaque else v)
 
 
@@ -427,21 +504,21 @@ class _Values(ValuesView[V]):
     _mapping: FrozenDict[Any, V]
 
     def __iter__(self) -> Iterator[V]:
-        for _, v in self._mapping._raw_items():
+        for _, v in dict_items(self._mapping):
             yield v.copy() if type(v) is Opaque else v
 
 
 def stored_value(mapping: FrozenDict[Any, Any], key: Any) -> Any:
     """The value ``mapping`` stores for ``key`` (boxes not opened), or MISSING."""
-    return mapping._raw(key)
+    return dict_raw(mapping, key)
 
 
 def same_order(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> bool:
     """Whether two maps with the same keys iterate them in the same order."""
-    ka, kb = a._keys, b._keys
+    ka, kb = dict_small_keys(a), dict_small_keys(b)
     if ka is not None and kb is not None:
         return ka is kb or ka == kb
-    if ka is None and kb is None and a._vals[1] is b._vals[1]:
+    if ka is None and kb is None and dict_order(a) is dict_order(b):
         return True
     return all(x is y or x == y for x, y in zip(a, b, strict=True))
 
@@ -464,12 +541,12 @@ def changes_in_order(
     A ``b`` written from ``a`` (so sharing its order up to ``a``'s size) is
     arranged in time proportional to the change; otherwise the orders are walked.
     """
-    ka, kb = a._keys, b._keys
+    ka, kb = dict_small_keys(a), dict_small_keys(b)
     if ka is not None and (ka is kb or ka == kb):
         return found
     tail: list[Any] | None = None
     if ka is None and kb is None:
-        before, after = a._vals[1], b._vals[1]
+        before, after = dict_order(a), dict_order(b)
         if before is after:
             return found
         tail = _ordered.appended_since(before, after)
@@ -481,7 +558,7 @@ def changes_in_order(
     out = [c for c in found if c[0] not in at_end]
     adds = []
     for k in tail:
-        old, new = a._raw(k), b._raw(k)
+        old, new = dict_raw(a, k), dict_raw(b, k)
         if old is not MISSING:
             out.append((k, old, MISSING))
         adds.append((k, MISSING, new))
@@ -503,10 +580,3 @@ def _moved_or_added(a: FrozenDict[Any, Any], b: FrozenDict[Any, Any]) -> list[An
             return bkeys[j:]
         last = i
     return []
-
-
-#: Package-internal constructors for trusted input (keys checked, values frozen
-#: already): the front ends make their metadata maps with these, as
-#: :mod:`statetrail.frozen._freeze` does, without a second check.
-dict_of = FrozenDict._of
-dict_of_small = FrozenDict._of_small

@@ -21,11 +21,11 @@ from operator import index as to_index
 from typing import Any, Generic, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen import _splice, _vector
-from statetrail.frozen._dict import FrozenDict
+from statetrail.frozen._dict import FrozenDict, dict_raw, dict_set
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import MISSING
 from statetrail.frozen._keys import check_key
-from statetrail.frozen._list import FrozenList
+from statetrail.frozen._list import FrozenList, list_of, list_vec
 from statetrail.frozen._opaque import Opaque, unbox
 from statetrail.frozen._set import FrozenSet
 from statetrail.frozen._vector import Vec
@@ -133,11 +133,11 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
             if value is _DELETED:
                 raise KeyError(key)
             return value
-        value = self._base._raw(key)
+        value = dict_raw(self._base, key)
         if value is MISSING:
             raise KeyError(key)
         value = draft_of(value)
-        if isinstance(value, Draft) or type(self._base._raw(key)) is Opaque:
+        if isinstance(value, Draft) or type(dict_raw(self._base, key)) is Opaque:
             changes[key] = value
         return value
 
@@ -202,7 +202,7 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
         base = self._base
         out: list[tuple[tuple[Any, ...], Any, Any]] = []
         for key, value in self._changes.items():
-            old = base._raw(key)
+            old = dict_raw(base, key)
             if isinstance(value, Draft):
                 inner = value.edits()
                 if inner is None:
@@ -225,7 +225,7 @@ class DictDraft(Draft[FrozenDict[Any, Any]], MutableMapping[Any, Any]):
             if value is _DELETED or key in moved:
                 result = result.discarded(key)
             if value is not _DELETED:
-                result = result._set(key, finish_value(value))
+                result = dict_set(result, key, finish_value(value))
         return result
 
 
@@ -243,7 +243,7 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
 
     def __init__(self, base: FrozenList[Any]) -> None:
         self._base = base
-        self._vec: Vec = base._vec
+        self._vec: Vec = list_vec(base)
         # Index -> a value not frozen yet (a draft, a mutable value put in); the
         # vector holds a stale item at that index until finish() puts it there.
         self._over: dict[int, Any] = {}
@@ -442,15 +442,15 @@ class ListDraft(Draft[FrozenList[Any]], MutableSequence[Any]):
         for j, value in self._over.items():
             vec = _vector.put(vec, j, finish_value(value))
         base = self._base
-        if vec is base._vec:
+        if vec is list_vec(base):
             return base
-        old = base._vec
+        old = list_vec(base)
         if (
             vec.size == old.size
             and next(_vector.changed_indices(old, vec), None) is None
         ):
             return base  # edits that cancelled out
-        return FrozenList._of(vec)
+        return list_of(vec)
 
 
 class SetDraft(Draft[FrozenSet[Any]], MutableSet[Any]):

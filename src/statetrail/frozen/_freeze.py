@@ -11,13 +11,17 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from statetrail.errors import NestingError
+from statetrail.frozen import _dict as _dict_module
 from statetrail.frozen import _hamt, _hooks, _native, _vector
 from statetrail.frozen._dict import SMALL as _SMALL
 from statetrail.frozen._dict import FrozenDict as _FrozenDict
+from statetrail.frozen._dict import dict_items, dict_of, dict_of_small
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._list import FrozenList as _FrozenList
+from statetrail.frozen._list import list_items, list_of_frozen
 from statetrail.frozen._opaque import Opaque
 from statetrail.frozen._set import FrozenSet as _FrozenSet
+from statetrail.frozen._set import set_of
 
 __all__ = [
     "MAX_NESTING",
@@ -298,8 +302,8 @@ def _freeze_dict(obj: Mapping[Any, Any], depth: int) -> Any:
                 check_key(k)
         leaf = _IMMUTABLE
         vals = [v if type(v) in leaf else _freeze(v, inner) for v in obj.values()]
-        return _FrozenDict._of_small(keys, tuple(vals))
-    return _FrozenDict._of(
+        return dict_of_small(keys, tuple(vals))
+    return dict_of(
         {k: _freeze(v, inner) for k, v in obj.items() if type(k) is str or check_key(k)}
     )
 
@@ -307,14 +311,14 @@ def _freeze_dict(obj: Mapping[Any, Any], depth: int) -> Any:
 def _freeze_list(obj: Any, depth: int) -> Any:
     inner = depth + 1
     leaf = _IMMUTABLE
-    return _FrozenList._of_frozen(
+    return list_of_frozen(
         tuple([x if type(x) in leaf else _freeze(x, inner) for x in obj])
     )
 
 
 def _freeze_set(obj: Any, depth: int) -> Any:
     inner = depth + 1
-    return _FrozenSet._of(frozenset(_freeze(x, inner) for x in obj))
+    return set_of(frozenset(_freeze(x, inner) for x in obj))
 
 
 def _freeze_tuple(obj: tuple[Any, ...], depth: int) -> Any:
@@ -465,9 +469,9 @@ def _thaw(obj: Any) -> Any:
     if t in _IMMUTABLE:
         return obj
     if t is _FrozenDict:
-        return {k: _thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in dict_items(obj)}
     if t is _FrozenList:
-        return [_thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in list_items(obj)]
     if t is _FrozenSet:
         # Members must stay hashable: thawed, a frozen list or dict member would not
         # be. Iterating the set already hands out copies of boxed members.
@@ -477,9 +481,9 @@ def _thaw(obj: Any) -> Any:
     if isinstance(obj, tuple):
         return _retuple(t, tuple(_thaw(x) for x in obj))
     if isinstance(obj, _FrozenDict):
-        return {k: _thaw(v) for k, v in obj._raw_items()}
+        return {k: _thaw(v) for k, v in dict_items(obj)}
     if isinstance(obj, _FrozenList):
-        return [_thaw(x) for x in obj._raw_iter()]
+        return [_thaw(x) for x in list_items(obj)]
     if isinstance(obj, _FrozenSet):
         return set(obj)
     return obj
@@ -531,6 +535,12 @@ def _use_speedups() -> None:
     )
     _HANDLERS[dict] = speedups.freeze_dict
     _HANDLERS[list] = speedups.freeze_list
+    # The package-internal names (issue 11) follow the class: from here on
+    # dict_find and dict_put are the compiled methods, as FrozenDict's _find and
+    # _put are, so a path write through them keeps the compiled walk.
+    # tests/test_path_policies.py checks they stay the same objects.
+    for name in ("_find", "_put"):
+        setattr(_dict_module, "dict" + name, _FrozenDict.__dict__[name])
 
 
 _use_speedups()

@@ -15,9 +15,58 @@ from statetrail.frozen._vector import Vec
 if TYPE_CHECKING:
     from statetrail.frozen._draft import ListDraft
 
-__all__ = ["FrozenList"]
+__all__ = [
+    "FrozenList",
+    "list_items",
+    "list_of",
+    "list_of_frozen",
+    "list_raw",
+    "list_set",
+    "list_vec",
+]
 
 T = TypeVar("T")
+
+
+# -- package-internal access (issue 11) ----------------------------------------------
+# The rest of statetrail reads a list's stored items and writes it at an index
+# through these names, never through its private members (ruff's SLF001). The
+# methods among them are the methods themselves (FrozenList binds them as
+# ``_raw``, ``_set`` and ``_raw_iter``), so a call costs what ``node._raw(i)`` did.
+
+
+def list_raw(self: FrozenList[Any], i: int) -> Any:
+    """The stored item ``i`` (an :class:`Opaque` box is not opened)."""
+    return _vector.get(self._vec, self._index(i))
+
+
+def list_set(self: FrozenList[Any], i: int, value: Any) -> FrozenList[Any]:
+    """This list with item ``i`` (an index in range) replaced by ``value`` (frozen)."""
+    vec = _vector.put(self._vec, i, value)
+    return self if vec is self._vec else self._of(vec)
+
+
+def list_items(self: FrozenList[Any]) -> Iterator[Any]:
+    """The stored items in order (an :class:`Opaque` box is not opened)."""
+    return _vector.iterate(self._vec)
+
+
+def list_vec(self: FrozenList[Any]) -> Vec:
+    """The list's persistent vector (shared between versions)."""
+    return self._vec
+
+
+def list_of(vec: Vec) -> FrozenList[Any]:
+    """A list of the vector ``vec``, whose items are frozen already."""
+    self: FrozenList[Any] = object.__new__(FrozenList)
+    self._vec = vec
+    self._hashed = None
+    return self
+
+
+def list_of_frozen(items: Iterable[Any]) -> FrozenList[Any]:
+    """A list of ``items``, frozen already (nothing is checked)."""
+    return list_of(_vector.build(items))
 
 
 class FrozenList(Sequence[T]):
@@ -63,6 +112,9 @@ class FrozenList(Sequence[T]):
 
     # -- reading ---------------------------------------------------------------
 
+    _raw = list_raw
+    _raw_iter = list_items
+
     def _index(self, i: SupportsIndex) -> int:
         n = self._vec.size
         j = to_index(i)  # TypeError for a float or str index, as list raises
@@ -95,15 +147,8 @@ class FrozenList(Sequence[T]):
         vec = _splice.drop(_splice.take(self._vec, max(stop, start)), start)
         return self if vec is self._vec else self._of(vec)
 
-    def _raw(self, i: int) -> Any:
-        """The stored item ``i`` (an :class:`Opaque` box is not opened)."""
-        return _vector.get(self._vec, self._index(i))
-
     def __len__(self) -> int:
         return self._vec.size
-
-    def _raw_iter(self) -> Iterator[Any]:
-        return _vector.iterate(self._vec)
 
     def __iter__(self) -> Iterator[T]:
         for x in _vector.iterate(self._vec):
@@ -136,9 +181,7 @@ class FrozenList(Sequence[T]):
         """A new list with item ``i`` replaced by (a frozen) ``value``."""
         return self._set(self._index(i), _hooks.freeze_value(value))
 
-    def _set(self, i: int, value: Any) -> FrozenList[Any]:
-        vec = _vector.put(self._vec, i, value)
-        return self if vec is self._vec else self._of(vec)
+    _set = list_set
 
     def appended(self, value: T) -> FrozenList[T]:
         """A new list with ``value`` added at the end."""
@@ -148,7 +191,7 @@ class FrozenList(Sequence[T]):
         """A new list with ``values`` added at the end."""
         vec = self._vec
         if type(values) is FrozenList:
-            return self._of(_splice.concat(vec, values._vec)) if values else self
+            return self._of(_splice.concat(vec, list_vec(values))) if values else self
         for x in values:
             vec = _vector.append(vec, _hooks.freeze_value(x))
         return self if vec is self._vec else self._of(vec)

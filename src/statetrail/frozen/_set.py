@@ -14,9 +14,20 @@ from statetrail.frozen._refuse import refused
 if TYPE_CHECKING:
     from statetrail.frozen._draft import SetDraft
 
-__all__ = ["FrozenSet"]
+__all__ = ["FrozenSet", "set_of"]
 
 T = TypeVar("T")
+
+
+def set_of(members: frozenset[Any]) -> FrozenSet[Any]:
+    """A set of ``members``, frozen already (nothing is checked).
+
+    Package-internal (issue 11): how the rest of statetrail builds a set it has
+    frozen, instead of the private ``FrozenSet._of``.
+    """
+    self: FrozenSet[Any] = object.__new__(FrozenSet)
+    self._init(members)
+    return self
 
 
 class FrozenSet(Set[T]):

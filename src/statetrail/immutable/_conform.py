@@ -22,6 +22,7 @@ from typing import Any
 
 from statetrail.frozen import Draft, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen import register_immutable as _register_immutable
+from statetrail.frozen._dict import dict_items, dict_of
 from statetrail.frozen._freeze import (
     _FROZEN,
     _IMMUTABLE,
@@ -31,6 +32,8 @@ from statetrail.frozen._freeze import (
     nesting_error,
 )
 from statetrail.frozen._keys import check_key
+from statetrail.frozen._list import list_items, list_of_frozen
+from statetrail.frozen._set import set_of
 from statetrail.immutable._base import ImmutableBase, Session, new_session
 from statetrail.immutable.interfaces import IM_MODE_SLAVE, IM_STATE_TRANSIENT
 
@@ -92,9 +95,9 @@ def _conform(value: Any, session: Session, depth: int) -> Any:
     if t is dict:
         return _conform_dict(value, session, inner)
     if t is list:
-        return FrozenList._of_frozen([_conform(x, session, inner) for x in value])
+        return list_of_frozen([_conform(x, session, inner) for x in value])
     if t is set:
-        return FrozenSet._of(frozenset(_conform(x, session, inner) for x in value))
+        return set_of(frozenset(_conform(x, session, inner) for x in value))
     if t is tuple:
         return _conform_tuple(value, session, inner)
     return _conform_other(value, session, inner)
@@ -129,9 +132,9 @@ def rebind_within(value: Any, old: Session, new: Session) -> None:
         return
     t = type(value)
     if t is FrozenDict:
-        items: Any = (v for _, v in value._raw_items())
+        items: Any = (v for _, v in dict_items(value))
     elif t is FrozenList:
-        items = value._raw_iter()
+        items = list_items(value)
     elif t is FrozenSet or t is tuple or t is frozenset:
         items = value
     else:
@@ -144,7 +147,7 @@ def rebind_within(value: Any, old: Session, new: Session) -> None:
 def _conform_dict(
     value: Mapping[Any, Any], session: Session, inner: int
 ) -> FrozenDict[Any, Any]:
-    return FrozenDict._of(
+    return dict_of(
         {
             k: _conform(v, session, inner)
             for k, v in value.items()
@@ -181,9 +184,9 @@ def _conform_other(value: Any, session: Session, inner: int) -> Any:
     if isinstance(value, Mapping):
         return _conform_dict(value, session, inner)
     if isinstance(value, list):
-        return FrozenList._of_frozen([_conform(x, session, inner) for x in value])
+        return list_of_frozen([_conform(x, session, inner) for x in value])
     if isinstance(value, AbstractSet):
-        return FrozenSet._of(frozenset(_conform(x, session, inner) for x in value))
+        return set_of(frozenset(_conform(x, session, inner) for x in value))
     get = getattr(value, "__im_get__", None)
     if get is not None:
         # shoobx.immutable's protocol: a mutable object names its immutable twin.

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any, ClassVar, Self, TypeVar, overload
 
 from statetrail.frozen import DictDraft, Draft, FrozenDict
+from statetrail.frozen._dict import dict_items, dict_of
 from statetrail.immutable._base import LOCKED, locked_error
 from statetrail.immutable._conform import (
     SCALARS,
@@ -91,7 +92,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
             data = items
         elif self._im_through_items:
             # shoobx.immutable puts each item through the subclass's __setitem__.
-            self._init(FrozenDict._of({}), False, im_mode)
+            self._init(dict_of({}), False, im_mode)
             pairs = items.items() if isinstance(items, Mapping) else items
             for key, value in [*pairs, *kwargs.items()]:
                 # A frozen value (from | or a copy) is handed over as its view.
@@ -104,7 +105,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         else:
             source: dict[Any, Any] = dict(items)
             source.update(kwargs)
-            data = FrozenDict._of({k: conform(v, LOCKED) for k, v in source.items()})
+            data = dict_of({k: conform(v, LOCKED) for k, v in source.items()})
         self._init(data, im_finalize, im_mode)
 
     def __im_is_internal_attr__(self, name: str) -> bool:
@@ -131,11 +132,11 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
 
     def __getstate__(self) -> dict[K, V]:
         """The items, as a plain dict (shoobx.immutable's pickle state)."""
-        return dict(self._snapshot()._raw_items())
+        return dict(dict_items(self._snapshot()))
 
     def __setstate__(self, state: Mapping[K, V]) -> None:
         """Become a locked master holding ``state``'s items."""
-        self._init(FrozenDict._of({k: conform(v, LOCKED) for k, v in state.items()}))
+        self._init(dict_of({k: conform(v, LOCKED) for k, v in state.items()}))
 
     @classmethod
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> Self:
@@ -150,9 +151,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
                 new[key] = value
             new.__im_finalize__()
             return new
-        return cls._master(
-            FrozenDict._of({k: conform(value, LOCKED) for k in iterable})
-        )
+        return cls._master(dict_of({k: conform(value, LOCKED) for k in iterable}))
 
     # -- reading -------------------------------------------------------------------
 
@@ -259,7 +258,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
     def __or__(self, other: Any) -> Self:
         if not isinstance(other, Mapping):
             return NotImplemented
-        merged = dict(self._snapshot()._raw_items())
+        merged = dict(dict_items(self._snapshot()))
         merged.update(other)
         return type(self)(merged)
 
@@ -267,7 +266,7 @@ class ImmutableDict(ContainerView, MutableMapping[K, V]):
         if not isinstance(other, Mapping):
             return NotImplemented
         merged = dict(other)
-        merged.update(self._snapshot()._raw_items())
+        merged.update(dict_items(self._snapshot()))
         return type(self)(merged)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from typing import Any, ClassVar, Self, SupportsIndex, TypeVar, overload
 
 from statetrail.frozen import Draft, FrozenList, ListDraft
+from statetrail.frozen._list import list_items, list_of_frozen
 from statetrail.immutable._base import LOCKED, ImmutableBase
 from statetrail.immutable._conform import conform, register_view, wrap
 from statetrail.immutable._data import ListData
@@ -64,7 +65,7 @@ class ImmutableList(ContainerView, MutableSequence[T]):
             data = items
         elif self._im_through_append:
             # shoobx.immutable puts each item through the subclass's append().
-            self._init(FrozenList._of_frozen([]), False, im_mode)
+            self._init(list_of_frozen([]), False, im_mode)
             for value in list(items):
                 self.append(value)
             if im_finalize:
@@ -73,7 +74,7 @@ class ImmutableList(ContainerView, MutableSequence[T]):
         elif isinstance(items, ImmutableList):
             data = items._snapshot()
         else:
-            data = FrozenList._of_frozen([conform(x, LOCKED) for x in items])
+            data = list_of_frozen([conform(x, LOCKED) for x in items])
         self._init(data, im_finalize, im_mode)
 
     def __im_is_internal_attr__(self, name: str) -> bool:
@@ -196,14 +197,14 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     def reverse(self) -> None:
         """Reverse the items in place."""
         data = self._draft()
-        data[:] = list(self._snapshot()._raw_iter())[::-1]
+        data[:] = list(list_items(self._snapshot()))[::-1]
 
     def sort(
         self, *, key: Callable[[Any], Any] | None = None, reverse: bool = False
     ) -> None:
         """Sort the items in place, as ``list.sort`` (``key`` sees the immutables)."""
         data = self._draft()
-        pairs = [(wrap(x, LOCKED), x) for x in self._snapshot()._raw_iter()]
+        pairs = [(wrap(x, LOCKED), x) for x in list_items(self._snapshot())]
         if key is None:
             pairs.sort(key=_first, reverse=reverse)
         else:
@@ -217,14 +218,14 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     def __imul__(self, n: SupportsIndex) -> Self:
         data = self._draft()
         if n.__index__() > 1 and any(
-            isinstance(x, ImmutableBase) for x in self._snapshot()._raw_iter()
+            isinstance(x, ImmutableBase) for x in list_items(self._snapshot())
         ):
             # One object in two places would be changed through both (shoobx
             # asserts the same).
             raise AssertionError(
                 "a list holding custom immutables cannot repeat them in place"
             )
-        data[:] = list(self._snapshot()._raw_iter()) * n.__index__()
+        data[:] = list(list_items(self._snapshot())) * n.__index__()
         return self
 
     # -- new lists -------------------------------------------------------------------
@@ -232,16 +233,16 @@ class ImmutableList(ContainerView, MutableSequence[T]):
     def __add__(self, other: Iterable[T]) -> ImmutableList[T]:
         if self._im_through_append:  # through the subclass's append(), as shoobx
             return type(self)([*self, *other])
-        items = list(self._snapshot()._raw_iter())
+        items = list(list_items(self._snapshot()))
         items.extend(conform(x, LOCKED) for x in other)
-        return type(self)._master(FrozenList._of_frozen(items))
+        return type(self)._master(list_of_frozen(items))
 
     def __radd__(self, other: Iterable[T]) -> ImmutableList[T]:
         if self._im_through_append:
             return type(self)([*other, *self])
         items = [conform(x, LOCKED) for x in other]
-        items.extend(self._snapshot()._raw_iter())
-        return type(self)._master(FrozenList._of_frozen(items))
+        items.extend(list_items(self._snapshot()))
+        return type(self)._master(list_of_frozen(items))
 
     def __mul__(self, n: SupportsIndex) -> ImmutableList[T]:
         if self._im_through_append:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 from statetrail.context import Metadata, RawOrigin, context, current_context
 from statetrail.frozen import FrozenDict
+from statetrail.frozen._dict import dict_of
 from statetrail.immutable._object import Immutable
 from statetrail.immutable._view import ContainerView
 from statetrail.immutable.interfaces import IM_STATE_LOCKED, IM_STATE_RETIRED
@@ -152,4 +153,4 @@ def state_of(obj: Immutable) -> FrozenDict[str, Any]:
         elif isinstance(value, ContainerView):
             value = value._snapshot()
         items[name] = value
-    return FrozenDict._of(items)
+    return dict_of(items)

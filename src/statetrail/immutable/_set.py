@@ -8,6 +8,7 @@ from itertools import chain
 from typing import Any, ClassVar, Self, TypeVar
 
 from statetrail.frozen import FrozenSet, SetDraft
+from statetrail.frozen._set import set_of
 from statetrail.immutable._base import LOCKED, member_session
 from statetrail.immutable._conform import conform, register_view, wrap
 from statetrail.immutable._data import SetData
@@ -71,7 +72,7 @@ class ImmutableSet(ContainerView, MutableSet[T]):
             data = items
         elif self._im_through_members:
             # shoobx.immutable puts each member through the subclass's add().
-            self._init(FrozenSet._of(frozenset()), False, im_mode)
+            self._init(set_of(frozenset()), False, im_mode)
             for value in list(items):
                 self.add(value)
             if im_finalize:
@@ -80,7 +81,7 @@ class ImmutableSet(ContainerView, MutableSet[T]):
         elif isinstance(items, ImmutableSet):
             data = items._snapshot()
         else:
-            data = FrozenSet._of(frozenset(conform(x, LOCKED) for x in items))
+            data = set_of(frozenset(conform(x, LOCKED) for x in items))
         self._init(data, im_finalize, im_mode)
 
     @classmethod
@@ -89,7 +90,7 @@ class ImmutableSet(ContainerView, MutableSet[T]):
         # subclass's add(), as shoobx's (MutableSet's cls(it)), if it has one.
         if cls._im_through_members:
             return cls(it)
-        return cls._master(FrozenSet._of(frozenset(conform(x, LOCKED) for x in it)))
+        return cls._master(set_of(frozenset(conform(x, LOCKED) for x in it)))
 
     # The Set mixins build these with _from_iterable; declared for the type only.
     def __or__(self, other: AbstractSet[Any]) -> Self:
@@ -340,7 +341,7 @@ def _member(value: Any) -> Any:
 def _as_set(values: Iterable[Any]) -> AbstractSet[Any]:
     if isinstance(values, AbstractSet):
         return values
-    return FrozenSet._of(frozenset(_member(v) for v in values))
+    return set_of(frozenset(_member(v) for v in values))
 
 
 register_view(FrozenSet, ImmutableSet._view)

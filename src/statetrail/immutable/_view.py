@@ -20,7 +20,9 @@ from statetrail.frozen import (
     ListDraft,
     SetDraft,
 )
+from statetrail.frozen._dict import dict_items
 from statetrail.frozen._freeze import register_frozen_form
+from statetrail.frozen._list import list_items
 from statetrail.immutable._base import (
     LOCKED,
     ImmutableBase,
@@ -274,10 +276,10 @@ def show(value: Any) -> str:
     """
     t = type(value)
     if t is FrozenDict:
-        body = ", ".join(f"{show(k)}: {show(v)}" for k, v in value._raw_items())
+        body = ", ".join(f"{show(k)}: {show(v)}" for k, v in dict_items(value))
         return f"{{{body}}}"
     if t is FrozenList:
-        return f"[{', '.join(show(x) for x in value._raw_iter())}]"
+        return f"[{', '.join(show(x) for x in list_items(value))}]"
     if t is FrozenSet:
         if not value:
             return "set()"

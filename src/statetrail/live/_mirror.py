@@ -25,9 +25,9 @@ from typing import Any, Self
 
 from statetrail._log import get_logger
 from statetrail._store_events import Event, concerns, make_event
-from statetrail._store_paths import lookup, split_path
 from statetrail.frozen import thaw
 from statetrail.live._follow import Following, Lag, Target
+from statetrail.paths import STORE, get_at, parse_path
 from statetrail.revision import Revision
 from statetrail.storage._stream import DEFAULT_PREFIX
 
@@ -105,7 +105,7 @@ class Mirror:
         if rev is None:
             return default
         try:
-            value = lookup(rev.value, split_path(path))
+            value = get_at(rev.value, parse_path(path, STORE), STORE)
         except ValueError:
             return default
         return default if value is None else value
@@ -126,7 +126,7 @@ class Mirror:
         """
         if not callable(callback):
             raise TypeError(f"a subscriber must be callable, not {callback!r}")
-        prefix = None if path is None else split_path(path)
+        prefix = None if path is None else parse_path(path, STORE)
 
         def deliver(rev: Revision, before: Any) -> None:
             if prefix is None or concerns(rev, prefix):

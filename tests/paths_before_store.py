@@ -1,4 +1,9 @@
-"""The store's dot-path rules, on plain trees and on frozen ones.
+"""The store's path walks as they were before issue 11 made one path module.
+
+Kept verbatim as the reference that tests/test_path_policies.py compares
+statetrail.paths (under STORE) and statetrail._store_values with.
+
+The store's dot-path rules, on plain trees and on frozen ones.
 
 A dot-path such as ``"items.0.name"`` names a value in a tree of dicts and lists:
 
