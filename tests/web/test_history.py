@@ -3,6 +3,7 @@ stays true to storage as it grows, branches, moves its cursor or is trimmed."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,74 @@ class TestValues:
             with pytest.raises(ErasedError):
                 history.blame("job", "/secret", at=1, branch=None)
             assert history.revision("job", 2)["value"] == {"secret": "c"}
+
+    def test_values_in_any_order(self, tmp_path: Path) -> None:
+        """Jumps in a random order (forward, back, across branches, near values
+        held and far from them) give the values storage holds, also after a
+        revision in the middle of a held line is erased."""
+        path = str(tmp_path / "h.db")
+        draw = random.Random(13)
+        with statetrail.open(path, checkpoint_every=8) as writer:
+            store = writer.store("job", {"n": 0, "log": []})
+            timeline: Any = store.timeline
+            for n in range(1, 40):
+                store.set(f"k{draw.randrange(9)}", n)
+                if n % 5 == 0:
+                    store.set("log", [*store.get("log"), n])
+            timeline.checkout(17)
+            timeline.branch("b")
+            for n in range(12):
+                store.set("n", -n)
+            timeline.checkout(30)
+            timeline.branch("c")
+            store.set("n", None)
+        with opened(path) as reader:
+            history = History(reader)
+            latest = history.latest("job")
+            numbers = list(range(latest + 1)) * 2
+            draw.shuffle(numbers)
+            for number in numbers:
+                value = history.revision("job", number)["value"]
+                assert value == thaw(reader.value_at("job", number)), number
+        with statetrail.open(path) as writer:
+            writer.timeline("job").erase(20, reason="privacy")
+        with opened(path) as reader:
+            history = History(reader)
+            for number in (25, 19, 21, 20, 23, 22):
+                shown = history.revision("job", number)["value"]
+                stored = reader.value_at("job", number)
+                assert shown == (None if number == 20 else thaw(stored)), number
+
+    def test_a_step_back_reads_no_checkpoint(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Steps back and jumps near a value held cost patches: storage is asked
+        for a value (a checkpoint) only when a jump lands far from any."""
+        path = str(tmp_path / "h.db")
+        with statetrail.open(path, checkpoint_every=64) as writer:
+            store = writer.store("job", {"n": 0})
+            for n in range(1, 300):
+                store.set(f"k{n % 50}", n)
+        with opened(path) as reader:
+            asked: list[int] = []
+            value_at = reader.value_at
+
+            def counted(name: str, number: int | None = None, **kw: Any) -> Any:
+                asked.append(-1 if number is None else number)
+                return value_at(name, number, **kw)
+
+            monkeypatch.setattr(reader, "value_at", counted)
+            history = History(reader)
+            history.revision("job", 250)
+            assert asked == [192]  # its checkpoint, then 58 patches
+            for number in range(249, 191, -1):  # steps back to the checkpoint
+                history.revision("job", number)
+            history.revision("job", 255)  # a jump near a value held
+            history.diff("job", 200, 240)
+            assert asked == [192]
+            history.revision("job", 100)  # far: the checkpoint below it
+            history.revision("job", 101)
+            assert asked == [192, 64]
+            for number in range(0, 300, 7):
+                shown = history.revision("job", number)["value"]
+                assert shown == thaw(value_at("job", number)), number

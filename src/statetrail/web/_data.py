@@ -21,7 +21,7 @@ Revisions are the one revision object of ``docs/revision-json.md``
 
 from __future__ import annotations
 
-import contextlib
+import bisect
 import copy
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -53,6 +53,11 @@ __all__ = ["VALUES_KEPT", "ErasedError", "Filters", "History", "UnknownError"]
 #: Values kept for the next slider step (each shares most of its tree with the
 #: next: a frozen value costs what its revision changed).
 VALUES_KEPT = 64
+#: Checkpoint values kept: a jump near one costs its patches, not a read of
+#: its nodes (a 1,000-entry checkpoint: ~90 ms of CPU to read and check).
+CHECKPOINTS_KEPT = 16
+#: What a value not held reads as (``None`` is a value).
+_NOT_HELD: Any = object()
 
 
 class UnknownError(RevisionNotFoundError):
@@ -135,6 +140,10 @@ class History:
         self._known: frozenset[str] = frozenset()
         #: Values lately read, oldest first (frozen: shared, never copied).
         self._values: dict[tuple[str, int], Any] = {}
+        #: Checkpoint values read from storage, oldest first.
+        self._checkpoint_values: dict[tuple[str, int], Any] = {}
+        #: Each timeline's checkpoint numbers at its newest number.
+        self._checkpoint_numbers: dict[tuple[str, int], list[int]] = {}
 
     # -- timelines -------------------------------------------------------------------
 
@@ -276,11 +285,84 @@ class History:
         except RevisionNotFoundError as exc:
             raise UnknownError(str(exc)) from None
 
-    def _value(self, row: Row) -> Any:
+    def _checkpoint_below(self, stored: StoredTimeline, number: int) -> int:
+        """The newest revision at or below ``number`` with a checkpoint.
+
+        The first stored revision (a whole value) when none has. The numbers are
+        listed once per newest number of the timeline (3,125 of them at 200,000
+        revisions: one query), since only writes add checkpoints.
+        """
+        key = (stored.name, stored.latest)
+        with self._lock:
+            numbers = self._checkpoint_numbers.get(key)
+        if numbers is None:
+            numbers = self.repo.backend.checkpoints(stored.name)
+            with self._lock:
+                self._checkpoint_numbers = {
+                    k: v
+                    for k, v in self._checkpoint_numbers.items()
+                    if k[0] != stored.name
+                }
+                self._checkpoint_numbers[key] = numbers
+        at = bisect.bisect_right(numbers, number)
+        return max(numbers[at - 1] if at else stored.first, stored.first)
+
+    def _known_below(self, name: str, low: int, number: int) -> int | None:
+        """The newest revision in ``[low, number)`` whose value is kept."""
+        with self._lock:
+            kept = [
+                n
+                for table in (self._values, self._checkpoint_values)
+                for (timeline, n) in table
+                if timeline == name and low <= n < number
+            ]
+        return max(kept, default=None)
+
+    def _kept(self, name: str, number: int) -> Any:
+        """The value of revision ``number`` if held, else :data:`_NOT_HELD`."""
+        with self._lock:
+            value = self._values.get((name, number), _NOT_HELD)
+            if value is _NOT_HELD:
+                value = self._checkpoint_values.get((name, number), _NOT_HELD)
+        return value
+
+    def _line_to(self, stored: StoredTimeline, base: int, row: Row) -> list[Row] | None:
+        """The rows after ``base`` on ``row``'s line, oldest first, checked.
+
+        Read in one query; ``None`` if ``base`` is not on that line.
+        """
+        rows = {
+            r.number: r
+            for r in self.repo.backend.read(
+                stored.name, after=base - 1, upto=row.number
+            )
+        }
+        walked = []  # newest first
+        current = row
+        while True:
+            walked.append(current)
+            parent = current.parent
+            if parent == base:
+                break
+            if parent is None or parent < base or parent not in rows:
+                return None
+            current = rows[parent]
+        walked.reverse()
+        for step in walked:
+            if step is not row:  # row was checked when it was read
+                below = rows.get(step.number - 1)
+                stored.check(step, None if below is None else below.chain)
+        return walked
+
+    def _value(self, stored: StoredTimeline, row: Row) -> Any:
         """The value of ``row`` (checked; read just now, so an erasure shows).
 
-        A value whose parent's was asked for lately is that value and the row's
-        patch (a slider moving forward); any other is read from its checkpoint.
+        From the nearest value on its line this server already holds (one it
+        showed lately, or a checkpoint it read) and the patches after it: a
+        slider step forward is one patch, a step back or a jump near a value
+        held is at most :data:`~statetrail.storage._journal.CHECKPOINT_EVERY`
+        patches read in one query. Only a jump far from any held value reads a
+        checkpoint from storage (which is then held).
 
         Raises:
             ErasedError: The revision was erased.
@@ -290,28 +372,56 @@ class History:
             raise ErasedError(
                 f"revision {number} of {name!r} was erased: its value is gone"
             )
-        key = (name, number)
-        with self._lock:
-            value = self._values.get(key)
-            parent = (
-                None if row.parent is None else self._values.get((name, row.parent))
+        value: Any = self._kept(name, number)
+        if value is not _NOT_HELD:
+            self._remember(self._values, VALUES_KEPT, (name, number), value)
+            return value
+        checkpoint = self._checkpoint_below(stored, number)
+        base = self._known_below(name, checkpoint, number)
+        value = _NOT_HELD
+        line: list[Row] | None = []
+        if checkpoint < number:
+            line = self._line_to(stored, checkpoint if base is None else base, row)
+            if line is None and base is not None:
+                line = self._line_to(stored, checkpoint, row)
+                base = None
+        if line is not None:
+            start = checkpoint if base is None else base
+            value = self._kept(name, start)
+            if value is _NOT_HELD:
+                value = self.repo.value_at(name, start)
+                if not isinstance(value, Erased):
+                    self._remember(
+                        self._checkpoint_values, CHECKPOINTS_KEPT, (name, start), value
+                    )
+            try:
+                for step in line:
+                    value = row_value(step, value)
+            except NeedsCheckpoint:
+                value = _NOT_HELD
+        if value is _NOT_HELD or isinstance(value, Erased):
+            value = self.repo.value_at(name, number)
+        if isinstance(value, Erased):  # erased since its row was read
+            raise ErasedError(
+                f"revision {number} of {name!r} was erased ({value.reason}): "
+                "its value is gone"
             )
-        if value is None:
-            if parent is not None:
-                with contextlib.suppress(NeedsCheckpoint):
-                    value = row_value(row, parent)
-            if value is None:
-                value = self.repo.value_at(name, number)
-            if isinstance(value, Erased):  # erased since its row was read
-                raise ErasedError(
-                    f"revision {number} of {name!r} was erased ({value.reason}): "
-                    "its value is gone"
-                )
-            with self._lock:
-                self._values[key] = value
-                if len(self._values) > VALUES_KEPT:
-                    del self._values[next(iter(self._values))]
+        self._remember(self._values, VALUES_KEPT, (name, number), value)
         return value
+
+    def _remember(
+        self,
+        table: dict[tuple[str, int], Any],
+        size: int,
+        key: tuple[str, int],
+        value: Any,
+    ) -> None:
+        """Hold ``value`` in ``table`` as its newest; drop the oldest past ``size``."""
+        with self._lock:
+            table.pop(key, None)
+            table[key] = value
+            while len(table) > size:
+                del table[next(iter(table))]
 
     def revision(self, name: str, number: int) -> dict[str, Any]:
         """Revision ``number`` with its whole value (``null`` once erased)."""
@@ -319,7 +429,7 @@ class History:
         row = self._row(stored, number)
         if row.payload is None:
             return from_row(row, value=None, with_value=True)
-        value = codec.to_json(_shown(self._value(row)))
+        value = codec.to_json(_shown(self._value(stored, row)))
         return from_row(row, value=value, with_value=True)
 
     def diff(self, name: str, a: int | None, b: int) -> dict[str, Any]:
@@ -333,14 +443,16 @@ class History:
         if a is None:
             a = row_b.parent
         if a is None:
-            value = codec.to_json(_shown(self._value(row_b)))
+            value = codec.to_json(_shown(self._value(stored, row_b)))
             return {
                 "a": None,
                 "b": b,
                 "changes": [{"op": "replace", "path": "", "value": value}],
             }
         row_a = self._row(stored, a)
-        changes = diff_values(_shown(self._value(row_a)), _shown(self._value(row_b)))
+        changes = diff_values(
+            _shown(self._value(stored, row_a)), _shown(self._value(stored, row_b))
+        )
         patch = changes_from_patch(codec.changes_to_json(changes))
         return {"a": a, "b": b, "changes": patch}
 
@@ -363,7 +475,7 @@ class History:
                 raise UnknownError(str(exc)) from None
         row_at = self._row(stored, at)
         found = None
-        if not _exists(self._value(row_at), steps):
+        if not _exists(self._value(stored, row_at), steps):
             return {"path": pointer, "revision": None}
         for row in stored.lineage(at):
             if row.parent is None or row.number == stored.first:
