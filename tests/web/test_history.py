@@ -213,3 +213,126 @@ class TestValues:
             for number in range(0, 300, 7):
                 shown = history.revision("job", number)["value"]
                 assert shown == thaw(value_at("job", number)), number
+
+
+def scanned(
+    history: History, name: str, filters: Filters, before: int | None, limit: int
+) -> list[int]:
+    """What the list holds, by reading every row: the reference the index reads
+    must match."""
+    stored = history.stored(name)
+    rows = history.repo.backend.read(name)
+    if filters.branch is not None:
+        line = {r.number for r in stored.lineage(stored.heads.tips[filters.branch])}
+        rows = [r for r in rows if r.number in line]
+    kept = [
+        r.number
+        for r in reversed(rows)
+        if (before is None or r.number < before) and filters.keeps(r)
+    ]
+    return kept[:limit]
+
+
+@pytest.mark.parametrize("suffix", [".db", ".json"])
+class TestFiltersFromTheIndexes:
+    def record(self, path: str) -> list[int]:
+        """Branches, authors, labels and paths drawn at random; the times of
+        a few revisions (to filter by)."""
+        draw = random.Random(7)
+        with statetrail.open(path) as writer:
+            store = writer.store("job", {"a": {"x": 0}, "b": [], "c": 0})
+            timeline: Any = store.timeline
+            for n in range(1, 120):
+                if n in (40, 80):
+                    timeline.checkout(n // 2)
+                    timeline.branch(f"b{n}")
+                where = draw.choice(["a.x", "a.y", "c", "b", "a"])
+                value: Any = n
+                if where == "b":
+                    value = [*store.get("b"), n]
+                elif where == "a":
+                    value = {"x": n, "z": -n}
+                with statetrail.context(
+                    author=draw.choice(["ann", "bob", "cy"]),
+                    label=draw.choice([None, None, "v1"]),
+                ):
+                    store.set(where, value)
+            writer.store("other", {"a": 1}).set("a", 2)
+        with opened(path) as reader:
+            return sorted({r.time_ns for r in reader.backend.read("job")})
+
+    def test_the_same_as_a_scan(self, tmp_path: Path, suffix: str) -> None:
+        """Every filter alone and together, each branch, pages of several
+        sizes and starts: the indexes find what a scan of every row finds."""
+        path = str(tmp_path / f"h{suffix}")
+        times = self.record(path)
+        draw = random.Random(8)
+        with opened(path) as reader:
+            history = History(reader)
+            latest = history.latest("job")
+            for _ in range(250):
+                since = draw.choice([None, *times[::7]])
+                until = draw.choice([None, *times[::5]])
+                filters = Filters(
+                    author=draw.choice([None, None, "ann", "nobody"]),
+                    label=draw.choice([None, None, "v1"]),
+                    path=draw.choice(
+                        [None, None, "", "/a", "/a/x", "/a/z", "/b", "/b/3", "/q"]
+                    ),
+                    since_ns=since,
+                    until_ns=until,
+                    branch=draw.choice([None, None, "main", "b40", "b80"]),
+                )
+                before = draw.choice([None, draw.randrange(latest + 2)])
+                limit = draw.choice([1, 3, 50, 1000])
+                got = [
+                    d["number"]
+                    for d in history.revisions(
+                        "job", filters, before=before, limit=limit
+                    )
+                ]
+                want = scanned(history, "job", filters, before, limit)
+                assert got == want, (filters, before, limit)
+
+    def test_reads_what_it_shows(
+        self, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A path changed by few revisions, a short time window, a page deep in
+        the history: the rows read are about those shown, not the history."""
+        if suffix == ".json":
+            pytest.skip("the JSON file keeps no index: its backend reads its rows")
+        path = str(tmp_path / f"h{suffix}")
+        with statetrail.open(path, durability="batched") as writer:
+            store = writer.store("job", {"n": 0, "rare": 0})
+            for n in range(1, 3000):
+                store.set("rare" if n % 500 == 0 else "n", n)
+        with opened(path) as reader:
+            backend = reader.backend
+            read = {"rows": 0}
+            for method in ("read", "rows"):
+                real = getattr(backend, method)
+
+                def counted(*args: Any, _real: Any = real, **kw: Any) -> Any:
+                    got = _real(*args, **kw)
+                    read["rows"] += len(got)
+                    return got
+
+                monkeypatch.setattr(backend, method, counted)
+            history = History(reader)
+            history.stored("job")
+            times = [r.time_ns for r in backend.read("job", after=1499, upto=1510)]
+            read["rows"] = 0
+            found = history.revisions(
+                "job", Filters(path="/rare"), before=None, limit=50
+            )
+            assert [d["number"] for d in found] == [2500, 2000, 1500, 1000, 500, 0]
+            assert read["rows"] <= 12, read
+            read["rows"] = 0
+            window = Filters(since_ns=times[0], until_ns=times[-1])
+            found = history.revisions("job", window, before=None, limit=50)
+            assert [d["number"] for d in found] == list(range(1509, 1499, -1))
+            assert read["rows"] <= 20, read
+            read["rows"] = 0
+            found = history.revisions("job", Filters(), before=1000, limit=20)
+            assert [d["number"] for d in found] == list(range(999, 979, -1))
+            assert read["rows"] <= 21, read

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import bisect
 import copy
+import itertools
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -221,17 +222,17 @@ class History:
     # -- revisions -------------------------------------------------------------------
 
     def _newest_first(
-        self, stored: StoredTimeline, below: int, first_page: int
+        self, stored: StoredTimeline, upto: int, stop: int, first_page: int
     ) -> Iterator[Row]:
-        """Every row numbered below ``below``, newest first, checked.
+        """Every row numbered from ``upto`` down to above ``stop``, checked.
 
         Read in pages of ``first_page`` rows, doubling up to :data:`PAGE`: the
         first page of an unfiltered list is read whole, and no more.
         """
-        upto = min(below - 1, stored.latest)
+        stop = max(stop, stored.first - 1)
         page = max(1, first_page)
-        while upto >= stored.first:
-            after = max(upto - page, stored.first - 1)
+        while upto > stop:
+            after = max(upto - page, stop)
             page = min(page * 2, PAGE)
             # One row more below the page: the chain its lowest row links to.
             rows = self.repo.backend.read(stored.name, after=after - 1, upto=upto)
@@ -242,19 +243,86 @@ class History:
                 yield stored.check(row, chains.get(row.number - 1))
             upto = after
 
+    def _touching(
+        self,
+        stored: StoredTimeline,
+        pointer: str,
+        upto: int,
+        stop: int,
+        spans: list[tuple[int, int]] | None,
+        first_page: int,
+    ) -> Iterator[Row]:
+        """The rows from ``upto`` down to above ``stop`` that changed ``pointer``.
+
+        Newest first, from the path index, a page of numbers at a time (doubling
+        from ``first_page`` up to :data:`PAGE`); with ``spans`` (a line's runs,
+        :meth:`StoredTimeline.spans`) only those on that line. Each row is read
+        with the others of its page in one query and checked against its digest
+        and chain, and its own ``paths`` (under the digest) must touch
+        ``pointer``, so an index entry added by hand shows nothing.
+        """
+        backend, name = self.repo.backend, stored.name
+        stop = max(stop, stored.first - 1)
+        page = max(1, first_page)
+        before = upto + 1
+        while before - 1 > stop:
+            numbers = backend.touching(name, pointer, before=before, limit=page)
+            kept = [
+                n
+                for n in numbers
+                if n > stop and (spans is None or any(a <= n <= b for a, b in spans))
+            ]
+            found = {r.number: r for r in backend.rows(name, kept)}
+            links = backend.chains(
+                name, [n - 1 for n in kept if n - 1 not in found and n > 0]
+            )
+            for number in kept:
+                row = found.get(number)
+                if row is None:
+                    row = stored.row(number)  # gone meanwhile (a trim): says so
+                below = found.get(number - 1)
+                previous = links.get(number - 1) if below is None else below.chain
+                if stored.cut is not None and number - 1 == stored.cut.last:
+                    previous = stored.cut.chain
+                stored.check(row, previous)
+                if any(touches(changed, pointer) for changed in row.paths):
+                    yield row
+            if len(numbers) < page or numbers[-1] <= stop:
+                return
+            before = numbers[-1]
+            page = min(page * 2, PAGE)
+
     def revisions(
         self, name: str, filters: Filters, *, before: int | None, limit: int
     ) -> list[dict[str, Any]]:
         """Up to ``limit`` revisions numbered below ``before``, newest first.
 
         Every revision of the timeline (all branches), or with ``filters.branch``
-        those on that branch's line.
+        those on that branch's line. What is read comes from the indexes, never
+        a scan of the history: ``path`` reads the rows the path index names,
+        ``since`` and ``until`` bound the numbers read by the time index (the
+        revision recorded last before each, as ``statetrail log`` does: with a
+        clock set back, a revision may be left out, never one let in), and
+        ``before`` starts the read there. ``author`` and ``label`` have no
+        index: they keep what those reads find, reading on until the page is
+        full or the bounds are reached.
 
         Raises:
             UnknownError: No such timeline or branch.
         """
         stored = self.stored(name)
-        below = stored.latest + 1 if before is None else before
+        out: list[dict[str, Any]] = []
+        if limit <= 0:
+            return out
+        upto = stored.latest if before is None else min(before - 1, stored.latest)
+        stop = stored.first - 1
+        if filters.until_ns is not None:
+            found = stored.number_at(filters.until_ns - 1)
+            upto = min(upto, stop if found is None else found)
+        if filters.since_ns is not None:
+            found = stored.number_at(filters.since_ns - 1)
+            stop = max(stop, -1 if found is None else found)
+        spans = None
         if filters.branch is not None:
             tips = stored.heads.tips
             if filters.branch not in tips:
@@ -262,16 +330,18 @@ class History:
                     f"timeline {name!r} has no branch {filters.branch!r} "
                     f"(branches: {', '.join(sorted(tips))})"
                 )
-            rows: Iterator[Row] = (
-                row
-                for row in stored.lineage(tips[filters.branch])
-                if row.number < below
-            )
-        else:
-            rows = self._newest_first(stored, below, limit)
-        out: list[dict[str, Any]] = []
-        if limit <= 0:
+            spans = stored.spans(tips[filters.branch])
+            upto = max((min(upto, b) for a, b in spans if a <= upto), default=stop)
+        if upto <= stop:
             return out
+        rows: Iterator[Row]
+        if filters.path is not None:
+            rows = self._touching(stored, filters.path, upto, stop, spans, limit)
+        elif spans is not None:
+            line = stored.lineage(upto)
+            rows = itertools.takewhile(lambda row: row.number > stop, line)
+        else:
+            rows = self._newest_first(stored, upto, stop, limit)
         for row in rows:
             if filters.keeps(row):
                 out.append(from_row(row))
