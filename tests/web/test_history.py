@@ -206,6 +206,8 @@ class TestValues:
                 history.revision("job", number)
             history.revision("job", 255)  # a jump near a value held
             history.diff("job", 200, 240)
+            for number in range(251, 262):  # steps forward across checkpoint 256
+                history.revision("job", number)
             assert asked == [192]
             history.revision("job", 100)  # far: the checkpoint below it
             history.revision("job", 101)

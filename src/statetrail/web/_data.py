@@ -447,14 +447,21 @@ class History:
             self._remember(self._values, VALUES_KEPT, (name, number), value)
             return value
         checkpoint = self._checkpoint_below(stored, number)
-        base = self._known_below(name, checkpoint, number)
+        # A value held since the checkpoint before (a step forward onto a
+        # checkpointed revision is one patch, not a read of the checkpoint).
+        low = checkpoint
+        if checkpoint == number and number > stored.first:
+            low = self._checkpoint_below(stored, number - 1)
+        base = self._known_below(name, low, number)
         value = _NOT_HELD
         line: list[Row] | None = []
-        if checkpoint < number:
-            line = self._line_to(stored, checkpoint if base is None else base, row)
-            if line is None and base is not None:
-                line = self._line_to(stored, checkpoint, row)
-                base = None
+        if base is not None:
+            line = self._line_to(stored, base, row)
+        if checkpoint < number and (base is None or line is None):
+            base = None
+            line = self._line_to(stored, checkpoint, row)
+        elif line is None:
+            base, line = None, []
         if line is not None:
             start = checkpoint if base is None else base
             value = self._kept(name, start)
