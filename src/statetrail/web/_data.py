@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 
 from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
 from statetrail.errors import RevisionNotFoundError, StatetrailError
+from statetrail.frozen import _hooks
 from statetrail.repository import Repository
 from statetrail.storage import codec
 from statetrail.storage._journal import NeedsCheckpoint, row_value
@@ -466,7 +467,7 @@ class History:
             start = checkpoint if base is None else base
             value = self._kept(name, start)
             if value is _NOT_HELD:
-                value = self.repo.value_at(name, start)
+                value = _whole(self.repo.value_at(name, start))
                 if not isinstance(value, Erased):
                     self._remember(
                         self._checkpoint_values, CHECKPOINTS_KEPT, (name, start), value
@@ -477,7 +478,7 @@ class History:
             except NeedsCheckpoint:
                 value = _NOT_HELD
         if value is _NOT_HELD or isinstance(value, Erased):
-            value = self.repo.value_at(name, number)
+            value = _whole(self.repo.value_at(name, number))
         if isinstance(value, Erased):  # erased since its row was read
             raise ErasedError(
                 f"revision {number} of {name!r} was erased ({value.reason}): "
@@ -563,6 +564,20 @@ class History:
                 found = row
                 break
         return {"path": pointer, "revision": None if found is None else from_row(found)}
+
+
+def _whole(value: Any) -> Any:
+    """The frozen value ``value`` stands for, read whole once.
+
+    A value read from storage may load lazily (issue 11: its subtrees read from
+    the node store on access). Every answer here shows the whole value, so a
+    value held for the next steps is read whole once, when it is read: patches
+    applied to it then make frozen values that share its tree, instead of lazy
+    ones that each read the checkpoint's nodes again (56 ms of CPU per slider
+    step instead of 3 ms, at 1,000 entries). Without lazy values, ``value``.
+    """
+    real = getattr(_hooks, "real", None)
+    return value if real is None else real(value)
 
 
 def _shown(value: Any) -> Any:
