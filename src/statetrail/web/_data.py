@@ -363,6 +363,12 @@ class History:
         listed once per newest number of the timeline (3,125 of them at 200,000
         revisions: one query), since only writes add checkpoints.
         """
+        # Backend.checkpoint_below (issue 11, one probe of an index) where the
+        # backends have it; until then the list, kept per newest number.
+        probe = getattr(self.repo.backend, "checkpoint_below", None)
+        if probe is not None:
+            found = probe(stored.name, number)
+            return max(stored.first if found is None else int(found), stored.first)
         key = (stored.name, stored.latest)
         with self._lock:
             numbers = self._checkpoint_numbers.get(key)
