@@ -213,6 +213,17 @@ class TestValues:
             history.revision("job", 100)  # far: the checkpoint below it
             history.revision("job", 101)
             assert asked == [192, 64]
+            # A jump 79 patches on, past checkpoint 128: none read where a
+            # checkpoint costs as much as 100 patches (measured as it goes;
+            # fixed here), checkpoint 128 where it costs less than 79.
+            for reach, read in ((100, []), (78, [128])):
+                fresh = History(reader)
+                monkeypatch.setattr(fresh, "_reach", lambda name, r=reach: r)
+                fresh.revision("job", 101)
+                del asked[:]
+                fresh.revision("job", 180)
+                assert asked == read, reach
+                assert fresh.revision("job", 180)["value"] == thaw(value_at("job", 180))
             for number in range(0, 300, 7):
                 shown = history.revision("job", number)["value"]
                 assert shown == thaw(value_at("job", number)), number
