@@ -224,6 +224,30 @@ class TestValues:
                 fresh.revision("job", 180)
                 assert asked == read, reach
                 assert fresh.revision("job", 180)["value"] == thaw(value_at("job", 180))
+            # A jump from a value held further back than the checkpoint it
+            # passes holds that checkpoint's value: the steps back from there
+            # read the rows since the checkpoint, not since the far value.
+            fresh = History(reader)
+            monkeypatch.setattr(fresh, "_reach", lambda name: 200)
+            fresh.revision("job", 101)
+            read = reader.backend.read
+            rows: list[int] = []
+
+            def counted_read(*args: Any, **kw: Any) -> Any:
+                found = read(*args, **kw)
+                rows.append(len(found))
+                return found
+
+            monkeypatch.setattr(reader.backend, "read", counted_read)
+            del asked[:]
+            fresh.revision("job", 250)  # 149 patches on, past checkpoint 192
+            del rows[:]
+            for number in range(249, 192, -1):
+                assert fresh.revision("job", number)["value"] == thaw(
+                    value_at("job", number)
+                )
+            assert asked == []
+            assert max(rows) <= 64, rows
             for number in range(0, 300, 7):
                 shown = history.revision("job", number)["value"]
                 assert shown == thaw(value_at("job", number)), number

@@ -501,6 +501,16 @@ class History:
             try:
                 for step in line:
                     value = row_value(step, value)
+                    if step.number == checkpoint < number:
+                        # Passed on the way from a value held further back:
+                        # held, the steps back from here cost no more than
+                        # the patches since it.
+                        self._remember(
+                            self._checkpoint_values,
+                            CHECKPOINTS_KEPT,
+                            (name, checkpoint),
+                            value,
+                        )
             except NeedsCheckpoint:
                 value = _NOT_HELD
             if len(line) >= 16:
