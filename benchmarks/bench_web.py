@@ -17,9 +17,13 @@ kept-alive connection) in this one:
   other on a new connection (target: ≤ 1 s in all), the median of three
   server starts;
 - **a slider step**: ``/api/timelines/big/revisions/N`` (with its value) for
-  200 random N, and for 200 N one after the other (dragging the slider); target:
+  200 random N, for 200 N one after the other forward and back (dragging the
+  slider, arrow keys), and 200 jumps of 2 to 32 either way; target:
   each ≤ 100 ms; median, 95th percentile, the slowest, and the server's CPU time
   per step, which the other processes of a shared machine do not inflate;
+- **a filtered list**: the revision list by path (the path index), a page
+  of it deep in the history, by a time window (the time index) and a page
+  deep in the history (``before``): median time and the server's CPU per ask;
 - **live**: a revision committed by another process reaches a client of
   ``/events`` (target: ≤ 200 ms after the commit returns), 30 commits 50 ms
   apart, on a small SQLite history of its own (the delay does not depend on the
@@ -255,10 +259,16 @@ def first_screen(path: str, starts: int) -> Figure:
 
 
 def slider(path: str, revisions: int, steps: int) -> list[Figure]:
-    """``revisions/N`` with its value: random jumps, and steps forward."""
+    """``revisions/N`` with its value: random jumps, steps forward and back,
+    jumps near the revision shown."""
     draw = random.Random(13)
     jumps = [draw.randrange(revisions) for _ in range(steps)]
-    start = draw.randrange(revisions - steps)
+    start = draw.randrange(steps, revisions - steps)
+    near: list[int] = []
+    at = draw.randrange(64, revisions - 64)
+    for _ in range(steps):  # each within 32 of the one before, either way
+        at = min(revisions - 1, max(0, at + draw.choice([-1, 1]) * draw.randint(2, 32)))
+        near.append(at)
     figures = []
     with server(ours(path)) as (host, port, pid):
         conn = http.client.HTTPConnection(host, port, timeout=30)
@@ -266,6 +276,8 @@ def slider(path: str, revisions: int, steps: int) -> list[Figure]:
         for label, numbers in (
             ("a random jump", jumps),
             ("a step forward", list(range(start, start + steps))),
+            ("a step back", list(range(start - 1, start - 1 - steps, -1))),
+            ("a jump of 2-32 either way", near),
         ):
             before = cpu(pid)
             times = [
@@ -283,6 +295,63 @@ def slider(path: str, revisions: int, steps: int) -> list[Figure]:
                         "p95_s": percentile(times, 0.95),
                         "max_s": max(times),
                         "server_cpu_per_step_s": used,
+                    },
+                )
+            )
+        conn.close()
+    return figures
+
+
+def filtered(path: str, revisions: int, asks: int) -> list[Figure]:
+    """The revision list filtered by path, by a time window, and paged deep."""
+    draw = random.Random(17)
+    route = f"/api/timelines/{NAME}/revisions"
+    figures = []
+    with server(ours(path)) as (host, port, pid):
+        conn = http.client.HTTPConnection(host, port, timeout=30)
+        get(conn, route)
+        deep = [draw.randrange(100, revisions) for _ in range(asks)]
+        # A revision's time, then a window of about 100 revisions from it.
+        windows = []
+        for n in deep:
+            docs = orjson.loads(get(conn, f"{route}?before={n + 1}&limit=100")[2])
+            windows.append((docs[-1]["time"], docs[0]["time"]))
+        entries = [draw.randrange(1000) for _ in range(asks)]
+        cases = {
+            "path (one entry's ~200 changes, first page of 50)": [
+                f"{route}?path=/k{k}" for k in entries
+            ],
+            "path, a page deep in the history": [
+                f"{route}?path=/k{k}&before={n}"
+                for k, n in zip(entries, deep, strict=True)
+            ],
+            "since/until (a window of ~100 revisions)": [
+                f"{route}?since={urllib.parse.quote(a)}&until={urllib.parse.quote(b)}"
+                f"&limit=1000"
+                for a, b in windows
+            ],
+            "before (a page of 50 deep in the history)": [
+                f"{route}?before={n}" for n in deep
+            ],
+        }
+        for label, routes in cases.items():
+            before = cpu(pid)
+            times = []
+            for r in routes:
+                _, took, body = get(conn, r)
+                assert orjson.loads(body), r
+                times.append(took)
+            used = (cpu(pid) - before) / len(routes)
+            figures.append(
+                Figure(
+                    ISSUE,
+                    f"revision list filtered by {label}, {asks} asks (median)",
+                    statistics.median(times),
+                    "<= 100 ms",
+                    statistics.median(times) <= 0.1,
+                    extra={
+                        "p95_s": percentile(times, 0.95),
+                        "server_cpu_per_ask_s": used,
                     },
                 )
             )
@@ -360,6 +429,7 @@ def run(quick: bool) -> list[Figure]:
         *stack(path, rounds=3 if quick else 7, requests=50 if quick else 200),
         first_screen(path, starts=1 if quick else 3),
         *slider(path, revisions, steps=50 if quick else 200),
+        *filtered(path, revisions, asks=10 if quick else 40),
         live(commits=10 if quick else 30),
     ]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,7 +27,9 @@ PAGE = 100  # the page's list page (timeline.js)
 
 
 @pytest.fixture(scope="module")
-def long_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+def long_history(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, int, Path]]:
     """``statetrail serve`` over a timeline of 1,000 (scaled) revisions."""
     path = tmp_path_factory.mktemp("long") / "long.db"
     count = scaled(1000)
@@ -41,13 +44,13 @@ def long_history(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str
     worker.start()
     worker.join()
     with served.serve(path) as url:
-        yield url, count
+        yield url, count, path
 
 
 def test_the_page_asks_for_pages_and_single_values(
-    page: Any, long_history: tuple[str, int]
+    page: Any, long_history: tuple[str, int, Path]
 ) -> None:
-    url, count = long_history
+    url, count, _ = long_history
     asked: list[str] = []
     page.on("request", lambda r: asked.append(r.url[len(url) :]))
     page.goto(url)
@@ -79,3 +82,51 @@ def test_the_page_asks_for_pages_and_single_values(
     assert [a for a in asked if "/revisions?" in a] == [
         f"api/timelines/counter/revisions?limit={PAGE}&before={oldest}"
     ]
+
+
+def test_a_step_updates_the_state_in_place(
+    page: Any, long_history: tuple[str, int, Path]
+) -> None:
+    """A slider step redraws only what it changed: the tree and the rows that
+    did not change are the same elements, every leaf shows the stored value,
+    and the highlight moves to the leaf the step changed."""
+    url, count, path = long_history
+    page.goto(url)
+    page.wait_for_selector(f".st-state h2:text('State at #{count - 1}')")
+    slider = page.locator(".st-slider")
+
+    def shown() -> dict[str, str]:
+        return dict(
+            page.locator(".st-state .st-leaf").evaluate_all(
+                "bs => bs.map(b => [b.dataset.path, "
+                "b.querySelector('.st-val').textContent])"
+            )
+        )
+
+    def changed() -> list[str]:
+        return list(
+            page.locator(".st-state .st-leaf.st-changed").evaluate_all(
+                "bs => bs.map(b => b.dataset.path)"
+            )
+        )
+
+    with statetrail.open(path) as repo:
+        for n in (count - 5, count - 6, count - 4, count - 40):
+            # Mark the tree and a row the step leaves alone.
+            page.evaluate(
+                "() => { const t = document.querySelector('.st-state .st-tree');"
+                " t.dataset.mark = 'kept';"
+                " document.querySelector(\".st-leaf[data-path='/n']\")"
+                ".closest('li').dataset.mark = 'kept'; }"
+            )
+            slider.fill(str(n))
+            page.wait_for_selector(f".st-state h2:text('State at #{n}')")
+            revision = repo.timeline("counter", create=False).revision(n)
+            value = revision.value
+            want = {"/n": str(value["n"])}
+            want |= {f"/entries/{k}": str(v) for k, v in value["entries"].items()}
+            assert shown() == want, n
+            assert page.locator(".st-state .st-tree[data-mark='kept']").count() == 1
+            assert page.locator("li[data-mark='kept'] .st-leaf").count() == 1
+            key = f"e{n % 50}"
+            assert changed() == [f"/entries/{key}"], n

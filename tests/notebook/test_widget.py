@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -219,3 +220,77 @@ def test_blame_walks_back_from_the_revision_asked() -> None:
     # Without `at`, from the cursor.
     timeline.checkout(1)
     assert source.blame("t", "/total")["revision"]["author"] == "ann"
+
+
+def test_pages_are_the_timeline_log() -> None:
+    """Pages of every branch or one, with each filter but the path, are
+    what the timeline's log says (first parents on a branch)."""
+    draw = random.Random(5)
+    timeline = statetrail.Timeline({"n": 0}, name="t")
+    for i in range(1, 150):
+        if i in (50, 100):
+            timeline.checkout(i // 2)
+            timeline.branch(f"b{i}")
+        timeline.set(
+            {"n": i},
+            author=draw.choice(["ann", "bob"]),
+            label=draw.choice([None, "v1"]),
+        )
+    times = [r.timestamp for r in timeline.revisions()]
+    source = LocalSource(timeline)
+    for _ in range(200):
+        branch = draw.choice([None, "main", "b50", "b100"])
+        since = draw.choice([None, *times[::11]])
+        until = draw.choice([None, *times[::13]])
+        chosen: dict[str, Any] = {
+            "author": draw.choice([None, "ann"]),
+            "label": draw.choice([None, "v1"]),
+            "since": since,
+            "until": until,
+        }
+        before = draw.choice([None, draw.randrange(152)])
+        limit = draw.choice([1, 7, 1000])
+        want = [
+            r.number
+            for r in timeline.log(
+                branch=branch, all_branches=branch is None, reverse=True, **chosen
+            )
+            if before is None or r.number < before
+        ][:limit]
+        asked = {k: v for k, v in chosen.items() if v is not None}
+        for key in ("since", "until"):
+            if key in asked:
+                asked[key] = asked[key].isoformat()
+        asked.update(branch=branch, before=before, limit=limit)
+        got = [r["number"] for r in source.revisions("t", asked)]
+        assert got == want, asked
+
+
+def test_a_long_stored_timeline_is_paged(tmp_path: Path) -> None:
+    """Opened on a stored timeline of 20,000 revisions, the widget's first
+    page, a page deep in the history and the newest revisions read a few
+    pages of rows, not the history."""
+    path = tmp_path / "long.db"
+    with statetrail.open(path, durability="batched") as repo:
+        store = repo.store("job", {"n": 0})
+        for n in range(1, 20_000):
+            store.set("n", n)
+    with statetrail.open(path) as repo:
+        widget = statetrail.widget((repo, "job"))
+        try:
+            records: Any = widget.source.timeline._records
+            before = records.rows_read
+            first = ask(widget, "revisions", "job", {"limit": 100})["result"]
+            assert [r["number"] for r in first] == list(range(19_999, 19_899, -1))
+            deep = ask(widget, "revisions", "job", {"before": 5000, "limit": 50})
+            assert deep["result"][-1]["number"] == 4950
+            assert ask(widget, "timelines")["result"][0]["revisions"] == 20_000
+            sent: list[Any] = []
+            widget.send = sent.append  # type: ignore[method-assign]
+            widget.answer({"method": "subscribe", "args": ["job", 19_990]})
+            assert [m["revision"]["number"] for m in sent] == list(
+                range(19_991, 20_000)
+            )
+            assert records.rows_read - before <= 1_024, records.rows_read
+        finally:
+            widget.close()

@@ -387,6 +387,19 @@ class BackendContract(ABC):
         with pytest.raises(ValueError, match="negative"):
             backend.touching("t", "/a", limit=-1)
 
+    def test_touching_counts_a_revision_once_towards_the_limit(
+        self, backend: Backend
+    ) -> None:
+        """A revision that changed several paths under (or above) the one asked
+        for is one of ``limit``: a page never comes back short while more
+        revisions match, since a short page reads as the end."""
+        paths = [("",), ("/a/b",), ("/a/b", "/a/c", "/a/d"), ("/a/c", "/a/d")]
+        backend.append([row(n, paths=p) for n, p in enumerate(paths)])
+        assert backend.touching("t", "/a", limit=2) == [3, 2]
+        assert backend.touching("t", "/a", limit=3) == [3, 2, 1]
+        assert backend.touching("t", "", limit=3) == [3, 2, 1]
+        assert backend.touching("t", "/a/b", before=3, limit=2) == [2, 1]
+
     def test_the_index_follows_erasure_and_trims(self, backend: Backend) -> None:
         """An erased revision keeps its entries (its paths are kept); trimmed
         rows take theirs with them."""

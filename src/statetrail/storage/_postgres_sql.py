@@ -323,15 +323,17 @@ def _to_version_4_indexes(conn: psycopg.Connection[Any], schema: str) -> None:
 
 #: The statements of the indexes, ``{s}`` for the schema, ``{cols}`` for
 #: :data:`COLUMNS`: ``touching``
-#: (timeline, path, low, high, ancestors, before, limit) and ``number_at``.
+#: (timeline, path, low, high, ancestors, before, limit; DISTINCT so that a
+#: revision with several paths under the one asked for counts once towards
+#: the limit) and ``number_at``.
 INDEX_STATEMENTS: Final = {
     "touching": "SELECT number FROM ("
     " (SELECT number FROM {s}.paths WHERE timeline = %(t)s AND path = %(p)s"
     " AND number < %(b)s ORDER BY number DESC LIMIT %(n)s)"
-    " UNION (SELECT number FROM {s}.paths WHERE timeline = %(t)s"
+    " UNION (SELECT DISTINCT number FROM {s}.paths WHERE timeline = %(t)s"
     " AND path >= %(lo)s AND path < %(hi)s AND number < %(b)s"
     " ORDER BY number DESC LIMIT %(n)s)"
-    " UNION (SELECT number FROM {s}.paths WHERE timeline = %(t)s"
+    " UNION (SELECT DISTINCT number FROM {s}.paths WHERE timeline = %(t)s"
     " AND path = ANY(%(up)s) AND number < %(b)s ORDER BY number DESC LIMIT %(n)s)"
     ") AS u ORDER BY number DESC LIMIT %(n)s",
     "rows": "SELECT {cols} FROM {s}.revisions WHERE timeline = %s"

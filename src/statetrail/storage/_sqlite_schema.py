@@ -734,6 +734,8 @@ CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number
 #: Backend.touching(): the exact path, its descendants (a range of the key)
 #: and each ancestor (one exact lookup each, bound as a JSON array), newest
 #: first. Parameters: timeline, path, low, high, ancestors, before, limit.
+#: (DISTINCT: a revision that changed several paths under the one asked for
+#: counts once towards the limit, or a page came back short and read as the end.)
 TOUCHING = """
     SELECT number FROM (
         SELECT number FROM paths
@@ -742,13 +744,13 @@ TOUCHING = """
     )
     UNION
     SELECT number FROM (
-        SELECT number FROM paths
+        SELECT DISTINCT number FROM paths
         WHERE timeline = ?1 AND path >= ?3 AND path < ?4 AND number < ?6
         ORDER BY number DESC LIMIT ?7
     )
     UNION
     SELECT number FROM (
-        SELECT number FROM paths
+        SELECT DISTINCT number FROM paths
         WHERE timeline = ?1 AND path IN (SELECT value FROM json_each(?5))
             AND number < ?6
         ORDER BY number DESC LIMIT ?7

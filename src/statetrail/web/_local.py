@@ -21,14 +21,14 @@ object of :mod:`statetrail.storage.revision_json`), from a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from statetrail import paths
 from statetrail.errors import RevisionNotFoundError, StatetrailError
 from statetrail.frozen import MISSING
-from statetrail.revision import Revision
+from statetrail.revision import Revision, time_ns_of
 from statetrail.storage import codec
 from statetrail.storage import revision_json as rj
 from statetrail.timeline import Timeline
@@ -198,27 +198,107 @@ class LocalSource:
             "since": _time(filters.get("since"), "since"),
             "until": _time(filters.get("until"), "until"),
         }
-        steps = None if path is None else pointer_steps(path, timeline.value)
+        if path is None:
+            page = self._page(timeline, chosen, before, limit)
+            return [self.doc(r) for r in page]
+        steps = pointer_steps(path, timeline.value)
         found = timeline.log(path=steps, reverse=True, **chosen)
-        if steps is not None:
-            # The first revision set the whole value: it made the path, as
-            # the HTTP API and blame count it.
-            oldest = timeline.log(limit=1, **chosen)
-            if (
-                oldest
-                and oldest[0].parent is None
-                and (not found or found[-1].number != oldest[0].number)
-                and paths.lookup_in(oldest[0].value, steps, MISSING) is not MISSING
-            ):
-                found.append(oldest[0])
+        # The first revision set the whole value: it made the path, as
+        # the HTTP API and blame count it.
+        oldest = timeline.log(limit=1, **chosen)
+        if (
+            oldest
+            and oldest[0].parent is None
+            and (not found or found[-1].number != oldest[0].number)
+            and paths.lookup_in(oldest[0].value, steps, MISSING) is not MISSING
+        ):
+            found.append(oldest[0])
         page = [r for r in found if before is None or r.number < before][:limit]
         return [self.doc(r) for r in page]
 
+    def _page(
+        self,
+        timeline: Timeline[Any],
+        chosen: Mapping[str, Any],
+        before: int | None,
+        limit: int,
+    ) -> list[Revision]:
+        """Up to ``limit`` revisions below ``before`` passing ``chosen``.
+
+        Newest first, read one at a time from the newest down: a page of a long
+        stored timeline reads the pages of rows it shows (and, with a filter
+        that matches rarely, those it looks through), never the whole history.
+
+        Every branch's revisions by number, or with a branch its line (first
+        parents, as the HTTP API's ``branch``).
+        """
+        since, until = chosen["since"], chosen["until"]
+        since_ns = None if since is None else time_ns_of(since)
+        until_ns = None if until is None else time_ns_of(until)
+        author, label = chosen["author"], chosen["label"]
+        out: list[Revision] = []
+        for revision in self._newest_first(timeline, chosen["branch"], before):
+            if author is not None and revision.author != author:
+                continue
+            if label is not None and revision.label != label:
+                continue
+            if since_ns is not None and revision.time_ns < since_ns:
+                continue
+            if until_ns is not None and revision.time_ns >= until_ns:
+                continue
+            out.append(revision)
+            if len(out) >= limit:
+                break
+        return out
+
+    @staticmethod
+    def _newest_first(
+        timeline: Timeline[Any], branch: str | None, before: int | None
+    ) -> Iterator[Revision]:
+        """The revisions below ``before``, newest first (see :meth:`_page`)."""
+        tips = timeline.branches()
+        if branch is not None:
+            number: int | None = tips[branch]
+            while number is not None:
+                try:
+                    revision = timeline.revision(number)
+                except RevisionNotFoundError:
+                    return  # trimmed below here
+                if before is None or number < before:
+                    yield revision
+                number = revision.parent
+            return
+        newest = max(tips.values())
+        top = newest if before is None else min(before - 1, newest)
+        # Numbers not held (trimmed) are skipped; the walk ends once every
+        # held revision at or below the top has been seen.
+        left = len(timeline) - (newest - top)
+        for number in range(top, -1, -1):
+            if left <= 0:
+                return
+            try:
+                revision = timeline.revision(number)
+            except RevisionNotFoundError:
+                continue
+            left -= 1
+            yield revision
+
     def after(self, name: str, number: int) -> list[dict[str, Any]]:
-        """The revisions numbered above ``number``, oldest first (at most 1,000)."""
+        """The revisions numbered above ``number``, oldest first (at most 1,000).
+
+        Read one at a time upward from ``number``, never the whole history.
+        """
         timeline = self._check(name)
-        found = [r for r in timeline.revisions() if r.number > number]
-        return [self.doc(r) for r in found[:MAX_LIMIT]]
+        newest = max(timeline.branches().values())
+        found = []
+        for n in range(max(number + 1, 0), newest + 1):
+            try:
+                found.append(timeline.revision(n))
+            except RevisionNotFoundError:
+                continue  # not held (trimmed)
+            if len(found) >= MAX_LIMIT:
+                break
+        return [self.doc(r) for r in found]
 
     def revision(self, name: str, number: Any) -> dict[str, Any]:
         """One revision with its ``value``."""

