@@ -1175,10 +1175,14 @@ class Timeline(History, Generic[T]):
     def _undo_stack(self) -> UndoStack:
         stack = self._undo
         head = self._head
-        if stack is None or not stack.at(self._head_branch, head[NUMBER]):
-            lineage = list(self._lineage_from(head[NUMBER]))
-            lineage.reverse()
-            stack = self._undo = UndoStack.of_lineage(self._head_branch, lineage)
+        if (
+            stack is None
+            or not stack.at(self._head_branch, head[NUMBER])
+            or stack.exhausted()
+        ):
+            # The newest part of the lineage, as far back as the answer needs.
+            lineage = self._lineage_from(head[NUMBER])
+            stack = self._undo = UndoStack.of_newest(self._head_branch, lineage)
             self._refresh()
         return stack
 
