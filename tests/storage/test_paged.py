@@ -309,6 +309,21 @@ def test_blame_and_path_history_read_the_stored_index(
         assert records.rows_read - before <= 2 * _paged.PAGE
 
 
+def test_first_undo_reads_the_newest_part(long_history: tuple[Path, int]) -> None:
+    """The first undo of a freshly opened timeline works its stack out from
+    the newest records of the lineage (the tail page), not all of them."""
+    path, revisions = long_history
+    with statetrail.open(path) as repo:
+        timeline = repo.timeline("big", create=False)
+        records = timeline._records
+        assert isinstance(records, PagedRecords)
+        before = records.rows_read
+        assert timeline.undo().value["n"] == revisions - 2
+        assert timeline.undo().value["n"] == revisions - 3
+        assert timeline.redo().value["n"] == revisions - 2
+        assert records.rows_read - before <= _paged.PAGE
+
+
 def _tamper(path: Path, sql: str, *params: Any) -> None:
     with sqlite3.connect(path) as db:
         db.execute(sql, params)
