@@ -463,7 +463,15 @@ class StoredTimeline:
             if lines:
                 seen.add(row.number)
             else:
-                seen.clear()  # one line left: it only goes down from here
+                seen.clear()  # one line left: it only goes down from here,
+                # and needs no heap until a merge opens another line (a push
+                # and a pop per row of a full `log` otherwise).
+                while row.kind != "merge":
+                    yield row
+                    following = next(line, None)
+                    if following is None:
+                        return
+                    row = following
             yield row
             after = next(line, None)
             if after is not None:
