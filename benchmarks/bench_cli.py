@@ -15,7 +15,14 @@ a user runs it, output to a file:
 Each figure also gives the process's CPU time (user + system, from ``wait4``),
 which the other processes on a shared machine do not inflate, and its peak
 resident memory (``ru_maxrss``): constant memory shows as the same peak at
-20,000 and 200,000 revisions.
+20,000 and 200,000 revisions. The load average at the start and the end of the
+run is printed with the figures.
+
+The children run as an installed package runs, from compiled bytecode: a
+cache of ``.pyc`` files under the temporary directory, made by a first run
+that is not counted. (A shell with ``PYTHONDONTWRITEBYTECODE=1``, as the
+shared machine's, otherwise compiles some 170 modules from source in every
+process: about 0.35 s of CPU, the larger part of the figures of 2026-12-07.)
 
     python benchmarks/bench_cli.py [--quick]
 """
@@ -97,12 +104,19 @@ _PRELUDE = (
 )
 
 
+def _bytecode() -> str:
+    """The folder of the children's compiled bytecode (``PYTHONPYCACHEPREFIX``)."""
+    return str(pathlib.Path(tempfile.gettempdir()) / "statetrail-bench-cli" / "pyc")
+
+
 def _process(code: str, args: list[str]) -> tuple[float, float, int]:
     """Run ``code`` with ``args`` in a new interpreter, output to a file: wall
     seconds, CPU seconds, peak resident KiB."""
     env = dict(os.environ)
     src = str(pathlib.Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env["PYTHONPYCACHEPREFIX"] = _bytecode()
     argv = [sys.executable, "-c", _PRELUDE + code, *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as scratch:
         peak = pathlib.Path(scratch) / "peak"
@@ -144,6 +158,10 @@ def run(quick: bool) -> list[Figure]:
     path = str(history(revisions))
     middle, later = revisions // 2, revisions * 3 // 4
     figures = []
+    # Compile the bytecode the children run from (not counted).
+    _process(_MAIN, ["show", path, f"{NAME}@{middle}"])
+    _process(_MAIN, ["timelines", path])
+    _process("import statetrail.cli.export, statetrail.storage._verify\n", [])
     floor = _timed(("import statetrail.cli.inspect\n", []))
     figures.append(
         Figure(
@@ -199,6 +217,7 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
+    print(f"load average {os.getloadavg()[0]:.1f} at the start", flush=True)
     for figure in run(quick="--quick" in sys.argv):
         mark = "ok  " if figure.ok else "MISS"
         extra = ", ".join(
@@ -206,3 +225,4 @@ if __name__ == "__main__":
             for k, v in figure.extra.items()
         )
         print(f"{mark} {figure.workload}: {figure.ours:,.3f} {figure.unit} ({extra})")
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -414,14 +414,32 @@ class History:
             self._refresh()
         return index
 
+    def _touching(self, path: Path, page: int = 64) -> Iterator[int]:
+        """Numbers of held records that changed ``path``, newest first.
+
+        From the records' own index when they keep one (a stored timeline's,
+        in storage: read ``page`` numbers at a time), else from the path index
+        built in memory on first use.
+        """
+        found = self._records.touching(path, limit=page)
+        if found is None:
+            yield from reversed(list(self._index().touching(path)))
+            return
+        while True:
+            yield from found
+            if len(found) < page:
+                return
+            found = self._records.touching(path, before=found[-1], limit=page) or []
+
     def _path_records(self, path: Path, tip: int) -> list[Record]:
         spans = self._segments(tip)
         out = []
-        for n in self._index().touching(path):
+        for n in self._touching(path, page=1024):
             record = self._get(n)
             span = spans.get(record[BRANCH])
             if span is not None and span[0] <= n <= span[1]:
                 out.append(record)
+        out.reverse()
         return out
 
     def path_history(
@@ -432,7 +450,8 @@ class History:
         A change to something under the path, or to an ancestor of it, counts.
 
         The cost is the number of revisions that touched the path, not the length of
-        the history: a path index is built on first use and kept up to date.
+        the history: a path index is built on first use and kept up to date (a
+        stored timeline reads the one kept in storage).
         """
         with self._lock:
             records = self._path_records(parse_path(path), self._tip_of(branch))
@@ -459,7 +478,7 @@ class History:
     def _blame_from(self, steps: Path, tip: int) -> Record | None:
         """:meth:`blame` from revision ``tip`` (called with the lock held)."""
         spans = self._segments(tip)
-        for n in reversed(list(self._index().touching(steps))):
+        for n in self._touching(steps):
             record = self._get(n)
             span = spans.get(record[BRANCH])
             if span is not None and span[0] <= n <= span[1]:
@@ -471,9 +490,8 @@ class History:
                     ):
                         return self._blame_from(steps, other[NUMBER])
                 return record
-        oldest = None
-        for record in self._lineage_from(tip):
-            oldest = record
+        # The oldest held record of the lineage starts its oldest span (no walk).
+        oldest = self._find(min(low for low, _ in spans.values())) if spans else None
         if (
             oldest is not None
             and paths.lookup_in(oldest[VALUE], steps, MISSING) is not MISSING
@@ -541,7 +559,7 @@ class History:
                 every = self._all()
                 source = reversed(every) if reverse else every
                 if path is not None:
-                    wanted = set(self._index().touching(parse_path(path)))
+                    wanted = set(self._touching(parse_path(path), page=1024))
                     source = (r for r in source if r[NUMBER] in wanted)
             elif path is not None:
                 found = self._path_records(parse_path(path), self._tip_of(branch))

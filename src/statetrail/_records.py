@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from statetrail.paths import Path
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, Record
 
 __all__ = ["Erased", "MemoryRecords", "Records"]
@@ -114,6 +115,20 @@ class Records(Protocol):
 
     def newest_first(self) -> Iterator[Record]:
         """Every held record, newest first."""
+        ...
+
+    def touching(
+        self, path: Path, *, before: int | None = None, limit: int | None = None
+    ) -> list[int] | None:
+        """Numbers of held records whose changes touched ``path``, newest first.
+
+        A change at the path, under it or at an ancestor of it counts, on every
+        branch, as :class:`~statetrail._pathindex.PathIndex` counts it (the
+        first revision, which has no changes, does not). ``before`` keeps only
+        numbers below it, ``limit`` the newest so many. ``None`` when this
+        implementation keeps no path index of its own: the timeline then builds
+        one in memory from every record, on first use.
+        """
         ...
 
     def append(self, record: Record) -> None:
@@ -212,6 +227,12 @@ class MemoryRecords:
         yield from reversed(list(self.tail))
         if self._old:
             yield from sorted(self._old.values(), key=_number, reverse=True)
+
+    def touching(
+        self, path: Path, *, before: int | None = None, limit: int | None = None
+    ) -> list[int] | None:
+        """``None``: the timeline's own path index answers (everything is here)."""
+        return None
 
     def append(self, record: Record) -> None:
         """Hold ``record``, numbered :attr:`next`; :attr:`next` moves on by one."""

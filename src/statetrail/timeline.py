@@ -1009,10 +1009,11 @@ class Timeline(History, Generic[T]):
     def _undo_stack(self) -> UndoStack:
         stack = self._undo
         head = self._cursor.head
-        if stack is None or not stack.at(self._cursor.branch, head[NUMBER]):
-            lineage = list(self._lineage_from(head[NUMBER]))
-            lineage.reverse()
-            stack = self._undo = UndoStack.of_lineage(self._cursor.branch, lineage)
+        branch = self._cursor.branch
+        if stack is None or not stack.at(branch, head[NUMBER]) or stack.exhausted():
+            # The newest part of the lineage, as far back as the answer needs.
+            lineage = self._lineage_from(head[NUMBER])
+            stack = self._undo = UndoStack.of_newest(branch, lineage)
             self._refresh()
         return stack
 

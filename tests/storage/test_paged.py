@@ -282,6 +282,48 @@ def test_reading_everything_keeps_memory_bounded(
         )
 
 
+def test_blame_and_path_history_read_the_stored_index(
+    long_history: tuple[Path, int],
+) -> None:
+    """``blame``, ``path_history`` and ``log(path=)`` on a stored timeline ask
+    storage's path index: no path index is built in memory, and the rows read
+    are a few pages (the one a revision found is in, and the first one for the
+    branch's start), not the history."""
+    path, revisions = long_history
+    with statetrail.open(path) as repo:
+        timeline = repo.timeline("big", create=False)
+        records = timeline._records
+        assert isinstance(records, PagedRecords)
+        before = records.rows_read
+        newest = timeline.blame("n")
+        assert newest is not None
+        assert newest.number == revisions - 1
+        # "k" never changed: the answer is the first revision, where it is.
+        never = timeline.blame("k")
+        assert never is not None
+        assert never.number == 0
+        assert timeline.blame("nowhere") is None
+        assert timeline.path_history("k") == []
+        assert [r.number for r in timeline.log(path="k", reverse=True)] == []
+        assert timeline._path_index is None
+        assert records.rows_read - before <= 2 * _paged.PAGE
+
+
+def test_first_undo_reads_the_newest_part(long_history: tuple[Path, int]) -> None:
+    """The first undo of a freshly opened timeline works its stack out from
+    the newest records of the lineage (the tail page), not all of them."""
+    path, revisions = long_history
+    with statetrail.open(path) as repo:
+        timeline = repo.timeline("big", create=False)
+        records = timeline._records
+        assert isinstance(records, PagedRecords)
+        before = records.rows_read
+        assert timeline.undo().value["n"] == revisions - 2
+        assert timeline.undo().value["n"] == revisions - 3
+        assert timeline.redo().value["n"] == revisions - 2
+        assert records.rows_read - before <= _paged.PAGE
+
+
 def _tamper(path: Path, sql: str, *params: Any) -> None:
     with sqlite3.connect(path) as db:
         db.execute(sql, params)

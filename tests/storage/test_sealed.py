@@ -282,6 +282,32 @@ class TestInMemoryAndFiles:
         assert code == 0, text
 
 
+class TestPlaceholders:
+    """Looking for a placeholder costs nothing until one is made."""
+
+    def test_no_walk_until_a_placeholder_is_made(self) -> None:
+        """``verify`` asks every revision's value whether it holds a
+        placeholder: while nothing read in the block was encrypted, the value
+        is not walked (issue 11: 56 ms a revision at 1,000 entries)."""
+        walked = []
+
+        class Watched(dict[str, Any]):
+            def values(self) -> Any:
+                walked.append(self)
+                return super().values()
+
+        _sealed.reset_keyring()
+        with _sealed.placeholders():
+            assert not _sealed.contains_placeholder(Watched(a=1))
+            assert walked == []
+            # No key opens this text: it reads as the placeholder, and from
+            # then on values are looked through.
+            assert _sealed.open_sealed(_sealed.ENC_TAG, "gAAAA") is _sealed.ENCRYPTED
+            assert _sealed.contains_placeholder([Watched(a=_sealed.ENCRYPTED)])
+            assert len(walked) == 1
+        assert not _sealed.contains_placeholder([_sealed.ENCRYPTED])  # block over
+
+
 class TestCompress:
     """Compress stores large values smaller and reads them back."""
 

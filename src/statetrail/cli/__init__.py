@@ -42,7 +42,7 @@ import sys
 import urllib.parse
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import TextIO
+from typing import Any, TextIO
 
 from statetrail.errors import StatetrailError
 
@@ -56,11 +56,50 @@ def _time(text: str) -> datetime:
         raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from None
 
 
+#: The terminal's width for help texts, asked once (see :class:`_Formatter`).
+_width: int | None = None
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's help layout, with the terminal's width asked once.
+
+    argparse makes a formatter at each ``add_argument`` (to check its metavar),
+    and each asks the terminal its size: about 100 calls and 30 ms of a command
+    that otherwise takes 120 ms of CPU (issue 11).
+    """
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        global _width
+        if width is None:
+            if _width is None:
+                import shutil
+
+                _width = shutil.get_terminal_size().columns - 2
+            width = _width
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser laid out by :class:`_Formatter` (its subcommands too)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
+        super().__init__(*args, **kwargs)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="statetrail", description="State that remembers where it came from."
     )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
     p = commands.add_parser("timelines", help="list the timelines of a history")
     p.add_argument("target", metavar="FILE_OR_URL")

@@ -28,7 +28,9 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
+from statetrail.diff import format_json_pointer
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
+from statetrail.paths import Path
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, VALUE, Record
 from statetrail.storage._journal import decode_rows, read_value
 from statetrail.storage._placement import check_placement
@@ -291,6 +293,40 @@ class PagedRecords:
             high = low
         if self._kept:
             yield from sorted(self._kept.values(), key=_number, reverse=True)
+
+    # -- the path index (storage's) --------------------------------------------------
+
+    def touching(
+        self, path: Path, *, before: int | None = None, limit: int | None = None
+    ) -> list[int]:
+        """Numbers of held records that changed ``path``, newest first.
+
+        From the backend's path index (:meth:`Backend.touching`: one range scan
+        and a lookup per ancestor on the SQL backends), never from the records:
+        ``blame`` and ``path_history`` cost the revisions that touched the path
+        (see :meth:`Records.touching <statetrail._records.Records.touching>`).
+        Revision 0 is left out (it has no changes), and so are numbers trimmed
+        from memory and rows another process appended that this timeline has
+        not taken in yet.
+        """
+        if limit is not None and limit < 0:
+            raise ValueError("limit must not be negative")
+        source = self._source
+        pointer = format_json_pointer(path)
+        upto = self._next if before is None else min(before, self._next)
+        found: list[int] = []
+        while limit is None or len(found) < limit:
+            want = None if limit is None else limit - len(found)
+            numbers = source.backend.touching(
+                source.name, pointer, before=upto, limit=want
+            )
+            found += [
+                n for n in numbers if n > 0 and (n >= self.low or n in self._kept)
+            ]
+            if want is None or len(numbers) < want or numbers[-1] <= 0:
+                break
+            upto = numbers[-1]
+        return found
 
     # -- branches and children (from the forks, on first use) ---------------------
 

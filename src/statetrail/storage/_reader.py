@@ -50,6 +50,8 @@ __all__ = ["PAGE", "StoredTimeline", "path_numbers", "touches"]
 
 #: Rows read per query.
 PAGE = 512
+#: Rows the first query of a walk back along a line reads (then twice as many).
+FIRST_PAGE = 32
 #: A revision named by a time begins with a date.
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -407,16 +409,18 @@ class StoredTimeline:
         """The rows from ``tip`` back along its parents to the first, checked.
 
         Rows are read a page at a time, newest first, each page reaching one row
-        below itself (for the chain link of its lowest row).
+        below itself (for the chain link of its lowest row). The first page is
+        :data:`FIRST_PAGE` rows, each next one twice the last up to
+        :attr:`page`: ``log --limit 20`` reads 33 rows, not 513.
         """
         page: dict[int, Row] = {}
+        size = min(FIRST_PAGE, self.page)
         current: int | None = tip
         while current is not None and current >= self.first:
             row = page.get(current)
             if row is None:
-                page = {
-                    r.number: r for r in self._read(current - self.page - 1, current)
-                }
+                page = {r.number: r for r in self._read(current - size - 1, current)}
+                size = min(2 * size, self.page)
                 row = page.get(current)
                 if row is None:
                     if current == tip:
@@ -459,7 +463,15 @@ class StoredTimeline:
             if lines:
                 seen.add(row.number)
             else:
-                seen.clear()  # one line left: it only goes down from here
+                seen.clear()  # one line left: it only goes down from here,
+                # and needs no heap until a merge opens another line (a push
+                # and a pop per row of a full `log` otherwise).
+                while row.kind != "merge":
+                    yield row
+                    following = next(line, None)
+                    if following is None:
+                        return
+                    row = following
             yield row
             after = next(line, None)
             if after is not None:

@@ -230,9 +230,9 @@ class _Timeline:
         self.newer = False
         self.count = 0
         self.tracker = Tracker(allow_pickle=allow_pickle)
-        #: The nodes checked in this pass (``_nodes.check``): checkpoints share
-        #: most of theirs. A cache: forgotten past _NODES_SEEN_KEPT.
-        self.nodes_seen: set[bytes] = set()
+        #: The nodes checked lately in this pass (``_nodes.check``): checkpoints
+        #: share most of theirs. Bounded: see _Recent.
+        self.nodes_seen = _Recent()
         # The newest row's value as a plain JSON tree, kept by applying each
         # next row's stored patch to it: a checkpoint is then compared as
         # parsed JSON, without decoding it into a frozen value or encoding the
@@ -674,8 +674,7 @@ class _Timeline:
             if value is _UNKNOWN:
                 kept = nodes.load(self.backend.nodes, root, allow_pickle=self.pickle)
             else:
-                if len(self.nodes_seen) > _NODES_SEEN_KEPT:
-                    self.nodes_seen.clear()
+                self.nodes_seen.settle()
                 nodes.check(
                     self.backend.nodes, root, self.nodes_seen, allow_pickle=self.pickle
                 )
@@ -700,8 +699,46 @@ class _Timeline:
 
 _UNKNOWN: Any = object()
 _NO_TREE: Any = object()
-#: How many checked nodes' digests a verify pass remembers per timeline.
-_NODES_SEEN_KEPT = 1 << 20
+#: How many checked nodes' digests a verify pass lets a generation reach
+#: before starting another (some 100 bytes each).
+_NODES_SEEN_KEPT = 1 << 12
+
+
+class _Recent(set[bytes]):
+    """The digests of the nodes checked lately: two generations, bounded.
+
+    A walk over a checkpoint's nodes stops at each node already checked, so
+    only the new nodes and the few at the top of what consecutive checkpoints
+    share are asked for; asking keeps a node of the older generation. Between
+    two walks (:meth:`settle`), a generation grown past :data:`_NODES_SEEN_KEPT`
+    becomes the older one and the older is forgotten: a walk never loses what
+    it needs from the one before, and verify's memory stays the same at any
+    length of history (issue 11; one set cleared at 1 << 20 grew with the
+    history up to about 100 MiB). It holds at most two checkpoints' worth of
+    nodes, as many as the state has, the first time.
+    """
+
+    __slots__ = ("older",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.older: set[bytes] = set()
+
+    def __contains__(self, digest: object) -> bool:
+        if set.__contains__(self, digest):
+            return True
+        if digest in self.older:
+            self.add(digest)  # still shared: keep it
+            return True
+        return False
+
+    def settle(self) -> None:
+        """Start a new generation if this one is full (between two walks)."""
+        if len(self) >= _NODES_SEEN_KEPT:
+            self.older = set(self)
+            self.clear()
+
+
 #: A row's value that was only followed on the JSON tree (built when needed).
 _LAZY: Any = object()
 #: quick() could not follow the row.
