@@ -14,7 +14,6 @@ digest and chain link on the way: a history altered on disk raises
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -450,12 +449,11 @@ def read_value(
     ``trimmed``: where the stored history starts after a trim (see
     :func:`decode_rows`).
     """
-    numbers = backend.checkpoints(timeline)
-    checkpoints = set(numbers)
     # On a line of history the nearest checkpoint below is an ancestor: read from
-    # there in one query (a branch may need more, read as the walk goes).
-    below = bisect.bisect_right(numbers, number)
-    window = number - numbers[below - 1] + 1 if below else checkpoint_every + 1
+    # there in one query (a branch may need more, read as the walk goes). One
+    # index probe, asked again only when the walk passes below it (a branch).
+    nearest = backend.checkpoint_below(timeline, number)
+    window = number - nearest + 1 if nearest is not None else checkpoint_every + 1
     rows: dict[int, Row] = {}
     walked: list[Row] = []  # newest first
     current: int | None = number
@@ -500,7 +498,9 @@ def read_value(
                 f"revision {walked[-1].number} of timeline {timeline!r} follows an "
                 "erased revision and has no checkpoint"
             )
-        if current in checkpoints and not row.payload.startswith(_WHOLE_PATCH):
+        if nearest is not None and current < nearest:
+            nearest = backend.checkpoint_below(timeline, current)
+        if current == nearest and not row.payload.startswith(_WHOLE_PATCH):
             # (A row that replaces the whole value needs no checkpoint: a write
             # after an erased parent keeps one its parent's tombstone never saw.)
 
