@@ -42,6 +42,7 @@ from statetrail.context import CAPTURE, RawOrigin, capture_raw
 from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._freeze import check_path_nesting
+from statetrail.frozen._hooks import real
 from statetrail.revision import (
     NUMBER,
     PLAIN,
@@ -250,9 +251,9 @@ class StoreBase(Generic[S]):
             head = timeline._head
             changes = None
             if with_changes is None:
-                new = change(head[VALUE])
+                new = change(real(head[VALUE]))
             else:
-                new, changes = with_changes(head[VALUE])
+                new, changes = with_changes(real(head[VALUE]))
             try:
                 info: Info
                 if label is None and author is None and comment is None:
@@ -385,7 +386,7 @@ class StoreBase(Generic[S]):
             # keeps changes), commit onto it.
             head = timeline._head
             plain = timeline._plain
-            found = replace_change(head[VALUE], steps, frozen, not plain)
+            found = replace_change(real(head[VALUE]), steps, frozen, not plain)
             if found is not None:
                 try:
                     # ``info`` is this path's, made once: its revisions share it.

@@ -23,6 +23,7 @@ from typing import Any
 from statetrail.errors import PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList
 from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._hooks import lazy
 from statetrail.frozen._opaque import Opaque
 
 __all__ = [
@@ -124,6 +125,16 @@ def _child(node: Any, step: Any, path: Path) -> tuple[Any, Any]:
     if isinstance(node, FrozenList):
         index = _index(node, step, path, end_ok=False)
         return index, node._raw(index)
+    if type(node) in lazy:  # loaded lazily from storage (storage/_lazy.py)
+        if isinstance(node, Sequence):
+            index = _index(node, step, path, end_ok=False)  # type: ignore[arg-type]
+            return index, node._raw(index)
+        try:
+            return step, node._raw(step)
+        except TypeError:
+            raise PathError(
+                f"unhashable key {step!r}, in path {format_path(path)!r}"
+            ) from None
     kind = "an object" if type(node) is Opaque else type(node).__name__
     raise PathError(
         f"cannot step into {kind} at {step!r}, in path {format_path(path)!r}"

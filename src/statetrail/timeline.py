@@ -82,6 +82,7 @@ from statetrail.errors import (
 from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _FROZEN, freeze_value
+from statetrail.frozen._hooks import real
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
@@ -726,7 +727,7 @@ class Timeline(History, Generic[T]):
             attempts = 1
             while True:
                 try:
-                    record = self._record(compute(self._head[VALUE]), info, raw, expect)
+                    record = self._record(compute(real(self._head[VALUE])), info, raw, expect)
                     break
                 except ConflictError as exc:
                     if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:
@@ -1039,7 +1040,7 @@ class Timeline(History, Generic[T]):
         info = self._info(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            base = self._head[VALUE]
+            base = real(self._head[VALUE])
             draft = draft_of(base)
             if not isinstance(draft, Draft):
                 raise TypeError(
@@ -1371,7 +1372,7 @@ class Timeline(History, Generic[T]):
                     f"{theirs[NUMBER]} have no common ancestor held (trimmed)"
                 )
             merged, conflicts = merge3(
-                base[VALUE], ours[VALUE], theirs[VALUE], resolve=how
+                real(base[VALUE]), real(ours[VALUE]), real(theirs[VALUE]), resolve=how
             )
             if conflicts and how is None:
                 raise MergeConflictError(

@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, VALUE, Record
 from statetrail.storage._journal import decode_rows, read_value
+from statetrail.storage._lazy import NodeCache
 from statetrail.storage._placement import check_placement
 from statetrail.storage._ranges import Cut, cut_of
 from statetrail.storage._reader import heads_from_forks
@@ -51,6 +52,7 @@ class _Source:
     __slots__ = (
         "allow_pickle",
         "backend",
+        "cache",
         "checked",
         "cut",
         "every",
@@ -66,8 +68,15 @@ class _Source:
         every: int,
         allow_pickle: bool,
         checked: set[tuple[str, int, str, str]] | None = None,
+        cache: NodeCache | None = None,
     ) -> None:
         self.backend = backend
+        #: The checked nodes its values load from (``_lazy``).
+        self.cache = (
+            NodeCache(backend.nodes, allow_pickle=allow_pickle)
+            if cache is None
+            else cache
+        )
         #: Checkpoints already hashed against their rows (see read_value).
         self.checked = checked
         self.name = name
@@ -105,6 +114,7 @@ class _Source:
             allow_pickle=self.allow_pickle,
             checked=self.checked,
             trimmed=self.cut,
+            cache=self.cache,
         )
 
     def decode(
@@ -436,6 +446,7 @@ def open_records(
     page: int | None = None,
     keep: int | None = None,
     checked: set[tuple[str, int, str, str]] | None = None,
+    cache: NodeCache | None = None,
 ) -> Opened | None:
     """Open stored timeline ``name`` lazily; ``None`` if it has no revisions.
 
@@ -444,7 +455,9 @@ def open_records(
     against their seal and the stored numbers. ``checked``: the repository's
     checkpoints already hashed (see :func:`read_value`). ``page`` and ``keep``:
     the page size and how many pages the cache keeps (:data:`PAGE` and
-    :data:`PAGES_KEPT` as they are at the call by default).
+    :data:`PAGES_KEPT` as they are at the call by default). ``cache``: the
+    timeline's checked checkpoint nodes, which its values load from as they
+    are read (``_lazy``: the head's value is not loaded whole at opening).
 
     Raises:
         CorruptHistoryError: Any of those checks fails, or a row read does not
@@ -463,7 +476,9 @@ def open_records(
         return None
     cut = cut_of(name, backend.trims(name))
     first = 0 if cut is None else cut.last + 1
-    source = _Source(backend, name, cut, checkpoint_every, allow_pickle, checked)
+    source = _Source(
+        backend, name, cut, checkpoint_every, allow_pickle, checked, cache
+    )
     tail_start = max(first, latest // page * page)
     rows = backend.read(name, after=tail_start - 1, upto=latest)
     source.rows_read += len(rows)
