@@ -76,6 +76,16 @@ def _paths(value: Any, draw: random.Random, prefix: tuple[Any, ...] = ()) -> Any
             yield from _paths(value[i], draw, (*prefix, i))
 
 
+def _find(value: Any, path: tuple[Any, ...]) -> Any:
+    """What ``path`` holds, or a marker where it leads nowhere."""
+    for step in path:
+        try:
+            value = value[step]
+        except (KeyError, IndexError, TypeError):
+            return "<nowhere>"
+    return value
+
+
 def _at(value: Any, path: tuple[Any, ...]) -> Any:
     for step in path:
         value = value[step]
@@ -171,6 +181,8 @@ def test_patches_on_a_lazy_value_give_the_eager_result(seed: int) -> None:
     expected = _apply(value, ops)
     lazy, _ = _lazy(backend, root)
     patched = _apply(lazy, ops)
+    for _, path, _ in ops:  # what each step touched, removed ones included
+        assert _find(patched, path) == _find(expected, path)
     for path, held in _paths(expected, draw):
         assert _at(patched, path) == held
     fresh = _apply(_lazy(backend, root)[0], ops)
