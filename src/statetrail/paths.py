@@ -128,7 +128,7 @@ def _child(node: Any, step: Any, path: Path) -> tuple[Any, Any]:
     if type(node) in lazy:  # loaded lazily from storage (storage/_lazy.py)
         if isinstance(node, Sequence):
             index = _index(node, step, path, end_ok=False)  # type: ignore[arg-type]
-            return index, node._raw(index)
+            return index, node._raw(index)  # type: ignore[attr-defined]
         try:
             return step, node._raw(step)
         except TypeError:

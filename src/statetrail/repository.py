@@ -185,6 +185,7 @@ def _scheme(text: str) -> str | None:
 #: Timelines whose node caches a repository keeps (the oldest made goes first).
 _NODE_CACHES_KEPT = 16
 
+
 class Repository:
     """Named timelines in one backend, and front ends over them.
 

@@ -82,8 +82,8 @@ from statetrail.errors import (
 from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _FROZEN, freeze_value
-from statetrail.frozen._hooks import real
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
+from statetrail.frozen._hooks import real
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import PathLike, format_path, parse_path
@@ -727,7 +727,9 @@ class Timeline(History, Generic[T]):
             attempts = 1
             while True:
                 try:
-                    record = self._record(compute(real(self._head[VALUE])), info, raw, expect)
+                    record = self._record(
+                        compute(real(self._head[VALUE])), info, raw, expect
+                    )
                     break
                 except ConflictError as exc:
                     if not rebase or exc.winner is None or attempts >= REBASE_LIMIT:

@@ -151,10 +151,14 @@ def _ops(value: Any, draw: random.Random) -> list[tuple[str, tuple[Any, ...], An
         elif roll < 0.75 and isinstance(parent, FrozenDict):
             op = ("+", (*path[:-1], f"new{draw.randrange(10**6)}"), "added")
         elif roll < 0.85:
-            op = ("+", path, "inserted") if isinstance(parent, FrozenList) else (
-                "=",
-                path,
-                {"a": [1, 2]},
+            op = (
+                ("+", path, "inserted")
+                if isinstance(parent, FrozenList)
+                else (
+                    "=",
+                    path,
+                    {"a": [1, 2]},
+                )
             )
         else:
             op = ("-", path, None)
@@ -228,7 +232,7 @@ def test_a_node_out_of_place_raises() -> None:
     the walk finds a bucket where a level belongs."""
     value = freeze({f"k{i}": i for i in range(500)})
     backend, root = _stored(value)
-    lazy, cache = _lazy(backend, root)
+    _, cache = _lazy(backend, root)
     top = bytes.fromhex(cache.get(root)[3])
     bucket = _bucket_of(backend, "k1")
     fake = MemoryBackend()

@@ -178,7 +178,16 @@ class LazyDict(Mapping[Any, Any]):
     :meth:`materialize`'s ``FrozenDict``, which it equals.
     """
 
-    __slots__ = ("_cache", "_digest", "_kids", "_len", "_log", "_node", "_over", "_real")
+    __slots__ = (
+        "_cache",
+        "_digest",
+        "_kids",
+        "_len",
+        "_log",
+        "_node",
+        "_over",
+        "_real",
+    )
 
     def __init__(
         self,
@@ -291,13 +300,13 @@ class LazyDict(Mapping[Any, Any]):
     def __iter__(self) -> Iterator[Any]:
         return iter(self.materialize())
 
-    def keys(self) -> Any:  # noqa: D102 - Mapping's
+    def keys(self) -> Any:
         return self.materialize().keys()
 
-    def values(self) -> Any:  # noqa: D102 - Mapping's
+    def values(self) -> Any:
         return self.materialize().values()
 
-    def items(self) -> Any:  # noqa: D102 - Mapping's
+    def items(self) -> Any:
         return self.materialize().items()
 
     def __eq__(self, other: object) -> bool:
@@ -308,7 +317,7 @@ class LazyDict(Mapping[Any, Any]):
             and not self._log
         ):
             return True  # the same checkpoint's root: the same value
-        return self.materialize() == _hooks.real(other)
+        return bool(self.materialize() == _hooks.real(other))
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -330,9 +339,7 @@ class LazyDict(Mapping[Any, Any]):
 
     # -- the overlay ---------------------------------------------------------------
 
-    def _patched(
-        self, key: Any, op: str, rest: tuple[Any, ...], new: Any
-    ) -> LazyDict:
+    def _patched(self, key: Any, op: str, rest: tuple[Any, ...], new: Any) -> LazyDict:
         """This value with one patch step at ``(key, *rest)`` in its overlay.
 
         A step below a key the overlay does not hold yet waits (``_Pending``)
@@ -383,7 +390,9 @@ class LazyDict(Mapping[Any, Any]):
         real = self._real
         if real is None:
             cache = self._cache
-            real = nodes.load(cache.fetch, self._digest, allow_pickle=cache.allow_pickle)
+            real = nodes.load(
+                cache.fetch, self._digest, allow_pickle=cache.allow_pickle
+            )
             real = _replay(real, self._log)
             if len(real) != self._len:
                 raise CorruptHistoryError(
@@ -495,7 +504,7 @@ class LazyList(Sequence[Any]):
         return item in self.materialize()
 
     def __reversed__(self) -> Iterator[Any]:
-        return reversed(self.materialize())
+        return iter(self.materialize()[::-1])
 
     def index(self, value: Any, start: int = 0, stop: int | None = None) -> int:
         """The first index of ``value`` (as ``list.index``)."""
@@ -514,7 +523,7 @@ class LazyList(Sequence[Any]):
             and not self._over
         ):
             return True
-        return self.materialize() == _hooks.real(other)
+        return bool(self.materialize() == _hooks.real(other))
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -564,7 +573,9 @@ class LazyList(Sequence[Any]):
         real = self._real
         if real is None:
             cache = self._cache
-            real = nodes.load(cache.fetch, self._digest, allow_pickle=cache.allow_pickle)
+            real = nodes.load(
+                cache.fetch, self._digest, allow_pickle=cache.allow_pickle
+            )
             real = _replay(real, self._log)
             if len(real) != self._len:
                 raise CorruptHistoryError(
@@ -591,9 +602,7 @@ def _index(value: LazyList, step: Any, path: tuple[Any, ...]) -> int:
     return step
 
 
-def apply(
-    value: LazyDict | LazyList, op: str, path: tuple[Any, ...], new: Any
-) -> Any:
+def apply(value: LazyDict | LazyList, op: str, path: tuple[Any, ...], new: Any) -> Any:
     """Apply one stored patch step (``=``, ``+``, ``-`` at a non-empty ``path``).
 
     The lazy containers take it in their overlays; a lazy list that must

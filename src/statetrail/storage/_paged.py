@@ -476,9 +476,7 @@ def open_records(
         return None
     cut = cut_of(name, backend.trims(name))
     first = 0 if cut is None else cut.last + 1
-    source = _Source(
-        backend, name, cut, checkpoint_every, allow_pickle, checked, cache
-    )
+    source = _Source(backend, name, cut, checkpoint_every, allow_pickle, checked, cache)
     tail_start = max(first, latest // page * page)
     rows = backend.read(name, after=tail_start - 1, upto=latest)
     source.rows_read += len(rows)

@@ -206,9 +206,9 @@ class PostgresBackend(Backend):
         # A schema kept at an older version by a test has no indexes.
         self._indexed = not (_version_1_only or _version_3_only)
         self._checkpoint_below = (
-            f"SELECT max(number) FROM {ident}.checkpoints"
+            "SELECT max(number) FROM {s}.checkpoints"
             " WHERE timeline = %s AND number <= %s"
-        )
+        ).replace("{s}", ident)
         self._node_sql = {
             k: v.replace("{s}", ident) for k, v in NODE_STATEMENTS.items()
         }
@@ -694,7 +694,7 @@ class PostgresBackend(Backend):
             "checkpoint_below",
             lambda c, _: c.execute(statement, [timeline, number]).fetchone(),
         )
-        return None if record is None else record[0]  # type: ignore[no-any-return]
+        return None if record is None else record[0]
 
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""
