@@ -12,7 +12,7 @@ import pytest
 
 import statetrail
 from statetrail import CorruptHistoryError
-from statetrail.diff import diff
+from statetrail.diff import apply_changes, diff, diff_values
 from statetrail.frozen import FrozenDict, FrozenList, freeze, thaw
 from statetrail.frozen._freeze import freeze_value
 from statetrail.storage._journal import _apply
@@ -189,6 +189,17 @@ def test_patches_on_a_lazy_value_give_the_eager_result(seed: int) -> None:
         assert _find(patched, path) == _find(expected, path)
     for path, held in _paths(expected, draw):
         assert _at(patched, path) == held
+    cut = draw.randrange(len(ops) + 1)  # a parent and its child, both lazy
+    parent = _apply(_lazy(backend, root)[0], ops[:cut])
+    child = _apply(parent, ops[cut:])
+    changes = diff_values(parent, child)
+    assert child._real is None  # found from the overlays: nothing loaded whole
+    eager = diff_values(_apply(value, ops[:cut]), expected)
+    rebuilt = apply_changes(_apply(value, ops[:cut]), changes)
+    assert rebuilt == expected
+    assert list(rebuilt) == list(expected)
+    if all(op == "=" for op, _, _ in ops[cut:]):
+        assert sorted(map(repr, changes)) == sorted(map(repr, eager))
     fresh = _apply(_lazy(backend, root)[0], ops)
     assert thaw(fresh) == thaw(expected)
     assert list(fresh) == list(expected)
@@ -308,8 +319,13 @@ def test_value_at_and_opening_give_lazy_values(tmp_path: Path) -> None:
         later = repo.value_at("s", 40)  # its checkpoint plus 8 patches
         assert later["k8"]["name"] == "entry 8"
         assert thaw(later) == snapshots[40]
-        head = repo.store("s").timeline.head.value
+        revision = repo.store("s").timeline.head
+        head = revision.value
         assert type(head) is LazyDict
+        (change,) = revision.changes  # from the overlays, not a whole diff
+        assert change.path[1:] == ("n",)
+        assert change.new == model[change.path[0]]["n"]
+        assert head._real is None
         assert thaw(head) == model
 
 

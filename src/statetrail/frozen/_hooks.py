@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["freeze_value", "lazy", "real"]
+__all__ = ["freeze_value", "lazy", "lazy_changes", "real"]
 
 
 def _not_ready(value: Any) -> Any:  # pragma: no cover - replaced at import
@@ -30,3 +30,10 @@ def real(value: Any) -> Any:
     """``value`` itself, or the frozen value a lazily loaded one stands for."""
     make = lazy.get(type(value))
     return value if make is None else make(value)
+
+
+#: For a lazily loaded type: ``changes(a, b)``, the ``(key, old, new)`` changes
+#: from ``a`` to ``b`` when both stand on the same stored value (``diff`` goes
+#: on into each pair, as for a dict's), or ``None`` (then both are
+#: materialised and diffed as frozen values).
+lazy_changes: dict[type, Callable[[Any, Any], list[tuple[Any, Any, Any]] | None]] = {}

@@ -56,6 +56,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
+from statetrail.diff import same_value
 from statetrail.errors import CorruptHistoryError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hooks
 from statetrail.frozen._freeze import freeze_value
@@ -592,8 +593,91 @@ def _materialize(value: Any) -> Any:
     return value.materialize()
 
 
+def _steps_after(a: Any, b: Any) -> tuple[_Logged, ...] | None:
+    """The overlay steps that made ``b`` from ``a``, if it was made from it."""
+    if type(a) is not type(b) or a._digest != b._digest:
+        return None
+    before, after = a._log, b._log
+    if len(after) < len(before) or after[: len(before)] != before:
+        return None
+    return after[len(before) :]  # type: ignore[no-any-return]
+
+
+def _dict_changes(a: LazyDict, b: LazyDict) -> list[tuple[Any, Any, Any]] | None:
+    """The ``(key, old, new)`` changes from ``a`` to ``b``, made from it by patches.
+
+    Only the keys the steps touched can differ. Arranged as
+    ``frozen._dict.changes_in_order`` arranges a dict's: a key the steps added,
+    or removed and added again, goes last (removed first if ``a`` holds it), in
+    the order of its last addition, so applying them rebuilds ``b``'s order.
+    ``None`` when ``b`` was not made from ``a`` that way.
+    """
+    steps = _steps_after(a, b)
+    if steps is None:
+        return None
+    touched: dict[Any, None] = {}
+    moved: dict[Any, None] = {}  # added where a lacked them: to the end, in order
+    present: dict[Any, bool] = {}
+    for key, op, rest, _ in steps:
+        touched[key] = None
+        if rest or op == "=":
+            continue
+        if op == "-":
+            present[key] = False
+            continue
+        was = present[key] if key in present else a._raw(key) is not MISSING
+        if not was:
+            moved.pop(key, None)
+            moved[key] = None
+        present[key] = True
+    found: list[tuple[Any, Any, Any]] = []
+    for key in touched:
+        if key in moved:
+            continue
+        old, new = a._raw(key), b._raw(key)
+        if old is new or (old is not MISSING and new is not MISSING and _equal(old, new)):
+            continue
+        found.append((key, old, new))
+    adds = []
+    for key in moved:
+        old, new = a._raw(key), b._raw(key)
+        if new is MISSING:  # added, then removed again
+            if old is not MISSING:
+                found.append((key, old, MISSING))
+            continue
+        if old is not MISSING:
+            found.append((key, old, MISSING))
+        adds.append((key, MISSING, new))
+    return found + adds
+
+
+def _equal(old: Any, new: Any) -> bool:
+    """Whether two values need no change (containers go on to ``diff``)."""
+    if type(old) is type(new) and type(old) in _CONTAINERS:
+        return False
+    return same_value(old, new)
+
+
+_CONTAINERS = (FrozenDict, FrozenList, LazyDict, LazyList)
+
+
+def _list_changes(a: LazyList, b: LazyList) -> list[tuple[Any, Any, Any]] | None:
+    """The items ``b`` replaced since ``a``, as ``(index, old, new)``; see above."""
+    steps = _steps_after(a, b)
+    if steps is None:
+        return None
+    found = []
+    for i in sorted({i for i, _, _, _ in steps}):
+        old, new = a._raw(i), b._raw(i)
+        if old is not new and not _equal(old, new):
+            found.append((i, old, new))
+    return found
+
+
 for _type in _LAZY:
     _hooks.lazy[_type] = _materialize
+_hooks.lazy_changes[LazyDict] = _dict_changes
+_hooks.lazy_changes[LazyList] = _list_changes
 
 
 def _index(value: LazyList, step: Any, path: tuple[Any, ...]) -> int:
