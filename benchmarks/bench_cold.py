@@ -104,8 +104,9 @@ wall, cpu = time.perf_counter(), time.process_time()
 whole = thaw(value)
 thaw_s, thaw_cpu = time.perf_counter() - wall, time.process_time() - cpu
 assert len(whole) == size
-print(json.dumps({"open_s": open_s, "open_cpu": open_cpu, "read_s": read_s, "read_cpu": read_cpu, "nodes": nodes,
-                  "thaw_s": thaw_s, "thaw_cpu": thaw_cpu}))
+print(json.dumps({"open_s": open_s, "open_cpu": open_cpu, "read_s": read_s,
+                  "read_cpu": read_cpu, "nodes": nodes, "thaw_s": thaw_s,
+                  "thaw_cpu": thaw_cpu}))
 """
 
 

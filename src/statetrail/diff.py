@@ -40,7 +40,15 @@ from typing import Any
 
 from statetrail._change import Change
 from statetrail.errors import NestingError, PatchError, PathError
-from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _hooks, _vector, thaw
+from statetrail.frozen import (
+    MISSING,
+    FrozenDict,
+    FrozenList,
+    _hamt,
+    _hooks,
+    _vector,
+    thaw,
+)
 from statetrail.frozen._dict import changes_in_order, same_order
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._hamt import EXACT_TYPES
@@ -165,9 +173,11 @@ def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
 
 
 def _diff_lazy(a: Any, b: Any, path: Path, out: list[Change]) -> None:
-    """:func:`_diff` of two lazily loaded values of one type: the changes their
-    overlays make when they stand on the same stored value, else a diff of the
-    frozen values they stand for."""
+    """:func:`_diff` of two lazily loaded values of one type.
+
+    The changes their overlays make when they stand on the same stored value,
+    else a diff of the frozen values they stand for.
+    """
     found = _hooks.lazy_changes[type(a)](a, b)
     if found is None:
         _diff(_hooks.real(a), _hooks.real(b), path, out)

@@ -635,7 +635,9 @@ def _dict_changes(a: LazyDict, b: LazyDict) -> list[tuple[Any, Any, Any]] | None
         if key in moved:
             continue
         old, new = a._raw(key), b._raw(key)
-        if old is new or (old is not MISSING and new is not MISSING and _equal(old, new)):
+        if old is new or (
+            old is not MISSING and new is not MISSING and _equal(old, new)
+        ):
             continue
         found.append((key, old, new))
     adds = []
