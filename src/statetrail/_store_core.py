@@ -536,7 +536,7 @@ class StoreBase(Generic[S]):
             _origin=origin,
             _recorded=recorded,
         ) as draft:
-            tx = Transaction(timeline.value, self._out)
+            tx = Transaction(real(timeline.value), self._out)
             self._tx = tx
             try:
                 yield tx

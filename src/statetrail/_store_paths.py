@@ -214,6 +214,14 @@ def lookup(root: Any, steps: tuple[str, ...]) -> Any:
             if i is None:
                 return None
             node = node._raw(i)
+        elif t in lazy:  # loaded lazily from storage (storage/_lazy.py)
+            if isinstance(node, Mapping):
+                node = node._raw(step, None)
+            else:
+                i = _index(step, len(node))
+                if i is None:
+                    return None
+                node = node._raw(i)
         else:
             return None
         if node is None:

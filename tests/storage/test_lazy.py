@@ -406,3 +406,35 @@ def test_tampered_node_on_disk_found_when_read(tmp_path: Path) -> None:
         assert value["k1"]["name"] == "entry 1" or "k1" not in value
         with pytest.raises(CorruptHistoryError, match="does not match its digest"):
             value["k77"]
+
+
+def test_a_store_reads_and_writes_through_a_lazy_head(tmp_path: Path) -> None:
+    """Store.get through lazy dicts and lists, a transaction, a path write and
+    undo on a freshly opened timeline whose head is lazy."""
+    path = tmp_path / "h.db"
+    state = {
+        "items": [{"i": i} for i in range(100)],
+        **{f"k{i}": {"n": i} for i in range(100)},
+    }
+    with statetrail.open(path, checkpoint_every=16, durability="batched") as repo:
+        store = repo.store("s", state)
+        for n in range(300):
+            store.set(f"k{n % 100}.n", -n)
+    with statetrail.open(path) as repo:
+        store = repo.store("s")
+        head = store.timeline.head.value
+        assert type(head) is LazyDict
+        assert type(head["items"]) is LazyList
+        assert store.get("items.7.i") == 7
+        assert store.get("items.700.i", "none") == "none"
+        assert store.get("k5.n") == -205
+        assert store.get("k5.nothing", "none") == "none"
+        assert head._real is None
+        with store.transaction():
+            store.set("items.3.i", "three")
+            store.set("k1.n", "one")
+        assert store.get("items.3.i") == "three"
+        assert store.get("k1.n") == "one"
+        store.timeline.undo()
+        assert store.get("k1.n") == -201
+        assert repo.verify() == {"s": 303}  # the transaction, the undo
