@@ -40,8 +40,8 @@ from statetrail._log import get_logger
 from statetrail.diff import same_value
 from statetrail.errors import NestingError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
-from statetrail.frozen._hooks import lazy
 from statetrail.frozen._freeze import MAX_NESTING, freeze_value
+from statetrail.frozen._hooks import lazy
 from statetrail.frozen._native import speedups as _speedups
 from statetrail.frozen._opaque import unbox
 
