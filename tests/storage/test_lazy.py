@@ -438,3 +438,14 @@ def test_a_store_reads_and_writes_through_a_lazy_head(tmp_path: Path) -> None:
         store.timeline.undo()
         assert store.get("k1.n") == -201
         assert repo.verify() == {"s": 303}  # the transaction, the undo
+
+
+def test_keys_equal_across_types_are_found_as_a_dict_finds_them() -> None:
+    """1.0 and True find the key 1 (another digest), as in a dict; a key of
+    another type that equals nothing misses."""
+    value = freeze({**{f"k{i}": i for i in range(100)}, 1: "one", 2.5: "f"})
+    backend, root = _stored(value)
+    for key in (1, 1.0, True, 2.5, "k3", "k1", 0, None, (1,)):
+        lazy, _ = _lazy(backend, root)
+        assert lazy.get(key, "missing") == value.get(key, "missing")
+        assert (key in lazy) == (key in value)

@@ -71,6 +71,8 @@ __all__ = ["NODES_KEPT", "LazyDict", "LazyList", "NodeCache", "apply", "lazy_val
 NODES_KEPT = 4096
 
 _sha = hashlib.sha256
+#: Keys that may equal a stored key of another type (1 == 1.0 == True).
+_NUMBERS = (int, float, bool)
 _GONE: Any = object()  # a key the overlay removed
 #: One patch step an overlay took: the key or index, the operation, the path
 #: below it and the new value (replayed in order by ``materialize``).
@@ -260,7 +262,7 @@ class LazyDict(Mapping[Any, Any]):
     def _other_form(self, key: Any) -> Any:
         # A key equal to a stored one of another type (1.0 and 1, True and 1)
         # has another digest: a dict finds it all the same.
-        if type(key) is str:
+        if type(key) not in _NUMBERS:
             return MISSING
         return self.materialize()._raw(key) if self._real is None else MISSING
 
