@@ -216,7 +216,7 @@ def lookup(root: Any, steps: tuple[str, ...]) -> Any:
             node = node._raw(i)
         elif t in lazy:  # loaded lazily from storage (storage/_lazy.py)
             if isinstance(node, Mapping):
-                node = node._raw(step, None)
+                node = node._raw(step, None)  # type: ignore[attr-defined]
             else:
                 i = _index(step, len(node))
                 if i is None:

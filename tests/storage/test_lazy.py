@@ -449,3 +449,16 @@ def test_keys_equal_across_types_are_found_as_a_dict_finds_them() -> None:
         lazy, _ = _lazy(backend, root)
         assert lazy.get(key, "missing") == value.get(key, "missing")
         assert (key in lazy) == (key in value)
+
+
+def test_a_lazy_value_read_after_closing_says_what_to_do(tmp_path: Path) -> None:
+    """Read after its repository closed, a lazy value's nodes cannot be
+    fetched: StorageError, naming thaw(); one thawed before closing is whole."""
+    path = tmp_path / "h.db"
+    model = _history(path, 500, 20)
+    with statetrail.open(path) as repo:
+        lazy = repo.value_at("s", 20)
+        whole = thaw(repo.value_at("s", 20))
+    assert whole == model
+    with pytest.raises(statetrail.StorageError, match=r"thaw\(\)"):
+        lazy["k3"]

@@ -62,7 +62,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from statetrail.diff import same_value
-from statetrail.errors import CorruptHistoryError, PathError
+from statetrail.errors import CorruptHistoryError, PathError, StorageError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hooks
 from statetrail.frozen._freeze import freeze_value
 from statetrail.paths import delete_in, insert_in, set_in
@@ -112,8 +112,20 @@ class NodeCache:
         return len(self._nodes)
 
     def fetch(self, digests: list[bytes]) -> dict[bytes, bytes]:
-        """The stored bodies of ``digests`` (unchecked: for ``_nodes.load``)."""
-        got = self._fetch(digests)
+        """The stored bodies of ``digests`` (unchecked: for ``_nodes.load``).
+
+        Raises:
+            StorageError: The backend cannot read (closed, say), with a word on
+                what a lazily loaded value needs.
+        """
+        try:
+            got = self._fetch(digests)
+        except StorageError as exc:
+            raise StorageError(
+                f"{exc} (a value loaded lazily from a checkpoint reads its nodes "
+                "from its repository's backend: thaw() it, or call its "
+                "materialize(), before closing the repository)"
+            ) from exc
         self.fetched += len(got)
         return got
 
