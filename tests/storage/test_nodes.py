@@ -265,7 +265,7 @@ def test_erasing_keeps_a_child_readable_from_its_nodes(tmp_path: Path) -> None:
     _history(path)
     last = _checkpointed(path)
     with statetrail.open(path, checkpoint_every=EVERY) as repo:
-        expected = repo.value_at("s", last)
+        expected = thaw(repo.value_at("s", last))
         repo.timeline("s").erase(last - 1, reason="test")
     with statetrail.open(path) as repo:
         assert repo.value_at("s", last) == expected
@@ -294,7 +294,7 @@ def test_postgresql_checkpoints_as_nodes(pg: PgSchema) -> None:
         store = repo.store("s", _value(60, "seven"))
         for i in range(20):
             store.set(f"users.user-{(i * 7) % 60}.n", -i)
-        expected = repo.value_at("s", 16)
+        expected = thaw(repo.value_at("s", 16))
     with statetrail.Repository(pg.backend()) as repo:
         assert repo.backend.checkpoint("s", 16)[0].startswith(PREFIX)  # type: ignore[index]
         assert repo.value_at("s", 16) == expected
