@@ -46,6 +46,7 @@ from statetrail.diff import same_value
 from statetrail.errors import NestingError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet
 from statetrail.frozen._freeze import MAX_NESTING, freeze_value
+from statetrail.frozen._hooks import lazy
 from statetrail.frozen._native import speedups as _speedups
 from statetrail.frozen._opaque import unbox
 
@@ -151,7 +152,8 @@ def get_nested_value(path: str, data: Any) -> Any:
     for step in steps:
         if isinstance(node, Mapping):
             node = node.get(step)
-        elif isinstance(node, (list, FrozenList)):
+        elif isinstance(node, (list, FrozenList)) or type(node) in lazy:
+            # (a lazily loaded list: storage/_lazy.py; its dict is a Mapping)
             i = _index(step, len(node))
             if i is None:
                 return None
@@ -217,6 +219,14 @@ def lookup(root: Any, steps: tuple[str, ...]) -> Any:
             if i is None:
                 return None
             node = node._raw(i)
+        elif t in lazy:  # loaded lazily from storage (storage/_lazy.py)
+            if isinstance(node, Mapping):
+                node = node._raw(step, None)  # type: ignore[attr-defined]
+            else:
+                i = _index(step, len(node))
+                if i is None:
+                    return None
+                node = node._raw(i)
         else:
             return None
         if node is None:

@@ -28,6 +28,7 @@ from statetrail.errors import (
     RevisionNotFoundError,
 )
 from statetrail.frozen import MISSING
+from statetrail.frozen._hooks import real
 from statetrail.frozen._opaque import Opaque
 from statetrail.paths import Path, PathLike, format_path, parse_path
 from statetrail.revision import (
@@ -320,7 +321,9 @@ class History:
                 f"{self._label()}: revisions {ours[NUMBER]} and "
                 f"{theirs[NUMBER]} have no common ancestor held (trimmed)"
             )
-        merged, conflicts = merge3(base[VALUE], ours[VALUE], theirs[VALUE], resolve=how)
+        merged, conflicts = merge3(
+            real(base[VALUE]), real(ours[VALUE]), real(theirs[VALUE]), resolve=how
+        )
         if conflicts and how is None:
             raise MergeConflictError(
                 f"merging branch {branch!r} into {self._cursor.branch!r} of "

@@ -38,6 +38,7 @@ from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._dict import dict_of, dict_of_small
 from statetrail.frozen._freeze import check_path_nesting
+from statetrail.frozen._hooks import real
 from statetrail.paths import (
     STORE,
     Refused,
@@ -255,9 +256,9 @@ class StoreBase(Generic[S]):
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             changes = None
             if with_changes is None:
-                new = change(head[VALUE])
+                new = change(real(head[VALUE]))
             else:
-                new, changes = with_changes(head[VALUE])
+                new, changes = with_changes(real(head[VALUE]))
             try:
                 info: Info
                 if label is None and author is None and comment is None:
@@ -396,7 +397,7 @@ class StoreBase(Generic[S]):
             # keeps changes), commit onto it.
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             plain = timeline._plain  # noqa: SLF001 - the commit seam
-            found = replace_change(head[VALUE], steps, frozen, not plain)
+            found = replace_change(real(head[VALUE]), steps, frozen, not plain)
             if found is not None:
                 try:
                     # ``info`` is this path's, made once: its revisions share it.
@@ -552,7 +553,7 @@ class StoreBase(Generic[S]):
             _origin=origin,
             _recorded=recorded,
         ) as draft:
-            tx = Transaction(timeline.value, self._out)
+            tx = Transaction(real(timeline.value), self._out)
             self._tx = tx
             try:
                 yield tx

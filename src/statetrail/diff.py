@@ -40,7 +40,15 @@ from typing import Any
 
 from statetrail._change import Change
 from statetrail.errors import NestingError, PatchError, PathError
-from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
+from statetrail.frozen import (
+    MISSING,
+    FrozenDict,
+    FrozenList,
+    _hamt,
+    _hooks,
+    _vector,
+    thaw,
+)
 from statetrail.frozen._dict import (
     changes_in_order,
     dict_items,
@@ -172,9 +180,32 @@ def _diff(a: Any, b: Any, path: Path, out: list[Change]) -> None:
         if ta is FrozenList:
             _diff_list(a, b, path, out)
             return
+        if ta in _hooks.lazy:  # both loaded lazily from storage (storage/_lazy.py)
+            _diff_lazy(a, b, path, out)
+            return
         if _same(a, b):
             return
+    elif ta in _hooks.lazy or type(b) in _hooks.lazy:
+        _diff(_hooks.real(a), _hooks.real(b), path, out)
+        return
     out.append(Change(path, a, b))
+
+
+def _diff_lazy(a: Any, b: Any, path: Path, out: list[Change]) -> None:
+    """:func:`_diff` of two lazily loaded values of one type.
+
+    The changes their overlays make when they stand on the same stored value,
+    else a diff of the frozen values they stand for.
+    """
+    found = _hooks.lazy_changes[type(a)](a, b)
+    if found is None:
+        _diff(_hooks.real(a), _hooks.real(b), path, out)
+        return
+    for k, av, bv in found:
+        if av is MISSING or bv is MISSING:
+            out.append(Change((*path, k), av, bv))
+        else:
+            _diff(av, bv, (*path, k), out)
 
 
 def dict_changes(

@@ -43,6 +43,7 @@ from statetrail.errors import NestingError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList
 from statetrail.frozen._dict import dict_find, dict_put, dict_raw, dict_set
 from statetrail.frozen._freeze import MAX_NESTING, freeze_value
+from statetrail.frozen._hooks import lazy
 from statetrail.frozen._list import list_raw, list_set
 from statetrail.frozen._opaque import Opaque
 
@@ -271,13 +272,17 @@ def _failure(
     more than whether each step leads somewhere.
     """
     where = f"in path {format_path(steps)!r}"
-    if isinstance(node, FrozenDict):
+    if isinstance(node, FrozenDict) or (
+        type(node) in lazy and isinstance(node, Mapping)
+    ):
         try:
             hash(step)
         except TypeError:
             return policy.error(f"unhashable key {step!r}, {where}")
         return policy.error(f"no key {step!r}, {where}")
-    if isinstance(node, FrozenList):
+    if isinstance(node, FrozenList) or (
+        type(node) in lazy and isinstance(node, Sequence)
+    ):
         if policy.pointer:  # RFC 6901's words and syntax
             if not _pointer_step(step, end_ok):
                 return policy.error(f"{step!r} is not an array index, {where}")
@@ -306,6 +311,16 @@ def _child(node: Any, step: Any) -> tuple[Any, Any]:
         if index is None:
             return step, MISSING
         return index, list_raw(node, index)
+    if type(node) in lazy:  # loaded lazily from storage (storage/_lazy.py)
+        if isinstance(node, Sequence):
+            index = _list_index(step, len(node))
+            if index is None:
+                return step, MISSING
+            return index, node.raw(index)  # type: ignore[attr-defined]
+        try:
+            return step, node.raw(step)
+        except TypeError:
+            return step, MISSING
     return step, MISSING
 
 

@@ -50,6 +50,7 @@ from statetrail.revision import Trim, time_ns_at
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _verify
 from statetrail.storage._journal import CHECKPOINT_EVERY, StoreJournal, read_value
+from statetrail.storage._lazy import NodeCache
 from statetrail.storage._paged import open_records
 from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
@@ -184,6 +185,10 @@ def _scheme(text: str) -> str | None:
     )
 
 
+#: Timelines whose node caches a repository keeps (the oldest made goes first).
+_NODE_CACHES_KEPT = 16
+
+
 class Repository:
     """Named timelines in one backend, and front ends over them.
 
@@ -206,6 +211,8 @@ class Repository:
         self._pickle = allow_pickle
         # Checkpoints value_at has hashed against their rows' value digests.
         self._checked: set[tuple[str, int, str, str]] = set()
+        # Each timeline's checked checkpoint nodes (lazily loaded values, _lazy).
+        self._node_caches: dict[str, NodeCache] = {}
         self._lock = threading.RLock()
         self._open: dict[str, Timeline[Any]] = {}
         self._closed = False
@@ -289,6 +296,7 @@ class Repository:
                     checkpoint_every=self._every,
                     allow_pickle=self._pickle,
                     checked=self._checked,
+                    cache=self._node_cache(name),
                 )
             except CorruptHistoryError:
                 if self.backend.latest(name) != latest:
@@ -370,7 +378,19 @@ class Repository:
             allow_pickle=self._pickle,
             checked=self._checked,
             trimmed=cut,
+            cache=self._node_cache(name),
         )
+
+    def _node_cache(self, name: str) -> NodeCache:
+        """Timeline ``name``'s cache of checked checkpoint nodes (bounded)."""
+        with self._lock:
+            cache = self._node_caches.get(name)
+            if cache is None:
+                if len(self._node_caches) >= _NODE_CACHES_KEPT:
+                    self._node_caches.pop(next(iter(self._node_caches)))
+                cache = NodeCache(self.backend.nodes, allow_pickle=self._pickle)
+                self._node_caches[name] = cache
+            return cache
 
     def trim(
         self,

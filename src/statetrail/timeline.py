@@ -88,6 +88,7 @@ from statetrail.frozen import Draft
 from statetrail.frozen._draft import draft_of
 from statetrail.frozen._freeze import _FROZEN, freeze_value
 from statetrail.frozen._freeze import _IMMUTABLE as _SCALARS
+from statetrail.frozen._hooks import real
 from statetrail.frozen._keys import check_key
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import PathLike, parse_path
@@ -600,7 +601,7 @@ class Timeline(History, Generic[T]):
             attempts = 1
             while True:
                 try:
-                    value = compute(self._cursor.head[VALUE])
+                    value = compute(real(self._cursor.head[VALUE]))
                     record = self._record(value, info, raw, expect)
                     break
                 except ConflictError as exc:
@@ -910,7 +911,7 @@ class Timeline(History, Generic[T]):
         info = info_of(RevisionKind.SET, None, label, author, comment, extra)
         with self._lock:
             self._check_writable()
-            base = self._cursor.head[VALUE]
+            base = real(self._cursor.head[VALUE])
             draft = draft_of(base)
             if not isinstance(draft, Draft):
                 raise TypeError(

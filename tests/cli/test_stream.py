@@ -17,6 +17,7 @@ import pytest
 import statetrail
 from statetrail.cli import main
 from statetrail.cli.export import export
+from statetrail.frozen import thaw
 from statetrail.storage import revision_json as schema
 from tests.conftest import scaled
 
@@ -93,7 +94,7 @@ class TestWholeProcesses:
         """show, diff and blame answer from checkpoints and the newest rows."""
         middle = REVISIONS // 2
         with statetrail.open(long_history, read_only=True) as repo:
-            value = repo.value_at("big", middle)
+            value = thaw(repo.value_at("big", middle))  # (lazily loaded: read now)
         done = _run("show", str(long_history), f"big@{middle}")
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout[done.stdout.index("{") :]) == value

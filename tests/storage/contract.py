@@ -219,6 +219,25 @@ class BackendContract(ABC):
         assert backend.checkpoints("t") == [0, 64]
         assert backend.checkpoints("other") == []
 
+    def test_checkpoint_below(self, backend: Backend) -> None:
+        """The nearest checkpoint at or below a number, per timeline."""
+        backend.append([row(n) for n in range(3)])
+        assert backend.checkpoint_below("t", 1_000) is None
+        backend.put_checkpoint("t", 0, '{"n": 0}', "h0")
+        backend.put_checkpoint("t", 2, '{"n": 2}', "h2")
+        backend.append([row(0, timeline="u")])
+        backend.put_checkpoint("u", 0, '{"n": 0}', "u0")
+        backend.put_checkpoint("t", 1, '{"n": 1}', "h1")
+        assert [backend.checkpoint_below("t", n) for n in (0, 1, 2, 3, 2**62)] == [
+            0,
+            1,
+            2,
+            2,
+            2,
+        ]
+        assert backend.checkpoint_below("other", 5) is None
+        assert backend.checkpoint_below("u", 7) == 0
+
     def test_checkpoints_appended_with_their_rows(self, backend: Backend) -> None:
         """A checkpoint appended with its row is kept with it, and only with it:
         a refused append keeps neither, and a checkpoint without its row is an

@@ -373,6 +373,9 @@ def register_frozen_form(cls: type, frozen_of: Callable[[Any], Any]) -> None:
 
 
 def _freeze_other(obj: Any, depth: int) -> Any:
+    make = _hooks.lazy.get(type(obj))
+    if make is not None:  # loaded lazily from storage: the frozen value it is
+        return make(obj)
     if type(obj) is Opaque or late_immutable(type(obj)):
         return obj
     if isinstance(obj, enum.Enum):
@@ -486,6 +489,9 @@ def _thaw(obj: Any) -> Any:
         return [_thaw(x) for x in list_items(obj)]
     if isinstance(obj, _FrozenSet):
         return set(obj)
+    make = _hooks.lazy.get(t)
+    if make is not None:  # loaded lazily from storage
+        return _thaw(make(obj))
     return obj
 
 

@@ -14,7 +14,6 @@ digest and chain link on the way: a history altered on disk raises
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -51,6 +50,8 @@ from statetrail.revision import (
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _nodes as nodes
 from statetrail.storage import codec
+from statetrail.storage._lazy import _LAZY, NodeCache, lazy_value
+from statetrail.storage._lazy import apply as lazy_apply
 from statetrail.storage._ranges import Cut
 from statetrail.storage._sealed import ENCRYPTED, Seal, seals_of
 from statetrail.storage._value_digest import Tracker, value_digest
@@ -114,10 +115,16 @@ def _note_text(note: Any, allow_pickle: bool) -> str:
 
 
 def _apply(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
-    """Apply a stored patch (``=``, ``+``, ``-`` steps) to a frozen value."""
+    """Apply a stored patch (``=``, ``+``, ``-`` steps) to a frozen value.
+
+    A value loaded lazily (``_lazy``) takes them in its overlay.
+    """
     for op, path, new in ops:
         if value is ENCRYPTED and path:
             continue  # read without its key (placeholders): stays <encrypted>
+        if path and type(value) in _LAZY:
+            value = lazy_apply(value, op, path, new)
+            continue
         if op == "=":
             value = new if not path else set_in(value, path, new, create=False)
         elif op == "+":
@@ -340,6 +347,7 @@ def _from_checkpoint(
     committed: str | None = None,
     checked: set[tuple[str, int, str, str]] | None = None,
     sealed: str | None = None,
+    cache: NodeCache | None = None,
 ) -> Any:
     """The value of revision ``number`` from its checkpoint.
 
@@ -354,7 +362,8 @@ def _from_checkpoint(
     whose value was hashed before: the stored text is still checked against its
     digest (one SHA-256 of the text), but not hashed as a value again.
     ``sealed`` (its parent was trimmed), against that digest, from the range
-    tombstone.
+    tombstone. A checkpoint of nodes gives a lazily loaded value (``_lazy``)
+    reading through ``cache`` (the timeline's, or one of its own).
     """
     stored = backend.checkpoint(timeline, number)
     if stored is None:
@@ -397,7 +406,9 @@ def _from_checkpoint(
                 f"revision {number} of timeline {timeline!r}: {what}",
                 [(timeline, number, what)],
             )
-        return nodes.load(backend.nodes, root, allow_pickle=allow_pickle)
+        if cache is None:
+            cache = NodeCache(backend.nodes, allow_pickle=allow_pickle)
+        return lazy_value(cache, root)  # read, and checked, as it is asked for
     value = codec.from_json(codec.parse(text), allow_pickle=allow_pickle)
     if committed is None:
         return value
@@ -437,6 +448,7 @@ def read_value(
     allow_pickle: bool = False,
     checked: set[tuple[str, int, str, str]] | None = None,
     trimmed: Cut | None = None,
+    cache: NodeCache | None = None,
 ) -> Any:
     """The value of one stored revision, without replaying the history.
 
@@ -448,14 +460,14 @@ def read_value(
     ``checked`` remembers those already hashed, see :func:`_from_checkpoint`).
     Every row walked is checked against its digest and its link in the chain.
     ``trimmed``: where the stored history starts after a trim (see
-    :func:`decode_rows`).
+    :func:`decode_rows`). A checkpoint of nodes gives a value that loads them
+    as it is read (``_lazy``), through ``cache`` when one is given.
     """
-    numbers = backend.checkpoints(timeline)
-    checkpoints = set(numbers)
     # On a line of history the nearest checkpoint below is an ancestor: read from
-    # there in one query (a branch may need more, read as the walk goes).
-    below = bisect.bisect_right(numbers, number)
-    window = number - numbers[below - 1] + 1 if below else checkpoint_every + 1
+    # there in one query (a branch may need more, read as the walk goes). One
+    # index probe, asked again only when the walk passes below it (a branch).
+    nearest = backend.checkpoint_below(timeline, number)
+    window = number - nearest + 1 if nearest is not None else checkpoint_every + 1
     rows: dict[int, Row] = {}
     walked: list[Row] = []  # newest first
     current: int | None = number
@@ -500,7 +512,9 @@ def read_value(
                 f"revision {walked[-1].number} of timeline {timeline!r} follows an "
                 "erased revision and has no checkpoint"
             )
-        if current in checkpoints and not row.payload.startswith(_WHOLE_PATCH):
+        if nearest is not None and current < nearest:
+            nearest = backend.checkpoint_below(timeline, current)
+        if current == nearest and not row.payload.startswith(_WHOLE_PATCH):
             # (A row that replaces the whole value needs no checkpoint: a write
             # after an erased parent keeps one its parent's tombstone never saw.)
 
@@ -520,6 +534,7 @@ def read_value(
                 integrity.committed_value(row),
                 checked,
                 sealed=_sealed_by_trim(trimmed, row),
+                cache=cache,
             )
             break
         walked.append(row)

@@ -68,9 +68,10 @@ and checked in Python, against one parse and one digest of the whole).
 **What is left** (docs/storage.md, "Checkpoints as nodes"): nodes no checkpoint reaches
 any more (after a trim, or between checkpoints a value passed through) stay in
 the store; the JSON file keeps whole-value checkpoints (it is rewritten whole,
-so a node table would not make its checkpoints cheaper); a cold read loads the
-whole value from its nodes (eagerly: a lazily loading frozen value is not
-built yet).
+so a node table would not make its checkpoints cheaper). A cold read no longer
+loads the whole value: ``_lazy`` reads the nodes on the path of what is asked
+for (:func:`load` is what materialises such a value, and what ``verify``
+uses).
 """
 
 from __future__ import annotations

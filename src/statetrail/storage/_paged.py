@@ -33,6 +33,7 @@ from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.paths import Path
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, VALUE, Record
 from statetrail.storage._journal import decode_rows, read_value
+from statetrail.storage._lazy import NodeCache
 from statetrail.storage._placement import check_placement
 from statetrail.storage._ranges import Cut, cut_of
 from statetrail.storage._reader import heads_from_forks
@@ -53,6 +54,7 @@ class _Source:
     __slots__ = (
         "allow_pickle",
         "backend",
+        "cache",
         "checked",
         "cut",
         "every",
@@ -68,8 +70,15 @@ class _Source:
         every: int,
         allow_pickle: bool,
         checked: set[tuple[str, int, str, str]] | None = None,
+        cache: NodeCache | None = None,
     ) -> None:
         self.backend = backend
+        #: The checked nodes its values load from (``_lazy``).
+        self.cache = (
+            NodeCache(backend.nodes, allow_pickle=allow_pickle)
+            if cache is None
+            else cache
+        )
         #: Checkpoints already hashed against their rows (see read_value).
         self.checked = checked
         self.name = name
@@ -107,6 +116,7 @@ class _Source:
             allow_pickle=self.allow_pickle,
             checked=self.checked,
             trimmed=self.cut,
+            cache=self.cache,
         )
 
     def decode(
@@ -472,6 +482,7 @@ def open_records(
     page: int | None = None,
     keep: int | None = None,
     checked: set[tuple[str, int, str, str]] | None = None,
+    cache: NodeCache | None = None,
 ) -> Opened | None:
     """Open stored timeline ``name`` lazily; ``None`` if it has no revisions.
 
@@ -480,7 +491,9 @@ def open_records(
     against their seal and the stored numbers. ``checked``: the repository's
     checkpoints already hashed (see :func:`read_value`). ``page`` and ``keep``:
     the page size and how many pages the cache keeps (:data:`PAGE` and
-    :data:`PAGES_KEPT` as they are at the call by default).
+    :data:`PAGES_KEPT` as they are at the call by default). ``cache``: the
+    timeline's checked checkpoint nodes, which its values load from as they
+    are read (``_lazy``: the head's value is not loaded whole at opening).
 
     Raises:
         CorruptHistoryError: Any of those checks fails, or a row read does not
@@ -499,7 +512,7 @@ def open_records(
         return None
     cut = cut_of(name, backend.trims(name))
     first = 0 if cut is None else cut.last + 1
-    source = _Source(backend, name, cut, checkpoint_every, allow_pickle, checked)
+    source = _Source(backend, name, cut, checkpoint_every, allow_pickle, checked, cache)
     tail_start = max(first, latest // page * page)
     rows = backend.read(name, after=tail_start - 1, upto=latest)
     source.rows_read += len(rows)

@@ -42,6 +42,7 @@ __all__ = [
     "CHAINS",
     "CHECKPOINT",
     "CHECKPOINTS",
+    "CHECKPOINT_BELOW",
     "CHECKPOINT_INTEGERS",
     "COUNTS",
     "CROSSING",
@@ -730,6 +731,10 @@ CROSSING = (
     " ORDER BY number"
 )
 CHECKPOINTS = "SELECT number FROM checkpoints WHERE timeline = ? ORDER BY number"
+#: The nearest checkpoint at or below a number: one probe of the primary key.
+CHECKPOINT_BELOW = (
+    "SELECT max(number) FROM checkpoints WHERE timeline = ? AND number <= ?"
+)
 
 #: Backend.touching(): the exact path, its descendants (a range of the key)
 #: and each ancestor (one exact lookup each, bound as a JSON array), newest

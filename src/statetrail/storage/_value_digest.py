@@ -80,6 +80,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from statetrail.frozen import FrozenDict, FrozenList
+from statetrail.frozen._hooks import lazy
 from statetrail.storage import codec
 
 __all__ = ["SMALL_DICT", "SMALL_LIST", "Tracker", "value_digest"]
@@ -451,6 +452,9 @@ def _shadow(value: Any, allow_pickle: bool) -> Any:
         )
     if t is FrozenList or t is list:
         return _List([_shadow(v, allow_pickle) for v in value])
+    make = lazy.get(t)
+    if make is not None:  # loaded lazily (``_lazy``): its frozen value's shadow
+        return _shadow(make(value), allow_pickle)
     return _leaf(value, allow_pickle)
 
 

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import orjson
 
 from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.frozen._hooks import real
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _nodes as nodes
 from statetrail.storage import _ranges, codec
@@ -470,7 +471,7 @@ class _Timeline:
                 checkpoint_every=self.every,
                 allow_pickle=self.pickle,
             )
-            return row_value(row, base, allow_pickle=self.pickle)
+            return real(row_value(row, base, allow_pickle=self.pickle))
         except (StatetrailError, NeedsCheckpoint, ValueError, TypeError):
             return _UNKNOWN
 
@@ -507,12 +508,14 @@ class _Timeline:
                 base, broken = _UNKNOWN, True
             elif base is _UNKNOWN or base is _LAZY:
                 try:
-                    base = read_value(
-                        self.backend,
-                        self.name,
-                        parent,
-                        checkpoint_every=self.every,
-                        allow_pickle=self.pickle,
+                    base = real(  # loaded whole: verify reads every node anyway
+                        read_value(
+                            self.backend,
+                            self.name,
+                            parent,
+                            checkpoint_every=self.every,
+                            allow_pickle=self.pickle,
+                        )
                     )
                 except StatetrailError:
                     base, broken = _UNKNOWN, True  # listed when that row is checked

@@ -21,6 +21,7 @@ whose number is taken raises :class:`~statetrail.ConflictError` and stores nothi
 
 from __future__ import annotations
 
+import bisect
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -348,6 +349,18 @@ class Backend(ABC):
     @abstractmethod
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""
+
+    def checkpoint_below(self, timeline: str, number: int) -> int | None:
+        """The greatest revision number ``<= number`` with a checkpoint, or ``None``.
+
+        A cold read starts from there (``_journal.read_value``) instead of
+        listing every checkpoint number: the SQL backends answer with one probe
+        of the checkpoints' primary key. This default bisects
+        :meth:`checkpoints` (the JSON file holds them in memory anyway).
+        """
+        numbers = self.checkpoints(timeline)
+        below = bisect.bisect_right(numbers, number)
+        return numbers[below - 1] if below else None
 
     @abstractmethod
     def erase(self, timeline: str, number: int, tombstone: str) -> None:

@@ -81,6 +81,7 @@ import orjson
 from statetrail._change import Change
 from statetrail.errors import CorruptHistoryError
 from statetrail.frozen import MISSING
+from statetrail.frozen._hooks import real
 from statetrail.frozen._keys import nan_key_reason, unequal_to_itself
 from statetrail.storage import _codec_decode as _decode
 from statetrail.storage import _codec_encode as _encode
@@ -145,7 +146,7 @@ def to_json(
     >>> to_json({"a": {1, 2}, "b": float("inf")})
     {'a': {'$t': 'set', 'v': [1, 2]}, 'b': {'$t': 'float', 'v': 'inf'}}
     """
-    tree = _encode.encode(value, allow_pickle)
+    tree = _encode.encode(real(value), allow_pickle)  # a lazy value: what it is
     return seal_tree(tree, seal) if seal else tree
 
 

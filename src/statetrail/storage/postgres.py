@@ -205,6 +205,10 @@ class PostgresBackend(Backend):
         }
         # A schema kept at an older version by a test has no indexes.
         self._indexed = not (_version_1_only or _version_3_only)
+        self._checkpoint_below = (
+            "SELECT max(number) FROM {s}.checkpoints"
+            " WHERE timeline = %s AND number <= %s"
+        ).replace("{s}", ident)
         self._node_sql = {
             k: v.replace("{s}", ident) for k, v in NODE_STATEMENTS.items()
         }
@@ -682,6 +686,15 @@ class PostgresBackend(Backend):
             lambda c, _: c.execute(self._sql.checkpoint, [timeline, number]).fetchone(),
         )
         return None if record is None else (record[0], record[1])
+
+    def checkpoint_below(self, timeline: str, number: int) -> int | None:
+        """The greatest number ``<= number`` with a checkpoint (one index probe)."""
+        statement = self._checkpoint_below
+        record = self._run(
+            "checkpoint_below",
+            lambda c, _: c.execute(statement, [timeline, number]).fetchone(),
+        )
+        return None if record is None else record[0]
 
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""

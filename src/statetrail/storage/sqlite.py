@@ -998,6 +998,16 @@ class SQLiteBackend(Backend):
             )
         return out
 
+    def checkpoint_below(self, timeline: str, number: int) -> int | None:
+        """The greatest number ``<= number`` with a checkpoint (one index probe)."""
+        ((found,),) = self._read(sql.CHECKPOINT_BELOW, (timeline, number))
+        if found is not None and not is_int(found):
+            raise CorruptHistoryError(
+                f"{self.path}: a checkpoint of {timeline!r} has a damaged revision "
+                "number; restore the file from a backup"
+            )
+        return found  # type: ignore[no-any-return]
+
     def checkpoints(self, timeline: str) -> list[int]:
         """The revision numbers that have checkpoints, ascending."""
         numbers = [n for (n,) in self._read(sql.CHECKPOINTS, (timeline,))]
