@@ -33,6 +33,7 @@ from typing import Final
 from statetrail._log import get_logger
 from statetrail.errors import StatetrailError
 from statetrail.storage._stream import (
+    FORMAT,
     connect,
     encode_entry,
     entry_id,
@@ -275,37 +276,65 @@ class Publisher:
             if last < 0:
                 # An empty stream (new, or Redis lost it): start within its bound.
                 last = max(-1, self._backend.latest(name) - self._maxlen)
+        head = _xadd_head(key, self._maxlen)
         while True:
             rows = self._backend.read(name, after=last, upto=last + PAGE)
             if not rows:
                 return
-            pipe = self._client.pipeline(transaction=False)
-            command = pipe.execute_command
-            for row in rows:
-                # XADD spelled out: redis-py's xadd() builds the same arguments
-                # more slowly.
-                command(
-                    "XADD",
-                    key,
-                    "MAXLEN",
-                    "~",
-                    self._maxlen,
-                    entry_id(row.number),
-                    *_flat(encode_entry(row)),
-                )
-            for row, result in zip(
-                rows, pipe.execute(raise_on_error=False), strict=True
-            ):
-                if isinstance(result, Exception) and not _already_there(result):
-                    raise result
+            # One XADD per row, packed here in Redis's protocol and sent in one
+            # write (redis-py's pipeline packs each argument through its
+            # encoder: 40% of the publisher's CPU), the replies read in order.
+            packed = b"".join(
+                head + _bulk(entry_id(row.number).encode()) + _FIELDS + _bulk(json)
+                for row in rows
+                for json in (encode_entry(row)["row"],)
+            )
+            for row, error in zip(rows, self._send(packed, len(rows)), strict=True):
+                if error is not None and not _already_there(error):
+                    raise error
                 last = row.number
             with self._cond:
                 self._published[name] = last
 
+    def _send(self, packed: bytes, count: int) -> list[Exception | None]:
+        """Send ``count`` packed commands in one write; each reply's error or None."""
+        import redis
 
-def _flat(fields: dict[str, bytes]) -> tuple[str | bytes, ...]:
-    """``{"a": x, "b": y}`` as ``("a", x, "b", y)``: an XADD's field arguments."""
-    return tuple(item for pair in fields.items() for item in pair)
+        pool = self._client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([packed])
+            errors: list[Exception | None] = []
+            for _ in range(count):
+                try:
+                    connection.read_response()
+                except redis.exceptions.ResponseError as exc:
+                    errors.append(exc)
+                else:
+                    errors.append(None)
+        except BaseException:
+            # Replies may be left unread: this connection is not handed out again.
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        return errors
+
+
+def _bulk(data: bytes) -> bytes:
+    """``data`` as a bulk string of Redis's protocol (RESP)."""
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _xadd_head(key: str, maxlen: int) -> bytes:
+    """``XADD key MAXLEN ~ maxlen`` of a ten-argument command, packed."""
+    return b"*10\r\n" + b"".join(
+        _bulk(part) for part in (b"XADD", key.encode(), b"MAXLEN", b"~", b"%d" % maxlen)
+    )
+
+
+#: An entry's fields after its id: ``format 2 row`` (the row's JSON follows).
+_FIELDS: Final = _bulk(b"format") + _bulk(FORMAT.encode()) + _bulk(b"row")
 
 
 def _already_there(error: Exception) -> bool:
