@@ -487,6 +487,62 @@ class TestOutages:
             return
         _check(got, statetrail.open(path), "job", 30)
 
+    @pytest.mark.parametrize("broken", [False, True], ids=["notify", "broken-deaf"])
+    def test_a_postgresql_publisher_is_woken_by_notify_and_reads_nothing_else(
+        self,
+        server: RedisServer,
+        pg: PgSchema,
+        broken: bool,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Writes through another connection (as another process makes them)
+        are published when their NOTIFY arrives: the publisher reads no newest
+        numbers and no data version while nothing is written, and then only the
+        rows after those published."""
+        from statetrail.storage.postgres import PostgresBackend
+
+        if broken:  # a publisher that does not listen to the change feed
+            monkeypatch.setattr(_publisher.Publisher, "_watch", lambda *a: None)
+        url = f"{pg.url}?schema={pg.name}"
+        with statetrail.open(url, publish=server.url) as publishing:
+            publishing.store("job", {"n": 0})
+            assert publishing.publisher is not None
+            assert publishing.publisher.wait(timeout=30)
+            backend = publishing.backend
+            looks: list[str] = []
+            for method in ("latest", "timelines", "data_version", "read"):
+                original = getattr(PostgresBackend, method)
+
+                def counted(
+                    self: Any,
+                    *args: Any,
+                    _o: Any = original,
+                    _m: str = method,
+                    **kwargs: Any,
+                ) -> Any:
+                    if self is backend:
+                        looks.append(_m)
+                    return _o(self, *args, **kwargs)
+
+                monkeypatch.setattr(PostgresBackend, method, counted)
+            time.sleep(1.5)  # what a poller would have looked at
+            assert looks == []
+            with statetrail.open(url) as elsewhere:
+                store = elsewhere.store("job")
+                for i in range(1, 6):
+                    store.set("n", i)
+            client = server.client()
+            key = _stream.stream_key("job")
+            deadline = time.monotonic() + (3 if broken else 30)
+            while len(client.xrange(key)) < 6 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            numbers = [_stream.number_of(e) for e, _ in client.xrange(key)]
+            if broken:
+                assert numbers == [0]
+                return
+            assert numbers == list(range(6))
+            assert set(looks) == {"read"}, looks
+
     @pytest.mark.parametrize("broken", [False, True], ids=["ids", "broken-auto-ids"])
     def test_two_publishers_of_one_history(
         self,
@@ -539,7 +595,9 @@ def _hostile_entry(row: Row, hostile: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _naive_decode(eid: bytes, fields: dict[bytes, bytes]) -> Row:
+def _naive_decode(
+    eid: bytes, fields: dict[bytes, bytes], number: int | None = None
+) -> Row:
     """The broken decoder: it takes the row as it comes, checking nothing."""
     try:
         data = json.loads(fields[b"row"])

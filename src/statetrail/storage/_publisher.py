@@ -28,7 +28,7 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
 from statetrail._log import get_logger
 from statetrail.errors import StatetrailError
@@ -56,6 +56,9 @@ PAGE: Final = 1_000
 #: each timeline's newest number.
 _POLL: Final = 0.1
 _POLL_READING: Final = 1.0
+#: Seconds a wait on PostgreSQL's change feed lasts before it looks again
+#: whether the publisher was closed (close() also cuts it).
+_FEED_SLICE: Final = 1.0
 _BACKOFF_FIRST: Final = 0.05
 _BACKOFF_MOST: Final = 5.0
 
@@ -89,16 +92,19 @@ class Publisher:
         prefix = url_prefix if prefix is None else prefix
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, not {maxlen!r}")
-        if poll is None:
-            poll = _POLL if backend.data_version() is not None else _POLL_READING
-        if poll <= 0:
+        listen = getattr(backend, "listen", None)
+        if poll is not None and poll <= 0:
             raise ValueError(f"poll must be positive, not {poll!r}")
+        if poll is None and listen is None:
+            poll = _POLL if backend.data_version() is not None else _POLL_READING
         self._client = connect(url)
         self._where = redacted(url)
         self._backend = backend
         self._maxlen = maxlen
         self._prefix = prefix
-        self._poll = poll
+        # None: no looking (PostgreSQL's change feed says which timeline moved).
+        self._poll: float | None = poll
+        self._look = True  # look at every timeline in the next round
         # A write only adds to ``_dirty`` and sets ``_news`` (no lock unless the
         # flag was down); the thread clears the flag before it takes the names,
         # so a name added after it took them raises the flag again.
@@ -115,6 +121,16 @@ class Publisher:
         self._thread = threading.Thread(
             target=self._run, name="statetrail-publisher", daemon=True
         )
+        self._feed: Any = None
+        self._watcher: threading.Thread | None = None
+        if listen is not None and poll is None:
+            self._watcher = threading.Thread(
+                target=self._watch,
+                args=(listen,),
+                name="statetrail-publisher-feed",
+                daemon=True,
+            )
+            self._watcher.start()
         self._thread.start()
 
     @property
@@ -174,8 +190,12 @@ class Publisher:
             self._closed = True
             self._cond.notify_all()
         self._news.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+        feed = self._feed
+        if feed is not None:
+            feed.close()  # cuts the watcher's wait
+        for thread in (self._thread, self._watcher):
+            if thread is not None and threading.current_thread() is not thread:
+                thread.join()
         self._client.close()
 
     # -- the thread --------------------------------------------------------------
@@ -189,18 +209,64 @@ class Publisher:
             todo.add(dirty.pop())
         return todo
 
+    def _watch(self, listen: Any) -> None:
+        """Poke each timeline PostgreSQL's change feed names (a thread).
+
+        The feed is LISTENed to before every timeline is looked at once, so a
+        commit in between is found by one or the other. A feed that cannot
+        reconnect (``StorageError`` after its own retries) is listened to anew
+        with backoff, and every timeline is looked at again.
+        """
+        backoff = _BACKOFF_FIRST
+        while not self._closed:
+            try:
+                feed = self._feed = listen(after=self.published_all())
+                self._look = True
+                self._news.set()
+                backoff = _BACKOFF_FIRST
+                while not self._closed:
+                    note = feed.get(timeout=_FEED_SLICE)
+                    if note is not None:
+                        self.poke(note[0])
+            except StatetrailError as exc:
+                if self._stopped():  # the feed was closed by close()
+                    return
+                log.warning("publishing: the change feed failed (%s); again", exc)
+                with self._cond:
+                    pause = backoff * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+                    self._cond.wait_for(lambda: self._closed, pause)
+                backoff = min(backoff * 2, _BACKOFF_MOST)
+            finally:
+                feed, self._feed = self._feed, None
+                if feed is not None:
+                    feed.close()
+
+    def _stopped(self) -> bool:
+        return self._closed
+
+    def published_all(self) -> dict[str, int]:
+        """The newest revision known to be in each timeline's stream."""
+        with self._cond:
+            return dict(self._published)
+
     def _run(self) -> None:
         backoff = _BACKOFF_FIRST
         next_poll = 0.0
         while True:
-            self._news.wait(max(0.0, next_poll - time.monotonic()))
+            if self._poll is None:
+                self._news.wait()
+            else:
+                self._news.wait(max(0.0, next_poll - time.monotonic()))
             with self._cond:
                 if self._closed:
                     return
                 self._busy = True
             todo = self._take()
-            if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + self._poll
+            if self._look or (
+                self._poll is not None and time.monotonic() >= next_poll
+            ):
+                self._look = False
+                next_poll = time.monotonic() + (self._poll or 0.0)
                 todo.update(self._moved())
             try:
                 for name in sorted(todo):

@@ -263,6 +263,7 @@ def _usual(row: Row) -> bool:
         and type(row.extra) in _TEXT_OR_NONE
         and type(row.origin) in _TEXT_OR_NONE
         and type(row.payload) in _TEXT_OR_NONE
+        and type(row.paths) is tuple
         and all(type(p) is str for p in row.paths)
         and type(row.digest) is str
         and type(row.chain) is str
