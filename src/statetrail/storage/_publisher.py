@@ -13,10 +13,13 @@ page. So:
 - several processes may publish one history: entry ids are revision numbers, and
   Redis refuses an id at or below the stream's last, so each revision is stored
   once (see :mod:`statetrail.storage._stream`);
-- writes made elsewhere (another process, a batched flush) are seen by a look
-  at the backend's data version every ``poll`` seconds (SQLite's ``PRAGMA
-  data_version``: one query says whether anyone committed); only when it moved
-  are the timelines whose newest number passed the published one read.
+- writes made elsewhere (another process, a batched flush) are seen, on
+  PostgreSQL, through its change feed (a thread LISTENs and wakes the
+  publisher for each timeline a NOTIFY names: nothing is read while nothing is
+  written); elsewhere by a look at the backend's data version every ``poll``
+  seconds (SQLite's ``PRAGMA data_version``: one query says whether anyone
+  committed); only when it moved are the timelines whose newest number passed
+  the published one read.
 
 Streams are bounded by ``XADD ... MAXLEN ~ maxlen``; a follower further behind
 backfills from the source.
@@ -73,9 +76,11 @@ class Publisher:
         maxlen: About how many entries each stream keeps.
         prefix: Timeline ``t`` is published to the stream ``prefix + t``.
         poll: Seconds between looks at the backend for revisions written by
-            others (other processes, a batched flush): 0.1 for a backend with
-            a data version (a look is then one cheap query, and timelines are
-            read only when it moved), else 1.
+            others (other processes, a batched flush). By default none on a
+            backend with a change feed (PostgreSQL's ``listen``: its NOTIFYs
+            wake the publisher), 0.1 for a backend with a data version (a look
+            is then one cheap query, and timelines are read only when it
+            moved), else 1. Given, it is used instead of the change feed.
     """
 
     def __init__(
@@ -262,9 +267,7 @@ class Publisher:
                     return
                 self._busy = True
             todo = self._take()
-            if self._look or (
-                self._poll is not None and time.monotonic() >= next_poll
-            ):
+            if self._look or (self._poll is not None and time.monotonic() >= next_poll):
                 self._look = False
                 next_poll = time.monotonic() + (self._poll or 0.0)
                 todo.update(self._moved())
