@@ -44,6 +44,7 @@ from statetrail.storage._stream import (
     number_of,
     options_of,
     redacted,
+    send_packed,
     stream_key,
 )
 from statetrail.storage.base import Backend
@@ -358,36 +359,13 @@ class Publisher:
                 for row in rows
                 for json in (encode_entry(row)["row"],)
             )
-            for row, error in zip(rows, self._send(packed, len(rows)), strict=True):
+            errors = send_packed(self._client, packed, len(rows))
+            for row, error in zip(rows, errors, strict=True):
                 if error is not None and not _already_there(error):
                     raise error
                 last = row.number
             with self._cond:
                 self._published[name] = last
-
-    def _send(self, packed: bytes, count: int) -> list[Exception | None]:
-        """Send ``count`` packed commands in one write; each reply's error or None."""
-        import redis
-
-        pool = self._client.connection_pool
-        connection = pool.get_connection()
-        try:
-            connection.send_packed_command([packed])
-            errors: list[Exception | None] = []
-            for _ in range(count):
-                try:
-                    connection.read_response()
-                except redis.exceptions.ResponseError as exc:
-                    errors.append(exc)
-                else:
-                    errors.append(None)
-        except BaseException:
-            # Replies may be left unread: this connection is not handed out again.
-            connection.disconnect()
-            raise
-        finally:
-            pool.release(connection)
-        return errors
 
 
 def _bulk(data: bytes) -> bytes:

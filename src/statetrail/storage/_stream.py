@@ -50,6 +50,7 @@ __all__ = [
     "number_of",
     "options_of",
     "redacted",
+    "send_packed",
     "stream_key",
 ]
 
@@ -337,6 +338,37 @@ def is_transient(error: BaseException) -> bool:
         | redis.exceptions.BusyLoadingError
         | OSError,
     )
+
+
+def send_packed(client: Any, packed: bytes, count: int) -> list[Exception | None]:
+    """Send ``count`` commands packed in Redis's protocol in one write.
+
+    Returns each reply's error (a refused command), or ``None``, in order.
+
+    Raises:
+        redis.exceptions.ConnectionError: The connection failed; it is dropped
+            (replies may be left unread), so the next command opens another.
+    """
+    import redis
+
+    pool = client.connection_pool
+    connection = pool.get_connection()
+    try:
+        connection.send_packed_command([packed])
+        errors: list[Exception | None] = []
+        for _ in range(count):
+            try:
+                connection.read_response()
+            except redis.exceptions.ResponseError as exc:
+                errors.append(exc)
+            else:
+                errors.append(None)
+    except BaseException:
+        connection.disconnect()
+        raise
+    finally:
+        pool.release(connection)
+    return errors
 
 
 def connect(url: str) -> Any:
