@@ -348,6 +348,7 @@ class Publisher:
                 last = max(-1, self._backend.latest(name) - self._maxlen)
         head = _xadd_head(key, self._maxlen)
         while True:
+            first = last + 1
             rows = self._backend.read(name, after=last, upto=last + PAGE)
             if not rows:
                 return
@@ -366,6 +367,11 @@ class Publisher:
                 last = row.number
             with self._cond:
                 self._published[name] = last
+            if len(rows) < PAGE and rows[0].number == first == last - len(rows) + 1:
+                # Every number from the first to the newest, and none beyond it
+                # within the page: the newest stored now. No read to find
+                # nothing (a write published alone took two reads).
+                return
 
 
 def _bulk(data: bytes) -> bytes:
