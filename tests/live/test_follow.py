@@ -95,6 +95,40 @@ class TestPublishAndFollow:
             assert last.origin is not None
             assert last.origin.file.endswith("test_follow.py")
 
+    def test_a_write_published_alone_costs_one_read(
+        self, server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each write wakes the publisher, which reads the rows after those
+        published once: the page it gets holds every number up to the newest,
+        so it does not read again to find nothing (the last stop's publisher
+        made two reads per write alone)."""
+        from statetrail.storage.sqlite import SQLiteBackend
+
+        with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
+            store = repo.store("job", {"n": 0})
+            assert repo.publisher is not None
+            assert repo.publisher.wait(timeout=30)
+            reads: list[int] = []
+            original = SQLiteBackend.read
+
+            def counted(self: SQLiteBackend, *args: Any, **kwargs: Any) -> list[Row]:
+                rows = original(self, *args, **kwargs)
+                if self is repo.backend:
+                    reads.append(len(rows))
+                return rows
+
+            monkeypatch.setattr(SQLiteBackend, "read", counted)
+            for i in range(1, 21):
+                store.set("n", i)
+                deadline = time.monotonic() + 30  # published, without a poke
+                while repo.publisher.published("job") < i:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.001)
+            # Each write is found by one read; a look at the data version
+            # between a commit and its poke may add an empty one, rarely.
+            assert [n for n in reads if n] == [1] * 20, reads
+            assert reads.count(0) <= 3, reads
+
     def test_position_is_what_was_handed_out(
         self, server: RedisServer, tmp_path: Path
     ) -> None:
