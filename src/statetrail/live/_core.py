@@ -22,12 +22,13 @@ from typing import Any, Final
 
 from statetrail.diff import diff_values
 from statetrail.errors import StatetrailError, SyncError
-from statetrail.revision import VALUE, Change, Record, Revision
+from statetrail.revision import PLAIN, VALUE, Change, Origin, Record, Revision
+from statetrail.storage import codec
 from statetrail.storage._integrity import ROOT_CHAIN, row_check
 from statetrail.storage._journal import (
     MISSING_PARENT,
     NeedsCheckpoint,
-    _record,
+    _origin,
     row_value,
 )
 from statetrail.storage.base import Row
@@ -36,6 +37,9 @@ __all__ = ["Applier", "Gap", "Source"]
 
 #: How many recent revisions' values and chains an applier keeps.
 KEEP: Final = 1_024
+
+#: How many distinct notes and origins (as stored text) an applier keeps read.
+NOTES: Final = 256
 
 #: What a source gives: ``(number) -> (value, chain)`` of a stored revision.
 Source = Callable[[int], tuple[Any, str]]
@@ -80,6 +84,11 @@ class Applier:
         self._keep = keep
         self._values: dict[int, Any] = {}
         self._chains: dict[int, str] = {}
+        # Notes and origins read, by their stored text: a follower sees the same
+        # few origins (the writer's lines) over and over, and often the same
+        # notes; each text is parsed and checked once (frozen values, shared).
+        self._notes: dict[str, Any] = {}
+        self._origins: dict[str, Origin | None] = {}
         if self.next == 0:
             self._chains[-1] = ROOT_CHAIN
         #: The time (ns) of the newest revision applied, for the lag.
@@ -123,14 +132,55 @@ class Applier:
                 f"revision {number} of {self.name!r} cannot be read ({exc}); it was "
                 "not applied"
             ) from exc
+        try:
+            record = self._record(row, value)
+        except StatetrailError as exc:
+            raise SyncError(
+                f"revision {number} of {self.name!r} cannot be read ({exc}); it was "
+                "not applied"
+            ) from exc
         self._remember(self._chains, number, row.chain)
         self._remember(self._values, number, value)
         self.next = number + 1
         self.time_ns = row.time_ns
-        record = _record(row, value, allow_pickle=self._pickle)
         if parent is None:
             return Revision(record, None, ())
         return Revision(record, _Diff(before))
+
+    def _record(self, row: Row, value: Any) -> Record:
+        """The record of ``row``, as the storage readers make it.
+
+        Its note and origin are read once per distinct text.
+        """
+        extra = row.extra
+        if extra is not None:
+            note = self._notes.get(extra, MISSING_PARENT)
+            if note is MISSING_PARENT:
+                note = codec.from_json(codec.parse(extra), allow_pickle=self._pickle)
+                _cache(self._notes, extra, note)
+            extra = note
+        info = (row.kind, row.target, row.label, row.author, row.comment, extra)
+        if info == PLAIN:
+            info = PLAIN
+        text = row.origin
+        origin = None
+        if text is not None:
+            origin = self._origins.get(text)
+            if origin is None:
+                origin = _origin(text)
+                _cache(self._origins, text, origin)
+        return (
+            row.number,
+            row.parent,
+            row.branch,
+            value,
+            row.time_ns,
+            info,
+            origin,
+            None,
+            None,
+            None,
+        )
 
     # -- what this applier knows, and asks of the source ---------------------------
 
@@ -172,6 +222,13 @@ class Applier:
         self._remember(self._chains, number, chain)
         self._remember(self._values, number, value)
         return value, chain
+
+
+def _cache(kept: dict[str, Any], text: str, item: Any) -> None:
+    """Keep ``item`` read from ``text``; all are dropped when ``NOTES`` are kept."""
+    if len(kept) >= NOTES:
+        kept.clear()
+    kept[text] = item
 
 
 class _Diff:

@@ -485,7 +485,7 @@ class Following(Iterator[Revision]):
         number = number_of(eid)
         self._seen = max(self._seen, number)
         try:
-            row = decode_entry(eid, fields)
+            row = decode_entry(eid, fields, number)
             self._apply(row)
         except SyncError as exc:
             if self._history is None or number < self._applier.next:

@@ -13,10 +13,13 @@ page. So:
 - several processes may publish one history: entry ids are revision numbers, and
   Redis refuses an id at or below the stream's last, so each revision is stored
   once (see :mod:`statetrail.storage._stream`);
-- writes made elsewhere (another process, a batched flush) are seen by a look
-  at the backend's data version every ``poll`` seconds (SQLite's ``PRAGMA
-  data_version``: one query says whether anyone committed); only when it moved
-  are the timelines whose newest number passed the published one read.
+- writes made elsewhere (another process, a batched flush) are seen, on
+  PostgreSQL, through its change feed (a thread LISTENs and wakes the
+  publisher for each timeline a NOTIFY names: nothing is read while nothing is
+  written); elsewhere by a look at the backend's data version every ``poll``
+  seconds (SQLite's ``PRAGMA data_version``: one query says whether anyone
+  committed); only when it moved are the timelines whose newest number passed
+  the published one read.
 
 Streams are bounded by ``XADD ... MAXLEN ~ maxlen``; a follower further behind
 backfills from the source.
@@ -28,11 +31,12 @@ import random
 import threading
 import time
 from collections import deque
-from typing import Final
+from typing import Any, Final
 
 from statetrail._log import get_logger
 from statetrail.errors import StatetrailError
 from statetrail.storage._stream import (
+    FORMAT,
     connect,
     encode_entry,
     entry_id,
@@ -40,6 +44,7 @@ from statetrail.storage._stream import (
     number_of,
     options_of,
     redacted,
+    send_packed,
     stream_key,
 )
 from statetrail.storage.base import Backend
@@ -55,6 +60,9 @@ PAGE: Final = 1_000
 #: each timeline's newest number.
 _POLL: Final = 0.1
 _POLL_READING: Final = 1.0
+#: Seconds a wait on PostgreSQL's change feed lasts before it looks again
+#: whether the publisher was closed (close() also cuts it).
+_FEED_SLICE: Final = 1.0
 _BACKOFF_FIRST: Final = 0.05
 _BACKOFF_MOST: Final = 5.0
 
@@ -69,9 +77,11 @@ class Publisher:
         maxlen: About how many entries each stream keeps.
         prefix: Timeline ``t`` is published to the stream ``prefix + t``.
         poll: Seconds between looks at the backend for revisions written by
-            others (other processes, a batched flush): 0.1 for a backend with
-            a data version (a look is then one cheap query, and timelines are
-            read only when it moved), else 1.
+            others (other processes, a batched flush). By default none on a
+            backend with a change feed (PostgreSQL's ``listen``: its NOTIFYs
+            wake the publisher), 0.1 for a backend with a data version (a look
+            is then one cheap query, and timelines are read only when it
+            moved), else 1. Given, it is used instead of the change feed.
     """
 
     def __init__(
@@ -88,16 +98,19 @@ class Publisher:
         prefix = url_prefix if prefix is None else prefix
         if maxlen < 1:
             raise ValueError(f"maxlen must be at least 1, not {maxlen!r}")
-        if poll is None:
-            poll = _POLL if backend.data_version() is not None else _POLL_READING
-        if poll <= 0:
+        listen = getattr(backend, "listen", None)
+        if poll is not None and poll <= 0:
             raise ValueError(f"poll must be positive, not {poll!r}")
+        if poll is None and listen is None:
+            poll = _POLL if backend.data_version() is not None else _POLL_READING
         self._client = connect(url)
         self._where = redacted(url)
         self._backend = backend
         self._maxlen = maxlen
         self._prefix = prefix
-        self._poll = poll
+        # None: no looking (PostgreSQL's change feed says which timeline moved).
+        self._poll: float | None = poll
+        self._look = True  # look at every timeline in the next round
         # A write only adds to ``_dirty`` and sets ``_news`` (no lock unless the
         # flag was down); the thread clears the flag before it takes the names,
         # so a name added after it took them raises the flag again.
@@ -114,6 +127,16 @@ class Publisher:
         self._thread = threading.Thread(
             target=self._run, name="statetrail-publisher", daemon=True
         )
+        self._feed: Any = None
+        self._watcher: threading.Thread | None = None
+        if listen is not None and poll is None:
+            self._watcher = threading.Thread(
+                target=self._watch,
+                args=(listen,),
+                name="statetrail-publisher-feed",
+                daemon=True,
+            )
+            self._watcher.start()
         self._thread.start()
 
     @property
@@ -173,8 +196,12 @@ class Publisher:
             self._closed = True
             self._cond.notify_all()
         self._news.set()
-        if threading.current_thread() is not self._thread:
-            self._thread.join()
+        feed = self._feed
+        if feed is not None:
+            feed.close()  # cuts the watcher's wait
+        for thread in (self._thread, self._watcher):
+            if thread is not None and threading.current_thread() is not thread:
+                thread.join()
         self._client.close()
 
     # -- the thread --------------------------------------------------------------
@@ -188,18 +215,62 @@ class Publisher:
             todo.add(dirty.pop())
         return todo
 
+    def _watch(self, listen: Any) -> None:
+        """Poke each timeline PostgreSQL's change feed names (a thread).
+
+        The feed is LISTENed to before every timeline is looked at once, so a
+        commit in between is found by one or the other. A feed that cannot
+        reconnect (``StorageError`` after its own retries) is listened to anew
+        with backoff, and every timeline is looked at again.
+        """
+        backoff = _BACKOFF_FIRST
+        while not self._closed:
+            try:
+                feed = self._feed = listen(after=self.published_all())
+                self._look = True
+                self._news.set()
+                backoff = _BACKOFF_FIRST
+                while not self._closed:
+                    note = feed.get(timeout=_FEED_SLICE)
+                    if note is not None:
+                        self.poke(note[0])
+            except StatetrailError as exc:
+                if self._stopped():  # the feed was closed by close()
+                    return
+                log.warning("publishing: the change feed failed (%s); again", exc)
+                with self._cond:
+                    pause = backoff * random.uniform(0.5, 1.5)  # noqa: S311 - jitter
+                    self._cond.wait_for(lambda: self._closed, pause)
+                backoff = min(backoff * 2, _BACKOFF_MOST)
+            finally:
+                feed, self._feed = self._feed, None
+                if feed is not None:
+                    feed.close()
+
+    def _stopped(self) -> bool:
+        return self._closed
+
+    def published_all(self) -> dict[str, int]:
+        """The newest revision known to be in each timeline's stream."""
+        with self._cond:
+            return dict(self._published)
+
     def _run(self) -> None:
         backoff = _BACKOFF_FIRST
         next_poll = 0.0
         while True:
-            self._news.wait(max(0.0, next_poll - time.monotonic()))
+            if self._poll is None:
+                self._news.wait()
+            else:
+                self._news.wait(max(0.0, next_poll - time.monotonic()))
             with self._cond:
                 if self._closed:
                     return
                 self._busy = True
             todo = self._take()
-            if time.monotonic() >= next_poll:
-                next_poll = time.monotonic() + self._poll
+            if self._look or (self._poll is not None and time.monotonic() >= next_poll):
+                self._look = False
+                next_poll = time.monotonic() + (self._poll or 0.0)
                 todo.update(self._moved())
             try:
                 for name in sorted(todo):
@@ -275,37 +346,48 @@ class Publisher:
             if last < 0:
                 # An empty stream (new, or Redis lost it): start within its bound.
                 last = max(-1, self._backend.latest(name) - self._maxlen)
+        head = _xadd_head(key, self._maxlen)
         while True:
+            first = last + 1
             rows = self._backend.read(name, after=last, upto=last + PAGE)
             if not rows:
                 return
-            pipe = self._client.pipeline(transaction=False)
-            command = pipe.execute_command
-            for row in rows:
-                # XADD spelled out: redis-py's xadd() builds the same arguments
-                # more slowly.
-                command(
-                    "XADD",
-                    key,
-                    "MAXLEN",
-                    "~",
-                    self._maxlen,
-                    entry_id(row.number),
-                    *_flat(encode_entry(row)),
-                )
-            for row, result in zip(
-                rows, pipe.execute(raise_on_error=False), strict=True
-            ):
-                if isinstance(result, Exception) and not _already_there(result):
-                    raise result
+            # One XADD per row, packed here in Redis's protocol and sent in one
+            # write (redis-py's pipeline packs each argument through its
+            # encoder: 40% of the publisher's CPU), the replies read in order.
+            packed = b"".join(
+                head + _bulk(entry_id(row.number).encode()) + _FIELDS + _bulk(json)
+                for row in rows
+                for json in (encode_entry(row)["row"],)
+            )
+            errors = send_packed(self._client, packed, len(rows))
+            for row, error in zip(rows, errors, strict=True):
+                if error is not None and not _already_there(error):
+                    raise error
                 last = row.number
             with self._cond:
                 self._published[name] = last
+            if len(rows) < PAGE and rows[0].number == first == last - len(rows) + 1:
+                # Every number from the first to the newest, and none beyond it
+                # within the page: the newest stored now. No read to find
+                # nothing (a write published alone took two reads).
+                return
 
 
-def _flat(fields: dict[str, bytes]) -> tuple[str | bytes, ...]:
-    """``{"a": x, "b": y}`` as ``("a", x, "b", y)``: an XADD's field arguments."""
-    return tuple(item for pair in fields.items() for item in pair)
+def _bulk(data: bytes) -> bytes:
+    """``data`` as a bulk string of Redis's protocol (RESP)."""
+    return b"$%d\r\n%b\r\n" % (len(data), data)
+
+
+def _xadd_head(key: str, maxlen: int) -> bytes:
+    """``XADD key MAXLEN ~ maxlen`` of a ten-argument command, packed."""
+    return b"*10\r\n" + b"".join(
+        _bulk(part) for part in (b"XADD", key.encode(), b"MAXLEN", b"~", b"%d" % maxlen)
+    )
+
+
+#: An entry's fields after its id: ``format 2 row`` (the row's JSON follows).
+_FIELDS: Final = _bulk(b"format") + _bulk(FORMAT.encode()) + _bulk(b"row")
 
 
 def _already_there(error: Exception) -> bool:

@@ -74,7 +74,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 
 import orjson
 
@@ -371,6 +371,10 @@ def _step_json(step: Any, allow_pickle: bool) -> Any:
     return to_json(step, allow_pickle=allow_pickle)
 
 
+#: JSON leaves that :func:`from_json` gives back unchanged (and are hashable).
+_PLAIN_STEPS: Final = frozenset([str, int, bool, type(None)])
+
+
 def changes_from_json(
     data: Any, *, allow_pickle: bool = False
 ) -> list[tuple[str, tuple[Any, ...], Any]]:
@@ -395,12 +399,19 @@ def changes_from_json(
         if kind == "-" and len(op) == 2:
             new = MISSING
         elif kind in ("+", "=") and len(op) == 3:
-            new = from_json(op[2], allow_pickle=allow_pickle)
+            new = op[2]
+            if type(new) not in _PLAIN_STEPS:  # a plain leaf is its own value
+                new = from_json(new, allow_pickle=allow_pickle)
         else:
             _corrupt(f"a malformed patch operation: {_short(op)}")
-        if type(op[1]) is not list:
+        steps = op[1]
+        if type(steps) is not list:
             _corrupt(f"a patch path is a list of keys: {_short(op)}")
-        path = tuple(from_json(step, allow_pickle=allow_pickle) for step in op[1])
+        if all(type(step) in _PLAIN_STEPS for step in steps):
+            path = tuple(steps)  # from_json gives plain steps back as they are
+            ops.append((kind, path, new))
+            continue
+        path = tuple(from_json(step, allow_pickle=allow_pickle) for step in steps)
         try:
             hash(path)
         except TypeError:

@@ -719,6 +719,40 @@ class PostgresBackend(Backend):
             raise RevisionNotFoundError(
                 f"timeline {timeline!r} has no revision {number} to erase"
             )
+        self._bump_version()
+
+    def data_version(self) -> int:
+        """The last value of the rows' ``seq`` identity sequence: one cheap read.
+
+        Every append draws from it (a rolled-back one too: a spurious move only
+        costs a reader one read that finds nothing), and :meth:`erase` draws one
+        more once its update is committed, so whoever sees the new number sees
+        the erasure. Unlike SQLite's, it is the same on every connection.
+        """
+        return int(
+            self._one(
+                "data version",
+                "SELECT coalesce(pg_sequence_last_value(%s::regclass), 0)",
+                [self._sequence()],
+            )
+        )
+
+    def _bump_version(self) -> None:
+        """Move :meth:`data_version` (an erasure: no row is added)."""
+        self._one("data version", "SELECT nextval(%s::regclass)", [self._sequence()])
+
+    def _sequence(self) -> str:
+        """The name of the rows' ``seq`` sequence, as PostgreSQL quotes it."""
+        name: str | None = getattr(self, "_sequence_name", None)
+        if name is None:
+            table = sql.Identifier(self.schema, "revisions").as_string()
+            name = str(
+                self._one(
+                    "data version", "SELECT pg_get_serial_sequence(%s, 'seq')", [table]
+                )
+            )
+            self._sequence_name = name
+        return name
 
     # -- trimming -------------------------------------------------------------------
 
