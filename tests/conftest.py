@@ -31,8 +31,17 @@ settings.register_profile(
 settings.load_profile("soak" if SCALE > 1 else "ci")
 
 
-def scaled(n: int) -> int:
-    """``n`` times the suite's scale factor."""
+def scaled(n: int, ci: int | None = None) -> int:
+    """``n`` times the suite's scale factor; ``ci`` instead at scale 1, if given.
+
+    ``ci`` is a smaller size for ``make test`` (which must finish in 10 minutes on
+    2 cores, coverage on) that still runs the trial's point: the same threads,
+    processes and checks, fewer iterations. ``make soak`` (scale 10) runs ``n``
+    times 10, the soak size RELIABILITY.md names, and any scale above 1 runs
+    ``n`` times it.
+    """
+    if ci is not None and SCALE == 1:
+        return ci
     return n * SCALE
 
 

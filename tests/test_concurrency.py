@@ -20,6 +20,13 @@ from tests.conftest import scaled
 
 THREADS = 16
 
+# Out of coverage (pytest-cov's no_cover): these trials run the same lines as the
+# single-threaded tests, tens of thousands of times over, on 16 threads. Python
+# 3.11's tracer made them 4.3x slower (the readers test 14.6x), the slowest file
+# of `make test`, and proved nothing more; untraced they are also closer to the
+# timing a user's threads see.
+pytestmark = pytest.mark.no_cover
+
 
 @contextmanager
 def frequent_switches() -> Iterator[None]:

@@ -103,12 +103,13 @@ def batch(timeline: str, size: int) -> list[Row]:
 
 class TestC6ManyProcesses:
     def test_processes_contend_and_the_tail_misses_nothing(self, pg: PgSchema) -> None:
-        """8 processes append to one timeline (read latest, append after it, catch
-        up on conflict) while 8 more each append to their own, and 2 threads
+        """8 processes x 1,000 appends (250 in make test) to one timeline (read
+        latest, append after it, catch up on conflict) while 8 more append 250
+        (100) each to their own, and 2 threads
         store a 1,000-row batch each. Commits + conflicts = attempts; no gaps,
         reused numbers or duplicates; no conflict for a writer alone; the tail
         sees every row once, each timeline in number order, each batch whole."""
-        per, solo_per = scaled(1000), scaled(250)
+        per, solo_per = scaled(1000, ci=250), scaled(250, ci=100)
         ctx = process_context()
         start = ctx.Barrier(17)
         results = ctx.Queue()

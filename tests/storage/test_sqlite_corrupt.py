@@ -156,9 +156,10 @@ KINDS = ["random", "zeros", "misplaced", "truncate", "cell"]
 
 class TestDamagedFiles:
     def test_damage_raises_storage_errors_only(self, tmp_path: Path) -> None:
-        """Hundreds of damaged copies: every call works or raises StorageError;
+        """300 damaged copies (100 in make test): every call works or raises
+        StorageError;
         other exceptions = 0. What became of the copies is reported."""
-        trials = scaled(300)
+        trials = scaled(300, ci=100)
         foreign, outcomes = damage_trials(tmp_path, trials)
         record(
             "S4-sqlite",
