@@ -27,7 +27,7 @@ from statetrail.storage._integrity import ROOT_CHAIN, row_check
 from statetrail.storage._journal import (
     MISSING_PARENT,
     NeedsCheckpoint,
-    _record,
+    record_of,
     row_value,
 )
 from statetrail.storage.base import Row
@@ -127,7 +127,7 @@ class Applier:
         self._remember(self._values, number, value)
         self.next = number + 1
         self.time_ns = row.time_ns
-        record = _record(row, value, allow_pickle=self._pickle)
+        record = record_of(row, value, allow_pickle=self._pickle)
         if parent is None:
             return Revision(record, None, ())
         return Revision(record, _Diff(before))

@@ -798,9 +798,9 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
         journal = StoreJournal(memory, name, checkpoint_every=CHECKPOINT_EVERY)
         seal = seals_of(timeline.interceptors)
         for revision in revisions:
-            row, _ = journal._row(revision, seal)
+            row, _ = journal.encode(revision, seal)
             memory.append([row])
-            journal._chains[row.number] = row.chain
+            journal.stored(row)
         journal.moved(Handle(timeline))
         heads = memory.heads(name)
         rows = memory.read(name)
