@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from statetrail._change import UNSTORED, Change
 from statetrail.errors import CorruptHistoryError, PathError, RevisionNotFoundError
 from statetrail.revision import Record
 from statetrail.storage import _integrity as integrity
@@ -25,7 +26,7 @@ from statetrail.storage._rows import (
     MISSING_PARENT,
     WHOLE_PATCH,
     NeedsCheckpoint,
-    apply_patch,
+    apply_stored,
     chain_link,
     erased_of,
     record_of,
@@ -335,12 +336,13 @@ def read_value(
         base = row_value(walked.pop(), None, allow_pickle=allow_pickle)
     replaced = _replacements(walked)
     if replaced is not None:
-        ops = [
-            ("=", tuple(path), codec.from_json(new, allow_pickle=allow_pickle))
+        pickle = allow_pickle
+        changes = [
+            Change(tuple(path), UNSTORED, codec.from_json(new, allow_pickle=pickle))
             for path, new in replaced
         ]
         try:
-            return apply_patch(base, ops)
+            return apply_stored(base, changes)
         except PathError as exc:
             raise CorruptHistoryError(
                 f"timeline {timeline!r}: a patch does not apply on the way to "

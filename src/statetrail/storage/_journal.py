@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from statetrail._log import get_logger
+from statetrail.diff import invert
 from statetrail.errors import ConflictError, CorruptHistoryError, StatetrailError
-from statetrail.frozen import MISSING
 from statetrail.revision import NUMBER, VALUE, Revision
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _nodes as nodes
@@ -273,16 +273,7 @@ class StoreJournal:
         if parent is None or values.number != revision.number:
             values.forget()
             return
-        back = []
-        for change in reversed(revision.changes):
-            old, new = change._old, change._new
-            if new is MISSING:
-                back.append(("+", change._path, old))
-            elif old is MISSING:
-                back.append(("-", change._path, MISSING))
-            else:
-                back.append(("=", change._path, old))
-        values.revert(back, parent)
+        values.revert(invert(revision.changes), parent)
 
     def erase(self, timeline: Handle, number: int, tombstone: Erased) -> None:
         """Keep the children readable (checkpoints), then drop the payload.

@@ -10,16 +10,16 @@ checks its link. Reading many rows (and values far from the rows held) is
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
 
+from statetrail._change import UNSTORED, Change, fields
 from statetrail._pathindex import index_path
-from statetrail.diff import format_json_pointer
+from statetrail.diff import apply_changes, format_json_pointer
 from statetrail.errors import CorruptHistoryError, PathError
-from statetrail.frozen import MISSING, FrozenDict
-from statetrail.paths import delete_in, insert_in, set_in
+from statetrail.frozen import FrozenDict
 from statetrail.revision import (
     BRANCH,
     CODE,
@@ -48,7 +48,7 @@ __all__ = [
     "WHOLE_PATCH",
     "NeedsCheckpoint",
     "RowEncoder",
-    "apply_patch",
+    "apply_stored",
     "chain_link",
     "erased_of",
     "heads_after",
@@ -77,12 +77,25 @@ def chain_link(row: Row, previous: str, parent: Callable[[], str]) -> int:
     return version
 
 
+def _flat(note: Any) -> tuple[tuple[Any, ...], tuple[Any, ...]] | None:
+    """A small note's keys and values as its FrozenDict holds them, else None.
+
+    Read from the frozen dict's flat layout, without building its pairs: front
+    ends write a few kinds of small note, each worked out once.
+    """
+    if type(note) is not FrozenDict:
+        return None
+    keys = note._keys  # noqa: SLF001 - the storage seam (frozen's layout)
+    return None if keys is None else (keys, note._vals)  # noqa: SLF001 - the seam
+
+
 def _note_text(note: Any, allow_pickle: bool) -> str:
     """A revision's note (``extra``) as canonical JSON text."""
-    if type(note) is FrozenDict and note._keys is not None:
+    flat = _flat(note)
+    if flat is not None:
         # A front end's small note of ASCII strings, {"op": "set", "path": ...}:
         # already its own JSON form.
-        keys, vals = note._keys, note._vals
+        keys, vals = flat
         if all(type(x) is str and x.isascii() and x != "$t" for x in keys) and all(
             type(x) is str and x.isascii() for x in vals
         ):
@@ -90,20 +103,21 @@ def _note_text(note: Any, allow_pickle: bool) -> str:
     return codec.canonical(codec.to_json(note, allow_pickle=allow_pickle)).decode()
 
 
-def apply_patch(value: Any, ops: Iterable[tuple[str, tuple[Any, ...], Any]]) -> Any:
-    """Apply a stored patch (``=``, ``+``, ``-`` steps) to a frozen value."""
-    for op, path, new in ops:
-        if value is ENCRYPTED and path:
-            continue  # read without its key (placeholders): stays <encrypted>
-        if op == "=":
-            value = new if not path else set_in(value, path, new, create=False)
-        elif op == "+":
-            value = insert_in(value, path, new)
-        elif op == "-":
-            value = delete_in(value, path)
-        else:  # pragma: no cover - the codec refuses unknown operations
-            raise CorruptHistoryError(f"unknown patch operation {op!r}")
-    return value
+def apply_stored(value: Any, changes: Sequence[Change]) -> Any:
+    """Apply a stored patch's changes to a frozen value (:func:`apply_changes`).
+
+    A value read without its key (``<encrypted>`` placeholders) stays
+    ``<encrypted>`` until a change replaces it whole.
+    """
+    start = 0
+    while value is ENCRYPTED:
+        if start == len(changes):
+            return value
+        path, _, new = fields(changes[start])
+        start += 1
+        if not path:
+            value = new
+    return apply_changes(value, changes[start:] if start else changes)
 
 
 def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any:
@@ -133,15 +147,15 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: bad payload"
         )
-    ops = codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
+    changes = codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
     if type(parent_value) is Erased or parent_value is MISSING_PARENT:
-        if not (ops and ops[0][0] == "=" and not ops[0][1]):
+        if not (changes and changes[0].kind == "replace" and not changes[0].path):
             raise NeedsCheckpoint(row.number)
         # It starts by replacing the whole value (as a write after an erased
         # parent does): the parent's value is not needed.
         parent_value = None
     try:
-        return apply_patch(parent_value, ops)
+        return apply_stored(parent_value, changes)
     except PathError as exc:
         raise CorruptHistoryError(
             f"revision {row.number} of {row.timeline!r}: its patch does not apply to "
@@ -149,8 +163,8 @@ def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any
         ) from exc
 
 
-def row_steps(row: Row, allow_pickle: bool) -> list[tuple[str, Any, Any]]:
-    """The ``(op, path, new)`` steps of a row's patch (a whole value: one step).
+def row_steps(row: Row, allow_pickle: bool) -> list[Change]:
+    """The changes of a row's patch (a whole value: one change at the root).
 
     For the value digest's tracker (``_value_digest``); the row's digest has
     been checked.
@@ -158,7 +172,8 @@ def row_steps(row: Row, allow_pickle: bool) -> list[tuple[str, Any, Any]]:
     assert row.payload is not None
     payload = orjson.loads(row.payload)
     if "value" in payload:
-        return [("=", (), codec.from_json(payload["value"], allow_pickle=allow_pickle))]
+        value = codec.from_json(payload["value"], allow_pickle=allow_pickle)
+        return [Change((), UNSTORED, value)]
     return codec.changes_from_json(payload["patch"], allow_pickle=allow_pickle)
 
 
@@ -220,16 +235,6 @@ def record_of(row: Row, value: Any, *, allow_pickle: bool) -> Record:
     )
 
 
-def _steps(changes: Sequence[Any]) -> Iterable[tuple[str, Any, Any]]:
-    """A revision's changes as patch steps (``=``, ``+``, ``-``; see codec)."""
-    for change in changes:
-        new = change._new
-        if new is MISSING:
-            yield "-", change._path, MISSING
-        else:
-            yield ("+" if change._old is MISSING else "="), change._path, new
-
-
 def heads_after(rows: Sequence[Row], saved: Heads | None) -> Heads:
     """Where the cursor is after ``rows``, starting from the heads last saved.
 
@@ -286,7 +291,7 @@ class RowEncoder:
         stored value and each patch value pass; the value digest is the plain
         value's (docs/interceptors.md).
         """
-        rec = revision._rec
+        rec = revision._rec  # noqa: SLF001 - the storage seam (the record's fields)
         kind, target, label, author, comment, note = rec[INFO]
         number, parent, branch, time_ns = (
             rec[NUMBER],
@@ -310,7 +315,7 @@ class RowEncoder:
         else:
             changes = revision.changes
             if values.number == parent:
-                committed = values.advance(_steps(changes), rec[VALUE], number)
+                committed = values.advance(changes, rec[VALUE], number)
             else:  # the first write here, or on another branch than the last
                 committed = values.reset(rec[VALUE], number)
             payload = codec.canonical(
@@ -339,18 +344,17 @@ class RowEncoder:
             extra = codec.canonical(
                 codec.to_json(note, allow_pickle=self._pickle, seal=seal)
             ).decode()
-        elif type(note) is FrozenDict and note._keys is not None:
+        elif (key := _flat(note)) is not None:
             # Front ends write a few kinds of small note: work each out once. Only
             # notes of strings are kept, so a note equal to a kept one is the same
             # text (no 1 == 1.0 == True).
-            key = (note._keys, note._vals)
             try:
                 extra = self._notes.get(key)
             except TypeError:  # an unhashable value
                 extra = None
             if extra is None:
                 extra = _note_text(note, self._pickle)
-                if all(type(v) is str for v in note._vals):
+                if all(type(v) is str for v in key[1]):
                     if len(self._notes) >= _ORIGINS_KEPT:
                         self._notes.clear()
                     self._notes[key] = extra

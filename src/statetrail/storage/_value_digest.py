@@ -79,7 +79,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from statetrail.frozen import FrozenDict, FrozenList
+from statetrail._change import Change, fields
+from statetrail.frozen import MISSING, FrozenDict, FrozenList
 from statetrail.storage import codec
 
 __all__ = ["SMALL_DICT", "SMALL_LIST", "Tracker", "value_digest"]
@@ -473,9 +474,6 @@ def value_digest(value: Any, *, allow_pickle: bool = False) -> str:
     return _digest(_shadow(value, allow_pickle)).hex()
 
 
-Op = tuple[str, Sequence[Any], Any]
-
-
 class Tracker:
     """The digest of one value, kept up to date as changes are applied.
 
@@ -501,23 +499,25 @@ class Tracker:
         self.number = number
         return _digest(self._root).hex()
 
-    def advance(self, ops: Iterable[Op], value: Any, number: int) -> str:
-        """Apply ``ops`` (the patch from the held value to ``value``).
+    def advance(self, changes: Iterable[Change], value: Any, number: int) -> str:
+        """Apply ``changes`` (the patch from the held value to ``value``).
+
+        Only the new values are read (a stored patch has no old ones).
 
         ``value`` is the result, used only when a step cannot be followed in the
         shadow (then the whole value is hashed again). Returns the new digest.
         """
         self.number = None  # until the steps are all in
         try:
-            for op, path, new in ops:
-                self._step(op, path, new)
+            for change in changes:
+                self._change(change)
         except _Lost:
             return self.reset(value, number)
         self.number = number
         return _digest(self._root).hex()
 
-    def revert(self, ops: Iterable[Op], number: int) -> None:
-        """Undo the last write with its inverse ``ops``, back to ``number``.
+    def revert(self, changes: Iterable[Change], number: int) -> None:
+        """Undo the last write with its inverse ``changes``, back to ``number``.
 
         A key removed from a dict cannot be put back in its place by a step (an
         added key goes last): such an undo forgets the value instead, and the
@@ -525,8 +525,8 @@ class Tracker:
         """
         self.number = None
         try:
-            for op, path, new in ops:
-                self._step(op, path, new, back=True)
+            for change in changes:
+                self._change(change, back=True)
         except _Lost:
             self.forget()
             return
@@ -545,6 +545,13 @@ class Tracker:
         """Drop the held value (a write failed after it was applied)."""
         self._root = None
         self.number = None
+
+    def _change(self, change: Change, back: bool = False) -> None:
+        path, old, new = fields(change)
+        if new is MISSING:
+            self._step("-", path, new, back)
+        else:
+            self._step("+" if old is MISSING else "=", path, new, back)
 
     def _step(self, op: str, path: Sequence[Any], new: Any, back: bool = False) -> None:
         if not path:
