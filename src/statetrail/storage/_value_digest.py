@@ -474,6 +474,13 @@ def value_digest(value: Any, *, allow_pickle: bool = False) -> str:
     return _digest(_shadow(value, allow_pickle)).hex()
 
 
+def _op(old: Any, new: Any) -> str:
+    """A change's step: ``-`` removes, ``+`` adds, ``=`` replaces."""
+    if new is MISSING:
+        return "-"
+    return "+" if old is MISSING else "="
+
+
 class Tracker:
     """The digest of one value, kept up to date as changes are applied.
 
@@ -510,7 +517,8 @@ class Tracker:
         self.number = None  # until the steps are all in
         try:
             for change in changes:
-                self._change(change)
+                path, old, new = fields(change)
+                self._step(_op(old, new), path, new)
         except _Lost:
             return self.reset(value, number)
         self.number = number
@@ -526,7 +534,8 @@ class Tracker:
         self.number = None
         try:
             for change in changes:
-                self._change(change, back=True)
+                path, old, new = fields(change)
+                self._step(_op(old, new), path, new, back=True)
         except _Lost:
             self.forget()
             return
@@ -545,13 +554,6 @@ class Tracker:
         """Drop the held value (a write failed after it was applied)."""
         self._root = None
         self.number = None
-
-    def _change(self, change: Change, back: bool = False) -> None:
-        path, old, new = fields(change)
-        if new is MISSING:
-            self._step("-", path, new, back)
-        else:
-            self._step("+" if old is MISSING else "=", path, new, back)
 
     def _step(self, op: str, path: Sequence[Any], new: Any, back: bool = False) -> None:
         if not path:
