@@ -48,18 +48,18 @@ content-addressed checkpoints of issue 11.
 
 **Kept up to date.** :class:`Tracker` keeps the digests of one value as a
 shadow tree (Python dicts and lists mirroring the value, each node with its
-cached digest) and takes each write's changes (the same ``(op, path, new)``
-steps the stored patch holds): a write rehashes the nodes on its paths and the
-new values it brings, not the state. The shadow lives beside the journal of a
-stored timeline, not in the frozen containers: the frozen tries' nodes are
-plain tuples with no room for a cache, an in-memory ``Store.set`` must not pay
-for it, and a compiled trie (``_hamt``) needs to keep nothing for it. The
-price: the first write of a timeline opened from storage, or a write on
-another branch than the last, hashes the whole value once (0.07 s of CPU for
-10,000 entries, 0.66 s for 100,000), and the digests take memory beside the
-value (about 250 bytes an entry). A write that loses a race for its number is
-stepped back with its inverted changes and then follows the other process's
-rows, so writers taking turns do not hash whole values.
+cached digest) and takes each write's changes (the ``Change`` objects the
+stored patch reads back as; only their new values count): a write rehashes the
+nodes on its paths and the new values it brings, not the state. The shadow
+lives beside the journal of a stored timeline, not in the frozen containers:
+the frozen tries' nodes are plain tuples with no room for a cache, an in-memory
+``Store.set`` must not pay for it, and a compiled trie (``_hamt``) needs to
+keep nothing for it. The price: the first write of a timeline opened from
+storage, or a write on another branch than the last, hashes the whole value
+once (0.07 s of CPU for 10,000 entries, 0.66 s for 100,000), and the digests
+take memory beside the value (about 250 bytes an entry). A write that loses a
+race for its number is stepped back with its inverted changes and then follows
+the other process's rows, so writers taking turns do not hash whole values.
 
 Figures (CPU per single-leaf step of a random key, this 2-core machine under
 load, ``benchmarks/bench_durable_digest.py``): 5.6 us at 13 leaves, 13.5 us at
