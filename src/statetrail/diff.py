@@ -38,7 +38,7 @@ from itertools import compress, count
 from operator import is_not
 from typing import Any
 
-from statetrail._change import Change
+from statetrail._change import Change, fields
 from statetrail.errors import NestingError, PatchError, PathError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hamt, _vector, thaw
 from statetrail.frozen._dict import changes_in_order, same_order
@@ -420,7 +420,7 @@ def apply_changes(value: Any, changes: Iterable[Change]) -> Any:
         # The fields as held: a boxed object goes in as its box, not a copy (a
         # box hands out copies, so sharing it is safe). The old value is only
         # told apart from MISSING: a stored patch's is UNSTORED.
-        path, old, new = change._path, change._old, change._new
+        path, old, new = fields(change)
         if old is MISSING:
             result = insert_in(result, path, new)
         elif new is MISSING:

@@ -43,6 +43,9 @@ from statetrail.storage._rows import (
     row_steps,
     row_value,
 )
+
+# The old private names some modules import (live/_core on its branch).
+from statetrail.storage._rows import _origin as _origin
 from statetrail.storage._sealed import Seal, seals_of
 from statetrail.storage.base import Backend, Checkpoint, Heads, Row
 from statetrail.timeline import Erased, Handle

@@ -104,20 +104,20 @@ def _note_text(note: Any, allow_pickle: bool) -> str:
 
 
 def apply_stored(value: Any, changes: Sequence[Change]) -> Any:
-    """Apply a stored patch's changes to a frozen value (:func:`apply_changes`).
+    """Apply a stored patch's changes, in order, to a frozen value.
 
-    A value read without its key (``<encrypted>`` placeholders) stays
+    Each goes through :func:`~statetrail.diff.apply_changes`, as a diff's do. A
+    value read without its key (``<encrypted>`` placeholders) stays
     ``<encrypted>`` until a change replaces it whole.
     """
-    start = 0
-    while value is ENCRYPTED:
-        if start == len(changes):
-            return value
-        path, _, new = fields(changes[start])
-        start += 1
-        if not path:
-            value = new
-    return apply_changes(value, changes[start:] if start else changes)
+    for change in changes:
+        path, _, new = fields(change)
+        if value is ENCRYPTED:
+            if not path:  # replaced whole: readable from here on
+                value = new
+            continue  # read without its key (placeholders): stays <encrypted>
+        value = apply_changes(value, (change,))
+    return value
 
 
 def row_value(row: Row, parent_value: Any, *, allow_pickle: bool = False) -> Any:
