@@ -24,6 +24,7 @@ from typing import Any
 
 import statetrail
 from _harness import Figure, spread
+from statetrail._change import UNSTORED, Change
 from statetrail.frozen import freeze
 from statetrail.storage._value_digest import Tracker
 
@@ -50,7 +51,9 @@ def _digest_per_set(value: Any, keys: list[str], writes: int) -> tuple[float, fl
     started = time.perf_counter()
     tracker.reset(value, 0)
     whole = time.perf_counter() - started
-    steps = [("=", ("counts", keys[i % len(keys)]), i) for i in range(writes)]
+    steps = [
+        Change(("counts", keys[i % len(keys)]), UNSTORED, i) for i in range(writes)
+    ]
     started = time.process_time()
     for n, step in enumerate(steps, 1):
         tracker.advance((step,), None, n)

@@ -13,7 +13,25 @@ from statetrail.frozen import MISSING
 from statetrail.frozen._opaque import unbox
 from statetrail.paths import Path, format_path
 
-__all__ = ["Change"]
+__all__ = ["UNSTORED", "Change", "fields"]
+
+
+class _Unstored:
+    """The old value of a change read back from storage, which keeps new values."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<not stored>"
+
+    def __reduce__(self) -> str:
+        return "UNSTORED"
+
+
+#: The ``old`` of a replacement or removal read back from a stored patch: the
+#: patch keeps only new values (``statetrail.storage.codec.changes_from_json``),
+#: and applying it needs no more (:func:`statetrail.diff.apply_changes`).
+UNSTORED: Any = _Unstored()
 
 
 class Change:
@@ -102,3 +120,11 @@ class Change:
 
 def _same(a: Any, b: Any) -> bool:
     return a is b or (a is not MISSING and b is not MISSING and bool(a == b))
+
+
+def fields(change: Change) -> tuple[Path, Any, Any]:
+    """``change``'s path, old and new value as held: no copies (see :attr:`old`).
+
+    For storage, which encodes and hashes the values as they are recorded.
+    """
+    return change._path, change._old, change._new  # noqa: SLF001 - the storage seam

@@ -38,7 +38,7 @@ from itertools import compress, count
 from operator import is_not
 from typing import Any
 
-from statetrail._change import Change
+from statetrail._change import Change, fields
 from statetrail.errors import NestingError, PatchError, PathError
 from statetrail.frozen import (
     MISSING,
@@ -461,19 +461,26 @@ def _emit_script(
 def apply_changes(value: Any, changes: Iterable[Change]) -> Any:
     """Apply ``changes`` in order to (a frozen copy of) ``value``.
 
+    The old values are not compared with ``value``: only whether a change adds
+    (old is ``MISSING``), removes (new is ``MISSING``) or replaces counts, so
+    the changes of a stored patch apply as well as a diff's.
+
     Raises :class:`~statetrail.PathError` when a change does not fit the value.
     """
     result = freeze_value(value)
     for change in changes:
-        path = change.path
-        if change.old is MISSING:
-            result = insert_in(result, path, change.new)
-        elif change.new is MISSING:
+        # The fields as held: a boxed object goes in as its box, not a copy (a
+        # box hands out copies, so sharing it is safe). The old value is only
+        # told apart from MISSING: a stored patch's is UNSTORED.
+        path, old, new = fields(change)
+        if old is MISSING:
+            result = insert_in(result, path, new)
+        elif new is MISSING:
             result = delete_in(result, path)
         elif not path:
-            result = freeze_value(change.new)
+            result = freeze_value(new)
         else:
-            result = set_in(result, path, change.new, create=False)
+            result = set_in(result, path, new, create=False)
     return result
 
 

@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from statetrail import diff
-from statetrail._change import Change
+from statetrail._change import UNSTORED, Change
 from statetrail.diff import apply_changes
 from statetrail.errors import CorruptHistoryError, NestingError, StatetrailError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, FrozenSet, freeze
@@ -852,13 +852,8 @@ class TestPickle:
 
 
 class TestPatches:
-    def _apply(self, start: Any, ops: list[tuple[str, tuple[Any, ...], Any]]) -> Any:
-        unknown = object()  # the old value is not stored
-        changes = [
-            Change(path, MISSING if op == "+" else unknown, new)
-            for op, path, new in ops
-        ]
-        return apply_changes(start, changes)
+    def _apply(self, start: Any, changes: list[Change]) -> Any:
+        return apply_changes(start, changes)  # the old values are not stored
 
     def test_add_remove_replace(self) -> None:
         """Each kind of change maps to its op, and back."""
@@ -877,12 +872,15 @@ class TestPatches:
         ]
         assert ops[4][1][0] == {"$t": "tuple", "v": [1, 2]}
         back = codec.changes_from_json(codec.parse(codec.canonical(ops)))
-        assert [op for op, _, _ in back] == ["=", "+", "-", "=", "+"]
-        assert back[2][2] is MISSING
-        for (_, path, new), change in zip(back, changes, strict=True):
-            assert_same(path, change.path)
-            if new is not MISSING:
-                assert_same(new, freeze(change.new))
+        kinds = ["replace", "add", "remove", "replace", "add"]
+        assert [c.kind for c in back] == kinds
+        assert back[2].new is MISSING
+        # Old values are not stored: an addition's is MISSING, the others' UNSTORED.
+        assert [c.old for c in back] == [UNSTORED, MISSING, UNSTORED, UNSTORED, MISSING]
+        for got, change in zip(back, changes, strict=True):
+            assert_same(got.path, change.path)
+            if got.kind != "remove":
+                assert_same(got.new, freeze(change.new))
 
     def test_round_trip_applies_at_nested_paths(self) -> None:
         """Replaying the decoded patch of a diff turns the old value into the new."""
@@ -903,11 +901,11 @@ class TestPatches:
         data = codec.canonical(codec.changes_to_json(changes))
         ops = codec.changes_from_json(codec.parse(data))
         assert len(ops) == len(changes)
-        for (op, path, new), change in zip(ops, changes, strict=True):
-            assert op == {"add": "+", "remove": "-", "replace": "="}[change.kind]
-            assert_same(path, change.path)
-            if op != "-":
-                assert_same(new, change.new)
+        for got, change in zip(ops, changes, strict=True):
+            assert got.kind == change.kind
+            assert_same(got.path, change.path)
+            if got.kind != "remove":
+                assert_same(got.new, change.new)
         # The engine's diff treats False and 0 in lists as equal; == is its measure.
         assert self._apply(a, ops) == b
 

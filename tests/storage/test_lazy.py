@@ -12,15 +12,31 @@ import pytest
 
 import statetrail
 from statetrail import CorruptHistoryError
+from statetrail._change import UNSTORED, Change
 from statetrail.diff import apply_changes, diff, diff_values
-from statetrail.frozen import FrozenDict, FrozenList, freeze, thaw
+from statetrail.frozen import MISSING, FrozenDict, FrozenList, freeze, thaw
 from statetrail.frozen._freeze import freeze_value
-from statetrail.storage._journal import _apply
 from statetrail.storage._lazy import LazyDict, LazyList, NodeCache, lazy_value
 from statetrail.storage._nodes import NodeWriter, load
+from statetrail.storage._rows import apply_stored
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.memory import MemoryBackend
 from tests.conftest import SCALE, scaled
+
+
+def _apply(value: Any, ops: list[tuple[str, tuple[Any, ...], Any]]) -> Any:
+    """Apply ``(op, path, new)`` steps as a stored patch's changes are applied."""
+    return apply_stored(
+        value,
+        [
+            Change(
+                path,
+                MISSING if op == "+" else UNSTORED,
+                MISSING if op == "-" else freeze(new),
+            )
+            for op, path, new in ops
+        ],
+    )
 
 
 def _stored(value: Any) -> tuple[MemoryBackend, bytes]:

@@ -15,7 +15,8 @@ from psycopg import sql
 
 import statetrail
 from statetrail import CorruptHistoryError
-from statetrail.frozen import freeze, thaw
+from statetrail._change import UNSTORED, Change
+from statetrail.frozen import MISSING, freeze, thaw
 from statetrail.storage import _integrity as integrity
 from statetrail.storage._journal import CHECKPOINT_NOT_COMMITTED
 from statetrail.storage._nodes import PREFIX, NodeWriter, load
@@ -76,14 +77,15 @@ def test_edits_write_only_the_changed_nodes() -> None:
     backend.put_nodes(first)
     assert len(first) > 1000
     value = value.set("k5", -5)
-    tracker.advance([("=", ("k5",), -5)], value, 1)
+    tracker.advance([Change(("k5",), UNSTORED, -5)], value, 1)
     root, made = writer.save(tracker.shadow(1), value, backend.has_nodes)
     backend.put_nodes(made)
     assert [body[:4] for _, body in made].count(b'["N"') == 4
     assert len(made) == 6
     assert load(backend.nodes, root) == value
     value = value.delete("k7").set("new", 1)
-    tracker.advance([("-", ("k7",), None), ("+", ("new",), 1)], value, 2)
+    gone, added = Change(("k7",), UNSTORED, MISSING), Change(("new",), MISSING, 1)
+    tracker.advance([gone, added], value, 2)
     root, made = writer.save(tracker.shadow(2), value, backend.has_nodes)
     backend.put_nodes(made)
     back = load(backend.nodes, root)

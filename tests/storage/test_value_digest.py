@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import statetrail
+from statetrail._change import UNSTORED, Change
 from statetrail.errors import CorruptHistoryError
-from statetrail.frozen import freeze
+from statetrail.frozen import MISSING, freeze
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._value_digest import (
@@ -79,7 +80,7 @@ class TestAFunctionOfTheValue:
         for i in order:
             at = sum(1 for j in placed if j < i)
             placed.insert(at, i)
-            tracker.advance([("+", (at,), items[i])], None, 1)
+            tracker.advance([Change((at,), MISSING, items[i])], None, 1)
         assert tracker.advance([], None, 1) == value_digest(items)
 
 
@@ -124,17 +125,17 @@ class TestTracker:
             kind = data.draw(st.sampled_from(["=", "+", "-"]))
             if kind == "=":
                 parent[key] = new
-                step = ("=", path, freeze(new))
+                step = Change(path, UNSTORED, freeze(new))
             elif kind == "-":
                 del parent[key]
-                step = ("-", path, None)
+                step = Change(path, UNSTORED, MISSING)
             elif isinstance(parent, list):
                 parent.insert(key, new)
-                step = ("+", path, freeze(new))
+                step = Change(path, MISSING, freeze(new))
             else:
                 fresh = f"new{n}"
                 parent[fresh] = new
-                step = ("+", (*path[:-1], fresh), freeze(new))
+                step = Change((*path[:-1], fresh), MISSING, freeze(new))
             assert tracker.advance([step], freeze(value), n) == value_digest(value)
             assert tracker.number == n
 
@@ -144,9 +145,11 @@ class TestTracker:
         tracker = Tracker()
         tracker.reset({"t": (1, 2), "a": 1}, 0)
         result = {"t": (1, 3), "a": 1}
-        assert tracker.advance([("=", ("t", 1), 3)], result, 1) == value_digest(result)
+        step = Change(("t", 1), UNSTORED, 3)
+        assert tracker.advance([step], result, 1) == value_digest(result)
         result = {"t": (1, 3), "a": 2}
-        assert tracker.advance([("=", ("zz",), 2)], result, 2) == value_digest(result)
+        step = Change(("zz",), UNSTORED, 2)
+        assert tracker.advance([step], result, 2) == value_digest(result)
 
     def test_every_stored_row_commits_to_its_value(self, tmp_path: Path) -> None:
         """Through a repository: each row's value digest is its value's, across

@@ -23,7 +23,7 @@ def codec_api() -> None:
     again: Any = codec.from_json(codec.parse(codec.canonical(tree)))
     key: str = codec.digest(data, codec.canonical(tree))
     patch: Any = codec.changes_to_json([Change(("p",), None, 1)])
-    ops: list[tuple[str, tuple[Any, ...], Any]] = codec.changes_from_json(patch)
+    ops: list[Change] = codec.changes_from_json(patch)
     cls: type | None = codec.registered("app.Point")
     codec.register(Point, name="app.Point")
     limit: int = codec.MAX_DEPTH

@@ -59,9 +59,9 @@ def _dec(x: Any, depth: int, pickle_ok: bool) -> Any:
             out[key] = (
                 value if type(value) in _LEAVES else _dec(value, inner, pickle_ok)
             )
-        return FrozenDict._of(out)
+        return FrozenDict._of(out)  # noqa: SLF001 - the storage seam: no copy
     if t is list:
-        return FrozenList._of_frozen(
+        return FrozenList._of_frozen(  # noqa: SLF001 - the storage seam: no copy
             tuple(
                 [
                     item if type(item) in _LEAVES else _dec(item, inner, pickle_ok)
@@ -129,13 +129,15 @@ def _dec_pairs(payload: Any, depth: int, pickle_ok: bool) -> Any:
     plain = dict(zip(keys, flat[1::2], strict=True))
     if 2 * len(plain) != len(flat):
         raise ValueError("a key appears twice")
-    return FrozenDict._of(plain)
+    return FrozenDict._of(plain)  # noqa: SLF001 - the storage seam: no copy
 
 
 _CONTAINER_DECODERS: dict[str, Callable[[Any, int, bool], Any]] = {
     "dict": _dec_pairs,
     "tuple": lambda payload, depth, ok: tuple(_dec_items(payload, depth, ok)),
-    "set": lambda payload, depth, ok: FrozenSet._of(_dec_members(payload, depth, ok)),
+    "set": lambda payload, depth, ok: FrozenSet._of(  # noqa: SLF001 - storage seam
+        _dec_members(payload, depth, ok)
+    ),
     "frozenset": _dec_members,
 }
 
@@ -152,7 +154,7 @@ def _dec_registered(tag: str, payload: Any, depth: int, pickle_ok: bool) -> Any:
     if entry.frozen_payload:  # a named tuple: frozen items, as freeze() keeps them
         if type(value) is not FrozenList:
             raise TypeError("expected a list of items")
-        return entry.decode(tuple(value._raw_iter()))
+        return entry.decode(tuple(value._raw_iter()))  # noqa: SLF001 - storage seam
     obj = entry.decode(thaw(value))
     # Mutable objects go in the box frozen trees keep them in, as freeze() does.
     return obj if is_frozen(obj) else Opaque(obj)

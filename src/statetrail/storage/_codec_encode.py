@@ -102,7 +102,9 @@ def _enc_dict(x: Any, depth: int, pickle_ok: bool) -> Any:
     inner = depth + 1
     key = None
     try:
-        for key, value in x._raw_items() if type(x) is FrozenDict else x.items():
+        # The raw pairs: boxed objects as their boxes, not copies.
+        items = x._raw_items() if type(x) is FrozenDict else x.items()  # noqa: SLF001 - the storage seam
+        for key, value in items:
             if type(key) is not str or key == "$t":
                 break
             if not key.isascii():
@@ -135,7 +137,8 @@ def _enc_pairs(x: Any, depth: int, pickle_ok: bool) -> Any:
     pairs = []
     key = None
     try:
-        for key, value in x._raw_items() if type(x) is FrozenDict else x.items():
+        items = x._raw_items() if type(x) is FrozenDict else x.items()  # noqa: SLF001 - the storage seam
+        for key, value in items:
             if type(key) is not int and unequal_to_itself(key):
                 raise _Refused(nan_key_reason(key))  # unreadable: see frozen/_keys
             pairs.append((_enc(key, inner, pickle_ok), _enc(value, inner, pickle_ok)))
@@ -153,7 +156,8 @@ def _enc_list(x: Any, depth: int, pickle_ok: bool) -> list[Any]:
     out: list[Any] = []
     append = out.append
     try:
-        for item in x._raw_iter() if type(x) is FrozenList else x:
+        items = x._raw_iter() if type(x) is FrozenList else x  # noqa: SLF001 - the storage seam
+        for item in items:
             t = type(item)
             if (
                 (t is str and item.isascii())

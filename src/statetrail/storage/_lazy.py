@@ -64,7 +64,9 @@ from typing import Any, overload
 from statetrail.diff import same_value
 from statetrail.errors import CorruptHistoryError, PathError, StorageError
 from statetrail.frozen import MISSING, FrozenDict, FrozenList, _hooks
+from statetrail.frozen._dict import dict_raw
 from statetrail.frozen._freeze import freeze_value
+from statetrail.frozen._list import list_raw
 from statetrail.paths import delete_in, insert_in, set_in
 from statetrail.storage import _nodes as nodes
 from statetrail.storage._value_digest import _CHUNK, _LEVELS, _leaf
@@ -145,7 +147,7 @@ class NodeCache:
             raise CorruptHistoryError(
                 f"node {digest.hex()} of a checkpoint is missing from storage"
             )
-        reader = nodes._Reader(self.allow_pickle)
+        reader = nodes.Reader(self.allow_pickle)
         reader.take(digest, body)  # CorruptHistoryError if altered
         node = reader.nodes[digest]
         with self._lock:
@@ -281,13 +283,13 @@ class LazyDict(Mapping[Any, Any]):
         # has another digest: a dict finds it all the same.
         if type(key) not in _NUMBERS:
             return MISSING
-        return self.materialize()._raw(key) if self._real is None else MISSING
+        return dict_raw(self.materialize(), key) if self._real is None else MISSING
 
     def _raw(self, key: Any, default: Any = MISSING) -> Any:
         """``key``'s value or ``default`` (for ``paths``, as ``FrozenDict._raw``)."""
         real = self._real
         if real is not None:
-            return real._raw(key, default)
+            return dict_raw(real, key, default)
         hash(key)  # TypeError for an unhashable key, as a dict raises
         value = self._over.get(key, MISSING)
         if value is _GONE:
@@ -494,7 +496,7 @@ class LazyList(Sequence[Any]):
         """Item ``i`` (0 <= i < len), for ``paths`` (as ``FrozenList._raw``)."""
         real = self._real
         if real is not None:
-            return real._raw(i)
+            return list_raw(real, i)
         value = self._over.get(i, MISSING)
         if value is MISSING:
             return self._base(i)
@@ -620,9 +622,9 @@ def _materialize(value: Any) -> Any:
 
 def _steps_after(a: Any, b: Any) -> tuple[_Logged, ...] | None:
     """The overlay steps that made ``b`` from ``a``, if it was made from it."""
-    if type(a) is not type(b) or a._digest != b._digest:
+    if type(a) is not type(b) or a._digest != b._digest:  # noqa: SLF001 - this module's own class
         return None
-    before, after = a._log, b._log
+    before, after = a._log, b._log  # noqa: SLF001 - this module's own class
     if len(after) < len(before) or after[: len(before)] != before:
         return None
     return after[len(before) :]  # type: ignore[no-any-return]
@@ -650,7 +652,7 @@ def _dict_changes(a: LazyDict, b: LazyDict) -> list[tuple[Any, Any, Any]] | None
         if op == "-":
             present[key] = False
             continue
-        was = present[key] if key in present else a._raw(key) is not MISSING
+        was = present[key] if key in present else a.raw(key) is not MISSING
         if not was:
             moved.pop(key, None)
             moved[key] = None
@@ -659,7 +661,7 @@ def _dict_changes(a: LazyDict, b: LazyDict) -> list[tuple[Any, Any, Any]] | None
     for key in touched:
         if key in moved:
             continue
-        old, new = a._raw(key), b._raw(key)
+        old, new = a.raw(key), b.raw(key)
         if old is new or (
             old is not MISSING and new is not MISSING and _equal(old, new)
         ):
@@ -667,7 +669,7 @@ def _dict_changes(a: LazyDict, b: LazyDict) -> list[tuple[Any, Any, Any]] | None
         found.append((key, old, new))
     adds = []
     for key in moved:
-        old, new = a._raw(key), b._raw(key)
+        old, new = a.raw(key), b.raw(key)
         if new is MISSING:  # added, then removed again
             if old is not MISSING:
                 found.append((key, old, MISSING))
@@ -695,7 +697,7 @@ def _list_changes(a: LazyList, b: LazyList) -> list[tuple[Any, Any, Any]] | None
         return None
     found = []
     for i in sorted({i for i, _, _, _ in steps}):
-        old, new = a._raw(i), b._raw(i)
+        old, new = a.raw(i), b.raw(i)
         if old is not new and not _equal(old, new):
             found.append((i, old, new))
     return found
@@ -727,8 +729,8 @@ def apply(value: LazyDict | LazyList, op: str, path: tuple[Any, ...], new: Any) 
     if type(value) is LazyList:
         if op != "=" and not rest:
             return _frozen(value.materialize(), op, path, new)
-        return value._patched(_index(value, key, path), op, rest, new)
-    return value._patched(key, op, rest, new)
+        return value._patched(_index(value, key, path), op, rest, new)  # noqa: SLF001 - this module's own class
+    return value._patched(key, op, rest, new)  # noqa: SLF001 - this module's own class
 
 
 def _step(value: Any, op: str, path: tuple[Any, ...], new: Any) -> Any:

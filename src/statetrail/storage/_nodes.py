@@ -600,3 +600,7 @@ class _Reader:
             raise ValueError(f"a {node[0]!r} node where a level belongs")
         for _, hexes in node[1]:
             self._buckets(bytes.fromhex(hexes), depth + 1, out)
+
+
+#: The node reader, public to the package (``_lazy`` reads nodes one by one).
+Reader = _Reader

@@ -12,23 +12,69 @@ they are logged when found and kept for the next :meth:`GroupCommit.flush`.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from typing import NamedTuple
 
 from statetrail._log import get_logger
 from statetrail.errors import ConflictError, StatetrailError, StorageError
+from statetrail.storage.base import Row
 
-__all__ = ["GroupCommit", "Op", "Queued"]
+__all__ = [
+    "GroupCommit",
+    "Insert",
+    "Op",
+    "PutCheckpoint",
+    "Queued",
+    "SaveHeads",
+    "rows_of",
+]
 
 log = get_logger("statetrail.storage.sqlite")
 
-#: One queued write: it runs inside the group's transaction.
-Op = Callable[[sqlite3.Connection], None]
+#: The parameters of one statement.
+Params = tuple[object, ...]
+
+
+class Insert(NamedTuple):
+    """A queued ``append()``: its rows, and the heads saved with the first."""
+
+    rows: list[Row]
+    #: The rows' parameters of ``INSERT`` (``_sqlite_schema.params``).
+    parameters: list[Params]
+    #: The parameters of ``SAVE_HEADS``, undone with the rows (or ``None``).
+    heads: Params | None = None
+
+
+class PutCheckpoint(NamedTuple):
+    """A queued ``put_checkpoint()``: dropped if its revision's row is refused."""
+
+    timeline: str
+    number: int
+    value: str
+    digest: str
+
+
+class SaveHeads(NamedTuple):
+    """A queued ``save_heads()``: the parameters of ``SAVE_HEADS``."""
+
+    parameters: Params
+
+
+#: One queued write: it runs inside the group's transaction (``sqlite._run``). The
+#: committer reads what it holds (rows to store in one statement, a checkpoint
+#: to drop) from its type, not from a closure.
+Op = Insert | PutCheckpoint | SaveHeads
 
 #: An operation and the number of rows it writes.
 Queued = tuple[Op, int]
+
+
+def rows_of(op: Op) -> list[Row]:
+    """The rows ``op`` stores (none but an :class:`Insert`'s)."""
+    return op.rows if type(op) is Insert else []
+
 
 #: Commits a group: returns the error of each operation that failed (in order).
 Committer = Callable[[list[Queued]], list[StatetrailError]]

@@ -153,10 +153,14 @@ class Connections:
     def close(self) -> None:
         """Close the readers, then the writer (the last to close checkpoints)."""
         with self.write_lock, GATE:
-            self._close()
+            self.close_now()
         _live.discard(self)
 
-    def _close(self) -> None:
+    def close_now(self) -> None:
+        """Close every connection, the writer last, without taking the gate.
+
+        For :meth:`close`, and before a fork, whose hook holds the gate shut.
+        """
         with self._lock:
             readers, self._readers = list(self._readers.values()), {}
             self._local = threading.local()
@@ -205,7 +209,7 @@ def _before_fork() -> None:
     pid = os.getpid()
     for connections in list(_live):
         if connections.pid == pid:
-            connections._close()
+            connections.close_now()
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork

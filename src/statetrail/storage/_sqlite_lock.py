@@ -190,6 +190,11 @@ class WriterLock:
             self.mode = None
             _held.discard(self)
 
+    def after_fork(self) -> None:
+        """In a forked child: a fresh mutex, and the parent's descriptor closed."""
+        self._mutex = threading.Lock()  # another thread may have held it
+        self._forget()
+
     def _forget(self) -> None:
         """In a forked child: close the parent's descriptor, leaving its lock."""
         if self._fd >= 0:
@@ -201,8 +206,7 @@ class WriterLock:
 
 def _after_fork_in_child() -> None:
     for lock in list(_held):
-        lock._mutex = threading.Lock()  # another thread may have held it
-        lock._forget()
+        lock.after_fork()
     _held.clear()
 
 

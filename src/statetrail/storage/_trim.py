@@ -31,7 +31,7 @@ from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import codec
 from statetrail.storage._journal import (
-    _WHOLE_PATCH,
+    WHOLE_PATCH,
     NeedsCheckpoint,
     read_value,
     row_value,
@@ -293,7 +293,7 @@ def _tombstone(
             if (
                 row is None
                 or row.payload is None
-                or row.payload.startswith(_WHOLE_PATCH)
+                or row.payload.startswith(WHOLE_PATCH)
             ):
                 continue  # erased (its tombstone is its value), or a whole value
             stored = backend.checkpoint(name, number)

@@ -48,18 +48,18 @@ content-addressed checkpoints of issue 11.
 
 **Kept up to date.** :class:`Tracker` keeps the digests of one value as a
 shadow tree (Python dicts and lists mirroring the value, each node with its
-cached digest) and takes each write's changes (the same ``(op, path, new)``
-steps the stored patch holds): a write rehashes the nodes on its paths and the
-new values it brings, not the state. The shadow lives beside the journal of a
-stored timeline, not in the frozen containers: the frozen tries' nodes are
-plain tuples with no room for a cache, an in-memory ``Store.set`` must not pay
-for it, and a compiled trie (``_hamt``) needs to keep nothing for it. The
-price: the first write of a timeline opened from storage, or a write on
-another branch than the last, hashes the whole value once (0.07 s of CPU for
-10,000 entries, 0.66 s for 100,000), and the digests take memory beside the
-value (about 250 bytes an entry). A write that loses a race for its number is
-stepped back with its inverted changes and then follows the other process's
-rows, so writers taking turns do not hash whole values.
+cached digest) and takes each write's changes (the ``Change`` objects the
+stored patch reads back as; only their new values count): a write rehashes the
+nodes on its paths and the new values it brings, not the state. The shadow
+lives beside the journal of a stored timeline, not in the frozen containers:
+the frozen tries' nodes are plain tuples with no room for a cache, an in-memory
+``Store.set`` must not pay for it, and a compiled trie (``_hamt``) needs to
+keep nothing for it. The price: the first write of a timeline opened from
+storage, or a write on another branch than the last, hashes the whole value
+once (0.07 s of CPU for 10,000 entries, 0.66 s for 100,000), and the digests
+take memory beside the value (about 250 bytes an entry). A write that loses a
+race for its number is stepped back with its inverted changes and then follows
+the other process's rows, so writers taking turns do not hash whole values.
 
 Figures (CPU per single-leaf step of a random key, this 2-core machine under
 load, ``benchmarks/bench_durable_digest.py``): 5.6 us at 13 leaves, 13.5 us at
@@ -79,7 +79,8 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from statetrail.frozen import FrozenDict, FrozenList
+from statetrail._change import Change, fields
+from statetrail.frozen import MISSING, FrozenDict, FrozenList
 from statetrail.frozen._hooks import lazy
 from statetrail.storage import codec
 
@@ -477,7 +478,11 @@ def value_digest(value: Any, *, allow_pickle: bool = False) -> str:
     return _digest(_shadow(value, allow_pickle)).hex()
 
 
-Op = tuple[str, Sequence[Any], Any]
+def _op(old: Any, new: Any) -> str:
+    """A change's step: ``-`` removes, ``+`` adds, ``=`` replaces."""
+    if new is MISSING:
+        return "-"
+    return "+" if old is MISSING else "="
 
 
 class Tracker:
@@ -505,23 +510,26 @@ class Tracker:
         self.number = number
         return _digest(self._root).hex()
 
-    def advance(self, ops: Iterable[Op], value: Any, number: int) -> str:
-        """Apply ``ops`` (the patch from the held value to ``value``).
+    def advance(self, changes: Iterable[Change], value: Any, number: int) -> str:
+        """Apply ``changes`` (the patch from the held value to ``value``).
+
+        Only the new values are read (a stored patch has no old ones).
 
         ``value`` is the result, used only when a step cannot be followed in the
         shadow (then the whole value is hashed again). Returns the new digest.
         """
         self.number = None  # until the steps are all in
         try:
-            for op, path, new in ops:
-                self._step(op, path, new)
+            for change in changes:
+                path, old, new = fields(change)
+                self._step(_op(old, new), path, new)
         except _Lost:
             return self.reset(value, number)
         self.number = number
         return _digest(self._root).hex()
 
-    def revert(self, ops: Iterable[Op], number: int) -> None:
-        """Undo the last write with its inverse ``ops``, back to ``number``.
+    def revert(self, changes: Iterable[Change], number: int) -> None:
+        """Undo the last write with its inverse ``changes``, back to ``number``.
 
         A key removed from a dict cannot be put back in its place by a step (an
         added key goes last): such an undo forgets the value instead, and the
@@ -529,8 +537,9 @@ class Tracker:
         """
         self.number = None
         try:
-            for op, path, new in ops:
-                self._step(op, path, new, back=True)
+            for change in changes:
+                path, old, new = fields(change)
+                self._step(_op(old, new), path, new, back=True)
         except _Lost:
             self.forget()
             return

@@ -78,7 +78,7 @@ from typing import Any, Final, NoReturn
 
 import orjson
 
-from statetrail._change import Change
+from statetrail._change import UNSTORED, Change, fields
 from statetrail.errors import CorruptHistoryError
 from statetrail.frozen import MISSING
 from statetrail.frozen._hooks import real
@@ -339,7 +339,7 @@ def changes_to_json(
     for i, change in enumerate(changes):
         # The raw fields: an object the engine keeps boxed is stored as the object,
         # without the copy the public properties hand out.
-        path, old, new = change._path, change._old, change._new
+        path, old, new = fields(change)
         try:
             steps = [
                 step if _plain(step) else _step_json(step, allow_pickle)
@@ -375,23 +375,24 @@ def _step_json(step: Any, allow_pickle: bool) -> Any:
 _PLAIN_STEPS: Final = frozenset([str, int, bool, type(None)])
 
 
-def changes_from_json(
-    data: Any, *, allow_pickle: bool = False
-) -> list[tuple[str, tuple[Any, ...], Any]]:
-    """The ``(op, path, new)`` operations of a patch from :func:`changes_to_json`.
+def changes_from_json(data: Any, *, allow_pickle: bool = False) -> list[Change]:
+    """The changes of a patch from :func:`changes_to_json`, in order.
 
-    ``new`` is frozen, and :data:`~statetrail.frozen.MISSING` for a removal.
+    Each new value is frozen (:data:`~statetrail.frozen.MISSING` for a removal);
+    the old values were not stored: :data:`~statetrail._change.UNSTORED` for a
+    replacement or removal, ``MISSING`` for an addition. They apply with
+    :func:`~statetrail.diff.apply_changes`.
 
     Raises:
         CorruptHistoryError: ``data`` is not a well-formed patch.
         CodecError: It names a class not registered in this process.
 
-    >>> changes_from_json([["+", ["a", 0], [1]]])
-    [('+', ('a', 0), FrozenList([1]))]
+    >>> changes_from_json([["+", ["a", 0], [1]], ["-", ["b"]]])
+    [Change('a.0', MISSING, FrozenList([1])), Change('b', <not stored>, MISSING)]
     """
     if type(data) is not list:
         _corrupt(f"a patch is a list of operations, not a {type(data).__name__}")
-    ops: list[tuple[str, tuple[Any, ...], Any]] = []
+    changes: list[Change] = []
     for op in data:
         if type(op) is not list or not op or type(op[0]) is not str:
             _corrupt(f"a malformed patch operation: {_short(op)}")
@@ -409,12 +410,11 @@ def changes_from_json(
             _corrupt(f"a patch path is a list of keys: {_short(op)}")
         if all(type(step) in _PLAIN_STEPS for step in steps):
             path = tuple(steps)  # from_json gives plain steps back as they are
-            ops.append((kind, path, new))
-            continue
-        path = tuple(from_json(step, allow_pickle=allow_pickle) for step in steps)
-        try:
-            hash(path)
-        except TypeError:
-            _corrupt(f"a patch path with a key that cannot be a key: {_short(op)}")
-        ops.append((kind, path, new))
-    return ops
+        else:
+            path = tuple(from_json(step, allow_pickle=allow_pickle) for step in steps)
+            try:
+                hash(path)
+            except TypeError:
+                _corrupt(f"a patch path with a key that cannot be a key: {_short(op)}")
+        changes.append(Change(path, MISSING if kind == "+" else UNSTORED, new))
+    return changes

@@ -399,17 +399,16 @@ def _problems_beyond(tree: dict[str, Any], where: str) -> list[Problem]:
         loaded, _ = read_timelines(tree, where)
         bad: list[Problem] = []
         ends, heads_of = ends_of_document(tree, loaded, where, bad)
-        memory = MemoryBackend()
-        for name, (rows, _, checkpoints) in loaded.items():
-            if any(t == name for t, _, _ in bad):
-                continue
-            memory._rows[name] = {row.number: row for row in rows}
-            heads = heads_of[name]
-            if heads is not None:
-                memory._heads[name] = heads
-            memory._checkpoints[name] = dict(checkpoints)
-        memory._ends.update(ends)
-        memory._trims.update(trims_of_document(tree, []))
+        damaged = {t for t, _, _ in bad}
+        memory = MemoryBackend.holding(
+            {
+                name: (rows, heads_of[name], checkpoints)
+                for name, (rows, _, checkpoints) in loaded.items()
+                if name not in damaged
+            },
+            ends,
+            trims_of_document(tree, []),
+        )
         _verify.verify(memory)
     except CorruptHistoryError as exc:
         return list(exc.problems)
@@ -798,9 +797,9 @@ def history_tree(name: str, timeline: Timeline[Any]) -> dict[str, Any]:
         journal = StoreJournal(memory, name, checkpoint_every=CHECKPOINT_EVERY)
         seal = seals_of(timeline.interceptors)
         for revision in revisions:
-            row, _ = journal._row(revision, seal)
+            row, _ = journal.encode(revision, seal)
             memory.append([row])
-            journal._chains[row.number] = row.chain
+            journal.stored(row)
         journal.moved(Handle(timeline))
         heads = memory.heads(name)
         rows = memory.read(name)

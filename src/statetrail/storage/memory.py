@@ -7,7 +7,7 @@ raises the same errors as the others.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage import _index
@@ -40,6 +40,31 @@ class MemoryBackend(Backend):
         self._nodes: dict[bytes, bytes] = {}
         self._closed = False
         self._version = 0  # moved by every append and erasure
+
+    @classmethod
+    def holding(
+        cls,
+        timelines: Mapping[
+            str, tuple[Sequence[Row], Heads | None, Mapping[int, tuple[str, str]]]
+        ],
+        ends: Mapping[str, End],
+        trims: Mapping[str, list[RangeTombstone]],
+    ) -> MemoryBackend:
+        """A backend holding stored records as they are, for ``verify`` to check.
+
+        ``timelines`` maps each name to its rows, saved heads and checkpoints
+        (number to value text and digest). Nothing is checked here: rows with
+        gaps or a broken chain are kept as given, as a damaged file holds them.
+        """
+        backend = cls()
+        for name, (rows, heads, checkpoints) in timelines.items():
+            backend._rows[name] = {row.number: row for row in rows}
+            if heads is not None:
+                backend._heads[name] = heads
+            backend._checkpoints[name] = dict(checkpoints)
+        backend._ends.update(ends)
+        backend._trims.update(trims)
+        return backend
 
     def _check(self) -> None:
         if self._closed:

@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeVar
 from statetrail._log import get_logger
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage import _index
+from statetrail.storage._driver_errors import Translated
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
@@ -229,27 +230,26 @@ class PostgresBackend(Backend):
         # One connection first, bounded by the connect timeout: an unreachable
         # server is one line at once, not a pool retrying in the background. A
         # connection lost after it was made is retried, as every call is.
-        for attempt in itertools.count():
-            with self._server.connect() as conn:
-                try:
-                    if read_only:
-                        check_readable(conn, schema, self._server.describe())
-                    else:
-                        migrate(
-                            conn,
-                            schema,
-                            _version_1_only=_version_1_only,
-                            _version_3_only=_version_3_only,
-                        )
-                    break
-                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-                    if attempt >= retries:
-                        what = f"opening schema {schema!r}"
-                        raise _storage_error(what, exc, attempt + 1) from exc
-                    log.info("opening: connection lost (%s); retrying", exc)
-                except psycopg.Error as exc:
-                    raise _storage_error(f"opening schema {schema!r}", exc) from exc
-            time.sleep(_backoff(attempt))
+        with _translated(f"opening schema {schema!r}"):
+            for attempt in itertools.count():
+                with self._server.connect() as conn:
+                    try:
+                        if read_only:
+                            check_readable(conn, schema, self._server.describe())
+                        else:
+                            migrate(
+                                conn,
+                                schema,
+                                _version_1_only=_version_1_only,
+                                _version_3_only=_version_3_only,
+                            )
+                        break
+                    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                        if attempt >= retries:
+                            what = f"opening schema {schema!r}"
+                            raise _storage_error(what, exc, attempt + 1) from exc
+                        log.info("opening: connection lost (%s); retrying", exc)
+                time.sleep(_backoff(attempt))
         self._pool: ConnectionPool[Connection[Any]] = ConnectionPool(
             url,
             min_size=min_size,
@@ -272,28 +272,27 @@ class PostgresBackend(Backend):
 
     def _run(self, what: str, op: Callable[[Connection[Any], int], _T]) -> _T:
         """Run ``op(connection, attempt)``, retrying when the connection is lost."""
-        for attempt in itertools.count():
-            if self._closed:
-                raise StorageError("the PostgreSQL backend is closed")
-            try:
-                with self._pool.connection() as conn:
-                    return op(conn, attempt)
-            except PoolTimeout as exc:
-                error, cause = self._no_connection(what, exc)
-                raise error from cause
-            except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        with _translated(what):  # what the retries below leave
+            for attempt in itertools.count():
                 if self._closed:
-                    raise StorageError("the PostgreSQL backend is closed") from exc
-                # Drop the pool's other connections if they died too (a server
-                # restart kills them all), so a retry or the next call gets a
-                # live one.
-                self._pool.check()
-                if attempt >= self._retries:
-                    raise _storage_error(what, exc, tries=attempt + 1) from exc
-                log.info("%s: connection lost (%s); retrying", what, exc)
-                time.sleep(_backoff(attempt))
-            except psycopg.Error as exc:
-                raise _storage_error(what, exc) from exc
+                    raise StorageError("the PostgreSQL backend is closed")
+                try:
+                    with self._pool.connection() as conn:
+                        return op(conn, attempt)
+                except PoolTimeout as exc:
+                    error, cause = self._no_connection(what, exc)
+                    raise error from cause
+                except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+                    if self._closed:
+                        raise StorageError("the PostgreSQL backend is closed") from exc
+                    # Drop the pool's other connections if they died too (a server
+                    # restart kills them all), so a retry or the next call gets a
+                    # live one.
+                    self._pool.check()
+                    if attempt >= self._retries:
+                        raise _storage_error(what, exc, tries=attempt + 1) from exc
+                    log.info("%s: connection lost (%s); retrying", what, exc)
+                    time.sleep(_backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _no_connection(
@@ -990,7 +989,7 @@ class PostgresBackend(Backend):
                 raise
             return conn
 
-        try:
+        with _translated("listening"):
             return ChangeFeed(
                 connect,
                 ends=self._sql.ends,
@@ -1000,8 +999,6 @@ class PostgresBackend(Backend):
                 after=after,
                 reconnect_for=reconnect_for,
             )
-        except psycopg.Error as exc:
-            raise _storage_error("listening", exc) from exc
 
     def _one(self, what: str, statement: str, params: Sequence[Any]) -> Any:
         record = self._run(what, lambda c, _: c.execute(statement, params).fetchone())
@@ -1056,7 +1053,12 @@ def _row(record: Sequence[Any]) -> Row:
     return Row(*values)
 
 
-def _storage_error(what: str, exc: Exception, tries: int = 1) -> Exception:
+def _translated(what: str) -> Translated:
+    """Driver errors leaving a block become statetrail's (:func:`_storage_error`)."""
+    return Translated((psycopg.Error,), lambda exc: _storage_error(what, exc))
+
+
+def _storage_error(what: str, exc: BaseException, tries: int = 1) -> Exception:
     """The statetrail error for a driver error (the caller chains ``exc``).
 
     The message is one line: the driver's first (a command prints it as it is).

@@ -97,6 +97,7 @@ from statetrail.errors import (
 from statetrail.storage import _index
 from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
+from statetrail.storage._driver_errors import Translated
 from statetrail.storage._files import check_regular
 from statetrail.storage._row_checks import (
     check_checkpoint,
@@ -104,7 +105,16 @@ from statetrail.storage._row_checks import (
     is_int,
     json_type,
 )
-from statetrail.storage._sqlite_batch import GroupCommit, Queued
+from statetrail.storage._sqlite_batch import (
+    GroupCommit,
+    Insert,
+    Op,
+    Params,
+    PutCheckpoint,
+    Queued,
+    SaveHeads,
+    rows_of,
+)
 from statetrail.storage._sqlite_busy import BusyRetry
 from statetrail.storage._sqlite_connections import (
     GATE,
@@ -149,7 +159,8 @@ _INDEXED = 4
 _WAL_LIMIT = 64 * 1024 * 1024  # journal_size_limit: the WAL shrinks back to this
 
 # Backends with a batch queue, flushed when the interpreter exits.
-_batched: weakref.WeakSet[SQLiteBackend] = weakref.WeakSet()
+# (This process's connections, with their file's path: the queue is theirs.)
+_batched: weakref.WeakKeyDictionary[Connections, str] = weakref.WeakKeyDictionary()
 
 #: Refused revision numbers kept to drop their checkpoints (a checkpoint follows
 #: its row, in the same group or the next) and the rows queued after them that
@@ -162,47 +173,52 @@ Lost = dict[tuple[str, int], None]
 
 def _bulk(
     ops: list[Queued],
-) -> tuple[list[sql._Params], list[sql._Params], list[Queued]] | None:
+) -> tuple[list[Params], list[PutCheckpoint], list[Queued]] | None:
     """A group's appends and checkpoints, to store in one statement each.
 
-    Returns the rows' parameters, the checkpoints' parameters and the other
-    operations (saved heads: another table, so their order against the rows does
-    not matter), or ``None`` when the group holds anything else.
+    Returns the rows' parameters, the checkpoints and the other operations
+    (saved heads: another table, so their order against the rows does not
+    matter), or ``None`` when the group holds anything else (rows queued with
+    heads, which go one operation at a time).
     """
-    rows: list[sql._Params] = []
-    checkpoints: list[sql._Params] = []
+    rows: list[Params] = []
+    checkpoints: list[PutCheckpoint] = []
     others: list[Queued] = []
     for queued in ops:
         op = queued[0]
-        if type(op) is not functools.partial:
-            return None
-        checkpoint = _checkpoint_of(op)
-        if op.func is sql.insert:
-            rows += op.args[1]
-        elif checkpoint is not None:
-            checkpoints.append(checkpoint)
-        elif op.func is sql.execute and op.args[0] is sql.SAVE_HEADS:
+        if type(op) is Insert and op.heads is None:
+            rows += op.parameters
+        elif type(op) is PutCheckpoint:
+            checkpoints.append(op)
+        elif type(op) is SaveHeads:
             others.append(queued)
         else:
             return None
     return rows, checkpoints, others
 
 
-def _checkpoint_of(op: object) -> sql._Params | None:
-    """The parameters of a queued :meth:`SQLiteBackend.put_checkpoint`, else None."""
-    if (
-        type(op) is functools.partial
-        and op.func is sql.execute
-        and op.args[0] is sql.PUT_CHECKPOINT
-    ):
-        params: sql._Params = op.args[1]
-        return params
-    return None
+def _run(op: Op, conn: sqlite3.Connection) -> None:
+    """Do ``op`` in the caller's transaction.
+
+    Raises:
+        ConflictError: A row's number is taken (the driver's error as cause).
+        ValueError: An integer does not fit in 64 bits.
+    """
+    if type(op) is Insert:
+        if op.heads is None:
+            sql.insert(op.rows, op.parameters, conn)
+        else:
+            sql.insert_with_heads(op.rows, op.parameters, op.heads, conn)
+    elif type(op) is PutCheckpoint:
+        sql.execute(sql.PUT_CHECKPOINT, tuple(op), conn)
+    else:
+        assert type(op) is SaveHeads
+        sql.execute(sql.SAVE_HEADS, op.parameters, conn)
 
 
-def _kept(lost: Lost, checkpoint: sql._Params) -> bool:
+def _kept(lost: Lost, checkpoint: PutCheckpoint) -> bool:
     """Whether ``checkpoint``'s revision was stored (its row was not refused)."""
-    return (checkpoint[0], checkpoint[1]) not in lost
+    return (checkpoint.timeline, checkpoint.number) not in lost
 
 
 def _fork(record: Sequence[Any], path: str) -> Fork:
@@ -218,16 +234,6 @@ def _fork(record: Sequence[Any], path: str) -> Fork:
             "restore the file from a backup"
         )
     return Fork(int(number), None if parent is None else int(parent), branch)
-
-
-def _rows_of(op: object) -> list[Row]:
-    """The rows of a queued :meth:`SQLiteBackend.append` (none for the rest)."""
-    if type(op) is functools.partial and (
-        op.func is sql.insert or op.func is sql.insert_with_heads
-    ):
-        rows: list[Row] = op.args[0]
-        return rows
-    return []
 
 
 def _orphans(rows: Sequence[Row], lost: Lost) -> ConflictError | None:
@@ -248,7 +254,7 @@ def _orphans(rows: Sequence[Row], lost: Lost) -> ConflictError | None:
     return None
 
 
-def _heads_params(timeline: str, heads: Heads) -> sql._Params:
+def _heads_params(timeline: str, heads: Heads) -> Params:
     """The parameters of :data:`_sqlite_schema.SAVE_HEADS`."""
     return (timeline, heads.branch, heads.cursor, sql.tips_json(heads), heads.seal)
 
@@ -326,6 +332,8 @@ class SQLiteBackend(Backend):
         self._json = False  # SQLite has its JSON functions (set by _setup)
         self._migrations = _migrations
         self._process = Connections(self._connect)
+        #: Driver errors leaving a block become statetrail's (_driver_errors).
+        self._driver = Translated((sqlite3.Error, OverflowError), self._translate)
         warn_wal_reset(sqlite3.sqlite_version)
         try:
             if durability == "batched":
@@ -391,11 +399,8 @@ class SQLiteBackend(Backend):
             self._check_read_only(len(migrations))
             return
         state = self._live()
-        with state.write_lock:
-            try:
-                self._json, found = self._busy.run(attempt)
-            except sqlite3.Error as exc:
-                raise self._translate(exc) from exc
+        with state.write_lock, self._driver:
+            self._json, found = self._busy.run(attempt)
         # The version first: the write lock only to migrate, so opening a file
         # while another connection writes it does not wait for that writer.
         if found != (sql.APPLICATION_ID, len(migrations)):
@@ -417,11 +422,8 @@ class SQLiteBackend(Backend):
             raise StorageError(f"cannot open {self.path}: {exc.strerror}") from exc
         if size == 0:
             raise StorageError(f"{self.path} is empty, not a statetrail database")
-        with GATE:
-            try:
-                app_id, version = _version(self._live().reader())
-            except sqlite3.Error as exc:
-                raise self._translate(exc) from exc
+        with GATE, self._driver:
+            app_id, version = _version(self._live().reader())
         if app_id != sql.APPLICATION_ID:
             if app_id == 0 and version == 0:
                 raise StorageError(f"{self.path} is not a statetrail database")
@@ -486,12 +488,8 @@ class SQLiteBackend(Backend):
                 return state.reader().execute(statement, parameters).fetchall()
 
         state = self._live()
-        try:
+        with self._driver:
             return self._busy.run(attempt)
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
-        except OverflowError as exc:
-            raise errors.too_large(exc) from exc
 
     def _write(
         self,
@@ -516,24 +514,19 @@ class SQLiteBackend(Backend):
             with GATE:
                 conn = state.writer()
                 conn.execute("BEGIN IMMEDIATE")  # busy: nothing done, try again
-                try:
-                    result = work(conn)
-                    conn.execute("COMMIT")
-                except BaseException as exc:
-                    if conn.in_transaction:
-                        conn.rollback()
-                    if isinstance(exc, sqlite3.Error):
-                        raise self._translate(exc) from exc  # not to be retried
-                    raise
+                # Translated here, once work has run: not to be retried.
+                with self._driver:
+                    try:
+                        result = work(conn)
+                        conn.execute("COMMIT")
+                    except BaseException:
+                        if conn.in_transaction:
+                            conn.rollback()
+                        raise
                 return result
 
-        try:
-            with state.write_lock:
-                return self._busy.run(attempt)
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
-        except OverflowError as exc:
-            raise errors.too_large(exc) from exc
+        with self._driver, state.write_lock:
+            return self._busy.run(attempt)
 
     def _insert_one(self, row: Row) -> None:
         """One row as a transaction of its own: the INSERT in autocommit mode.
@@ -551,23 +544,22 @@ class SQLiteBackend(Backend):
         state = self._live()
         if not state.claimed:
             self._claim(state)
-        try:
-            with state.write_lock:
-                self._busy.run(attempt)
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
-        except OverflowError as exc:
-            raise errors.too_large(exc) from exc
+        with self._driver, state.write_lock:
+            self._busy.run(attempt)
 
-    def _translate(self, exc: sqlite3.Error) -> StorageError:
+    def _translate(self, exc: BaseException) -> Exception:
+        """The error ``_driver`` raises for driver error ``exc`` (_sqlite_errors)."""
+        if isinstance(exc, OverflowError):
+            return errors.too_large(exc)
+        assert isinstance(exc, sqlite3.Error)
         return errors.translate(exc, self.path, self._busy.bound)
 
-    def _submit(self, op: Callable[[Connection], None], rows: int = 0) -> None:
+    def _submit(self, op: Op, rows: int = 0) -> None:
         """Run a write now, or queue it in batched mode."""
         self._refuse_write()
         state = self._live()
         if self.durability != "batched":
-            self._write(op)
+            self._write(functools.partial(_run, op))
             return
         if state.batch is None:
             if not state.claimed:
@@ -580,7 +572,7 @@ class SQLiteBackend(Backend):
                         size=self._batch_size,
                         name=f"statetrail-sqlite-commit {self.path}",
                     )
-                    _batched.add(self)
+                    _batched[state] = self.path
         state.batch.submit(op, rows)
 
     def _commit_group(
@@ -624,7 +616,7 @@ class SQLiteBackend(Backend):
             rest = ops
             # After a refusal, rows that may descend from it go one at a time.
             if plan is not None and not (
-                lost and any(_orphans(_rows_of(op), lost) for op, _ in ops)
+                lost and any(_orphans(rows_of(op), lost) for op, _ in ops)
             ):
                 rows, checkpoints, rest = plan
                 try:
@@ -639,28 +631,27 @@ class SQLiteBackend(Backend):
                         sql.insert_many(
                             sql.PUT_CHECKPOINT,
                             json_checkpoints,
-                            checkpoints,
+                            [tuple(c) for c in checkpoints],
                             conn,
                             sql.CHECKPOINT_INTEGERS,
                         )
             for op, rows_of_op in rest:
                 if lost:
-                    checkpoint = _checkpoint_of(op)
-                    if checkpoint is not None and not _kept(lost, checkpoint):
+                    if type(op) is PutCheckpoint and not _kept(lost, op):
                         continue
-                    orphans = _orphans(_rows_of(op), lost)
+                    orphans = _orphans(rows_of(op), lost)
                     if orphans is not None:
-                        lose(_rows_of(op), conn)
+                        lose(rows_of(op), conn)
                         failed.append(orphans)
                         continue
                 if rows_of_op > 1:
                     conn.execute("SAVEPOINT op")
                 try:
-                    op(conn)
+                    _run(op, conn)
                 except (ConflictError, ValueError) as exc:
                     if rows_of_op > 1:
                         conn.execute("ROLLBACK TO op")
-                    lose(_rows_of(op), conn)  # none of the operation's rows
+                    lose(rows_of(op), conn)  # none of the operation's rows
                     if isinstance(exc, ConflictError):
                         failed.append(exc)
                     else:
@@ -710,15 +701,11 @@ class SQLiteBackend(Backend):
             # A queued checkpoint follows its row and is dropped if the row is
             # refused (see _commit_group). Heads go in the rows' own operation
             # (the first revision's, once per timeline), undone with them.
-            if heads is None:
-                op = functools.partial(sql.insert, rows, parameters)
-            else:
-                op = functools.partial(
-                    sql.insert_with_heads,
-                    rows,
-                    parameters,
-                    _heads_params(timeline, heads),
-                )
+            op = Insert(
+                rows,
+                parameters,
+                None if heads is None else _heads_params(timeline, heads),
+            )
             self._submit(op, len(rows) + (heads is not None))
             for checkpoint in checkpoints:
                 self._queue_checkpoint(timeline, *checkpoint)
@@ -898,7 +885,7 @@ class SQLiteBackend(Backend):
     def save_heads(self, timeline: str, heads: Heads) -> None:
         """Record where the cursor is and each branch's tip."""
         parameters = _heads_params(timeline, heads)
-        self._submit(functools.partial(sql.execute, sql.SAVE_HEADS, parameters))
+        self._submit(SaveHeads(parameters))
 
     def heads(self, timeline: str) -> Heads | None:
         """The heads last saved, or ``None``."""
@@ -915,9 +902,8 @@ class SQLiteBackend(Backend):
         self, timeline: str, number: int, value: str, digest: str
     ) -> None:
         # put_checkpoint's work, shared with append, which must not call a
-        # subclass's put_checkpoint. _checkpoint_of recognises the operation.
-        parameters = (timeline, number, value, digest)
-        self._submit(functools.partial(sql.execute, sql.PUT_CHECKPOINT, parameters))
+        # subclass's put_checkpoint.
+        self._submit(PutCheckpoint(timeline, number, value, digest))
 
     def checkpoint(self, timeline: str, number: int) -> tuple[str, str] | None:
         """The checkpoint of revision ``number`` as ``(value, digest)``, or ``None``."""
@@ -1117,7 +1103,7 @@ class SQLiteBackend(Backend):
                 return int(left)
 
         state = self._live()
-        try:
+        with self._driver:
             left = -1
             while True:
                 with state.write_lock:  # a batch at a time: writers go in between
@@ -1127,8 +1113,6 @@ class SQLiteBackend(Backend):
                 left = now
             with GATE:
                 state.reader().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
 
     def vacuum(self) -> None:
         """Rebuild the file with ``VACUUM``, switching it to incremental vacuum.
@@ -1139,14 +1123,11 @@ class SQLiteBackend(Backend):
         self._refuse_write()
         self.flush()
         state = self._live()
-        try:
-            with state.write_lock, GATE:
-                conn = state.writer()
-                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-                conn.execute("VACUUM")
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
+        with self._driver, state.write_lock, GATE:
+            conn = state.writer()
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def flush(self) -> None:
         """Wait until every write queued in batched mode is committed and durable.
@@ -1170,7 +1151,7 @@ class SQLiteBackend(Backend):
                 return
             state = self._process
             self._closed = True
-        _batched.discard(self)
+        _batched.pop(state, None)
         if state.pid != os.getpid():
             self._writers.release()  # leaves the parent's lock alone
             return  # inherited through fork and never used here: the parent's
@@ -1287,10 +1268,8 @@ class SQLiteBackend(Backend):
                     destination.close()
 
         state = self._live()
-        try:
+        with self._driver:
             self._busy.run(copy)
-        except sqlite3.Error as exc:
-            raise self._translate(exc) from exc
 
     def __enter__(self) -> SQLiteBackend:
         return self
@@ -1313,10 +1292,10 @@ def _version(conn: Connection) -> tuple[int, int]:
 @atexit.register
 def _flush_at_exit() -> None:
     """Commit what batched backends still hold when the interpreter exits."""
-    for backend in list(_batched):
-        batch = backend._process.batch
-        if backend._process.pid == os.getpid() and batch is not None:
+    for state, path in list(_batched.items()):
+        batch = state.batch
+        if state.pid == os.getpid() and batch is not None:
             try:
                 batch.flush()
             except StatetrailError as exc:
-                log.error("batched writes to %s failed at exit: %s", backend.path, exc)
+                log.error("batched writes to %s failed at exit: %s", path, exc)
