@@ -10,10 +10,16 @@ The first one made also gives the ``"statetrail"`` logger a
 :class:`logging.NullHandler`, as a library should: without a logging set-up in
 the application, Python's last-resort handler does not print statetrail's
 warnings to standard error.
+
+A record made while :mod:`logging` is not imported is dropped without importing
+it (issue 11: 5 ms of a first ``statetrail.open``): no handler can have been set
+up yet, and the ``"statetrail"`` logger's :class:`~logging.NullHandler` keeps
+Python's last-resort handler from printing it, so it would reach no one.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
@@ -24,6 +30,11 @@ __all__ = ["get_logger"]
 
 _lock = threading.Lock()
 _handled = False
+
+#: The methods that make a record: dropped while logging is not imported.
+_EMITTERS = frozenset(
+    {"debug", "info", "warning", "warn", "error", "exception", "critical", "fatal"}
+)
 
 
 def get_logger(name: str) -> logging.Logger:
@@ -55,8 +66,14 @@ class _Deferred:
     def __getattr__(self, attribute: str) -> Any:
         logger = self._logger
         if logger is None:
+            if attribute in _EMITTERS and "logging" not in sys.modules:
+                return _drop  # no handler exists to receive the record
             logger = self._logger = _real(self._name)
         return getattr(logger, attribute)
 
     def __repr__(self) -> str:
         return f"<statetrail logger {self._name!r}>"
+
+
+def _drop(*_args: object, **_kwargs: object) -> None:
+    """A record made before :mod:`logging` is imported: it would reach no one."""

@@ -16,7 +16,6 @@ branches and cursor, checked against its hash chain.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import re
@@ -25,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from statetrail._intercept import Interceptor, interceptors_of
 from statetrail._log import get_logger
@@ -41,25 +40,26 @@ from statetrail.errors import (
     UnknownTimelineError,
 )
 from statetrail.frozen import FrozenDict
-from statetrail.immutable.revisioned import (
-    RevisionedImmutable,
-    RevisionedMapping,
-    SimpleRevisionedImmutableManager,
-)
 from statetrail.revision import Trim, time_ns_at
 from statetrail.storage import _integrity as integrity
-from statetrail.storage import _verify
 from statetrail.storage._journal import CHECKPOINT_EVERY, StoreJournal, read_value
 from statetrail.storage._lazy import NodeCache
 from statetrail.storage._paged import open_records
-from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
-from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
 from statetrail.storage.base import Backend, Heads, RangeTombstone
-from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
 from statetrail.timeline import Handle, Timeline
 from statetrail.var import Var
+
+if TYPE_CHECKING:
+    # Imported where used, not here: opening a SQLite file needs none of them,
+    # and together they cost ~9 ms of its first ``open`` (issue 11).
+    from statetrail.immutable.revisioned import (
+        RevisionedImmutable,
+        RevisionedMapping,
+        SimpleRevisionedImmutableManager,
+    )
+    from statetrail.storage._publisher import Publisher
 
 __all__ = ["Repository", "open"]
 
@@ -130,6 +130,8 @@ def open(
     text = os.fspath(target)
     scheme = _scheme(text)
     if text == ":memory:":
+        from statetrail.storage.memory import MemoryBackend
+
         backend = MemoryBackend()
     elif scheme in _SCHEMES:
         from statetrail.storage.postgres import PostgresBackend
@@ -146,6 +148,8 @@ def open(
         backend = SQLiteBackend(text, durability=durability, **options)
     publisher = None
     if publish is not None:
+        from statetrail.storage._publisher import Publisher
+
         try:
             publisher = Publisher(backend, publish)
         except BaseException:
@@ -176,6 +180,8 @@ def _scheme(text: str) -> str | None:
     scheme = scheme.lower()
     if scheme in _SCHEMES:
         return scheme
+    import difflib
+
     guess = difflib.get_close_matches(scheme, _SCHEMES, n=1, cutoff=0.6)
     hint = f" (did you mean {guess[0]}://?)" if guess else ""
     raise ValueError(
@@ -460,6 +466,8 @@ class Repository:
             heads = Heads(
                 timeline.current_branch, timeline.head.number, timeline.branches()
             )
+        from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
+
         plan = plan_trim(self.backend, name, below, heads)
         if before_ns is not None:
             young = cut_for_age(self.backend, name, before_ns, plan.first - 1)
@@ -600,7 +608,7 @@ class Repository:
     def revisioned(
         self,
         name: str,
-        kind: type[RevisionedImmutable] = RevisionedImmutable,
+        kind: type[RevisionedImmutable] | None = None,
         initial: Mapping[str, RevisionedImmutable] | None = None,
         *,
         interceptors: Iterable[Interceptor] = (),
@@ -609,7 +617,8 @@ class Repository:
 
         Each key's history is the timeline ``"<name>/<key>"``; reopening gives
         back every key with all its revisions, read back as locked ``kind``
-        objects. Keys are strings. History is never deleted: rollbacks move the
+        objects (``kind=None``: :class:`~statetrail.immutable.RevisionedImmutable`).
+        Keys are strings. History is never deleted: rollbacks move the
         cursor, and deleting a key is refused.
 
         A mapping is stored once it holds a key. Without ``initial``, a name
@@ -635,8 +644,15 @@ class Repository:
         ...      again.revision_manager("a").revision_history()]
         [(0, None), (1, 42)]
         """
+        from statetrail.immutable.revisioned import (
+            RevisionedImmutable,
+            RevisionedMapping,
+        )
+
         if not isinstance(name, str) or not name:
             raise ValueError("a mapping name is a non-empty string")
+        if kind is None:
+            kind = RevisionedImmutable
         storage = _StoredMapping(self, name, kind, interceptors_of(interceptors, None))
         mapping = RevisionedMapping(_storage=storage)
         if not mapping:
@@ -695,6 +711,8 @@ class Repository:
         ...     repo.verify(anchor=kept)
         {'score': 2}
         """
+        from statetrail.storage import _verify
+
         anchors = [] if anchor is None else integrity.parse_anchor(anchor)
         return _verify.verify(
             self.backend,
@@ -716,6 +734,8 @@ class Repository:
         detect any rewrite or truncation since.
         """
         self.flush()
+        from statetrail.storage import _verify
+
         names = [name] if name is not None else self.timelines()
         return integrity.format_anchor(_verify.anchor_of(self.backend, names))
 
@@ -795,6 +815,8 @@ class _StoredMapping:
 
     def load(self) -> dict[Any, SimpleRevisionedImmutableManager]:
         """The managers of the keys stored, their histories read back."""
+        from statetrail.immutable.revisioned import SimpleRevisionedImmutableManager
+
         managers: dict[Any, SimpleRevisionedImmutableManager] = {}
         for timeline_name in self._repo.timelines():
             if timeline_name.startswith(self._prefix):
@@ -826,6 +848,8 @@ class _StoredMapping:
             )
             _add_missing(timeline, self._interceptors)
             return timeline
+
+        from statetrail.immutable.revisioned import SimpleRevisionedImmutableManager
 
         return SimpleRevisionedImmutableManager(key, _open=open_timeline)
 

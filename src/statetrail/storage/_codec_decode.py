@@ -6,7 +6,7 @@ tagged objects their types, and anything malformed is CorruptHistoryError.
 
 from __future__ import annotations
 
-import zoneinfo
+import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
 
@@ -92,12 +92,13 @@ def _dec_tag(x: dict[str, Any], depth: int, pickle_ok: bool) -> Any:
         return _dec_registered(tag, payload, depth + 1, pickle_ok)
     except (StatetrailError, RecursionError):
         raise
-    except zoneinfo.ZoneInfoNotFoundError as exc:
-        raise CodecError(
-            f"the history holds a time in zone {exc}, which this process does not "
-            "know; install the tzdata package"
-        ) from exc
     except Exception as exc:
+        zones = sys.modules.get("zoneinfo")  # imported by a zone's decoder
+        if zones is not None and isinstance(exc, zones.ZoneInfoNotFoundError):
+            raise CodecError(
+                f"the history holds a time in zone {exc}, which this process does "
+                "not know; install the tzdata package"
+            ) from exc
         raise CorruptHistoryError(
             f"a malformed {short(tag, 60)!r} value: {short(exc)}"
         ) from exc

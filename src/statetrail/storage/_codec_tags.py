@@ -17,12 +17,15 @@ import fractions
 import math
 import pathlib
 import re
+import sys
 import uuid
-import zoneinfo
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 from statetrail.errors import StatetrailError
+
+if TYPE_CHECKING:
+    import zoneinfo
 
 _T = TypeVar("_T", datetime.datetime, datetime.time)
 
@@ -168,6 +171,23 @@ def _decode_timedelta(payload: Any) -> datetime.timedelta:
 # zoneinfo.ZoneInfo and "[tzname=CET]" for a datetime.timezone with its own name.
 
 
+def _is_zone_info(tz: datetime.tzinfo | None) -> TypeGuard[zoneinfo.ZoneInfo]:
+    """Whether ``tz`` is exactly a :class:`zoneinfo.ZoneInfo`.
+
+    :mod:`zoneinfo` is imported when a zone is first read, not with the codec
+    (3.7 ms of a first ``statetrail.open``, issue 11): until something imports
+    it, no value can hold one.
+    """
+    module = sys.modules.get("zoneinfo")
+    return module is not None and type(tz) is module.ZoneInfo
+
+
+def _zone(key: str) -> zoneinfo.ZoneInfo:
+    import zoneinfo
+
+    return zoneinfo.ZoneInfo(key)
+
+
 def _zone_suffix(tz: datetime.tzinfo | None) -> str:
     if tz is None:
         return ""
@@ -175,7 +195,7 @@ def _zone_suffix(tz: datetime.tzinfo | None) -> str:
         name = tz.tzname(None)
         default = datetime.timezone(tz.utcoffset(None)).tzname(None)
         return "" if name == default else f"[tzname={name}]"
-    if type(tz) is zoneinfo.ZoneInfo and tz.key is not None:
+    if _is_zone_info(tz) and tz.key is not None:
         return f"[{tz.key}]"
     raise TypeError(
         f"a time zone of type {type(tz).__qualname__} cannot be stored; use "
@@ -234,9 +254,7 @@ _FOLD = "[fold=1]"
 
 
 def _encode_datetime(x: datetime.datetime | datetime.time) -> str:
-    fold = x.fold and not (
-        type(x) is datetime.datetime and type(x.tzinfo) is zoneinfo.ZoneInfo
-    )
+    fold = x.fold and not (type(x) is datetime.datetime and _is_zone_info(x.tzinfo))
     return x.isoformat() + (_FOLD if fold else "") + _zone_suffix(x.tzinfo)
 
 
@@ -265,7 +283,7 @@ def _decode_wall_time(payload: Any) -> datetime.datetime:
         return value.replace(tzinfo=_named_offset(offset, zone))
     if offset is None:
         raise ValueError("a zone without an offset")
-    tz = zoneinfo.ZoneInfo(zone)
+    tz = _zone(zone)
     local = value.replace(tzinfo=tz)
     # The stored offset tells which reading of a repeated or skipped wall time.
     if local.utcoffset() != offset:
@@ -288,7 +306,7 @@ def _decode_time(payload: Any) -> datetime.time:
         return value.replace(tzinfo=_named_offset(value.utcoffset(), zone))
     if value.tzinfo is not None:
         raise ValueError("a time with both an offset and a zone")
-    return value.replace(tzinfo=zoneinfo.ZoneInfo(zone))
+    return value.replace(tzinfo=_zone(zone))
 
 
 def _path_decoder(

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import weakref
 from collections.abc import Callable
@@ -191,6 +192,10 @@ def has_wal_reset_bug(version: str) -> bool:
 def warn_wal_reset(version: str) -> None:
     """Log, once per process, that the linked SQLite has the WAL-reset bug."""
     if version in _warned or not has_wal_reset_bug(version):
+        return
+    if "logging" not in sys.modules:
+        # No handler can receive it yet (see statetrail._log): the first open
+        # after the application imports logging warns instead.
         return
     _warned.add(version)
     log.warning(
