@@ -196,6 +196,116 @@ class TestImportIsLight:
         assert out.split() == ["True", "True", "True", "True"]
 
 
+#: What opening a SQLite file, writing to it and reading its head back must not
+#: import: other backends and their drivers, the live, web and command layers,
+#: and the standard modules the open path imports only when they are needed.
+NOT_FOR_SQLITE = frozenset(
+    {
+        "asyncio",
+        "click",
+        "difflib",
+        "fractions",
+        "logging",
+        "pathlib",
+        "psycopg",
+        "psycopg_pool",
+        "random",
+        "redis",
+        "rich",
+        "starlette",
+        "urllib.parse",
+        "uvicorn",
+        "zoneinfo",
+        "statetrail.cli",
+        "statetrail.immutable",
+        "statetrail.live",
+        "statetrail.storage._publisher",
+        "statetrail.storage._trim",
+        "statetrail.storage.jsonfile",
+        "statetrail.storage.memory",
+        "statetrail.storage.postgres",
+        "statetrail.web",
+    }
+)
+
+
+class TestOpeningSQLiteIsLight:
+    """Issue 11: the first ``statetrail.open`` of a SQLite file imported 42-51 ms
+    of modules it did not use (the figure is in ``benchmarks/bench_open.py``)."""
+
+    def test_opening_a_sqlite_file_imports_none_of_the_others(
+        self, tmp_path: Path
+    ) -> None:
+        """Create, write, close, reopen and read the head: none of them come."""
+        db = str(tmp_path / "light.db")
+        out = run(
+            "import json, sys\n"
+            "import statetrail\n"
+            "before = set(sys.modules)\n"
+            f"with statetrail.open({db!r}) as repo:\n"
+            "    repo.store('s', {'a': {'n': 1}}).set('a.n', 2)\n"
+            f"repo = statetrail.open({db!r})\n"
+            "store = repo.store('s')\n"
+            "assert store.timeline.head.value['a']['n'] == 2\n"
+            "print(len(store.timeline.log()))\n"
+            "repo.close()\n"
+            f"banned = {sorted(NOT_FOR_SQLITE)!r}\n"
+            "print(json.dumps(sorted(m for m in banned\n"
+            "      if m in sys.modules and m not in before)))\n"
+        )
+        count, found = out.splitlines()[-2:]
+        assert count == "2"
+        assert json.loads(found) == []
+
+    def test_the_wal_reset_warning_waits_for_logging(self, tmp_path: Path) -> None:
+        """Logged once logging is imported: no handler could receive it before."""
+        db = str(tmp_path / "warned.db")
+        out = run(
+            "import sqlite3, sys\n"
+            "import statetrail\n"
+            "from statetrail.storage._sqlite_connections import has_wal_reset_bug\n"
+            f"statetrail.open({db!r}).close()\n"
+            "print('logging' in sys.modules)\n"
+            "import logging, io\n"
+            "seen = io.StringIO()\n"
+            "logging.basicConfig(stream=seen, level=logging.WARNING)\n"
+            f"statetrail.open({db!r}).close()\n"
+            "print(('WAL-reset' in seen.getvalue())\n"
+            "      == has_wal_reset_bug(sqlite3.sqlite_version))\n"
+        )
+        assert out.split() == ["False", "True"]
+
+    @pytest.mark.parametrize(
+        ("setup", "value", "tag"),
+        [
+            ("from decimal import Decimal", "Decimal('1.5')", "decimal"),
+            ("from fractions import Fraction", "Fraction(1, 3)", "fraction"),
+            ("import pathlib", "pathlib.PurePosixPath('/a/b')", "pureposixpath"),
+            ("import pathlib", "pathlib.PosixPath('/a/b')", "posixpath"),
+        ],
+    )
+    def test_scalar_types_imported_after_the_codec_keep_their_tags(
+        self, setup: str, value: str, tag: str
+    ) -> None:
+        """The codec does not import decimal, fractions or pathlib; a value of one
+        made later is stored under its tag, read back equal, and its class still
+        cannot be registered (it has a built-in encoding)."""
+        out = run(
+            "import sys\n"
+            "from statetrail.storage import codec\n"
+            f"print({setup.split()[1]!r} in sys.modules)\n"
+            f"{setup}\n"
+            f"x = {value}\n"
+            "tree = codec.to_json({'x': x})\n"
+            "print(tree['x']['$t'], codec.from_json(tree)['x'] == x)\n"
+            "try:\n"
+            "    codec.register(type(x))\n"
+            "except ValueError as exc:\n"
+            "    print('refused' if 'built-in' in str(exc) else exc)\n"
+        )
+        assert out.split() == ["False", tag, "True", "refused"]
+
+
 class TestPackageNames:
     def test_dir_lists_every_name_of_all(self) -> None:
         """dir(statetrail) shows the lazy names before they are first used."""

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, NamedTuple, TypeVar
 
-from statetrail.storage._codec_tags import RESERVED_TAGS, SCALAR_ENCODERS
+from statetrail.storage._codec_tags import RESERVED_TAGS, SCALAR_ENCODERS, late_scalar
 
 __all__ = [
     "Entry",
@@ -143,7 +143,11 @@ def register(
     """
     if not isinstance(cls, type):
         raise TypeError(f"register() takes a class, not {cls!r}")
-    if cls in _BUILTIN or cls.__module__ == "statetrail.frozen._opaque":
+    if (
+        cls in _BUILTIN
+        or late_scalar(cls)
+        or cls.__module__ == "statetrail.frozen._opaque"
+    ):
         raise ValueError(f"{cls.__qualname__} has a built-in encoding")
     if name is None:
         name = f"{cls.__module__}.{cls.__qualname__}"

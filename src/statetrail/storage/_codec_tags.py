@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import base64
 import datetime
-import decimal
-import fractions
 import math
-import pathlib
 import re
 import sys
-import uuid
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeGuard, TypeVar
 
 from statetrail.errors import StatetrailError
 
 if TYPE_CHECKING:
+    import decimal
+    import fractions
+    import pathlib
+    import uuid
     import zoneinfo
 
 _T = TypeVar("_T", datetime.datetime, datetime.time)
@@ -40,6 +41,7 @@ __all__ = [
     "CodecError",
     "encode_float",
     "encode_int",
+    "late_scalar",
 ]
 
 
@@ -141,6 +143,8 @@ def _decode_bytes(payload: Any) -> bytes:
 
 
 def _decode_decimal(payload: Any) -> decimal.Decimal:
+    import decimal
+
     try:
         return decimal.Decimal(_text(payload))
     except decimal.InvalidOperation:
@@ -153,6 +157,8 @@ def _decode_fraction(payload: Any) -> fractions.Fraction:
     if match is None:
         raise ValueError("not a fraction 'n' or 'n/d'")
     numerator, denominator = match.groups()
+    import fractions
+
     return fractions.Fraction(int(numerator), int(denominator or 1))
 
 
@@ -309,16 +315,26 @@ def _decode_time(payload: Any) -> datetime.time:
     return value.replace(tzinfo=_zone(zone))
 
 
-def _path_decoder(
-    cls: type[pathlib.PurePath], pure: type[pathlib.PurePath]
-) -> Callable[[Any], pathlib.PurePath]:
+def _decode_uuid(payload: Any) -> uuid.UUID:
+    import uuid
+
+    return uuid.UUID(_text(payload))
+
+
+def _path_decoder(cls: str, pure: str) -> Callable[[Any], pathlib.PurePath]:
+    """The decoder of a path of class ``pathlib.<cls>`` (``<pure>`` elsewhere)."""
+
     def decode(payload: Any) -> pathlib.PurePath:
+        import pathlib
+
         text = _text(payload)
+        made: type[pathlib.PurePath] = getattr(pathlib, cls)
         try:
-            return cls(text)
+            return made(text)
         except NotImplementedError:
             # A WindowsPath read on POSIX (or the reverse) keeps its flavour.
-            return pure(text)
+            made = getattr(pathlib, pure)
+            return made(text)
 
     return decode
 
@@ -327,8 +343,6 @@ def _path_decoder(
 SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
     bytes: ("bytes", _encode_bytes),
     bytearray: ("bytearray", _encode_bytes),
-    decimal.Decimal: ("decimal", str),
-    fractions.Fraction: ("fraction", str),
     complex: ("complex", repr),
     datetime.datetime: ("datetime", _encode_datetime),
     datetime.date: ("date", datetime.date.isoformat),
@@ -337,12 +351,56 @@ SCALAR_ENCODERS: dict[type, tuple[str, Callable[[Any], Any]]] = {
         "timedelta",
         lambda x: [x.days, x.seconds, x.microseconds],
     ),
-    uuid.UUID: ("uuid", str),
-    pathlib.PurePosixPath: ("pureposixpath", str),
-    pathlib.PureWindowsPath: ("purewindowspath", str),
-    pathlib.PosixPath: ("posixpath", str),
-    pathlib.WindowsPath: ("windowspath", str),
 }
+
+#: The scalar types of modules the codec does not import, by module: class name
+#: -> (tag, encoder). pathlib (with urllib and ipaddress), decimal and fractions
+#: took 7.7 ms of a first ``statetrail.open`` (issue 11). A value of one exists
+#: only once its module is imported, so each module's types join
+#: ``SCALAR_ENCODERS`` when met: those imported already now, the others by
+#: :func:`late_scalar`, which the encoder's path for other types calls first (as
+#: ``statetrail.frozen`` does for the immutable types).
+_LATER: dict[str, dict[str, tuple[str, Callable[[Any], Any]]]] = {
+    "decimal": {"Decimal": ("decimal", str)},
+    "fractions": {"Fraction": ("fraction", str)},
+    "uuid": {"UUID": ("uuid", str)},
+    "pathlib": {
+        "PurePosixPath": ("pureposixpath", str),
+        "PureWindowsPath": ("purewindowspath", str),
+        "PosixPath": ("posixpath", str),
+        "WindowsPath": ("windowspath", str),
+    },
+}
+_later_lock = threading.Lock()
+
+
+def _add_imported() -> None:
+    with _later_lock:
+        for name, classes in list(_LATER.items()):
+            module = sys.modules.get(name)
+            if module is None:
+                continue
+            found = {
+                getattr(module, attr, None): entry for attr, entry in classes.items()
+            }
+            if all(isinstance(t, type) for t in found):  # not half imported
+                SCALAR_ENCODERS.update(found)  # type: ignore[arg-type]
+                del _LATER[name]
+
+
+_add_imported()
+
+
+def late_scalar(t: type) -> bool:
+    """Whether ``t`` is one of ``SCALAR_ENCODERS`` now, adding its module's.
+
+    ``Decimal``, ``Fraction``, ``UUID`` and the ``pathlib`` paths join the table
+    here when their module was imported after the codec's.
+    """
+    if t.__module__ in _LATER:
+        _add_imported()
+    return t in SCALAR_ENCODERS
+
 
 #: Tag -> decoder of its payload.
 SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
@@ -357,11 +415,11 @@ SCALAR_DECODERS: dict[str, Callable[[Any], Any]] = {
     "date": lambda payload: datetime.date.fromisoformat(_text(payload)),
     "time": _decode_time,
     "timedelta": _decode_timedelta,
-    "uuid": lambda payload: uuid.UUID(_text(payload)),
-    "pureposixpath": _path_decoder(pathlib.PurePosixPath, pathlib.PurePosixPath),
-    "purewindowspath": _path_decoder(pathlib.PureWindowsPath, pathlib.PureWindowsPath),
-    "posixpath": _path_decoder(pathlib.PosixPath, pathlib.PurePosixPath),
-    "windowspath": _path_decoder(pathlib.WindowsPath, pathlib.PureWindowsPath),
+    "uuid": _decode_uuid,
+    "pureposixpath": _path_decoder("PurePosixPath", "PurePosixPath"),
+    "purewindowspath": _path_decoder("PureWindowsPath", "PureWindowsPath"),
+    "posixpath": _path_decoder("PosixPath", "PurePosixPath"),
+    "windowspath": _path_decoder("WindowsPath", "PureWindowsPath"),
 }
 
 #: Every tag the codec itself gives meaning to: no registered class may use one.
