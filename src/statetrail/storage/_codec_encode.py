@@ -221,10 +221,11 @@ def _canonical_key(tree: Any) -> bytes:
 def _enc_object(x: Any, depth: int, pickle_ok: bool) -> Any:
     """An instance of a registered class (or, with ``pickle_ok``, of any class)."""
     cls = type(x)
-    if _tags.late_scalar(cls):  # Decimal, a path ...: its module came later
+    entry = _registry.entry_for(cls)
+    if entry is None and _tags.late_scalar(cls):
+        # Decimal, a path ... (never registered): its module came after the codec.
         _ENCODERS[cls] = _enc_scalar
         return _enc_scalar(x, depth, pickle_ok)
-    entry = _registry.entry_for(cls)
     if entry is None and _registry.is_namedtuple(cls):
         try:
             entry = _registry.auto_register(cls)
