@@ -21,7 +21,6 @@ Revisions are the one revision object of ``docs/revision-json.md``
 
 from __future__ import annotations
 
-import bisect
 import copy
 import itertools
 import threading
@@ -32,7 +31,7 @@ from typing import Any, NamedTuple
 
 from statetrail.diff import diff_values, format_json_pointer, parse_json_pointer
 from statetrail.errors import RevisionNotFoundError, StatetrailError
-from statetrail.frozen import _hooks
+from statetrail.frozen._hooks import real
 from statetrail.repository import Repository
 from statetrail.storage import codec
 from statetrail.storage._journal import NeedsCheckpoint, row_value
@@ -156,8 +155,6 @@ class History:
         #: as many patches back as one checkpoint read costs is used instead.
         self._costs: dict[str, float] = {}
         self._patch_cost = 25e-6
-        #: Each timeline's checkpoint numbers at its newest number.
-        self._checkpoint_numbers: dict[tuple[str, int], list[int]] = {}
 
     # -- timelines -------------------------------------------------------------------
 
@@ -371,30 +368,11 @@ class History:
     def _checkpoint_below(self, stored: StoredTimeline, number: int) -> int:
         """The newest revision at or below ``number`` with a checkpoint.
 
-        The first stored revision (a whole value) when none has. The numbers are
-        listed once per newest number of the timeline (3,125 of them at 200,000
-        revisions: one query), since only writes add checkpoints.
+        The first stored revision (a whole value) when none has: one probe of
+        the checkpoints' index (``Backend.checkpoint_below``).
         """
-        # Backend.checkpoint_below (issue 11, one probe of an index) where the
-        # backends have it; until then the list, kept per newest number.
-        probe = getattr(self.repo.backend, "checkpoint_below", None)
-        if probe is not None:
-            found = probe(stored.name, number)
-            return max(stored.first if found is None else int(found), stored.first)
-        key = (stored.name, stored.latest)
-        with self._lock:
-            numbers = self._checkpoint_numbers.get(key)
-        if numbers is None:
-            numbers = self.repo.backend.checkpoints(stored.name)
-            with self._lock:
-                self._checkpoint_numbers = {
-                    k: v
-                    for k, v in self._checkpoint_numbers.items()
-                    if k[0] != stored.name
-                }
-                self._checkpoint_numbers[key] = numbers
-        at = bisect.bisect_right(numbers, number)
-        return max(numbers[at - 1] if at else stored.first, stored.first)
+        found = self.repo.backend.checkpoint_below(stored.name, number)
+        return max(stored.first if found is None else int(found), stored.first)
 
     def _known_below(self, name: str, low: int, number: int) -> int | None:
         """The newest revision in ``[low, number)`` whose value is kept."""
@@ -622,10 +600,9 @@ def _whole(value: Any) -> Any:
     value held for the next steps is read whole once, when it is read: patches
     applied to it then make frozen values that share its tree, instead of lazy
     ones that each read the checkpoint's nodes again (56 ms of CPU per slider
-    step instead of 3 ms, at 1,000 entries). Without lazy values, ``value``.
+    step instead of 3 ms, at 1,000 entries).
     """
-    real = getattr(_hooks, "real", None)
-    return value if real is None else real(value)
+    return real(value)
 
 
 def _shown(value: Any) -> Any:
