@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -1043,3 +1043,46 @@ def test_handed_rows_are_used_only_where_they_follow_the_published() -> None:
         list(range(1, PAGE + 1)),
         [PAGE + 1, PAGE + 2],
     )
+
+
+@pytest.mark.parametrize("durability", ["full", "batched"])
+def test_the_commit_hook_is_told_of_durable_rows_and_cannot_lose_them(
+    tmp_path: Path,
+    durability: Literal["full", "batched"],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLite's commit hook gets each committed row once, in commit order, after
+    the commit (batched: at the group commit, not when queued); a hook that
+    raises is logged, and the write stands."""
+    from statetrail.storage.sqlite import SQLiteBackend
+
+    told: list[tuple[set[str], list[int], int]] = []
+    with statetrail.open(tmp_path / "h.sqlite", durability=durability) as repo:
+        backend = repo.backend
+        assert isinstance(backend, SQLiteBackend)
+        store = repo.store("job", {"n": 0})
+        repo.flush()
+
+        def hook(names: set[str], rows: Any) -> None:
+            told.append((names, [r.number for r in rows], backend.latest("job")))
+
+        backend.on_commit(hook)
+        for i in range(1, 6):
+            store.set("n", i)
+        repo.flush()
+        assert [n for _, rows, _ in told for n in rows] == [1, 2, 3, 4, 5]
+        # Each told after its rows were stored (readable by another connection).
+        assert all(names == {"job"} for names, _, _ in told)
+        assert all(latest >= rows[-1] for _, rows, latest in told), told
+
+        def failing(names: set[str], rows: Any) -> None:
+            raise RuntimeError("the hook broke")
+
+        backend.on_commit(failing)
+        store.set("n", 6)
+        repo.flush()
+        backend.on_commit(None)
+        store.set("n", 7)
+        repo.flush()
+        assert [r.number for r in backend.read("job", after=5)] == [6, 7]
+    assert "the commit hook" in caplog.text
