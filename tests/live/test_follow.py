@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
@@ -95,15 +95,27 @@ class TestPublishAndFollow:
             assert last.origin is not None
             assert last.origin.file.endswith("test_follow.py")
 
-    def test_a_write_published_alone_costs_one_read(
-        self, server: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    @pytest.mark.parametrize("broken", [False, True], ids=["handed", "broken-read"])
+    def test_a_write_published_alone_is_handed_over_not_read(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        broken: bool,
     ) -> None:
-        """Each write wakes the publisher, which reads the rows after those
-        published once: the page it gets holds every number up to the newest,
-        so it does not read again to find nothing (the last stop's publisher
-        made two reads per write alone)."""
+        """Each durable write hands its committed row to the publisher, which
+        adds it without reading it back (the last stop's publisher read each
+        one: ~250 us a write published alone). The broken variant's commits
+        wake the publisher but hand no rows, so it reads each of them."""
         from statetrail.storage.sqlite import SQLiteBackend
 
+        if broken:
+            told = SQLiteBackend._committed
+
+            def unhanded(self: SQLiteBackend, rows: Any, *, whole: bool = True) -> None:
+                told(self, rows, whole=False)
+
+            monkeypatch.setattr(SQLiteBackend, "_committed", unhanded)
         with statetrail.open(tmp_path / "h.sqlite", publish=server.url) as repo:
             store = repo.store("job", {"n": 0})
             assert repo.publisher is not None
@@ -124,10 +136,50 @@ class TestPublishAndFollow:
                 while repo.publisher.published("job") < i:
                     assert time.monotonic() < deadline
                     time.sleep(0.001)
-            # Each write is found by one read; a look at the data version
-            # between a commit and its poke may add an empty one, rarely.
-            assert [n for n in reads if n] == [1] * 20, reads
-            assert reads.count(0) <= 3, reads
+            seen = list(reads)
+            entries = server.client().xrange(_stream.stream_key("job"))
+            stored = repo.backend.read("job")
+        if broken:
+            assert [n for n in seen if n] == [1] * 20, seen
+            return
+        assert seen == []
+        # What was handed over is what the history holds, byte for byte.
+        assert [fields[b"row"] for _, fields in entries] == [
+            _stream.encode_entry(row)["row"] for row in stored
+        ]
+
+    @pytest.mark.parametrize("broken", [False, True], ids=["hooked", "broken-no-hook"])
+    def test_a_batched_write_wakes_the_publisher_at_its_flush(
+        self,
+        server: RedisServer,
+        tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        broken: bool,
+    ) -> None:
+        """With ``durability="batched"`` the group commit wakes the publisher
+        once the rows are durable: they reach a follower without a look at the
+        data version (the publisher here looks once, at its start; by default
+        every 0.1 s, which was the lag of a batched write). The broken variant
+        has no hook: its writes wait for a look that does not come."""
+        from statetrail.repository import Repository
+        from statetrail.storage._publisher import Publisher
+        from statetrail.storage.sqlite import SQLiteBackend
+
+        if broken:
+            monkeypatch.setattr(SQLiteBackend, "_committed", lambda *a, **k: None)
+        backend = SQLiteBackend(tmp_path / "h.sqlite", durability="batched")
+        publisher = Publisher(backend, server.url, poll=3600)
+        count = scaled(200)
+        with Repository(backend, publisher=publisher) as repo:
+            with statetrail.follow(server.url, "job") as following:
+                _write(repo, "job", count, rate=2000)  # no flush: the batch's own
+                got = _collect(following, count, deadline=3 if broken else 30)
+            looks = publisher.looks
+        assert looks == 1  # the first, at the start: none found these writes
+        if broken:
+            assert len(got) < count + 1
+            return
+        assert [r.number for r in got] == list(range(count + 1))
 
     def test_position_is_what_was_handed_out(
         self, server: RedisServer, tmp_path: Path
@@ -964,3 +1016,73 @@ class TestBehindAndHostile:
             with statetrail.follow(server.url, "job", source=path) as following:
                 got = _collect(following, 1, deadline=30)
             assert [(r.number, r.value["x"]) for r in got] == [(0, 0), (1, 1)]
+
+
+def test_handed_rows_are_used_only_where_they_follow_the_published() -> None:
+    """The publisher adds handed rows only from the number after the last one
+    published, without a gap; behind a gap it reads the history instead."""
+    from statetrail.storage._publisher import PAGE, _following
+
+    def rows(*numbers: int) -> list[Row]:
+        fields = dict.fromkeys(Row._fields)
+        return [
+            Row(**{**fields, "timeline": "t", "number": n, "paths": ()})
+            for n in numbers
+        ]
+
+    def numbers(pair: tuple[list[Row], list[Row]]) -> tuple[list[int], list[int]]:
+        return [r.number for r in pair[0]], [r.number for r in pair[1]]
+
+    assert numbers(_following(rows(4, 5, 6), 3)) == ([4, 5, 6], [])
+    assert numbers(_following(rows(2, 3, 4, 5), 3)) == ([4, 5], [])  # published
+    assert numbers(_following(rows(5, 6), 3)) == ([], [])  # 4 is not handed
+    assert numbers(_following(rows(4, 5, 7, 8), 3)) == ([4, 5], [7, 8])
+    assert numbers(_following([], 3)) == ([], [])
+    many = rows(*range(1, PAGE + 3))
+    assert numbers(_following(many, 0)) == (
+        list(range(1, PAGE + 1)),
+        [PAGE + 1, PAGE + 2],
+    )
+
+
+@pytest.mark.parametrize("durability", ["full", "batched"])
+def test_the_commit_hook_is_told_of_durable_rows_and_cannot_lose_them(
+    tmp_path: Path,
+    durability: Literal["full", "batched"],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """SQLite's commit hook gets each committed row once, in commit order, after
+    the commit (batched: at the group commit, not when queued); a hook that
+    raises is logged, and the write stands."""
+    from statetrail.storage.sqlite import SQLiteBackend
+
+    told: list[tuple[set[str], list[int], int]] = []
+    with statetrail.open(tmp_path / "h.sqlite", durability=durability) as repo:
+        backend = repo.backend
+        assert isinstance(backend, SQLiteBackend)
+        store = repo.store("job", {"n": 0})
+        repo.flush()
+
+        def hook(names: set[str], rows: Any) -> None:
+            told.append((names, [r.number for r in rows], backend.latest("job")))
+
+        backend.on_commit(hook)
+        for i in range(1, 6):
+            store.set("n", i)
+        repo.flush()
+        assert [n for _, rows, _ in told for n in rows] == [1, 2, 3, 4, 5]
+        # Each told after its rows were stored (readable by another connection).
+        assert all(names == {"job"} for names, _, _ in told)
+        assert all(latest >= rows[-1] for _, rows, latest in told), told
+
+        def failing(names: set[str], rows: Any) -> None:
+            raise RuntimeError("the hook broke")
+
+        backend.on_commit(failing)
+        store.set("n", 6)
+        repo.flush()
+        backend.on_commit(None)
+        store.set("n", 7)
+        repo.flush()
+        assert [r.number for r in backend.read("job", after=5)] == [6, 7]
+    assert "the commit hook" in caplog.text

@@ -13,7 +13,13 @@ page. So:
 - several processes may publish one history: entry ids are revision numbers, and
   Redis refuses an id at or below the stream's last, so each revision is stored
   once (see :mod:`statetrail.storage._stream`);
-- writes made elsewhere (another process, a batched flush) are seen, on
+- on a backend that reports its commits (SQLite's ``on_commit``), the commit
+  itself wakes the thread once the rows are durable (a batched write at its
+  flush, not before it, when there is nothing to read yet) and hands it the
+  rows, which it adds without reading them back; a write's own poke is then
+  not needed. Rows it is not handed (dropped, or with a gap before them) are
+  read from the history, which stays the outbox;
+- writes made elsewhere (another process, another backend) are seen, on
   PostgreSQL, through its change feed (a thread LISTENs and wakes the
   publisher for each timeline a NOTIFY names: nothing is read while nothing is
   written); elsewhere by a look at the backend's data version every ``poll``
@@ -31,6 +37,7 @@ import random
 import threading
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, Final
 
 from statetrail._log import get_logger
@@ -47,7 +54,7 @@ from statetrail.storage._stream import (
     send_packed,
     stream_key,
 )
-from statetrail.storage.base import Backend
+from statetrail.storage.base import Backend, Row
 
 __all__ = ["Publisher"]
 
@@ -65,6 +72,10 @@ _POLL_READING: Final = 1.0
 _FEED_SLICE: Final = 1.0
 _BACKOFF_FIRST: Final = 0.05
 _BACKOFF_MOST: Final = 5.0
+#: Rows handed over by commits and not yet taken by the thread, at most (older
+#: ones are dropped and read from the history instead: a thread that stopped, a
+#: forked child's writes, Redis away, cost no more memory than this).
+_HANDED_MOST: Final = 10 * PAGE
 
 
 class Publisher:
@@ -124,9 +135,17 @@ class Publisher:
         self._closed = False
         self._failing = False
         self._error: BaseException | None = None
+        # Rows the backend's commits hand over (appended by writers, popped by the
+        # thread), then sorted by timeline for the next round (the thread's).
+        self._handed: deque[Row] = deque(maxlen=_HANDED_MOST)
+        self._ready: dict[str, list[Row]] = {}
+        self.looks = 0  #: looks at the backend for revisions written elsewhere
         self._thread = threading.Thread(
             target=self._run, name="statetrail-publisher", daemon=True
         )
+        self._hook = getattr(backend, "on_commit", None)
+        if self._hook is not None:
+            self._hook(self._committed)
         self._feed: Any = None
         self._watcher: threading.Thread | None = None
         if listen is not None and poll is None:
@@ -147,8 +166,15 @@ class Publisher:
     def poke(self, timeline: str) -> None:
         """Say that ``timeline`` has new revisions: the cost of a write.
 
-        A set insert and a flag: lock-free while the flag is already up.
+        A set insert and a flag: lock-free while the flag is already up. Nothing
+        on a backend that reports its commits: they wake the thread themselves,
+        once durable, with the rows (a poke would make it read again to find
+        nothing).
         """
+        if self._hook is None:
+            self._mark(timeline)
+
+    def _mark(self, timeline: str) -> None:
         self._dirty.add(timeline)
         if not self._news.is_set():
             self._news.set()
@@ -177,7 +203,7 @@ class Publisher:
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         for name in self._backend.timelines():
-            self.poke(name)
+            self._mark(name)
         with self._cond:
             while self._dirty or self._erasures or self._busy:
                 if self._error is not None:
@@ -192,6 +218,8 @@ class Publisher:
 
     def close(self) -> None:
         """Stop the thread (what is not published yet will be, by the next one)."""
+        if self._hook is not None:
+            self._hook(None)
         with self._cond:
             self._closed = True
             self._cond.notify_all()
@@ -206,9 +234,25 @@ class Publisher:
 
     # -- the thread --------------------------------------------------------------
 
+    def _committed(self, names: set[str], rows: Sequence[Row]) -> None:
+        """The backend's commit hook: ``rows`` of ``names`` are durable."""
+        self._handed.extend(rows)
+        self._dirty.update(names)
+        if not self._news.is_set():
+            self._news.set()
+
     def _take(self) -> set[str]:
-        """The timelines marked since the last take (only this thread pops)."""
+        """The timelines marked since the last take (only this thread pops).
+
+        The rows handed over meanwhile go to ``_ready``, by timeline (those
+        marked are taken after them, so a timeline's rows come with its mark).
+        """
         self._news.clear()
+        handed = self._handed
+        ready = self._ready
+        while handed:
+            row = handed.popleft()
+            ready.setdefault(row.timeline, []).append(row)
         todo: set[str] = set()
         dirty = self._dirty
         while dirty:
@@ -287,6 +331,7 @@ class Publisher:
                     )
                     self._failing = True
                 self._dirty.update(todo)  # for wait(), and the next round
+                self._ready.clear()  # read from the history when it is back
                 self._news.set()
                 # A refusal (a wrong password, a key of another type) makes
                 # wait() raise instead of waiting; the thread still retries.
@@ -321,6 +366,7 @@ class Publisher:
         says; without one, it is read every time).
         """
         backend = self._backend
+        self.looks += 1
         try:
             version = backend.data_version()
             if version is not None and version == self._version:
@@ -347,9 +393,15 @@ class Publisher:
                 # An empty stream (new, or Redis lost it): start within its bound.
                 last = max(-1, self._backend.latest(name) - self._maxlen)
         head = _xadd_head(key, self._maxlen)
+        handed = self._ready.pop(name, [])
         while True:
             first = last + 1
-            rows = self._backend.read(name, after=last, upto=last + PAGE)
+            rows, handed = _following(handed, last)
+            if rows:
+                whole = not handed  # the newest handed over: no read to find none
+            else:
+                whole = False
+                rows = self._backend.read(name, after=last, upto=last + PAGE)
             if not rows:
                 return
             # One XADD per row, packed here in Redis's protocol and sent in one
@@ -367,11 +419,31 @@ class Publisher:
                 last = row.number
             with self._cond:
                 self._published[name] = last
-            if len(rows) < PAGE and rows[0].number == first == last - len(rows) + 1:
+            if whole or (
+                len(rows) < PAGE and rows[0].number == first == last - len(rows) + 1
+            ):
                 # Every number from the first to the newest, and none beyond it
                 # within the page: the newest stored now. No read to find
-                # nothing (a write published alone took two reads).
+                # nothing (a write published alone took two reads). Rows stored
+                # after the handed ones are handed over or found by a look.
                 return
+
+
+def _following(handed: list[Row], last: int) -> tuple[list[Row], list[Row]]:
+    """The handed rows that follow ``last`` without a gap, and those after them.
+
+    A page at most; none if the first not published is not ``last + 1``.
+    """
+    start = 0
+    while start < len(handed) and handed[start].number <= last:
+        start += 1  # published already (by a read, or another process)
+    end = start
+    stop = min(len(handed), start + PAGE)
+    while end < stop and handed[end].number == last + 1 + end - start:
+        end += 1
+    if end == start:
+        return [], []  # a gap: read from the history, which has them all
+    return handed[start:end], handed[end:]
 
 
 def _bulk(data: bytes) -> bytes:

@@ -168,6 +168,9 @@ _LOST_KEPT = 4096
 
 #: Revisions a batched backend could not store, in the order found.
 Lost = dict[tuple[str, int], None]
+#: Told of each commit (see ``SQLiteBackend.on_commit``): the timelines that got
+#: rows, and the rows stored (empty if which ones is unknown).
+CommitHook = Callable[[set[str], Sequence[Row]], None]
 
 
 def _bulk(
@@ -328,6 +331,7 @@ class SQLiteBackend(Backend):
         self._closed = False
         self._swap_lock = threading.Lock()
         self._lost: Lost = {}  # the batch thread's
+        self._on_commit: CommitHook | None = None
         self._json = False  # SQLite has its JSON functions (set by _setup)
         self._migrations = _migrations
         self._process = Connections(self._connect)
@@ -547,6 +551,7 @@ class SQLiteBackend(Backend):
             self._claim(state)
         with self._driver, state.write_lock:
             self._busy.run(attempt)
+        self._committed((row,))
 
     def _translate(self, exc: BaseException) -> Exception:
         """The error ``_driver`` raises for driver error ``exc`` (_sqlite_errors)."""
@@ -666,7 +671,40 @@ class SQLiteBackend(Backend):
             gone = StorageError(f"{len(ops)} batched writes were lost: {exc}")
             gone.__cause__ = exc
             return [gone]
+        if self._on_commit is not None:
+            stored = [row for op, _ in ops for row in rows_of(op)]
+            if failed:  # which rows were refused: whoever reads them will know
+                self._committed(stored, whole=False)
+            elif stored:
+                self._committed(stored)
         return failed
+
+    # -- the commit hook ---------------------------------------------------
+
+    def on_commit(self, hook: CommitHook | None) -> None:
+        """Call ``hook`` after each commit of this backend's rows (``None``: stop).
+
+        ``hook(timelines, rows)`` runs once the rows are durable: in the writer's
+        thread after a write that is not batched, in the batch thread after each
+        group commit (so a publisher learns of a batched write at its flush, not
+        before it). ``timelines`` names those that got rows; ``rows`` are the
+        rows stored, in commit order, or empty when a refusal in the group left
+        which ones unknown (read them back). Writes of other backends and other
+        processes are not reported. The hook must be quick and must not raise (an
+        error it raises is logged and dropped: the rows are stored anyway).
+        """
+        self._on_commit = hook
+
+    def _committed(self, rows: Sequence[Row], *, whole: bool = True) -> None:
+        """Tell the commit hook, if any, that ``rows`` are durable."""
+        hook = self._on_commit
+        if hook is None or not rows:
+            return
+        names = {row.timeline for row in rows}
+        try:
+            hook(names, rows if whole else ())
+        except Exception:
+            log.exception("the commit hook of %s failed", self.path)
 
     # -- the contract ------------------------------------------------------
 
@@ -723,6 +761,7 @@ class SQLiteBackend(Backend):
                 sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
 
         self._write(work)
+        self._committed(rows)
 
     def read(
         self, timeline: str, after: int = -1, upto: int | None = None
@@ -967,6 +1006,7 @@ class SQLiteBackend(Backend):
                 sql.execute(sql.PUT_CHECKPOINT, (timeline, number, value, digest), conn)
 
         self._write(work)
+        self._committed(rows)
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept."""
