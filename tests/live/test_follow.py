@@ -222,15 +222,22 @@ class TestPublishAndFollow:
 
                 ticker = asyncio.create_task(tick())
                 numbers = []
+                # Revision 31 is written a while after the follower has the rest:
+                # the loop must keep running (the ticker ticking) while it waits.
+                # (The first 31 may all be read ahead before the ticker runs.)
+                late = threading.Timer(0.2, lambda: repo.store("job").set("late", 1))
                 async for rev in statetrail.follow_async(server.url, "job"):
                     numbers.append(rev.number)
                     if rev.number == 30:
+                        ticks = 0
+                        late.start()
+                    if rev.number == 31:
                         break
                 ticker.cancel()
                 assert ticks > 0
                 return numbers
 
-            assert asyncio.run(main()) == list(range(31))
+            assert asyncio.run(main()) == list(range(32))
 
     def test_follow_storage_without_redis(self, tmp_path: Path) -> None:
         """The same core follows an SQLite file written by another thread."""
@@ -346,7 +353,9 @@ class TestPublishAndFollow:
                     await asyncio.sleep(0.01)
                 # Thirty waiting followers would fill the default executor.
                 extra = [asyncio.create_task(consume()) for _ in range(30)]
-                await asyncio.sleep(0.2)
+                deadline = time.monotonic() + 30
+                while len(numbers) < 31 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)  # all of them waiting for revision 1
                 assert await asyncio.wait_for(asyncio.to_thread(lambda: 7), 5) == 7
                 start = time.monotonic()
                 for t in [task, *extra]:
