@@ -318,3 +318,41 @@ def test_postgresql_checkpoints_as_nodes(pg: PgSchema) -> None:
             thaw(repo.value_at("s", 16))  # read as it loads
         with pytest.raises(CorruptHistoryError):
             repo.verify()
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [
+        (b'"n":41', b'"n":40'),  # a number
+        (b'"n":41', b'"n":41.0'),  # the same number, another type
+        (b'"name":"entry 41"', b'"name":"entry 14"'),  # a string
+        (b'"n":41,"name":"entry 41"', b'"name":"entry 41","n":41'),  # the order
+        (b'"ok":true', b'"ok":false'),  # a boolean
+        (b'"ok":true', b'"ok":{"$t":"tuple","v":[]}'),  # a tagged value
+    ],
+)
+def test_verify_finds_a_plain_inline_value_altered(
+    tmp_path: Path, was: bytes, now: bytes
+) -> None:
+    """A bucket's inline value of plain JSON (checked from the JSON alone,
+    ``_value_digest.plain_digest``) altered: verify reports the checkpoint."""
+    path = tmp_path / "h.db"
+    with statetrail.open(path, checkpoint_every=EVERY) as repo:
+        state = {f"k{i}": {"n": i, "name": f"entry {i}", "ok": True} for i in range(60)}
+        store = repo.store("s", state)
+        for i in range(20):
+            store.set(f"k{(i * 7) % 60}.n", -i)
+    with statetrail.open(path) as repo:
+        assert repo.verify() == {"s": 21}
+    digest = _a_node(path, '"entry 41"')
+    with sqlite3.connect(path) as conn:
+        (body,) = conn.execute(
+            "SELECT body FROM nodes WHERE digest = ?", (digest,)
+        ).fetchone()
+        altered = bytes(body).replace(was, now)
+        assert altered != bytes(body)
+        conn.execute("UPDATE nodes SET body = ? WHERE digest = ?", (altered, digest))
+    with statetrail.open(path) as repo, pytest.raises(CorruptHistoryError) as caught:
+        repo.verify()
+    assert caught.value.problems
+    assert all("its checkpoint's nodes" in what for _, _, what in caught.value.problems)

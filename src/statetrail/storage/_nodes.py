@@ -96,6 +96,7 @@ from statetrail.storage._value_digest import (
     _List,
     _n,
     _shadow,
+    plain_digest,
 )
 
 __all__ = [
@@ -447,6 +448,10 @@ class _Reader:
         t = type(tree)
         if t is str or t is int or t is bool or tree is None:
             return tree, _leaf(tree, self.pickle)  # JSON's own: the codec's too
+        if not self.keep:  # checked, not kept: the digest alone, if plain
+            digest = plain_digest(tree)
+            if digest is not None:
+                return tree, digest
         value = codec.from_json(tree, allow_pickle=self.pickle)
         return value, _digest(_shadow(value, self.pickle))
 
