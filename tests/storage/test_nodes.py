@@ -19,7 +19,7 @@ from statetrail._change import UNSTORED, Change
 from statetrail.frozen import MISSING, freeze, thaw
 from statetrail.storage import _integrity as integrity
 from statetrail.storage._journal import CHECKPOINT_NOT_COMMITTED
-from statetrail.storage._nodes import PREFIX, NodeWriter, load
+from statetrail.storage._nodes import PREFIX, NodeWriter, check, load
 from statetrail.storage._value_digest import Tracker, value_digest
 from statetrail.storage.memory import MemoryBackend
 from tests.storage.pg import PgSchema, admin, pg
@@ -318,3 +318,85 @@ def test_postgresql_checkpoints_as_nodes(pg: PgSchema) -> None:
             thaw(repo.value_at("s", 16))  # read as it loads
         with pytest.raises(CorruptHistoryError):
             repo.verify()
+
+
+@pytest.mark.parametrize(
+    ("was", "now"),
+    [
+        (b'"n":41', b'"n":40'),  # a number
+        (b'"n":41', b'"n":41.0'),  # the same number, another type
+        (b'"name":"entry 41"', b'"name":"entry 14"'),  # a string
+        (b'"n":41,"name":"entry 41"', b'"name":"entry 41","n":41'),  # the order
+        (b'"ok":true', b'"ok":false'),  # a boolean
+        (b'"ok":true', b'"ok":{"$t":"tuple","v":[]}'),  # a tagged value
+    ],
+)
+def test_verify_finds_a_plain_inline_value_altered(
+    tmp_path: Path, was: bytes, now: bytes
+) -> None:
+    """A bucket's inline value of plain JSON (checked from the JSON alone,
+    ``_value_digest.plain_digest``) altered: verify reports the checkpoint."""
+    path = tmp_path / "h.db"
+    with statetrail.open(path, checkpoint_every=EVERY) as repo:
+        state = {f"k{i}": {"n": i, "name": f"entry {i}", "ok": True} for i in range(60)}
+        store = repo.store("s", state)
+        for i in range(20):
+            store.set(f"k{(i * 7) % 60}.n", -i)
+    with statetrail.open(path) as repo:
+        assert repo.verify() == {"s": 21}
+    digest = _a_node(path, '"entry 41"')
+    with sqlite3.connect(path) as conn:
+        (body,) = conn.execute(
+            "SELECT body FROM nodes WHERE digest = ?", (digest,)
+        ).fetchone()
+        altered = bytes(body).replace(was, now)
+        assert altered != bytes(body)
+        conn.execute("UPDATE nodes SET body = ? WHERE digest = ?", (altered, digest))
+    with statetrail.open(path) as repo, pytest.raises(CorruptHistoryError) as caught:
+        repo.verify()
+    assert caught.value.problems
+    assert all("its checkpoint's nodes" in what for _, _, what in caught.value.problems)
+
+
+def _reaching(path: Path, digest: bytes) -> set[int]:
+    """The checkpoints whose trees hold node ``digest`` (walked one by one)."""
+    found = set()
+    with closing(sqlite3.connect(path)) as conn:
+        query = "SELECT body FROM nodes WHERE digest = ?"
+        for number, text in _checkpoint_texts(path).items():
+            read: list[bytes] = []
+
+            def fetch(wanted: list[bytes], read: list[bytes] = read) -> Any:
+                read.extend(wanted)
+                return {
+                    d: bytes(conn.execute(query, (d,)).fetchone()[0]) for d in wanted
+                }
+
+            check(fetch, bytes.fromhex(text[len(PREFIX) :]), set())
+            if digest in read:
+                found.add(number)
+    return found
+
+
+def test_a_node_tampered_is_listed_under_its_first_checkpoint(tmp_path: Path) -> None:
+    """verify walks a page's checkpoints together (``check_many``); a node
+    altered is listed, as when each was walked alone, under the first
+    checkpoint that reaches it (the later ones share its checked parents), not
+    under the page's first checkpoint."""
+    path = tmp_path / "h.db"
+    _history(path, writes=40)
+    digest = _a_node(path, '"n":-10')  # written by revision 11
+    reaching = _reaching(path, digest)
+    assert min(reaching) == 16
+    assert min(_checkpoint_texts(path)) < 16
+    with sqlite3.connect(path) as conn:
+        (body,) = conn.execute(
+            "SELECT body FROM nodes WHERE digest = ?", (digest,)
+        ).fetchone()
+        altered = bytes(body).replace(b'"n":-10', b'"n":-11')
+        assert altered != bytes(body)
+        conn.execute("UPDATE nodes SET body = ? WHERE digest = ?", (altered, digest))
+    with statetrail.open(path) as repo, pytest.raises(CorruptHistoryError) as caught:
+        repo.verify()
+    assert [n for _, n, _ in caught.value.problems] == [16]
+    assert all("its checkpoint's nodes" in what for _, _, what in caught.value.problems)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from statetrail.storage._value_digest import (
     SMALL_DICT,
     SMALL_LIST,
     Tracker,
+    plain_digest,
     value_digest,
 )
 from tests.storage.tamper import EVERY, build, sqlite_raw
@@ -256,3 +258,45 @@ def test_two_writers_follow_each_other_without_hashing_the_whole_value(
         for row in repo.backend.read("s"):
             committed = integrity.committed_value(row)
             assert committed == value_digest(repo.value_at("s", row.number))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    trees(
+        st.one_of(
+            scalars,
+            st.tuples(scalars),  # tagged in JSON: left to the codec
+            st.frozensets(st.integers(0, 5)),
+        ),
+        max_leaves=60,
+    )
+)
+def test_plain_digest_is_the_decoded_values_digest(value: Any) -> None:
+    """A JSON tree's digest worked out without decoding it is the digest of
+    the value the codec decodes it to; a tree it cannot follow is ``None``."""
+    tree = orjson.loads(orjson.dumps(codec.to_json(value)))
+    found = plain_digest(tree)
+    decoded = codec.from_json(tree)
+    if found is not None:
+        assert found.hex() == value_digest(decoded)
+
+
+@pytest.mark.parametrize(
+    ("tree", "plain"),
+    [
+        ({"n": 1, "name": "entry 1"}, True),
+        ([1.5, -0.0, None, True, "é", 2**70], True),
+        ({"a": {"b": [{"c": 1}]}}, True),
+        ({"$t": "tuple", "v": [1]}, False),
+        ({"a": [{"$t": "set", "v": [1]}]}, False),
+        ({f"k{i}": i for i in range(SMALL_DICT + 1)}, False),
+        (list(range(SMALL_LIST + 1)), False),
+        ([[[[[[[[[1]]]]]]]]], False),  # deeper than it follows
+    ],
+)
+def test_plain_digest_follows_only_plain_trees(tree: Any, plain: bool) -> None:
+    found = plain_digest(tree)
+    assert (found is not None) is plain
+    if plain:
+        assert found is not None
+        assert found.hex() == value_digest(codec.from_json(tree))

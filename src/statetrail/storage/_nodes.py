@@ -96,6 +96,7 @@ from statetrail.storage._value_digest import (
     _List,
     _n,
     _shadow,
+    plain_digest,
 )
 
 __all__ = [
@@ -381,7 +382,7 @@ def load(fetch: Fetch, root: bytes, *, allow_pickle: bool = False) -> Any:
         CorruptHistoryError: A node is missing, malformed or altered.
     """
     reader = _Reader(allow_pickle)
-    _walk(fetch, root, reader, set())
+    _walk(fetch, [root], reader, set())
     return reader.build(root)
 
 
@@ -396,11 +397,29 @@ def check(
     Raises:
         CorruptHistoryError: A node is missing, malformed or altered.
     """
-    _walk(fetch, root, _Reader(allow_pickle, keep=False), seen)
+    _walk(fetch, [root], _Reader(allow_pickle, keep=False), seen)
 
 
-def _walk(fetch: Fetch, root: bytes, reader: _Reader, seen: set[bytes]) -> None:
-    frontier = [root]
+def check_many(
+    fetch: Fetch, roots: list[bytes], seen: set[bytes], *, allow_pickle: bool = False
+) -> None:
+    """:func:`check` for several roots at once, a level of all their trees a call.
+
+    ``verify`` checks a page of rows' checkpoints together: SQLite reads a
+    node in 4.4 us of CPU in a query of 500 digests against 7.0 us in one of
+    35 (65,139 nodes of the bench history, warm cache), and one checkpoint's
+    level holds about 35 new nodes. A problem names no root: the caller checks
+    them one by one to find whose it is (a node checked is added to ``seen``
+    only once it verified, so those checks read only what is left).
+
+    Raises:
+        CorruptHistoryError: A node is missing, malformed or altered.
+    """
+    _walk(fetch, roots, _Reader(allow_pickle, keep=False), seen)
+
+
+def _walk(fetch: Fetch, roots: list[bytes], reader: _Reader, seen: set[bytes]) -> None:
+    frontier = list(roots)
     while frontier:
         wanted = [d for d in dict.fromkeys(frontier) if d not in seen]
         got = fetch(wanted) if wanted else {}
@@ -447,6 +466,10 @@ class _Reader:
         t = type(tree)
         if t is str or t is int or t is bool or tree is None:
             return tree, _leaf(tree, self.pickle)  # JSON's own: the codec's too
+        if not self.keep:  # checked, not kept: the digest alone, if plain
+            digest = plain_digest(tree)
+            if digest is not None:
+                return tree, digest
         value = codec.from_json(tree, allow_pickle=self.pickle)
         return value, _digest(_shadow(value, self.pickle))
 

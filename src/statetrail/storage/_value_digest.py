@@ -84,7 +84,7 @@ from statetrail.frozen import MISSING, FrozenDict, FrozenList
 from statetrail.frozen._hooks import lazy
 from statetrail.storage import codec
 
-__all__ = ["SMALL_DICT", "SMALL_LIST", "Tracker", "value_digest"]
+__all__ = ["SMALL_DICT", "SMALL_LIST", "Tracker", "plain_digest", "value_digest"]
 
 #: Dicts with at most this many keys are hashed flat, in order.
 SMALL_DICT = 32
@@ -461,6 +461,69 @@ def _shadow(value: Any, allow_pickle: bool) -> Any:
 
 def _digest(shadow: Any) -> bytes:
     return shadow if type(shadow) is bytes else shadow.digest()
+
+
+#: How deep :func:`plain_digest` follows a tree before leaving it to the codec.
+_PLAIN_DEPTH = 8
+
+
+def plain_digest(tree: Any, depth: int = 0) -> bytes | None:
+    """The digest of ``codec.from_json(tree)``, worked out from the JSON tree.
+
+    For a tree of strings, integers, booleans, ``None``, finite floats, and
+    small untagged objects and arrays of them (at most :data:`SMALL_DICT` keys,
+    :data:`SMALL_LIST` items): the codec returns such a tree as it is (frozen),
+    so its digest is the same without decoding it and building its shadow.
+    ``None`` for anything else (a tag, a large container, a non-finite number,
+    a deep tree): the caller decodes it, and the codec decides.
+
+    ``verify`` checks a checkpoint's nodes with it (``_nodes.check``): their
+    inline values were two thirds of a node's check (issue 11).
+
+    >>> from statetrail.frozen import freeze
+    >>> plain = {"n": 1, "name": "entry 1", "tags": [True, None, 2.5]}
+    >>> plain_digest(plain) == _digest(_shadow(freeze(plain), False))
+    True
+    >>> plain_digest({"$t": "tuple", "v": [1]}) is None
+    True
+    """
+    t = type(tree)
+    if t is str:
+        return _sha(b"s" + tree.encode("utf-8", "surrogatepass")).digest()
+    if t is int:
+        return _sha(b"i" + str(tree).encode()).digest()
+    if t is bool:
+        return _sha(b"b1" if tree else b"b0").digest()
+    if tree is None:
+        return _sha(b"n").digest()
+    if t is float:
+        if tree - tree != 0.0:  # inf or nan: the codec refuses it untagged
+            return None
+        return _sha(b"f" + repr(tree).encode()).digest()
+    if depth >= _PLAIN_DEPTH:
+        return None
+    if t is dict:
+        if len(tree) > SMALL_DICT or "$t" in tree:
+            return None
+        parts = [b"D", _n(len(tree))]
+        for key, item in tree.items():
+            vd = plain_digest(item, depth + 1)
+            if vd is None:
+                return None
+            parts.append(_sha(b"s" + key.encode("utf-8", "surrogatepass")).digest())
+            parts.append(vd)
+        return _sha(b"".join(parts)).digest()
+    if t is list:
+        if len(tree) > SMALL_LIST:
+            return None
+        parts = [b"L", _n(len(tree))]
+        for item in tree:
+            vd = plain_digest(item, depth + 1)
+            if vd is None:
+                return None
+            parts.append(vd)
+        return _sha(b"".join(parts)).digest()
+    return None
 
 
 def value_digest(value: Any, *, allow_pickle: bool = False) -> str:

@@ -234,6 +234,9 @@ class _Timeline:
         #: The nodes checked lately in this pass (``_nodes.check``): checkpoints
         #: share most of theirs. Bounded: see _Recent.
         self.nodes_seen = _Recent()
+        #: The checkpoints whose nodes are still to be checked, with their
+        #: roots: a page's are walked together (check_nodes).
+        self.pending: list[tuple[int, bytes]] = []
         # The newest row's value as a plain JSON tree, kept by applying each
         # next row's stored patch to it: a checkpoint is then compared as
         # parsed JSON, without decoding it into a frozen value or encoding the
@@ -300,6 +303,7 @@ class _Timeline:
                 self.count += 1
                 if progress is not None:
                     progress(name, self.count, total)
+            self.check_nodes()
             after = upto
         if self.unread:  # the end and heads cannot be judged: the cause is listed
             return seen
@@ -662,10 +666,40 @@ class _Timeline:
                 "its checkpoint holds another value than its patches give (altered)",
             )
 
+    def check_nodes(self) -> None:
+        """Check the nodes of the checkpoints put off (a page's), together.
+
+        One walk over all their trees reads a level of them a query; when it
+        finds a problem, ``seen`` is put back as it was and each is walked on
+        its own, so the problem is listed under every checkpoint that reaches
+        it, as when each was walked as it came.
+        """
+        pending, self.pending = self.pending, []
+        if not pending:
+            return
+        seen, fetch = self.nodes_seen, self.backend.nodes
+        seen.settle()
+        newer, older = set(seen), set(seen.older)
+        try:
+            roots = [root for _, root in pending]
+            nodes.check_many(fetch, roots, seen, allow_pickle=self.pickle)
+            return
+        except CorruptHistoryError:
+            seen.clear()
+            seen.update(newer)
+            seen.older = older
+        for number, root in pending:
+            seen.settle()
+            try:
+                nodes.check(fetch, root, seen, allow_pickle=self.pickle)
+            except CorruptHistoryError as exc:
+                self.problem(number, f"its checkpoint's nodes: {exc}")
+
     def node_checkpoint(self, row: Row, digest: str, root: bytes, value: Any) -> None:
         """Check a checkpoint that names its value's root node (``_nodes``).
 
-        Its nodes are checked against their digests (each once per pass), its
+        Its nodes are checked against their digests (each once per pass, with
+        the other checkpoints of its page: :meth:`check_nodes`), its
         root against the row's value digest: a value its patches gave was
         checked against that digest already, so the two are the same value.
         """
@@ -677,10 +711,8 @@ class _Timeline:
             if value is _UNKNOWN:
                 kept = nodes.load(self.backend.nodes, root, allow_pickle=self.pickle)
             else:
-                self.nodes_seen.settle()
-                nodes.check(
-                    self.backend.nodes, root, self.nodes_seen, allow_pickle=self.pickle
-                )
+                self.pending.append((row.number, root))  # checked with its page's
+                return
         except CorruptHistoryError as exc:
             self.problem(row.number, f"its checkpoint's nodes: {exc}")
             return
