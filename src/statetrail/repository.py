@@ -54,7 +54,7 @@ from statetrail.storage._lazy import NodeCache
 from statetrail.storage._paged import open_records
 from statetrail.storage._publisher import Publisher
 from statetrail.storage._ranges import cut_of
-from statetrail.storage._trim import cut_for_age, plan_trim, trim_stored
+from statetrail.storage._trim import cut_for_age, plan_trim, sweep_nodes, trim_stored
 from statetrail.storage.base import Backend, Heads, RangeTombstone
 from statetrail.storage.memory import MemoryBackend
 from statetrail.store import AsyncStore, Store
@@ -494,7 +494,12 @@ class Repository:
         return trim
 
     def reclaim(self) -> None:
-        """Give the space of trimmed revisions back (see :meth:`trim`)."""
+        """Give the space of trimmed revisions back (see :meth:`trim`).
+
+        First the checkpoint nodes no remaining checkpoint reaches are
+        deleted, a batch per transaction (writers go on meanwhile).
+        """
+        sweep_nodes(self.backend)
         self.backend.reclaim()
 
     # -- front ends ------------------------------------------------------------------
