@@ -65,10 +65,12 @@ size. A cold read is slower than a whole checkpoint's: 1.6 s against 0.65 s
 at 10,000 entries and 17.7 s against 13.0 s at 100,000 (every node parsed
 and checked in Python, against one parse and one digest of the whole).
 
-**What is left** (docs/storage.md, "Checkpoints as nodes"): nodes no checkpoint reaches
-any more (after a trim, or between checkpoints a value passed through) stay in
-the store; the JSON file keeps whole-value checkpoints (it is rewritten whole,
-so a node table would not make its checkpoints cheaper). A cold read no longer
+**Sweeping** (:func:`sweep`): nodes no checkpoint reaches any more (after a
+trim, or between checkpoints a value passed through) are deleted in batches,
+guarded against a writer's concurrent checkpoint (see its docstring and
+docs/storage.md, "Sweeping unreachable nodes"). The JSON file keeps
+whole-value checkpoints (it is rewritten whole, so a node table would not make
+its checkpoints cheaper). A cold read no longer
 loads the whole value: ``_lazy`` reads the nodes on the path of what is asked
 for (:func:`load` is what materialises such a value, and what ``verify``
 uses).
