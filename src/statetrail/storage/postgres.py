@@ -406,10 +406,12 @@ class PostgresBackend(Backend):
                     conn.execute(*steps[0])
                 else:
                     with conn.transaction():
-                        if epoch is not None:
-                            self._check_epoch(conn, epoch)
                         for statement, params in steps:
                             conn.execute(statement, params)
+                        # After the rows: a retry of a write whose commit reply
+                        # was lost meets its own rows first (_was_this_write).
+                        if epoch is not None:
+                            self._check_epoch(conn, epoch)
             except psycopg.errors.UniqueViolation as exc:
                 numbers = [r.number for r in rows]
                 if attempt == 0 and len(rows) == 1:  # the common race: no need to ask
