@@ -19,6 +19,7 @@ import pytest
 import statetrail
 from statetrail.repository import Repository
 from statetrail.storage import _nodes as nodes
+from statetrail.storage._lazy import LazyDict
 from statetrail.storage._trim import trim_stored
 from statetrail.storage.base import Backend
 from statetrail.storage.memory import MemoryBackend
@@ -201,3 +202,30 @@ class TestSweep:
             # ~4,500; what is left is within a few trims' worth of the kept.
             assert len(stored) < 2 * len(reachable) + 4 * 256 * 7 // EVERY
             assert repo.verify()["v"] >= 64
+
+    def test_a_lazy_value_read_before_a_trim_still_reads(
+        self, opener: Callable[[], Repository]
+    ) -> None:
+        """A kept revision's value read lazily from a checkpoint the trim then
+        removes: the sweep keeps the nodes it stands on (this process's)."""
+        repo = opener()
+        var = repo.watch("v", _value("a", -1))
+        for j in range(EVERY):
+            var.set(_value("a", j))  # a checkpoint of A at revision EVERY
+        var.set(_value("a", 99))  # revision EVERY + 1, read from it
+        for j in range(8):
+            var.set(_value(f"b{j}", 0))
+        end = repo.backend.end("v")
+        assert end is not None
+        if not isinstance(repo.backend, MemoryBackend):
+            repo.close()  # as another process: nothing of its writes cached
+        reader = opener()
+        old = reader.value_at("v", EVERY + 1)
+        reader.trim("v", keep_last=end.length - EVERY - 1, reason="test")
+        assert reader.backend.trims("v")[-1].last == EVERY  # its checkpoint went
+        # The nodes it stands on are kept (whether or not it read them yet).
+        assert isinstance(old, LazyDict)
+        root = old._digest  # the root it stands on
+        assert reader.backend.has_nodes([root]) == {root}
+        assert dict(old) == _value("a", 99)
+        assert reader.verify()["v"] == end.length - EVERY - 1

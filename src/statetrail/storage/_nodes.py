@@ -409,6 +409,7 @@ def sweep(
     backend: Any,
     *,
     batch: int = SWEEP_BATCH,
+    pinned: set[bytes] | None = None,
     _after_mark: Callable[[], None] | None = None,
 ) -> int:
     """Delete the nodes no checkpoint reaches any more; return how many went.
@@ -432,12 +433,20 @@ def sweep(
        transaction (:class:`NodesSweptError`): a writer that found a node
        stored before a batch deleted it never names it.
 
+    ``pinned``: more node digests to keep with all they reach (the lazy values
+    alive in this process, ``_lazy.live_roots``).
+
     Raises:
         CorruptHistoryError: A node a checkpoint reaches is missing or altered.
     """
     roots = backend.node_roots()
     reached: set[bytes] = set()
     _mark(backend, roots, reached)
+    for digest in pinned or ():  # values in memory: kept as far as they stand
+        try:
+            _mark(backend, {digest}, reached)
+        except CorruptHistoryError:
+            continue  # already gone (another process swept): nothing to keep
     order = _parents_first(backend, reached)
     if _after_mark is not None:  # the seam through which tests interleave writes
         _after_mark()

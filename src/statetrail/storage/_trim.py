@@ -41,6 +41,7 @@ from statetrail.storage._journal import (
     read_value,
     row_value,
 )
+from statetrail.storage._lazy import live_roots
 from statetrail.storage._ranges import Cut, cut_of, range_tombstone
 from statetrail.storage._sealed import tracking
 from statetrail.storage.base import Backend, Checkpoint, Heads, RangeTombstone
@@ -238,11 +239,14 @@ def trim_stored(
 def sweep_nodes(backend: Backend) -> int:
     """Delete the nodes no remaining checkpoint reaches (``_nodes.sweep``).
 
+    Nodes the lazy values alive in this process stand on are kept too (a
+    value read before the trim may still fetch the parts it has not read).
+
     Returns how many went (0 on a backend without a node store).
     """
     if not backend.stores_nodes:
         return 0
-    gone = nodes.sweep(backend)
+    gone = nodes.sweep(backend, pinned=live_roots())
     if gone:
         logger.info("%d unreachable checkpoint nodes deleted", gone)
     return gone
