@@ -192,12 +192,14 @@ def lazy_value(cache: NodeCache, digest: bytes) -> Any:
 #: The lazy values alive in this process: a sweep of the node store keeps what
 #: they reach (``_trim.sweep_nodes``), so a value read before a trim removed its
 #: checkpoint can still fetch the parts it has not read yet.
-_LIVE: weakref.WeakSet[Any] = weakref.WeakSet()
+#: Keyed by ``id``: a ``WeakSet`` would hash the value, and a lazy value's
+#: hash is its whole value's (it would load it all).
+_LIVE: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def live_roots() -> set[bytes]:
     """The node digests the lazy values alive in this process stand on."""
-    return {value._digest for value in list(_LIVE)}  # noqa: SLF001 - this module's
+    return {value._digest for value in list(_LIVE.values())}  # noqa: SLF001 - this module's
 
 
 def _child(cache: NodeCache, child: list[Any]) -> Any:
@@ -251,7 +253,7 @@ class LazyDict(Mapping[Any, Any]):
         self._len: int = length
         self._real: FrozenDict[Any, Any] | None = None
         self._kids: dict[Any, Any] = {}
-        _LIVE.add(self)
+        _LIVE[id(self)] = self
 
     # -- reads ---------------------------------------------------------------------
 
@@ -486,7 +488,7 @@ class LazyList(Sequence[Any]):
         self._height = height
         self._real: FrozenList[Any] | None = None
         self._kids: dict[int, Any] = {}
-        _LIVE.add(self)
+        _LIVE[id(self)] = self
 
     def _base(self, i: int) -> Any:
         kid = self._kids.get(i, MISSING)
