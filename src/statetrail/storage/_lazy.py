@@ -455,6 +455,7 @@ class LazyList(Sequence[Any]):
     """A frozen list read from the node store on access; see the module."""
 
     __slots__ = (
+        "__weakref__",
         "_cache",
         "_digest",
         "_height",
