@@ -502,7 +502,14 @@ class Repository:
         return trim
 
     def reclaim(self) -> None:
-        """Give the space of trimmed revisions back (see :meth:`trim`)."""
+        """Give the space of trimmed revisions back (see :meth:`trim`).
+
+        First the checkpoint nodes no remaining checkpoint reaches are
+        deleted, a batch per transaction (writers go on meanwhile).
+        """
+        from statetrail.storage._trim import sweep_nodes
+
+        sweep_nodes(self.backend)
         self.backend.reclaim()
 
     # -- front ends ------------------------------------------------------------------

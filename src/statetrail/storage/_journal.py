@@ -21,7 +21,12 @@ from typing import Any
 
 from statetrail._log import get_logger
 from statetrail.diff import invert
-from statetrail.errors import ConflictError, CorruptHistoryError, StatetrailError
+from statetrail.errors import (
+    ConflictError,
+    CorruptHistoryError,
+    StatetrailError,
+    StorageError,
+)
 from statetrail.revision import NUMBER, VALUE, Revision
 from statetrail.storage import _integrity as integrity
 from statetrail.storage import _nodes as nodes
@@ -73,8 +78,13 @@ _ROOT_CHAIN = integrity.ROOT_CHAIN
 #: it trims them (a trim's fixed cost, a few queries, is spread over as many
 #: writes).
 TRIM_EVERY = 256
+#: Retention sweeps unreachable checkpoint nodes on one trim in this many.
+SWEEP_EVERY = 4
 #: How many revisions' chained hashes and lineage depths a journal keeps.
 _KEPT = 4096
+#: How many times an append naming nodes works them out again when a sweep
+#: deleted nodes meanwhile (each sweep batch is one short transaction).
+_SWEPT_TRIES = 8
 
 
 class StoreJournal:
@@ -108,6 +118,7 @@ class StoreJournal:
             else None
         )
         self._trimmed_below: int | None = None  # the first revision stored
+        self._trims = 0  # retention's trims of storage so far
 
     # -- the Journal protocol ----------------------------------------------------
 
@@ -118,15 +129,16 @@ class StoreJournal:
         depth = 0 if row.parent is None else self._depth(row.parent) + 1
         checkpoints: tuple[Checkpoint, ...] = ()
         made: list[nodes.Node] = []
+        epoch: int | None = None
         if row.parent is None:
-            text, made = self._nodes_of(revision, seal)
+            text, made, _ = self._nodes_of(revision, seal)
             if made:  # a large first value: its first checkpoint costs the change
                 self._put_nodes(made)
                 made = []
         elif depth >= self._every:
             # In the row's own transaction: one commit to wait for, not two
             # (its nodes, if any, in it too).
-            text, made = self._nodes_of(revision, seal)
+            text, made, epoch = self._nodes_of(revision, seal)
             if text is None:
                 text = codec.canonical(
                     value_json
@@ -157,10 +169,21 @@ class StoreJournal:
                 integrity.heads_seal(self.name, first, {0: row.chain}),
             )
         try:
-            if made:
-                self.backend.append_with_nodes((row,), checkpoints, made, heads)
+            for _ in range(_SWEPT_TRIES):
+                try:
+                    self._append(row, checkpoints, made, heads, epoch)
+                    break
+                except nodes.NodesSweptError:
+                    # A sweep deleted nodes since they were asked for: ask again.
+                    assert self._nodes is not None  # only node checkpoints check
+                    self._nodes.forget()
+                    _, made, epoch = self._nodes_of(revision, seal)
             else:
-                self.backend.append((row,), checkpoints, heads)
+                raise StorageError(
+                    f"timeline {self.name!r}: sweeps of the node store kept "
+                    f"deleting nodes {_SWEPT_TRIES} times over; revision "
+                    f"{row.number} was not written"
+                )
         except ConflictError:
             if made and self._nodes is not None:
                 self._nodes.forget()  # undone with the row, maybe
@@ -182,9 +205,25 @@ class StoreJournal:
             self._chains = dict(list(self._chains.items())[-_KEPT:])
             self._depths = dict(list(self._depths.items())[-_KEPT:])
 
+    def _append(
+        self,
+        row: Row,
+        checkpoints: tuple[Checkpoint, ...],
+        made: list[nodes.Node],
+        heads: Heads | None,
+        epoch: int | None,
+    ) -> None:
+        """The row, its checkpoint and new nodes: the sweep count checked with them."""
+        if made or epoch is not None:
+            self.backend.append_with_nodes(
+                (row,), checkpoints, made, heads, epoch=epoch
+            )
+        else:
+            self.backend.append((row,), checkpoints, heads)
+
     def _nodes_of(
         self, revision: Revision, seal: tuple[Seal, ...]
-    ) -> tuple[str | None, list[nodes.Node]]:
+    ) -> tuple[str | None, list[nodes.Node], int | None]:
         """A checkpoint naming the root of ``revision``'s value, and its new nodes.
 
         The nodes are those not stored yet (``_nodes``). ``(None, [])`` where
@@ -196,16 +235,20 @@ class StoreJournal:
         """
         writer = self._nodes
         if writer is None or seal:
-            return None, []
+            return None, [], None
         shadow = self._values.shadow(revision.number)
         if shadow is None or not nodes.worth(shadow):
-            return None, []
+            return None, [], None
         try:
-            root, made = writer.save(shadow, revision.value, self.backend.has_nodes)
+            # Read before the nodes are asked for: a sweep after it moves it.
+            epoch = self.backend.node_epoch()
+            root, made = writer.save(
+                shadow, revision.value, self.backend.has_nodes, epoch
+            )
         except BaseException:
             writer.forget()
             raise
-        return nodes.reference(root), made
+        return nodes.reference(root), made, epoch
 
     def _put_nodes(self, made: list[nodes.Node]) -> None:
         try:
@@ -366,7 +409,11 @@ class StoreJournal:
                 ),
                 checkpoint_every=self._every,
                 allow_pickle=self._pickle,
+                # Retention sweeps the node store every few trims: a mark reads
+                # every reachable node, so spread over SWEEP_EVERY trims' writes.
+                sweep=explicit or self._trims % SWEEP_EVERY == SWEEP_EVERY - 1,
             )
+            self._trims += 1
         except (StatetrailError, ValueError) as exc:
             self._trimmed_below = None  # read again next time
             if explicit:

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, overload
@@ -71,7 +72,15 @@ from statetrail.paths import delete_in, insert_in, set_in
 from statetrail.storage import _nodes as nodes
 from statetrail.storage._value_digest import _CHUNK, _LEVELS, _leaf
 
-__all__ = ["NODES_KEPT", "LazyDict", "LazyList", "NodeCache", "apply", "lazy_value"]
+__all__ = [
+    "NODES_KEPT",
+    "LazyDict",
+    "LazyList",
+    "NodeCache",
+    "apply",
+    "lazy_value",
+    "live_roots",
+]
 
 #: Checked nodes a timeline's cache keeps (about 1-2 KB each): a leaf read
 #: needs 6-7, so thousands of distinct leaves stay warm in a few MB.
@@ -180,6 +189,19 @@ def lazy_value(cache: NodeCache, digest: bytes) -> Any:
     raise _corrupt(digest, f"a {kind!r} node where a value's belongs")
 
 
+#: The lazy values alive in this process: a sweep of the node store keeps what
+#: they reach (``_trim.sweep_nodes``), so a value read before a trim removed its
+#: checkpoint can still fetch the parts it has not read yet.
+#: Keyed by ``id``: a ``WeakSet`` would hash the value, and a lazy value's
+#: hash is its whole value's (it would load it all).
+_LIVE: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def live_roots() -> set[bytes]:
+    """The node digests the lazy values alive in this process stand on."""
+    return {value._digest for value in list(_LIVE.values())}  # noqa: SLF001 - this module's
+
+
 def _child(cache: NodeCache, child: list[Any]) -> Any:
     """A child as its parent's node holds it: inline, or a node of its own."""
     if child[0] == 0:
@@ -201,6 +223,7 @@ class LazyDict(Mapping[Any, Any]):
     """
 
     __slots__ = (
+        "__weakref__",
         "_cache",
         "_digest",
         "_kids",
@@ -230,6 +253,7 @@ class LazyDict(Mapping[Any, Any]):
         self._len: int = length
         self._real: FrozenDict[Any, Any] | None = None
         self._kids: dict[Any, Any] = {}
+        _LIVE[id(self)] = self
 
     # -- reads ---------------------------------------------------------------------
 
@@ -431,6 +455,7 @@ class LazyList(Sequence[Any]):
     """A frozen list read from the node store on access; see the module."""
 
     __slots__ = (
+        "__weakref__",
         "_cache",
         "_digest",
         "_height",
@@ -464,6 +489,7 @@ class LazyList(Sequence[Any]):
         self._height = height
         self._real: FrozenList[Any] | None = None
         self._kids: dict[int, Any] = {}
+        _LIVE[id(self)] = self
 
     def _base(self, i: int) -> Any:
         kid = self._kids.get(i, MISSING)

@@ -65,10 +65,12 @@ size. A cold read is slower than a whole checkpoint's: 1.6 s against 0.65 s
 at 10,000 entries and 17.7 s against 13.0 s at 100,000 (every node parsed
 and checked in Python, against one parse and one digest of the whole).
 
-**What is left** (docs/storage.md, "Checkpoints as nodes"): nodes no checkpoint reaches
-any more (after a trim, or between checkpoints a value passed through) stay in
-the store; the JSON file keeps whole-value checkpoints (it is rewritten whole,
-so a node table would not make its checkpoints cheaper). A cold read no longer
+**Sweeping** (:func:`sweep`): nodes no checkpoint reaches any more (after a
+trim, or between checkpoints a value passed through) are deleted in batches,
+guarded against a writer's concurrent checkpoint (see its docstring and
+docs/storage.md, "Sweeping unreachable nodes"). The JSON file keeps
+whole-value checkpoints (it is rewritten whole, so a node table would not make
+its checkpoints cheaper). A cold read no longer
 loads the whole value: ``_lazy`` reads the nodes on the path of what is asked
 for (:func:`load` is what materialises such a value, and what ``verify``
 uses).
@@ -82,7 +84,7 @@ from typing import Any
 
 import orjson
 
-from statetrail.errors import CorruptHistoryError, StatetrailError
+from statetrail.errors import CorruptHistoryError, StatetrailError, StorageError
 from statetrail.frozen import freeze
 from statetrail.storage import codec
 from statetrail.storage._value_digest import (
@@ -100,13 +102,17 @@ from statetrail.storage._value_digest import (
 )
 
 __all__ = [
+    "EPOCH",
     "PREFIX",
+    "SWEEP_BATCH",
     "Node",
     "NodeWriter",
+    "NodesSweptError",
     "check",
     "load",
     "reference",
     "referenced",
+    "sweep",
     "worth",
 ]
 
@@ -128,6 +134,24 @@ _sha = hashlib.sha256
 def _i64(n: int) -> bool:
     """Whether ``n`` is a JSON integer as the codec writes it (within 64 bits)."""
     return -(2**63) <= n < 2**63
+
+
+#: The key of the node store's one row that is not a node: how many sweep
+#: batches have deleted nodes (its body, decimal). Not 32 bytes, so no digest
+#: asked for ever meets it, and a sweep never lists it.
+EPOCH = b"sweeps"
+#: Unreachable nodes deleted per transaction by :func:`sweep`: about as long
+#: a wait for a writer as a trim's batch of rows.
+SWEEP_BATCH = 512
+
+
+class NodesSweptError(StorageError):
+    """A sweep deleted nodes since this writer asked which were stored.
+
+    Raised by an append naming nodes when the store's sweep count is not the
+    one the writer read before working out its nodes: the writer forgets what
+    it thought stored and works them out again (nothing was written).
+    """
 
 
 #: What a malformed node raises on the way (each becomes CorruptHistoryError).
@@ -193,23 +217,32 @@ class NodeWriter:
     Not thread-safe: the journal calls it under the timeline's lock.
     """
 
-    __slots__ = ("_known", "_pickle")
+    __slots__ = ("_epoch", "_known", "_pickle")
 
     def __init__(self, *, allow_pickle: bool = False) -> None:
         self._pickle = allow_pickle
         self._known: set[bytes] = set()
+        self._epoch: int | None = None
 
     def save(
-        self, shadow: Any, value: Any, present: Present
+        self, shadow: Any, value: Any, present: Present, epoch: int | None = None
     ) -> tuple[bytes, list[Node]]:
         """The root digest of ``value`` and the nodes of it not stored yet.
 
         ``shadow`` is the value commitment's tree of ``value`` (up to date);
         ``present`` tells which digests the backend has. The tree is walked
         from the root a level at a time, and a subtree whose root is stored is
-        not entered: content addressing makes all of it stored.
+        not entered: content addressing makes all of it stored (a sweep
+        deletes a node before its children, :func:`sweep`). ``epoch`` is the
+        store's sweep count, read before: when it moved since the last call,
+        what this writer remembers as stored is forgotten (a sweep may have
+        deleted it), and the append naming the nodes passes it on to be
+        checked in its transaction.
         """
         known = self._known
+        if epoch != self._epoch:
+            known.clear()
+            self._epoch = epoch
         if len(known) > _KNOWN_KEPT:
             known.clear()
         root = _digest(shadow)
@@ -233,6 +266,7 @@ class NodeWriter:
     def forget(self) -> None:
         """Forget which nodes are stored (a write of them may have failed)."""
         self._known.clear()
+        self._epoch = None
 
     # -- the tasks: a node's body and its children's tasks --------------------------
 
@@ -367,6 +401,162 @@ class NodeWriter:
             ]
 
         return make
+
+
+# -- sweeping --------------------------------------------------------------------------
+
+
+def sweep(
+    backend: Any,
+    *,
+    batch: int = SWEEP_BATCH,
+    pinned: set[bytes] | None = None,
+    _after_mark: Callable[[], None] | None = None,
+) -> int:
+    """Delete the nodes no checkpoint reaches any more; return how many went.
+
+    Mark, then sweep in batches, each its own short transaction (writers wait
+    for one batch at most):
+
+    1. Mark (reads only): every node reachable from the root each checkpoint
+       names, of every timeline (their links read, not their digests checked:
+       ``verify`` does that).
+    2. The unreachable ones, listed a page of digests at a time, are ordered
+       parents first (Kahn's order over the links among them), so a stored
+       node's subtree is whole at every moment: a writer that finds a node
+       stored still need not look below it, even if a sweep dies half way.
+    3. Batches deleted by ``backend.sweep_nodes(batch, roots)``, which in the
+       same transaction reads the roots named now: a checkpoint committed
+       since the mark names roots not marked, and the batch is then not
+       deleted but those roots are marked (step 1 for them) and the batch
+       tried again. A deleting batch moves the store's sweep count
+       (:data:`EPOCH`), which a writer's append naming nodes checks in its own
+       transaction (:class:`NodesSweptError`): a writer that found a node
+       stored before a batch deleted it never names it.
+
+    ``pinned``: more node digests to keep with all they reach (the lazy values
+    alive in this process, ``_lazy.live_roots``).
+
+    Raises:
+        CorruptHistoryError: A node a checkpoint reaches is missing or altered.
+    """
+    roots = backend.node_roots()
+    reached: set[bytes] = set()
+    _mark(backend, roots, reached)
+    for digest in pinned or ():  # values in memory: kept as far as they stand
+        try:
+            _mark(backend, {digest}, reached)
+        except CorruptHistoryError:
+            continue  # already gone (another process swept): nothing to keep
+    order = _parents_first(backend, reached)
+    if _after_mark is not None:  # the seam through which tests interleave writes
+        _after_mark()
+    gone = 0
+    at = 0
+    while at < len(order):
+        part = [d for d in order[at : at + batch] if d not in reached]
+        if not part:
+            at += batch
+            continue
+        new = backend.sweep_nodes(part, roots)
+        if new:  # committed since the mark: theirs are not garbage
+            _mark(backend, new, reached)
+            roots = roots | new
+            continue
+        gone += len(part)
+        at += batch
+    return gone
+
+
+def _mark(backend: Any, roots: set[bytes], reached: set[bytes]) -> None:
+    """Add every node ``roots`` reach to ``reached``, a level at a time.
+
+    Only the links are read (``verify`` checks the nodes' digests): at 10,000
+    entries this is a parse per node, not the codec's decoding of its values.
+
+    Raises:
+        CorruptHistoryError: A reached node is missing or not a node.
+    """
+    frontier = [r for r in roots if r not in reached]
+    while frontier:
+        wanted = list(dict.fromkeys(d for d in frontier if d not in reached))
+        got = backend.nodes(wanted) if wanted else {}
+        frontier = []
+        for digest in wanted:
+            body = got.get(digest)
+            if body is None:
+                raise CorruptHistoryError(
+                    f"node {digest.hex()} of a checkpoint is missing from storage"
+                )
+            frontier += _links(digest, body)
+            reached.add(digest)
+
+
+def _links(digest: bytes, body: bytes) -> list[bytes]:
+    """The digests of the nodes ``body`` links to (not checked against them).
+
+    Raises:
+        CorruptHistoryError: ``body`` is not a node.
+    """
+    try:
+        node = orjson.loads(body)
+        kind = node[0]
+        if kind == "J":
+            return []
+        if kind == "M":
+            return [bytes.fromhex(node[3])]
+        if kind == "V":
+            return [bytes.fromhex(node[2])]
+        if kind == "N":
+            return [bytes.fromhex(h) for _, h in node[1]]
+        if kind == "T":
+            return [bytes.fromhex(h) for h in node[1]]
+        if kind == "B" or kind == "D":
+            children = [entry[1] for entry in node[1]]
+        elif kind in ("L", "C"):
+            children = node[1]
+        else:
+            raise ValueError(f"an unknown node {str(kind)[:20]!r}")
+        return [bytes.fromhex(c[1]) for c in children if c[0] == 1]
+    except _BAD as exc:
+        raise CorruptHistoryError(
+            f"node {digest.hex()} of a checkpoint is malformed (altered): {exc}"
+        ) from exc
+
+
+def _parents_first(backend: Any, reached: set[bytes]) -> list[bytes]:
+    """The stored nodes not in ``reached``, each before every node it links to."""
+    garbage: list[bytes] = []
+    after = b""
+    while True:
+        page = backend.node_digests(after, 4096)
+        if not page:
+            break
+        garbage += [d for d in page if d not in reached]
+        after = page[-1]
+    links: dict[bytes, list[bytes]] = {}
+    for i in range(0, len(garbage), 500):
+        for digest, body in backend.nodes(garbage[i : i + 500]).items():
+            try:
+                links[digest] = _links(digest, body)
+            except CorruptHistoryError:
+                links[digest] = []  # altered, and unreachable: its links unknown
+    above = dict.fromkeys(garbage, 0)
+    for kids in links.values():
+        for kid in kids:
+            if kid in above:
+                above[kid] += 1
+    ready = [d for d, n in above.items() if n == 0]
+    order: list[bytes] = []
+    while ready:
+        digest = ready.pop()
+        order.append(digest)
+        for kid in links.get(digest, ()):
+            if kid in above:
+                above[kid] -= 1
+                if above[kid] == 0:
+                    ready.append(kid)
+    return order
 
 
 # -- reading ---------------------------------------------------------------------------

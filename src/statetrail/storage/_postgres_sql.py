@@ -380,6 +380,21 @@ NODE_STATEMENTS: Final = {
     " SELECT * FROM unnest(%s::bytea[], %s::bytea[]) ON CONFLICT (digest) DO NOTHING",
     "bodies": "SELECT digest, body FROM {s}.nodes WHERE digest = ANY(%s)",
     "present": "SELECT digest FROM {s}.nodes WHERE digest = ANY(%s)",
+    # The sweep count (``_nodes.EPOCH``): the store's one row that is not a node.
+    "epoch": "SELECT convert_from(body, 'UTF8')::bigint FROM {s}.nodes"
+    " WHERE digest = %s",
+    "bump_epoch": "INSERT INTO {s}.nodes (digest, body) VALUES (%s, '1'::bytea)"
+    " ON CONFLICT (digest) DO UPDATE SET body = convert_to("
+    "(convert_from({s}.nodes.body, 'UTF8')::bigint + 1)::text, 'UTF8')",
+    # Taken shared by an append naming nodes, alone by a sweep batch: the two
+    # are ordered (READ COMMITTED: each then sees what the other committed).
+    "shared": "SELECT pg_advisory_xact_lock_shared(hashtext(%s))",
+    "alone": "SELECT pg_advisory_xact_lock(hashtext(%s))",
+    "roots": "SELECT substr(value, 8) FROM {s}.checkpoints"
+    " WHERE left(value, 7) = '#nodes:'",
+    "digests": "SELECT digest FROM {s}.nodes WHERE digest > %s"
+    " AND length(digest) = 32 ORDER BY digest LIMIT %s",
+    "delete": "DELETE FROM {s}.nodes WHERE digest = ANY(%s) AND length(digest) = 32",
 }
 
 #: The statements of trimming, ``{s}`` for the schema (see ``PostgresBackend``).

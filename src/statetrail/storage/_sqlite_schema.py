@@ -39,6 +39,7 @@ from statetrail.storage.base import End, Heads, Row
 __all__ = [
     "APPLICATION_ID",
     "BELOW_END",
+    "BUMP_NODE_EPOCH",
     "CHAINS",
     "CHECKPOINT",
     "CHECKPOINTS",
@@ -46,6 +47,7 @@ __all__ = [
     "CHECKPOINT_INTEGERS",
     "COUNTS",
     "CROSSING",
+    "DELETE_NODE",
     "DELETE_TRIMMED",
     "END",
     "ERASE",
@@ -65,6 +67,9 @@ __all__ = [
     "MIGRATIONS_1",
     "MIGRATIONS_3",
     "NEWEST_TRIM",
+    "NODE_DIGESTS",
+    "NODE_EPOCH",
+    "NODE_ROOTS",
     "NUMBER_AT",
     "PUT_CHECKPOINT",
     "PUT_CHECKPOINTS_JSON",
@@ -689,6 +694,21 @@ PUT_CHECKPOINTS_JSON = """
     FROM json_each(?)
 """
 PUT_NODE = "INSERT OR IGNORE INTO nodes (digest, body) VALUES (?, ?)"
+#: The sweep count (``_nodes.EPOCH``): the node store's one row that is not a node.
+NODE_EPOCH = "SELECT body FROM nodes WHERE digest = ?"
+BUMP_NODE_EPOCH = (
+    "INSERT INTO nodes (digest, body) VALUES (?, '1') ON CONFLICT (digest) DO"
+    " UPDATE SET body = CAST(CAST(body AS INTEGER) + 1 AS TEXT)"
+)
+#: The roots the checkpoints of every timeline name (``#nodes:<hex>``).
+NODE_ROOTS = (
+    "SELECT substr(value, 8) FROM checkpoints WHERE substr(value, 1, 7) = '#nodes:'"
+)
+NODE_DIGESTS = (
+    "SELECT digest FROM nodes WHERE digest > ? AND length(digest) = 32"
+    " ORDER BY digest LIMIT ?"
+)
+DELETE_NODE = "DELETE FROM nodes WHERE digest = ? AND length(digest) = 32"
 #: How many digests one query of the node store names (SQLite allows 32,766
 #: parameters).
 NODES_PER_QUERY = 500

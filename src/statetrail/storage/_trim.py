@@ -18,6 +18,10 @@ most, never for the whole trim:
    and any other per-revision rows the backend keeps) deleted, each in its own
    transaction, oldest first. An interrupted trim leaves rows below the cut,
    which no reader looks at, and the next trim of the timeline removes them.
+4. The checkpoint nodes no remaining checkpoint reaches (of any timeline:
+   nodes are shared) deleted, a batch per transaction (:func:`sweep_nodes`,
+   ``_nodes.sweep``, which says why a writer's checkpoint committed meanwhile
+   never loses a node).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import NamedTuple
 from statetrail._log import get_logger
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.storage import _integrity as integrity
+from statetrail.storage import _nodes as nodes
 from statetrail.storage import codec
 from statetrail.storage._journal import (
     WHOLE_PATCH,
@@ -36,6 +41,7 @@ from statetrail.storage._journal import (
     read_value,
     row_value,
 )
+from statetrail.storage._lazy import live_roots
 from statetrail.storage._ranges import Cut, cut_of, range_tombstone
 from statetrail.storage._sealed import tracking
 from statetrail.storage.base import Backend, Checkpoint, Heads, RangeTombstone
@@ -47,6 +53,7 @@ __all__ = [
     "cut_for_age",
     "plan_trim",
     "remove_trimmed",
+    "sweep_nodes",
     "trim_stored",
 ]
 
@@ -166,6 +173,7 @@ def trim_stored(
     checkpoint_every: int,
     allow_pickle: bool = False,
     batch: int = BATCH,
+    sweep: bool = True,
     _after_tombstone: Callable[[], None] | None = None,
 ) -> RangeTombstone | None:
     """Remove revisions below ``below`` of stored timeline ``name``; see the module.
@@ -183,6 +191,8 @@ def trim_stored(
         checkpoint_every: As the repository's.
         allow_pickle: As the repository's.
         batch: Rows deleted per transaction.
+        sweep: Then delete the nodes no checkpoint reaches any more
+            (:func:`_nodes.sweep`; retention does it every few trims).
         _after_tombstone: Called between the tombstone and the deletions (the
             seam through which tests interrupt a trim).
 
@@ -203,6 +213,8 @@ def trim_stored(
     if plan.size == 0:
         if cut is not None:
             remove_trimmed(backend, name, cut.last, batch)
+        if sweep:
+            sweep_nodes(backend)
         return None
     tombstone, checkpoints = _tombstone(
         backend, name, plan, reason, author, extend, checkpoint_every, allow_pickle
@@ -219,7 +231,25 @@ def trim_stored(
     if _after_tombstone is not None:
         _after_tombstone()
     remove_trimmed(backend, name, tombstone.last, batch)
+    if sweep:
+        sweep_nodes(backend)
     return tombstone
+
+
+def sweep_nodes(backend: Backend) -> int:
+    """Delete the nodes no remaining checkpoint reaches (``_nodes.sweep``).
+
+    Nodes the lazy values alive in this process stand on are kept too (a
+    value read before the trim may still fetch the parts it has not read).
+
+    Returns how many went (0 on a backend without a node store).
+    """
+    if not backend.stores_nodes:
+        return 0
+    gone = nodes.sweep(backend, pinned=live_roots())
+    if gone:
+        logger.info("%d unreachable checkpoint nodes deleted", gone)
+    return gone
 
 
 def _chain(backend: Backend, name: str, number: int) -> str:

@@ -390,6 +390,8 @@ class Backend(ABC):
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
         heads: Heads | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
         """:meth:`put_nodes`, then :meth:`append` (a checkpoint naming them).
 
@@ -397,10 +399,36 @@ class Backend(ABC):
         transaction (one commit to wait for). ``nodes`` are kept even when
         the append raises :class:`~statetrail.ConflictError` (unnamed nodes
         are harmless: content-addressed). ``heads`` as for :meth:`append`.
+        ``epoch``: the sweep count (:meth:`node_epoch`) the writer read before
+        it asked which nodes are stored; a backend that sweeps checks it in
+        the append's transaction and raises ``_nodes.NodesSweptError``,
+        writing nothing, when a sweep deleted nodes since.
         """
         if nodes:
             self.put_nodes(nodes)
         self.append(rows, checkpoints, heads)
+
+    def node_epoch(self) -> int:
+        """How many sweep batches have deleted nodes (0: never swept)."""
+        return 0
+
+    def node_roots(self) -> set[bytes]:
+        """The root digests the checkpoints of every timeline name."""
+        raise NotImplementedError(f"the {self.kind} backend keeps no nodes")
+
+    def node_digests(self, after: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` stored node digests above ``after``, in order."""
+        raise NotImplementedError(f"the {self.kind} backend keeps no nodes")
+
+    def sweep_nodes(self, digests: Sequence[bytes], roots: set[bytes]) -> set[bytes]:
+        """Delete ``digests`` unless a checkpoint names a root not in ``roots``.
+
+        One transaction: the roots named now are read first; those not in
+        ``roots`` (checkpoints committed since the caller's mark) are returned
+        and nothing is deleted. Else the nodes are deleted, the sweep count
+        moves on, and the empty set is returned. See ``_nodes.sweep``.
+        """
+        raise NotImplementedError(f"the {self.kind} backend keeps no nodes")
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept, by digest."""

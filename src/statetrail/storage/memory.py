@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage import _index
+from statetrail.storage._nodes import NodesSweptError, referenced
 from statetrail.storage.base import (
     Backend,
     Checkpoint,
@@ -38,6 +39,10 @@ class MemoryBackend(Backend):
         self._ends: dict[str, End] = {}
         self._trims: dict[str, list[RangeTombstone]] = {}
         self._nodes: dict[bytes, bytes] = {}
+        self._epoch = 0  # sweep batches that deleted nodes
+        # Held by a sweep batch and by an append naming nodes, around their
+        # check (the lock above is taken inside, call by call).
+        self._sweeping = threading.Lock()
         self._closed = False
         self._version = 0  # moved by every append and erasure
 
@@ -219,6 +224,56 @@ class MemoryBackend(Backend):
             self._check()
             for digest, body in nodes:
                 self._nodes.setdefault(digest, body)
+
+    def append_with_nodes(
+        self,
+        rows: Sequence[Row],
+        checkpoints: Sequence[Checkpoint],
+        nodes: Sequence[tuple[bytes, bytes]],
+        heads: Heads | None = None,
+        *,
+        epoch: int | None = None,
+    ) -> None:
+        """The epoch checked, then nodes kept and rows appended (see Backend)."""
+        with self._sweeping:  # no sweep batch between the check and the append
+            if epoch is not None and epoch != self.node_epoch():
+                raise NodesSweptError("nodes were swept since they were asked for")
+            super().append_with_nodes(rows, checkpoints, nodes, heads)
+
+    def node_epoch(self) -> int:
+        """How many sweep batches have deleted nodes."""
+        with self._lock:
+            self._check()
+            return self._epoch
+
+    def node_roots(self) -> set[bytes]:
+        """The root digests the checkpoints of every timeline name."""
+        with self._lock:
+            self._check()
+            texts = [
+                value
+                for kept in self._checkpoints.values()
+                for value, _ in kept.values()
+            ]
+        return {r for r in map(referenced, texts) if r is not None}
+
+    def node_digests(self, after: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` stored node digests above ``after``, in order."""
+        with self._lock:
+            self._check()
+            return sorted(d for d in self._nodes if d > after)[:limit]
+
+    def sweep_nodes(self, digests: Sequence[bytes], roots: set[bytes]) -> set[bytes]:
+        """Delete ``digests`` unless new roots are named (see Backend)."""
+        with self._sweeping:
+            new = self.node_roots() - roots
+            if new:
+                return new
+            with self._lock:
+                for digest in digests:
+                    self._nodes.pop(digest, None)
+                self._epoch += 1
+            return set()
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept."""

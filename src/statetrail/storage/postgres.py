@@ -70,6 +70,7 @@ from statetrail._log import get_logger
 from statetrail.errors import ConflictError, RevisionNotFoundError, StorageError
 from statetrail.storage import _index
 from statetrail.storage._driver_errors import Translated
+from statetrail.storage._nodes import EPOCH, PREFIX, NodesSweptError, referenced
 from statetrail.storage._postgres_connect import Server, schema_from_url
 from statetrail.storage._postgres_feed import RECONNECT_FOR, ChangeFeed
 from statetrail.storage._postgres_sql import (
@@ -353,9 +354,15 @@ class PostgresBackend(Backend):
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
         heads: Heads | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
-        """Nodes, rows, checkpoints and heads in one transaction (see Backend)."""
-        self._append(rows, checkpoints, heads, nodes)
+        """Nodes, rows, checkpoints and heads in one transaction (see Backend).
+
+        Raises:
+            NodesSweptError: ``epoch`` is not the sweep count (nothing written).
+        """
+        self._append(rows, checkpoints, heads, nodes, epoch)
 
     def _append(
         self,
@@ -363,6 +370,7 @@ class PostgresBackend(Backend):
         checkpoints: Sequence[Checkpoint],
         heads: Heads | None,
         nodes: Sequence[tuple[bytes, bytes]],
+        epoch: int | None = None,
     ) -> None:
         self._refuse_write()
         timeline = timeline_of(rows, checkpoints)
@@ -394,12 +402,16 @@ class PostgresBackend(Backend):
 
         def insert(conn: Connection[Any], attempt: int) -> None:
             try:
-                if len(steps) == 1:
+                if len(steps) == 1 and epoch is None:
                     conn.execute(*steps[0])
                 else:
                     with conn.transaction():
                         for statement, params in steps:
                             conn.execute(statement, params)
+                        # After the rows: a retry of a write whose commit reply
+                        # was lost meets its own rows first (_was_this_write).
+                        if epoch is not None:
+                            self._check_epoch(conn, epoch)
             except psycopg.errors.UniqueViolation as exc:
                 numbers = [r.number for r in rows]
                 if attempt == 0 and len(rows) == 1:  # the common race: no need to ask
@@ -655,6 +667,70 @@ class PostgresBackend(Backend):
                 cursor.executemany(self._node_sql["put"], params)
 
         self._run("put_nodes", put)
+
+    def _check_epoch(self, conn: Connection[Any], epoch: int) -> None:
+        """In an append's transaction: no sweep batch since ``epoch`` was read."""
+        statements = self._node_sql
+        conn.execute(statements["shared"], [self._sweep_key])
+        found = conn.execute(statements["epoch"], [EPOCH]).fetchone()
+        if (0 if found is None else int(found[0])) != epoch:
+            raise NodesSweptError(
+                f"schema {self.schema!r}: nodes were swept since they were asked for"
+            )
+
+    @property
+    def _sweep_key(self) -> str:
+        return f"statetrail.nodes:{self.schema}"
+
+    def node_epoch(self) -> int:
+        """How many sweep batches have deleted nodes (see Backend)."""
+        statement = self._node_sql["epoch"]
+        found = self._run(
+            "node_epoch", lambda c, _: c.execute(statement, [EPOCH]).fetchone()
+        )
+        return 0 if found is None else int(found[0])
+
+    def node_roots(self) -> set[bytes]:
+        """The root digests the checkpoints of every timeline name."""
+        statement = self._node_sql["roots"]
+        found = self._run("node_roots", lambda c, _: c.execute(statement).fetchall())
+        return {r for (h,) in found if (r := referenced(PREFIX + h)) is not None}
+
+    def node_digests(self, after: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` stored node digests above ``after``, in order."""
+        statement = self._node_sql["digests"]
+        found = self._run(
+            "node_digests",
+            lambda c, _: c.execute(statement, [after, limit]).fetchall(),
+        )
+        return [bytes(d) for (d,) in found]
+
+    def sweep_nodes(self, digests: Sequence[bytes], roots: set[bytes]) -> set[bytes]:
+        """Delete ``digests`` unless new roots are named: one transaction.
+
+        An advisory lock, taken alone here and shared by every append naming
+        nodes, orders the two (see Backend and ``_nodes.sweep``).
+        """
+        self._refuse_write()
+        statements = self._node_sql
+        wanted = list(digests)
+
+        def work(conn: Connection[Any], _: int) -> set[bytes]:
+            with conn.transaction():
+                conn.execute(statements["alone"], [self._sweep_key])
+                named = {
+                    r
+                    for (h,) in conn.execute(statements["roots"]).fetchall()
+                    if (r := referenced(PREFIX + h)) is not None
+                }
+                new = named - roots
+                if new:
+                    return new
+                conn.execute(statements["delete"], [wanted])
+                conn.execute(statements["bump_epoch"], [EPOCH])
+                return set()
+
+        return self._run("sweep_nodes", work)
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept."""

@@ -98,6 +98,7 @@ from statetrail.storage import _sqlite_errors as errors
 from statetrail.storage import _sqlite_schema as sql
 from statetrail.storage._driver_errors import Translated
 from statetrail.storage._files import check_regular
+from statetrail.storage._nodes import EPOCH, PREFIX, NodesSweptError, referenced
 from statetrail.storage._row_checks import (
     check_checkpoint,
     check_row,
@@ -978,22 +979,36 @@ class SQLiteBackend(Backend):
         checkpoints: Sequence[Checkpoint],
         nodes: Sequence[tuple[bytes, bytes]],
         heads: Heads | None = None,
+        *,
+        epoch: int | None = None,
     ) -> None:
         """Nodes, rows, checkpoints and heads in one transaction (see Backend).
 
-        In batched mode the nodes are committed at once and the rest queued.
-        If a row's number is taken the whole transaction is undone, nodes
-        too, and the writer forgets what it thought stored.
+        In batched mode without ``epoch`` the nodes are committed at once and
+        the rest queued; with it, the queue is flushed and this is one
+        transaction too (a sweep must not fall between the check and the
+        checkpoint: one in 64 writes, or fewer, waits for a commit). If a
+        row's number is taken the whole transaction is undone, nodes too, and
+        the writer forgets what it thought stored.
+
+        Raises:
+            NodesSweptError: ``epoch`` is not the sweep count (nothing written).
         """
-        if self.durability == "batched" or not rows:
+        if not rows or (self.durability == "batched" and epoch is None):
             super().append_with_nodes(rows, checkpoints, nodes, heads)
             return
+        if self.durability == "batched":
+            self.flush()
         rows = list(rows)
         timeline = timeline_of(rows, checkpoints)
         parameters = [sql.params(r) for r in rows]
         kept = list(nodes)
 
         def work(conn: Connection) -> None:
+            if epoch is not None and _epoch_of(conn) != epoch:
+                raise NodesSweptError(
+                    f"{self.path}: nodes were swept since they were asked for"
+                )
             if kept:
                 conn.executemany(sql.PUT_NODE, kept)
             if heads is None:
@@ -1007,6 +1022,49 @@ class SQLiteBackend(Backend):
 
         self._write(work)
         self._committed(rows)
+
+    def node_epoch(self) -> int:
+        """How many sweep batches have deleted nodes (see Backend)."""
+        found = self._read(sql.NODE_EPOCH, (EPOCH,))
+        return int(found[0][0]) if found else 0
+
+    def node_roots(self) -> set[bytes]:
+        """The root digests the checkpoints of every timeline name."""
+        return {
+            r
+            for (hexes,) in self._read(sql.NODE_ROOTS, ())
+            if (r := referenced(PREFIX + hexes)) is not None
+        }
+
+    def node_digests(self, after: bytes, limit: int) -> list[bytes]:
+        """Up to ``limit`` stored node digests above ``after``, in order."""
+        return [bytes(d) for (d,) in self._read(sql.NODE_DIGESTS, (after, limit))]
+
+    def sweep_nodes(self, digests: Sequence[bytes], roots: set[bytes]) -> set[bytes]:
+        """Delete ``digests`` unless new roots are named: one transaction.
+
+        ``BEGIN IMMEDIATE`` orders it with every writer's: a checkpoint
+        committed before it is seen here, and an append naming nodes after it
+        sees the sweep count moved (see Backend).
+        """
+        self._refuse_write()
+        self.flush()  # a checkpoint still queued is seen too
+        kept = [(d,) for d in digests]
+
+        def work(conn: Connection) -> set[bytes]:
+            named = {
+                r
+                for (hexes,) in conn.execute(sql.NODE_ROOTS)
+                if (r := referenced(PREFIX + hexes)) is not None
+            }
+            new = named - roots
+            if new:
+                return new
+            conn.executemany(sql.DELETE_NODE, kept)
+            conn.execute(sql.BUMP_NODE_EPOCH, (EPOCH,))
+            return set()
+
+        return self._write(work)
 
     def nodes(self, digests: Sequence[bytes]) -> dict[bytes, bytes]:
         """The bodies of those of ``digests`` that are kept."""
@@ -1321,6 +1379,12 @@ def _parts(digests: Sequence[bytes]) -> list[tuple[bytes, ...]]:
     unique = tuple(dict.fromkeys(digests))
     step = sql.NODES_PER_QUERY
     return [unique[i : i + step] for i in range(0, len(unique), step)]
+
+
+def _epoch_of(conn: Connection) -> int:
+    """The sweep count, read in ``conn``'s transaction."""
+    found = conn.execute(sql.NODE_EPOCH, (EPOCH,)).fetchone()
+    return 0 if found is None else int(found[0])
 
 
 def _version(conn: Connection) -> tuple[int, int]:
