@@ -38,7 +38,7 @@ from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._dict import dict_of, dict_of_small
 from statetrail.frozen._freeze import check_path_nesting
-from statetrail.frozen._hooks import real
+from statetrail.frozen._hooks import lazy, real
 from statetrail.paths import (
     STORE,
     Refused,
@@ -255,10 +255,13 @@ class StoreBase(Generic[S]):
             # The front-end seam: read the head record, commit onto it.
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             changes = None
+            root = head[VALUE]
+            if type(root) in lazy:  # a test, not a call: most states are not lazy
+                root = real(root)
             if with_changes is None:
-                new = change(real(head[VALUE]))
+                new = change(root)
             else:
-                new, changes = with_changes(real(head[VALUE]))
+                new, changes = with_changes(root)
             try:
                 info: Info
                 if label is None and author is None and comment is None:
@@ -397,7 +400,10 @@ class StoreBase(Generic[S]):
             # keeps changes), commit onto it.
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             plain = timeline._plain  # noqa: SLF001 - the commit seam
-            found = replace_change(real(head[VALUE]), steps, frozen, not plain)
+            root = head[VALUE]
+            if type(root) in lazy:  # a test, not a call: most states are not lazy
+                root = real(root)
+            found = replace_change(root, steps, frozen, not plain)
             if found is not None:
                 try:
                     # ``info`` is this path's, made once: its revisions share it.

@@ -301,12 +301,15 @@ def _child(node: Any, step: Any) -> tuple[Any, Any]:
     MISSING too for a step into anything but a dict or list, or an unhashable
     key: :func:`_failure` tells them apart.
     """
-    if isinstance(node, FrozenDict):
+    # The exact types first: ``isinstance`` of the other container class is
+    # ABCMeta's __instancecheck__, a Python call (about 1k instructions).
+    kind = type(node)
+    if kind is FrozenDict or (kind is not FrozenList and isinstance(node, FrozenDict)):
         try:
             return step, dict_raw(node, step)
         except TypeError:
             return step, MISSING
-    if isinstance(node, FrozenList):
+    if kind is FrozenList or isinstance(node, FrozenList):
         index = _list_index(step, len(node))
         if index is None:
             return step, MISSING
@@ -340,6 +343,9 @@ def get_in(tree: Any, path: PathLike, policy: PathPolicy = ENGINE) -> Any:
 
 def get_at(tree: Any, steps: Path, policy: PathPolicy = ENGINE) -> Any:
     """:func:`get_in` of parsed steps (under :data:`STORE`, split already)."""
+    # Where a ``None`` counts as missing, a missing step reads as ``None``:
+    # then one test per step finds both (the policy is read once, not per step).
+    missing = None if policy.none_is_missing else MISSING
     node = tree
     for step in steps:
         # The exact types first: a store's state has no others, and these two
@@ -347,15 +353,17 @@ def get_at(tree: Any, steps: Path, policy: PathPolicy = ENGINE) -> Any:
         t = type(node)
         if t is FrozenDict:
             try:
-                node = dict_raw(node, step)
+                node = dict_raw(node, step, missing)
             except TypeError:
-                node = MISSING
+                node = missing
         elif t is FrozenList:
             index = _list_index(step, len(node))
-            node = MISSING if index is None else list_raw(node, index)
+            node = missing if index is None else list_raw(node, index)
         else:
             node = _child(node, step)[1]
-        if node is MISSING or (node is None and policy.none_is_missing):
+            if node is MISSING:
+                node = missing
+        if node is missing:
             if policy.soft:
                 return None
             raise _explain(tree, steps, policy)
@@ -411,7 +419,10 @@ def _descend(
     node = tree
     made = False
     for step in steps[:-1]:
-        if isinstance(node, FrozenDict):
+        kind = type(node)
+        if kind is FrozenDict or (
+            kind is not FrozenList and isinstance(node, FrozenDict)
+        ):
             write: Any = dict_set
             key = step
             try:
@@ -545,14 +556,15 @@ def set_traced(
     """
     trail, node, made = _descend(tree, steps, policy, create=True)
     last = steps[-1]
-    if isinstance(node, FrozenDict):
+    kind = type(node)
+    if kind is FrozenDict or (kind is not FrozenList and isinstance(node, FrozenDict)):
         key: Any = last
         try:
             old = dict_raw(node, last)
         except TypeError:
             raise _failure(node, last, steps, policy) from None
         new_node: Any = dict_set(node, last, value)
-    elif isinstance(node, FrozenList):
+    elif kind is FrozenList or isinstance(node, FrozenList):
         index = _list_index(last, len(node))
         if index is None:
             raise _failure(node, last, steps, policy)
@@ -649,7 +661,10 @@ def delete_at(tree: Any, steps: Path, policy: PathPolicy = ENGINE) -> Any:
     key, child = _child(parent, steps[-1])
     if child is MISSING:
         raise _failure(parent, steps[-1], steps, policy)
-    if isinstance(parent, FrozenList):
+    kind = type(parent)
+    if kind is FrozenList or (
+        kind is not FrozenDict and isinstance(parent, FrozenList)
+    ):
         return _rebuild(trail, parent.delete(key))
     return _rebuild(trail, parent.discarded(key))
 
