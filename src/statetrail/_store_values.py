@@ -30,6 +30,7 @@ __all__ = [
     "check_keys",
     "freeze_checked",
     "replace_change",
+    "replace_changes",
     "split_or_warn",
 ]
 
@@ -89,22 +90,30 @@ def replace_change(
     The walk is :func:`statetrail.paths.replace_existing` (a key that is there,
     dicts all the way down). Without ``tell`` the changes are not worked out
     (``None``), for a timeline that keeps nothing by them (no path index,
-    journal or listeners).
+    journal or listeners). ``Store.set`` makes these two calls itself, one
+    call fewer per write.
     """
     found = replace_existing(root, steps, value)
     if found is None:
         return None
-    new_root, old = found
+    return found[0], replace_changes(steps, found[1], value) if tell else None
+
+
+def replace_changes(
+    steps: tuple[str, ...], old: Any, value: Any
+) -> tuple[Change, ...] | None:
+    """The changes of :func:`replace_existing` putting ``value`` where ``old`` was.
+
+    ``None`` for a container replaced by one of its kind (a diff works them out),
+    ``()`` for the same value, else the one change.
+    """
     told = type(old)
-    changes: tuple[Change, ...] | None
-    if not tell or (told is type(value) and (told is FrozenDict or told is FrozenList)):
-        changes = None
-    elif same_value(old, value):
-        changes = ()
-    else:
-        # The engine's path is the keys, which are the steps themselves.
-        changes = (Change(steps, old, value),)
-    return new_root, changes
+    if told is type(value) and (told is FrozenDict or told is FrozenList):
+        return None
+    if same_value(old, value):
+        return ()
+    # The engine's path is the keys, which are the steps themselves.
+    return (Change(steps, old, value),)
 
 
 def check_keys(value: Any) -> None:
