@@ -48,6 +48,7 @@ from statetrail.paths import (
     replace_existing,
     set_frozen,
     spellings,
+    split_store,
 )
 from statetrail.revision import (
     NUMBER,
@@ -205,7 +206,7 @@ class StoreBase(Generic[S]):
         (equal to plain ones); :meth:`get_state` gives a mutable copy.
         """
         try:
-            value = get_at(self._root(), parse_path(path, STORE), STORE)
+            value = get_at(self._root(), split_store(path), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)

@@ -23,7 +23,7 @@ from statetrail.frozen._dict import dict_items, dict_small_keys, dict_small_vals
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._list import list_items
 from statetrail.frozen._native import speedups as _speedups
-from statetrail.paths import STORE, parse_path, replace_existing, set_traced
+from statetrail.paths import STORE, replace_existing, set_traced, split_store
 
 __all__ = [
     "assoc_change",
@@ -48,7 +48,7 @@ def split_or_warn(path: str, verb: str) -> tuple[str, ...] | None:
     :class:`TypeError`.
     """
     try:
-        return parse_path(path, STORE)  # TypeError for a path that is not a str
+        return split_store(path)  # TypeError for a path that is not a str
     except NestingError:
         if verb == "set":
             raise
