@@ -588,7 +588,7 @@ def set_traced(
     new_tree = _rebuild(trail, new_node)
     if made:
         return new_tree, None, old
-    return new_tree, (*(k for _, _, k in trail), key), old
+    return new_tree, (*[t[2] for t in trail], key), old
 
 
 def replace_existing(tree: Any, steps: Path, value: Any) -> tuple[Any, Any] | None:
