@@ -295,3 +295,38 @@ def test_the_package_internal_names_are_the_methods() -> None:
         ("_raw_iter", _list.list_items),
     ]:
         assert getattr(FrozenList, name) is function
+
+
+def test_store_walks_ask_isinstance_of_no_abc() -> None:
+    """A Store write through a list, a delete and a read test the exact types first.
+
+    ``isinstance(node, FrozenDict)`` of a FrozenList (or the reverse) is ABCMeta's
+    ``__instancecheck__``, a Python call per write; the walks must not reach it
+    for the two container classes. Counted with a profile hook (not timed).
+    """
+    import abc
+    import sys
+
+    from statetrail.store import Store
+
+    store = Store({"a": {"bins": [1, 2], "id": 3}, "b": [{"x": 1}]})
+    store.set("a.bins.0", 0)  # warm (the first write may look more up)
+    seen: list[str] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is abc.ABCMeta.__instancecheck__.__code__:
+            back = frame.f_back
+            seen.append(f"{back.f_code.co_filename}:{back.f_lineno}" if back else "?")
+
+    sys.setprofile(hook)
+    try:
+        assert store.set("a.bins.1", 5)
+        assert store.set("b.0.x", 2)
+        assert store.delete("a.id")
+        assert store.delete("b.0.x")
+        got = (store.get("b.0"), store.get("a.bins.1"))
+    finally:
+        sys.setprofile(None)
+    assert seen == []
+    assert got == ({}, 5)
+    assert store.get_state() == {"a": {"bins": [0, 5]}, "b": [{}]}

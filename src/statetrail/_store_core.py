@@ -30,7 +30,7 @@ from statetrail._store_transaction import Transaction
 from statetrail._store_values import (
     assoc_change,
     freeze_checked,
-    replace_change,
+    replace_changes,
     split_or_warn,
 )
 from statetrail.context import CAPTURE, RawOrigin, capture_raw
@@ -38,15 +38,17 @@ from statetrail.errors import ConflictError, RevisionNotFoundError
 from statetrail.frozen import FrozenDict, thaw
 from statetrail.frozen._dict import dict_of, dict_of_small
 from statetrail.frozen._freeze import check_path_nesting
-from statetrail.frozen._hooks import real
+from statetrail.frozen._hooks import lazy, real
 from statetrail.paths import (
     STORE,
     Refused,
     delete_at,
     get_at,
     parse_path,
+    replace_existing,
     set_frozen,
     spellings,
+    split_store,
 )
 from statetrail.revision import (
     NUMBER,
@@ -204,7 +206,7 @@ class StoreBase(Generic[S]):
         (equal to plain ones); :meth:`get_state` gives a mutable copy.
         """
         try:
-            value = get_at(self._root(), parse_path(path, STORE), STORE)
+            value = get_at(self._root(), split_store(path), STORE)
         except ValueError:
             return default
         return default if value is None else self._out(value)
@@ -255,10 +257,13 @@ class StoreBase(Generic[S]):
             # The front-end seam: read the head record, commit onto it.
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             changes = None
+            root = head[VALUE]
+            if type(root) in lazy:  # a test, not a call: most states are not lazy
+                root = real(root)
             if with_changes is None:
-                new = change(real(head[VALUE]))
+                new = change(root)
             else:
-                new, changes = with_changes(real(head[VALUE]))
+                new, changes = with_changes(root)
             try:
                 info: Info
                 if label is None and author is None and comment is None:
@@ -397,7 +402,11 @@ class StoreBase(Generic[S]):
             # keeps changes), commit onto it.
             head = timeline._cursor.head  # noqa: SLF001 - the commit seam
             plain = timeline._plain  # noqa: SLF001 - the commit seam
-            found = replace_change(real(head[VALUE]), steps, frozen, not plain)
+            root = head[VALUE]
+            if type(root) in lazy:  # a test, not a call: most states are not lazy
+                root = real(root)
+            # replace_change's two calls made here: one call fewer per write.
+            found = replace_existing(root, steps, frozen)
             if found is not None:
                 try:
                     # ``info`` is this path's, made once: its revisions share it.
@@ -405,7 +414,9 @@ class StoreBase(Generic[S]):
                         found[0],
                         info=info,
                         expect=head[NUMBER],
-                        changes=found[1],
+                        changes=None
+                        if plain
+                        else replace_changes(steps, found[1], frozen),
                         depth=2,
                     )
                     return True

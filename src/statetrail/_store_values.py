@@ -23,13 +23,14 @@ from statetrail.frozen._dict import dict_items, dict_small_keys, dict_small_vals
 from statetrail.frozen._freeze import freeze_value
 from statetrail.frozen._list import list_items
 from statetrail.frozen._native import speedups as _speedups
-from statetrail.paths import STORE, parse_path, replace_existing, set_traced
+from statetrail.paths import STORE, replace_existing, set_traced, split_store
 
 __all__ = [
     "assoc_change",
     "check_keys",
     "freeze_checked",
     "replace_change",
+    "replace_changes",
     "split_or_warn",
 ]
 
@@ -46,10 +47,8 @@ def split_or_warn(path: str, verb: str) -> tuple[str, ...] | None:
     every write that would nest too deeply. A path that is not a string raises
     :class:`TypeError`.
     """
-    if type(path) is not str and not isinstance(path, str):
-        raise TypeError(f"a dot-path is a string, not {type(path).__name__}")
     try:
-        return parse_path(path, STORE)
+        return split_store(path)  # TypeError for a path that is not a str
     except NestingError:
         if verb == "set":
             raise
@@ -91,22 +90,30 @@ def replace_change(
     The walk is :func:`statetrail.paths.replace_existing` (a key that is there,
     dicts all the way down). Without ``tell`` the changes are not worked out
     (``None``), for a timeline that keeps nothing by them (no path index,
-    journal or listeners).
+    journal or listeners). ``Store.set`` makes these two calls itself, one
+    call fewer per write.
     """
     found = replace_existing(root, steps, value)
     if found is None:
         return None
-    new_root, old = found
+    return found[0], replace_changes(steps, found[1], value) if tell else None
+
+
+def replace_changes(
+    steps: tuple[str, ...], old: Any, value: Any
+) -> tuple[Change, ...] | None:
+    """The changes of :func:`replace_existing` putting ``value`` where ``old`` was.
+
+    ``None`` for a container replaced by one of its kind (a diff works them out),
+    ``()`` for the same value, else the one change.
+    """
     told = type(old)
-    changes: tuple[Change, ...] | None
-    if not tell or (told is type(value) and (told is FrozenDict or told is FrozenList)):
-        changes = None
-    elif same_value(old, value):
-        changes = ()
-    else:
-        # The engine's path is the keys, which are the steps themselves.
-        changes = (Change(steps, old, value),)
-    return new_root, changes
+    if told is type(value) and (told is FrozenDict or told is FrozenList):
+        return None
+    if same_value(old, value):
+        return ()
+    # The engine's path is the keys, which are the steps themselves.
+    return (Change(steps, old, value),)
 
 
 def check_keys(value: Any) -> None:
