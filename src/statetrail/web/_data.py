@@ -646,8 +646,9 @@ class History:
         nodes plus its patches (``Repository.value_at``), without reading it
         whole: only the nodes on ``path`` and those under the containers sent
         are read (6-7 nodes for a leaf of a 1,000-entry dict, against about
-        2,000 for the whole value). It is not held: the next slider step
-        starts from what it holds, as ``revision`` does.
+        2,000 for the whole value). A value held within the patches a
+        checkpoint read costs (a slider step from the revision shown) is built
+        from it as :meth:`revision` builds it, and held; a lazy one is not.
 
         Raises:
             NoPathError: ``path`` leads nowhere in the value.
@@ -656,8 +657,12 @@ class History:
         row = self._row(stored, number)
         if row.payload is None:
             return from_row(row, value=None, with_value=True)
-        value: Any = self._kept(name, number)
-        if value is _NOT_HELD:
+        value: Any = _NOT_HELD
+        low = max(number - self._reach(name), stored.first)
+        if self._known_below(name, low, number + 1) is not None:
+            # A value held within reach: its patches, as a slider step (held).
+            value = self._value(stored, row)
+        else:
             value = self.repo.value_at(name, number)
             if isinstance(value, Erased):
                 raise ErasedError(
