@@ -151,6 +151,8 @@ def _is_list(value: Any) -> bool:
 #: with a ``"$t"`` key is written in the tagged ``dict`` form, so a stub
 #: cannot be mistaken for data.
 STUB_TAG = "more"
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
 
 
 def stubbed(value: Any, depth: int | None, path: str = "") -> Any:
@@ -165,6 +167,14 @@ def stubbed(value: Any, depth: int | None, path: str = "") -> Any:
     >>> stubbed({"a": {"b": [1, 2]}, "c": 3}, 1)
     {'a': {'$t': 'more', 'v': {'path': '/a', 'size': 1}}, 'c': 3}
     """
+    kind = type(value)
+    if (
+        (kind is str and value.isascii())
+        or kind is bool
+        or value is None
+        or (kind is int and _I64_MIN <= value <= _I64_MAX)
+    ):
+        return value  # its own JSON form: the common leaves, spared the codec
     if depth is None:
         return codec.to_json(_shown(value))
     if value is ENCRYPTED:
