@@ -349,6 +349,27 @@ class LazyDict(Mapping[Any, Any]):
     def __iter__(self) -> Iterator[Any]:
         return iter(self.materialize())
 
+    def shallow_keys(self) -> list[Any] | None:
+        """The keys in order without reading a node, or ``None`` if that needs one.
+
+        A small dict's node (``D``) lists its keys in order, so they are known
+        with no read, unless a patch since the checkpoint added or removed one
+        (then only the materialised dict knows the order). A large dict's keys
+        are spread over its buckets: ``None``. For the web API's depth-limited
+        answers, which send a large child as a stub.
+        """
+        real = self._real
+        if real is not None:
+            return list(real)
+        if self._node[0] != "D":
+            return None
+        keys = [k for k, _ in self._node[1]]
+        if self._over:
+            known = set(keys)
+            if any(v is _GONE or k not in known for k, v in self._over.items()):
+                return None
+        return keys
+
     def keys(self) -> Any:
         return self.materialize().keys()
 

@@ -29,7 +29,7 @@ from statetrail._log import get_logger
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.live import Following
 from statetrail.web import _params as params
-from statetrail.web._data import ErasedError, History
+from statetrail.web._data import ErasedError, History, NoPathError
 from statetrail.web._events import Pump, sse
 
 __all__ = ["API", "JSONResponse", "Target", "error", "split"]
@@ -168,7 +168,12 @@ class API:
         if target.what == "revision":
             assert target.number is not None
             number = params.number(target.number, "revision")
-            return lambda: history.revision(name, number)
+            depth = params.depth(query)
+            where = params.text(query, "path")
+            if depth is None and where is None:
+                return lambda: history.revision(name, number)
+            part = "" if where is None else params.pointer(where, "path")
+            return lambda: history.part(name, number, path=part, depth=depth)
         if target.what == "revisions":
             filters = params.filters(query)
             before = params.revision_number(query, "before")
@@ -195,6 +200,8 @@ class API:
             return error(400, str(exc))
         except RevisionNotFoundError as exc:
             return error(404, _message(exc))
+        except NoPathError as exc:
+            return error(404, str(exc))
         except ErasedError as exc:
             return error(410, str(exc))
         except CorruptHistoryError as exc:

@@ -97,6 +97,26 @@ def limit(query: Mapping[str, str]) -> int:
     return int(value)
 
 
+#: The deepest ``depth`` asked for (deeper is the whole value anyway).
+MAX_DEPTH = 64
+
+
+def depth(query: Mapping[str, str]) -> int | None:
+    """``depth``: 0 to :data:`MAX_DEPTH` container levels, ``None`` when absent.
+
+    Raises:
+        BadParameter: It is not a whole number in that range.
+    """
+    value = text(query, "depth")
+    if value is None:
+        return None
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_DEPTH:
+        raise BadParameter(
+            f"depth: a whole number from 0 to {MAX_DEPTH}, not {value[:40]!r}"
+        )
+    return int(value)
+
+
 def time_ns(query: Mapping[str, str], name: str) -> int | None:
     """Parameter ``name`` as an ISO 8601 time, in ns since the epoch.
 
