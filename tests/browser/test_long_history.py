@@ -58,8 +58,7 @@ def test_the_page_asks_for_pages_and_single_values(
     lists = [a for a in asked if "/revisions?" in a]
     values = [a for a in asked if re.search(r"/revisions/\d+", a)]
     assert lists == [f"api/timelines/counter/revisions?limit={PAGE}"]
-    # Three container levels at once: the tree opens no more (docs/web.md).
-    assert values == [f"api/timelines/counter/revisions/{count - 1}?depth=3"]
+    assert values == [f"api/timelines/counter/revisions/{count - 1}"]
     assert page.locator(".st-revisions tbody tr").count() == PAGE
     # A drag over 60 revisions: at most one value per step, the last one shown.
     asked.clear()
@@ -70,7 +69,7 @@ def test_the_page_asks_for_pages_and_single_values(
     page.wait_for_selector(f".st-state h2:text('State at #{last}')")
     values = [a for a in asked if re.search(r"/revisions/\d+", a)]
     assert 1 <= len(values) <= 60
-    assert values[-1].endswith(f"/revisions/{last}?depth=3")
+    assert values[-1].endswith(f"/revisions/{last}")
     assert page.locator(".st-leaf[data-path='/n'] .st-val").count() == 1
     # Older revisions: the next page, before the oldest shown.
     asked.clear()

@@ -2,9 +2,6 @@
 // reads, EventSource for new revisions. URLs are relative ("api/..."), so the
 // page also works behind a prefix.
 
-/** Container levels of a value asked for at once (the tree opens three). */
-const DEPTH = 3;
-
 /** An error the API answered with (its JSON "error" and the HTTP status). */
 export class SourceError extends Error {
   constructor(message, status) {
@@ -51,10 +48,7 @@ export function httpSource(base = document.baseURI) {
   return {
     timelines: () => get("api/timelines"),
     revisions: (name, filters = {}) => get(`${at(name)}/revisions`, filters),
-    // The tree draws three levels open at most: deeper containers come as
-    // stubs, fetched with part() when opened (docs/web.md: ?depth, ?path).
-    revision: (name, n) => get(`${at(name)}/revisions/${n}`, { depth: DEPTH }),
-    part: (name, n, path) => get(`${at(name)}/revisions/${n}`, { path, depth: DEPTH }),
+    revision: (name, n) => get(`${at(name)}/revisions/${n}`),
     diff: (name, a, b) => get(`${at(name)}/diff`, { a, b }),
     blame: (name, path, number) => get(`${at(name)}/blame`, { path, at: number }),
     subscribe(name, after, onRevision) {

@@ -7,11 +7,7 @@
 //   timelines()                      -> [{name, revisions, head, branches, last_change}]
 //   revisions(name, filters)         -> revisions newest first (filters: before,
 //                                       limit, author, path, label, since, until, branch)
-//   revision(name, n)                -> one revision with its "value"; a
-//                                       source may send containers deep down
-//                                       as stubs {"$t": "more", "v": {path, size}}
-//   part(name, n, path)              -> optional: the revision with the value
-//                                       at path (to fill a stub when opened)
+//   revision(name, n)                -> one revision with its "value"
 //   diff(name, a, b)                 -> {a, b, changes: RFC 6902 operations}
 //   blame(name, path, at)            -> {path, revision or null}: who last
 //                                       changed path on the lineage up to at
@@ -176,11 +172,6 @@ function graphCell(cell, width) {
 }
 
 /** Whether a JSON value is drawn as a leaf (a tagged value counts as one). */
-/** A container the server left out: {"$t": "more", "v": {path, size}}. */
-function isStub(value) {
-  return value !== null && typeof value === "object" && !Array.isArray(value) && value.$t === "more" && isLeaf(value);
-}
-
 function isLeaf(value) {
   if (value === null || typeof value !== "object") return true;
   return !Array.isArray(value) && typeof value.$t === "string" && "v" in value && Object.keys(value).length === 2;
@@ -231,40 +222,10 @@ function entriesOf(val) {
  * to style and lay out: 35 ms of layout and 38 ms of style per step on the
  * 1,000-entry benchmark state became 1-4 ms each (Chromium, loaded machine).
  */
-function tree(value, changed, onLeaf, previous = null, onMore = null) {
+function tree(value, changed, onLeaf, previous = null) {
   let budget = EAGER; // nodes drawn open before the rest wait to be opened
-  function node(key, val, pointer, depth, opened = false) {
+  function node(key, val, pointer, depth) {
     const label = key === null ? "value" : key;
-    if (isStub(val) && onMore) {
-      // Sent as a stub: its entries are fetched when it is opened.
-      const li = h("li");
-      li.stValue = val;
-      const list = h("ul");
-      const hot = touched(pointer, changed);
-      const box = h(
-        "details",
-        {},
-        h("summary", { class: hot ? "st-changed" : null, "data-path": pointer }, h("span", { class: "st-key" }, label), " ", h("span", { class: "st-kind" }, `(${val.v.size})`)),
-        list,
-      );
-      box.addEventListener("toggle", async () => {
-        if (!box.open || li.stLoading) return;
-        li.stLoading = true;
-        list.replaceChildren(h("li", { class: "st-more" }, "loading…"));
-        try {
-          const part = await onMore(val.v.path);
-          if (!li.isConnected) return;
-          const filled = node(key, part, pointer, depth, true);
-          filled.stFilled = true;
-          li.replaceWith(filled);
-        } catch (err) {
-          li.stLoading = false;
-          list.replaceChildren(h("li", { class: "st-error" }, err.message || String(err)));
-        }
-      });
-      li.append(box);
-      return li;
-    }
     if (isLeaf(val)) {
       const cls = touched(pointer, changed) ? "st-leaf st-changed" : "st-leaf";
       const li = h(
@@ -299,7 +260,7 @@ function tree(value, changed, onLeaf, previous = null, onMore = null) {
     };
     const kind = Array.isArray(val) ? `[${entries.length}]` : `{${entries.length}}`;
     const hot = touched(pointer, changed);
-    const open = opened || hot || depth < 1 || (depth < 3 && entries.length <= 20 && budget > 0);
+    const open = hot || depth < 1 || (depth < 3 && entries.length <= 20 && budget > 0);
     budget -= open ? entries.length : 1;
     const box = h(
       "details",
@@ -317,14 +278,6 @@ function tree(value, changed, onLeaf, previous = null, onMore = null) {
 
   // Update `li` (drawn for `key` at `pointer`) to `val`; a new row if it cannot.
   function update(li, key, val, pointer, depth, was) {
-    if (li.stFilled && isStub(val) && onMore) {
-      // Opened from a stub and a stub again: it stays open, with the entries
-      // of the revision shown now.
-      onMore(val.v.path)
-        .then((part) => li.isConnected && update(li, key, part, pointer, depth, was))
-        .catch(() => {});
-      return;
-    }
     const before = li.stValue;
     const hotNow = touched(pointer, changed);
     const hotThen = touched(pointer, was);
@@ -570,11 +523,6 @@ export function mount(element, source) {
     }
   }
 
-  // Fills a stub of the tree: the value at its path in the revision shown when
-  // it is opened (a stub row is kept across slider steps while it is the
-  // same). Sources without part() send whole values: no stub reaches the tree.
-  const partOf = () => (source.part ? async (path) => (await source.part(state.name, state.selected, path)).value : null);
-
   async function show(name, n) {
     const current = () => name === state.name && n === state.selected && !state.destroyed;
     try {
@@ -590,7 +538,7 @@ export function mount(element, source) {
       stateTitle.textContent = `State at #${n}`;
       const meta = h("p", { class: "st-meta" }, `${shortTime(rev.time)} · ${rev.author ?? "no author"} · ${rev.branch}${rev.comment ? " · " + rev.comment : ""}`);
       const shown = stateBody.querySelector(":scope > .st-tree");
-      const drawn = rev.changes === null ? h("p", { class: "st-empty" }, "This revision was erased.") : tree(rev.value, changedPaths(changes), blame, shown, partOf());
+      const drawn = rev.changes === null ? h("p", { class: "st-empty" }, "This revision was erased.") : tree(rev.value, changedPaths(changes), blame, shown);
       if (drawn === shown) {
         // Updated in place: only the line above it is new (moving the tree
         // would style and lay it out again).
