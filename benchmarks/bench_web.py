@@ -305,7 +305,7 @@ def slider(path: str, revisions: int, steps: int) -> list[Figure]:
         ahead = draw.randrange(steps, revisions - steps)
         for label, urls in (
             (
-                "a random jump: revisions/N?depth=3 (as the page asks)",
+                "a random jump: revisions/N?depth=3",
                 [f"/api/timelines/{NAME}/revisions/{n}?depth=3" for n in jumps],
             ),
             (
