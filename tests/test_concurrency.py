@@ -199,7 +199,7 @@ class TestReadersDuringWrites:
     def test_readers_never_see_errors_or_a_head_going_back(self) -> None:
         """4 readers loop over value, history, log, diff and blame while 8 writers
         write; no reader raises, and no reader sees the head number go down."""
-        per = scaled(2_000)
+        per = scaled(2_000, ci=500)
         t: Timeline[Any] = Timeline({"n": 0, "who": None})
         done = threading.Event()
         reader_errors: list[BaseException] = []
