@@ -59,7 +59,7 @@ import hashlib
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, overload
 
 from statetrail.diff import same_value
@@ -215,7 +215,37 @@ def _key_digest(key: Any, allow_pickle: bool) -> bytes:
     return _leaf(key, allow_pickle)
 
 
-class LazyDict(Mapping[Any, Any]):
+class _StandsIn:
+    """What a lazily loaded value shares: it stands for a frozen value.
+
+    Unequal, hashed, printed and pickled as that value (materialised); copies
+    are itself (it is immutable).
+    """
+
+    __slots__ = ()
+
+    materialize: Callable[[], Any]  # each class's own
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __hash__(self) -> int:
+        return hash(self.materialize())
+
+    def __repr__(self) -> str:
+        return repr(self.materialize())
+
+    def __reduce__(self) -> Any:
+        return self.materialize().__reduce__()
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Any:
+        return self
+
+
+class LazyDict(_StandsIn, Mapping[Any, Any]):
     """A frozen dict read from the node store on access; see the module.
 
     Reads navigate the nodes by key digest; everything else works on
@@ -379,6 +409,9 @@ class LazyDict(Mapping[Any, Any]):
     def items(self) -> Any:
         return self.materialize().items()
 
+    # A class that defines __eq__ gets __hash__ = None unless it says otherwise.
+    __hash__ = _StandsIn.__hash__
+
     def __eq__(self, other: object) -> bool:
         if (
             type(other) is LazyDict
@@ -388,24 +421,6 @@ class LazyDict(Mapping[Any, Any]):
         ):
             return True  # the same checkpoint's root: the same value
         return bool(self.materialize() == _hooks.real(other))
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return hash(self.materialize())
-
-    def __repr__(self) -> str:
-        return repr(self.materialize())
-
-    def __reduce__(self) -> Any:
-        return self.materialize().__reduce__()
-
-    def __copy__(self) -> LazyDict:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> LazyDict:
-        return self
 
     # -- the overlay ---------------------------------------------------------------
 
@@ -472,7 +487,7 @@ class LazyDict(Mapping[Any, Any]):
         return real
 
 
-class LazyList(Sequence[Any]):
+class LazyList(_StandsIn, Sequence[Any]):
     """A frozen list read from the node store on access; see the module."""
 
     __slots__ = (
@@ -590,6 +605,9 @@ class LazyList(Sequence[Any]):
         """How many items equal ``value``."""
         return self.materialize().count(value)
 
+    # A class that defines __eq__ gets __hash__ = None unless it says otherwise.
+    __hash__ = _StandsIn.__hash__
+
     def __eq__(self, other: object) -> bool:
         if (
             type(other) is LazyList
@@ -599,24 +617,6 @@ class LazyList(Sequence[Any]):
         ):
             return True
         return bool(self.materialize() == _hooks.real(other))
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
-
-    def __hash__(self) -> int:
-        return hash(self.materialize())
-
-    def __repr__(self) -> str:
-        return repr(self.materialize())
-
-    def __reduce__(self) -> Any:
-        return self.materialize().__reduce__()
-
-    def __copy__(self) -> LazyList:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> LazyList:
-        return self
 
     def _patched(self, i: int, op: str, rest: tuple[Any, ...], new: Any) -> LazyList:
         """This list with a step replacing item ``i`` or below it (see LazyDict's)."""
