@@ -71,9 +71,13 @@ def build(path: pathlib.Path, revisions: int) -> None:
     partial.rename(path)
 
 
-def history(revisions: int) -> pathlib.Path:
-    """The cached history of ``revisions`` revisions, built if missing."""
-    folder = pathlib.Path(tempfile.gettempdir()) / "statetrail-bench-cli"
+def history(revisions: int, cache: str = "statetrail-bench-cli") -> pathlib.Path:
+    """The cached history of ``revisions`` revisions, built if missing.
+
+    ``cache``: the folder under the temporary directory (a benchmark that
+    writes to its history keeps its own).
+    """
+    folder = pathlib.Path(tempfile.gettempdir()) / cache
     folder.mkdir(exist_ok=True)
     # Keyed by the schema too: a file of an older schema is refused read-only.
     from statetrail.storage._sqlite_schema import MIGRATIONS

@@ -28,62 +28,22 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-import random
 import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from typing import Any
 
-import statetrail
 from _harness import Figure
-from statetrail._version import __version__
+from bench_cli import NAME
+from bench_cli import history as cli_history
 
 ISSUE = 11
-ENTRIES = 1_000
-NAME = "big"
 _RUNS = 5
 
 
-def build(path: pathlib.Path, revisions: int) -> None:
-    """The history: ``revisions`` writes of one random leaf of 1,000 entries."""
-    partial = path.with_suffix(".partial")
-    for leftover in path.parent.glob(partial.name + "*"):
-        leftover.unlink()
-    with statetrail.open(partial, durability="batched") as repo:
-        store = repo.store(
-            NAME, {f"k{i}": {"n": i, "name": f"entry {i}"} for i in range(ENTRIES)}
-        )
-        draw = random.Random(11)
-        keys = list(range(ENTRIES))
-        for n in range(revisions):
-            if n % ENTRIES == 0:
-                draw.shuffle(keys)
-            store.set(f"k{keys[n % ENTRIES]}.n", n)
-    for suffix in ("-wal", "-shm", "-lock"):
-        extra = pathlib.Path(str(partial) + suffix)
-        if extra.exists():
-            extra.unlink()
-    partial.rename(path)
-
-
 def history(revisions: int) -> pathlib.Path:
-    """The cached history of ``revisions`` revisions, built if missing."""
-    folder = pathlib.Path(tempfile.gettempdir()) / "statetrail-bench-open"
-    folder.mkdir(exist_ok=True)
-    from statetrail.storage._sqlite_schema import MIGRATIONS
-
-    path = folder / f"{__version__}-schema{len(MIGRATIONS)}-{revisions}.db"
-    if not path.exists():
-        started = time.perf_counter()
-        build(path, revisions)
-        print(
-            f"  built {path} ({revisions:,} revisions) in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-    return path
+    """bench_cli's history, in a folder of its own: each run adds a revision."""
+    return cli_history(revisions, cache="statetrail-bench-open")
 
 
 #: The child: import statetrail, then time ``WORK`` and the memory it adds.
