@@ -17,13 +17,14 @@ everything in a list.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from statetrail.paths import Path
 from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, Record
 
-__all__ = ["Erased", "MemoryRecords", "Records"]
+__all__ = ["Erased", "MemoryRecords", "Records", "droppable"]
 
 
 class Erased:
@@ -154,6 +155,36 @@ class Records(Protocol):
         ...
 
 
+def droppable(
+    held: Mapping[int, Record],
+    line: Iterable[Record],
+    cutoff: int,
+    before_ns: int | None,
+    keep: set[int],
+) -> list[Record]:
+    """What retention would drop, oldest first, for either kind of records.
+
+    ``held``: records kept aside below the line (tips, the cursor), by number;
+    ``line``: the held line oldest first, walked up to the first record at or
+    past ``cutoff`` or not older than ``before_ns``. Records in ``keep`` stay.
+    """
+    found = [
+        record
+        for n, record in sorted(held.items())
+        if n < cutoff
+        and n not in keep
+        and (before_ns is None or record[TIME] < before_ns)
+    ]
+    for record in line:
+        if record[NUMBER] >= cutoff or (
+            before_ns is not None and record[TIME] >= before_ns
+        ):
+            break
+        if record[NUMBER] not in keep:
+            found.append(record)
+    return found
+
+
 class MemoryRecords:
     """Every record in memory: a list from the oldest held number on.
 
@@ -258,23 +289,8 @@ class MemoryRecords:
         self, cutoff: int, before_ns: int | None, keep: set[int]
     ) -> list[Record]:
         """The records retention would drop, oldest first; nothing is dropped yet."""
-        found = [
-            record
-            for n, record in sorted(self._old.items())
-            if n < cutoff
-            and n not in keep
-            and (before_ns is None or record[TIME] < before_ns)
-        ]
-        revs = self.tail
-        for k in range(len(revs) - 1):  # never the newest
-            record = revs[k]
-            if record[NUMBER] >= cutoff or (
-                before_ns is not None and record[TIME] >= before_ns
-            ):
-                break
-            if record[NUMBER] not in keep:
-                found.append(record)
-        return found
+        line = itertools.islice(self.tail, len(self.tail) - 1)  # never the newest
+        return droppable(self._old, line, cutoff, before_ns, keep)
 
     def drop(self, records: Sequence[Record]) -> None:
         """Forget ``records``; kept ones below them move out of the list."""

@@ -28,10 +28,11 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
+from statetrail._records import droppable
 from statetrail.diff import format_json_pointer
 from statetrail.errors import CorruptHistoryError, RevisionNotFoundError
 from statetrail.paths import Path
-from statetrail.revision import BRANCH, NUMBER, PARENT, TIME, VALUE, Record
+from statetrail.revision import BRANCH, NUMBER, PARENT, VALUE, Record
 from statetrail.storage._journal import decode_rows, read_value
 from statetrail.storage._lazy import NodeCache
 from statetrail.storage._placement import check_placement
@@ -415,19 +416,8 @@ class PagedRecords:
         self, cutoff: int, before_ns: int | None, keep: set[int]
     ) -> list[Record]:
         """The records retention would drop, oldest first; nothing is dropped yet."""
-        found = [
-            record
-            for n, record in sorted(self._kept.items())
-            if n < cutoff
-            and n not in keep
-            and (before_ns is None or record[TIME] < before_ns)
-        ]
-        for record in self._numbers(self.low, min(cutoff, self._next - 1)):
-            if before_ns is not None and record[TIME] >= before_ns:
-                break
-            if record[NUMBER] not in keep:
-                found.append(record)
-        return found
+        line = self._numbers(self.low, min(cutoff, self._next - 1))
+        return droppable(self._kept, line, cutoff, before_ns, keep)
 
     def drop(self, records: Sequence[Record]) -> None:
         """Forget ``records``; kept ones below them wait in a dict."""
