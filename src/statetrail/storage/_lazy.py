@@ -224,7 +224,36 @@ class _StandsIn:
 
     __slots__ = ()
 
-    materialize: Callable[[], Any]  # each class's own
+    # Each class's own, in its slots:
+    materialize: Callable[[], Any]
+    _cache: NodeCache
+    _digest: bytes
+    _log: Any
+    _len: int
+    _real: Any
+
+    def _load(self, kind: str, counted: str) -> Any:
+        """The frozen value, read whole from the nodes, the overlay replayed.
+
+        Kept as ``_real``. ``kind`` and ``counted`` name it in the error.
+
+        Raises:
+            CorruptHistoryError: A node is missing or altered, or the value
+                does not hold the count its checkpoint says.
+        """
+        cache = self._cache
+        real = nodes.load(
+            cache.fetch,
+            self._digest,
+            allow_pickle=cache.allow_pickle,
+        )
+        real = _replay(real, self._log)
+        if len(real) != self._len:
+            raise CorruptHistoryError(
+                f"a checkpoint's {kind} does not hold its count of {counted} (altered)"
+            )
+        self._real = real
+        return real
 
     def __ne__(self, other: object) -> bool:
         return not self == other
@@ -473,18 +502,7 @@ class LazyDict(_StandsIn, Mapping[Any, Any]):
             CorruptHistoryError: A node is missing or altered.
         """
         real = self._real
-        if real is None:
-            cache = self._cache
-            real = nodes.load(
-                cache.fetch, self._digest, allow_pickle=cache.allow_pickle
-            )
-            real = _replay(real, self._log)
-            if len(real) != self._len:
-                raise CorruptHistoryError(
-                    "a checkpoint's dict does not hold its count of keys (altered)"
-                )
-            self._real = real
-        return real
+        return self._load("dict", "keys") if real is None else real
 
 
 class LazyList(_StandsIn, Sequence[Any]):
@@ -646,18 +664,7 @@ class LazyList(_StandsIn, Sequence[Any]):
             CorruptHistoryError: A node is missing or altered.
         """
         real = self._real
-        if real is None:
-            cache = self._cache
-            real = nodes.load(
-                cache.fetch, self._digest, allow_pickle=cache.allow_pickle
-            )
-            real = _replay(real, self._log)
-            if len(real) != self._len:
-                raise CorruptHistoryError(
-                    "a checkpoint's list does not hold its count of items (altered)"
-                )
-            self._real = real
-        return real
+        return self._load("list", "items") if real is None else real
 
 
 _LAZY = (LazyDict, LazyList)
